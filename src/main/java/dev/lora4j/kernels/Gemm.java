@@ -1,0 +1,239 @@
+package dev.lora4j.kernels;
+
+import dev.lora4j.tensor.Mat;
+import dev.lora4j.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * fp32 matrix multiply C(M,N) = A(M,K)·B(K,N) (or C += A·B), the Vector API path.
+ *
+ * <p>Layout follows the BLIS/GotoBLAS scheme: B is packed into panels of NR columns (kc×NR, contiguous),
+ * A into strips of MR rows (kc×MR), and an MR×NR register tile (8 rows × 3 vectors = 24 accumulators)
+ * does MR·NR fused multiply-adds per k with 3 vector loads and 8 broadcasts. Packing reads any
+ * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
+ * costs the same as the plain one. Threads split N (or M when N is narrow) into contiguous ranges,
+ * each with its own packing buffers, allocated once per thread and reused.
+ *
+ * <p>Left out: fp16/bf16 operands (they are widened before they get here) and pre-packed weights.
+ * The scalar twin is {@link ScalarGemm}; tests hold this one to it.
+ */
+public final class Gemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    static final int MR = 8;
+    static final int NR = 3 * L;
+    static final int KC = 384;
+    static final int MC = 96;
+    static final int NC = 3072;
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+
+    private static final class Buffers {
+        final float[] a = new float[MC * KC];
+        final float[] b = new float[roundUp(NC, NR) * KC];
+        final float[] row = new float[Math.max(KC, MR)];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private Gemm() {}
+
+    /** C(a.rows, b.cols) at {@code c[cOff]} with row stride {@code ldc}: C = A·B, or C += A·B. */
+    public static void matmul(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate) {
+        int m = a.rows(), n = b.cols(), k = a.cols();
+        if (b.rows() != k) throw new IllegalArgumentException("inner dims differ: A " + a.rows() + "x" + k + ", B " + b.rows() + "x" + n);
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+            return;
+        }
+        int nPanels = (n + NR - 1) / NR;
+        int mStrips = (m + MR - 1) / MR;
+        int threads = Parallel.threads();
+        if (nPanels >= 2 * threads || nPanels >= mStrips) {
+            Parallel.forRange(nPanels, 1, (p0, p1) ->
+                    block(a, b, c, cOff, ldc, accumulate, 0, m, p0 * NR, Math.min(n, p1 * NR)));
+        } else {
+            Parallel.forRange(mStrips, 1, (s0, s1) ->
+                    block(a, b, c, cOff, ldc, accumulate, s0 * MR, Math.min(m, s1 * MR), 0, n));
+        }
+    }
+
+    /** The single-threaded blocked multiply of rows [m0, m1) and columns [n0, n1). */
+    private static void block(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate,
+                              int m0, int m1, int n0, int n1) {
+        Buffers buf = BUFFERS.get();
+        int k = a.cols();
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                packB(b, pc, kc, jc, nc, buf);
+                boolean acc = accumulate || pc > 0;
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    packA(a, ic, mc, pc, kc, buf);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int cols = Math.min(NR, nc - jr);
+                        int bOff = (jr / NR) * kc * NR;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int rows = Math.min(MR, mc - ir);
+                            kernel(buf.a, (ir / MR) * kc * MR, buf.b, bOff, kc,
+                                    c, cOff + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc, buf.tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Packs A[ic:ic+mc, pc:pc+kc] into strips of MR rows, k-major inside a strip; pads rows with 0. */
+    private static void packA(Mat a, int ic, int mc, int pc, int kc, Buffers buf) {
+        float[] ap = buf.a;
+        int strips = (mc + MR - 1) / MR;
+        if (a.colStride() == 1) {
+            float[] row = buf.row;
+            for (int s = 0; s < strips; s++) {
+                int base = s * kc * MR;
+                for (int ii = 0; ii < MR; ii++) {
+                    int i = s * MR + ii;
+                    if (i < mc) {
+                        a.copyRow(ic + i, pc, row, 0, kc);
+                        for (int p = 0; p < kc; p++) ap[base + p * MR + ii] = row[p];
+                    } else {
+                        for (int p = 0; p < kc; p++) ap[base + p * MR + ii] = 0f;
+                    }
+                }
+            }
+        } else if (a.rowStride() == 1) {
+            // A is a transposed row-major matrix: MR consecutive rows of A are contiguous for each k.
+            Mat at = a.t();
+            for (int s = 0; s < strips; s++) {
+                int base = s * kc * MR;
+                int rows = Math.min(MR, mc - s * MR);
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * MR;
+                    at.copyRow(pc + p, ic + s * MR, ap, dst, rows);
+                    for (int ii = rows; ii < MR; ii++) ap[dst + ii] = 0f;
+                }
+            }
+        } else {
+            for (int s = 0; s < strips; s++)
+                for (int p = 0; p < kc; p++)
+                    for (int ii = 0; ii < MR; ii++) {
+                        int i = s * MR + ii;
+                        ap[s * kc * MR + p * MR + ii] = i < mc ? a.get(ic + i, pc + p) : 0f;
+                    }
+        }
+    }
+
+    /** Packs B[pc:pc+kc, jc:jc+nc] into panels of NR columns, k-major inside a panel; pads columns with 0. */
+    private static void packB(Mat b, int pc, int kc, int jc, int nc, Buffers buf) {
+        float[] bp = buf.b;
+        int panels = (nc + NR - 1) / NR;
+        if (b.colStride() == 1) {
+            for (int q = 0; q < panels; q++) {
+                int base = q * kc * NR;
+                int cols = Math.min(NR, nc - q * NR);
+                for (int p = 0; p < kc; p++) {
+                    int dst = base + p * NR;
+                    b.copyRow(pc + p, jc + q * NR, bp, dst, cols);
+                    for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
+                }
+            }
+        } else if (b.rowStride() == 1) {
+            // B = Wᵀ with W row-major (the usual nn.Linear weight): each column of B is a row of W.
+            Mat w = b.t();
+            float[] row = buf.row;
+            for (int q = 0; q < panels; q++) {
+                int base = q * kc * NR;
+                for (int jj = 0; jj < NR; jj++) {
+                    int j = q * NR + jj;
+                    if (j < nc) {
+                        w.copyRow(jc + j, pc, row, 0, kc);
+                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = row[p];
+                    } else {
+                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = 0f;
+                    }
+                }
+            }
+        } else {
+            for (int q = 0; q < panels; q++)
+                for (int p = 0; p < kc; p++)
+                    for (int jj = 0; jj < NR; jj++) {
+                        int j = q * NR + jj;
+                        bp[q * kc * NR + p * NR + jj] = j < nc ? b.get(pc + p, jc + j) : 0f;
+                    }
+        }
+    }
+
+    /**
+     * The MR×NR register tile: C[0:rows, 0:cols] (+)= Apanel(MR×kc) · Bpanel(kc×NR).
+     * The tile goes through {@code tile} on its way to C.
+     */
+    private static void kernel(float[] ap, int aOff, float[] bp, int bOff, int kc,
+                               float[] c, int cOff, int ldc, int rows, int cols, boolean acc, float[] tile) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z,
+                c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z,
+                c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+        for (int p = 0; p < kc; p++) {
+            int bi = bOff + p * NR;
+            int ai = aOff + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector a;
+            a = FloatVector.broadcast(S, ap[ai]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02);
+            a = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12);
+            a = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22);
+            a = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32);
+            a = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42);
+            a = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52);
+            a = FloatVector.broadcast(S, ap[ai + 6]);
+            c60 = a.fma(b0, c60); c61 = a.fma(b1, c61); c62 = a.fma(b2, c62);
+            a = FloatVector.broadcast(S, ap[ai + 7]);
+            c70 = a.fma(b0, c70); c71 = a.fma(b1, c71); c72 = a.fma(b2, c72);
+        }
+        // Accumulators leave the loop through one array: passing them to a helper method would make
+        // C2 box all 24 (a 20x slowdown once its inlining budget runs out).
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L);
+        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L);
+        c60.intoArray(tile, 6 * NR); c61.intoArray(tile, 6 * NR + L); c62.intoArray(tile, 6 * NR + 2 * L);
+        c70.intoArray(tile, 7 * NR); c71.intoArray(tile, 7 * NR + L); c72.intoArray(tile, 7 * NR + 2 * L);
+        writeTile(tile, c, cOff, ldc, rows, cols, acc);
+    }
+
+    /** C[0:rows, 0:cols] = tile (or += tile). */
+    private static void writeTile(float[] tile, float[] c, int cOff, int ldc, int rows, int cols, boolean acc) {
+        if (cols == NR) {
+            for (int i = 0; i < rows; i++) {
+                int ci = cOff + i * ldc, ti = i * NR;
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector t = FloatVector.fromArray(S, tile, ti + v);
+                    if (acc) t = t.add(FloatVector.fromArray(S, c, ci + v));
+                    t.intoArray(c, ci + v);
+                }
+            }
+        } else {
+            for (int i = 0; i < rows; i++) {
+                int ci = cOff + i * ldc;
+                for (int j = 0; j < cols; j++) c[ci + j] = acc ? c[ci + j] + tile[i * NR + j] : tile[i * NR + j];
+            }
+        }
+    }
+
+    private static int roundUp(int x, int m) {
+        return (x + m - 1) / m * m;
+    }
+}
