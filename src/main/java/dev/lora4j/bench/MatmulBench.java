@@ -2,7 +2,6 @@ package dev.lora4j.bench;
 
 import dev.lora4j.kernels.Gemm;
 import dev.lora4j.tensor.Mat;
-import dev.lora4j.tensor.Parallel;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -61,14 +60,5 @@ public final class MatmulBench {
             reps++;
         }
         return new Result(cs, cs.flops() / (best * 1e6), best);
-    }
-
-    public static void main(String[] args) {
-        int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;
-        Parallel.setThreads(threads);
-        for (Case cs : gpt2SmallCases()) {
-            Result r = run(cs, 1.5);
-            System.out.printf("%-22s %8.1f GFLOP/s %8.2f ms%n", cs, r.gflops(), r.millis());
-        }
     }
 }

@@ -1,0 +1,60 @@
+package dev.lora4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.data.TokenDataset;
+import dev.lora4j.eval.Evaluator;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.Parallel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Mean causal-LM loss and perplexity of a model over JSONL data ({\"input_ids\": [...]} per line, used as given).")
+final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
+    Path model;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL file, one {\"input_ids\": [...]} per line.")
+    Path data;
+
+    @Option(names = "--seq-len", defaultValue = "1024", paramLabel = "T", description = "Truncate examples to T tokens (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--batch-size", defaultValue = "8", paramLabel = "B", description = "Examples per forward pass (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--json", description = "End stdout with one JSON object: loss, perplexity, tokens, examples, seconds.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        Options.positive("--seq-len", seqLen);
+        Options.positive("--batch-size", batchSize);
+        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        try (Transformer m = Transformer.load(model)) {
+            TokenDataset ds = TokenDataset.readJsonl(data, m.config().vocabSize());
+            int maxPos = m.config().maxPositions();
+            Evaluator.Result r = Evaluator.evaluate(m, ds.examples(), Math.min(seqLen, maxPos), batchSize);
+            System.out.printf("loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
+                    r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());
+            if (json) {
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("loss", r.loss());
+                o.put("perplexity", r.perplexity());
+                o.put("tokens", r.tokens());
+                o.put("examples", r.examples());
+                o.put("seconds", r.seconds());
+                System.out.println(new ObjectMapper().writeValueAsString(o));
+            }
+        }
+        return 0;
+    }
+}

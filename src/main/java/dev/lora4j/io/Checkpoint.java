@@ -1,0 +1,136 @@
+package dev.lora4j.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A Hugging Face checkpoint directory: config.json plus model.safetensors, or shards listed by
+ * model.safetensors.index.json. Tensors are looked up by name across shards and stay memory-mapped.
+ */
+public final class Checkpoint implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path dir;
+    private final JsonNode config;
+    private final List<SafeTensors> files;
+    private final Map<String, SafeTensors> byName;
+
+    private Checkpoint(Path dir, JsonNode config, List<SafeTensors> files, Map<String, SafeTensors> byName) {
+        this.dir = dir;
+        this.config = config;
+        this.files = files;
+        this.byName = byName;
+    }
+
+    public static Checkpoint open(Path dir) {
+        if (!Files.isDirectory(dir)) throw new Lora4jException(dir + ": not a directory (expected a Hugging Face checkpoint directory)");
+        JsonNode config = readJson(dir.resolve("config.json"));
+        Path single = dir.resolve("model.safetensors");
+        Path index = dir.resolve("model.safetensors.index.json");
+        List<SafeTensors> files = new ArrayList<>();
+        Map<String, SafeTensors> byName = new LinkedHashMap<>();
+        try {
+            if (Files.exists(index)) {
+                JsonNode map = readJson(index).get("weight_map");
+                if (map == null || !map.isObject()) throw new Lora4jException(index + ": missing \"weight_map\" object");
+                Map<String, SafeTensors> shards = new LinkedHashMap<>();
+                for (var it = map.properties().iterator(); it.hasNext(); ) {
+                    var e = it.next();
+                    String file = e.getValue().asText();
+                    Path p = dir.resolve(file);
+                    if (!p.normalize().startsWith(dir.normalize()) || !Files.isRegularFile(p))
+                        throw new Lora4jException(index + ": tensor '" + e.getKey() + "' is in shard '" + file + "', which does not exist");
+                    SafeTensors st = shards.computeIfAbsent(file, f -> {
+                        SafeTensors s = SafeTensors.open(p);
+                        files.add(s);
+                        return s;
+                    });
+                    if (!st.has(e.getKey())) throw new Lora4jException(p + ": no tensor '" + e.getKey() + "', which " + index.getFileName() + " places there");
+                    byName.put(e.getKey(), st);
+                }
+            } else if (Files.exists(single)) {
+                SafeTensors st = SafeTensors.open(single);
+                files.add(st);
+                for (String n : st.entries().keySet()) byName.put(n, st);
+            } else {
+                throw new Lora4jException(dir + ": no model.safetensors or model.safetensors.index.json");
+            }
+        } catch (RuntimeException e) {
+            files.forEach(SafeTensors::close);
+            throw e;
+        }
+        return new Checkpoint(dir, config, files, byName);
+    }
+
+    public static JsonNode readJson(Path p) {
+        if (!Files.isRegularFile(p)) throw new Lora4jException(p + ": file not found");
+        try {
+            JsonNode n = JSON.readTree(p.toFile());
+            if (n == null || !n.isObject()) throw new Lora4jException(p + ": expected a JSON object");
+            return n;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new Lora4jException(p + ": not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new Lora4jException(p + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public JsonNode config() {
+        return config;
+    }
+
+    public Set<String> names() {
+        return byName.keySet();
+    }
+
+    public boolean has(String name) {
+        return byName.containsKey(name);
+    }
+
+    public SafeTensors.Entry entry(String name) {
+        return file(name).entry(name);
+    }
+
+    private SafeTensors file(String name) {
+        SafeTensors st = byName.get(name);
+        if (st == null) throw new Lora4jException(dir + ": missing tensor '" + name + "'");
+        return st;
+    }
+
+    public Tensor tensor(String name) {
+        return file(name).tensor(name);
+    }
+
+    /** The tensor, checked to have exactly the expected shape. */
+    public Tensor tensor(String name, int... shape) {
+        SafeTensors.Entry e = entry(name);
+        if (!java.util.Arrays.equals(e.shape(), shape))
+            throw new Lora4jException(file(name).path() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(e.shape())
+                    + ", expected " + java.util.Arrays.toString(shape) + " from config.json");
+        return tensor(name);
+    }
+
+    public List<SafeTensors> files() {
+        return files;
+    }
+
+    @Override
+    public void close() {
+        files.forEach(SafeTensors::close);
+    }
+}

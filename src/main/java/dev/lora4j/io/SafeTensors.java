@@ -1,0 +1,180 @@
+package dev.lora4j.io;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One memory-mapped .safetensors file: an 8-byte little-endian header length N, N bytes of JSON
+ * ({@code name -> {dtype, shape, data_offsets}}, plus optional {@code __metadata__}), then the data.
+ * Everything in the header is validated on open; any defect is a {@link Lora4jException} naming the
+ * file and the tensor. F32 tensors are returned as views of the mapping; F16/BF16 are widened to fp32.
+ */
+public final class SafeTensors implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long MAX_HEADER = 100L << 20;
+
+    public record Entry(String name, DType dtype, int[] shape, long begin, long end) {
+        public long numel() {
+            return Tensor.numel(shape);
+        }
+    }
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment data;
+    private final Map<String, Entry> entries;
+    private final Map<String, String> metadata;
+
+    private SafeTensors(Path path, Arena arena, MemorySegment data, Map<String, Entry> entries, Map<String, String> metadata) {
+        this.path = path;
+        this.arena = arena;
+        this.data = data;
+        this.entries = entries;
+        this.metadata = metadata;
+    }
+
+    public static SafeTensors open(Path path) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) throw bad(path, "file is " + size + " bytes, shorter than the 8-byte header length");
+            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long n = all.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            if (n < 2 || n > size - 8 || n > MAX_HEADER)
+                throw bad(path, "header length " + n + " does not fit in a file of " + size + " bytes (truncated or not safetensors)");
+            byte[] header = all.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment data = all.asSlice(8 + n);
+            Map<String, String> metadata = new LinkedHashMap<>();
+            Map<String, Entry> entries = parseHeader(path, new String(header, StandardCharsets.UTF_8), data.byteSize(), metadata);
+            return new SafeTensors(path, arena, data, entries, metadata);
+        } catch (IOException e) {
+            arena.close();
+            throw new Lora4jException(path + ": cannot read: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Map<String, Entry> parseHeader(Path path, String header, long dataSize, Map<String, String> metadata) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(header);
+        } catch (JsonProcessingException e) {
+            throw bad(path, "header is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) throw bad(path, "header must be a JSON object");
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        for (var it = root.properties().iterator(); it.hasNext(); ) {
+            var field = it.next();
+            String name = field.getKey();
+            JsonNode v = field.getValue();
+            if (name.equals("__metadata__")) {
+                if (!v.isObject()) throw bad(path, "__metadata__ must be an object of strings");
+                v.properties().forEach(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                continue;
+            }
+            entries.put(name, parseEntry(path, name, v, dataSize));
+        }
+        List<Entry> sorted = new ArrayList<>(entries.values());
+        sorted.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        for (int i = 1; i < sorted.size(); i++) {
+            Entry prev = sorted.get(i - 1), cur = sorted.get(i);
+            if (cur.begin() < prev.end() && cur.end() > cur.begin())
+                throw bad(path, "tensors '" + prev.name() + "' [" + prev.begin() + ", " + prev.end() + ") and '" + cur.name()
+                        + "' [" + cur.begin() + ", " + cur.end() + ") overlap");
+        }
+        return Collections.unmodifiableMap(entries);
+    }
+
+    private static Entry parseEntry(Path path, String name, JsonNode v, long dataSize) {
+        String where = "tensor '" + name + "'";
+        if (!v.isObject()) throw bad(path, where + ": expected an object with dtype, shape, data_offsets");
+        JsonNode dt = v.get("dtype"), sh = v.get("shape"), off = v.get("data_offsets");
+        if (dt == null || !dt.isTextual()) throw bad(path, where + ": missing dtype");
+        DType dtype = DType.parse(dt.asText());
+        if (dtype == null) throw bad(path, where + ": unsupported dtype '" + dt.asText() + "' (expected F32, F16 or BF16)");
+        if (sh == null || !sh.isArray()) throw bad(path, where + ": missing shape array");
+        int[] shape = new int[sh.size()];
+        for (int i = 0; i < shape.length; i++) {
+            if (!sh.get(i).canConvertToInt() || sh.get(i).asInt() < 0) throw bad(path, where + ": shape must hold non-negative ints, got " + sh);
+            shape[i] = sh.get(i).asInt();
+        }
+        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
+            throw bad(path, where + ": data_offsets must be [begin, end]");
+        long begin = off.get(0).asLong(), end = off.get(1).asLong();
+        if (begin < 0 || end < begin || end > dataSize)
+            throw bad(path, where + ": data_offsets [" + begin + ", " + end + "] out of range (data section is " + dataSize + " bytes)");
+        long expected = Tensor.numel(shape) * dtype.bytes;
+        if (end - begin != expected)
+            throw bad(path, where + ": " + (end - begin) + " bytes for shape " + sh + " of " + dtype + ", expected " + expected);
+        return new Entry(name, dtype, shape, begin, end);
+    }
+
+    private static Lora4jException bad(Path path, String what) {
+        return new Lora4jException(path + ": malformed safetensors: " + what);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public Map<String, Entry> entries() {
+        return entries;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    public boolean has(String name) {
+        return entries.containsKey(name);
+    }
+
+    public Entry entry(String name) {
+        Entry e = entries.get(name);
+        if (e == null) throw new Lora4jException(path + ": no tensor '" + name + "'");
+        return e;
+    }
+
+    /** The raw bytes of a tensor, as stored. */
+    public MemorySegment raw(String name) {
+        Entry e = entry(name);
+        return data.asSlice(e.begin(), e.end() - e.begin());
+    }
+
+    /** The tensor as fp32: a view of the mapping for F32 (no copy), a widened heap copy otherwise. */
+    public Tensor tensor(String name) {
+        Entry e = entry(name);
+        MemorySegment raw = raw(name);
+        if (e.dtype() == DType.F32) return new Tensor(name, e.shape(), raw);
+        float[] a = new float[Math.toIntExact(e.numel())];
+        e.dtype().toFloats(raw, 0, a, a.length);
+        return Tensor.of(name, a, e.shape());
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

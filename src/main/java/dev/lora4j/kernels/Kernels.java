@@ -1,0 +1,34 @@
+package dev.lora4j.kernels;
+
+import dev.lora4j.tensor.Mat;
+
+/**
+ * Chooses, once per process, between the Vector API kernels and their scalar twins.
+ * {@code -Dlora4j.simd=false} switches SIMD off (for comparison, or on a JVM without the module).
+ */
+public final class Kernels {
+    public static final boolean SIMD = simdAvailable() && !"false".equals(System.getProperty("lora4j.simd"));
+    private static final Ops OPS = SIMD ? new SimdOps() : new ScalarOps();
+
+    private Kernels() {}
+
+    private static boolean simdAvailable() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
+    public static Ops ops() {
+        return OPS;
+    }
+
+    /** C(a.rows, b.cols) at c[cOff] (row stride ldc) = A·B, or += A·B when accumulate. */
+    public static void matmul(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate) {
+        if (SIMD) Gemm.matmul(a, b, c, cOff, ldc, accumulate);
+        else ScalarGemm.matmul(a, b, c, cOff, ldc, accumulate);
+    }
+
+    /** Describes the choice, for logs and --help: which path runs and how to change it. */
+    public static String describe() {
+        return SIMD ? "SIMD (Vector API, " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit)"
+                : "scalar (run with --add-modules jdk.incubator.vector and without -Dlora4j.simd=false for SIMD)";
+    }
+}

@@ -1,0 +1,91 @@
+package dev.lora4j.kernels;
+
+/** The plain-Java reference of every row kernel: simple loops, the definition on the page. */
+public final class ScalarOps implements Ops {
+    static final float GELU_K = (float) Math.sqrt(2.0 / Math.PI);
+
+    @Override
+    public void softmax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+
+    @Override
+    public float logSumExp(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(x[off + i] - max);
+        return max + (float) Math.log(sum);
+    }
+
+    @Override
+    public float[] layerNorm(float[] out, int outOff, float[] x, int xOff, float[] gamma, float[] beta, int n, float eps) {
+        float sum = 0f;
+        for (int i = 0; i < n; i++) sum += x[xOff + i];
+        float mean = sum / n;
+        float var = 0f;
+        for (int i = 0; i < n; i++) {
+            float d = x[xOff + i] - mean;
+            var += d * d;
+        }
+        float rstd = (float) (1.0 / Math.sqrt(var / n + eps));
+        for (int i = 0; i < n; i++) out[outOff + i] = (x[xOff + i] - mean) * rstd * gamma[i] + beta[i];
+        return new float[] {mean, rstd};
+    }
+
+    @Override
+    public float rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
+        float ss = 0f;
+        for (int i = 0; i < n; i++) ss += x[xOff + i] * x[xOff + i];
+        float rstd = (float) (1.0 / Math.sqrt(ss / n + eps));
+        for (int i = 0; i < n; i++) out[outOff + i] = weight[i] * (x[xOff + i] * rstd);
+        return rstd;
+    }
+
+    @Override
+    public void geluTanh(float[] out, int outOff, float[] x, int xOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float v = x[xOff + i];
+            out[outOff + i] = 0.5f * v * (1f + (float) Math.tanh(GELU_K * (v + 0.044715f * v * v * v)));
+        }
+    }
+
+    @Override
+    public void swiglu(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[gateOff + i];
+            out[outOff + i] = g / (1f + (float) Math.exp(-g)) * up[upOff + i];
+        }
+    }
+
+    @Override
+    public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        for (int i = 0; i < n; i++) y[yOff + i] += a * x[xOff + i];
+    }
+
+    @Override
+    public float dot(float[] x, int xOff, float[] y, int yOff, int n) {
+        float s = 0f;
+        for (int i = 0; i < n; i++) s += x[xOff + i] * y[yOff + i];
+        return s;
+    }
+
+    @Override
+    public void rope(float[] x, int off, float[] cos, float[] sin, int tableOff, int half) {
+        for (int i = 0; i < half; i++) {
+            float x1 = x[off + i], x2 = x[off + half + i];
+            float c = cos[tableOff + i], s = sin[tableOff + i];
+            x[off + i] = x1 * c - x2 * s;
+            x[off + half + i] = x2 * c + x1 * s;
+        }
+    }
+}

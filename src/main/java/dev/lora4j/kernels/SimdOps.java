@@ -1,0 +1,160 @@
+package dev.lora4j.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API row kernels. Each loop runs whole vectors, then a scalar tail with the same
+ * arithmetic as {@link ScalarOps}. exp and tanh use the Vector API's lanewise EXP/TANH (SVML-backed).
+ */
+public final class SimdOps implements Ops {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private final ScalarOps tail = new ScalarOps();
+
+    private static float max(float[] x, int off, int n) {
+        int i = 0;
+        FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (; i <= n - L; i += L) m = m.max(FloatVector.fromArray(S, x, off + i));
+        float r = m.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) r = Math.max(r, x[off + i]);
+        return r;
+    }
+
+    @Override
+    public void softmax(float[] x, int off, int n) {
+        float max = max(x, off, n);
+        FloatVector vmax = FloatVector.broadcast(S, max);
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(vmax).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        scale(x, off, n, inv);
+    }
+
+    private static void scale(float[] x, int off, int n, float a) {
+        int i = 0;
+        for (; i <= n - L; i += L) FloatVector.fromArray(S, x, off + i).mul(a).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= a;
+    }
+
+    @Override
+    public float logSumExp(float[] x, int off, int n) {
+        float max = max(x, off, n);
+        FloatVector vmax = FloatVector.broadcast(S, max);
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, off + i).sub(vmax).lanewise(VectorOperators.EXP));
+        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += Math.exp(x[off + i] - max);
+        return max + (float) Math.log(sum);
+    }
+
+    private static float sum(float[] x, int off, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, off + i));
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[off + i];
+        return s;
+    }
+
+    @Override
+    public float[] layerNorm(float[] out, int outOff, float[] x, int xOff, float[] gamma, float[] beta, int n, float eps) {
+        float mean = sum(x, xOff, n) / n;
+        FloatVector vm = FloatVector.broadcast(S, mean);
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector d = FloatVector.fromArray(S, x, xOff + i).sub(vm);
+            acc = d.fma(d, acc);
+        }
+        float var = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float d = x[xOff + i] - mean;
+            var += d * d;
+        }
+        float rstd = (float) (1.0 / Math.sqrt(var / n + eps));
+        i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i).sub(vm).mul(rstd);
+            v.fma(FloatVector.fromArray(S, gamma, i), FloatVector.fromArray(S, beta, i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) out[outOff + i] = (x[xOff + i] - mean) * rstd * gamma[i] + beta[i];
+        return new float[] {mean, rstd};
+    }
+
+    @Override
+    public float rmsNorm(float[] out, int outOff, float[] x, int xOff, float[] weight, int n, float eps) {
+        float ss = dot(x, xOff, x, xOff, n);
+        float rstd = (float) (1.0 / Math.sqrt(ss / n + eps));
+        int i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(S, x, xOff + i).mul(rstd).mul(FloatVector.fromArray(S, weight, i)).intoArray(out, outOff + i);
+        for (; i < n; i++) out[outOff + i] = weight[i] * (x[xOff + i] * rstd);
+        return rstd;
+    }
+
+    @Override
+    public void geluTanh(float[] out, int outOff, float[] x, int xOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(ScalarOps.GELU_K);
+            inner.lanewise(VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(out, outOff + i);
+        }
+        tail.geluTanh(out, outOff + i, x, xOff + i, n - i);
+    }
+
+    @Override
+    public void swiglu(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector g = FloatVector.fromArray(S, gate, gateOff + i);
+            FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
+            g.div(sig).mul(FloatVector.fromArray(S, up, upOff + i)).intoArray(out, outOff + i);
+        }
+        tail.swiglu(out, outOff + i, gate, gateOff + i, up, upOff + i, n - i);
+    }
+
+    @Override
+    public void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(S, x, xOff + i).fma(FloatVector.broadcast(S, a), FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
+    }
+
+    @Override
+    public float dot(float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) acc = FloatVector.fromArray(S, x, xOff + i).fma(FloatVector.fromArray(S, y, yOff + i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xOff + i] * y[yOff + i];
+        return s;
+    }
+
+    @Override
+    public void rope(float[] x, int off, float[] cos, float[] sin, int tableOff, int half) {
+        int i = 0;
+        for (; i <= half - L; i += L) {
+            FloatVector x1 = FloatVector.fromArray(S, x, off + i), x2 = FloatVector.fromArray(S, x, off + half + i);
+            FloatVector c = FloatVector.fromArray(S, cos, tableOff + i), s = FloatVector.fromArray(S, sin, tableOff + i);
+            x1.mul(c).sub(x2.mul(s)).intoArray(x, off + i);
+            x2.mul(c).add(x1.mul(s)).intoArray(x, off + half + i);
+        }
+        tail.rope(x, off + i, cos, sin, tableOff + i, half - i);
+    }
+}

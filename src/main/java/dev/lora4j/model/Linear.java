@@ -1,0 +1,36 @@
+package dev.lora4j.model;
+
+import dev.lora4j.kernels.Kernels;
+import dev.lora4j.tensor.Mat;
+import dev.lora4j.tensor.Parallel;
+import dev.lora4j.tensor.Tensor;
+
+/**
+ * A frozen linear map y = x·Wᵀ + b, named by its Hugging Face module path (e.g.
+ * {@code model.layers.0.self_attn.q_proj}, {@code transformer.h.0.attn.c_attn}).
+ *
+ * <p>The one place where GPT-2's Conv1D orientation is handled: nn.Linear stores W as (out, in),
+ * Conv1D as (in, out) ({@code fanInFanOut}, PEFT's name for it). {@link #wT()} hides the difference.
+ */
+public record Linear(String name, Tensor weight, float[] bias /* (out) or null */, int in, int out, boolean fanInFanOut) {
+
+    /** The weight as an (in, out) matrix: the B operand of y = x·B. */
+    public Mat wT() {
+        Mat w = weight.mat();
+        return fanInFanOut ? w : w.t();
+    }
+
+    /** y(rows, out) at y[yOff] with row stride ldy: y = x·Wᵀ + b (or y += ..., when accumulate). */
+    public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
+        Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
+        if (bias != null) {
+            Parallel.forRange(x.rows(), 64, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) Kernels.ops().axpy(1f, bias, 0, y, yOff + r * ldy, out);
+            });
+        }
+    }
+
+    public long parameterCount() {
+        return (long) in * out + (bias == null ? 0 : out);
+    }
+}

@@ -1,0 +1,145 @@
+package dev.lora4j.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.Lora4jException;
+
+import java.nio.file.Path;
+
+/**
+ * What a transformer is, read from config.json. Architecture differences are values here
+ * (which norm, which position encoding, which MLP), never flags scattered through the code.
+ *
+ * <p>Dimension letters used across the model package: B batch, T sequence length, C model width
+ * ({@code dim}), H query heads, KV key/value heads, D head size, F MLP width ({@code hidden}), V vocabulary.
+ */
+public record ModelConfig(
+        String modelType,
+        int vocabSize,        // V
+        int dim,              // C
+        int layers,
+        int heads,            // H
+        int kvHeads,          // KV; H % KV == 0, each k/v head serves H/KV consecutive query heads
+        int headDim,          // D
+        int hidden,           // F
+        int maxPositions,
+        NormKind norm,
+        PositionKind positions,
+        MlpKind mlp,
+        boolean tiedHead,     // LM head shares the token embedding
+        int slidingWindow) {  // 0 = full causal attention
+
+    public sealed interface NormKind {
+        float eps();
+    }
+
+    /** (x − mean)/√(var + eps)·γ + β (GPT-2). */
+    public record LayerNormKind(float eps) implements NormKind {}
+
+    /** x/√(mean(x²) + eps)·γ (Llama family). */
+    public record RmsNormKind(float eps) implements NormKind {}
+
+    public sealed interface PositionKind {}
+
+    /** A learned table of position embeddings added to the token embeddings (GPT-2's wpe). */
+    public record LearnedPositions() implements PositionKind {}
+
+    /** Rotary embeddings on q and k, HF rotate-half convention, with optional Llama-3 frequency scaling. */
+    public record Rotary(double theta, Llama3Scaling scaling) implements PositionKind {}
+
+    /** rope_scaling of type "llama3" (Llama 3.1+). */
+    public record Llama3Scaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
+
+    public sealed interface MlpKind {}
+
+    /** c_proj(gelu_tanh(c_fc(x))). */
+    public record GeluMlp() implements MlpKind {}
+
+    /** down(silu(gate(x))·up(x)). */
+    public record SwiGluMlp() implements MlpKind {}
+
+    public int qkvWidth() {
+        return (heads + 2 * kvHeads) * headDim;
+    }
+
+    public static ModelConfig parse(Path file, JsonNode c) {
+        String type = text(file, c, "model_type");
+        return switch (type) {
+            case "gpt2" -> gpt2(file, c);
+            case "llama", "mistral", "qwen2" -> llama(file, c, type);
+            default -> throw new Lora4jException(file + ": model_type '" + type + "' is not supported (expected gpt2, llama, mistral or qwen2)");
+        };
+    }
+
+    private static ModelConfig gpt2(Path file, JsonNode c) {
+        int dim = integer(file, c, "n_embd");
+        int heads = integer(file, c, "n_head");
+        if (dim % heads != 0) throw new Lora4jException(file + ": n_embd " + dim + " is not divisible by n_head " + heads);
+        String act = c.path("activation_function").asText("gelu_new");
+        if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh"))
+            throw new Lora4jException(file + ": activation_function '" + act + "' is not supported (expected gelu_new)");
+        if (c.path("scale_attn_by_inverse_layer_idx").asBoolean(false) || c.path("reorder_and_upcast_attn").asBoolean(false))
+            throw new Lora4jException(file + ": scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
+        int hidden = c.hasNonNull("n_inner") ? integer(file, c, "n_inner") : 4 * dim;
+        int maxPos = c.has("n_positions") ? integer(file, c, "n_positions") : integer(file, c, "n_ctx");
+        return new ModelConfig("gpt2", integer(file, c, "vocab_size"), dim, integer(file, c, "n_layer"), heads, heads,
+                dim / heads, hidden, maxPos, new LayerNormKind((float) c.path("layer_norm_epsilon").asDouble(1e-5)),
+                new LearnedPositions(), new GeluMlp(), true, 0);
+    }
+
+    private static ModelConfig llama(Path file, JsonNode c, String type) {
+        int dim = integer(file, c, "hidden_size");
+        int heads = integer(file, c, "num_attention_heads");
+        int kvHeads = c.hasNonNull("num_key_value_heads") ? integer(file, c, "num_key_value_heads") : heads;
+        if (heads % kvHeads != 0)
+            throw new Lora4jException(file + ": num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
+        int headDim;
+        if (c.hasNonNull("head_dim")) headDim = integer(file, c, "head_dim");
+        else if (dim % heads != 0) throw new Lora4jException(file + ": hidden_size " + dim + " is not divisible by num_attention_heads " + heads);
+        else headDim = dim / heads;
+        if (headDim % 2 != 0) throw new Lora4jException(file + ": head size " + headDim + " must be even for rotary embeddings");
+        String act = c.path("hidden_act").asText("silu");
+        if (!act.equals("silu")) throw new Lora4jException(file + ": hidden_act '" + act + "' is not supported (expected silu)");
+        Llama3Scaling scaling = null;
+        JsonNode rs = c.get("rope_scaling");
+        if (rs != null && !rs.isNull()) {
+            String kind = rs.path("rope_type").asText(rs.path("type").asText(""));
+            if (!kind.equals("llama3"))
+                throw new Lora4jException(file + ": rope_scaling type '" + kind + "' is not supported (expected llama3 or none)");
+            scaling = new Llama3Scaling(number(file, rs, "factor"), number(file, rs, "low_freq_factor"),
+                    number(file, rs, "high_freq_factor"), integer(file, rs, "original_max_position_embeddings"));
+        }
+        int window = 0;
+        boolean windowOn = type.equals("mistral") || c.path("use_sliding_window").asBoolean(false);
+        if (windowOn && c.hasNonNull("sliding_window")) window = integer(file, c, "sliding_window");
+        return new ModelConfig(type, integer(file, c, "vocab_size"), dim, integer(file, c, "num_hidden_layers"), heads, kvHeads,
+                headDim, integer(file, c, "intermediate_size"), c.path("max_position_embeddings").asInt(2048),
+                new RmsNormKind((float) c.path("rms_norm_eps").asDouble(1e-6)),
+                new Rotary(c.path("rope_theta").asDouble(10000.0), scaling), new SwiGluMlp(),
+                c.path("tie_word_embeddings").asBoolean(false), window);
+    }
+
+    private static JsonNode field(Path file, JsonNode c, String name) {
+        JsonNode v = c.get(name);
+        if (v == null || v.isNull()) throw new Lora4jException(file + ": missing field '" + name + "'");
+        return v;
+    }
+
+    private static String text(Path file, JsonNode c, String name) {
+        JsonNode v = field(file, c, name);
+        if (!v.isTextual()) throw new Lora4jException(file + ": field '" + name + "' must be a string, got " + v);
+        return v.asText();
+    }
+
+    private static int integer(Path file, JsonNode c, String name) {
+        JsonNode v = field(file, c, name);
+        if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() <= 0)
+            throw new Lora4jException(file + ": field '" + name + "' must be a positive integer, got " + v);
+        return v.asInt();
+    }
+
+    private static double number(Path file, JsonNode c, String name) {
+        JsonNode v = field(file, c, name);
+        if (!v.isNumber()) throw new Lora4jException(file + ": field '" + name + "' must be a number, got " + v);
+        return v.asDouble();
+    }
+}
