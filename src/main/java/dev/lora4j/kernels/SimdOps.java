@@ -155,6 +155,11 @@ public final class SimdOps implements Ops {
             x1.mul(c).sub(x2.mul(s)).intoArray(x, off + i);
             x2.mul(c).add(x1.mul(s)).intoArray(x, off + half + i);
         }
-        tail.rope(x, off + i, cos, sin, tableOff + i, half - i);
+        for (; i < half; i++) {
+            float x1 = x[off + i], x2 = x[off + half + i];
+            float c = cos[tableOff + i], s = sin[tableOff + i];
+            x[off + i] = x1 * c - x2 * s;
+            x[off + half + i] = x2 * c + x1 * s;
+        }
     }
 }

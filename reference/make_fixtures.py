@@ -1,0 +1,318 @@
+#!/usr/bin/python3
+"""Golden fixtures for lora4j's tests, from an independent reference: plain PyTorch (no transformers).
+
+Writes tiny random Hugging Face checkpoints of each architecture lora4j supports, with reference
+logits and losses computed by a from-the-definitions PyTorch forward pass, into
+src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
+
+Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
+Fixture version: 1. Changing this script changes the fixtures: commit both together.
+"""
+import json, math, os, struct, sys
+import torch
+
+torch.manual_seed(1234)
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "src", "test", "resources", "fixtures")
+SHARED = os.path.join(ROOT, "..", "shared", "models", "stories260k")
+
+DT = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+
+
+def save_safetensors(path, tensors, meta=None):
+    header, blobs, off = {}, [], 0
+    if meta:
+        header["__metadata__"] = meta
+    for name, t in tensors.items():
+        t = t.contiguous()
+        raw = t.view(torch.int16).numpy().tobytes() if t.dtype in (torch.bfloat16, torch.float16) else t.numpy().tobytes()
+        header[name] = {"dtype": DT[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, en = e["data_offsets"]
+        assert e["dtype"] == "F32"
+        out[name] = torch.frombuffer(bytearray(data[b:en]), dtype=torch.float32).reshape(e["shape"])
+    return out
+
+
+# ---------------------------------------------------------------- reference forward passes
+
+def layer_norm(x, w, b, eps):
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, eps)
+
+
+def rms_norm(x, w, eps):
+    var = x.pow(2).mean(-1, keepdim=True)
+    return w * (x * torch.rsqrt(var + eps))
+
+
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def causal_mask(T, window=0):
+    i = torch.arange(T)[:, None]
+    j = torch.arange(T)[None, :]
+    ok = j <= i
+    if window:
+        ok = ok & (i - j < window)
+    return ok
+
+
+def attention(q, k, v, H, KV, window=0):
+    # q: (B, T, H, D), k/v: (B, T, KV, D)
+    B, T, _, D = q.shape
+    k = k.repeat_interleave(H // KV, dim=2)
+    v = v.repeat_interleave(H // KV, dim=2)
+    q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+    s = q @ k.transpose(-1, -2) / math.sqrt(D)
+    s = s.masked_fill(~causal_mask(T, window), float("-inf"))
+    p = torch.softmax(s, dim=-1)
+    return (p @ v).transpose(1, 2).reshape(B, T, H * D)
+
+
+def inv_freq(cfg, D):
+    f = 1.0 / (cfg.get("rope_theta", 10000.0) ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    rs = cfg.get("rope_scaling")
+    if rs:
+        factor, lo, hi, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old / lo, old / hi
+        wavelen = 2 * math.pi / f
+        f2 = torch.where(wavelen > low_wavelen, f / factor, f)
+        smooth = (old / wavelen - lo) / (hi - lo)
+        smoothed = (1 - smooth) * f2 / factor + smooth * f2
+        medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+        f = torch.where(medium, smoothed, f2)
+    return f
+
+
+def rope(x, cfg):
+    # x: (B, T, heads, D), HF rotate-half
+    B, T, _, D = x.shape
+    freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq(cfg, D)[None, :]
+    emb = torch.cat([freqs, freqs], dim=-1)
+    cos, sin = emb.cos()[None, :, None, :], emb.sin()[None, :, None, :]
+    x1, x2 = x[..., : D // 2], x[..., D // 2:]
+    rot = torch.cat([-x2, x1], dim=-1)
+    return x * cos + rot * sin
+
+
+def llama_forward(cfg, W, ids):
+    C, H = cfg["hidden_size"], cfg["num_attention_heads"]
+    KV = cfg.get("num_key_value_heads", H)
+    D = cfg.get("head_dim", C // H)
+    eps = cfg["rms_norm_eps"]
+    window = cfg.get("sliding_window") or 0 if (cfg["model_type"] == "mistral" or cfg.get("use_sliding_window")) else 0
+    B, T = ids.shape
+    x = W["model.embed_tokens.weight"][ids]
+    lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
+        q = rope(lin(p + "self_attn.q_proj", h).view(B, T, H, D), cfg)
+        k = rope(lin(p + "self_attn.k_proj", h).view(B, T, KV, D), cfg)
+        v = lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
+        x = x + lin(p + "self_attn.o_proj", attention(q, k, v, H, KV, window))
+        h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        x = x + lin(p + "mlp.down_proj", torch.nn.functional.silu(lin(p + "mlp.gate_proj", h)) * lin(p + "mlp.up_proj", h))
+    x = rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else W["lm_head.weight"]
+    return x @ head.T
+
+
+def gpt2_forward(cfg, W, ids, prefix):
+    C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
+    B, T = ids.shape
+    g = lambda n: W[prefix + n]
+    x = g("wte.weight")[ids] + g("wpe.weight")[:T][None]
+    conv = lambda n, h: h @ g(n + ".weight") + g(n + ".bias")
+    for i in range(cfg["n_layer"]):
+        p = f"h.{i}."
+        h = layer_norm(x, g(p + "ln_1.weight"), g(p + "ln_1.bias"), eps)
+        q, k, v = conv(p + "attn.c_attn", h).split(C, dim=-1)
+        a = attention(q.view(B, T, H, C // H), k.view(B, T, H, C // H), v.view(B, T, H, C // H), H, H)
+        x = x + conv(p + "attn.c_proj", a)
+        h = layer_norm(x, g(p + "ln_2.weight"), g(p + "ln_2.bias"), eps)
+        x = x + conv(p + "mlp.c_proj", gelu_new(conv(p + "mlp.c_fc", h)))
+    x = layer_norm(x, g("ln_f.weight"), g("ln_f.bias"), eps)
+    return x @ g("wte.weight").T
+
+
+def causal_lm_loss(logits, ids, lengths):
+    """Mean CE over all predicted positions (position i predicts token i+1), token-weighted."""
+    total, count = 0.0, 0
+    for b, n in enumerate(lengths):
+        if n < 2:
+            continue
+        lp = torch.log_softmax(logits[b, : n - 1].double(), dim=-1)
+        total += -lp[torch.arange(n - 1), ids[b, 1:n]].sum().item()
+        count += n - 1
+    return total / count
+
+
+# ---------------------------------------------------------------- random checkpoints
+
+def rnd(*shape, std=0.2):
+    return torch.randn(*shape) * std
+
+
+def make_llama(cfg):
+    C, H, V, F = cfg["hidden_size"], cfg["num_attention_heads"], cfg["vocab_size"], cfg["intermediate_size"]
+    KV = cfg.get("num_key_value_heads", H)
+    D = cfg.get("head_dim", C // H)
+    qkv_bias = cfg["model_type"] == "qwen2" or cfg.get("attention_bias", False)
+    W = {"model.embed_tokens.weight": rnd(V, C, std=0.5)}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        W[p + "input_layernorm.weight"] = 1 + rnd(C, std=0.1)
+        for n, o in (("q", H * D), ("k", KV * D), ("v", KV * D)):
+            W[p + f"self_attn.{n}_proj.weight"] = rnd(o, C)
+            if qkv_bias:
+                W[p + f"self_attn.{n}_proj.bias"] = rnd(o, std=0.1)
+        W[p + "self_attn.o_proj.weight"] = rnd(C, H * D)
+        W[p + "post_attention_layernorm.weight"] = 1 + rnd(C, std=0.1)
+        W[p + "mlp.gate_proj.weight"] = rnd(F, C)
+        W[p + "mlp.up_proj.weight"] = rnd(F, C)
+        W[p + "mlp.down_proj.weight"] = rnd(C, F)
+    W["model.norm.weight"] = 1 + rnd(C, std=0.1)
+    if not cfg.get("tie_word_embeddings"):
+        W["lm_head.weight"] = rnd(V, C, std=0.5)
+    return W
+
+
+def make_gpt2(cfg):
+    C, V, P = cfg["n_embd"], cfg["vocab_size"], cfg["n_positions"]
+    W = {"wte.weight": rnd(V, C, std=0.5), "wpe.weight": rnd(P, C, std=0.1)}
+    for i in range(cfg["n_layer"]):
+        p = f"h.{i}."
+        for ln in ("ln_1", "ln_2"):
+            W[p + ln + ".weight"] = 1 + rnd(C, std=0.1)
+            W[p + ln + ".bias"] = rnd(C, std=0.1)
+        for n, (a, b) in (("attn.c_attn", (C, 3 * C)), ("attn.c_proj", (C, C)), ("mlp.c_fc", (C, 4 * C)), ("mlp.c_proj", (4 * C, C))):
+            W[p + n + ".weight"] = rnd(a, b)
+            W[p + n + ".bias"] = rnd(b, std=0.1)
+    W["ln_f.weight"] = 1 + rnd(C, std=0.1)
+    W["ln_f.bias"] = rnd(C, std=0.1)
+    return W
+
+
+def write_fixture(name, cfg, W, forward, dtype=torch.float32, shards=1, extra=None):
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        os.remove(os.path.join(d, f))
+    stored = {k: v.to(dtype) for k, v in W.items()}
+    if extra:
+        stored.update(extra)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    if shards == 1:
+        save_safetensors(os.path.join(d, "model.safetensors"), stored, {"format": "pt"})
+    else:
+        names = list(stored)
+        weight_map = {}
+        for s in range(shards):
+            part = names[s::shards]
+            fn = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+            save_safetensors(os.path.join(d, fn), {n: stored[n] for n in part}, {"format": "pt"})
+            weight_map.update({n: fn for n in part})
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=1)
+    # the reference computes from the stored (possibly rounded) weights, in fp32
+    Wf = {k: v.float() for k, v in stored.items()}
+    V = cfg["vocab_size"]
+    B, T = 2, 12
+    ids = torch.randint(0, V, (B, T))
+    with torch.no_grad():
+        logits = forward(cfg, Wf, ids)
+    lengths = [T, T]
+    loss = causal_lm_loss(logits, ids, lengths)
+    # variable-length examples for eval: token-weighted mean over examples of different lengths
+    ex = [torch.randint(0, V, (n,)) for n in (5, 12, 9)]
+    total = count = 0
+    for e in ex:
+        with torch.no_grad():
+            lg = forward(cfg, Wf, e[None])
+        n = len(e) - 1
+        total += causal_lm_loss(lg, e[None], [len(e)]) * n
+        count += n
+    save_safetensors(os.path.join(d, "reference.safetensors"), {"logits": logits.contiguous()})
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"input_ids": ids.tolist(), "loss": loss, "eval_examples": [e.tolist() for e in ex],
+                   "eval_loss": total / count, "eval_tokens": count}, f)
+    with open(os.path.join(d, "eval.jsonl"), "w") as f:
+        for e in ex:
+            f.write(json.dumps({"input_ids": e.tolist()}) + "\n")
+    print(f"{name}: loss {loss:.6f}, eval loss {total / count:.6f}")
+
+
+def main():
+    llama = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 97, "max_position_embeddings": 64,
+             "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False, "hidden_act": "silu",
+             "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                              "original_max_position_embeddings": 16}}
+    write_fixture("llama-gqa", llama, make_llama(llama), llama_forward)
+
+    qwen = {"model_type": "qwen2", "hidden_size": 48, "intermediate_size": 80, "num_hidden_layers": 2,
+            "num_attention_heads": 6, "num_key_value_heads": 2, "vocab_size": 101, "max_position_embeddings": 64,
+            "rms_norm_eps": 1e-6, "rope_theta": 1000000.0, "tie_word_embeddings": True, "hidden_act": "silu",
+            "use_sliding_window": False}
+    write_fixture("qwen2-tied-bias", qwen, make_llama(qwen), llama_forward, shards=2)
+
+    mistral = {"model_type": "mistral", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+               "num_attention_heads": 4, "num_key_value_heads": 1, "vocab_size": 83, "max_position_embeddings": 64,
+               "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False, "hidden_act": "silu",
+               "sliding_window": 5}
+    write_fixture("mistral-window", mistral, make_llama(mistral), llama_forward)
+
+    bf = dict(llama, rope_scaling=None, torch_dtype="bfloat16")
+    write_fixture("llama-bf16", bf, make_llama(bf), llama_forward, dtype=torch.bfloat16)
+
+    gpt2 = {"model_type": "gpt2", "n_embd": 48, "n_head": 4, "n_layer": 2, "n_positions": 32, "n_ctx": 32,
+            "vocab_size": 89, "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new"}
+    W = make_gpt2(gpt2)
+    write_fixture("gpt2-plain", gpt2, W, lambda c, w, i: gpt2_forward(c, w, i, ""),
+                  extra={"h.0.attn.bias": torch.tril(torch.ones(1, 1, 32, 32))})
+    Wp = {"transformer." + k: v for k, v in W.items()}
+    write_fixture("gpt2-prefixed", gpt2, Wp, lambda c, w, i: gpt2_forward(c, w, i, "transformer."))
+
+    if os.path.exists(os.path.join(SHARED, "model.safetensors")):
+        with open(os.path.join(SHARED, "config.json")) as f:
+            cfg = json.load(f)
+        W = load_safetensors(os.path.join(SHARED, "model.safetensors"))
+        ids = torch.tensor([[1, 461, 461, 401, 401, 401, 461, 378, 455, 473, 456, 435, 299, 362, 409, 283, 264, 283, 452, 288, 13,
+                             100, 200, 300, 400, 500, 7, 9, 11, 2]])
+        with torch.no_grad():
+            logits = llama_forward(cfg, W, ids)
+        loss = causal_lm_loss(logits, ids, [ids.shape[1]])
+        d = os.path.join(OUT, "stories260k")
+        os.makedirs(d, exist_ok=True)
+        save_safetensors(os.path.join(d, "reference.safetensors"), {"logits": logits.contiguous()})
+        with open(os.path.join(d, "reference.json"), "w") as f:
+            json.dump({"input_ids": ids.tolist(), "loss": loss}, f)
+        print(f"stories260k: loss {loss:.6f}")
+    else:
+        print("stories260k not found beside the repository; its fixture was left as it was", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+package dev.lora4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.TestPaths;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
+
+/** The CLI end to end: exit codes, --json output, and one-line errors that name file and line. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Run(int code, String out, String err) {
+        String lastLine() {
+            String[] lines = out.strip().split("\n");
+            return lines[lines.length - 1];
+        }
+    }
+
+    static synchronized Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = Main.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void evalPrintsJsonMatchingTheReference() throws IOException {
+        Path fx = TestPaths.fixture("llama-gqa");
+        Run r = run("eval", "--model", fx.toString(), "--data", fx.resolve("eval.jsonl").toString(), "--json", "--batch-size", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.lastLine());
+        JsonNode ref = new ObjectMapper().readTree(fx.resolve("reference.json").toFile());
+        assertThat(j.get("loss").asDouble()).isCloseTo(ref.get("eval_loss").asDouble(), offset(1e-4));
+        assertThat(j.get("perplexity").asDouble()).isCloseTo(Math.exp(ref.get("eval_loss").asDouble()), org.assertj.core.data.Percentage.withPercentage(0.01));
+        assertThat(j.get("tokens").asLong()).isEqualTo(ref.get("eval_tokens").asLong());
+    }
+
+    @Test
+    void inspectDescribesTheModel() {
+        Run r = run("inspect", "--model", TestPaths.stories260k().toString());
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("llama", "260,032", "F32", "model.layers.4.self_attn.k_proj.weight", "[32, 64]");
+    }
+
+    Run evalWithData(String data) throws IOException {
+        Path f = dir.resolve("data.jsonl");
+        Files.writeString(f, data);
+        return run("eval", "--model", TestPaths.fixture("gpt2-plain").toString(), "--data", f.toString());
+    }
+
+    static void assertOneLineError(Run r, String... fragments) {
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").doesNotContain("Exception").startsWith("lora4j: error:").contains(fragments);
+    }
+
+    @Test
+    void dataLineThatIsNotJson() throws IOException {
+        assertOneLineError(evalWithData("{\"input_ids\": [1, 2]}\n{oops\n"), "data.jsonl:2", "not valid JSON");
+    }
+
+    @Test
+    void dataLineWithoutInputIds() throws IOException {
+        assertOneLineError(evalWithData("{\"text\": \"hi\"}\n"), "data.jsonl:1", "input_ids");
+    }
+
+    @Test
+    void idsOutsideTheVocabulary() throws IOException {
+        assertOneLineError(evalWithData("{\"input_ids\": [1, 2]}\n\n{\"input_ids\": [3, 89]}\n"), "data.jsonl:3", "token id 89", "[0, 89)");
+    }
+
+    Path brokenModel(String config) throws IOException {
+        Path m = dir.resolve("model");
+        Files.createDirectories(m);
+        Files.copy(TestPaths.fixture("gpt2-plain").resolve("model.safetensors"), m.resolve("model.safetensors"));
+        Files.writeString(m.resolve("config.json"), config);
+        return m;
+    }
+
+    @Test
+    void configWithMissingField() throws IOException {
+        Path m = brokenModel("{\"model_type\": \"gpt2\", \"n_embd\": 48, \"n_layer\": 2, \"n_positions\": 32, \"vocab_size\": 89}");
+        assertOneLineError(run("inspect", "--model", m.toString()), "config.json", "missing field 'n_head'");
+    }
+
+    @Test
+    void configWithContradictoryFields() throws IOException {
+        Path m = brokenModel("{\"model_type\": \"gpt2\", \"n_embd\": 48, \"n_head\": 5, \"n_layer\": 2, \"n_positions\": 32, \"vocab_size\": 89}");
+        assertOneLineError(run("inspect", "--model", m.toString()), "config.json", "not divisible by n_head 5");
+    }
+
+    @Test
+    void tensorOfTheWrongShape() throws IOException {
+        Path m = brokenModel("{\"model_type\": \"gpt2\", \"n_embd\": 48, \"n_head\": 4, \"n_layer\": 2, \"n_positions\": 32, \"vocab_size\": 90}");
+        assertOneLineError(run("inspect", "--model", m.toString()), "model.safetensors", "'wte.weight'", "[89, 48]", "expected [90, 48]");
+    }
+
+    @Test
+    void missingTensor() throws IOException {
+        Path m = brokenModel("{\"model_type\": \"gpt2\", \"n_embd\": 48, \"n_head\": 4, \"n_layer\": 3, \"n_positions\": 32, \"vocab_size\": 89}");
+        assertOneLineError(run("inspect", "--model", m.toString()), "missing tensor 'h.2.");
+    }
+
+    @Test
+    void unsupportedModelType() throws IOException {
+        Path m = brokenModel("{\"model_type\": \"bert\"}");
+        assertOneLineError(run("inspect", "--model", m.toString()), "model_type 'bert' is not supported");
+    }
+
+    @Test
+    void badUsageExitsTwo() {
+        assertThat(run("eval", "--model").code()).isEqualTo(2);
+        assertThat(run("--help").out()).contains("eval", "inspect", "bench");
+    }
+}

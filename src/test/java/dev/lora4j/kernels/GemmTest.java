@@ -1,0 +1,87 @@
+package dev.lora4j.kernels;
+
+import dev.lora4j.tensor.Mat;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The SIMD GEMM against its scalar twin, on awkward sizes and every layout, with strided output. */
+class GemmTest {
+    static final int[] SIZES = {1, 7, 13, 63, 65, 207};
+
+    static Stream<Arguments> shapes() {
+        List<Arguments> out = new ArrayList<>();
+        SplittableRandom r = new SplittableRandom(7);
+        for (int m : SIZES) for (int n : SIZES) {
+            int k = SIZES[r.nextInt(SIZES.length)];
+            for (String layout : List.of("NN", "NT", "TN", "TT")) out.add(Arguments.of(m, k, n, layout));
+        }
+        out.add(Arguments.of(3, 4097, 5, "NN"));
+        out.add(Arguments.of(9, 4097, 50, "NT"));
+        out.add(Arguments.of(4097, 13, 7, "TN"));
+        out.add(Arguments.of(100, 800, 97, "NN")); // k spans more than one KC block
+        return out.stream();
+    }
+
+    static float[] random(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextDouble(-1, 1);
+        return a;
+    }
+
+    static Mat view(float[] data, int rows, int cols, boolean transposed) {
+        return transposed ? Mat.of(data, 0, cols, rows).t() : Mat.of(data, 0, rows, cols);
+    }
+
+    @ParameterizedTest(name = "{0}x{1}x{2} {3}")
+    @MethodSource("shapes")
+    void simdMatchesScalar(int m, int k, int n, String layout) {
+        Mat a = view(random(m * k, 1), m, k, layout.charAt(0) == 'T');
+        Mat b = view(random(k * n, 2), k, n, layout.charAt(1) == 'T');
+        int ldc = n + 3;
+        for (boolean acc : new boolean[] {false, true}) {
+            float[] c1 = random(m * ldc + 2, 3), c2 = c1.clone();
+            Gemm.matmul(a, b, c1, 2, ldc, acc);
+            ScalarGemm.matmul(a, b, c2, 2, ldc, acc);
+            float tol = 1e-6f * k + 1e-6f;
+            for (int i = 0; i < c1.length; i++)
+                assertThat(c1[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(tol));
+        }
+    }
+
+    @Test
+    void scalarIsTheDefinition() {
+        float[] a = {1, 2, 3, 4, 5, 6}; // (2,3)
+        float[] b = {1, 0, 0, 1, 1, 1}; // (3,2)
+        float[] c = new float[4];
+        ScalarGemm.matmul(Mat.of(a, 0, 2, 3), Mat.of(b, 0, 3, 2), c, 0, 2, false);
+        assertThat(c).containsExactly(4, 5, 10, 11);
+        Gemm.matmul(Mat.of(a, 0, 2, 3), Mat.of(b, 0, 3, 2), c, 0, 2, true);
+        assertThat(c).containsExactly(8, 10, 20, 22);
+    }
+
+    @Test
+    void readsMemorySegments() {
+        int m = 33, k = 70, n = 51;
+        float[] a = random(m * k, 4), b = random(n * k, 5);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate(4L * b.length + 4);
+            MemorySegment.copy(b, 0, seg, Mat.F32, 4, b.length); // unaligned, 4 bytes in
+            float[] c1 = new float[m * n], c2 = new float[m * n];
+            Gemm.matmul(Mat.of(a, 0, m, k), new Mat(null, seg, 1, n, k, k, 1).t(), c1, 0, n, false);
+            ScalarGemm.matmul(Mat.of(a, 0, m, k), Mat.of(b, 0, n, k).t(), c2, 0, n, false);
+            for (int i = 0; i < c1.length; i++) assertThat(c1[i]).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(1e-4f));
+        }
+    }
+}

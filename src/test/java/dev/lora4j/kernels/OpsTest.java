@@ -1,0 +1,94 @@
+package dev.lora4j.kernels;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.data.Offset.offset;
+
+/** Every SIMD row kernel against its scalar twin on awkward sizes; tolerances scale with n. */
+class OpsTest {
+    final Ops simd = new SimdOps(), scalar = new ScalarOps();
+
+    static float[] random(int n, long seed, double scale) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextDouble(-scale, scale);
+        return a;
+    }
+
+    static void close(float[] actual, float[] expected, float tol) {
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < actual.length; i++) assertThat(actual[i]).as("index %d", i).isCloseTo(expected[i], offset(tol));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 13, 63, 65, 207, 4097})
+    void kernelsMatch(int n) {
+        float tol = 2e-6f * (float) Math.sqrt(n) + 1e-6f;
+        float[] x = random(n + 3, n, 4);
+        // softmax
+        float[] s1 = x.clone(), s2 = x.clone();
+        simd.softmax(s1, 3, n);
+        scalar.softmax(s2, 3, n);
+        close(s1, s2, 1e-6f);
+        float sum = 0;
+        for (int i = 3; i < n + 3; i++) sum += s1[i];
+        assertThat(sum).isCloseTo(1f, offset(1e-4f));
+        // logsumexp / cross-entropy
+        assertThat(simd.logSumExp(x, 3, n)).isCloseTo(scalar.logSumExp(x, 3, n), offset(1e-5f));
+        assertThat(simd.crossEntropy(x, 3, n, n - 1)).isCloseTo(scalar.crossEntropy(x, 3, n, n - 1), offset(1e-5f));
+        // layer norm and rms norm
+        float[] g = random(n, 11, 1), b = random(n, 12, 1);
+        float[] o1 = new float[n + 1], o2 = new float[n + 1];
+        float[] st1 = simd.layerNorm(o1, 1, x, 3, g, b, n, 1e-5f), st2 = scalar.layerNorm(o2, 1, x, 3, g, b, n, 1e-5f);
+        close(o1, o2, tol * 4);
+        close(st1, st2, tol);
+        float r1 = simd.rmsNorm(o1, 1, x, 3, g, n, 1e-6f), r2 = scalar.rmsNorm(o2, 1, x, 3, g, n, 1e-6f);
+        assertThat(r1).isCloseTo(r2, offset(tol));
+        close(o1, o2, tol * 4);
+        // activations
+        float[] a1 = new float[n], a2 = new float[n];
+        simd.geluTanh(a1, 0, x, 3, n);
+        scalar.geluTanh(a2, 0, x, 3, n);
+        close(a1, a2, 1e-5f);
+        float[] up = random(n, 13, 2);
+        simd.swiglu(a1, 0, x, 3, up, 0, n);
+        scalar.swiglu(a2, 0, x, 3, up, 0, n);
+        close(a1, a2, 1e-5f);
+        // axpy, dot
+        float[] y1 = random(n, 14, 1), y2 = y1.clone();
+        simd.axpy(0.37f, x, 3, y1, 0, n);
+        scalar.axpy(0.37f, x, 3, y2, 0, n);
+        close(y1, y2, 1e-6f);
+        assertThat(simd.dot(x, 3, up, 0, n)).isCloseTo(scalar.dot(x, 3, up, 0, n), offset(tol * 16));
+        // rope on a head of size 2n
+        float[] h1 = random(2 * n + 1, 15, 1), h2 = h1.clone(), cos = random(n + 2, 16, 1), sin = random(n + 2, 17, 1);
+        simd.rope(h1, 1, cos, sin, 2, n);
+        scalar.rope(h2, 1, cos, sin, 2, n);
+        close(h1, h2, 1e-6f);
+    }
+
+    @Test
+    void scalarKernelsAreTheDefinitions() {
+        float[] x = {0f, (float) Math.log(3)};
+        scalar.softmax(x, 0, 2);
+        assertThat(x[0]).isCloseTo(0.25f, offset(1e-7f));
+        assertThat(x[1]).isCloseTo(0.75f, offset(1e-7f));
+        float[] out = new float[1];
+        scalar.geluTanh(out, 0, new float[] {1f}, 0, 1);
+        assertThat(out[0]).isCloseTo(0.8411920f, offset(1e-6f)); // torch gelu(tanh) at 1
+        float[] ln = new float[2];
+        scalar.layerNorm(ln, 0, new float[] {1f, 3f}, 0, new float[] {1f, 1f}, new float[] {0f, 0f}, 2, 0f);
+        assertThat(ln).containsExactly(-1f, 1f);
+    }
+
+    @Test
+    void providerHonoursTheSwitch() {
+        assertThat(Kernels.SIMD).isEqualTo(!"false".equals(System.getProperty("lora4j.simd")));
+        assertThat(Kernels.ops()).isInstanceOf(Kernels.SIMD ? SimdOps.class : ScalarOps.class);
+    }
+}
