@@ -91,7 +91,29 @@ public final class Gemm {
     private static void packA(Mat a, int ic, int mc, int pc, int kc, Buffers buf) {
         float[] ap = buf.a;
         int strips = (mc + MR - 1) / MR;
-        if (a.colStride() == 1) {
+        float[] arr = a.array();
+        if (arr != null && (a.colStride() == 1 || a.rowStride() == 1)) {
+            // Heap operands: plain loops, no per-run copy calls (they dominated the transposed case).
+            int rs = a.rowStride(), cs = a.colStride(), base0 = (int) a.offset();
+            if (rs == 1 && cs != 1) {
+                // Aᵀ stored row-major: walk each stored row once (contiguous), never down a column
+                // (a 4 KiB stride that thrashes cache sets and the TLB).
+                if (mc % MR != 0) java.util.Arrays.fill(ap, 0, strips * kc * MR, 0f);
+                for (int p = 0; p < kc; p++) {
+                    int src = base0 + (pc + p) * cs + ic;
+                    for (int i = 0; i < mc; i++) ap[(i / MR) * kc * MR + p * MR + (i % MR)] = arr[src + i];
+                }
+            } else {
+                for (int s = 0; s < strips; s++) {
+                    int base = s * kc * MR, rows = Math.min(MR, mc - s * MR);
+                    for (int p = 0; p < kc; p++) {
+                        int src = base0 + (ic + s * MR) * rs + (pc + p) * cs, dst = base + p * MR;
+                        for (int ii = 0; ii < rows; ii++) ap[dst + ii] = arr[src + ii * rs];
+                        for (int ii = rows; ii < MR; ii++) ap[dst + ii] = 0f;
+                    }
+                }
+            }
+        } else if (a.colStride() == 1) {
             float[] row = buf.row;
             for (int s = 0; s < strips; s++) {
                 int base = s * kc * MR;
@@ -131,7 +153,36 @@ public final class Gemm {
     private static void packB(Mat b, int pc, int kc, int jc, int nc, Buffers buf) {
         float[] bp = buf.b;
         int panels = (nc + NR - 1) / NR;
-        if (b.colStride() == 1) {
+        float[] arr = b.array();
+        if (arr != null && b.colStride() == 1) {
+            int rs = b.rowStride(), base0 = (int) b.offset();
+            for (int q = 0; q < panels; q++) {
+                int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
+                for (int p = 0; p < kc; p++) {
+                    int src = base0 + (pc + p) * rs + jc + q * NR, dst = base + p * NR;
+                    if (cols == NR) {
+                        for (int v = 0; v < NR; v += L) FloatVector.fromArray(S, arr, src + v).intoArray(bp, dst + v);
+                    } else {
+                        for (int jj = 0; jj < cols; jj++) bp[dst + jj] = arr[src + jj];
+                        for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
+                    }
+                }
+            }
+        } else if (arr != null && b.rowStride() == 1) {
+            int cs = b.colStride(), base0 = (int) b.offset();
+            for (int q = 0; q < panels; q++) {
+                int base = q * kc * NR;
+                for (int jj = 0; jj < NR; jj++) {
+                    int j = q * NR + jj;
+                    if (j < nc) {
+                        int src = base0 + (jc + j) * cs + pc;
+                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = arr[src + p];
+                    } else {
+                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = 0f;
+                    }
+                }
+            }
+        } else if (b.colStride() == 1) {
             for (int q = 0; q < panels; q++) {
                 int base = q * kc * NR;
                 int cols = Math.min(NR, nc - q * NR);
