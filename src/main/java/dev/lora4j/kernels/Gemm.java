@@ -23,8 +23,8 @@ public final class Gemm {
     private static final int L = S.length();
     static final int MR = 8;
     static final int NR = 3 * L;
-    static final int KC = 384;
-    static final int MC = 96;
+    static final int KC = 768;
+    static final int MC = 64;
     static final int NC = 3072;
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
@@ -50,12 +50,41 @@ public final class Gemm {
         int nPanels = (n + NR - 1) / NR;
         int mStrips = (m + MR - 1) / MR;
         int threads = Parallel.threads();
-        if (nPanels >= 2 * threads || nPanels >= mStrips) {
+        if (threads > 1 && !Parallel.inside() && mStrips >= 4 * threads) {
+            sharedB(a, b, c, cOff, ldc, accumulate, mStrips);
+        } else if (nPanels >= 2 * threads || nPanels >= mStrips) {
             Parallel.forRange(nPanels, 1, (p0, p1) ->
                     block(a, b, c, cOff, ldc, accumulate, 0, m, p0 * NR, Math.min(n, p1 * NR)));
         } else {
             Parallel.forRange(mStrips, 1, (s0, s1) ->
                     block(a, b, c, cOff, ldc, accumulate, s0 * MR, Math.min(m, s1 * MR), 0, n));
+        }
+    }
+
+    /**
+     * The multi-threaded schedule for tall problems: each (jc, pc) block of B is packed once, by all
+     * threads together, into the caller's buffer (the caller waits while workers run), then the
+     * threads split M, each packing only its own rows of A. Nothing is packed twice.
+     */
+    private static void sharedB(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate, int mStrips) {
+        int m = a.rows(), n = b.cols(), k = a.cols();
+        float[] shared = BUFFERS.get().b;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc), panels = (nc + NR - 1) / NR, jc0 = jc;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc), pc0 = pc;
+                boolean acc = accumulate || pc > 0;
+                Parallel.forRange(panels, 1, (q0, q1) -> packB(b, pc0, kc, jc0, nc, q0, q1, shared, BUFFERS.get().row));
+                Parallel.forRange(mStrips, 1, (s0, s1) -> {
+                    Buffers buf = BUFFERS.get();
+                    int m1 = Math.min(m, s1 * MR);
+                    for (int ic = s0 * MR; ic < m1; ic += MC) {
+                        int mc = Math.min(MC, m1 - ic);
+                        packA(a, ic, mc, pc0, kc, buf);
+                        macroKernel(buf, shared, kc, mc, nc, c, cOff + ic * ldc + jc0, ldc, acc);
+                    }
+                });
+            }
         }
     }
 
@@ -68,21 +97,25 @@ public final class Gemm {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                packB(b, pc, kc, jc, nc, buf);
+                packB(b, pc, kc, jc, nc, 0, (nc + NR - 1) / NR, buf.b, buf.row);
                 boolean acc = accumulate || pc > 0;
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(a, ic, mc, pc, kc, buf);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int cols = Math.min(NR, nc - jr);
-                        int bOff = (jr / NR) * kc * NR;
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int rows = Math.min(MR, mc - ir);
-                            kernel(buf.a, (ir / MR) * kc * MR, buf.b, bOff, kc,
-                                    c, cOff + (ic + ir) * ldc + jc + jr, ldc, rows, cols, acc, buf.tile);
-                        }
-                    }
+                    macroKernel(buf, buf.b, kc, mc, nc, c, cOff + ic * ldc + jc, ldc, acc);
                 }
+            }
+        }
+    }
+
+    /** Packed A block (mc×kc in buf.a) times packed B block (kc×nc in bp) into C at cOff, tile by tile. */
+    private static void macroKernel(Buffers buf, float[] bp, int kc, int mc, int nc, float[] c, int cOff, int ldc, boolean acc) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = Math.min(NR, nc - jr);
+            int bOff = (jr / NR) * kc * NR;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = Math.min(MR, mc - ir);
+                kernel(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * ldc + jr, ldc, rows, cols, acc, buf.tile);
             }
         }
     }
@@ -101,7 +134,10 @@ public final class Gemm {
                 if (mc % MR != 0) java.util.Arrays.fill(ap, 0, strips * kc * MR, 0f);
                 for (int p = 0; p < kc; p++) {
                     int src = base0 + (pc + p) * cs + ic;
-                    for (int i = 0; i < mc; i++) ap[(i / MR) * kc * MR + p * MR + (i % MR)] = arr[src + i];
+                    for (int s = 0; s < strips; s++) {
+                        int dst = s * kc * MR + p * MR, rows = Math.min(MR, mc - s * MR);
+                        for (int ii = 0; ii < rows; ii++) ap[dst + ii] = arr[src + s * MR + ii];
+                    }
                 }
             } else {
                 for (int s = 0; s < strips; s++) {
@@ -149,14 +185,12 @@ public final class Gemm {
         }
     }
 
-    /** Packs B[pc:pc+kc, jc:jc+nc] into panels of NR columns, k-major inside a panel; pads columns with 0. */
-    private static void packB(Mat b, int pc, int kc, int jc, int nc, Buffers buf) {
-        float[] bp = buf.b;
-        int panels = (nc + NR - 1) / NR;
+    /** Packs panels [q0, q1) of B[pc:pc+kc, jc:jc+nc] into bp, NR columns each, k-major inside a panel; pads columns with 0. */
+    private static void packB(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] row) {
         float[] arr = b.array();
         if (arr != null && b.colStride() == 1) {
             int rs = b.rowStride(), base0 = (int) b.offset();
-            for (int q = 0; q < panels; q++) {
+            for (int q = q0; q < q1; q++) {
                 int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
                 for (int p = 0; p < kc; p++) {
                     int src = base0 + (pc + p) * rs + jc + q * NR, dst = base + p * NR;
@@ -170,7 +204,7 @@ public final class Gemm {
             }
         } else if (arr != null && b.rowStride() == 1) {
             int cs = b.colStride(), base0 = (int) b.offset();
-            for (int q = 0; q < panels; q++) {
+            for (int q = q0; q < q1; q++) {
                 int base = q * kc * NR;
                 for (int jj = 0; jj < NR; jj++) {
                     int j = q * NR + jj;
@@ -183,7 +217,7 @@ public final class Gemm {
                 }
             }
         } else if (b.colStride() == 1) {
-            for (int q = 0; q < panels; q++) {
+            for (int q = q0; q < q1; q++) {
                 int base = q * kc * NR;
                 int cols = Math.min(NR, nc - q * NR);
                 for (int p = 0; p < kc; p++) {
@@ -195,8 +229,7 @@ public final class Gemm {
         } else if (b.rowStride() == 1) {
             // B = Wᵀ with W row-major (the usual nn.Linear weight): each column of B is a row of W.
             Mat w = b.t();
-            float[] row = buf.row;
-            for (int q = 0; q < panels; q++) {
+            for (int q = q0; q < q1; q++) {
                 int base = q * kc * NR;
                 for (int jj = 0; jj < NR; jj++) {
                     int j = q * NR + jj;
@@ -209,7 +242,7 @@ public final class Gemm {
                 }
             }
         } else {
-            for (int q = 0; q < panels; q++)
+            for (int q = q0; q < q1; q++)
                 for (int p = 0; p < kc; p++)
                     for (int jj = 0; jj < NR; jj++) {
                         int j = q * NR + jj;

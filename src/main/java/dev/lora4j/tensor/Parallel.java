@@ -33,6 +33,11 @@ public final class Parallel {
         old.shutdown();
     }
 
+    /** True on a worker thread inside {@link #forChunks}: nested parallel calls run inline there. */
+    public static boolean inside() {
+        return INSIDE.get();
+    }
+
     public static int threads() {
         return pool.getParallelism();
     }
