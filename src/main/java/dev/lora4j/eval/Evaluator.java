@@ -1,8 +1,8 @@
 package dev.lora4j.eval;
 
-import dev.lora4j.kernels.Kernels;
+import dev.lora4j.data.Batch;
+import dev.lora4j.model.Activations;
 import dev.lora4j.model.Transformer;
-import dev.lora4j.tensor.Parallel;
 
 import java.util.List;
 
@@ -20,31 +20,14 @@ public final class Evaluator {
         long start = System.nanoTime();
         int t = 1;
         for (int[] e : examples) t = Math.max(t, Math.min(seqLen, e.length));
-        Transformer.Activations act = new Transformer.Activations(model.config(), batchSize, t);
-        int vocab = model.config().vocabSize();
+        Activations act = new Activations(model.config(), batchSize, t, false);
         double sum = 0;
         long count = 0;
-        int[] tokens = new int[batchSize * t];
-        int[] lengths = new int[batchSize];
         for (int first = 0; first < examples.size(); first += batchSize) {
-            java.util.Arrays.fill(tokens, 0);
-            for (int r = 0; r < batchSize; r++) {
-                int[] e = first + r < examples.size() ? examples.get(first + r) : new int[0];
-                lengths[r] = Math.min(t, e.length);
-                System.arraycopy(e, 0, tokens, r * t, lengths[r]);
-            }
-            float[] logits = model.forward(tokens, batchSize, t, act);
-            double[] rowLoss = new double[batchSize];
-            int tt = t;
-            Parallel.forRange(batchSize, 1, (r0, r1) -> {
-                for (int r = r0; r < r1; r++)
-                    for (int i = 0; i + 1 < lengths[r]; i++)
-                        rowLoss[r] += Kernels.ops().crossEntropy(logits, (r * tt + i) * vocab, vocab, tokens[r * tt + i + 1]);
-            });
-            for (int r = 0; r < batchSize; r++) {
-                sum += rowLoss[r];
-                count += Math.max(0, lengths[r] - 1);
-            }
+            Batch batch = Batch.of(examples, first, batchSize, t);
+            Transformer.LossSum ls = model.loss(batch.tokens(), batch.targets(), batchSize, t, act, 0f);
+            sum += ls.sum();
+            count += ls.count();
         }
         double loss = count == 0 ? Double.NaN : sum / count;
         return new Result(loss, Math.exp(loss), count, examples.size(), (System.nanoTime() - start) / 1e9);

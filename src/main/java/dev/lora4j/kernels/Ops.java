@@ -45,4 +45,30 @@ public interface Ops {
      * (x[i], x[i+half]) ← (x[i]·cos[i] − x[i+half]·sin[i], x[i+half]·cos[i] + x[i]·sin[i]).
      */
     void rope(float[] x, int off, float[] cos, float[] sin, int tableOff, int half);
+
+    // ---- backward passes: each beside the name of the forward it differentiates ----
+
+    /**
+     * LayerNorm backward for one row: dx += rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dout·γ, x̂ = (x − mean)·rstd.
+     * When dgamma/dbeta are not null they receive dout·x̂ and dout (accumulated).
+     */
+    void layerNormBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float mean, float rstd,
+                           float[] gamma, float[] dgamma, float[] dbeta, int n);
+
+    /** RMSNorm backward: dx += rstd·(g − x·rstd²·mean(g·x)), g = dout·w; dweight (if not null) += dout·x·rstd. */
+    void rmsNormBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float rstd,
+                         float[] weight, float[] dweight, int n);
+
+    /** dpre = dact · GELU'(pre) (tanh approximation). */
+    void geluTanhBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n);
+
+    /** Given dact for act = silu(gate)·up: dgate = dact·up·σ(g)(1 + g(1 − σ(g))), dup = dact·silu(gate). */
+    void swigluBackward(float[] dgate, int dgOff, float[] dup, int duOff, float[] dact, int daOff,
+                        float[] gate, int gOff, float[] up, int uOff, int n);
+
+    /** Softmax backward in place: dp ← p·(dp − Σ dp·p), for p = softmax(s) and dp = dL/dp; gives dL/ds. */
+    void softmaxBackward(float[] dp, int dOff, float[] p, int pOff, int n);
+
+    /** The inverse rotation of {@link #rope}: the gradient through it. */
+    void ropeBackward(float[] x, int off, float[] cos, float[] sin, int tableOff, int half);
 }

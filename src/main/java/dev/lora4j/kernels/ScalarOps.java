@@ -88,4 +88,74 @@ public final class ScalarOps implements Ops {
             x[off + half + i] = x2 * c + x1 * s;
         }
     }
+
+    @Override
+    public void layerNormBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float mean, float rstd,
+                                  float[] gamma, float[] dgamma, float[] dbeta, int n) {
+        float sumG = 0f, sumGx = 0f;
+        for (int i = 0; i < n; i++) {
+            float xhat = (x[xOff + i] - mean) * rstd;
+            float g = dout[dOff + i] * gamma[i];
+            sumG += g;
+            sumGx += g * xhat;
+        }
+        float meanG = sumG / n, meanGx = sumGx / n;
+        for (int i = 0; i < n; i++) {
+            float xhat = (x[xOff + i] - mean) * rstd;
+            float g = dout[dOff + i] * gamma[i];
+            dx[dxOff + i] += rstd * (g - meanG - xhat * meanGx);
+            if (dgamma != null) dgamma[i] += dout[dOff + i] * xhat;
+            if (dbeta != null) dbeta[i] += dout[dOff + i];
+        }
+    }
+
+    @Override
+    public void rmsNormBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float rstd,
+                                float[] weight, float[] dweight, int n) {
+        float sumGx = 0f;
+        for (int i = 0; i < n; i++) sumGx += dout[dOff + i] * weight[i] * x[xOff + i];
+        float c = rstd * rstd * sumGx / n;
+        for (int i = 0; i < n; i++) {
+            float g = dout[dOff + i] * weight[i];
+            dx[dxOff + i] += rstd * (g - x[xOff + i] * c);
+            if (dweight != null) dweight[i] += dout[dOff + i] * x[xOff + i] * rstd;
+        }
+    }
+
+    @Override
+    public void geluTanhBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float x = pre[pOff + i];
+            float t = (float) Math.tanh(GELU_K * (x + 0.044715f * x * x * x));
+            float d = 0.5f * (1f + t) + 0.5f * x * (1f - t * t) * GELU_K * (1f + 3f * 0.044715f * x * x);
+            dpre[dpOff + i] = dact[daOff + i] * d;
+        }
+    }
+
+    @Override
+    public void swigluBackward(float[] dgate, int dgOff, float[] dup, int duOff, float[] dact, int daOff,
+                               float[] gate, int gOff, float[] up, int uOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[gOff + i], sig = 1f / (1f + (float) Math.exp(-g)), d = dact[daOff + i];
+            dgate[dgOff + i] = d * up[uOff + i] * sig * (1f + g * (1f - sig));
+            dup[duOff + i] = d * g * sig;
+        }
+    }
+
+    @Override
+    public void softmaxBackward(float[] dp, int dOff, float[] p, int pOff, int n) {
+        float dot = 0f;
+        for (int i = 0; i < n; i++) dot += dp[dOff + i] * p[pOff + i];
+        for (int i = 0; i < n; i++) dp[dOff + i] = p[pOff + i] * (dp[dOff + i] - dot);
+    }
+
+    @Override
+    public void ropeBackward(float[] x, int off, float[] cos, float[] sin, int tableOff, int half) {
+        for (int i = 0; i < half; i++) {
+            float x1 = x[off + i], x2 = x[off + half + i];
+            float c = cos[tableOff + i], s = sin[tableOff + i];
+            x[off + i] = x1 * c + x2 * s;
+            x[off + half + i] = x2 * c - x1 * s;
+        }
+    }
 }

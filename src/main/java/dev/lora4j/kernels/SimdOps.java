@@ -162,4 +162,106 @@ public final class SimdOps implements Ops {
             x[off + half + i] = x2 * c + x1 * s;
         }
     }
+
+    @Override
+    public void layerNormBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float mean, float rstd,
+                                  float[] gamma, float[] dgamma, float[] dbeta, int n) {
+        FloatVector vm = FloatVector.broadcast(S, mean), sg = FloatVector.zero(S), sgx = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector xhat = FloatVector.fromArray(S, x, xOff + i).sub(vm).mul(rstd);
+            FloatVector g = FloatVector.fromArray(S, dout, dOff + i).mul(FloatVector.fromArray(S, gamma, i));
+            sg = sg.add(g);
+            sgx = g.fma(xhat, sgx);
+        }
+        float sumG = sg.reduceLanes(VectorOperators.ADD), sumGx = sgx.reduceLanes(VectorOperators.ADD);
+        for (int j = i; j < n; j++) {
+            float xhat = (x[xOff + j] - mean) * rstd, g = dout[dOff + j] * gamma[j];
+            sumG += g;
+            sumGx += g * xhat;
+        }
+        float meanG = sumG / n, meanGx = sumGx / n;
+        i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector xhat = FloatVector.fromArray(S, x, xOff + i).sub(vm).mul(rstd);
+            FloatVector d = FloatVector.fromArray(S, dout, dOff + i);
+            FloatVector g = d.mul(FloatVector.fromArray(S, gamma, i));
+            g.sub(meanG).sub(xhat.mul(meanGx)).mul(rstd).add(FloatVector.fromArray(S, dx, dxOff + i)).intoArray(dx, dxOff + i);
+            if (dgamma != null) d.fma(xhat, FloatVector.fromArray(S, dgamma, i)).intoArray(dgamma, i);
+            if (dbeta != null) d.add(FloatVector.fromArray(S, dbeta, i)).intoArray(dbeta, i);
+        }
+        for (; i < n; i++) {
+            float xhat = (x[xOff + i] - mean) * rstd, g = dout[dOff + i] * gamma[i];
+            dx[dxOff + i] += rstd * (g - meanG - xhat * meanGx);
+            if (dgamma != null) dgamma[i] += dout[dOff + i] * xhat;
+            if (dbeta != null) dbeta[i] += dout[dOff + i];
+        }
+    }
+
+    @Override
+    public void rmsNormBackward(float[] dx, int dxOff, float[] dout, int dOff, float[] x, int xOff, float rstd,
+                                float[] weight, float[] dweight, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        for (; i <= n - L; i += L)
+            acc = FloatVector.fromArray(S, dout, dOff + i).mul(FloatVector.fromArray(S, weight, i)).fma(FloatVector.fromArray(S, x, xOff + i), acc);
+        float sumGx = acc.reduceLanes(VectorOperators.ADD);
+        for (int j = i; j < n; j++) sumGx += dout[dOff + j] * weight[j] * x[xOff + j];
+        float c = rstd * rstd * sumGx / n;
+        i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector d = FloatVector.fromArray(S, dout, dOff + i), xv = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector g = d.mul(FloatVector.fromArray(S, weight, i));
+            g.sub(xv.mul(c)).mul(rstd).add(FloatVector.fromArray(S, dx, dxOff + i)).intoArray(dx, dxOff + i);
+            if (dweight != null) d.mul(xv).mul(rstd).add(FloatVector.fromArray(S, dweight, i)).intoArray(dweight, i);
+        }
+        for (; i < n; i++) {
+            float g = dout[dOff + i] * weight[i];
+            dx[dxOff + i] += rstd * (g - x[xOff + i] * c);
+            if (dweight != null) dweight[i] += dout[dOff + i] * x[xOff + i] * rstd;
+        }
+    }
+
+    @Override
+    public void geluTanhBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromArray(S, pre, pOff + i);
+            FloatVector x2 = x.mul(x);
+            FloatVector t = x2.mul(0.044715f).mul(x).add(x).mul(ScalarOps.GELU_K).lanewise(VectorOperators.TANH);
+            FloatVector inner = x2.mul(3f * 0.044715f).add(1f).mul(ScalarOps.GELU_K);
+            FloatVector one = FloatVector.broadcast(S, 1f);
+            FloatVector d = t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(one.sub(t.mul(t))).mul(inner));
+            d.mul(FloatVector.fromArray(S, dact, daOff + i)).intoArray(dpre, dpOff + i);
+        }
+        tail.geluTanhBackward(dpre, dpOff + i, dact, daOff + i, pre, pOff + i, n - i);
+    }
+
+    @Override
+    public void swigluBackward(float[] dgate, int dgOff, float[] dup, int duOff, float[] dact, int daOff,
+                               float[] gate, int gOff, float[] up, int uOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector g = FloatVector.fromArray(S, gate, gOff + i), d = FloatVector.fromArray(S, dact, daOff + i);
+            FloatVector sig = FloatVector.broadcast(S, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector dsilu = sig.mul(g.mul(FloatVector.broadcast(S, 1f).sub(sig)).add(1f));
+            d.mul(FloatVector.fromArray(S, up, uOff + i)).mul(dsilu).intoArray(dgate, dgOff + i);
+            d.mul(g).mul(sig).intoArray(dup, duOff + i);
+        }
+        tail.swigluBackward(dgate, dgOff + i, dup, duOff + i, dact, daOff + i, gate, gOff + i, up, uOff + i, n - i);
+    }
+
+    @Override
+    public void softmaxBackward(float[] dp, int dOff, float[] p, int pOff, int n) {
+        float dot = dot(dp, dOff, p, pOff, n);
+        int i = 0;
+        for (; i <= n - L; i += L)
+            FloatVector.fromArray(S, dp, dOff + i).sub(dot).mul(FloatVector.fromArray(S, p, pOff + i)).intoArray(dp, dOff + i);
+        for (; i < n; i++) dp[dOff + i] = p[pOff + i] * (dp[dOff + i] - dot);
+    }
+
+    @Override
+    public void ropeBackward(float[] x, int off, float[] cos, float[] sin, int tableOff, int half) {
+        tail.ropeBackward(x, off, cos, sin, tableOff, half); // O(D) per head: not worth a vector path
+    }
 }

@@ -9,14 +9,14 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Causal multi-head self-attention with grouped-query heads.
+ * Causal multi-head self-attention with grouped-query heads, forward and backward.
  *
- * <p>The input projections write side by side into one qkv buffer (B·T, (H + 2·KV)·D) laid out
- * [q | k | v]: GPT-2 fills it with its one fused {@code c_attn}, the Llama family with three
+ * <p>The input projections write side by side into one qkv buffer (B·T, W), W = (H + 2·KV)·D, laid
+ * out [q | k | v]: GPT-2 fills it with its one fused {@code c_attn}, the Llama family with three
  * projections. Query head h reads key/value head h / (H/KV). Rotary embeddings, when present,
- * rotate q and k in place.
+ * rotate q and k in place, so qkv holds the rotated values the backward pass needs.
  */
-public record Attention(List<Linear> inputs /* write [q | k | v] in order */, Linear output, int heads, int kvHeads,
+public record Attention(List<Projection> inputs /* write [q | k | v] in order */, Projection output, int heads, int kvHeads,
                         int headDim, Rope rope /* null for learned positions */, int slidingWindow) {
 
     public int qkvWidth() {
@@ -24,59 +24,127 @@ public record Attention(List<Linear> inputs /* write [q | k | v] in order */, Li
     }
 
     /**
-     * x(B·T, C) += Wo·attention(h); also leaves qkv (B·T, W) and att (B·T, H·D), and, when probs is
-     * not null, the attention probabilities (B, H, T, T) for the backward pass.
+     * x(B·T, C) += Wo·attention(h). Leaves qkv (B·T, W) and att (B·T, H·D) and, when probs is not null,
+     * the attention probabilities (B, H, T, T) for the backward pass.
      */
     public void forward(float[] h, int b, int t, int c, float[] qkv, float[] att, float[] probs, float[] x) {
         int w = qkvWidth(), bt = b * t;
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
-        for (Linear lin : inputs) {
-            lin.forward(hm, qkv, col, w, false);
-            col += lin.out();
+        for (Projection p : inputs) {
+            p.forward(hm, qkv, col, w, false);
+            col += p.out();
         }
-        if (rope != null) applyRope(qkv, b, t);
+        if (rope != null) rotate(qkv, b, t, false);
         attend(qkv, b, t, att, probs);
         output.forward(Mat.of(att, 0, bt, heads * headDim), x, 0, c, true);
     }
 
-    private void applyRope(float[] qkv, int b, int t) {
+    /**
+     * Backward of {@link #forward}: given dy = dL/dx (B·T, C) and the saved h, qkv, att, probs, writes
+     * dh = dL/dh (B·T, C); datt (B·T, H·D) and dqkv (B·T, W) are scratch.
+     */
+    public void backward(float[] h, int b, int t, int c, float[] qkv, float[] att, float[] probs,
+                         float[] dy, float[] datt, float[] dqkv, float[] dh) {
+        int w = qkvWidth(), bt = b * t;
+        output.backward(Mat.of(att, 0, bt, heads * headDim), Mat.of(dy, 0, bt, c), datt, 0, heads * headDim, false);
+        attendBackward(qkv, probs, datt, dqkv, b, t);
+        if (rope != null) rotate(dqkv, b, t, true);
+        Mat hm = Mat.of(h, 0, bt, c);
+        int col = 0;
+        for (Projection p : inputs) {
+            p.backward(hm, Mat.of(dqkv, col, bt, p.out(), w), dh, 0, c, col > 0);
+            col += p.out();
+        }
+    }
+
+    /** Rotates q and k of every row (or rotates back, for gradients). */
+    private void rotate(float[] qkv, int b, int t, boolean inverse) {
         rope.ensure(t);
         int w = qkvWidth(), half = rope.half();
         Ops ops = Kernels.ops();
         Parallel.forRange(b * t, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int pos = r % t;
-                for (int hd = 0; hd < heads + kvHeads; hd++) ops.rope(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
+                for (int hd = 0; hd < heads + kvHeads; hd++) {
+                    if (inverse) ops.ropeBackward(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
+                    else ops.rope(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
+                }
             }
         });
     }
 
-    /** att(B·T, H·D) = softmax(q·kᵀ/√D + causal mask)·v, per (batch, head). */
+    /** First key position row i may attend to (causal, and within the sliding window if any). */
+    private int firstVisible(int i) {
+        return slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
+    }
+
+    private Mat q(float[] qkv, int bi, int t, int hh) {
+        return Mat.of(qkv, bi * t * qkvWidth() + hh * headDim, t, headDim, qkvWidth());
+    }
+
+    private Mat k(float[] qkv, int bi, int t, int kvh) {
+        return Mat.of(qkv, bi * t * qkvWidth() + (heads + kvh) * headDim, t, headDim, qkvWidth());
+    }
+
+    private Mat v(float[] qkv, int bi, int t, int kvh) {
+        return Mat.of(qkv, bi * t * qkvWidth() + (heads + kvHeads + kvh) * headDim, t, headDim, qkvWidth());
+    }
+
+    /** att(B·T, H·D) = softmax(q·kᵀ/√D + mask)·v per (batch, head); P (T, T) kept in probs if given. */
     private void attend(float[] qkv, int b, int t, float[] att, float[] probs) {
-        int w = qkvWidth(), group = heads / kvHeads, ldo = heads * headDim;
+        int group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
         Parallel.forRange(b * heads, 1, (u0, u1) -> {
             float[] scratch = probs == null ? new float[t * t] : null;
             for (int u = u0; u < u1; u++) {
                 int bi = u / heads, hh = u % heads, kvh = hh / group;
-                int rowBase = bi * t * w;
-                Mat q = Mat.of(qkv, rowBase + hh * headDim, t, headDim, w);
-                Mat k = Mat.of(qkv, rowBase + (heads + kvh) * headDim, t, headDim, w);
-                Mat v = Mat.of(qkv, rowBase + (heads + kvHeads + kvh) * headDim, t, headDim, w);
                 float[] p = probs != null ? probs : scratch;
                 int pOff = probs != null ? u * t * t : 0;
-                Kernels.matmul(q, k.t(), p, pOff, t, false);
+                Kernels.matmul(q(qkv, bi, t, hh), k(qkv, bi, t, kvh).t(), p, pOff, t, false);
                 for (int i = 0; i < t; i++) {
-                    int row = pOff + i * t;
-                    int from = slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
+                    int row = pOff + i * t, from = firstVisible(i);
                     Arrays.fill(p, row, row + from, 0f);
                     for (int j = from; j <= i; j++) p[row + j] *= scale;
                     ops.softmax(p, row + from, i + 1 - from);
                     Arrays.fill(p, row + i + 1, row + t, 0f);
                 }
-                Kernels.matmul(Mat.of(p, pOff, t, t), v, att, bi * t * ldo + hh * headDim, ldo, false);
+                Kernels.matmul(Mat.of(p, pOff, t, t), v(qkv, bi, t, kvh), att, bi * t * ldo + hh * headDim, ldo, false);
+            }
+        });
+    }
+
+    /**
+     * dqkv from datt: per (batch, key/value head), so the query heads that share a k/v head add their
+     * dK and dV in one thread. dP = dO·Vᵀ; dS = softmax'(dP)·scale; dQ = dS·K; dK += dSᵀ·Q; dV += Pᵀ·dO.
+     */
+    private void attendBackward(float[] qkv, float[] probs, float[] datt, float[] dqkv, int b, int t) {
+        int group = heads / kvHeads, ldo = heads * headDim;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        Ops ops = Kernels.ops();
+        Parallel.forRange(b * kvHeads, 1, (u0, u1) -> {
+            float[] dp = new float[t * t];
+            for (int u = u0; u < u1; u++) {
+                int bi = u / kvHeads, kvh = u % kvHeads;
+                Mat dk = k(dqkv, bi, t, kvh), dv = v(dqkv, bi, t, kvh);
+                for (int g = 0; g < group; g++) {
+                    int hh = kvh * group + g, pOff = (bi * heads + hh) * t * t;
+                    Mat p = Mat.of(probs, pOff, t, t);
+                    Mat dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
+                    Kernels.matmul(p.t(), dO, dqkv, (int) dv.offset(), qkvWidth(), g > 0);
+                    Kernels.matmul(dO, v(qkv, bi, t, kvh).t(), dp, 0, t, false);
+                    for (int i = 0; i < t; i++) {
+                        int from = firstVisible(i);
+                        Arrays.fill(dp, i * t, i * t + from, 0f);
+                        ops.softmaxBackward(dp, i * t + from, probs, pOff + i * t + from, i + 1 - from);
+                        for (int j = from; j <= i; j++) dp[i * t + j] *= scale;
+                        Arrays.fill(dp, i * t + i + 1, i * t + t, 0f);
+                    }
+                    Mat ds = Mat.of(dp, 0, t, t);
+                    Kernels.matmul(ds, k(qkv, bi, t, kvh), dqkv, (int) q(dqkv, bi, t, hh).offset(), qkvWidth(), false);
+                    Kernels.matmul(ds.t(), q(qkv, bi, t, hh), dqkv, (int) dk.offset(), qkvWidth(), g > 0);
+                }
             }
         });
     }

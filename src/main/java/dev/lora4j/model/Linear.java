@@ -12,7 +12,8 @@ import dev.lora4j.tensor.Tensor;
  * <p>The one place where GPT-2's Conv1D orientation is handled: nn.Linear stores W as (out, in),
  * Conv1D as (in, out) ({@code fanInFanOut}, PEFT's name for it). {@link #wT()} hides the difference.
  */
-public record Linear(String name, Tensor weight, float[] bias /* (out) or null */, int in, int out, boolean fanInFanOut) {
+public record Linear(String name, Tensor weight, float[] bias /* (out) or null */, int in, int out, boolean fanInFanOut)
+        implements Projection {
 
     /** The weight as an (in, out) matrix: the B operand of y = x·B. */
     public Mat wT() {
@@ -20,7 +21,13 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
         return fanInFanOut ? w : w.t();
     }
 
+    @Override
+    public Linear base() {
+        return this;
+    }
+
     /** y(rows, out) at y[yOff] with row stride ldy: y = x·Wᵀ + b (or y += ..., when accumulate). */
+    @Override
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
         Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
         if (bias != null) {
@@ -28,6 +35,12 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
                 for (int r = r0; r < r1; r++) Kernels.ops().axpy(1f, bias, 0, y, yOff + r * ldy, out);
             });
         }
+    }
+
+    /** dx (+)= dy·W. The weight is frozen: no weight gradient. */
+    @Override
+    public void backward(Mat x, Mat dy, float[] dx, int dxOff, int lddx, boolean accumulate) {
+        Kernels.matmul(dy, wT().t(), dx, dxOff, lddx, accumulate);
     }
 
     public long parameterCount() {

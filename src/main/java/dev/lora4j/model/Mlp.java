@@ -4,23 +4,44 @@ import dev.lora4j.kernels.Kernels;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 
-/** The feed-forward half of a block; its kind decides the shape (see {@link ModelConfig.MlpKind}). */
+/** The feed-forward half of a block, forward and backward; its kind decides the shape. */
 public sealed interface Mlp {
-    /** x(B·T, C) += mlp(h); pre (B·T, F or 2F) and act (B·T, F) keep what backward needs. */
+    /** x(B·T, C) += mlp(h); pre (B·T, F or 2F) keeps what backward needs; act (B·T, F) is scratch. */
     void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x);
+
+    /**
+     * dh(B·T, C) = dL/dh given dy = dL/d(output) and the saved pre; act, dact (B·T, F) and dpre (like
+     * pre) are scratch. act is recomputed from pre (cheaper than keeping it for every layer).
+     */
+    void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh);
 
     int hidden();
 
-    /** GPT-2: c_proj(gelu_tanh(c_fc(h))). pre holds c_fc's output. */
-    record Gelu(Linear fc, Linear proj) implements Mlp {
+    /** GPT-2: c_proj(gelu_tanh(c_fc(h))). pre holds c_fc's output (B·T, F). */
+    record Gelu(Projection fc, Projection proj) implements Mlp {
         @Override
         public void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
             int f = fc.out();
             fc.forward(Mat.of(h, 0, rows, c), pre, 0, f, false);
+            activate(pre, act, rows, f);
+            proj.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+        }
+
+        private static void activate(float[] pre, float[] act, int rows, int f) {
             Parallel.forRange(rows, 16, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().geluTanh(act, r * f, pre, r * f, f);
             });
-            proj.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+        }
+
+        @Override
+        public void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
+            int f = fc.out();
+            activate(pre, act, rows, f);
+            proj.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
+            Parallel.forRange(rows, 16, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) Kernels.ops().geluTanhBackward(dpre, r * f, dact, r * f, pre, r * f, f);
+            });
+            fc.backward(Mat.of(h, 0, rows, c), Mat.of(dpre, 0, rows, f), dh, 0, c, false);
         }
 
         @Override
@@ -30,17 +51,35 @@ public sealed interface Mlp {
     }
 
     /** Llama family: down(silu(gate(h))·up(h)). pre holds [gate | up] side by side, (B·T, 2F). */
-    record SwiGlu(Linear gate, Linear up, Linear down) implements Mlp {
+    record SwiGlu(Projection gate, Projection up, Projection down) implements Mlp {
         @Override
         public void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
             int f = gate.out();
             Mat hm = Mat.of(h, 0, rows, c);
             gate.forward(hm, pre, 0, 2 * f, false);
             up.forward(hm, pre, f, 2 * f, false);
+            activate(pre, act, rows, f);
+            down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+        }
+
+        private static void activate(float[] pre, float[] act, int rows, int f) {
             Parallel.forRange(rows, 16, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().swiglu(act, r * f, pre, r * 2 * f, pre, r * 2 * f + f, f);
             });
-            down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+        }
+
+        @Override
+        public void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
+            int f = gate.out();
+            activate(pre, act, rows, f);
+            down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
+            Parallel.forRange(rows, 16, (r0, r1) -> {
+                for (int r = r0; r < r1; r++)
+                    Kernels.ops().swigluBackward(dpre, r * 2 * f, dpre, r * 2 * f + f, dact, r * f, pre, r * 2 * f, pre, r * 2 * f + f, f);
+            });
+            Mat hm = Mat.of(h, 0, rows, c);
+            gate.backward(hm, Mat.of(dpre, 0, rows, f, 2 * f), dh, 0, c, false);
+            up.backward(hm, Mat.of(dpre, f, rows, f, 2 * f), dh, 0, c, true);
         }
 
         @Override

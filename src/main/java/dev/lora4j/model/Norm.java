@@ -6,13 +6,10 @@ import dev.lora4j.model.ModelConfig.NormKind;
 import dev.lora4j.model.ModelConfig.RmsNormKind;
 import dev.lora4j.tensor.Parallel;
 
-/** A normalisation layer with its weights: LayerNorm (γ, β) or RMSNorm (γ). */
+/** A normalisation layer with its (frozen) weights, forward and backward: LayerNorm (γ, β) or RMSNorm (γ). */
 public record Norm(String name, NormKind kind, float[] weight /* (C) */, float[] bias /* (C) or null */) {
 
-    /**
-     * out(rows, C) = norm(x(rows, C)), row by row. {@code stats} (rows × 2: mean, rstd) receives the
-     * statistics the backward pass needs; may be null.
-     */
+    /** out(rows, C) = norm(x(rows, C)); stats (rows, 2) receives {mean, rstd} per row when not null. */
     public void forward(float[] out, float[] x, int rows, int c, float[] stats) {
         Parallel.forRange(rows, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
@@ -31,6 +28,20 @@ public record Norm(String name, NormKind kind, float[] weight /* (C) */, float[]
                             stats[2 * r + 1] = rstd;
                         }
                     }
+                }
+            }
+        });
+    }
+
+    /** dx(rows, C) += dL/dx given dout = dL/d(out), the forward input x and its stats. */
+    public void backward(float[] dx, float[] dout, float[] x, int rows, int c, float[] stats) {
+        Parallel.forRange(rows, 16, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                switch (kind) {
+                    case LayerNormKind ln -> Kernels.ops().layerNormBackward(dx, r * c, dout, r * c, x, r * c,
+                            stats[2 * r], stats[2 * r + 1], weight, null, null, c);
+                    case RmsNormKind rms -> Kernels.ops().rmsNormBackward(dx, r * c, dout, r * c, x, r * c,
+                            stats[2 * r + 1], weight, null, c);
                 }
             }
         });

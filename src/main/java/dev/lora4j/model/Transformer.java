@@ -74,51 +74,111 @@ public final class Transformer implements AutoCloseable {
         return source;
     }
 
-    /** Buffers of one forward pass, allocated once per (B, T) and reused (page faults are expensive here). */
-    public static final class Activations {
-        final int b, t;
-        final float[] x, h, qkv, att, pre, act, logits;
-
-        public Activations(ModelConfig c, int b, int t) {
-            this.b = b;
-            this.t = t;
-            int bt = b * t;
-            x = new float[bt * c.dim()];
-            h = new float[bt * c.dim()];
-            qkv = new float[bt * c.qkvWidth()];
-            att = new float[bt * c.heads() * c.headDim()];
-            pre = new float[bt * 2 * c.hidden()];
-            act = new float[bt * c.hidden()];
-            logits = new float[Math.multiplyExact(bt, c.vocabSize())];
-        }
-
-        public boolean fits(int b, int t) {
-            return this.b == b && this.t == t;
-        }
-
-        /** (B·T, V) logits of the last forward pass. */
-        public float[] logits() {
-            return logits;
-        }
-    }
-
-    /** Logits (B·T, V) for tokens (B·T, row-major). Rows shorter than T are padded by the caller. */
-    public float[] forward(int[] tokens, int b, int t, Activations a) {
+    /**
+     * Runs the blocks over tokens (B·T, row-major) and leaves the final normalised hidden states in
+     * a.h (B·T, C). Rows shorter than T are padded by the caller; causality keeps padding out of real rows.
+     */
+    public void forwardHidden(int[] tokens, int b, int t, Activations a) {
         ModelConfig c = config;
         if (!a.fits(b, t)) throw new IllegalArgumentException("activations sized for " + a.b + "x" + a.t + ", not " + b + "x" + t);
         if (positionEmbedding != null && t > positionEmbedding.dim(0))
             throw new Lora4jException("sequence length " + t + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
-        embed(tokens, b, t, a.x);
-        int bt = b * t;
-        for (Block blk : blocks) {
-            blk.norm1().forward(a.h, a.x, bt, c.dim(), null);
-            blk.attention().forward(a.h, b, t, c.dim(), a.qkv, a.att, null, a.x);
-            blk.norm2().forward(a.h, a.x, bt, c.dim(), null);
-            blk.mlp().forward(a.h, bt, c.dim(), a.pre, a.act, a.x);
+        int bt = b * t, dim = c.dim();
+        float[] x = a.layer(0).xIn();
+        embed(tokens, b, t, x);
+        for (int l = 0; l < blocks.size(); l++) {
+            Block blk = blocks.get(l);
+            Activations.Layer s = a.layer(l);
+            if (s.xIn() != x) System.arraycopy(x, 0, s.xIn(), 0, bt * dim);
+            blk.norm1().forward(a.h, s.xIn(), bt, dim, s.stats1());
+            if (s.xMid() != s.xIn()) System.arraycopy(s.xIn(), 0, s.xMid(), 0, bt * dim);
+            blk.attention().forward(a.h, b, t, dim, s.qkv(), s.att(), s.probs(), s.xMid());
+            blk.norm2().forward(a.h, s.xMid(), bt, dim, s.stats2());
+            x = l + 1 < blocks.size() ? a.layer(l + 1).xIn() : a.xFinal;
+            if (x != s.xMid()) System.arraycopy(s.xMid(), 0, x, 0, bt * dim);
+            blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, x);
         }
-        finalNorm.forward(a.h, a.x, bt, c.dim(), null);
-        Kernels.matmul(Mat.of(a.h, 0, bt, c.dim()), head.mat().t(), a.logits, 0, c.vocabSize(), false);
-        return a.logits;
+        finalNorm.forward(a.h, a.xFinal, bt, dim, a.statsFinal);
+    }
+
+    /** Logits (B·T, V) for tokens (B·T, row-major): for tests and generation; training never holds them whole. */
+    public float[] forward(int[] tokens, int b, int t, Activations a) {
+        forwardHidden(tokens, b, t, a);
+        int v = config.vocabSize(), bt = b * t;
+        float[] logits = new float[Math.multiplyExact(bt, v)];
+        Kernels.matmul(Mat.of(a.h, 0, bt, config.dim()), head.mat().t(), logits, 0, v, false);
+        return logits;
+    }
+
+    /** Sum of cross-entropies and the number of targets counted. */
+    public record LossSum(double sum, long count) {}
+
+    /**
+     * Causal-LM loss: forward, then cross-entropy of each row against targets (B·T; the token each
+     * position must predict, or −100 to ignore). With gradScale ≠ 0 it also runs the backward pass for
+     * the loss gradScale·Σ CE, accumulating the gradients of every trainable projection (use
+     * 1/targets-counted for the mean). Logits are computed LOGIT_ROWS rows at a time.
+     */
+    public LossSum loss(int[] tokens, int[] targets, int b, int t, Activations a, float gradScale) {
+        boolean backward = gradScale != 0f;
+        if (backward && !a.training) throw new IllegalArgumentException("backward needs training activations");
+        forwardHidden(tokens, b, t, a);
+        int v = config.vocabSize(), dim = config.dim(), bt = b * t;
+        double sum = 0;
+        long count = 0;
+        Mat hidden = Mat.of(a.h, 0, bt, dim);
+        for (int r0 = 0; r0 < bt; r0 += Activations.LOGIT_ROWS) {
+            int rows = Math.min(Activations.LOGIT_ROWS, bt - r0), first = r0;
+            Kernels.matmul(new Mat(a.h, null, (long) r0 * dim, rows, dim, dim, 1), head.mat().t(), a.logits, 0, v, false);
+            double[] part = new double[rows];
+            Parallel.forRange(rows, 8, (i0, i1) -> {
+                for (int i = i0; i < i1; i++) {
+                    int target = targets[first + i], off = i * v;
+                    if (target < 0) {
+                        if (backward) java.util.Arrays.fill(a.logits, off, off + v, 0f);
+                        continue;
+                    }
+                    if (target >= v) throw new Lora4jException("target id " + target + " is outside the vocabulary [0, " + v + ")");
+                    part[i] = Kernels.ops().crossEntropy(a.logits, off, v, target);
+                    if (backward) { // dL/dlogits = scale·(softmax − onehot)
+                        Kernels.ops().softmax(a.logits, off, v);
+                        a.logits[off + target] -= 1f;
+                        for (int j = 0; j < v; j++) a.logits[off + j] *= gradScale;
+                    }
+                }
+            });
+            for (int i = 0; i < rows; i++) {
+                if (targets[first + i] >= 0) count++;
+                sum += part[i];
+            }
+            if (backward) Kernels.matmul(Mat.of(a.logits, 0, rows, v), head.mat(), a.dh, r0 * dim, dim, false);
+        }
+        if (backward) backward(b, t, a);
+        return new LossSum(sum, count);
+    }
+
+    /** Backward through the final norm and every block, from dL/d(final hidden) in a.dh. */
+    private void backward(int b, int t, Activations a) {
+        int bt = b * t, dim = config.dim();
+        java.util.Arrays.fill(a.dx, 0f);
+        finalNorm.backward(a.dx, a.dh, a.xFinal, bt, dim, a.statsFinal);
+        for (int l = blocks.size() - 1; l >= 0; l--) {
+            Block blk = blocks.get(l);
+            Activations.Layer s = a.layer(l);
+            // x_next = xMid + mlp(norm2(xMid))
+            blk.norm2().forward(a.h, s.xMid(), bt, dim, null);
+            blk.mlp().backward(a.h, bt, dim, s.pre(), a.act, a.dx, a.dact, a.dpre, a.dh);
+            blk.norm2().backward(a.dx, a.dh, s.xMid(), bt, dim, s.stats2());
+            // xMid = xIn + attention(norm1(xIn))
+            blk.norm1().forward(a.h, s.xIn(), bt, dim, null);
+            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.att(), s.probs(), a.dx, a.datt, a.dqkv, a.dh);
+            blk.norm1().backward(a.dx, a.dh, s.xIn(), bt, dim, s.stats1());
+        }
+    }
+
+    /** A copy of this model whose blocks are replaced (e.g. with LoRA-wrapped projections); shares the weights. */
+    public Transformer withBlocks(List<Block> newBlocks) {
+        return new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source);
     }
 
     /** x(B·T, C) = wte[token] (+ wpe[position]). */
@@ -143,12 +203,7 @@ public final class Transformer implements AutoCloseable {
         long n = tokenEmbedding.numel() + (positionEmbedding == null ? 0 : positionEmbedding.numel());
         for (Block blk : blocks) {
             n += normParams(blk.norm1()) + normParams(blk.norm2());
-            for (Linear l : blk.attention().inputs()) n += l.parameterCount();
-            n += blk.attention().output().parameterCount();
-            n += switch (blk.mlp()) {
-                case Mlp.Gelu g -> g.fc().parameterCount() + g.proj().parameterCount();
-                case Mlp.SwiGlu s -> s.gate().parameterCount() + s.up().parameterCount() + s.down().parameterCount();
-            };
+            for (Projection p : blk.projections()) n += p.base().parameterCount();
         }
         n += normParams(finalNorm);
         if (head != tokenEmbedding) n += head.numel();

@@ -38,7 +38,7 @@ class ReferenceModelTest {
         int b = ids.length, t = ids[0].length, v = m.config().vocabSize();
         int[] flat = new int[b * t];
         for (int i = 0; i < b; i++) System.arraycopy(ids[i], 0, flat, i * t, t);
-        float[] logits = m.forward(flat, b, t, new Transformer.Activations(m.config(), b, t));
+        float[] logits = m.forward(flat, b, t, new Activations(m.config(), b, t, false));
         try (SafeTensors st = SafeTensors.open(refDir.resolve("reference.safetensors"))) {
             float[] expected = st.tensor("logits").toArray();
             assertThat(expected.length).isEqualTo(b * t * v);
@@ -80,14 +80,14 @@ class ReferenceModelTest {
              Transformer p = Transformer.load(TestPaths.fixture("gpt2-prefixed"));
              Transformer q = Transformer.load(TestPaths.fixture("qwen2-tied-bias"))) {
             assertThat(g.config().norm()).isInstanceOf(ModelConfig.LayerNormKind.class);
-            assertThat(g.blocks().get(0).attention().inputs()).extracting(Linear::name).containsExactly("transformer.h.0.attn.c_attn");
+            assertThat(g.blocks().get(0).attention().inputs()).extracting(Projection::name).containsExactly("transformer.h.0.attn.c_attn");
             assertThat(p.blocks().get(1).mlp()).isInstanceOf(Mlp.Gelu.class);
             assertThat(q.config().positions()).isInstanceOf(ModelConfig.Rotary.class);
             assertThat(q.head()).isSameAs(q.tokenEmbedding());
-            assertThat(q.blocks().get(0).attention().inputs()).extracting(Linear::name)
+            assertThat(q.blocks().get(0).attention().inputs()).extracting(Projection::name)
                     .containsExactly("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj", "model.layers.0.self_attn.v_proj");
-            assertThat(q.blocks().get(0).attention().inputs().get(0).bias()).isNotNull();
-            assertThat(q.blocks().get(0).attention().output().bias()).isNull();
+            assertThat(q.blocks().get(0).attention().inputs().get(0).base().bias()).isNotNull();
+            assertThat(q.blocks().get(0).attention().output().base().bias()).isNull();
         }
     }
 
@@ -103,7 +103,7 @@ class ReferenceModelTest {
             assertThat(r.loss()).isCloseTo(ref.get("loss").asDouble(), offset(1e-4));
             // llama2.c's greedy answer from [1]: each argmax, fed back, reproduces the known sequence
             int[] known = {1, 461, 461, 401, 401, 401, 461, 378, 455, 473, 456, 435, 299, 362, 409, 283, 264, 283, 452, 288, 13};
-            float[] logits = m.forward(known, 1, known.length, new Transformer.Activations(m.config(), 1, known.length));
+            float[] logits = m.forward(known, 1, known.length, new Activations(m.config(), 1, known.length, false));
             for (int i = 0; i + 1 < known.length; i++) {
                 int best = 0;
                 for (int j = 1; j < 512; j++) if (logits[i * 512 + j] > logits[i * 512 + best]) best = j;

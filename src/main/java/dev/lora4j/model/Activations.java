@@ -1,0 +1,86 @@
+package dev.lora4j.model;
+
+/**
+ * The buffers of one forward (and backward) pass over a (B, T) batch, allocated once and reused:
+ * page faults are expensive on this kind of machine, so nothing is allocated per step.
+ *
+ * <p>For inference one set of layer buffers serves every layer. For training each layer keeps what
+ * its backward pass needs (the block input, the norm statistics, qkv, the attention probabilities,
+ * the attention output, the mid-block residual, the MLP pre-activation); normalised inputs and MLP
+ * activations are recomputed in backward instead of kept (cheap, and 6·C floats a token per layer less).
+ */
+public final class Activations {
+    /** What one layer keeps. In inference mode all layers share one instance and xIn == xMid. */
+    public record Layer(float[] xIn /* (BT, C) */, float[] stats1 /* (BT, 2) */, float[] qkv /* (BT, W) */,
+                        float[] probs /* (B, H, T, T) or null */, float[] att /* (BT, H·D) */, float[] xMid /* (BT, C) */,
+                        float[] stats2 /* (BT, 2) */, float[] pre /* (BT, F or 2F) */) {}
+
+    /** Rows of logits computed at a time: the (B·T, V) logits never exist whole. */
+    public static final int LOGIT_ROWS = 128;
+
+    final int b, t;
+    final boolean training;
+    final Layer[] layers;
+    final float[] xFinal, statsFinal;             // final residual stream (BT, C) and its norm stats
+    final float[] h, act;                         // scratch: a normalised input (BT, C); MLP activation (BT, F)
+    final float[] logits;                         // (LOGIT_ROWS, V)
+    final float[] dx, dh, datt, dqkv, dact, dpre; // backward scratch (training only)
+
+    public Activations(ModelConfig c, int b, int t, boolean training) {
+        this.b = b;
+        this.t = t;
+        this.training = training;
+        int bt = b * t, dim = c.dim(), pre = (c.mlp() instanceof ModelConfig.SwiGluMlp ? 2 : 1) * c.hidden();
+        int n = training ? c.layers() : 1;
+        layers = new Layer[n];
+        for (int l = 0; l < n; l++) {
+            float[] xIn = new float[bt * dim];
+            layers[l] = new Layer(xIn, new float[bt * 2], new float[bt * c.qkvWidth()],
+                    training ? new float[Math.multiplyExact(b * c.heads(), t * t)] : null,
+                    new float[bt * c.heads() * c.headDim()], training ? new float[bt * dim] : xIn, new float[bt * 2], new float[bt * pre]);
+        }
+        xFinal = training ? new float[bt * dim] : layers[0].xIn();
+        statsFinal = new float[bt * 2];
+        h = new float[bt * dim];
+        act = new float[bt * c.hidden()];
+        logits = new float[Math.multiplyExact(Math.min(bt, LOGIT_ROWS), c.vocabSize())];
+        dx = training ? new float[bt * dim] : null;
+        dh = training ? new float[bt * dim] : null;
+        datt = training ? new float[bt * c.heads() * c.headDim()] : null;
+        dqkv = training ? new float[bt * c.qkvWidth()] : null;
+        dact = training ? new float[bt * c.hidden()] : null;
+        dpre = training ? new float[bt * pre] : null;
+    }
+
+    Layer layer(int l) {
+        return layers[training ? l : 0];
+    }
+
+    public boolean fits(int b, int t) {
+        return this.b == b && this.t == t;
+    }
+
+    public int batch() {
+        return b;
+    }
+
+    public int seqLen() {
+        return t;
+    }
+
+    public boolean training() {
+        return training;
+    }
+
+    /** Bytes held, for memory reports. */
+    public long bytes() {
+        long n = (long) xFinal.length + statsFinal.length + h.length + act.length + logits.length;
+        for (Layer l : layers) {
+            n += l.xIn().length + l.stats1().length + l.qkv().length + l.att().length + l.stats2().length + l.pre().length;
+            if (l.probs() != null) n += l.probs().length;
+            if (l.xMid() != l.xIn()) n += l.xMid().length;
+        }
+        if (training) n += dx.length + dh.length + datt.length + dqkv.length + dact.length + dpre.length;
+        return 4 * n;
+    }
+}
