@@ -1,0 +1,198 @@
+package dev.lora4j.lora;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.SafeTensors;
+import dev.lora4j.io.SafeTensorsWriter;
+import dev.lora4j.model.Linear;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * PEFT's adapter directory, read and written: {@code adapter_config.json} (a LoraConfig) and
+ * {@code adapter_model.safetensors} with keys {@code base_model.model.<module>.lora_A.weight} (r, in)
+ * and {@code .lora_B.weight} (out, r), the module path being the CausalLM model's. Files written here
+ * load in PEFT, and PEFT's load here.
+ */
+public final class PeftAdapter {
+    public static final String CONFIG = "adapter_config.json", WEIGHTS = "adapter_model.safetensors";
+    private static final String PREFIX = "base_model.model.";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private PeftAdapter() {}
+
+    // ------------------------------------------------------------------ writing
+
+    public static void save(Path dir, LoraModel m, String baseModel) throws IOException {
+        Files.createDirectories(dir);
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (LoraLinear l : m.modules().values()) {
+            tensors.put(PREFIX + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
+            tensors.put(PREFIX + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
+        }
+        SafeTensorsWriter.write(dir.resolve(WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
+        AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(configJson(m.config(), m.base(), baseModel)) + "\n");
+    }
+
+    static ObjectNode configJson(LoraConfig c, Transformer base, String baseModel) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("peft_type", "LORA");
+        o.put("task_type", "CAUSAL_LM");
+        o.put("base_model_name_or_path", baseModel);
+        o.put("r", c.r());
+        if (c.alpha() == Math.rint(c.alpha())) o.put("lora_alpha", (int) c.alpha());
+        else o.put("lora_alpha", c.alpha());
+        o.put("lora_dropout", c.dropout());
+        switch (c.targets()) {
+            case LoraConfig.TargetList l -> {
+                ArrayNode a = o.putArray("target_modules");
+                new TreeSet<>(l.names()).forEach(a::add);
+            }
+            case LoraConfig.TargetRegex r -> o.put("target_modules", r.regex());
+            case LoraConfig.AllLinear a -> o.put("target_modules", "all-linear");
+        }
+        o.put("bias", "none");
+        o.put("fan_in_fan_out", base.config().modelType().equals("gpt2"));
+        o.put("use_rslora", c.rslora());
+        o.put("use_dora", false);
+        if (c.init() == LoraConfig.Init.GAUSSIAN) o.put("init_lora_weights", "gaussian");
+        else o.put("init_lora_weights", true);
+        ObjectNode rp = o.putObject("rank_pattern");
+        c.rankPattern().forEach(rp::put);
+        ObjectNode ap = o.putObject("alpha_pattern");
+        c.alphaPattern().forEach(ap::put);
+        if (c.layersToTransform() == null) o.putNull("layers_to_transform");
+        else {
+            ArrayNode a = o.putArray("layers_to_transform");
+            c.layersToTransform().forEach(a::add);
+        }
+        o.putNull("layers_pattern");
+        o.putNull("modules_to_save");
+        o.put("inference_mode", true);
+        o.putNull("revision");
+        return o;
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /** Reads adapter_config.json into a LoraConfig, refusing what lora4j does not support. */
+    public static LoraConfig readConfig(Path dir) {
+        Path file = dir.resolve(CONFIG);
+        if (!Files.isDirectory(dir)) throw new Lora4jException(dir + ": not a directory (expected a PEFT adapter directory)");
+        JsonNode c = Checkpoint.readJson(file);
+        String type = c.path("peft_type").asText("LORA");
+        if (!type.equals("LORA")) throw new Lora4jException(file + ": peft_type '" + type + "' is not supported (expected LORA)");
+        if (c.path("use_dora").asBoolean(false)) throw new Lora4jException(file + ": use_dora is not supported");
+        String bias = c.path("bias").asText("none");
+        if (!bias.equals("none")) throw new Lora4jException(file + ": bias '" + bias + "' is not supported (expected none)");
+        if (!c.path("modules_to_save").isNull() && !c.path("modules_to_save").isMissingNode() && !c.path("modules_to_save").isEmpty())
+            throw new Lora4jException(file + ": modules_to_save is not supported");
+        JsonNode rNode = c.get("r"), alphaNode = c.get("lora_alpha");
+        if (rNode == null || !rNode.isIntegralNumber() || rNode.asInt() < 1) throw new Lora4jException(file + ": field 'r' must be a positive integer, got " + rNode);
+        if (alphaNode == null || !alphaNode.isNumber()) throw new Lora4jException(file + ": field 'lora_alpha' must be a number, got " + alphaNode);
+        JsonNode tm = c.get("target_modules");
+        LoraConfig.Targets targets;
+        if (tm == null || tm.isNull()) throw new Lora4jException(file + ": missing field 'target_modules'");
+        else if (tm.isTextual()) targets = tm.asText().equals("all-linear") ? new LoraConfig.AllLinear() : new LoraConfig.TargetRegex(tm.asText());
+        else if (tm.isArray()) {
+            List<String> names = new ArrayList<>();
+            tm.forEach(n -> names.add(n.asText()));
+            targets = new LoraConfig.TargetList(names);
+        } else throw new Lora4jException(file + ": target_modules must be a list or a string, got " + tm);
+        List<Integer> layers = null;
+        JsonNode lt = c.get("layers_to_transform");
+        if (lt != null && !lt.isNull()) {
+            layers = new ArrayList<>();
+            if (lt.isInt()) layers.add(lt.asInt());
+            else for (JsonNode n : lt) layers.add(n.asInt());
+        }
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        c.path("rank_pattern").properties().forEach(e -> rankPattern.put(e.getKey(), e.getValue().asInt()));
+        Map<String, Double> alphaPattern = new LinkedHashMap<>();
+        c.path("alpha_pattern").properties().forEach(e -> alphaPattern.put(e.getKey(), e.getValue().asDouble()));
+        JsonNode init = c.path("init_lora_weights");
+        LoraConfig.Init in = init.isTextual() && init.asText().equals("gaussian") ? LoraConfig.Init.GAUSSIAN : LoraConfig.Init.KAIMING;
+        double dropout = c.path("lora_dropout").asDouble(0.0);
+        try {
+            return new LoraConfig(rNode.asInt(), alphaNode.asDouble(), dropout, targets, layers, rankPattern, alphaPattern, in,
+                    c.path("use_rslora").asBoolean(false));
+        } catch (IllegalArgumentException e) {
+            throw new Lora4jException(file + ": " + e.getMessage());
+        }
+    }
+
+    /** Loads a PEFT adapter onto a base model, checking every tensor's name and shape against it. */
+    public static LoraModel load(Path dir, Transformer base) {
+        LoraConfig config = readConfig(dir);
+        Path file = dir.resolve(WEIGHTS);
+        if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
+        try (SafeTensors st = SafeTensors.open(file)) {
+            Map<String, float[][]> byModule = new LinkedHashMap<>();
+            for (String key : st.entries().keySet()) {
+                String module = moduleOf(key);
+                if (module == null)
+                    throw new Lora4jException(file + ": tensor '" + key + "' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight or .lora_B.weight)");
+                byModule.computeIfAbsent(module, k -> new float[2][])[key.contains(".lora_A.") ? 0 : 1] = st.tensor(key).toArray();
+            }
+            List<String> known = LoraModel.moduleNames(base);
+            for (String module : byModule.keySet())
+                if (!known.contains(module))
+                    throw new Lora4jException(file + ": module '" + module + "' does not exist in the base model (an adapter made for another model?); modules look like " + known.getFirst());
+            LoraModel m = LoraModel.wrap(base, config, lin -> {
+                float[][] ab = byModule.get(lin.name());
+                if (ab == null || ab[0] == null || ab[1] == null)
+                    throw new Lora4jException(file + ": missing " + PREFIX + lin.name() + (ab == null || ab[0] == null ? ".lora_A.weight" : ".lora_B.weight")
+                            + " (adapter_config.json targets this module)");
+                int r = config.rankFor(lin.name());
+                check(file, st, lin, ".lora_A.weight", r, lin.in());
+                check(file, st, lin, ".lora_B.weight", lin.out(), r);
+                return ab;
+            });
+            for (String module : byModule.keySet())
+                if (!m.modules().containsKey(module))
+                    throw new Lora4jException(file + ": holds weights for '" + module + "', which adapter_config.json does not target");
+            return m;
+        }
+    }
+
+    private static void check(Path file, SafeTensors st, Linear lin, String suffix, int rows, int cols) {
+        String key = keyIn(st, lin.name(), suffix);
+        int[] shape = st.entry(key).shape();
+        if (!Arrays.equals(shape, new int[] {rows, cols}))
+            throw new Lora4jException(file + ": tensor '" + key + "' has shape " + Arrays.toString(shape) + ", expected [" + rows + ", " + cols
+                    + "] for " + lin.name() + " (" + lin.in() + " → " + lin.out() + ") of this base model");
+    }
+
+    private static String keyIn(SafeTensors st, String module, String suffix) {
+        String plain = PREFIX + module + suffix;
+        if (st.has(plain)) return plain;
+        String named = PREFIX + module + suffix.replace(".weight", ".default.weight");
+        return st.has(named) ? named : plain;
+    }
+
+    /** "base_model.model.X.lora_A.weight" (or ".lora_A.default.weight") → "X"; null if not a LoRA key. */
+    static String moduleOf(String key) {
+        if (!key.startsWith(PREFIX)) return null;
+        String rest = key.substring(PREFIX.length());
+        for (String s : List.of(".lora_A.weight", ".lora_B.weight", ".lora_A.default.weight", ".lora_B.default.weight"))
+            if (rest.endsWith(s)) return rest.substring(0, rest.length() - s.length());
+        return null;
+    }
+}
