@@ -115,7 +115,15 @@ def rope(x, cfg):
     return x * cos + rot * sin
 
 
-def llama_forward(cfg, W, ids):
+def lora_term(lora, name, h):
+    """s·(h·Aᵀ)·Bᵀ for an adapted module (PEFT LoRA, no dropout), else 0."""
+    if not lora or name not in lora:
+        return 0
+    A, B, s = lora[name]
+    return s * ((h @ A.T) @ B.T)
+
+
+def llama_forward(cfg, W, ids, lora=None):
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", H)
     D = cfg.get("head_dim", C // H)
@@ -123,7 +131,7 @@ def llama_forward(cfg, W, ids):
     window = cfg.get("sliding_window") or 0 if (cfg["model_type"] == "mistral" or cfg.get("use_sliding_window")) else 0
     B, T = ids.shape
     x = W["model.embed_tokens.weight"][ids]
-    lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0)
+    lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
@@ -138,12 +146,12 @@ def llama_forward(cfg, W, ids):
     return x @ head.T
 
 
-def gpt2_forward(cfg, W, ids, prefix):
+def gpt2_forward(cfg, W, ids, prefix, lora=None):
     C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     B, T = ids.shape
     g = lambda n: W[prefix + n]
     x = g("wte.weight")[ids] + g("wpe.weight")[:T][None]
-    conv = lambda n, h: h @ g(n + ".weight") + g(n + ".bias")
+    conv = lambda n, h: h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h)
     for i in range(cfg["n_layer"]):
         p = f"h.{i}."
         h = layer_norm(x, g(p + "ln_1.weight"), g(p + "ln_1.bias"), eps)
@@ -264,6 +272,44 @@ def write_fixture(name, cfg, W, forward, dtype=torch.float32, shards=1, extra=No
     print(f"{name}: loss {loss:.6f}, eval loss {total / count:.6f}")
 
 
+def write_lora_fixture(base_name, name, forward, modules, cfg_lora):
+    """A PEFT adapter with random non-zero A and B on a fixture model, and autograd's gradients of the
+    batch-mean causal-LM loss with respect to every A and B (lora_grads.safetensors, PEFT key names)."""
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    base = os.path.join(OUT, base_name)
+    with open(os.path.join(base, "config.json")) as f:
+        cfg = json.load(f)
+    W = load_safetensors(os.path.join(base, "model.safetensors"))
+    with open(os.path.join(base, "reference.json")) as f:
+        ids = torch.tensor(json.load(f)["input_ids"])
+    lora, tensors = {}, {}
+    for mod, (fan_in, fan_out) in modules.items():
+        key = mod.split(".")[-1]
+        r = cfg_lora["rank_pattern"].get(key, cfg_lora["r"])
+        alpha = cfg_lora["alpha_pattern"].get(key, cfg_lora["lora_alpha"])
+        s = alpha / math.sqrt(r) if cfg_lora["use_rslora"] else alpha / r
+        A = (torch.randn(r, fan_in) * 0.3).requires_grad_()
+        B = (torch.randn(fan_out, r) * 0.3).requires_grad_()
+        lora[mod] = (A, B, s)
+        tensors[f"base_model.model.{mod}.lora_A.weight"] = A
+        tensors[f"base_model.model.{mod}.lora_B.weight"] = B
+    logits = forward(cfg, W, ids, lora)
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach() for k, v in tensors.items()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "lora_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
+    conf = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "bias": "none",
+            "lora_dropout": 0.0, "init_lora_weights": True, "layers_to_transform": None, "modules_to_save": None,
+            "fan_in_fan_out": cfg["model_type"] == "gpt2", **cfg_lora}
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    print(f"{name}: loss with adapter {loss.item():.6f}")
+
+
 def main():
     llama = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 97, "max_position_embeddings": 64,
@@ -294,6 +340,25 @@ def main():
                   extra={"h.0.attn.bias": torch.tril(torch.ones(1, 1, 32, 32))})
     Wp = {"transformer." + k: v for k, v in W.items()}
     write_fixture("gpt2-prefixed", gpt2, Wp, lambda c, w, i: gpt2_forward(c, w, i, "transformer."))
+
+    # LoRA adapters with autograd gradients: every projection kind of both families
+    C, H, KV, D, F = 64, 4, 2, 16, 96
+    llama_mods = {}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        llama_mods.update({p + "self_attn.q_proj": (C, H * D), p + "self_attn.k_proj": (C, KV * D), p + "self_attn.v_proj": (C, KV * D),
+                           p + "self_attn.o_proj": (H * D, C), p + "mlp.gate_proj": (C, F), p + "mlp.up_proj": (C, F), p + "mlp.down_proj": (F, C)})
+    write_lora_fixture("llama-gqa", "lora-llama-all-linear", llama_forward, llama_mods,
+                       {"r": 4, "lora_alpha": 8, "target_modules": "all-linear", "use_rslora": False,
+                        "rank_pattern": {"v_proj": 2}, "alpha_pattern": {"o_proj": 3}})
+    C = 48
+    gpt2_mods = {}
+    for i in range(2):
+        p = f"transformer.h.{i}."
+        gpt2_mods.update({p + "attn.c_attn": (C, 3 * C), p + "attn.c_proj": (C, C), p + "mlp.c_fc": (C, 4 * C), p + "mlp.c_proj": (4 * C, C)})
+    write_lora_fixture("gpt2-plain", "lora-gpt2-rslora", lambda c, w, i, l: gpt2_forward(c, w, i, "", l), gpt2_mods,
+                       {"r": 3, "lora_alpha": 6, "target_modules": ["c_attn", "c_proj", "c_fc"], "use_rslora": True,
+                        "rank_pattern": {}, "alpha_pattern": {}})
 
     if os.path.exists(os.path.join(SHARED, "model.safetensors")):
         with open(os.path.join(SHARED, "config.json")) as f:
