@@ -72,6 +72,53 @@ class OpsTest {
         close(h1, h2, 1e-6f);
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 13, 63, 65, 207, 4097})
+    void backwardKernelsMatch(int n) {
+        float tol = 2e-6f * (float) Math.sqrt(n) + 1e-6f;
+        float[] x = random(n + 2, n + 1, 3), dout = random(n + 1, n + 2, 1), g = random(n, 21, 1.5f);
+        // layer norm and rms norm backward, with and without weight gradients
+        float[] stats = new float[2], tmp = new float[n + 2];
+        float[] st = scalar.layerNorm(tmp, 2, x, 2, g, random(n, 22, 1), n, 1e-5f);
+        float[] dx1 = random(n + 3, 23, 1), dx2 = dx1.clone(), dg1 = new float[n], dg2 = new float[n], db1 = new float[n], db2 = new float[n];
+        simd.layerNormBackward(dx1, 3, dout, 1, x, 2, st[0], st[1], g, dg1, db1, n);
+        scalar.layerNormBackward(dx2, 3, dout, 1, x, 2, st[0], st[1], g, dg2, db2, n);
+        close(dx1, dx2, tol * 4);
+        close(dg1, dg2, tol);
+        close(db1, db2, tol);
+        float rstd = scalar.rmsNorm(tmp, 2, x, 2, g, n, 1e-6f);
+        simd.rmsNormBackward(dx1, 3, dout, 1, x, 2, rstd, g, dg1, n);
+        scalar.rmsNormBackward(dx2, 3, dout, 1, x, 2, rstd, g, dg2, n);
+        close(dx1, dx2, tol * 4);
+        close(dg1, dg2, tol);
+        // activations
+        float[] a1 = new float[n + 1], a2 = new float[n + 1], up = random(n, 24, 2);
+        simd.geluTanhBackward(a1, 1, dout, 1, x, 2, n);
+        scalar.geluTanhBackward(a2, 1, dout, 1, x, 2, n);
+        close(a1, a2, 1e-5f);
+        float[] u1 = new float[n], u2 = new float[n];
+        simd.swigluBackward(a1, 1, u1, 0, dout, 1, x, 2, up, 0, n);
+        scalar.swigluBackward(a2, 1, u2, 0, dout, 1, x, 2, up, 0, n);
+        close(a1, a2, 1e-5f);
+        close(u1, u2, 1e-5f);
+        // softmax backward
+        float[] p = x.clone();
+        scalar.softmax(p, 2, n);
+        float[] d1 = dout.clone(), d2 = dout.clone();
+        simd.softmaxBackward(d1, 1, p, 2, n);
+        scalar.softmaxBackward(d2, 1, p, 2, n);
+        close(d1, d2, 1e-6f);
+        // rope backward undoes rope
+        float[] h = random(2 * n, 25, 1), h0 = h.clone(), cos = new float[n], sin = new float[n];
+        for (int i = 0; i < n; i++) {
+            cos[i] = (float) Math.cos(0.3 * i);
+            sin[i] = (float) Math.sin(0.3 * i);
+        }
+        simd.rope(h, 0, cos, sin, 0, n);
+        simd.ropeBackward(h, 0, cos, sin, 0, n);
+        close(h, h0, 1e-5f);
+    }
+
     @Test
     void scalarKernelsAreTheDefinitions() {
         float[] x = {0f, (float) Math.log(3)};

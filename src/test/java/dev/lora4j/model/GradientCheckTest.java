@@ -110,7 +110,7 @@ class GradientCheckTest {
 
     @Test
     void norms() {
-        int rows = 3, c = 13;
+        int rows = 3, c = 21;
         float[] x = random(rows * c, 2), g = random(c, 1.5), beta = random(c, 0.5), w = random(rows * c, 1);
         for (boolean rms : new boolean[] {false, true}) {
             Norm n = new Norm("n", rms ? new RmsNormKind(1e-5f) : new LayerNormKind(1e-5f), g, rms ? null : beta);
@@ -145,7 +145,7 @@ class GradientCheckTest {
 
     @Test
     void geluMlpWithLoraOnFc() {
-        int rows = 4, c = 6, f = 10, r = 3;
+        int rows = 4, c = 6, f = 37, r = 3; // f spans a SIMD vector and a scalar tail
         LoraLinear fc = loraOn("fc", c, f, r, 1.7f);
         Linear proj = plain("proj", f, c, true);
         Mlp mlp = new Mlp.Gelu(fc, proj);
@@ -163,7 +163,7 @@ class GradientCheckTest {
 
     @Test
     void swigluMlpWithLoraOnDownAndUp() {
-        int rows = 3, c = 5, f = 7, r = 2;
+        int rows = 3, c = 5, f = 19, r = 2;
         Linear gate = plain("gate", c, f, false);
         LoraLinear up = loraOn("up", c, f, r, 0.8f), down = loraOn("down", f, c, r, 2.5f);
         Mlp mlp = new Mlp.SwiGlu(gate, up, down);
