@@ -310,6 +310,27 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora):
     print(f"{name}: loss with adapter {loss.item():.6f}")
 
 
+def write_optimizer_fixture():
+    """PyTorch's AdamW and SGD on a small parameter over a few steps of given gradients."""
+    p0 = torch.randn(7)
+    grads = [torch.randn(7) for _ in range(4)]
+    out = {"p0": p0.tolist(), "grads": [g.tolist() for g in grads], "cases": []}
+    for name, make in (("adamw", lambda p: torch.optim.AdamW([p], lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+                       ("sgd", lambda p: torch.optim.SGD([p], lr=0.05)),
+                       ("sgd-momentum", lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.9, weight_decay=0.01))):
+        p = p0.clone().requires_grad_()
+        opt = make(p)
+        traj = []
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+            traj.append(p.detach().tolist())
+        out["cases"].append({"name": name, "after": traj})
+    with open(os.path.join(OUT, "optimizers.json"), "w") as f:
+        json.dump(out, f)
+    print("optimizers: written")
+
+
 def main():
     llama = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 97, "max_position_embeddings": 64,
@@ -359,6 +380,8 @@ def main():
     write_lora_fixture("gpt2-plain", "lora-gpt2-rslora", lambda c, w, i, l: gpt2_forward(c, w, i, "", l), gpt2_mods,
                        {"r": 3, "lora_alpha": 6, "target_modules": ["c_attn", "c_proj", "c_fc"], "use_rslora": True,
                         "rank_pattern": {}, "alpha_pattern": {}})
+
+    write_optimizer_fixture()
 
     if os.path.exists(os.path.join(SHARED, "model.safetensors")):
         with open(os.path.join(SHARED, "config.json")) as f:

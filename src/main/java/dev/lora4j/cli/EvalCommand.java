@@ -3,6 +3,7 @@ package dev.lora4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
+import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.tensor.Parallel;
 import picocli.CommandLine.Command;
@@ -21,6 +22,9 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL file, one {\"input_ids\": [...]} per line.")
     Path data;
+
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A PEFT LoRA adapter to apply (unmerged).")
+    Path adapter;
 
     @Option(names = "--seq-len", defaultValue = "1024", paramLabel = "T", description = "Truncate examples to T tokens (default: ${DEFAULT-VALUE}).")
     int seqLen;
@@ -42,7 +46,8 @@ final class EvalCommand implements Callable<Integer> {
         try (Transformer m = Transformer.load(model)) {
             TokenDataset ds = TokenDataset.readJsonl(data, m.config().vocabSize());
             int maxPos = m.config().maxPositions();
-            Evaluator.Result r = Evaluator.evaluate(m, ds.examples(), Math.min(seqLen, maxPos), batchSize);
+            Transformer run = adapter == null ? m : PeftAdapter.load(adapter, m).model();
+            Evaluator.Result r = Evaluator.evaluate(run, ds.examples(), Math.min(seqLen, maxPos), batchSize);
             System.out.printf("loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
                     r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());
             if (json) {

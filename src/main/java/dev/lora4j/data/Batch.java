@@ -7,13 +7,13 @@ import java.util.List;
  * and the target each position must predict (the next token; −100 past the end, so padding and the
  * last token are never counted). Rows past the end of the example list are all padding.
  */
-public record Batch(int[] tokens /* (B·T) */, int[] targets /* (B·T) */, int b, int t, long targetCount) {
+public record Batch(int[] tokens /* (B·T) */, int[] targets /* (B·T) */, int b, int t, long targetCount, long tokenCount) {
     public static final int IGNORE = -100;
 
     public static Batch of(List<int[]> examples, int first, int b, int t) {
         int[] tokens = new int[b * t], targets = new int[b * t];
         java.util.Arrays.fill(targets, IGNORE);
-        long count = 0;
+        long count = 0, real = 0;
         for (int r = 0; r < b; r++) {
             if (first + r >= examples.size()) continue;
             int[] e = examples.get(first + r);
@@ -21,7 +21,8 @@ public record Batch(int[] tokens /* (B·T) */, int[] targets /* (B·T) */, int b
             System.arraycopy(e, 0, tokens, r * t, n);
             for (int i = 0; i + 1 < n; i++) targets[r * t + i] = e[i + 1];
             count += Math.max(0, n - 1);
+            real += n;
         }
-        return new Batch(tokens, targets, b, t, count);
+        return new Batch(tokens, targets, b, t, count, real);
     }
 }

@@ -6,7 +6,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The Vector API row kernels. Each loop runs whole vectors, then a scalar tail with the same
- * arithmetic as {@link ScalarOps}. exp and tanh use the Vector API's lanewise EXP/TANH (SVML-backed).
+ * arithmetic as {@link ScalarOps}. exp, tanh and lane sums come from {@link VectorMath}, which gives the same
+ * bits in every JIT tier, so training is deterministic.
  */
 public final class SimdOps implements Ops {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -29,11 +30,11 @@ public final class SimdOps implements Ops {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(vmax).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, x, off + i).sub(vmax));
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sum(acc);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
@@ -55,8 +56,8 @@ public final class SimdOps implements Ops {
         FloatVector vmax = FloatVector.broadcast(S, max);
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
-        for (; i <= n - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, off + i).sub(vmax).lanewise(VectorOperators.EXP));
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i <= n - L; i += L) acc = acc.add(VectorMath.exp(FloatVector.fromArray(S, x, off + i).sub(vmax)));
+        double sum = VectorMath.sum(acc);
         for (; i < n; i++) sum += Math.exp(x[off + i] - max);
         return max + (float) Math.log(sum);
     }
@@ -65,7 +66,7 @@ public final class SimdOps implements Ops {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, off + i));
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(acc);
         for (; i < n; i++) s += x[off + i];
         return s;
     }
@@ -80,7 +81,7 @@ public final class SimdOps implements Ops {
             FloatVector d = FloatVector.fromArray(S, x, xOff + i).sub(vm);
             acc = d.fma(d, acc);
         }
-        float var = acc.reduceLanes(VectorOperators.ADD);
+        float var = VectorMath.sum(acc);
         for (; i < n; i++) {
             float d = x[xOff + i] - mean;
             var += d * d;
@@ -112,7 +113,7 @@ public final class SimdOps implements Ops {
         for (; i <= n - L; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xOff + i);
             FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(ScalarOps.GELU_K);
-            inner.lanewise(VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(out, outOff + i);
+            VectorMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(out, outOff + i);
         }
         tail.geluTanh(out, outOff + i, x, xOff + i, n - i);
     }
@@ -122,8 +123,8 @@ public final class SimdOps implements Ops {
         int i = 0;
         for (; i <= n - L; i += L) {
             FloatVector g = FloatVector.fromArray(S, gate, gateOff + i);
-            FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
-            g.div(sig).mul(FloatVector.fromArray(S, up, upOff + i)).intoArray(out, outOff + i);
+            FloatVector sig = VectorMath.sigmoid(g);
+            g.mul(sig).mul(FloatVector.fromArray(S, up, upOff + i)).intoArray(out, outOff + i);
         }
         tail.swiglu(out, outOff + i, gate, gateOff + i, up, upOff + i, n - i);
     }
@@ -141,7 +142,7 @@ public final class SimdOps implements Ops {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) acc = FloatVector.fromArray(S, x, xOff + i).fma(FloatVector.fromArray(S, y, yOff + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(acc);
         for (; i < n; i++) s += x[xOff + i] * y[yOff + i];
         return s;
     }
@@ -174,7 +175,7 @@ public final class SimdOps implements Ops {
             sg = sg.add(g);
             sgx = g.fma(xhat, sgx);
         }
-        float sumG = sg.reduceLanes(VectorOperators.ADD), sumGx = sgx.reduceLanes(VectorOperators.ADD);
+        float sumG = VectorMath.sum(sg), sumGx = VectorMath.sum(sgx);
         for (int j = i; j < n; j++) {
             float xhat = (x[xOff + j] - mean) * rstd, g = dout[dOff + j] * gamma[j];
             sumG += g;
@@ -205,7 +206,7 @@ public final class SimdOps implements Ops {
         int i = 0;
         for (; i <= n - L; i += L)
             acc = FloatVector.fromArray(S, dout, dOff + i).mul(FloatVector.fromArray(S, weight, i)).fma(FloatVector.fromArray(S, x, xOff + i), acc);
-        float sumGx = acc.reduceLanes(VectorOperators.ADD);
+        float sumGx = VectorMath.sum(acc);
         for (int j = i; j < n; j++) sumGx += dout[dOff + j] * weight[j] * x[xOff + j];
         float c = rstd * rstd * sumGx / n;
         i = 0;
@@ -228,7 +229,8 @@ public final class SimdOps implements Ops {
         for (; i <= n - L; i += L) {
             FloatVector x = FloatVector.fromArray(S, pre, pOff + i);
             FloatVector x2 = x.mul(x);
-            FloatVector t = x2.mul(0.044715f).mul(x).add(x).mul(ScalarOps.GELU_K).lanewise(VectorOperators.TANH);
+            FloatVector t = x2.mul(0.044715f).mul(x).add(x).mul(ScalarOps.GELU_K);
+            t = VectorMath.tanh(t);
             FloatVector inner = x2.mul(3f * 0.044715f).add(1f).mul(ScalarOps.GELU_K);
             FloatVector one = FloatVector.broadcast(S, 1f);
             FloatVector d = t.add(1f).mul(0.5f).add(x.mul(0.5f).mul(one.sub(t.mul(t))).mul(inner));
@@ -243,7 +245,7 @@ public final class SimdOps implements Ops {
         int i = 0;
         for (; i <= n - L; i += L) {
             FloatVector g = FloatVector.fromArray(S, gate, gOff + i), d = FloatVector.fromArray(S, dact, daOff + i);
-            FloatVector sig = FloatVector.broadcast(S, 1f).div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector sig = VectorMath.sigmoid(g);
             FloatVector dsilu = sig.mul(g.mul(FloatVector.broadcast(S, 1f).sub(sig)).add(1f));
             d.mul(FloatVector.fromArray(S, up, uOff + i)).mul(dsilu).intoArray(dgate, dgOff + i);
             d.mul(g).mul(sig).intoArray(dup, duOff + i);

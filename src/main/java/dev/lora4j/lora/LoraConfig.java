@@ -60,6 +60,10 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         layersToTransform = layersToTransform == null ? null : List.copyOf(layersToTransform);
     }
 
+    public LoraConfig withDropout(double p) {
+        return new LoraConfig(r, alpha, p, targets, layersToTransform, rankPattern, alphaPattern, init, rslora);
+    }
+
     /** PEFT's defaults for a model type: c_attn for GPT-2, q_proj and v_proj for the Llama family. */
     public static Targets defaultTargets(String modelType) {
         return new TargetList(modelType.equals("gpt2") ? List.of("c_attn") : List.of("q_proj", "v_proj"));

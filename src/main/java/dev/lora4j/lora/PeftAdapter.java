@@ -140,7 +140,12 @@ public final class PeftAdapter {
 
     /** Loads a PEFT adapter onto a base model, checking every tensor's name and shape against it. */
     public static LoraModel load(Path dir, Transformer base) {
-        LoraConfig config = readConfig(dir);
+        return load(dir, base, null);
+    }
+
+    /** As {@link #load(Path, Transformer)}, with the adapter's lora_dropout replaced when dropout is not null. */
+    public static LoraModel load(Path dir, Transformer base, Double dropout) {
+        LoraConfig config = dropout == null ? readConfig(dir) : readConfig(dir).withDropout(dropout);
         Path file = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
         try (SafeTensors st = SafeTensors.open(file)) {

@@ -6,10 +6,7 @@ import dev.lora4j.TestPaths;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,31 +18,14 @@ class CliTest {
     @TempDir
     Path dir;
 
-    record Run(int code, String out, String err) {
-        String lastLine() {
-            String[] lines = out.strip().split("\n");
-            return lines[lines.length - 1];
-        }
-    }
-
-    static synchronized Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    static CliRunner.Run run(String... args) {
+        return CliRunner.run(args);
     }
 
     @Test
     void evalPrintsJsonMatchingTheReference() throws IOException {
         Path fx = TestPaths.fixture("llama-gqa");
-        Run r = run("eval", "--model", fx.toString(), "--data", fx.resolve("eval.jsonl").toString(), "--json", "--batch-size", "2");
+        CliRunner.Run r = run("eval", "--model", fx.toString(), "--data", fx.resolve("eval.jsonl").toString(), "--json", "--batch-size", "2");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode j = new ObjectMapper().readTree(r.lastLine());
         JsonNode ref = new ObjectMapper().readTree(fx.resolve("reference.json").toFile());
@@ -56,18 +36,18 @@ class CliTest {
 
     @Test
     void inspectDescribesTheModel() {
-        Run r = run("inspect", "--model", TestPaths.stories260k().toString());
+        CliRunner.Run r = run("inspect", "--model", TestPaths.stories260k().toString());
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("llama", "260,032", "F32", "model.layers.4.self_attn.k_proj.weight", "[32, 64]");
     }
 
-    Run evalWithData(String data) throws IOException {
+    CliRunner.Run evalWithData(String data) throws IOException {
         Path f = dir.resolve("data.jsonl");
         Files.writeString(f, data);
         return run("eval", "--model", TestPaths.fixture("gpt2-plain").toString(), "--data", f.toString());
     }
 
-    static void assertOneLineError(Run r, String... fragments) {
+    static void assertOneLineError(CliRunner.Run r, String... fragments) {
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").doesNotContain("Exception").startsWith("lora4j: error:").contains(fragments);
     }

@@ -1,0 +1,140 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.tensor.Parallel;
+import dev.lora4j.train.Schedule;
+import dev.lora4j.train.TrainOptions;
+import dev.lora4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Fine-tune a model with LoRA and write a PEFT adapter (adapter_config.json, adapter_model.safetensors)",
+                "to --out, with metrics.jsonl and loss.png. Data: JSONL, one {\"input_ids\": [...]} per line."})
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
+    Path model;
+    @Option(names = "--data", paramLabel = "FILE", description = "Training data (JSONL with input_ids).")
+    Path data;
+    @Option(names = "--out", paramLabel = "DIR", description = "Output directory: new, empty, or an earlier lora4j output.")
+    Path out;
+
+    @Option(names = "--r", defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
+    int r;
+    @Option(names = "--alpha", defaultValue = "8", description = "lora_alpha; scale = alpha/r (default: ${DEFAULT-VALUE}).")
+    double alpha;
+    @Option(names = "--dropout", defaultValue = "0.0", description = "lora_dropout on the adapter input (default: ${DEFAULT-VALUE}).")
+    double dropout;
+    @Option(names = "--target", paramLabel = "LIST", description = "Modules to adapt: comma list (exact name or .suffix), or all-linear. Default: c_attn (GPT-2), q_proj,v_proj (Llama family).")
+    String target;
+    @Option(names = "--target-regex", paramLabel = "REGEX", description = "Modules to adapt: a regex that must match the whole module name.")
+    String targetRegex;
+    @Option(names = "--layers", paramLabel = "LIST", split = ",", description = "Only these layer indices (layers_to_transform).")
+    List<Integer> layers;
+    @Option(names = "--init", defaultValue = "kaiming", description = "Initialisation of A: kaiming or gaussian (default: ${DEFAULT-VALUE}).")
+    String init;
+    @Option(names = "--rslora", description = "Rank-stabilised scaling alpha/sqrt(r).")
+    boolean rslora;
+
+    @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd (default: ${DEFAULT-VALUE}).")
+    String optimizer;
+    @Option(names = "--momentum", defaultValue = "0", description = "SGD momentum (default: ${DEFAULT-VALUE}).")
+    double momentum;
+    @Option(names = "--lr", defaultValue = "2e-4", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--weight-decay", defaultValue = "0", description = "Weight decay; decoupled for AdamW, L2 for SGD (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+    @Option(names = "--betas", defaultValue = "0.9,0.999", description = "AdamW betas (default: ${DEFAULT-VALUE}).")
+    String betas;
+    @Option(names = "--eps", defaultValue = "1e-8", description = "AdamW eps (default: ${DEFAULT-VALUE}).")
+    double eps;
+    @Option(names = "--schedule", defaultValue = "linear", description = "constant, linear or cosine (default: ${DEFAULT-VALUE}).")
+    String schedule;
+    @Option(names = "--warmup-steps", defaultValue = "0", description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).")
+    long warmupSteps;
+    @Option(names = "--steps", defaultValue = "0", description = "Optimizer steps (default: as many as --epochs take).")
+    long steps;
+    @Option(names = "--epochs", defaultValue = "1", description = "Passes over the data when --steps is not given (default: ${DEFAULT-VALUE}).")
+    int epochs;
+    @Option(names = "--batch-size", defaultValue = "8", description = "Examples per micro-batch (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+    @Option(names = "--grad-accum", defaultValue = "1", description = "Micro-batches per optimizer step (default: ${DEFAULT-VALUE}).")
+    int gradAccum;
+    @Option(names = "--seq-len", defaultValue = "512", description = "Truncate examples to this many tokens (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Clip the global gradient norm; 0 disables (default: ${DEFAULT-VALUE}).")
+    double maxGradNorm;
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of initialisation, data order and dropout (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--no-shuffle", description = "Keep the data in file order.")
+    boolean noShuffle;
+
+    @Option(names = "--eval-data", paramLabel = "FILE", description = "Evaluation data (JSONL with input_ids).")
+    Path evalData;
+    @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (and at the end).")
+    long evalEvery;
+    @Option(names = "--save-every", defaultValue = "0", description = "Write a resumable checkpoint-N every N steps.")
+    long saveEvery;
+    @Option(names = "--resume", paramLabel = "DIR", description = "Continue a run from its checkpoint (or the newest checkpoint of an output directory), with its settings.")
+    Path resume;
+    @Option(names = "--init-adapter", paramLabel = "DIR", description = "Start from this PEFT adapter, taking its r, alpha and targets.")
+    Path initAdapter;
+    @Option(names = "--full", description = "Full fine-tuning baseline (every weight trained).")
+    boolean full;
+    @Option(names = "--log-every", defaultValue = "0", description = "Progress line every N steps when not on a terminal (default: 20 lines per run).")
+    long logEvery;
+    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        if (resume != null) {
+            Trainer.resume(resume, System.err);
+            return 0;
+        }
+        if (model == null || data == null || out == null) throw new Lora4jException("train needs --model, --data and --out (or --resume DIR)");
+        if (full) throw new Lora4jException("--full (full fine-tuning) is not implemented yet");
+        Options.positive("--r", r);
+        Options.positive("--batch-size", batchSize);
+        Options.positive("--grad-accum", gradAccum);
+        Options.positive("--seq-len", seqLen);
+        if (dropout < 0 || dropout >= 1) throw new Lora4jException("--dropout must be in [0, 1), got " + dropout);
+        if (lr <= 0 || !Double.isFinite(lr)) throw new Lora4jException("--lr must be a positive number, got " + lr);
+        if (steps < 0 || epochs < 1) throw new Lora4jException("--steps must be >= 0 and --epochs >= 1");
+        if (target != null && targetRegex != null) throw new Lora4jException("give --target or --target-regex, not both");
+        LoraConfig.Targets targets = targetRegex != null ? new LoraConfig.TargetRegex(targetRegex)
+                : target == null ? null
+                : target.equals("all-linear") ? new LoraConfig.AllLinear()
+                : new LoraConfig.TargetList(Arrays.stream(target.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList());
+        double[] b = parseBetas(betas);
+        TrainOptions o = new TrainOptions(model, data, out, r, alpha, dropout, targets, layers == null ? null : new ArrayList<>(layers),
+                enumOf(LoraConfig.Init.class, "--init", init), rslora, enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer),
+                momentum, lr, weightDecay, b[0], b[1], eps, enumOf(Schedule.class, "--schedule", schedule), warmupSteps, steps, epochs,
+                batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, false, logEvery);
+        Trainer.train(o, System.err);
+        return 0;
+    }
+
+    private static double[] parseBetas(String s) {
+        String[] p = s.split(",");
+        try {
+            if (p.length == 2) return new double[] {Double.parseDouble(p[0].strip()), Double.parseDouble(p[1].strip())};
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new Lora4jException("--betas must be two numbers like 0.9,0.999, got '" + s + "'");
+    }
+
+    private static <E extends Enum<E>> E enumOf(Class<E> type, String option, String value) {
+        for (E e : type.getEnumConstants()) if (e.name().equalsIgnoreCase(value)) return e;
+        throw new Lora4jException(option + " must be one of " + Arrays.stream(type.getEnumConstants()).map(e -> e.name().toLowerCase()).toList() + ", got '" + value + "'");
+    }
+}

@@ -1,0 +1,34 @@
+package dev.lora4j.train;
+
+import dev.lora4j.io.AtomicFiles;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Draws the training (and evaluation) loss against the step into a PNG, with JFreeChart, headless. */
+public final class LossCurve {
+    private LossCurve() {}
+
+    public record Point(long step, double loss) {}
+
+    public static void write(Path png, String title, List<Point> train, List<Point> eval) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        XYSeries t = new XYSeries("train loss");
+        train.forEach(p -> t.add(p.step(), p.loss()));
+        XYSeriesCollection data = new XYSeriesCollection(t);
+        if (!eval.isEmpty()) {
+            XYSeries e = new XYSeries("eval loss");
+            eval.forEach(p -> e.add(p.step(), p.loss()));
+            data.addSeries(e);
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart(title, "step", "loss", data, PlotOrientation.VERTICAL, true, false, false);
+        AtomicFiles.write(png, out -> ChartUtils.writeChartAsPNG(out, chart, 900, 500));
+    }
+}

@@ -1,0 +1,104 @@
+package dev.lora4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.lora.LoraConfig;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** TrainOptions to and from JSON, for the trainer_state.json of every checkpoint. */
+final class OptionsJson {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private OptionsJson() {}
+
+    static ObjectNode write(TrainOptions o) {
+        ObjectNode j = JSON.createObjectNode();
+        j.put("model", o.model().toString());
+        j.put("data", o.data().toString());
+        j.put("out", o.out().toString());
+        j.put("r", o.r());
+        j.put("alpha", o.alpha());
+        j.put("dropout", o.dropout());
+        switch (o.targets()) {
+            case null -> j.putNull("targets");
+            case LoraConfig.TargetList l -> {
+                var a = j.putObject("targets").putArray("list");
+                l.names().forEach(a::add);
+            }
+            case LoraConfig.TargetRegex r -> j.putObject("targets").put("regex", r.regex());
+            case LoraConfig.AllLinear a -> j.put("targets", "all-linear");
+        }
+        if (o.layers() == null) j.putNull("layers");
+        else o.layers().forEach(j.putArray("layers")::add);
+        j.put("init", o.init().name());
+        j.put("rslora", o.rslora());
+        j.put("optimizer", o.optimizer().name());
+        j.put("momentum", o.momentum());
+        j.put("lr", o.lr());
+        j.put("weight_decay", o.weightDecay());
+        j.put("beta1", o.beta1());
+        j.put("beta2", o.beta2());
+        j.put("eps", o.eps());
+        j.put("schedule", o.schedule().name());
+        j.put("warmup_steps", o.warmupSteps());
+        j.put("steps", o.steps());
+        j.put("epochs", o.epochs());
+        j.put("batch_size", o.batchSize());
+        j.put("grad_accum", o.gradAccum());
+        j.put("seq_len", o.seqLen());
+        j.put("max_grad_norm", o.maxGradNorm());
+        j.put("seed", o.seed());
+        j.put("shuffle", o.shuffle());
+        j.put("eval_data", o.evalData() == null ? null : o.evalData().toString());
+        j.put("eval_every", o.evalEvery());
+        j.put("save_every", o.saveEvery());
+        j.put("init_adapter", o.initAdapter() == null ? null : o.initAdapter().toString());
+        j.put("full", o.full());
+        j.put("log_every", o.logEvery());
+        return j;
+    }
+
+    static TrainOptions read(JsonNode j, Path file) {
+        if (j == null || !j.isObject()) throw new Lora4jException(file + ": missing \"options\" object");
+        try {
+            JsonNode t = j.get("targets");
+            LoraConfig.Targets targets = t == null || t.isNull() ? null
+                    : t.isTextual() ? new LoraConfig.AllLinear()
+                    : t.has("regex") ? new LoraConfig.TargetRegex(t.get("regex").asText())
+                    : new LoraConfig.TargetList(strings(t.get("list")));
+            List<Integer> layers = null;
+            if (j.hasNonNull("layers")) {
+                layers = new ArrayList<>();
+                for (JsonNode n : j.get("layers")) layers.add(n.asInt());
+            }
+            return new TrainOptions(Path.of(text(j, "model")), Path.of(text(j, "data")), Path.of(text(j, "out")),
+                    j.get("r").asInt(), j.get("alpha").asDouble(), j.get("dropout").asDouble(), targets, layers,
+                    LoraConfig.Init.valueOf(text(j, "init")), j.get("rslora").asBoolean(),
+                    TrainOptions.OptimizerKind.valueOf(text(j, "optimizer")), j.get("momentum").asDouble(), j.get("lr").asDouble(),
+                    j.get("weight_decay").asDouble(), j.get("beta1").asDouble(), j.get("beta2").asDouble(), j.get("eps").asDouble(),
+                    Schedule.valueOf(text(j, "schedule")), j.get("warmup_steps").asLong(), j.get("steps").asLong(), j.get("epochs").asInt(),
+                    j.get("batch_size").asInt(), j.get("grad_accum").asInt(), j.get("seq_len").asInt(), j.get("max_grad_norm").asDouble(),
+                    j.get("seed").asLong(), j.get("shuffle").asBoolean(),
+                    j.hasNonNull("eval_data") ? Path.of(j.get("eval_data").asText()) : null, j.get("eval_every").asLong(),
+                    j.get("save_every").asLong(), j.hasNonNull("init_adapter") ? Path.of(j.get("init_adapter").asText()) : null,
+                    j.get("full").asBoolean(), j.get("log_every").asLong());
+        } catch (NullPointerException | IllegalArgumentException e) {
+            throw new Lora4jException(file + ": options are incomplete or malformed (" + e.getMessage() + ")");
+        }
+    }
+
+    private static String text(JsonNode j, String f) {
+        return j.get(f).asText();
+    }
+
+    private static List<String> strings(JsonNode a) {
+        List<String> out = new ArrayList<>();
+        a.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+}

@@ -1,0 +1,34 @@
+package dev.lora4j.train;
+
+import dev.lora4j.lora.LoraConfig;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything a training run is made of. Stored in every checkpoint (trainer_state.json), so that
+ * {@code --resume} continues with exactly the same settings.
+ *
+ * @param steps   optimizer steps; 0 means "run {@code epochs} epochs"
+ * @param targets null means the model type's default (c_attn for GPT-2, q_proj+v_proj for Llama)
+ */
+public record TrainOptions(
+        Path model, Path data, Path out,
+        int r, double alpha, double dropout, LoraConfig.Targets targets, List<Integer> layers, LoraConfig.Init init, boolean rslora,
+        OptimizerKind optimizer, double momentum, double lr, double weightDecay, double beta1, double beta2, double eps,
+        Schedule schedule, long warmupSteps, long steps, int epochs,
+        int batchSize, int gradAccum, int seqLen, double maxGradNorm, long seed, boolean shuffle,
+        Path evalData, long evalEvery, long saveEvery, Path initAdapter, boolean full, long logEvery) {
+
+    public enum OptimizerKind { ADAMW, SGD }
+
+    /** Optimizer steps in one pass over n examples. */
+    public long stepsPerEpoch(int n) {
+        long micro = (n + batchSize - 1) / batchSize;
+        return Math.max(1, (micro + gradAccum - 1) / gradAccum);
+    }
+
+    public long totalSteps(int n) {
+        return steps > 0 ? steps : epochs * stepsPerEpoch(n);
+    }
+}

@@ -1,0 +1,308 @@
+package dev.lora4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.data.Batch;
+import dev.lora4j.data.TokenDataset;
+import dev.lora4j.eval.Evaluator;
+import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.SafeTensors;
+import dev.lora4j.io.SafeTensorsWriter;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.model.Activations;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The LoRA training loop: batches in a seeded order, gradient accumulation (the loss is the mean over
+ * every target token of the accumulated micro-batches, as one big batch would give), clipping, an
+ * optimizer step at the scheduled learning rate, evaluation, checkpoints and the final PEFT adapter.
+ *
+ * <p>Everything random derives from the seed and the step (data order from (seed, epoch), dropout
+ * from (seed, step)), so a run resumed from a checkpoint continues exactly as if never stopped.
+ */
+public final class Trainer {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    public static final String STATE = "trainer_state.json", OPTIMIZER = "optimizer.safetensors", METRICS = "metrics.jsonl";
+
+    public record Result(long steps, double lastLoss, Path out, boolean interrupted) {}
+
+    private final TrainOptions o;
+    private final PrintStream progress;
+    private volatile boolean stopRequested;
+
+    private Trainer(TrainOptions o, PrintStream progress) {
+        this.o = o;
+        this.progress = progress;
+    }
+
+    /** Trains from scratch (or from --init-adapter) with these options. */
+    public static Result train(TrainOptions o, PrintStream progress) {
+        return new Trainer(o, progress).run(null);
+    }
+
+    /** Continues the run saved in a checkpoint directory (or the newest checkpoint of an output directory). */
+    public static Result resume(Path dir, PrintStream progress) {
+        Path ckpt = findCheckpoint(dir);
+        JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
+        TrainOptions o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
+        return new Trainer(o, progress).run(ckpt);
+    }
+
+    static Path findCheckpoint(Path dir) {
+        if (Files.isRegularFile(dir.resolve(STATE))) return dir;
+        try (var s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && Files.isRegularFile(p.resolve(STATE)))
+                    .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(11))))
+                    .orElseThrow(() -> new Lora4jException(dir + ": no " + STATE + " and no checkpoint-N directory to resume from"));
+        } catch (IOException e) {
+            throw new Lora4jException(dir + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    private Result run(Path resumeFrom) {
+        OutputDir.prepare(o.out());
+        try (Transformer base = Transformer.load(o.model())) {
+            int vocab = base.config().vocabSize();
+            List<int[]> data = TokenDataset.readJsonl(o.data(), vocab).examples();
+            List<int[]> evalData = o.evalData() == null ? null : TokenDataset.readJsonl(o.evalData(), vocab).examples();
+            LoraModel lm = buildAdapters(base, resumeFrom);
+            List<Parameter> params = new ArrayList<>();
+            for (LoraLinear l : lm.modules().values()) {
+                params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
+                params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
+            }
+            Optimizer opt = switch (o.optimizer()) {
+                case ADAMW -> new Optimizer.AdamW(params, (float) o.beta1(), (float) o.beta2(), (float) o.eps(), (float) o.weightDecay());
+                case SGD -> new Optimizer.Sgd(params, (float) o.momentum(), (float) o.weightDecay());
+            };
+            long start = 0;
+            if (resumeFrom != null) start = restoreOptimizer(resumeFrom, opt);
+            progress.println(lm.trainableLine());
+            return loop(base, lm, params, opt, data, evalData, start);
+        } catch (IOException e) {
+            throw new Lora4jException(o.out() + ": write failed: " + e.getMessage(), e);
+        }
+    }
+
+    private LoraModel buildAdapters(Transformer base, Path resumeFrom) {
+        if (resumeFrom != null) return PeftAdapter.load(resumeFrom, base, o.dropout());
+        if (o.initAdapter() != null) return PeftAdapter.load(o.initAdapter(), base, o.dropout());
+        LoraConfig.Targets targets = o.targets() != null ? o.targets() : LoraConfig.defaultTargets(base.config().modelType());
+        LoraConfig cfg = new LoraConfig(o.r(), o.alpha(), o.dropout(), targets, o.layers(), Map.of(), Map.of(), o.init(), o.rslora());
+        return LoraModel.inject(base, cfg, o.seed());
+    }
+
+    private Result loop(Transformer base, LoraModel lm, List<Parameter> params, Optimizer opt, List<int[]> data,
+                        List<int[]> evalData, long start) throws IOException {
+        int n = data.size(), bsz = o.batchSize(), t = 1;
+        for (int[] e : data) t = Math.max(t, Math.min(Math.min(o.seqLen(), base.config().maxPositions()), e.length));
+        long total = o.totalSteps(n), microPerEpoch = (n + bsz - 1) / bsz;
+        Activations act = new Activations(base.config(), bsz, t, true);
+        Transformer model = lm.model();
+        Map<Long, int[]> orders = new LinkedHashMap<>();
+        List<LossCurve.Point> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
+        readCurves(curve, evalCurve, start);
+        CountDownLatch done = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stopRequested = true;
+            try {
+                done.await(120, TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "lora4j-sigint");
+        Runtime.getRuntime().addShutdownHook(hook);
+        long t0 = System.nanoTime(), tokensSeen = 0;
+        double lastLoss = Double.NaN;
+        long step = start;
+        boolean interrupted = false;
+        try {
+            for (; step < total; step++) {
+                if (stopRequested) {
+                    interrupted = true;
+                    break;
+                }
+                float lr = (float) (o.lr() * o.schedule().factor(step, o.warmupSteps(), total));
+                lm.zeroGrad();
+                List<Batch> micro = new ArrayList<>();
+                long count = 0;
+                for (int a = 0; a < o.gradAccum(); a++) {
+                    long mi = step * o.gradAccum() + a, epoch = mi / microPerEpoch;
+                    int[] order = orders.computeIfAbsent(epoch, e -> order(n, e));
+                    if (orders.size() > 2) orders.remove(orders.keySet().iterator().next());
+                    List<int[]> rows = new ArrayList<>();
+                    int first = (int) (mi % microPerEpoch) * bsz;
+                    for (int r = first; r < Math.min(n, first + bsz); r++) rows.add(data.get(order[r]));
+                    Batch b = Batch.of(rows, 0, bsz, t);
+                    micro.add(b);
+                    count += b.targetCount();
+                }
+                double sum = 0;
+                for (int a = 0; a < micro.size(); a++) {
+                    Batch b = micro.get(a);
+                    if (b.targetCount() == 0) continue;
+                    lm.setTraining(true, o.seed() * 1_000_003L + step * 31 + a);
+                    sum += model.loss(b.tokens(), b.targets(), bsz, t, act, 1f / count).sum();
+                    tokensSeen += b.tokenCount();
+                }
+                double loss = sum / Math.max(1, count);
+                if (!Double.isFinite(loss))
+                    throw new Lora4jException("loss is " + loss + " at step " + (step + 1) + "; stopped without saving this step"
+                            + " (the last good checkpoint, if any, is in " + o.out() + "); try a lower --lr or --max-grad-norm");
+                double gradNorm = Optimizer.clipGradNorm(params, o.maxGradNorm());
+                opt.step(params, lr);
+                lastLoss = loss;
+                curve.add(new LossCurve.Point(step + 1, loss));
+                double secs = (System.nanoTime() - t0) / 1e9;
+                double tps = tokensSeen / Math.max(secs, 1e-9);
+                metric(Map.of("step", step + 1, "loss", loss, "lr", lr, "grad_norm", gradNorm, "tokens_per_s", tps, "elapsed_s", secs));
+                progressLine(step + 1, total, loss, lr, tps, secs / (step + 1 - start) * (total - step - 1));
+                if (evalData != null && o.evalEvery() > 0 && (step + 1) % o.evalEvery() == 0) evaluate(lm, evalData, step + 1, evalCurve);
+                if (o.saveEvery() > 0 && (step + 1) % o.saveEvery() == 0 && step + 1 < total) saveCheckpoint(lm, opt, step + 1);
+            }
+            if (interrupted) {
+                saveCheckpoint(lm, opt, step);
+                progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + step), o.out());
+            } else {
+                if (evalData != null && (o.evalEvery() == 0 || total % o.evalEvery() != 0)) evaluate(lm, evalData, total, evalCurve);
+                PeftAdapter.save(o.out(), lm, o.model().toString());
+                saveCheckpointIfNeeded(lm, opt, total);
+                if (console()) progress.println();
+                progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; adapter in %s%n", total, lastLoss, o.out());
+            }
+            if (!curve.isEmpty()) LossCurve.write(o.out().resolve("loss.png"), "lora4j training loss", curve, evalCurve);
+        } finally {
+            done.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is exiting (SIGINT): the hook is already running and waits for done
+            }
+        }
+        return new Result(step, lastLoss, o.out(), interrupted);
+    }
+
+    /** The order of the examples in an epoch: a seeded shuffle, or as given. */
+    private int[] order(int n, long epoch) {
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        if (!o.shuffle()) return idx;
+        SplittableRandom r = new SplittableRandom(o.seed() * 0x9E3779B97F4A7C15L + epoch);
+        for (int i = n - 1; i > 0; i--) {
+            int j = r.nextInt(i + 1), tmp = idx[i];
+            idx[i] = idx[j];
+            idx[j] = tmp;
+        }
+        return idx;
+    }
+
+    private void evaluate(LoraModel lm, List<int[]> evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
+        lm.setTraining(false, 0);
+        Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData, o.seqLen(), o.batchSize());
+        evalCurve.add(new LossCurve.Point(step, r.loss()));
+        metric(Map.of("step", step, "eval_loss", r.loss(), "eval_perplexity", r.perplexity()));
+        if (console()) progress.println();
+        progress.printf(Locale.ROOT, "eval at step %d: loss %.4f, perplexity %.3f%n", step, r.loss(), r.perplexity());
+    }
+
+    private void saveCheckpointIfNeeded(LoraModel lm, Optimizer opt, long step) throws IOException {
+        if (o.saveEvery() > 0) saveCheckpoint(lm, opt, step);
+    }
+
+    /** out/checkpoint-STEP: the adapter, the optimizer state and the trainer state, written into a temporary directory then renamed. */
+    private void saveCheckpoint(LoraModel lm, Optimizer opt, long step) throws IOException {
+        Path dir = o.out().resolve("checkpoint-" + step), tmp = o.out().resolve(".checkpoint-" + step + ".tmp");
+        deleteTree(tmp);
+        PeftAdapter.save(tmp, lm, o.model().toString());
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        List<float[]> arrays = opt.state();
+        for (int i = 0; i < arrays.size(); i++) state.put("state." + i, Tensor.of("state." + i, arrays.get(i), arrays.get(i).length));
+        SafeTensorsWriter.write(tmp.resolve(OPTIMIZER), state, DType.F32, Map.of("steps", Long.toString(opt.steps())));
+        var root = JSON.createObjectNode();
+        root.put("global_step", step);
+        root.set("options", OptionsJson.write(o));
+        AtomicFiles.writeString(tmp.resolve(STATE), JSON.writeValueAsString(root) + "\n");
+        deleteTree(dir);
+        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private long restoreOptimizer(Path ckpt, Optimizer opt) {
+        JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
+        try (SafeTensors st = SafeTensors.open(ckpt.resolve(OPTIMIZER))) {
+            List<float[]> arrays = new ArrayList<>();
+            for (int i = 0; st.has("state." + i); i++) arrays.add(st.tensor("state." + i).toArray());
+            if (arrays.size() != opt.state().size())
+                throw new Lora4jException(ckpt.resolve(OPTIMIZER) + ": holds " + arrays.size() + " state tensors, the optimizer needs " + opt.state().size());
+            opt.restore(arrays, Long.parseLong(st.metadata().getOrDefault("steps", "0")));
+        }
+        return state.path("global_step").asLong();
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (var s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
+        }
+    }
+
+    private void metric(Map<String, Object> values) throws IOException {
+        Files.writeString(o.out().resolve(METRICS), new ObjectMapper().writeValueAsString(new java.util.TreeMap<>(values)) + "\n",
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    /** Reloads the curve of steps before a resume from metrics.jsonl, dropping lines past the checkpoint. */
+    private void readCurves(List<LossCurve.Point> curve, List<LossCurve.Point> evalCurve, long start) throws IOException {
+        Path m = o.out().resolve(METRICS);
+        if (!Files.exists(m)) return;
+        List<String> keep = new ArrayList<>();
+        for (String line : Files.readAllLines(m)) {
+            JsonNode j = JSON.readTree(line);
+            long s = j.path("step").asLong();
+            if (s > start) continue;
+            keep.add(line);
+            if (j.has("loss")) curve.add(new LossCurve.Point(s, j.get("loss").asDouble()));
+            if (j.has("eval_loss")) evalCurve.add(new LossCurve.Point(s, j.get("eval_loss").asDouble()));
+        }
+        AtomicFiles.writeString(m, keep.isEmpty() ? "" : String.join("\n", keep) + "\n");
+    }
+
+    private static boolean console() {
+        return System.console() != null;
+    }
+
+    private void progressLine(long step, long total, double loss, float lr, double tps, double etaSeconds) {
+        long every = o.logEvery() > 0 ? o.logEvery() : Math.max(1, total / 20);
+        String line = String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3e  %,.0f tok/s  ETA %s",
+                step, total, loss, lr, tps, hms(etaSeconds));
+        if (console()) progress.print("\r" + line + "   ");
+        else if (step % every == 0 || step == total || step == 1) progress.println(line);
+        progress.flush();
+    }
+
+    static String hms(double seconds) {
+        long s = Math.max(0, Math.round(seconds));
+        return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+    }
+}

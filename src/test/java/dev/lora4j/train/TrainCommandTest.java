@@ -1,0 +1,128 @@
+package dev.lora4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.TestPaths;
+import dev.lora4j.cli.CliRunner;
+import dev.lora4j.io.SafeTensors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** `lora4j train` end to end: PyTorch's SGD step, determinism, resume, outputs and refusals. */
+class TrainCommandTest {
+    @TempDir
+    Path tmp;
+
+    static final Path BASE = TestPaths.fixture("llama-gqa"), ADAPTER = TestPaths.fixture("lora-llama-all-linear");
+
+    Path referenceData() throws IOException {
+        JsonNode ref = new ObjectMapper().readTree(ADAPTER.resolve("reference.json").toFile());
+        Path d = tmp.resolve("data.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (JsonNode row : ref.get("input_ids")) lines.add("{\"input_ids\": " + row + "}");
+        Files.write(d, lines);
+        return d;
+    }
+
+    @Test
+    void oneSgdStepEqualsPyTorch() throws IOException {
+        Path out = tmp.resolve("O");
+        CliRunner.Run r = CliRunner.run("train", "--model", BASE.toString(), "--data", referenceData().toString(), "--init-adapter", ADAPTER.toString(),
+                "--optimizer", "sgd", "--lr", "0.05", "--steps", "1", "--batch-size", "6", "--seq-len", "16", "--no-shuffle",
+                "--dropout", "0", "--max-grad-norm", "0", "--weight-decay", "0", "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("trainable params: ");
+        assertThat(out.resolve("adapter_config.json")).exists();
+        assertThat(out.resolve("loss.png")).exists();
+        assertThat(out.resolve("metrics.jsonl")).exists();
+        try (SafeTensors before = SafeTensors.open(ADAPTER.resolve("adapter_model.safetensors"));
+             SafeTensors grads = SafeTensors.open(ADAPTER.resolve("lora_grads.safetensors"));
+             SafeTensors after = SafeTensors.open(out.resolve("adapter_model.safetensors"))) {
+            assertThat(after.entries().keySet()).isEqualTo(before.entries().keySet());
+            for (String key : before.entries().keySet()) {
+                float[] a0 = before.tensor(key).toArray(), g = grads.tensor(key).toArray(), a1 = after.tensor(key).toArray();
+                double num = 0, den = 0;
+                for (int i = 0; i < a0.length; i++) {
+                    double expected = a0[i] - 0.05 * g[i];
+                    num += (a1[i] - expected) * (a1[i] - expected);
+                    den += (0.05 * g[i]) * (0.05 * g[i]);
+                }
+                assertThat(Math.sqrt(num / den)).as("%s: error of the update relative to its size", key).isLessThan(1e-4);
+            }
+        }
+    }
+
+    String[] run(Path out, String... extra) throws IOException {
+        List<String> a = new ArrayList<>(List.of("train", "--model", BASE.toString(), "--data", referenceData().toString(), "--out", out.toString(),
+                "--r", "2", "--batch-size", "1", "--dropout", "0.1", "--seq-len", "12"));
+        a.addAll(List.of(extra));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void deterministicAndResumable() throws IOException {
+        Path one = tmp.resolve("one"), two = tmp.resolve("two");
+        assertThat(CliRunner.run(run(one, "--steps", "4", "--save-every", "2", "--target", "q_proj,v_proj", "--lr", "1e-2")).code()).isZero();
+        assertThat(CliRunner.run(run(two, "--steps", "4", "--save-every", "2", "--target", "q_proj,v_proj", "--lr", "1e-2")).code()).isZero();
+        byte[] final1 = Files.readAllBytes(one.resolve("adapter_model.safetensors"));
+        assertThat(Files.readAllBytes(two.resolve("adapter_model.safetensors"))).as("same seed, same bytes").isEqualTo(final1);
+        assertThat(one.resolve("checkpoint-2/optimizer.safetensors")).exists();
+        // continue from step 2: the result must be bit-identical to the uninterrupted run
+        CliRunner.Run r = CliRunner.run("train", "--resume", one.resolve("checkpoint-2").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Files.readAllBytes(one.resolve("adapter_model.safetensors"))).isEqualTo(final1);
+        assertThat(Files.readAllLines(one.resolve("metrics.jsonl"))).hasSize(4);
+        // a different seed gives a different adapter
+        Path three = tmp.resolve("three");
+        assertThat(CliRunner.run(run(three, "--steps", "4", "--seed", "7", "--target", "q_proj,v_proj", "--lr", "1e-2")).code()).isZero();
+        assertThat(Files.readAllBytes(three.resolve("adapter_model.safetensors"))).isNotEqualTo(final1);
+    }
+
+    @Test
+    void refusesAForeignOutputDirectoryBeforeAnyWork() throws IOException {
+        Path out = tmp.resolve("foreign");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("notes.txt"), "mine");
+        CliRunner.Run r = CliRunner.run(run(out, "--steps", "1"));
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("is not a lora4j output directory");
+        try (var s = Files.list(out)) {
+            assertThat(s.toList()).hasSize(1);
+        }
+    }
+
+    @Test
+    void stopsOnANonFiniteLoss() throws IOException {
+        Path out = tmp.resolve("nan");
+        CliRunner.Run r = CliRunner.run(run(out, "--steps", "3", "--optimizer", "sgd", "--lr", "1e38", "--max-grad-norm", "0"));
+        assertThat(r.code()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).containsPattern("loss is (NaN|Infinity) at step [23]");
+        assertThat(out.resolve("adapter_model.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void targetsThatMatchNothingListTheModules() throws IOException {
+        CliRunner.Run r = CliRunner.run(run(tmp.resolve("x"), "--steps", "1", "--target", "c_attn"));
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("match no module", "q_proj", "self_attn.o_proj", "mlp.down_proj");
+    }
+
+    @Test
+    void trainableLineHasPeftsFormat() throws IOException {
+        CliRunner.Run r = CliRunner.run("train", "--model", TestPaths.fixture("gpt2-plain").toString(),
+                "--data", TestPaths.fixture("gpt2-plain").resolve("eval.jsonl").toString(),
+                "--out", tmp.resolve("g").toString(), "--steps", "1", "--batch-size", "2", "--seq-len", "8");
+        assertThat(r.code()).as(r.err()).isZero();
+        // 2 layers × c_attn (48 → 144) at r = 8: 2·(8·48 + 144·8) = 3,072 trainable; the base has
+        // wte 89·48 + wpe 32·48 + 2 × 28,272 per block + ln_f 96 = 62,448
+        assertThat(r.err()).contains("trainable params: 3,072 || all params: 65,520 || trainable%: 4.6886");
+    }
+}
