@@ -2,6 +2,7 @@ package dev.lora4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.bench.MatmulBench;
+import dev.lora4j.bench.TrainBench;
 import dev.lora4j.kernels.Kernels;
 import dev.lora4j.tensor.Parallel;
 import picocli.CommandLine.Command;
@@ -18,8 +19,26 @@ import java.util.concurrent.Callable;
         description = {"Benchmarks. 'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul.")
+    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, or train (LoRA training throughput and peak memory).")
     String what;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "train: the checkpoint to train on (bench/train_torch.py make writes a random GPT-2-small one).")
+    java.nio.file.Path model;
+
+    @Option(names = "--batch-size", defaultValue = "4", description = "train: batch size (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "train: sequence length (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--r", defaultValue = "8", description = "train: LoRA rank (default: ${DEFAULT-VALUE}).")
+    int r;
+
+    @Option(names = "--target", description = "train: modules to adapt (default: the model type's default).")
+    String target;
+
+    @Option(names = "--steps", defaultValue = "6", description = "train: timed steps after 2 warm-up steps (default: ${DEFAULT-VALUE}).")
+    int steps;
 
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
@@ -32,8 +51,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul)");
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        if (what.equals("train")) return train();
+        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul or train)");
         if (!json) System.out.printf("fp32 matmul, %s, %d thread(s)%n%-22s %10s %10s%n", Kernels.describe(), Parallel.threads(), "M x K x N layout", "GFLOP/s", "ms");
         List<Map<String, Object>> rows = new ArrayList<>();
         ObjectMapper om = new ObjectMapper();
@@ -51,6 +71,27 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 System.out.printf("%-22s %10.1f %10.2f%n", cs, r.gflops(), r.millis());
             }
+        }
+        return 0;
+    }
+
+    private int train() throws Exception {
+        if (model == null) throw new dev.lora4j.Lora4jException("bench train needs --model DIR");
+        try (dev.lora4j.model.Transformer base = dev.lora4j.model.Transformer.load(model)) {
+            var targets = target == null ? dev.lora4j.lora.LoraConfig.defaultTargets(base.config().modelType())
+                    : new dev.lora4j.lora.LoraConfig.TargetList(java.util.List.of(target.split(",")));
+            TrainBench.Result res = TrainBench.run(base, targets, r, batchSize, seqLen, steps);
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("impl", "lora4j");
+            o.put("mode", "lora");
+            o.put("tokens_per_s", res.tokensPerSecond());
+            o.put("seconds_per_step", res.secondsPerStep());
+            o.put("peak_rss_bytes", res.peakRssBytes());
+            o.put("trainable", res.trainable());
+            o.put("threads", Parallel.threads());
+            if (json) System.out.println(new ObjectMapper().writeValueAsString(o));
+            else System.out.printf(java.util.Locale.ROOT, "LoRA training, %d x %d, r = %d: %.1f tokens/s (%.3f s/step), peak RSS %.2f GiB%n",
+                    batchSize, seqLen, r, res.tokensPerSecond(), res.secondsPerStep(), res.peakRssBytes() / 1073741824.0);
         }
         return 0;
     }

@@ -24,10 +24,9 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
     }
 
     /**
-     * x(B·T, C) += Wo·attention(h). Leaves qkv (B·T, W) and att (B·T, H·D) and, when probs is not null,
-     * the attention probabilities (B, H, T, T) for the backward pass.
+     * x(B·T, C) += Wo·attention(h). Leaves qkv (B·T, W, q and k rotated) and att (B·T, H·D) for the backward pass.
      */
-    public void forward(float[] h, int b, int t, int c, float[] qkv, float[] att, float[] probs, float[] x) {
+    public void forward(float[] h, int b, int t, int c, float[] qkv, float[] att, float[] x) {
         int w = qkvWidth(), bt = b * t;
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
@@ -36,19 +35,19 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             col += p.out();
         }
         if (rope != null) rotate(qkv, b, t, false);
-        attend(qkv, b, t, att, probs);
+        attend(qkv, b, t, att);
         output.forward(Mat.of(att, 0, bt, heads * headDim), x, 0, c, true);
     }
 
     /**
-     * Backward of {@link #forward}: given dy = dL/dx (B·T, C) and the saved h, qkv, att, probs, writes
+     * Backward of {@link #forward}: given dy = dL/dx (B·T, C) and the saved h, qkv and att, writes
      * dh = dL/dh (B·T, C); datt (B·T, H·D) and dqkv (B·T, W) are scratch.
      */
-    public void backward(float[] h, int b, int t, int c, float[] qkv, float[] att, float[] probs,
+    public void backward(float[] h, int b, int t, int c, float[] qkv, float[] att,
                          float[] dy, float[] datt, float[] dqkv, float[] dh) {
         int w = qkvWidth(), bt = b * t;
         output.backward(Mat.of(att, 0, bt, heads * headDim), Mat.of(dy, 0, bt, c), datt, 0, heads * headDim, false);
-        attendBackward(qkv, probs, datt, dqkv, b, t);
+        attendBackward(qkv, datt, dqkv, b, t);
         if (rope != null) rotate(dqkv, b, t, true);
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
@@ -91,53 +90,57 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         return Mat.of(qkv, bi * t * qkvWidth() + (heads + kvHeads + kvh) * headDim, t, headDim, qkvWidth());
     }
 
-    /** att(B·T, H·D) = softmax(q·kᵀ/√D + mask)·v per (batch, head); P (T, T) kept in probs if given. */
-    private void attend(float[] qkv, int b, int t, float[] att, float[] probs) {
+    /** att(B·T, H·D) = softmax(q·kᵀ/√D + mask)·v per (batch, head). */
+    private void attend(float[] qkv, int b, int t, float[] att) {
         int group = heads / kvHeads, ldo = heads * headDim;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
-        Ops ops = Kernels.ops();
         Parallel.forRange(b * heads, 1, (u0, u1) -> {
-            float[] scratch = probs == null ? new float[t * t] : null;
+            float[] p = new float[t * t];
             for (int u = u0; u < u1; u++) {
                 int bi = u / heads, hh = u % heads, kvh = hh / group;
-                float[] p = probs != null ? probs : scratch;
-                int pOff = probs != null ? u * t * t : 0;
-                Kernels.matmul(q(qkv, bi, t, hh), k(qkv, bi, t, kvh).t(), p, pOff, t, false);
-                for (int i = 0; i < t; i++) {
-                    int row = pOff + i * t, from = firstVisible(i);
-                    Arrays.fill(p, row, row + from, 0f);
-                    for (int j = from; j <= i; j++) p[row + j] *= scale;
-                    ops.softmax(p, row + from, i + 1 - from);
-                    Arrays.fill(p, row + i + 1, row + t, 0f);
-                }
-                Kernels.matmul(Mat.of(p, pOff, t, t), v(qkv, bi, t, kvh), att, bi * t * ldo + hh * headDim, ldo, false);
+                probabilities(qkv, bi, t, hh, p);
+                Kernels.matmul(Mat.of(p, 0, t, t), v(qkv, bi, t, kvh), att, bi * t * ldo + hh * headDim, ldo, false);
             }
         });
     }
 
+    /** p(T, T) = softmax(q·kᵀ/√D + causal/window mask) for one (batch, query head); masked entries are 0. */
+    private void probabilities(float[] qkv, int bi, int t, int hh, float[] p) {
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        Ops ops = Kernels.ops();
+        Kernels.matmul(q(qkv, bi, t, hh), k(qkv, bi, t, hh / (heads / kvHeads)).t(), p, 0, t, false);
+        for (int i = 0; i < t; i++) {
+            int row = i * t, from = firstVisible(i);
+            Arrays.fill(p, row, row + from, 0f);
+            for (int j = from; j <= i; j++) p[row + j] *= scale;
+            ops.softmax(p, row + from, i + 1 - from);
+            Arrays.fill(p, row + i + 1, row + t, 0f);
+        }
+    }
+
     /**
-     * dqkv from datt: per (batch, key/value head), so the query heads that share a k/v head add their
-     * dK and dV in one thread. dP = dO·Vᵀ; dS = softmax'(dP)·scale; dQ = dS·K; dK += dSᵀ·Q; dV += Pᵀ·dO.
+     * dqkv from datt, per (batch, key/value head), so the query heads that share a k/v head add their
+     * dK and dV in one thread. P is recomputed (cheaper in memory than keeping B·H·T² floats a layer):
+     * dV += Pᵀ·dO; dP = dO·Vᵀ; dS = softmax'(dP)/√D; dQ = dS·K; dK += dSᵀ·Q.
      */
-    private void attendBackward(float[] qkv, float[] probs, float[] datt, float[] dqkv, int b, int t) {
+    private void attendBackward(float[] qkv, float[] datt, float[] dqkv, int b, int t) {
         int group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
         Parallel.forRange(b * kvHeads, 1, (u0, u1) -> {
-            float[] dp = new float[t * t];
+            float[] p = new float[t * t], dp = new float[t * t];
             for (int u = u0; u < u1; u++) {
                 int bi = u / kvHeads, kvh = u % kvHeads;
                 Mat dk = k(dqkv, bi, t, kvh), dv = v(dqkv, bi, t, kvh);
                 for (int g = 0; g < group; g++) {
-                    int hh = kvh * group + g, pOff = (bi * heads + hh) * t * t;
-                    Mat p = Mat.of(probs, pOff, t, t);
+                    int hh = kvh * group + g;
+                    probabilities(qkv, bi, t, hh, p);
                     Mat dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
-                    Kernels.matmul(p.t(), dO, dqkv, (int) dv.offset(), qkvWidth(), g > 0);
+                    Kernels.matmul(Mat.of(p, 0, t, t).t(), dO, dqkv, (int) dv.offset(), qkvWidth(), g > 0);
                     Kernels.matmul(dO, v(qkv, bi, t, kvh).t(), dp, 0, t, false);
                     for (int i = 0; i < t; i++) {
                         int from = firstVisible(i);
                         Arrays.fill(dp, i * t, i * t + from, 0f);
-                        ops.softmaxBackward(dp, i * t + from, probs, pOff + i * t + from, i + 1 - from);
+                        ops.softmaxBackward(dp, i * t + from, p, i * t + from, i + 1 - from);
                         for (int j = from; j <= i; j++) dp[i * t + j] *= scale;
                         Arrays.fill(dp, i * t + i + 1, i * t + t, 0f);
                     }

@@ -257,11 +257,11 @@ class GradientCheckTest {
     void checkAttention(Attention at, int b, int t, int c, double theta, int window, LoraLinear target) {
         int bt = b * t, wdt = at.qkvWidth(), hd = at.headDim();
         float[] h = random(bt * c, 1.5), w = random(bt * c, 1);
-        float[] qkv = new float[bt * wdt], att = new float[bt * at.heads() * hd], probs = new float[b * at.heads() * t * t];
+        float[] qkv = new float[bt * wdt], att = new float[bt * at.heads() * hd];
         float[] x = new float[bt * c], dh = new float[bt * c];
         for (Projection p : at.inputs()) if (p instanceof LoraLinear l) l.zeroGrad();
-        at.forward(h, b, t, c, qkv, att, probs, x);
-        at.backward(h, b, t, c, qkv, att, probs, w, new float[att.length], new float[qkv.length], dh);
+        at.forward(h, b, t, c, qkv, att, x);
+        at.backward(h, b, t, c, qkv, att, w, new float[att.length], new float[qkv.length], dh);
         double[] wd = d(w);
         checkLora("attention (" + target.name() + ")", target, dh, d(h), (hh, a, bb) -> {
             double[] q = new double[bt * wdt];

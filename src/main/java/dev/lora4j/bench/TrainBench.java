@@ -1,0 +1,66 @@
+package dev.lora4j.bench;
+
+import dev.lora4j.data.Batch;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.model.Activations;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.train.Optimizer;
+import dev.lora4j.train.Parameter;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * LoRA training throughput: forward, backward and an AdamW step on random token ids, timed per step
+ * after two warm-up steps, and the process's peak resident memory (VmHWM) at the end.
+ */
+public final class TrainBench {
+    public record Result(double tokensPerSecond, double secondsPerStep, long peakRssBytes, long trainable) {}
+
+    private TrainBench() {}
+
+    public static Result run(Transformer base, LoraConfig.Targets targets, int r, int batch, int seqLen, int steps) {
+        LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, targets, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
+        LoraModel lm = LoraModel.inject(base, cfg, 0);
+        List<Parameter> params = new ArrayList<>();
+        for (LoraLinear l : lm.modules().values()) {
+            params.add(new Parameter(l.name() + ".A", l.a(), l.gradA()));
+            params.add(new Parameter(l.name() + ".B", l.b(), l.gradB()));
+        }
+        Optimizer opt = new Optimizer.AdamW(params, 0.9f, 0.999f, 1e-8f, 0f);
+        SplittableRandom rnd = new SplittableRandom(0);
+        List<int[]> rows = new ArrayList<>();
+        for (int i = 0; i < batch; i++) rows.add(rnd.ints(seqLen, 0, base.config().vocabSize()).toArray());
+        Batch b = Batch.of(rows, 0, batch, seqLen);
+        Activations act = new Activations(base.config(), batch, seqLen, true);
+        double total = 0;
+        for (int s = 0; s < steps + 2; s++) {
+            long t0 = System.nanoTime();
+            lm.zeroGrad();
+            lm.setTraining(true, s);
+            lm.model().loss(b.tokens(), b.targets(), batch, seqLen, act, 1f / b.targetCount());
+            opt.step(params, 1e-4f);
+            if (s >= 2) total += (System.nanoTime() - t0) / 1e9;
+        }
+        double perStep = total / steps;
+        return new Result(batch * seqLen / perStep, perStep, peakRss(), lm.trainableParameters());
+    }
+
+    /** VmHWM of this process in bytes (Linux), or -1. */
+    public static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+        } catch (IOException | NumberFormatException ignored) {
+            // not Linux
+        }
+        return -1;
+    }
+}
