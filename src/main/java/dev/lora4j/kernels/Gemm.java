@@ -3,6 +3,8 @@ package dev.lora4j.kernels;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -32,7 +34,7 @@ public final class Gemm {
     private static final class Buffers {
         final float[] a = new float[MC * KC];
         final float[] b = new float[roundUp(NC, NR) * KC];
-        final float[] row = new float[Math.max(KC, MR)];
+        final float[] row = new float[Math.max(KC, NR * L)];
         final float[] tile = new float[MR * NR];
     }
 
@@ -186,62 +188,10 @@ public final class Gemm {
     }
 
     /** Packs panels [q0, q1) of B[pc:pc+kc, jc:jc+nc] into bp, NR columns each, k-major inside a panel; pads columns with 0. */
-    private static void packB(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] row) {
-        float[] arr = b.array();
-        if (arr != null && b.colStride() == 1) {
-            int rs = b.rowStride(), base0 = (int) b.offset();
-            for (int q = q0; q < q1; q++) {
-                int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
-                for (int p = 0; p < kc; p++) {
-                    int src = base0 + (pc + p) * rs + jc + q * NR, dst = base + p * NR;
-                    if (cols == NR) {
-                        for (int v = 0; v < NR; v += L) FloatVector.fromArray(S, arr, src + v).intoArray(bp, dst + v);
-                    } else {
-                        for (int jj = 0; jj < cols; jj++) bp[dst + jj] = arr[src + jj];
-                        for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
-                    }
-                }
-            }
-        } else if (arr != null && b.rowStride() == 1) {
-            int cs = b.colStride(), base0 = (int) b.offset();
-            for (int q = q0; q < q1; q++) {
-                int base = q * kc * NR;
-                for (int jj = 0; jj < NR; jj++) {
-                    int j = q * NR + jj;
-                    if (j < nc) {
-                        int src = base0 + (jc + j) * cs + pc;
-                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = arr[src + p];
-                    } else {
-                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = 0f;
-                    }
-                }
-            }
-        } else if (b.colStride() == 1) {
-            for (int q = q0; q < q1; q++) {
-                int base = q * kc * NR;
-                int cols = Math.min(NR, nc - q * NR);
-                for (int p = 0; p < kc; p++) {
-                    int dst = base + p * NR;
-                    b.copyRow(pc + p, jc + q * NR, bp, dst, cols);
-                    for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
-                }
-            }
-        } else if (b.rowStride() == 1) {
-            // B = Wᵀ with W row-major (the usual nn.Linear weight): each column of B is a row of W.
-            Mat w = b.t();
-            for (int q = q0; q < q1; q++) {
-                int base = q * kc * NR;
-                for (int jj = 0; jj < NR; jj++) {
-                    int j = q * NR + jj;
-                    if (j < nc) {
-                        w.copyRow(jc + j, pc, row, 0, kc);
-                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = row[p];
-                    } else {
-                        for (int p = 0; p < kc; p++) bp[base + p * NR + jj] = 0f;
-                    }
-                }
-            }
-        } else {
+    private static void packB(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] scratch) {
+        if (b.colStride() == 1) packRows(b, pc, kc, jc, nc, q0, q1, bp);
+        else if (b.rowStride() == 1) packColumns(b, pc, kc, jc, nc, q0, q1, bp, scratch);
+        else {
             for (int q = q0; q < q1; q++)
                 for (int p = 0; p < kc; p++)
                     for (int jj = 0; jj < NR; jj++) {
@@ -249,6 +199,58 @@ public final class Gemm {
                         bp[q * kc * NR + p * NR + jj] = j < nc ? b.get(pc + p, jc + j) : 0f;
                     }
         }
+    }
+
+    /** B row-major (a Conv1D weight, an activation): each k gives NR contiguous floats, three vector copies. */
+    private static void packRows(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp) {
+        float[] arr = b.array();
+        MemorySegment seg = b.segment();
+        long rs = b.rowStride();
+        for (int q = q0; q < q1; q++) {
+            int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
+            for (int p = 0; p < kc; p++) {
+                long src = b.offset() + (pc + p) * rs + jc + q * NR;
+                int dst = base + p * NR;
+                if (cols == NR) {
+                    for (int v = 0; v < NR; v += L) load(arr, seg, src + v).intoArray(bp, dst + v);
+                } else {
+                    for (int jj = 0; jj < cols; jj++) bp[dst + jj] = arr != null ? arr[(int) src + jj] : seg.getAtIndex(Mat.F32, src + jj);
+                    for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
+                }
+            }
+        }
+    }
+
+    /**
+     * B = Wᵀ with W row-major (an nn.Linear weight, a tied LM head): each column of B is a row of W.
+     * Transposed through a small L1-resident tile: L consecutive k of each of the NR rows are read as
+     * vectors, then written out k by k, so both reads and writes stay contiguous.
+     */
+    private static void packColumns(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] tile) {
+        float[] arr = b.array();
+        MemorySegment seg = b.segment();
+        long cs = b.colStride();
+        for (int q = q0; q < q1; q++) {
+            int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
+            for (int p0 = 0; p0 < kc; p0 += L) {
+                int len = Math.min(L, kc - p0);
+                for (int jj = 0; jj < cols; jj++) {
+                    long src = b.offset() + (jc + q * NR + jj) * cs + pc + p0;
+                    if (len == L) load(arr, seg, src).intoArray(tile, jj * L);
+                    else for (int pp = 0; pp < len; pp++) tile[jj * L + pp] = arr != null ? arr[(int) src + pp] : seg.getAtIndex(Mat.F32, src + pp);
+                }
+                for (int pp = 0; pp < len; pp++) {
+                    int dst = base + (p0 + pp) * NR;
+                    for (int jj = 0; jj < cols; jj++) bp[dst + jj] = tile[jj * L + pp];
+                    for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
+                }
+            }
+        }
+    }
+
+    /** L floats at float index idx of an array or a little-endian segment. */
+    private static FloatVector load(float[] arr, MemorySegment seg, long idx) {
+        return arr != null ? FloatVector.fromArray(S, arr, (int) idx) : FloatVector.fromMemorySegment(S, seg, idx * 4, ByteOrder.LITTLE_ENDIAN);
     }
 
     /**
