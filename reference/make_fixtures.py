@@ -8,7 +8,7 @@ src/test/resources/fixtures/. CI only reads the committed files; it never needs 
 Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
 Fixture version: 1. Changing this script changes the fixtures: commit both together.
 """
-import json, math, os, struct, sys
+import json, math, os, re, struct, sys
 import torch
 
 torch.manual_seed(1234)
@@ -310,6 +310,23 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora):
     print(f"{name}: loss with adapter {loss.item():.6f}")
 
 
+def write_full_grads(base_name, forward):
+    """Autograd's gradient of the batch-mean causal-LM loss for every weight (full fine-tuning)."""
+    d = os.path.join(OUT, base_name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    W = load_safetensors(os.path.join(d, "model.safetensors"))
+    with open(os.path.join(d, "reference.json")) as f:
+        ids = torch.tensor(json.load(f)["input_ids"])
+    params = {k: v.clone().requires_grad_() for k, v in W.items() if not re.search(r"\.attn\.(bias|masked_bias)$", k)}
+    logits = forward(cfg, {**W, **params}, ids)
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "full_grads.safetensors"), {k: v.grad.float() for k, v in params.items()})
+    print(f"{base_name}: full gradients written")
+
+
 def write_optimizer_fixture():
     """PyTorch's AdamW and SGD on a small parameter over a few steps of given gradients."""
     p0 = torch.randn(7)
@@ -382,6 +399,8 @@ def main():
                         "rank_pattern": {}, "alpha_pattern": {}})
 
     write_optimizer_fixture()
+    write_full_grads("gpt2-plain", lambda c, w, i: gpt2_forward(c, w, i, ""))
+    write_full_grads("llama-gqa", llama_forward)
 
     if os.path.exists(os.path.join(SHARED, "model.safetensors")):
         with open(os.path.join(SHARED, "config.json")) as f:

@@ -6,8 +6,23 @@ import dev.lora4j.model.ModelConfig.NormKind;
 import dev.lora4j.model.ModelConfig.RmsNormKind;
 import dev.lora4j.tensor.Parallel;
 
-/** A normalisation layer with its (frozen) weights, forward and backward: LayerNorm (γ, β) or RMSNorm (γ). */
-public record Norm(String name, NormKind kind, float[] weight /* (C) */, float[] bias /* (C) or null */) {
+/**
+ * A normalisation layer with its weights, forward and backward: LayerNorm (γ, β) or RMSNorm (γ).
+ * Frozen unless it carries gradient arrays (full fine-tuning). {@code name} is the checkpoint's
+ * tensor prefix (e.g. {@code h.0.ln_1}, {@code model.norm}).
+ */
+public record Norm(String name, NormKind kind, float[] weight /* (C) */, float[] bias /* (C) or null */,
+                   float[] weightGrad /* (C) or null: frozen */, float[] biasGrad /* (C) or null */) {
+
+    public Norm(String name, NormKind kind, float[] weight, float[] bias) {
+        this(name, kind, weight, bias, null, null);
+    }
+
+    /** A trainable copy: own weights, zeroed gradients. */
+    public Norm trainable() {
+        return new Norm(name, kind, weight.clone(), bias == null ? null : bias.clone(), new float[weight.length],
+                bias == null ? null : new float[bias.length]);
+    }
 
     /** out(rows, C) = norm(x(rows, C)); stats (rows, 2) receives {mean, rstd} per row when not null. */
     public void forward(float[] out, float[] x, int rows, int c, float[] stats) {
@@ -33,15 +48,18 @@ public record Norm(String name, NormKind kind, float[] weight /* (C) */, float[]
         });
     }
 
-    /** dx(rows, C) += dL/dx given dout = dL/d(out), the forward input x and its stats. */
+    /**
+     * dx(rows, C) += dL/dx given dout = dL/d(out), the forward input x and its stats; accumulates the
+     * weight gradients when trainable (rows in order, on one thread, so the sum is deterministic).
+     */
     public void backward(float[] dx, float[] dout, float[] x, int rows, int c, float[] stats) {
-        Parallel.forRange(rows, 16, (r0, r1) -> {
+        Parallel.forRange(rows, weightGrad == null ? 16 : Integer.MAX_VALUE, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 switch (kind) {
                     case LayerNormKind ln -> Kernels.ops().layerNormBackward(dx, r * c, dout, r * c, x, r * c,
-                            stats[2 * r], stats[2 * r + 1], weight, null, null, c);
+                            stats[2 * r], stats[2 * r + 1], weight, weightGrad, biasGrad, c);
                     case RmsNormKind rms -> Kernels.ops().rmsNormBackward(dx, r * c, dout, r * c, x, r * c,
-                            stats[2 * r + 1], weight, null, c);
+                            stats[2 * r + 1], weight, weightGrad, c);
                 }
             }
         });

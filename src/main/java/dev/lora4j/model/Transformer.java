@@ -29,9 +29,18 @@ public final class Transformer implements AutoCloseable {
     private final Norm finalNorm;
     private final Tensor head;              // (V, C); the token embedding itself when tied
     private final Checkpoint source;        // keeps the mapping alive; null for in-memory models
+    private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
+
+    /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */
+    public record EmbeddingGrads(float[] token, float[] position, float[] head) {}
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
                        Norm finalNorm, Tensor head, Checkpoint source) {
+        this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, null);
+    }
+
+    public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
+                       Norm finalNorm, Tensor head, Checkpoint source, EmbeddingGrads grads) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -39,6 +48,7 @@ public final class Transformer implements AutoCloseable {
         this.finalNorm = finalNorm;
         this.head = head;
         this.source = source;
+        this.grads = grads;
     }
 
     /** Loads a Hugging Face checkpoint directory (config.json + safetensors). */
@@ -72,6 +82,10 @@ public final class Transformer implements AutoCloseable {
 
     public Checkpoint source() {
         return source;
+    }
+
+    public EmbeddingGrads embeddingGrads() {
+        return grads;
     }
 
     /**
@@ -151,9 +165,19 @@ public final class Transformer implements AutoCloseable {
                 if (targets[first + i] >= 0) count++;
                 sum += part[i];
             }
-            if (backward) Kernels.matmul(Mat.of(a.logits, 0, rows, v), head.mat(), a.dh, r0 * dim, dim, false);
+            if (backward) {
+                Mat dlogits = Mat.of(a.logits, 0, rows, v);
+                Kernels.matmul(dlogits, head.mat(), a.dh, r0 * dim, dim, false);
+                if (grads != null) { // dHead (V, C) += dlogitsᵀ·h; a tied head's gradient lands on the token embedding
+                    float[] g = grads.head() != null ? grads.head() : grads.token();
+                    Kernels.matmul(dlogits.t(), new Mat(a.h, null, (long) r0 * dim, rows, dim, dim, 1), g, 0, dim, true);
+                }
+            }
         }
-        if (backward) backward(b, t, a);
+        if (backward) {
+            backward(b, t, a);
+            if (grads != null) embedBackward(tokens, b, t, a.dx);
+        }
         return new LossSum(sum, count);
     }
 
@@ -176,9 +200,18 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
+    /** Embedding gradients: wte[token] += dx[row], wpe[position] += dx[row], rows in order. */
+    private void embedBackward(int[] tokens, int b, int t, float[] dx) {
+        int dim = config.dim();
+        for (int r = 0; r < b * t; r++) {
+            Kernels.ops().axpy(1f, dx, r * dim, grads.token(), tokens[r] * dim, dim);
+            if (grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
+        }
+    }
+
     /** A copy of this model whose blocks are replaced (e.g. with LoRA-wrapped projections); shares the weights. */
     public Transformer withBlocks(List<Block> newBlocks) {
-        return new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source);
+        return new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads);
     }
 
     /** x(B·T, C) = wte[token] (+ wpe[position]). */
