@@ -86,7 +86,7 @@ final class TrainCommand implements Callable<Integer> {
     Path resume;
     @Option(names = "--init-adapter", paramLabel = "DIR", description = "Start from this PEFT adapter, taking its r, alpha and targets.")
     Path initAdapter;
-    @Option(names = "--full", description = "Full fine-tuning baseline (every weight trained).")
+    @Option(names = "--full", description = "Full fine-tuning baseline: every weight trained; --out receives a complete HF checkpoint.")
     boolean full;
     @Option(names = "--log-every", defaultValue = "0", description = "Progress line every N steps when not on a terminal (default: 20 lines per run).")
     long logEvery;
@@ -101,7 +101,6 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         if (model == null || data == null || out == null) throw new Lora4jException("train needs --model, --data and --out (or --resume DIR)");
-        if (full) throw new Lora4jException("--full (full fine-tuning) is not implemented yet");
         Options.positive("--r", r);
         Options.positive("--batch-size", batchSize);
         Options.positive("--grad-accum", gradAccum);
@@ -118,7 +117,8 @@ final class TrainCommand implements Callable<Integer> {
         TrainOptions o = new TrainOptions(model, data, out, r, alpha, dropout, targets, layers == null ? null : new ArrayList<>(layers),
                 enumOf(LoraConfig.Init.class, "--init", init), rslora, enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer),
                 momentum, lr, weightDecay, b[0], b[1], eps, enumOf(Schedule.class, "--schedule", schedule), warmupSteps, steps, epochs,
-                batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, false, logEvery);
+                batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery);
+        if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
         Trainer.train(o, System.err);
         return 0;
     }

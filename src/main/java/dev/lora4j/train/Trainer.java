@@ -35,7 +35,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The LoRA training loop: batches in a seeded order, gradient accumulation (the loss is the mean over
+ * The training loop, for LoRA adapters or (with --full) every weight: batches in a seeded order, gradient accumulation (the loss is the mean over
  * every target token of the accumulated micro-batches, as one big batch would give), clipping, an
  * optimizer step at the scheduled learning rate, evaluation, checkpoints and the final PEFT adapter.
  *
@@ -47,6 +47,51 @@ public final class Trainer {
     public static final String STATE = "trainer_state.json", OPTIMIZER = "optimizer.safetensors", METRICS = "metrics.jsonl";
 
     public record Result(long steps, double lastLoss, Path out, boolean interrupted) {}
+
+    /** What is being trained: LoRA adapters over a frozen base, or every weight (--full). */
+    private interface Trainee {
+        Transformer model();
+
+        List<Parameter> parameters();
+
+        void zeroGrad();
+
+        void setTraining(boolean training, long seed);
+
+        String summary();
+
+        /** Writes the result (a PEFT adapter, or a full HF checkpoint) into dir. */
+        void save(Path dir) throws IOException;
+    }
+
+    private record LoraTrainee(LoraModel lm, List<Parameter> parameters, Path baseDir) implements Trainee {
+        static LoraTrainee of(LoraModel lm, Path baseDir) {
+            List<Parameter> params = new ArrayList<>();
+            for (LoraLinear l : lm.modules().values()) {
+                params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
+                params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
+            }
+            return new LoraTrainee(lm, params, baseDir);
+        }
+
+        public Transformer model() { return lm.model(); }
+        public void zeroGrad() { lm.zeroGrad(); }
+        public void setTraining(boolean training, long seed) { lm.setTraining(training, seed); }
+        public String summary() { return lm.trainableLine(); }
+        public void save(Path dir) throws IOException { PeftAdapter.save(dir, lm, baseDir.toString()); }
+    }
+
+    private record FullTrainee(FullModel full, Path baseDir) implements Trainee {
+        public Transformer model() { return full.model(); }
+        public List<Parameter> parameters() { return full.parameters(); }
+        public void zeroGrad() { full.zeroGrad(); }
+        public void setTraining(boolean training, long seed) {}
+        public String summary() {
+            return String.format(Locale.ROOT, "full fine-tuning: trainable params: %,d || all params: %,d || trainable%%: 100.0000",
+                    full.parameterCount(), full.parameterCount());
+        }
+        public void save(Path dir) throws IOException { full.save(dir, baseDir); }
+    }
 
     private final TrainOptions o;
     private final PrintStream progress;
@@ -83,24 +128,22 @@ public final class Trainer {
 
     private Result run(Path resumeFrom) {
         OutputDir.prepare(o.out());
-        try (Transformer base = Transformer.load(o.model())) {
+        // a full fine-tuning checkpoint is itself a complete HF checkpoint: resume loads the weights from it
+        Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
+        try (Transformer base = Transformer.load(weights)) {
             int vocab = base.config().vocabSize();
             List<int[]> data = TokenDataset.readJsonl(o.data(), vocab).examples();
             List<int[]> evalData = o.evalData() == null ? null : TokenDataset.readJsonl(o.evalData(), vocab).examples();
-            LoraModel lm = buildAdapters(base, resumeFrom);
-            List<Parameter> params = new ArrayList<>();
-            for (LoraLinear l : lm.modules().values()) {
-                params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
-                params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
-            }
+            Trainee trainee = o.full() ? new FullTrainee(FullModel.of(base), o.model()) : LoraTrainee.of(buildAdapters(base, resumeFrom), o.model());
+            List<Parameter> params = trainee.parameters();
             Optimizer opt = switch (o.optimizer()) {
                 case ADAMW -> new Optimizer.AdamW(params, (float) o.beta1(), (float) o.beta2(), (float) o.eps(), (float) o.weightDecay());
                 case SGD -> new Optimizer.Sgd(params, (float) o.momentum(), (float) o.weightDecay());
             };
             long start = 0;
             if (resumeFrom != null) start = restoreOptimizer(resumeFrom, opt);
-            progress.println(lm.trainableLine());
-            return loop(base, lm, params, opt, data, evalData, start);
+            progress.println(trainee.summary());
+            return loop(base, trainee, params, opt, data, evalData, start);
         } catch (IOException e) {
             throw new Lora4jException(o.out() + ": write failed: " + e.getMessage(), e);
         }
@@ -114,7 +157,7 @@ public final class Trainer {
         return LoraModel.inject(base, cfg, o.seed());
     }
 
-    private Result loop(Transformer base, LoraModel lm, List<Parameter> params, Optimizer opt, List<int[]> data,
+    private Result loop(Transformer base, Trainee lm, List<Parameter> params, Optimizer opt, List<int[]> data,
                         List<int[]> evalData, long start) throws IOException {
         int n = data.size(), bsz = o.batchSize(), t = 1;
         for (int[] e : data) t = Math.max(t, Math.min(Math.min(o.seqLen(), base.config().maxPositions()), e.length));
@@ -187,10 +230,10 @@ public final class Trainer {
                 progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + step), o.out());
             } else {
                 if (evalData != null && (o.evalEvery() == 0 || total % o.evalEvery() != 0)) evaluate(lm, evalData, total, evalCurve);
-                PeftAdapter.save(o.out(), lm, o.model().toString());
+                lm.save(o.out());
                 saveCheckpointIfNeeded(lm, opt, total);
                 if (console()) progress.println();
-                progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; adapter in %s%n", total, lastLoss, o.out());
+                progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; saved in %s%n", total, lastLoss, o.out());
             }
             if (!curve.isEmpty()) LossCurve.write(o.out().resolve("loss.png"), "lora4j training loss", curve, evalCurve);
         } finally {
@@ -218,7 +261,7 @@ public final class Trainer {
         return idx;
     }
 
-    private void evaluate(LoraModel lm, List<int[]> evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
+    private void evaluate(Trainee lm, List<int[]> evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
         lm.setTraining(false, 0);
         Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData, o.seqLen(), o.batchSize());
         evalCurve.add(new LossCurve.Point(step, r.loss()));
@@ -227,15 +270,15 @@ public final class Trainer {
         progress.printf(Locale.ROOT, "eval at step %d: loss %.4f, perplexity %.3f%n", step, r.loss(), r.perplexity());
     }
 
-    private void saveCheckpointIfNeeded(LoraModel lm, Optimizer opt, long step) throws IOException {
+    private void saveCheckpointIfNeeded(Trainee lm, Optimizer opt, long step) throws IOException {
         if (o.saveEvery() > 0) saveCheckpoint(lm, opt, step);
     }
 
     /** out/checkpoint-STEP: the adapter, the optimizer state and the trainer state, written into a temporary directory then renamed. */
-    private void saveCheckpoint(LoraModel lm, Optimizer opt, long step) throws IOException {
+    private void saveCheckpoint(Trainee lm, Optimizer opt, long step) throws IOException {
         Path dir = o.out().resolve("checkpoint-" + step), tmp = o.out().resolve(".checkpoint-" + step + ".tmp");
         deleteTree(tmp);
-        PeftAdapter.save(tmp, lm, o.model().toString());
+        lm.save(tmp);
         Map<String, Tensor> state = new LinkedHashMap<>();
         List<float[]> arrays = opt.state();
         for (int i = 0; i < arrays.size(); i++) state.put("state." + i, Tensor.of("state." + i, arrays.get(i), arrays.get(i).length));

@@ -125,4 +125,23 @@ class TrainCommandTest {
         // wte 89·48 + wpe 32·48 + 2 × 28,272 per block + ln_f 96 = 62,448
         assertThat(r.err()).contains("trainable params: 3,072 || all params: 65,520 || trainable%: 4.6886");
     }
+
+    @Test
+    void fullFineTuningWritesACheckpointAndResumesExactly() throws IOException {
+        Path out = tmp.resolve("full");
+        CliRunner.Run r = CliRunner.run(run(out, "--full", "--steps", "3", "--save-every", "1", "--lr", "1e-3"));
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("full fine-tuning: trainable params: 74,176");
+        assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(out.resolve("config.json")).exists();
+        byte[] done = Files.readAllBytes(out.resolve("model.safetensors"));
+        // the result is a checkpoint lora4j (and HF) can load, and it differs from the base
+        CliRunner.Run e = CliRunner.run("eval", "--model", out.toString(), "--data", referenceData().toString(), "--json");
+        CliRunner.Run e0 = CliRunner.run("eval", "--model", BASE.toString(), "--data", referenceData().toString(), "--json");
+        assertThat(e.code()).as(e.err()).isZero();
+        assertThat(e.lastLine()).isNotEqualTo(e0.lastLine());
+        CliRunner.Run again = CliRunner.run("train", "--resume", out.resolve("checkpoint-1").toString());
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(Files.readAllBytes(out.resolve("model.safetensors"))).isEqualTo(done);
+    }
 }
