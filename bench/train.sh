@@ -4,7 +4,7 @@
 # batch 4 x 256 (small: 8 x 256), r = 8 on c_attn, AdamW, 2 threads. PyTorch runs tuned: OpenBLAS's
 # AVX-512 kernels (OPENBLAS_CORETYPE/L2_SIZE unset), its OpenMP build, tcmalloc.
 # Needs: apt-get install python3-torch libopenblas0-openmp libtcmalloc-minimal4
-# Usage: bench/train.sh [gpt2-small|small] [STEPS]
+# Also full fine-tuning once each (FULL=0 skips it). Usage: bench/train.sh [gpt2-small|small] [STEPS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:-gpt2-small}
@@ -24,6 +24,7 @@ lora4j() {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 torch > "$tmp/t1"; lora4j > "$tmp/j1"; torch > "$tmp/t2"; lora4j > "$tmp/j2"
+if [[ ${FULL:-1} == 1 ]]; then torch --full > "$tmp/tf"; lora4j --full > "$tmp/jf"; fi
 /usr/bin/python3 - "$tmp" "$config" "$batch" <<'PY'
 import json, sys
 d, config, batch = sys.argv[1:]
@@ -37,4 +38,10 @@ print(f"|---|---:|---:|")
 print(f"| PyTorch (tuned) | {tt:.1f} | {tr / 2**30:.2f} GiB |")
 print(f"| lora4j | {jt:.1f} | {jr / 2**30:.2f} GiB |")
 print(f"| ratio | {jt / tt:.2f}x | {jr / tr:.2f}x |")
+import os
+if os.path.exists(f"{d}/tf"):
+    tf, jf = json.loads(open(f"{d}/tf").read()), json.loads(open(f"{d}/jf").read())
+    print(f"| PyTorch, full fine-tuning | {tf['tokens_per_s']:.1f} | {tf['peak_rss_bytes'] / 2**30:.2f} GiB |")
+    print(f"| lora4j, full fine-tuning | {jf['tokens_per_s']:.1f} | {jf['peak_rss_bytes'] / 2**30:.2f} GiB |")
+    print(f"| lora4j LoRA vs lora4j full | {jt / jf['tokens_per_s']:.2f}x | {jr / jf['peak_rss_bytes']:.2f}x |")
 PY

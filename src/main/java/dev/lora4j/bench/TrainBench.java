@@ -6,6 +6,7 @@ import dev.lora4j.lora.LoraLinear;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.model.Activations;
 import dev.lora4j.model.Transformer;
+import dev.lora4j.train.FullModel;
 import dev.lora4j.train.Optimizer;
 import dev.lora4j.train.Parameter;
 
@@ -18,7 +19,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * LoRA training throughput: forward, backward and an AdamW step on random token ids, timed per step
+ * Training throughput (LoRA, or full fine-tuning as the baseline): forward, backward and an AdamW step on random token ids, timed per step
  * after two warm-up steps, and the process's peak resident memory (VmHWM) at the end.
  */
 public final class TrainBench {
@@ -26,13 +27,27 @@ public final class TrainBench {
 
     private TrainBench() {}
 
+    /** LoRA on targets at rank r, or (targets null) full fine-tuning of every weight. */
     public static Result run(Transformer base, LoraConfig.Targets targets, int r, int batch, int seqLen, int steps) {
-        LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, targets, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
-        LoraModel lm = LoraModel.inject(base, cfg, 0);
         List<Parameter> params = new ArrayList<>();
-        for (LoraLinear l : lm.modules().values()) {
-            params.add(new Parameter(l.name() + ".A", l.a(), l.gradA()));
-            params.add(new Parameter(l.name() + ".B", l.b(), l.gradB()));
+        Transformer model;
+        Runnable zero;
+        if (targets == null) {
+            FullModel full = FullModel.of(base);
+            base.close(); // the heap copy is all that is used from here
+            params.addAll(full.parameters());
+            model = full.model();
+            zero = full::zeroGrad;
+        } else {
+            LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, targets, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
+            LoraModel lm = LoraModel.inject(base, cfg, 0);
+            for (LoraLinear l : lm.modules().values()) {
+                params.add(new Parameter(l.name() + ".A", l.a(), l.gradA()));
+                params.add(new Parameter(l.name() + ".B", l.b(), l.gradB()));
+            }
+            lm.setTraining(true, 0);
+            model = lm.model();
+            zero = lm::zeroGrad;
         }
         Optimizer opt = new Optimizer.AdamW(params, 0.9f, 0.999f, 1e-8f, 0f);
         SplittableRandom rnd = new SplittableRandom(0);
@@ -43,14 +58,13 @@ public final class TrainBench {
         double total = 0;
         for (int s = 0; s < steps + 2; s++) {
             long t0 = System.nanoTime();
-            lm.zeroGrad();
-            lm.setTraining(true, s);
-            lm.model().loss(b.tokens(), b.targets(), batch, seqLen, act, 1f / b.targetCount());
+            zero.run();
+            model.loss(b.tokens(), b.targets(), batch, seqLen, act, 1f / b.targetCount());
             opt.step(params, 1e-4f);
             if (s >= 2) total += (System.nanoTime() - t0) / 1e9;
         }
         double perStep = total / steps;
-        return new Result(batch * seqLen / perStep, perStep, peakRss(), lm.trainableParameters());
+        return new Result(batch * seqLen / perStep, perStep, peakRss(), params.stream().mapToLong(p -> p.value().length).sum());
     }
 
     /** VmHWM of this process in bytes (Linux), or -1. */

@@ -247,8 +247,12 @@ public final class Transformer implements AutoCloseable {
         return n.weight().length + (n.bias() == null ? 0 : n.bias().length);
     }
 
+    private boolean closed;
+
+    /** Releases the checkpoint mapping (idempotent). Tensors viewing it must not be used afterwards. */
     @Override
-    public void close() {
-        if (source != null) source.close();
+    public synchronized void close() {
+        if (source != null && !closed) source.close();
+        closed = true;
     }
 }
