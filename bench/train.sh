@@ -19,7 +19,7 @@ torch() {
     /usr/bin/python3 "$root/bench/train_torch.py" bench --config "$config" --batch "$batch" --steps "$steps" "$@"
 }
 lora4j() {
-  "$root/bin/lora4j" bench train --model "$model" --batch-size "$batch" --seq-len 256 --r 8 --target c_attn --steps "$steps" --threads 2 --json 2>/dev/null
+  "$root/bin/lora4j" bench train --model "$model" --batch-size "$batch" --seq-len 256 --r 8 --target c_attn --steps "$steps" --threads 2 --json "$@" 2>/dev/null
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -48,7 +48,7 @@ public final class Activations {
         datt = training ? new float[bt * c.heads() * c.headDim()] : null;
         dqkv = training ? new float[bt * c.qkvWidth()] : null;
         dact = training ? new float[bt * c.hidden()] : null;
-        dpre = training ? new float[bt * pre] : null;
+        dpre = training && c.mlp() instanceof ModelConfig.SwiGluMlp ? new float[bt * pre] : null;
     }
 
     Layer layer(int l) {
@@ -78,7 +78,7 @@ public final class Activations {
             n += l.xIn().length + l.stats1().length + l.qkv().length + l.att().length + l.stats2().length + l.pre().length;
             if (l.xMid() != l.xIn()) n += l.xMid().length;
         }
-        if (training) n += dx.length + dh.length + datt.length + dqkv.length + dact.length + dpre.length;
+        if (training) n += dx.length + dh.length + datt.length + dqkv.length + dact.length + (dpre == null ? 0 : dpre.length);
         return 4 * n;
     }
 }

@@ -11,7 +11,8 @@ public sealed interface Mlp {
 
     /**
      * dh(B·T, C) = dL/dh given dy = dL/d(output) and the saved pre; act, dact (B·T, F) and dpre (like
-     * pre) are scratch. act is recomputed from pre (cheaper than keeping it for every layer).
+     * pre; SwiGLU only, GELU works in dact) are scratch. act is recomputed from pre (cheaper than keeping
+     * it for every layer).
      */
     void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh);
 
@@ -38,10 +39,10 @@ public sealed interface Mlp {
             int f = fc.out();
             activate(pre, act, rows, f);
             proj.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
-            Parallel.forRange(rows, 16, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) Kernels.ops().geluTanhBackward(dpre, r * f, dact, r * f, pre, r * f, f);
+            Parallel.forRange(rows, 16, (r0, r1) -> { // dpre overwrites dact in place: elementwise, and dact is not needed after
+                for (int r = r0; r < r1; r++) Kernels.ops().geluTanhBackward(dact, r * f, dact, r * f, pre, r * f, f);
             });
-            fc.backward(Mat.of(h, 0, rows, c), Mat.of(dpre, 0, rows, f), dh, 0, c, false);
+            fc.backward(Mat.of(h, 0, rows, c), Mat.of(dact, 0, rows, f), dh, 0, c, false);
         }
 
         @Override
