@@ -48,7 +48,7 @@ final class EvalCommand implements Callable<Integer> {
             int maxPos = m.config().maxPositions();
             Transformer run = adapter == null ? m : PeftAdapter.load(adapter, m).model();
             Evaluator.Result r = Evaluator.evaluate(run, ds.examples(), Math.min(seqLen, maxPos), batchSize);
-            System.out.printf("loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
+            System.out.printf(java.util.Locale.ROOT, "loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
                     r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();

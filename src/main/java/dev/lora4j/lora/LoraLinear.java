@@ -45,21 +45,6 @@ public final class LoraLinear implements Projection {
     }
 
     @Override
-    public String name() {
-        return base.name();
-    }
-
-    @Override
-    public int in() {
-        return base.in();
-    }
-
-    @Override
-    public int out() {
-        return base.out();
-    }
-
-    @Override
     public Linear base() {
         return base;
     }

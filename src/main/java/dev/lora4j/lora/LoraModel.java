@@ -123,7 +123,7 @@ public final class LoraModel {
     /** PEFT's line: "trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364". */
     public String trainableLine() {
         long trainable = trainableParameters(), all = base.parameterCount() + trainable;
-        return String.format("trainable params: %,d || all params: %,d || trainable%%: %.4f", trainable, all, 100.0 * trainable / all);
+        return String.format(java.util.Locale.ROOT, "trainable params: %,d || all params: %,d || trainable%%: %.4f", trainable, all, 100.0 * trainable / all);
     }
 
     public void setTraining(boolean training, long seed) {

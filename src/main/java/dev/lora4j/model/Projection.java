@@ -9,11 +9,18 @@ import dev.lora4j.tensor.Mat;
  * frozen linear: no weight gradient is computed or stored).
  */
 public interface Projection {
-    String name();
+    /** The Hugging Face module path, e.g. model.layers.0.self_attn.q_proj. */
+    default String name() {
+        return base().name();
+    }
 
-    int in();
+    default int in() {
+        return base().in();
+    }
 
-    int out();
+    default int out() {
+        return base().out();
+    }
 
     /** The frozen linear underneath. */
     Linear base();

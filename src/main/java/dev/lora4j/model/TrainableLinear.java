@@ -19,21 +19,6 @@ public record TrainableLinear(Linear base, float[] weightGrad, float[] biasGrad 
     }
 
     @Override
-    public String name() {
-        return base.name();
-    }
-
-    @Override
-    public int in() {
-        return base.in();
-    }
-
-    @Override
-    public int out() {
-        return base.out();
-    }
-
-    @Override
     public void forward(Mat x, float[] y, int yOff, int ldy, boolean accumulate) {
         base.forward(x, y, yOff, ldy, accumulate);
     }
