@@ -38,6 +38,10 @@ final class TrainCommand implements Callable<Integer> {
     String targetRegex;
     @Option(names = "--layers", paramLabel = "LIST", split = ",", description = "Only these layer indices (layers_to_transform).")
     List<Integer> layers;
+    @Option(names = "--rank-pattern", paramLabel = "KEY=R,...", split = ",", description = "Per-module ranks (PEFT's rank_pattern): module name or regex suffix = rank.")
+    java.util.Map<String, Integer> rankPattern;
+    @Option(names = "--alpha-pattern", paramLabel = "KEY=A,...", split = ",", description = "Per-module alphas (PEFT's alpha_pattern).")
+    java.util.Map<String, Double> alphaPattern;
     @Option(names = "--init", defaultValue = "kaiming", description = "Initialisation of A: kaiming or gaussian (default: ${DEFAULT-VALUE}).")
     String init;
     @Option(names = "--rslora", description = "Rank-stabilised scaling alpha/sqrt(r).")
@@ -115,6 +119,7 @@ final class TrainCommand implements Callable<Integer> {
                 : new LoraConfig.TargetList(Arrays.stream(target.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList());
         double[] b = parseBetas(betas);
         TrainOptions o = new TrainOptions(model, data, out, r, alpha, dropout, targets, layers == null ? null : new ArrayList<>(layers),
+                rankPattern == null ? java.util.Map.of() : rankPattern, alphaPattern == null ? java.util.Map.of() : alphaPattern,
                 enumOf(LoraConfig.Init.class, "--init", init), rslora, enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer),
                 momentum, lr, weightDecay, b[0], b[1], eps, enumOf(Schedule.class, "--schedule", schedule), warmupSteps, steps, epochs,
                 batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery);

@@ -35,6 +35,10 @@ final class OptionsJson {
         }
         if (o.layers() == null) j.putNull("layers");
         else o.layers().forEach(j.putArray("layers")::add);
+        var rp = j.putObject("rank_pattern");
+        o.rankPattern().forEach(rp::put);
+        var ap = j.putObject("alpha_pattern");
+        o.alphaPattern().forEach(ap::put);
         j.put("init", o.init().name());
         j.put("rslora", o.rslora());
         j.put("optimizer", o.optimizer().name());
@@ -78,6 +82,7 @@ final class OptionsJson {
             }
             return new TrainOptions(Path.of(text(j, "model")), Path.of(text(j, "data")), Path.of(text(j, "out")),
                     j.get("r").asInt(), j.get("alpha").asDouble(), j.get("dropout").asDouble(), targets, layers,
+                    intMap(j.get("rank_pattern")), doubleMap(j.get("alpha_pattern")),
                     LoraConfig.Init.valueOf(text(j, "init")), j.get("rslora").asBoolean(),
                     TrainOptions.OptimizerKind.valueOf(text(j, "optimizer")), j.get("momentum").asDouble(), j.get("lr").asDouble(),
                     j.get("weight_decay").asDouble(), j.get("beta1").asDouble(), j.get("beta2").asDouble(), j.get("eps").asDouble(),
@@ -90,6 +95,18 @@ final class OptionsJson {
         } catch (NullPointerException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": options are incomplete or malformed (" + e.getMessage() + ")");
         }
+    }
+
+    private static java.util.Map<String, Integer> intMap(JsonNode n) {
+        java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
+        if (n != null) n.properties().forEach(e -> m.put(e.getKey(), e.getValue().asInt()));
+        return m;
+    }
+
+    private static java.util.Map<String, Double> doubleMap(JsonNode n) {
+        java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
+        if (n != null) n.properties().forEach(e -> m.put(e.getKey(), e.getValue().asDouble()));
+        return m;
     }
 
     private static String text(JsonNode j, String f) {

@@ -14,7 +14,8 @@ import java.util.List;
  */
 public record TrainOptions(
         Path model, Path data, Path out,
-        int r, double alpha, double dropout, LoraConfig.Targets targets, List<Integer> layers, LoraConfig.Init init, boolean rslora,
+        int r, double alpha, double dropout, LoraConfig.Targets targets, List<Integer> layers,
+        java.util.Map<String, Integer> rankPattern, java.util.Map<String, Double> alphaPattern, LoraConfig.Init init, boolean rslora,
         OptimizerKind optimizer, double momentum, double lr, double weightDecay, double beta1, double beta2, double eps,
         Schedule schedule, long warmupSteps, long steps, int epochs,
         int batchSize, int gradAccum, int seqLen, double maxGradNorm, long seed, boolean shuffle,

@@ -153,7 +153,7 @@ public final class Trainer {
         if (resumeFrom != null) return PeftAdapter.load(resumeFrom, base, o.dropout());
         if (o.initAdapter() != null) return PeftAdapter.load(o.initAdapter(), base, o.dropout());
         LoraConfig.Targets targets = o.targets() != null ? o.targets() : LoraConfig.defaultTargets(base.config().modelType());
-        LoraConfig cfg = new LoraConfig(o.r(), o.alpha(), o.dropout(), targets, o.layers(), Map.of(), Map.of(), o.init(), o.rslora());
+        LoraConfig cfg = new LoraConfig(o.r(), o.alpha(), o.dropout(), targets, o.layers(), o.rankPattern(), o.alphaPattern(), o.init(), o.rslora());
         return LoraModel.inject(base, cfg, o.seed());
     }
 

@@ -144,4 +144,41 @@ class TrainCommandTest {
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(Files.readAllBytes(out.resolve("model.safetensors"))).isEqualTo(done);
     }
+
+    @Test
+    void rankAndAlphaPatternsReachTheAdapterFile() throws IOException {
+        Path out = tmp.resolve("patterns");
+        CliRunner.Run r = CliRunner.run(run(out, "--steps", "1", "--target", "q_proj,v_proj", "--rank-pattern", "v_proj=1", "--alpha-pattern", "q_proj=5"));
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode cfg = new ObjectMapper().readTree(out.resolve("adapter_config.json").toFile());
+        assertThat(cfg.get("rank_pattern").get("v_proj").asInt()).isEqualTo(1);
+        assertThat(cfg.get("alpha_pattern").get("q_proj").asDouble()).isEqualTo(5.0);
+        try (SafeTensors st = SafeTensors.open(out.resolve("adapter_model.safetensors"))) {
+            assertThat(st.entry("base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight").shape()).containsExactly(1, 64);
+            assertThat(st.entry("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight").shape()).containsExactly(2, 64);
+        }
+    }
+
+    @Test
+    void adaptersForAnotherModelAreRefusedNamingTheTensor() throws IOException {
+        // module names that do not exist in GPT-2
+        CliRunner.Run r = CliRunner.run("eval", "--model", TestPaths.fixture("gpt2-plain").toString(),
+                "--data", TestPaths.fixture("gpt2-plain").resolve("eval.jsonl").toString(), "--adapter", ADAPTER.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("model.layers.0.", "does not exist in the base model");
+        // same module names, other shapes (Mistral's fixture is narrower)
+        CliRunner.Run s = CliRunner.run("eval", "--model", TestPaths.fixture("mistral-window").toString(),
+                "--data", TestPaths.fixture("mistral-window").resolve("eval.jsonl").toString(), "--adapter", ADAPTER.toString());
+        assertThat(s.code()).isEqualTo(1);
+        assertThat(s.err()).contains("lora_A.weight' has shape", "expected [");
+    }
+
+    @Test
+    void anOutputPathThatIsAFileIsRefused() throws IOException {
+        Path file = tmp.resolve("file");
+        Files.writeString(file, "x");
+        CliRunner.Run r = CliRunner.run(run(file, "--steps", "1"));
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("exists and is not a directory");
+    }
 }
