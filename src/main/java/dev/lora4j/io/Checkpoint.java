@@ -106,6 +106,16 @@ public final class Checkpoint implements AutoCloseable {
         return file(name).entry(name);
     }
 
+    /** The file that holds a tensor. */
+    public SafeTensors fileOf(String name) {
+        return file(name);
+    }
+
+    /** Whether the weights come in shards listed by model.safetensors.index.json. */
+    public boolean sharded() {
+        return java.nio.file.Files.exists(dir.resolve("model.safetensors.index.json"));
+    }
+
     private SafeTensors file(String name) {
         SafeTensors st = byName.get(name);
         if (st == null) throw new Lora4jException(dir + ": missing tensor '" + name + "'");

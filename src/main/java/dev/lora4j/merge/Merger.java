@@ -1,0 +1,207 @@
+package dev.lora4j.merge;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.SafeTensors;
+import dev.lora4j.io.SafeTensorsWriter;
+import dev.lora4j.kernels.Kernels;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.model.Linear;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Mat;
+import dev.lora4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Merges LoRA adapters into their base: every targeted weight becomes W0 + Σᵢ wᵢ·sᵢ·Bᵢ·Aᵢ (transposed
+ * for GPT-2's Conv1D storage), computed in fp32 and rounded once to the output dtype; non-finite
+ * results are refused (PEFT's safe merge). The output is a complete checkpoint with the base's tensor
+ * names, order and sharding; with dtype "same" every other tensor is copied bit for bit. It is written
+ * into a temporary directory and renamed into place, so a failure never leaves a partial output.
+ */
+public final class Merger {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** An adapter directory with its weight, from "DIR" or "DIR:WEIGHT". */
+    public record Weighted(Path dir, double weight) {
+        public static Weighted parse(String spec) {
+            int colon = spec.lastIndexOf(':');
+            if (colon > 0) {
+                try {
+                    double w = Double.parseDouble(spec.substring(colon + 1));
+                    if (!Double.isFinite(w)) throw new Lora4jException("adapter weight in '" + spec + "' must be a finite number");
+                    return new Weighted(Path.of(spec.substring(0, colon)), w);
+                } catch (NumberFormatException notAWeight) {
+                    // a colon inside the path: the whole spec is the directory
+                }
+            }
+            return new Weighted(Path.of(spec), 1.0);
+        }
+    }
+
+    private Merger() {}
+
+    /** ΔW of one adapter module in the base weight's storage orientation, scaled by weight·s. */
+    static float[] delta(LoraLinear l, double weight) {
+        Linear base = l.base();
+        int in = base.in(), out = base.out(), r = l.rank();
+        Mat a = Mat.of(l.a(), 0, r, in), b = Mat.of(l.b(), 0, out, r);
+        float[] d = new float[in * out];
+        if (base.fanInFanOut()) Kernels.matmul(a.t(), b.t(), d, 0, out, false); // (in, out) = Aᵀ·Bᵀ
+        else Kernels.matmul(b, a, d, 0, in, false);                           // (out, in) = B·A
+        float s = (float) (weight * l.scale());
+        for (int i = 0; i < d.length; i++) d[i] *= s;
+        return d;
+    }
+
+    /** The merged weights (checkpoint tensor name → fp32 values) of a base with weighted adapters. */
+    public static Map<String, float[]> mergedWeights(Transformer base, List<LoraModel> adapters, List<Double> weights) {
+        Map<String, float[]> merged = new LinkedHashMap<>();
+        for (int i = 0; i < adapters.size(); i++) {
+            for (LoraLinear l : adapters.get(i).modules().values()) {
+                Tensor w = l.base().weight();
+                float[] acc = merged.computeIfAbsent(w.name(), k -> w.toArray().clone());
+                float[] d = delta(l, weights.get(i));
+                for (int j = 0; j < acc.length; j++) acc[j] += d[j];
+            }
+        }
+        for (var e : merged.entrySet())
+            for (float v : e.getValue())
+                if (!Float.isFinite(v)) throw new Lora4jException("merging gives non-finite values in '" + e.getKey() + "'; nothing was written");
+        return merged;
+    }
+
+    /**
+     * In-memory merge: a model whose targeted linears carry W0 + s·B·A, sharing every other weight.
+     * The base is never modified, so "unmerging" is going back to {@code lora.base()}, exactly W0.
+     */
+    public static Transformer mergeInMemory(LoraModel lora, double weight) {
+        Map<String, float[]> merged = mergedWeights(lora.base(), List.of(lora), List.of(weight));
+        java.util.function.UnaryOperator<dev.lora4j.model.Projection> swap = p -> {
+            Linear l = p.base();
+            float[] m = merged.get(l.weight().name());
+            return m == null ? l : new Linear(l.name(), Tensor.of(l.weight().name(), m, l.weight().shape()), l.bias(), l.in(), l.out(), l.fanInFanOut());
+        };
+        List<dev.lora4j.model.Block> blocks = new ArrayList<>();
+        for (var b : lora.base().blocks()) {
+            var a = b.attention();
+            var mlp = switch (b.mlp()) {
+                case dev.lora4j.model.Mlp.Gelu g -> new dev.lora4j.model.Mlp.Gelu(swap.apply(g.fc()), swap.apply(g.proj()));
+                case dev.lora4j.model.Mlp.SwiGlu g -> new dev.lora4j.model.Mlp.SwiGlu(swap.apply(g.gate()), swap.apply(g.up()), swap.apply(g.down()));
+            };
+            blocks.add(new dev.lora4j.model.Block(b.index(), b.norm1(), new dev.lora4j.model.Attention(a.inputs().stream().map(swap).toList(),
+                    swap.apply(a.output()), a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow()), b.norm2(), mlp));
+        }
+        return lora.base().withBlocks(blocks);
+    }
+
+    /** Writes the merged checkpoint to out (which must not exist, or be an empty directory). */
+    public static void merge(Path modelDir, List<Weighted> specs, Path out, String dtype) throws IOException {
+        if (specs.isEmpty()) throw new Lora4jException("merge needs at least one --adapter");
+        DType forced = switch (dtype) {
+            case "same" -> null;
+            case "f32" -> DType.F32;
+            case "bf16" -> DType.BF16;
+            case "f16" -> DType.F16;
+            default -> throw new Lora4jException("--dtype must be same, f32, bf16 or f16, got '" + dtype + "'");
+        };
+        if (Files.exists(out)) {
+            try (var s = Files.list(out)) {
+                if (!Files.isDirectory(out) || s.findAny().isPresent())
+                    throw new Lora4jException(out + ": exists and is not an empty directory; merge writes a new checkpoint directory");
+            }
+        }
+        try (Transformer base = Transformer.load(modelDir)) {
+            List<LoraModel> adapters = new ArrayList<>();
+            List<Double> weights = new ArrayList<>();
+            for (Weighted w : specs) {
+                adapters.add(PeftAdapter.load(w.dir(), base));
+                weights.add(w.weight());
+            }
+            Map<String, float[]> merged = mergedWeights(base, adapters, weights);
+            Checkpoint ck = base.source();
+            Path parent = out.toAbsolutePath().getParent();
+            Files.createDirectories(parent);
+            Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
+            try {
+                writeWeights(ck, merged, forced, tmp);
+                copyOtherFiles(ck.dir(), tmp, forced);
+                if (Files.exists(out)) Files.delete(out);
+                Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                deleteTree(tmp);
+            }
+        }
+    }
+
+    private static void writeWeights(Checkpoint ck, Map<String, float[]> merged, DType forced, Path dir) throws IOException {
+        Map<String, String> weightMap = new LinkedHashMap<>();
+        long total = 0;
+        for (SafeTensors file : ck.files()) {
+            Map<String, SafeTensorsWriter.Data> data = new LinkedHashMap<>();
+            for (SafeTensors.Entry e : file.entries().values()) {
+                DType dt = forced != null ? forced : e.dtype();
+                float[] m = merged.get(e.name());
+                SafeTensorsWriter.Data d;
+                if (m != null) d = new SafeTensorsWriter.Floats(Tensor.of(e.name(), m, e.shape()), dt);
+                else if (dt == e.dtype()) d = new SafeTensorsWriter.Raw(file.raw(e.name()), dt, e.shape());
+                else d = new SafeTensorsWriter.Floats(file.tensor(e.name()), dt);
+                data.put(e.name(), d);
+                weightMap.put(e.name(), file.path().getFileName().toString());
+                total += d.byteSize();
+            }
+            SafeTensorsWriter.write(dir.resolve(file.path().getFileName()), data, file.metadata());
+        }
+        if (ck.sharded()) {
+            ObjectNode index = JSON.createObjectNode();
+            index.putObject("metadata").put("total_size", total);
+            ObjectNode wm = index.putObject("weight_map");
+            weightMap.forEach(wm::put);
+            AtomicFiles.writeString(dir.resolve("model.safetensors.index.json"), JSON.writeValueAsString(index) + "\n");
+        }
+    }
+
+    /** config.json (with torch_dtype updated when the dtype changes), tokenizer and generation files. */
+    private static void copyOtherFiles(Path from, Path to, DType forced) throws IOException {
+        try (var files = Files.list(from)) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                if (!Files.isRegularFile(f) || n.endsWith(".safetensors") || n.equals("model.safetensors.index.json")) continue;
+                if (n.equals("config.json") && forced != null) {
+                    ObjectNode c = (ObjectNode) Checkpoint.readJson(f);
+                    c.put("torch_dtype", switch (forced) {
+                        case F32 -> "float32";
+                        case BF16 -> "bfloat16";
+                        case F16 -> "float16";
+                    });
+                    AtomicFiles.writeString(to.resolve(n), JSON.writeValueAsString(c) + "\n");
+                } else {
+                    Files.copy(f, to.resolve(n));
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (var s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
+        }
+    }
+}
