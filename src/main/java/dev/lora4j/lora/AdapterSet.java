@@ -1,0 +1,99 @@
+package dev.lora4j.lora;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.model.Attention;
+import dev.lora4j.model.Block;
+import dev.lora4j.model.Linear;
+import dev.lora4j.model.Mlp;
+import dev.lora4j.model.Projection;
+import dev.lora4j.model.Transformer;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/**
+ * Many adapters over one frozen base, in one process: load under a name, switch, disable (base only),
+ * unload, never reloading the base; and one model that serves a batch whose sequences use different
+ * adapters ({@link #mixed}).
+ */
+public final class AdapterSet {
+    private final Transformer base;
+    private final Map<String, LoraModel> adapters = new LinkedHashMap<>();
+
+    public AdapterSet(Transformer base) {
+        this.base = base;
+    }
+
+    public Transformer base() {
+        return base;
+    }
+
+    /** Loads a PEFT adapter under a name; names are unique. */
+    public LoraModel load(String name, Path dir) {
+        if (adapters.containsKey(name)) throw new Lora4jException("an adapter named '" + name + "' is already loaded");
+        LoraModel m = PeftAdapter.load(dir, base);
+        adapters.put(name, m);
+        return m;
+    }
+
+    public void unload(String name) {
+        if (adapters.remove(name) == null) throw new Lora4jException("no adapter named '" + name + "' (loaded: " + adapters.keySet() + ")");
+    }
+
+    public List<String> names() {
+        return List.copyOf(adapters.keySet());
+    }
+
+    /** The model with one adapter active (unmerged), or the base alone for null. */
+    public Transformer model(String name) {
+        if (name == null) return base;
+        LoraModel m = adapters.get(name);
+        if (m == null) throw new Lora4jException("no adapter named '" + name + "' (loaded: " + adapters.keySet() + ")");
+        return m.model();
+    }
+
+    /** A model serving mixed batches, and the routing to set before each forward pass. */
+    public record Mixed(Transformer model, MixedLoraLinear.Routing routing, List<String> order) {
+        /** Routes sequence i of a (B, T) batch to adapter perSequence[i] (null: the base alone). */
+        public void route(String[] perSequence, int t) {
+            int[] rows = new int[perSequence.length * t];
+            for (int i = 0; i < perSequence.length; i++) {
+                int k = perSequence[i] == null ? -1 : order.indexOf(perSequence[i]);
+                if (perSequence[i] != null && k < 0) throw new Lora4jException("no adapter named '" + perSequence[i] + "' (loaded: " + order + ")");
+                java.util.Arrays.fill(rows, i * t, (i + 1) * t, k);
+            }
+            routing.set(rows);
+        }
+    }
+
+    public Mixed mixed() {
+        List<String> order = names();
+        MixedLoraLinear.Routing routing = new MixedLoraLinear.Routing();
+        UnaryOperator<Projection> wrap = p -> {
+            Linear l = p.base();
+            List<LoraLinear> per = new ArrayList<>();
+            boolean any = false;
+            for (String n : order) {
+                LoraLinear a = adapters.get(n).modules().get(l.name());
+                per.add(a);
+                any |= a != null;
+            }
+            return any ? new MixedLoraLinear(l, per, routing) : l;
+        };
+        List<Block> blocks = new ArrayList<>();
+        for (Block b : base.blocks()) {
+            Attention a = b.attention();
+            Mlp mlp = switch (b.mlp()) {
+                case Mlp.Gelu g -> new Mlp.Gelu(wrap.apply(g.fc()), wrap.apply(g.proj()));
+                case Mlp.SwiGlu g -> new Mlp.SwiGlu(wrap.apply(g.gate()), wrap.apply(g.up()), wrap.apply(g.down()));
+            };
+            blocks.add(new Block(b.index(), b.norm1(), new Attention(a.inputs().stream().map(wrap).toList(), wrap.apply(a.output()),
+                    a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow()), b.norm2(), mlp));
+        }
+        return new Mixed(base.withBlocks(blocks), routing, order);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.lora4j.lora;
+
+import dev.lora4j.kernels.Kernels;
+import dev.lora4j.model.Linear;
+import dev.lora4j.model.Projection;
+import dev.lora4j.tensor.Mat;
+
+import java.util.List;
+
+/**
+ * One frozen linear serving several adapters at once (the S-LoRA / Punica idea): the base matmul runs
+ * over every row of the batch, then each adapter's low-rank part is applied to the rows routed to it,
+ * gathered into one contiguous block so that it is one pair of small matmuls per adapter, and scattered
+ * back. Rows routed to -1 get the base alone. Inference only (no gradients).
+ */
+public final class MixedLoraLinear implements Projection {
+    private final Linear base;
+    private final List<LoraLinear> adapters;  // index = route id; null where that adapter does not adapt this module
+    private final Routing routing;
+
+    /** Which adapter each row of the next forward pass uses (shared by every projection of a model). */
+    public static final class Routing {
+        int[] rowAdapter = new int[0];
+
+        public void set(int[] rowAdapter) {
+            this.rowAdapter = rowAdapter.clone();
+        }
+    }
+
+    MixedLoraLinear(Linear base, List<LoraLinear> adapters, Routing routing) {
+        this.base = base;
+        this.adapters = adapters;
+        this.routing = routing;
+    }
+
+    @Override
+    public Linear base() {
+        return base;
+    }
+
+    @Override
+    public void forward(Mat x, float[] y, int yOff, int ldy, boolean accumulate) {
+        base.forward(x, y, yOff, ldy, accumulate);
+        int rows = x.rows(), in = in(), out = out();
+        int[] route = routing.rowAdapter;
+        if (route.length != rows) throw new IllegalStateException(name() + ": routing covers " + route.length + " rows, the batch has " + rows);
+        for (int k = 0; k < adapters.size(); k++) {
+            LoraLinear l = adapters.get(k);
+            if (l == null) continue;
+            int n = 0;
+            for (int r : route) if (r == k) n++;
+            if (n == 0) continue;
+            int[] rowsOf = new int[n];
+            for (int i = 0, j = 0; i < rows; i++) if (route[i] == k) rowsOf[j++] = i;
+            float[] xg = new float[n * in];                          // gather x rows of adapter k    (n, in)
+            for (int j = 0; j < n; j++)
+                for (int c = 0; c < in; c++) xg[j * in + c] = x.get(rowsOf[j], c);
+            int r = l.rank();
+            float[] u = new float[n * r], yd = new float[n * out];
+            Kernels.matmul(Mat.of(xg, 0, n, in), Mat.of(l.a(), 0, r, in).t(), u, 0, r, false);   // u = x·Aᵀ       (n, r)
+            for (int i = 0; i < u.length; i++) u[i] *= l.scale();
+            Kernels.matmul(Mat.of(u, 0, n, r), Mat.of(l.b(), 0, out, r).t(), yd, 0, out, false); // s·u·Bᵀ         (n, out)
+            for (int j = 0; j < n; j++) {                            // scatter-add into y
+                int yo = yOff + rowsOf[j] * ldy;
+                Kernels.ops().axpy(1f, yd, j * out, y, yo, out);
+            }
+        }
+    }
+
+    @Override
+    public void backward(Mat x, Mat dy, float[] dx, int dxOff, int lddx, boolean accumulate) {
+        throw new UnsupportedOperationException("mixed-adapter batches are for inference; train one adapter at a time");
+    }
+}

@@ -1,0 +1,58 @@
+package dev.lora4j.lora;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.TestPaths;
+import dev.lora4j.cli.CliRunner;
+import dev.lora4j.model.Activations;
+import dev.lora4j.model.Transformer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.data.Offset.offset;
+
+/** Many adapters over one base; a mixed batch equals running each sequence alone with its adapter. */
+class AdapterSetTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void mixedBatchEqualsEachRowAlone() {
+        Path base = TestPaths.fixture("llama-gqa");
+        Path second = tmp.resolve("second");
+        CliRunner.Run r = CliRunner.run("train", "--model", base.toString(), "--data", base.resolve("eval.jsonl").toString(),
+                "--out", second.toString(), "--steps", "3", "--lr", "0.05", "--target", "q_proj,o_proj", "--r", "3", "--batch-size", "2");
+        assertThat(r.code()).as(r.err()).isZero();
+        try (Transformer b = Transformer.load(base)) {
+            AdapterSet set = new AdapterSet(b);
+            set.load("all", TestPaths.fixture("lora-llama-all-linear"));
+            set.load("qo", second);
+            assertThatThrownBy(() -> set.load("qo", second)).isInstanceOf(Lora4jException.class).hasMessageContaining("already loaded");
+            int t = 7;
+            int[][] seqs = {{1, 2, 3, 4, 5, 6, 7}, {9, 8, 7, 6, 5, 4, 3}, {11, 12, 13, 14, 15, 16, 17}, {5, 5, 5, 5, 5, 5, 5}};
+            String[] route = {"qo", null, "all", "qo"};
+            int[] flat = new int[seqs.length * t];
+            for (int i = 0; i < seqs.length; i++) System.arraycopy(seqs[i], 0, flat, i * t, t);
+            AdapterSet.Mixed mixed = set.mixed();
+            mixed.route(route, t);
+            int v = b.config().vocabSize();
+            float[] together = mixed.model().forward(flat, seqs.length, t, new Activations(b.config(), seqs.length, t, false));
+            for (int i = 0; i < seqs.length; i++) {
+                Transformer alone = set.model(route[i]);
+                float[] one = alone.forward(seqs[i], 1, t, new Activations(b.config(), 1, t, false));
+                for (int j = 0; j < t * v; j++)
+                    assertThat(together[i * t * v + j]).as("sequence %d (%s), logit %d", i, route[i], j).isCloseTo(one[j], offset(1e-4f));
+            }
+            // switching really changes the output, and unloading removes the name
+            float[] a = set.model("all").forward(seqs[0], 1, t, new Activations(b.config(), 1, t, false));
+            float[] q = set.model("qo").forward(seqs[0], 1, t, new Activations(b.config(), 1, t, false));
+            assertThat(a).isNotEqualTo(q);
+            set.unload("qo");
+            assertThat(set.names()).containsExactly("all");
+            assertThatThrownBy(() -> set.model("qo")).isInstanceOf(Lora4jException.class).hasMessageContaining("no adapter named 'qo'");
+        }
+    }
+}
