@@ -56,6 +56,11 @@ public final class LoraModel {
         });
     }
 
+    /** Adapters with given factors: {@code weights} returns {A (r, in), B (out, r)} for each adapted linear. */
+    public static LoraModel of(Transformer base, LoraConfig config, Function<Linear, float[][]> weights) {
+        return wrap(base, config, weights);
+    }
+
     /**
      * Wraps every module the config adapts; {@code weights} gives {A, B} for a linear.
      * A config that adapts nothing is an error listing the modules that exist.

@@ -47,7 +47,8 @@ public final class Merger {
                     if (!Double.isFinite(w)) throw new Lora4jException("adapter weight in '" + spec + "' must be a finite number");
                     return new Weighted(Path.of(spec.substring(0, colon)), w);
                 } catch (NumberFormatException notAWeight) {
-                    // a colon inside the path: the whole spec is the directory
+                    if (!java.nio.file.Files.exists(Path.of(spec)))
+                        throw new Lora4jException("adapter weight '" + spec.substring(colon + 1) + "' in '" + spec + "' is not a number (expected DIR or DIR:WEIGHT)");
                 }
             }
             return new Weighted(Path.of(spec), 1.0);
