@@ -17,6 +17,16 @@ public final class Evaluator {
     private Evaluator() {}
 
     public static Result evaluate(Transformer model, List<int[]> examples, int seqLen, int batchSize) {
+        return evaluate(model, examples, seqLen, batchSize, (first, t) -> {});
+    }
+
+    /** Called before each batch with the index of its first example and T (e.g. to route a mixed-adapter batch). */
+    @FunctionalInterface
+    public interface BeforeBatch {
+        void accept(int first, int t);
+    }
+
+    public static Result evaluate(Transformer model, List<int[]> examples, int seqLen, int batchSize, BeforeBatch beforeBatch) {
         long start = System.nanoTime();
         int t = 1;
         for (int[] e : examples) t = Math.max(t, Math.min(seqLen, e.length));
@@ -25,6 +35,7 @@ public final class Evaluator {
         long count = 0;
         for (int first = 0; first < examples.size(); first += batchSize) {
             Batch batch = Batch.of(examples, first, batchSize, t);
+            beforeBatch.accept(first, t);
             Transformer.LossSum ls = model.loss(batch.tokens(), batch.targets(), batchSize, t, act, 0f);
             sum += ls.sum();
             count += ls.count();

@@ -55,4 +55,23 @@ class AdapterSetTest {
             assertThatThrownBy(() -> set.model("qo")).isInstanceOf(Lora4jException.class).hasMessageContaining("no adapter named 'qo'");
         }
     }
+
+    @Test
+    void evalRoutesEachExampleToItsAdapter() throws java.io.IOException {
+        Path base = TestPaths.fixture("llama-gqa"), all = TestPaths.fixture("lora-llama-all-linear");
+        Path data = tmp.resolve("mixed.jsonl"), plain = tmp.resolve("plain.jsonl"), onlyAll = tmp.resolve("all.jsonl");
+        java.nio.file.Files.writeString(data, "{\"input_ids\": [1, 2, 3, 4, 5], \"adapter\": \"a\"}\n{\"input_ids\": [5, 4, 3, 2, 1, 0]}\n");
+        java.nio.file.Files.writeString(onlyAll, "{\"input_ids\": [1, 2, 3, 4, 5]}\n");
+        java.nio.file.Files.writeString(plain, "{\"input_ids\": [5, 4, 3, 2, 1, 0]}\n");
+        var mixed = CliRunner.run("eval", "--model", base.toString(), "--data", data.toString(), "--adapter", "a=" + all, "--batch-size", "2", "--json");
+        var a = CliRunner.run("eval", "--model", base.toString(), "--data", onlyAll.toString(), "--adapter", all.toString(), "--json");
+        var b = CliRunner.run("eval", "--model", base.toString(), "--data", plain.toString(), "--json");
+        assertThat(mixed.code()).as(mixed.err()).isZero();
+        var om = new com.fasterxml.jackson.databind.ObjectMapper();
+        double la = om.readTree(a.lastLine()).get("loss").asDouble(), lb = om.readTree(b.lastLine()).get("loss").asDouble();
+        // 4 targets with the adapter, 5 without: the token-weighted mean of the two runs
+        assertThat(om.readTree(mixed.lastLine()).get("loss").asDouble()).isCloseTo((4 * la + 5 * lb) / 9, offset(1e-4));
+        var unknown = CliRunner.run("eval", "--model", base.toString(), "--data", data.toString(), "--adapter", "b=" + all);
+        assertThat(unknown.err()).contains("no adapter named 'a'");
+    }
 }
