@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
         description = {"Benchmarks. 'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, or train (LoRA training throughput and peak memory).")
+    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory) or serve (forward latency with merged, unmerged and mixed adapters).")
     String what;
 
     @Option(names = "--model", paramLabel = "DIR", description = "train: the checkpoint to train on (bench/train_torch.py make writes a random GPT-2-small one).")
@@ -56,7 +56,8 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
         if (what.equals("train")) return train();
-        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul or train)");
+        if (what.equals("serve")) return serve();
+        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train or serve)");
         if (!json) System.out.printf("fp32 matmul, %s, %d thread(s)%n%-22s %10s %10s%n", Kernels.describe(), Parallel.threads(), "M x K x N layout", "GFLOP/s", "ms");
         List<Map<String, Object>> rows = new ArrayList<>();
         ObjectMapper om = new ObjectMapper();
@@ -96,6 +97,21 @@ final class BenchCommand implements Callable<Integer> {
             else System.out.printf(java.util.Locale.ROOT, "%s training, %d x %d: %.1f tokens/s (%.3f s/step), peak RSS %.2f GiB, %,d trainable%n",
                     full ? "full" : "LoRA (r = " + r + ")", batchSize, seqLen, res.tokensPerSecond(), res.secondsPerStep(),
                     res.peakRssBytes() / 1073741824.0, res.trainable());
+        }
+        return 0;
+    }
+
+    private int serve() throws Exception {
+        if (model == null) throw new dev.lora4j.Lora4jException("bench serve needs --model DIR");
+        try (dev.lora4j.model.Transformer base = dev.lora4j.model.Transformer.load(model)) {
+            var rows = dev.lora4j.bench.ServeBench.run(base, seqLen, steps);
+            ObjectMapper om = new ObjectMapper();
+            if (!json) System.out.printf("forward latency, %d tokens a sequence, %d thread(s), best of %d%n| | batch | ms | relative |%n|---|---:|---:|---:|%n",
+                    seqLen, Parallel.threads(), steps);
+            for (var r : rows) {
+                if (json) System.out.println(om.writeValueAsString(r));
+                else System.out.printf(java.util.Locale.ROOT, "| %s | %d | %.1f | %.2f |%n", r.what(), r.batch(), r.millis(), r.relative());
+            }
         }
         return 0;
     }

@@ -40,6 +40,13 @@ public final class AdapterSet {
         return m;
     }
 
+    /** Adds an adapter already made over this base (e.g. built in memory) under a name. */
+    public void add(String name, LoraModel adapter) {
+        if (adapters.containsKey(name)) throw new Lora4jException("an adapter named '" + name + "' is already loaded");
+        if (adapter.base() != base) throw new Lora4jException("adapter '" + name + "' was made over another base model");
+        adapters.put(name, adapter);
+    }
+
     public void unload(String name) {
         if (adapters.remove(name) == null) throw new Lora4jException("no adapter named '" + name + "' (loaded: " + adapters.keySet() + ")");
     }

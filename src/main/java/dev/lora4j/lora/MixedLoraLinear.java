@@ -10,8 +10,8 @@ import java.util.List;
 /**
  * One frozen linear serving several adapters at once (the S-LoRA / Punica idea): the base matmul runs
  * over every row of the batch, then each adapter's low-rank part is applied to the rows routed to it,
- * gathered into one contiguous block so that it is one pair of small matmuls per adapter, and scattered
- * back. Rows routed to -1 get the base alone. Inference only (no gradients).
+ * as one pair of small matmuls per adapter: on a view when its rows are contiguous (a sequence), else
+ * gathered into one block and scattered back. Rows routed to -1 get the base alone. Inference only.
  */
 public final class MixedLoraLinear implements Projection {
     private final Linear base;
@@ -52,18 +52,24 @@ public final class MixedLoraLinear implements Projection {
             if (n == 0) continue;
             int[] rowsOf = new int[n];
             for (int i = 0, j = 0; i < rows; i++) if (route[i] == k) rowsOf[j++] = i;
+            int r = l.rank();
+            float[] u = new float[n * r];
+            if (rowsOf[n - 1] - rowsOf[0] == n - 1) {
+                // one contiguous run of rows (a whole sequence, or neighbouring ones): no gather, no scatter
+                Mat xs = new Mat(x.array(), x.segment(), x.offset() + (long) rowsOf[0] * x.rowStride(), n, in, x.rowStride(), x.colStride());
+                Kernels.matmul(xs, Mat.of(l.a(), 0, r, in).t(), u, 0, r, false);
+                for (int i = 0; i < u.length; i++) u[i] *= l.scale();
+                Kernels.matmul(Mat.of(u, 0, n, r), Mat.of(l.b(), 0, out, r).t(), y, yOff + rowsOf[0] * ldy, ldy, true);
+                continue;
+            }
             float[] xg = new float[n * in];                          // gather x rows of adapter k    (n, in)
             for (int j = 0; j < n; j++)
                 for (int c = 0; c < in; c++) xg[j * in + c] = x.get(rowsOf[j], c);
-            int r = l.rank();
-            float[] u = new float[n * r], yd = new float[n * out];
+            float[] yd = new float[n * out];
             Kernels.matmul(Mat.of(xg, 0, n, in), Mat.of(l.a(), 0, r, in).t(), u, 0, r, false);   // u = x·Aᵀ       (n, r)
             for (int i = 0; i < u.length; i++) u[i] *= l.scale();
             Kernels.matmul(Mat.of(u, 0, n, r), Mat.of(l.b(), 0, out, r).t(), yd, 0, out, false); // s·u·Bᵀ         (n, out)
-            for (int j = 0; j < n; j++) {                            // scatter-add into y
-                int yo = yOff + rowsOf[j] * ldy;
-                Kernels.ops().axpy(1f, yd, j * out, y, yo, out);
-            }
+            for (int j = 0; j < n; j++) Kernels.ops().axpy(1f, yd, j * out, y, yOff + rowsOf[j] * ldy, out); // scatter-add
         }
     }
 
