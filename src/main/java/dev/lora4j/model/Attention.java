@@ -34,7 +34,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             p.forward(hm, qkv, col, w, false);
             col += p.out();
         }
-        if (rope != null) rotate(qkv, b, t, false);
+        if (rope != null) rotate(qkv, b, t, 0, false);
         attend(qkv, b, t, att);
         output.forward(Mat.of(att, 0, bt, heads * headDim), x, 0, c, true);
     }
@@ -48,7 +48,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int w = qkvWidth(), bt = b * t;
         output.backward(Mat.of(att, 0, bt, heads * headDim), Mat.of(dy, 0, bt, c), datt, 0, heads * headDim, false);
         attendBackward(qkv, datt, dqkv, b, t);
-        if (rope != null) rotate(dqkv, b, t, true);
+        if (rope != null) rotate(dqkv, b, t, 0, true);
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
         for (Projection p : inputs) {
@@ -57,20 +57,58 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         }
     }
 
-    /** Rotates q and k of every row (or rotates back, for gradients). */
-    private void rotate(float[] qkv, int b, int t, boolean inverse) {
-        rope.ensure(t);
+    /** Rotates q and k of every row, row i of a sequence being at position pos0 + i (or rotates back, for gradients). */
+    private void rotate(float[] qkv, int b, int t, int pos0, boolean inverse) {
+        rope.ensure(pos0 + t);
         int w = qkvWidth(), half = rope.half();
         Ops ops = Kernels.ops();
         Parallel.forRange(b * t, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int pos = r % t;
+                int pos = pos0 + r % t;
                 for (int hd = 0; hd < heads + kvHeads; hd++) {
                     if (inverse) ops.ropeBackward(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
                     else ops.rope(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
                 }
             }
         });
+    }
+
+    /**
+     * Incremental forward for generation: n new tokens per sequence at positions [pos, pos + n), their
+     * keys and values appended to the cache, attending to everything cached so far. x(B·n, C) += Wo·attention(h).
+     */
+    public void forwardCached(float[] h, int b, int n, int pos, int c, float[] qkv, float[] att, float[] x, KvCache.Layer cache) {
+        int w = qkvWidth(), rows = b * n, kvw = kvHeads * headDim;
+        Mat hm = Mat.of(h, 0, rows, c);
+        int col = 0;
+        for (Projection p : inputs) {
+            p.forward(hm, qkv, col, w, false);
+            col += p.out();
+        }
+        if (rope != null) rotate(qkv, b, n, pos, false);
+        cache.append(qkv, b, n, pos, heads * headDim, w);
+        int total = pos + n, group = heads / kvHeads, ldo = heads * headDim;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        Ops ops = Kernels.ops();
+        Parallel.forRange(b * heads, 1, (u0, u1) -> {
+            float[] p = new float[n * total];
+            for (int u = u0; u < u1; u++) {
+                int bi = u / heads, hh = u % heads, kvh = hh / group;
+                Mat q = Mat.of(qkv, bi * n * w + hh * headDim, n, headDim, w);
+                Mat k = Mat.of(cache.k(), cache.offset(bi) + kvh * headDim, total, headDim, kvw);
+                Mat v = Mat.of(cache.v(), cache.offset(bi) + kvh * headDim, total, headDim, kvw);
+                Kernels.matmul(q, k.t(), p, 0, total, false);
+                for (int i = 0; i < n; i++) {
+                    int abs = pos + i, row = i * total, from = firstVisible(abs);
+                    Arrays.fill(p, row, row + from, 0f);
+                    for (int j = from; j <= abs; j++) p[row + j] *= scale;
+                    ops.softmax(p, row + from, abs + 1 - from);
+                    Arrays.fill(p, row + abs + 1, row + total, 0f);
+                }
+                Kernels.matmul(Mat.of(p, 0, n, total), v, att, bi * n * ldo + hh * headDim, ldo, false);
+            }
+        });
+        output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
     }
 
     /** First key position row i may attend to (causal, and within the sliding window if any). */

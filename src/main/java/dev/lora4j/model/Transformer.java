@@ -99,7 +99,7 @@ public final class Transformer implements AutoCloseable {
             throw new Lora4jException("sequence length " + t + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
         int bt = b * t, dim = c.dim();
         float[] x = a.layer(0).xIn();
-        embed(tokens, b, t, x);
+        embed(tokens, b, t, 0, x);
         for (int l = 0; l < blocks.size(); l++) {
             Block blk = blocks.get(l);
             Activations.Layer s = a.layer(l);
@@ -113,6 +113,36 @@ public final class Transformer implements AutoCloseable {
             blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, x);
         }
         finalNorm.forward(a.h, a.xFinal, bt, dim, a.statsFinal);
+    }
+
+    /**
+     * Generation step: n new tokens per sequence (B·n, row-major) after the cache's current length;
+     * returns the logits (B, V) of each sequence's last new token, and advances the cache.
+     */
+    public float[] forwardCached(int[] tokens, int b, int n, KvCache cache) {
+        ModelConfig c = config;
+        int pos = cache.length(), dim = c.dim(), rows = b * n;
+        if (cache.batch() != b) throw new IllegalArgumentException("cache holds " + cache.batch() + " sequences, not " + b);
+        if (pos + n > cache.capacity())
+            throw new Lora4jException("sequence of " + (pos + n) + " tokens exceeds the context of " + cache.capacity());
+        float[] x = new float[rows * dim], h = new float[rows * dim], qkv = new float[rows * c.qkvWidth()];
+        float[] att = new float[rows * c.heads() * c.headDim()];
+        float[] pre = new float[rows * (c.mlp() instanceof ModelConfig.SwiGluMlp ? 2 : 1) * c.hidden()], act = new float[rows * c.hidden()];
+        embed(tokens, b, n, pos, x);
+        for (int l = 0; l < blocks.size(); l++) {
+            Block blk = blocks.get(l);
+            blk.norm1().forward(h, x, rows, dim, null);
+            blk.attention().forwardCached(h, b, n, pos, dim, qkv, att, x, cache.layer(l));
+            blk.norm2().forward(h, x, rows, dim, null);
+            blk.mlp().forward(h, rows, dim, pre, act, x);
+        }
+        cache.advance(n);
+        float[] last = new float[b * dim];
+        for (int bi = 0; bi < b; bi++) System.arraycopy(x, (bi * n + n - 1) * dim, last, bi * dim, dim);
+        finalNorm.forward(h, last, b, dim, null);
+        float[] logits = new float[b * c.vocabSize()];
+        Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
+        return logits;
     }
 
     /** Logits (B·T, V) for tokens (B·T, row-major): for tests and generation; training never holds them whole. */
@@ -214,8 +244,8 @@ public final class Transformer implements AutoCloseable {
         return new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads);
     }
 
-    /** x(B·T, C) = wte[token] (+ wpe[position]). */
-    private void embed(int[] tokens, int b, int t, float[] x) {
+    /** x(B·T, C) = wte[token] (+ wpe[pos0 + position]). */
+    private void embed(int[] tokens, int b, int t, int pos0, float[] x) {
         int dim = config.dim(), vocab = config.vocabSize();
         MemorySegment wte = tokenEmbedding.data();
         Parallel.forRange(b * t, 64, (r0, r1) -> {
@@ -225,7 +255,9 @@ public final class Transformer implements AutoCloseable {
                 MemorySegment.copy(wte, Mat.F32, (long) tok * dim * 4, x, r * dim, dim);
                 if (positionEmbedding != null) {
                     Mat pos = positionEmbedding.mat();
-                    int p = r % t;
+                    int p = pos0 + r % t;
+                    if (p >= positionEmbedding.dim(0))
+                        throw new Lora4jException("position " + p + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
                     for (int i = 0; i < dim; i++) x[r * dim + i] += pos.get(p, i);
                 }
             }

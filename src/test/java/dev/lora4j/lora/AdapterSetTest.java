@@ -74,4 +74,21 @@ class AdapterSetTest {
         var unknown = CliRunner.run("eval", "--model", base.toString(), "--data", data.toString(), "--adapter", "b=" + all);
         assertThat(unknown.err()).contains("no adapter named 'a'");
     }
+
+    @Test
+    void generationServesMixedBatches() {
+        try (Transformer b = Transformer.load(TestPaths.fixture("llama-gqa"))) {
+            AdapterSet set = new AdapterSet(b);
+            set.load("all", TestPaths.fixture("lora-llama-all-linear"));
+            AdapterSet.Mixed mixed = set.mixed();
+            String[] route = {"all", null};
+            int[][] prompts = {{4, 8, 15, 16}, {23, 42, 4, 8}};
+            var greedy = new dev.lora4j.generate.Sampler(0, 0, 1, 1, new java.util.SplittableRandom(0));
+            int[][] together = dev.lora4j.generate.Generator.generate(mixed.model(), prompts, 8, greedy, -1, n -> mixed.route(route, n), id -> {});
+            for (int i = 0; i < 2; i++) {
+                int[] alone = dev.lora4j.generate.Generator.generate(set.model(route[i]), new int[][] {prompts[i]}, 8, greedy, -1, n -> {}, id -> {})[0];
+                assertThat(together[i]).as("sequence %d", i).containsExactly(alone);
+            }
+        }
+    }
 }

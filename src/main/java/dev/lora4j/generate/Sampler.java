@@ -1,0 +1,47 @@
+package dev.lora4j.generate;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Picks the next token from logits as Hugging Face's generate does: repetition penalty on tokens
+ * already present (logit/p if positive, logit·p if not), then temperature, top-k, top-p (nucleus),
+ * and a draw; temperature 0 is greedy (argmax, lowest id on ties).
+ */
+public record Sampler(double temperature, int topK, double topP, double repetitionPenalty, SplittableRandom rng) {
+
+    public int next(float[] logits, int off, int vocab, int[] seen, int seenCount) {
+        float[] l = Arrays.copyOfRange(logits, off, off + vocab);
+        if (repetitionPenalty != 1.0)
+            for (int i = 0; i < seenCount; i++) {
+                int tok = seen[i];
+                l[tok] = l[tok] > 0 ? (float) (l[tok] / repetitionPenalty) : (float) (l[tok] * repetitionPenalty);
+            }
+        if (temperature <= 0) {
+            int best = 0;
+            for (int i = 1; i < vocab; i++) if (l[i] > l[best]) best = i;
+            return best;
+        }
+        Integer[] order = new Integer[vocab];
+        for (int i = 0; i < vocab; i++) order[i] = i;
+        Arrays.sort(order, (a, b) -> Float.compare(l[b], l[a]));
+        int keep = topK > 0 ? Math.min(topK, vocab) : vocab;
+        double max = l[order[0]];
+        double[] p = new double[keep];
+        double sum = 0;
+        for (int i = 0; i < keep; i++) sum += p[i] = Math.exp((l[order[i]] - max) / temperature);
+        if (topP < 1.0) { // smallest prefix whose mass reaches topP (at least one token)
+            double acc = 0;
+            int n = 0;
+            while (n < keep && (acc < topP * sum || n == 0)) acc += p[n++];
+            keep = n;
+            sum = acc;
+        }
+        double u = rng.nextDouble() * sum;
+        for (int i = 0; i < keep; i++) {
+            u -= p[i];
+            if (u <= 0) return order[i];
+        }
+        return order[keep - 1];
+    }
+}

@@ -1,0 +1,79 @@
+package dev.lora4j.generate;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.TestPaths;
+import dev.lora4j.cli.CliRunner;
+import dev.lora4j.model.Activations;
+import dev.lora4j.model.Transformer;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Generation with the KV cache equals recomputing the whole sequence, and stories260k equals llama2.c. */
+class GenerateTest {
+    static final Sampler GREEDY = new Sampler(0, 0, 1, 1, new SplittableRandom(0));
+
+    /** Greedy decoding by running the full forward pass over the growing sequence each step. */
+    static int[] naiveGreedy(Transformer m, int[] prompt, int n) {
+        int[] seq = Arrays.copyOf(prompt, prompt.length + n);
+        int v = m.config().vocabSize();
+        for (int len = prompt.length; len < prompt.length + n; len++) {
+            float[] logits = m.forward(Arrays.copyOf(seq, len), 1, len, new Activations(m.config(), 1, len, false));
+            int best = 0, off = (len - 1) * v;
+            for (int j = 1; j < v; j++) if (logits[off + j] > logits[off + best]) best = j;
+            seq[len] = best;
+        }
+        return Arrays.copyOfRange(seq, prompt.length, seq.length);
+    }
+
+    @Test
+    void stories260kGreedyMatchesLlama2cAndTheFullRecompute() throws IOException {
+        CliRunner.Run r = CliRunner.run("generate", "--model", TestPaths.stories260k().toString(), "--prompt-ids", "1",
+                "--max-new-tokens", "99", "--temperature", "0", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        int[] ids = new ObjectMapper().convertValue(new ObjectMapper().readTree(r.lastLine()).get("ids"), int[].class);
+        assertThat(ids).hasSize(99);
+        assertThat(Arrays.copyOf(ids, 20)).containsExactly(461, 461, 401, 401, 401, 461, 378, 455, 473, 456, 435, 299, 362, 409, 283, 264, 283, 452, 288, 13);
+        try (Transformer m = Transformer.load(TestPaths.stories260k())) {
+            assertThat(ids).containsExactly(naiveGreedy(m, new int[] {1}, 99));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "llama-gqa"})
+    void cachedEqualsRecomputedOnEveryArchitecture(String name) {
+        try (Transformer m = Transformer.load(TestPaths.fixture(name))) {
+            int[] prompt = {3, 14, 15, 9, 2};
+            int[][] got = Generator.generate(m, new int[][] {prompt, {7, 7, 7, 7, 7}}, 12, GREEDY, -1, n -> {}, id -> {});
+            assertThat(got[0]).containsExactly(naiveGreedy(m, prompt, 12));
+            assertThat(got[1]).containsExactly(naiveGreedy(m, new int[] {7, 7, 7, 7, 7}, 12));
+        }
+    }
+
+    @Test
+    void samplingIsSeededAndTopKOneIsGreedy() {
+        try (Transformer m = Transformer.load(TestPaths.fixture("llama-gqa"))) {
+            int[][] p = {{1, 2, 3}};
+            int[] a = Generator.generate(m, p, 10, new Sampler(0.9, 20, 0.9, 1.1, new SplittableRandom(5)), -1, n -> {}, i -> {})[0];
+            int[] b = Generator.generate(m, p, 10, new Sampler(0.9, 20, 0.9, 1.1, new SplittableRandom(5)), -1, n -> {}, i -> {})[0];
+            int[] k1 = Generator.generate(m, p, 10, new Sampler(1.3, 1, 1.0, 1.0, new SplittableRandom(9)), -1, n -> {}, i -> {})[0];
+            assertThat(a).containsExactly(b);
+            assertThat(k1).containsExactly(Generator.generate(m, p, 10, GREEDY, -1, n -> {}, i -> {})[0]);
+        }
+    }
+
+    @Test
+    void badPromptsAreClearErrors() {
+        CliRunner.Run r = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt-ids", "1,500");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("token id 500 is outside the vocabulary [0, 97)");
+        CliRunner.Run t = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt-ids", "1", "--prompt", "hi");
+        assertThat(t.err()).contains("needs a tokenizer");
+    }
+}
