@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.Sampler;
+import dev.lora4j.lora.AdapterSet;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.merge.Combiner;
@@ -23,17 +24,23 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Generate tokens with a KV cache, streaming them as they come. Prompts are token ids for now",
-                "(text prompts arrive with tokenizer support). Stops at EOS (config.json's eos_token_id) or --max-new-tokens."})
+        description = {"Generate tokens with a KV cache, streaming the first prompt's as they come. Prompts are token ids",
+                "for now (text prompts arrive with tokenizer support). Stops at EOS (config.json's eos_token_id) or --max-new-tokens.",
+                "With --json the last line is {\"ids\": [...]} (a list per prompt when several)."})
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
 
-    @Option(names = "--adapter", paramLabel = "DIR[:WEIGHT]", description = "PEFT adapters applied unmerged (repeatable; several apply as their weighted sum).")
+    @Option(names = "--adapter", paramLabel = "[NAME=]DIR[:WEIGHT]", description = {
+            "PEFT adapters applied unmerged (repeatable; several apply as their weighted sum, or, with --route,",
+            "each prompt of a mixed batch runs with its own)."})
     List<String> adapters = new ArrayList<>();
 
-    @Option(names = "--prompt-ids", required = true, split = ",", paramLabel = "ID,ID,...", description = "The prompt as token ids.")
-    int[] promptIds;
+    @Option(names = "--prompt-ids", required = true, paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable: prompts of equal length, batched).")
+    List<String> promptIds;
+
+    @Option(names = "--route", split = ",", paramLabel = "NAME,...", description = "Adapter name per prompt (- for none): a mixed-adapter batch.")
+    List<String> route;
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "A text prompt (needs a tokenizer: not supported yet).")
     String prompt;
@@ -69,12 +76,35 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
         if (temperature < 0 || topP <= 0 || topP > 1 || repetitionPenalty <= 0)
             throw new Lora4jException("need --temperature >= 0, 0 < --top-p <= 1 and --repetition-penalty > 0");
+        int[][] prompts = new int[promptIds.size()][];
+        for (int i = 0; i < prompts.length; i++) {
+            try {
+                prompts[i] = Arrays.stream(promptIds.get(i).split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
+            } catch (NumberFormatException e) {
+                throw new Lora4jException("--prompt-ids '" + promptIds.get(i) + "' must be comma-separated integers");
+            }
+        }
         try (Transformer base = Transformer.load(model)) {
             int vocab = base.config().vocabSize();
-            for (int id : promptIds)
-                if (id < 0 || id >= vocab) throw new Lora4jException("--prompt-ids: token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+            for (int[] pr : prompts)
+                for (int id : pr)
+                    if (id < 0 || id >= vocab) throw new Lora4jException("--prompt-ids: token id " + id + " is outside the vocabulary [0, " + vocab + ")");
             Transformer run = base;
-            if (!adapters.isEmpty()) {
+            Generator.BeforeStep before = n -> {};
+            if (route != null) {
+                if (route.size() != prompts.length) throw new Lora4jException("--route names " + route.size() + " adapters for " + prompts.length + " prompts");
+                AdapterSet set = new AdapterSet(base);
+                for (String spec : adapters) {
+                    int eq = spec.indexOf('=');
+                    Path dir = Path.of(eq < 0 ? spec : spec.substring(eq + 1));
+                    set.load(eq < 0 ? dir.getFileName().toString() : spec.substring(0, eq), dir);
+                }
+                AdapterSet.Mixed mixed = set.mixed();
+                String[] names = route.stream().map(r -> r.equals("-") ? null : r).toArray(String[]::new);
+                mixed.route(names, 1); // checks the names now
+                run = mixed.model();
+                before = n -> mixed.route(names, n);
+            } else if (!adapters.isEmpty()) {
                 List<Merger.Weighted> specs = adapters.stream().map(Merger.Weighted::parse).toList();
                 if (specs.size() == 1 && specs.getFirst().weight() == 1.0) run = PeftAdapter.load(specs.getFirst().dir(), base).model();
                 else {
@@ -86,7 +116,7 @@ final class GenerateCommand implements Callable<Integer> {
             int eos = base.source().config().path("eos_token_id").isInt() ? base.source().config().get("eos_token_id").asInt() : -1;
             Sampler sampler = new Sampler(temperature, topK, topP, repetitionPenalty, new SplittableRandom(seed));
             StringBuilder streamed = new StringBuilder();
-            int[][] ids = Generator.generate(run, new int[][] {promptIds}, maxNewTokens, sampler, eos, n -> {}, id -> {
+            int[][] ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, id -> {
                 System.out.print((streamed.isEmpty() ? "" : " ") + id);
                 System.out.flush();
                 streamed.append(id);
@@ -94,7 +124,8 @@ final class GenerateCommand implements Callable<Integer> {
             System.out.println();
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
-                o.put("ids", Arrays.stream(ids[0]).boxed().toList());
+                if (ids.length == 1) o.put("ids", Arrays.stream(ids[0]).boxed().toList());
+                else o.put("ids", Arrays.stream(ids).map(a -> Arrays.stream(a).boxed().toList()).toList());
                 System.out.println(new ObjectMapper().writeValueAsString(o));
             }
         }

@@ -76,4 +76,19 @@ class GenerateTest {
         CliRunner.Run t = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt-ids", "1", "--prompt", "hi");
         assertThat(t.err()).contains("needs a tokenizer");
     }
+
+    @Test
+    void cliServesAMixedBatch() throws IOException {
+        String base = TestPaths.fixture("llama-gqa").toString(), all = TestPaths.fixture("lora-llama-all-linear").toString();
+        CliRunner.Run mixed = CliRunner.run("generate", "--model", base, "--prompt-ids", "1,2,3", "--prompt-ids", "4,5,6",
+                "--adapter", "x=" + all, "--route", "x,-", "--max-new-tokens", "6", "--temperature", "0", "--json");
+        CliRunner.Run withX = CliRunner.run("generate", "--model", base, "--prompt-ids", "1,2,3", "--adapter", all,
+                "--max-new-tokens", "6", "--temperature", "0", "--json");
+        CliRunner.Run plain = CliRunner.run("generate", "--model", base, "--prompt-ids", "4,5,6", "--max-new-tokens", "6", "--temperature", "0", "--json");
+        assertThat(mixed.code()).as(mixed.err()).isZero();
+        var om = new ObjectMapper();
+        var ids = om.readTree(mixed.lastLine()).get("ids");
+        assertThat(ids.get(0)).isEqualTo(om.readTree(withX.lastLine()).get("ids"));
+        assertThat(ids.get(1)).isEqualTo(om.readTree(plain.lastLine()).get("ids"));
+    }
 }

@@ -75,4 +75,17 @@ class LoraReferenceTest {
             }
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void adapterConfigWithoutRankOrAlphaIsAClearError() throws IOException {
+        for (String field : new String[] {"r", "lora_alpha"}) {
+            Path dir = tmp.resolve("no-" + field);
+            java.nio.file.Files.createDirectories(dir);
+            var cfg = (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(TestPaths.fixture("lora-llama-all-linear").resolve("adapter_config.json").toFile());
+            cfg.remove(field);
+            java.nio.file.Files.writeString(dir.resolve("adapter_config.json"), cfg.toString());
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> PeftAdapter.readConfig(dir))
+                    .isInstanceOf(dev.lora4j.Lora4jException.class).hasMessageContainingAll("adapter_config.json", "'" + field + "'");
+        }
+    }
 }
