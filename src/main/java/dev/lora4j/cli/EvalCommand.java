@@ -4,10 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
 import dev.lora4j.lora.AdapterSet;
-import dev.lora4j.lora.LoraModel;
-import dev.lora4j.lora.PeftAdapter;
-import dev.lora4j.merge.Combiner;
-import dev.lora4j.merge.Merger;
 import java.util.List;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.tensor.Parallel;
@@ -57,31 +53,14 @@ final class EvalCommand implements Callable<Integer> {
             int t = Math.min(seqLen, maxPos);
             Evaluator.Result r;
             if (ds.routed()) {
-                AdapterSet set = new AdapterSet(m);
-                for (String spec : adapters) {
-                    int eq = spec.indexOf('=');
-                    Merger.Weighted w = Merger.Weighted.parse(eq < 0 ? spec : spec.substring(eq + 1));
-                    if (w.weight() != 1.0) throw new dev.lora4j.Lora4jException("--adapter " + spec + ": weights are not supported with per-example adapters");
-                    set.load(eq < 0 ? w.dir().getFileName().toString() : spec.substring(0, eq), w.dir());
-                }
-                AdapterSet.Mixed mixed = set.mixed();
+                AdapterSet.Mixed mixed = AdapterSpecs.named(m, adapters).mixed();
                 r = Evaluator.evaluate(mixed.model(), ds.examples(), t, batchSize, (first, tt) -> {
                     String[] names = new String[batchSize];
                     for (int i = 0; i < batchSize && first + i < ds.examples().size(); i++) names[i] = ds.adapters().get(first + i);
                     mixed.route(names, tt);
                 });
             } else {
-                Transformer run = m;
-                if (!adapters.isEmpty()) {
-                    List<Merger.Weighted> specs = adapters.stream().map(s -> Merger.Weighted.parse(s.contains("=") ? s.substring(s.indexOf('=') + 1) : s)).toList();
-                    if (specs.size() == 1 && specs.getFirst().weight() == 1.0) run = PeftAdapter.load(specs.getFirst().dir(), m).model();
-                    else {
-                        List<LoraModel> loaded = new java.util.ArrayList<>();
-                        for (Merger.Weighted w : specs) loaded.add(PeftAdapter.load(w.dir(), m));
-                        run = Combiner.combine(m, loaded, specs.stream().map(Merger.Weighted::weight).toList(), Combiner.Method.CAT, 0).model();
-                    }
-                }
-                r = Evaluator.evaluate(run, ds.examples(), t, batchSize);
+                r = Evaluator.evaluate(AdapterSpecs.weightedSum(m, adapters), ds.examples(), t, batchSize);
             }
             System.out.printf(java.util.Locale.ROOT, "loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
                     r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());

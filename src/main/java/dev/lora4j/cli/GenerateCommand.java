@@ -5,10 +5,6 @@ import dev.lora4j.Lora4jException;
 import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.Sampler;
 import dev.lora4j.lora.AdapterSet;
-import dev.lora4j.lora.LoraModel;
-import dev.lora4j.lora.PeftAdapter;
-import dev.lora4j.merge.Combiner;
-import dev.lora4j.merge.Merger;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.tensor.Parallel;
 import picocli.CommandLine.Command;
@@ -89,29 +85,17 @@ final class GenerateCommand implements Callable<Integer> {
             for (int[] pr : prompts)
                 for (int id : pr)
                     if (id < 0 || id >= vocab) throw new Lora4jException("--prompt-ids: token id " + id + " is outside the vocabulary [0, " + vocab + ")");
-            Transformer run = base;
+            Transformer run;
             Generator.BeforeStep before = n -> {};
             if (route != null) {
                 if (route.size() != prompts.length) throw new Lora4jException("--route names " + route.size() + " adapters for " + prompts.length + " prompts");
-                AdapterSet set = new AdapterSet(base);
-                for (String spec : adapters) {
-                    int eq = spec.indexOf('=');
-                    Path dir = Path.of(eq < 0 ? spec : spec.substring(eq + 1));
-                    set.load(eq < 0 ? dir.getFileName().toString() : spec.substring(0, eq), dir);
-                }
-                AdapterSet.Mixed mixed = set.mixed();
+                AdapterSet.Mixed mixed = AdapterSpecs.named(base, adapters).mixed();
                 String[] names = route.stream().map(r -> r.equals("-") ? null : r).toArray(String[]::new);
                 mixed.route(names, 1); // checks the names now
                 run = mixed.model();
                 before = n -> mixed.route(names, n);
-            } else if (!adapters.isEmpty()) {
-                List<Merger.Weighted> specs = adapters.stream().map(Merger.Weighted::parse).toList();
-                if (specs.size() == 1 && specs.getFirst().weight() == 1.0) run = PeftAdapter.load(specs.getFirst().dir(), base).model();
-                else {
-                    List<LoraModel> loaded = new ArrayList<>();
-                    for (Merger.Weighted w : specs) loaded.add(PeftAdapter.load(w.dir(), base));
-                    run = Combiner.combine(base, loaded, specs.stream().map(Merger.Weighted::weight).toList(), Combiner.Method.CAT, 0).model();
-                }
+            } else {
+                run = AdapterSpecs.weightedSum(base, adapters);
             }
             int eos = base.source().config().path("eos_token_id").isInt() ? base.source().config().get("eos_token_id").asInt() : -1;
             Sampler sampler = new Sampler(temperature, topK, topP, repetitionPenalty, new SplittableRandom(seed));

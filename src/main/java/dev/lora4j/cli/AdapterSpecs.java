@@ -1,0 +1,46 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.lora.AdapterSet;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.merge.Combiner;
+import dev.lora4j.merge.Merger;
+import dev.lora4j.model.Transformer;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The CLI's adapter arguments, "[NAME=]DIR[:WEIGHT]", turned into models (shared by eval and generate). */
+final class AdapterSpecs {
+    private AdapterSpecs() {}
+
+    private static String withoutName(String spec) {
+        int eq = spec.indexOf('=');
+        return eq < 0 ? spec : spec.substring(eq + 1);
+    }
+
+    /** The base with every adapter applied unmerged at once: their weighted sum of updates (one adapter: itself). */
+    static Transformer weightedSum(Transformer base, List<String> specs) {
+        if (specs.isEmpty()) return base;
+        List<Merger.Weighted> ws = specs.stream().map(s -> Merger.Weighted.parse(withoutName(s))).toList();
+        if (ws.size() == 1 && ws.getFirst().weight() == 1.0) return PeftAdapter.load(ws.getFirst().dir(), base).model();
+        List<LoraModel> loaded = new ArrayList<>();
+        for (Merger.Weighted w : ws) loaded.add(PeftAdapter.load(w.dir(), base));
+        return Combiner.combine(base, loaded, ws.stream().map(Merger.Weighted::weight).toList(), Combiner.Method.CAT, 0).model();
+    }
+
+    /** The adapters loaded under their names (NAME defaults to the directory's name), for mixed batches. */
+    static AdapterSet named(Transformer base, List<String> specs) {
+        AdapterSet set = new AdapterSet(base);
+        for (String spec : specs) {
+            int eq = spec.indexOf('=');
+            Merger.Weighted w = Merger.Weighted.parse(withoutName(spec));
+            if (w.weight() != 1.0) throw new Lora4jException("--adapter " + spec + ": weights are not supported with per-sequence adapters");
+            Path dir = w.dir();
+            set.load(eq < 0 ? dir.getFileName().toString() : spec.substring(0, eq), dir);
+        }
+        return set;
+    }
+}
