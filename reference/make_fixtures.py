@@ -327,6 +327,49 @@ def write_full_grads(base_name, forward):
     print(f"{base_name}: full gradients written")
 
 
+def write_analysis_fixture():
+    """The LoRA paper's §7 measures for lora-llama-all-linear on llama-gqa, factorisation errors, and φ."""
+    base = os.path.join(OUT, "llama-gqa")
+    W = load_safetensors(os.path.join(base, "model.safetensors"))
+    ad = os.path.join(OUT, "lora-llama-all-linear")
+    with open(os.path.join(ad, "adapter_config.json")) as f:
+        conf = json.load(f)
+    L = load_safetensors(os.path.join(ad, "adapter_model.safetensors"))
+    out = {"modules": {}}
+    for key in L:
+        if not key.endswith("lora_A.weight"):
+            continue
+        mod = key[len("base_model.model."):-len(".lora_A.weight")]
+        A, B = L[key].double(), L[key.replace("lora_A", "lora_B")].double()
+        short = mod.split(".")[-1]
+        r = conf["rank_pattern"].get(short, conf["r"])
+        alpha = conf["alpha_pattern"].get(short, conf["lora_alpha"])
+        dW = (alpha / r) * B @ A
+        Wm = W[mod + ".weight"].double()
+        U, S, Vh = torch.linalg.svd(dW, full_matrices=False)
+        Uw, Sw, Vhw = torch.linalg.svd(Wm, full_matrices=False)
+        proj = lambda U, Vh: torch.linalg.norm(U[:, :r].T @ Wm @ Vh[:r].T).item()
+        pd = proj(U, Vh)
+        out["modules"][mod] = {"rank": r, "delta_fro": torch.linalg.norm(dW).item(), "w_fro": torch.linalg.norm(Wm).item(),
+                               "proj_delta": pd, "proj_w": proj(Uw, Vhw), "amplification": torch.linalg.norm(dW).item() / pd,
+                               "singular_values": S[:r].tolist()}
+    q = W["model.layers.0.self_attn.q_proj.weight"].double()
+    s = torch.linalg.svd(q)[1]
+    p = s / s.sum()
+    out["factorize"] = {"tensor": "model.layers.0.self_attn.q_proj.weight",
+                        "relative_error": {str(k): (torch.sqrt((s[k:] ** 2).sum() / (s ** 2).sum())).item() for k in (1, 4, 16)},
+                        "effective_rank": torch.exp(-(p * torch.log(p)).sum()).item()}
+    # φ between the q_proj A of that adapter (r = 4) and a random A (r = 3)
+    A1 = L["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"].double()
+    A2 = torch.randn(3, A1.shape[1], dtype=torch.float64)
+    V1, V2 = torch.linalg.svd(A1, full_matrices=False)[2].T, torch.linalg.svd(A2, full_matrices=False)[2].T
+    out["similarity"] = {"A2": A2.float().tolist(),
+                         "phi": [[(torch.linalg.norm(V1[:, :i].T @ V2[:, :j]) ** 2 / min(i, j)).item() for j in range(1, 4)] for i in range(1, 5)]}
+    with open(os.path.join(OUT, "analysis.json"), "w") as f:
+        json.dump(out, f)
+    print("analysis: written")
+
+
 def write_optimizer_fixture():
     """PyTorch's AdamW and SGD on a small parameter over a few steps of given gradients."""
     p0 = torch.randn(7)
@@ -399,6 +442,7 @@ def main():
                         "rank_pattern": {}, "alpha_pattern": {}})
 
     write_optimizer_fixture()
+    write_analysis_fixture()
     write_full_grads("gpt2-plain", lambda c, w, i: gpt2_forward(c, w, i, ""))
     write_full_grads("llama-gqa", llama_forward)
 
