@@ -12,7 +12,13 @@ import dev.lora4j.model.Transformer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import dev.lora4j.analysis.Report;
+
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -36,16 +42,22 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object {\"modules\": [...]} (with \"similarity\" under --compare).")
     boolean json;
 
+    @Option(names = "--report", paramLabel = "DIR", description = "Write DIR/index.html: the table, amplification and norm charts, similarity heat maps.")
+    Path report;
+
     @Override
     public Integer call() throws Exception {
         try (Transformer base = Transformer.load(model)) {
             LoraModel a = PeftAdapter.load(adapter, base);
             LoraModel b = compare == null ? null : PeftAdapter.load(compare, base);
             ObjectMapper om = new ObjectMapper();
+            List<Analysis.Module> modules = Analysis.analyze(a, seed);
+            Report rep = new Report("lora4j analyze: " + adapter.getFileName());
             ObjectNode root = om.createObjectNode();
             ArrayNode mods = root.putArray("modules");
+            rep.heading("Per module");
             if (!json) System.out.printf("%-44s %4s %10s %10s %10s %10s %10s %8s%n", "module", "r", "|dW|_F", "|W|_F", "dW-proj", "W-proj", "rand-proj", "amplif.");
-            for (Analysis.Module m : Analysis.analyze(a, seed)) {
+            for (Analysis.Module m : modules) {
                 ObjectNode o = mods.addObject();
                 o.put("name", m.name());
                 o.put("rank", m.rank());
@@ -60,7 +72,23 @@ final class AnalyzeCommand implements Callable<Integer> {
                 if (!json) System.out.printf(Locale.ROOT, "%-44s %4d %10.4f %10.4f %10.4f %10.4f %10.4f %8.2f%n", m.name(), m.rank(), m.deltaFro(),
                         m.wFro(), m.projDelta(), m.projW(), m.projRandom(), m.amplification());
             }
+            if (report != null) {
+                List<List<String>> rows = new ArrayList<>();
+                Map<String, Double> amp = new LinkedHashMap<>(), ratio = new LinkedHashMap<>();
+                for (Analysis.Module m : modules) {
+                    rows.add(List.of(m.name(), Integer.toString(m.rank()), f(m.deltaFro()), f(m.wFro()), f(m.projDelta()), f(m.projW()),
+                            f(m.projRandom()), f(m.amplification())));
+                    amp.put(m.name(), m.amplification());
+                    ratio.put(m.name(), m.deltaFro() / m.wFro());
+                }
+                rep.paragraph("Base " + model + ", adapter " + adapter + ". U, V: the top-r singular vectors of ΔW (ΔW-proj), of W (W-proj), "
+                        + "of a random Gaussian matrix (random-proj); amplification = ‖ΔW‖_F / ‖UᵀWV‖_F with ΔW's own U, V (LoRA paper §7.3).");
+                rep.table(List.of("module", "r", "‖ΔW‖_F", "‖W‖_F", "ΔW-proj", "W-proj", "random-proj", "amplification"), rows);
+                rep.bars("amplification.png", "amplification factor per module", "‖ΔW‖_F / ‖UᵀWV‖_F", amp);
+                rep.bars("delta-vs-w.png", "‖ΔW‖_F / ‖W‖_F per module", "ratio", ratio);
+            }
             if (b != null) {
+                rep.heading("Subspace similarity with " + compare.getFileName());
                 ObjectNode sim = root.putObject("similarity");
                 for (LoraLinear la : a.modules().values()) {
                     LoraLinear lb = b.modules().get(la.name());
@@ -73,11 +101,21 @@ final class AnalyzeCommand implements Callable<Integer> {
                     }
                     if (!json) System.out.printf(Locale.ROOT, "similarity %s: phi(1,1) = %.3f, phi(%d,%d) = %.3f%n", la.name(), phi[0][0],
                             la.rank(), lb.rank(), phi[la.rank() - 1][lb.rank() - 1]);
+                    if (report != null) rep.heatMap("similarity-" + la.name() + ".png", "phi(i, j), " + la.name(), "j (" + compare.getFileName() + ")",
+                            "i (" + adapter.getFileName() + ")", phi);
                 }
                 if (sim.isEmpty()) throw new Lora4jException(compare + ": shares no adapted module with " + adapter);
+            }
+            if (report != null) {
+                rep.write(report);
+                if (!json) System.out.println("report: " + report.resolve("index.html"));
             }
             if (json) System.out.println(om.writeValueAsString(root));
         }
         return 0;
+    }
+
+    private static String f(double x) {
+        return String.format(Locale.ROOT, "%.4f", x);
     }
 }

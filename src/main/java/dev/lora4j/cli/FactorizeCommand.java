@@ -38,6 +38,9 @@ final class FactorizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--report", paramLabel = "DIR", description = "Write DIR/index.html with the table, error against rank, and the spectrum.")
+    Path report;
+
     @Override
     public Integer call() throws Exception {
         try (Checkpoint ck = Checkpoint.open(model)) {
@@ -83,6 +86,23 @@ final class FactorizeCommand implements Callable<Integer> {
                 }
             }
             if (out != null) SafeTensorsWriter.write(out.resolve("factors.safetensors"), factors, DType.F32, Map.of("tensor", tensor));
+            if (report != null) {
+                dev.lora4j.analysis.Report rep = new dev.lora4j.analysis.Report("lora4j factorize: " + tensor);
+                rep.paragraph(model + ": " + tensor + " " + t.shapeString() + ", effective rank " + String.format(Locale.ROOT, "%.2f", svd.effectiveRank()));
+                List<List<String>> table = new java.util.ArrayList<>();
+                double[][] curve = new double[svd.k()][], spectrum = new double[svd.k()][];
+                for (int r = 1; r <= svd.k(); r++) {
+                    curve[r - 1] = new double[] {r, svd.relativeError(r)};
+                    spectrum[r - 1] = new double[] {r, svd.s()[r - 1]};
+                }
+                for (int r : ranks) table.add(List.of(Integer.toString(r), String.format(Locale.ROOT, "%.6f", svd.relativeError(r))));
+                rep.table(List.of("rank", "relative Frobenius error"), table);
+                rep.lines("error-vs-rank.png", "relative error of the best rank-k approximation", "rank k", "‖M − M_k‖_F / ‖M‖_F",
+                        Map.of("error", curve), false);
+                rep.lines("spectrum.png", "singular values", "index", "singular value", Map.of("σ", spectrum), true);
+                rep.write(report);
+                if (!json) System.out.println("report: " + report.resolve("index.html"));
+            }
             if (json) System.out.println(om.writeValueAsString(root));
         }
         return 0;

@@ -80,4 +80,28 @@ class AnalysisTest {
         assertThat(other.code()).isEqualTo(1);
         assertThat(other.err()).contains("does not exist in the base model");
     }
+
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path tmp;
+
+    @Test
+    void reportsAreSelfContainedPages() throws IOException {
+        java.nio.file.Path rep = tmp.resolve("analyze"), fac = tmp.resolve("factorize");
+        CliRunner.Run r = CliRunner.run("analyze", "--model", TestPaths.fixture("llama-gqa").toString(), "--adapter",
+                TestPaths.fixture("lora-llama-all-linear").toString(), "--compare", TestPaths.fixture("lora-llama-all-linear").toString(),
+                "--report", rep.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        String html = java.nio.file.Files.readString(rep.resolve("index.html"));
+        assertThat(html).contains("<table>", "model.layers.1.mlp.down_proj", "data:image/png;base64,", "Subspace similarity");
+        assertThat(rep.resolve("amplification.png")).exists();
+        assertThat(rep.resolve("similarity-model.layers.0.self_attn.q_proj.png")).exists();
+        CliRunner.Run f = CliRunner.run("factorize", "--model", TestPaths.fixture("llama-gqa").toString(), "--tensor",
+                "model.layers.0.mlp.up_proj.weight", "--ranks", "1,8", "--report", fac.toString(), "--out", fac.toString());
+        assertThat(f.code()).as(f.err()).isZero();
+        assertThat(java.nio.file.Files.readString(fac.resolve("index.html"))).contains("relative Frobenius error", "data:image/png;base64,");
+        try (var st = dev.lora4j.io.SafeTensors.open(fac.resolve("factors.safetensors"))) {
+            assertThat(st.entry("A_8").shape()).containsExactly(96, 8);
+            assertThat(st.entry("B_8").shape()).containsExactly(8, 64);
+        }
+    }
 }
