@@ -1,0 +1,55 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.analysis.Sweep;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.Parallel;
+import dev.lora4j.train.Schedule;
+import dev.lora4j.train.TrainOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "sweep", mixinStandardHelpOptions = true,
+        description = {"Train and evaluate every (targets, rank) configuration, as in the LoRA paper's Tables 5 and 6:",
+                "--out receives sweep.md, sweep.csv, sweep.jsonl (resumes after an interruption) and runs/<config>/."})
+final class SweepCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR") Path model;
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Training data (JSONL input_ids).") Path data;
+    @Option(names = "--eval-data", required = true, paramLabel = "FILE", description = "Evaluation data (JSONL input_ids).") Path evalData;
+    @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
+    @Option(names = "--ranks", split = ",", defaultValue = "1,2,4,8,64", description = "Ranks (default: ${DEFAULT-VALUE}).") List<Integer> ranks;
+    @Option(names = "--targets", split = ",", defaultValue = "q,v,qv,qkvo", description = "Target sets as letters q, k, v, o, or all (default: ${DEFAULT-VALUE}).") List<String> targets;
+    @Option(names = "--budget", paramLabel = "PARAMS", description = "Equal trainable-parameter budget: each target set gets the rank that spends it (ignores --ranks).") Long budget;
+    @Option(names = "--alpha", defaultValue = "0", description = "lora_alpha for every run; 0 means 2·r (default).") double alpha;
+    @Option(names = "--steps", defaultValue = "100", description = "Steps per configuration (default: ${DEFAULT-VALUE}).") long steps;
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Learning rate (default: ${DEFAULT-VALUE}).") double lr;
+    @Option(names = "--batch-size", defaultValue = "8") int batchSize;
+    @Option(names = "--seq-len", defaultValue = "512") int seqLen;
+    @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--report", paramLabel = "DIR", description = "Write DIR/index.html with the table and eval loss against rank.") Path report;
+    @Option(names = "--threads", paramLabel = "N") Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        List<Sweep.Config> plan;
+        try (Transformer base = Transformer.load(model)) {
+            plan = Sweep.plan(base, targets, ranks, budget);
+        }
+        TrainOptions template = new TrainOptions(model, data, out, 1, alpha, 0, null, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false,
+                TrainOptions.OptimizerKind.ADAMW, 0, lr, 0, 0.9, 0.999, 1e-8, Schedule.LINEAR, 0, steps, 1, Options.positive("--batch-size", batchSize),
+                1, Options.positive("--seq-len", seqLen), 1.0, seed, true, null, 0, 0, null, false, Math.max(1, steps / 4));
+        var results = Sweep.run(model, evalData, plan, template, out, System.err);
+        System.out.print(java.nio.file.Files.readString(out.resolve("sweep.md")));
+        if (report != null) {
+            Sweep.report(results, report);
+            System.out.println("report: " + report.resolve("index.html"));
+        }
+        return 0;
+    }
+}
