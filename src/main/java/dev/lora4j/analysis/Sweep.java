@@ -70,6 +70,11 @@ public final class Sweep {
 
     public static List<Config> plan(Transformer base, List<String> targetSets, List<Integer> ranks, Long budget) {
         List<Config> out = new ArrayList<>();
+        targetSets = targetSets == null ? List.of() : targetSets.stream().map(String::strip).filter(t -> !t.isEmpty()).toList();
+        if (targetSets.isEmpty() || (budget == null && (ranks == null || ranks.isEmpty())))
+            throw new Lora4jException("the sweep is empty: give --targets and --ranks (or --budget)");
+        if (budget != null && budget < 1) throw new Lora4jException("--budget must be a positive number of parameters");
+        if (ranks != null) for (int r : ranks) if (r < 1) throw new Lora4jException("--ranks must be positive, got " + r);
         for (String t : targetSets) {
             if (budget != null) {
                 long r = Math.max(1, Math.round((double) budget / perRank(base, targets(t, base.config().modelType()))));

@@ -16,7 +16,8 @@ import java.util.concurrent.Callable;
 
 @Command(name = "sweep", mixinStandardHelpOptions = true,
         description = {"Train and evaluate every (targets, rank) configuration, as in the LoRA paper's Tables 5 and 6:",
-                "--out receives sweep.md, sweep.csv, sweep.jsonl (resumes after an interruption) and runs/<config>/."})
+                "--out receives sweep.md, sweep.csv, sweep.jsonl (resumes after an interruption), runs/<config>/ and report/",
+                "(index.html and eval-loss-vs-rank.png)."})
 final class SweepCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR") Path model;
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "Training data (JSONL input_ids).") Path data;
@@ -31,7 +32,7 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "8") int batchSize;
     @Option(names = "--seq-len", defaultValue = "512") int seqLen;
     @Option(names = "--seed", defaultValue = "42") long seed;
-    @Option(names = "--report", paramLabel = "DIR", description = "Write DIR/index.html with the table and eval loss against rank.") Path report;
+    @Option(names = "--report", paramLabel = "DIR", description = "Where to write the report (default: OUT/report).") Path report;
     @Option(names = "--threads", paramLabel = "N") Integer threads;
 
     @Override
@@ -46,10 +47,9 @@ final class SweepCommand implements Callable<Integer> {
                 1, Options.positive("--seq-len", seqLen), 1.0, seed, true, null, 0, 0, null, false, Math.max(1, steps / 4));
         var results = Sweep.run(model, evalData, plan, template, out, System.err);
         System.out.print(java.nio.file.Files.readString(out.resolve("sweep.md")));
-        if (report != null) {
-            Sweep.report(results, report);
-            System.out.println("report: " + report.resolve("index.html"));
-        }
+        Path rep = report != null ? report : out.resolve("report");
+        Sweep.report(results, rep);
+        System.out.println("report: " + rep.resolve("index.html"));
         return 0;
     }
 }

@@ -33,6 +33,7 @@ class SweepTest {
         assertThat(Files.readAllLines(out.resolve("sweep.csv"))).hasSize(5).first().asString().startsWith("targets,rank,trainable");
         assertThat(Files.readString(out.resolve("sweep.md"))).contains("| qv | 2 | 896 |");
         assertThat(out.resolve("report/index.html")).exists();
+        assertThat(out.resolve("report/eval-loss-vs-rank.png")).exists();
         // a second run finds every configuration done and trains nothing
         CliRunner.Run again = CliRunner.run(args(out, "--ranks", "1,2", "--targets", "q,qv"));
         assertThat(again.code()).isZero();
@@ -51,7 +52,8 @@ class SweepTest {
     @Test
     void emptyOrImpossibleSweepsAreRefused() {
         assertThat(CliRunner.run(args(tmp.resolve("e"), "--targets", "qx")).err()).contains("use the letters q, k, v, o");
-        CliRunner.Run none = CliRunner.run(args(tmp.resolve("n"), "--ranks", ""));
-        assertThat(none.code()).isNotZero();
+        CliRunner.Run none = CliRunner.run(args(tmp.resolve("n"), "--targets", ""));
+        assertThat(none.code()).isEqualTo(1);
+        assertThat(none.err()).contains("the sweep is empty");
     }
 }
