@@ -84,7 +84,16 @@ public final class Report {
             data.addSeries(s);
         });
         JFreeChart c = ChartFactory.createXYLineChart(chartTitle, x, y, data, PlotOrientation.VERTICAL, series.size() > 1, false, false);
-        if (logY) ((XYPlot) c.getPlot()).setRangeAxis(new org.jfree.chart.axis.LogarithmicAxis(y));
+        XYPlot plot = (XYPlot) c.getPlot();
+        if (logY) plot.setRangeAxis(new org.jfree.chart.axis.LogarithmicAxis(y));
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        Color[] palette = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0x9467bd), new Color(0xff7f0e), new Color(0x8c564b)};
+        for (int i = 0; i < data.getSeriesCount(); i++) {
+            plot.getRenderer().setSeriesPaint(i, palette[i % palette.length]);
+            plot.getRenderer().setSeriesStroke(i, new java.awt.BasicStroke(2f));
+        }
         return chart(file, c, 800, 420);
     }
 
@@ -93,6 +102,10 @@ public final class Report {
         DefaultCategoryDataset d = new DefaultCategoryDataset();
         values.forEach((k, v) -> d.addValue(v, valueLabel, k));
         JFreeChart c = ChartFactory.createBarChart(chartTitle, "", valueLabel, d, PlotOrientation.HORIZONTAL, false, false, false);
+        c.getCategoryPlot().setBackgroundPaint(Color.WHITE);
+        c.getCategoryPlot().setRangeGridlinePaint(Color.LIGHT_GRAY);
+        c.getCategoryPlot().getRenderer().setSeriesPaint(0, new Color(0x1f77b4));
+        ((org.jfree.chart.renderer.category.BarRenderer) c.getCategoryPlot().getRenderer()).setBarPainter(new org.jfree.chart.renderer.category.StandardBarPainter());
         return chart(file, c, 900, Math.max(300, 22 * values.size() + 120));
     }
 

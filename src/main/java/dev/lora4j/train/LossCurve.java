@@ -29,6 +29,12 @@ public final class LossCurve {
             data.addSeries(e);
         }
         JFreeChart chart = ChartFactory.createXYLineChart(title, "step", "loss", data, PlotOrientation.VERTICAL, true, false, false);
+        var plot = chart.getXYPlot();
+        plot.setBackgroundPaint(java.awt.Color.WHITE);
+        plot.setDomainGridlinePaint(java.awt.Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(java.awt.Color.LIGHT_GRAY);
+        plot.getRenderer().setSeriesPaint(0, new java.awt.Color(0x1f77b4));
+        plot.getRenderer().setSeriesPaint(1, new java.awt.Color(0xd62728));
         AtomicFiles.write(png, out -> ChartUtils.writeChartAsPNG(out, chart, 900, 500));
     }
 }
