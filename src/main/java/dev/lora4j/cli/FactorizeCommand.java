@@ -32,7 +32,7 @@ final class FactorizeCommand implements Callable<Integer> {
     @Option(names = "--ranks", split = ",", defaultValue = "1,2,4,8,16,32,64", description = "Ranks (default: ${DEFAULT-VALUE}).")
     List<Integer> ranks;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Write factors.safetensors (A_r (m, r) = U·Σ, B_r (r, n) = Vᵀ per rank).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Write factors.safetensors (A_r (m, r) = U·Σ, B_r (r, n) = Vᵀ per rank), with the report and error-vs-rank.png.")
     Path out;
 
     @Option(names = "--json", description = "Print one JSON object.")
@@ -86,7 +86,8 @@ final class FactorizeCommand implements Callable<Integer> {
                 }
             }
             if (out != null) SafeTensorsWriter.write(out.resolve("factors.safetensors"), factors, DType.F32, Map.of("tensor", tensor));
-            if (report != null) {
+            Path reportDir = report != null ? report : out;
+            if (reportDir != null) {
                 dev.lora4j.analysis.Report rep = new dev.lora4j.analysis.Report("lora4j factorize: " + tensor);
                 rep.paragraph(model + ": " + tensor + " " + t.shapeString() + ", effective rank " + String.format(Locale.ROOT, "%.2f", svd.effectiveRank()));
                 List<List<String>> table = new java.util.ArrayList<>();
@@ -100,8 +101,8 @@ final class FactorizeCommand implements Callable<Integer> {
                 rep.lines("error-vs-rank.png", "relative error of the best rank-k approximation", "rank k", "‖M − M_k‖_F / ‖M‖_F",
                         Map.of("error", curve), false);
                 rep.lines("spectrum.png", "singular values", "index", "singular value", Map.of("σ", spectrum), true);
-                rep.write(report);
-                if (!json) System.out.println("report: " + report.resolve("index.html"));
+                rep.write(reportDir);
+                if (!json) System.out.println("report: " + reportDir.resolve("index.html"));
             }
             if (json) System.out.println(om.writeValueAsString(root));
         }
