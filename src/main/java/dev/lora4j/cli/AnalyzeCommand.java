@@ -23,7 +23,8 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "analyze", mixinStandardHelpOptions = true,
-        description = {"What an adapter learned (LoRA paper §7): per module ‖ΔW‖_F, ‖W‖_F, ‖UᵀWV‖_F for the top-r singular",
+        description = {"What an adapter learned (LoRA paper §7).",
+                "Per module ‖ΔW‖_F, ‖W‖_F, ‖UᵀWV‖_F for the top-r singular",
                 "vectors of ΔW, of W and of a random matrix, the amplification ‖ΔW‖_F/‖UᵀWV‖_F, ΔW's singular values;",
                 "with --compare, the subspace similarity φ(i, j) of the two adapters' A matrices."})
 final class AnalyzeCommand implements Callable<Integer> {

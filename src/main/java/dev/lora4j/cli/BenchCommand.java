@@ -16,7 +16,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks. 'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
+        description = {"Benchmarks: matmul, train, serve.",
+                "'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory) or serve (forward latency with merged, unmerged and mixed adapters).")

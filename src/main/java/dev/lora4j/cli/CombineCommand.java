@@ -11,8 +11,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "combine", mixinStandardHelpOptions = true,
-        description = {"Combine weighted adapters into one new PEFT adapter: linear (equal ranks; weighted sums of A and of B,",
-                "as PEFT does), cat (ranks concatenated; the exact weighted sum of updates), svd (that sum truncated to --rank)."})
+        description = {"Combine weighted adapters into one new PEFT adapter.",
+                "linear (equal ranks; weighted sums of A and of B, as PEFT does), cat (ranks concatenated; the exact",
+                "weighted sum of updates), svd (that sum truncated to --rank)."})
 final class CombineCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "The base all adapters were made for.")
     Path model;

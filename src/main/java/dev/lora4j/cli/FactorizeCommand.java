@@ -20,7 +20,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "factorize", mixinStandardHelpOptions = true,
-        description = {"Low-rank factorisation of one weight matrix by truncated SVD: M ≈ A·B at each rank, with the",
+        description = {"Low-rank factorisation of one weight matrix by truncated SVD.",
+                "M ≈ A·B at each rank, with the",
                 "relative Frobenius error, the energy kept, and the effective rank; --out writes the factors."})
 final class FactorizeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint directory.")

@@ -20,7 +20,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Generate tokens with a KV cache, streaming the first prompt's as they come. Prompts are token ids",
+        description = {"Generate tokens with a KV cache.",
+                "Streams the first prompt's tokens as they come. Prompts are token ids",
                 "for now (text prompts arrive with tokenizer support). Stops at EOS (config.json's eos_token_id) or --max-new-tokens.",
                 "With --json the last line is {\"ids\": [...]} (a list per prompt when several)."})
 final class GenerateCommand implements Callable<Integer> {

@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "merge", mixinStandardHelpOptions = true,
-        description = {"Merge LoRA adapters into the base: a complete HF checkpoint where each targeted weight is",
-                "W0 + sum of weight·s·B·A (fp32, rounded once) and every other tensor is the base's, bit for bit."})
+        description = {"Merge LoRA adapters into a complete HF checkpoint.",
+                "Each targeted weight becomes W0 + sum of weight·s·B·A (fp32, rounded once); every other tensor is the",
+                "base's, bit for bit."})
 final class MergeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Base checkpoint directory.")
     Path model;

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "sweep", mixinStandardHelpOptions = true,
-        description = {"Train and evaluate every (targets, rank) configuration, as in the LoRA paper's Tables 5 and 6:",
+        description = {"Train and evaluate every (targets, rank) configuration (LoRA paper, Tables 5 and 6).",
                 "--out receives sweep.md, sweep.csv, sweep.jsonl (resumes after an interruption), runs/<config>/ and report/",
                 "(index.html and eval-loss-vs-rank.png)."})
 final class SweepCommand implements Callable<Integer> {

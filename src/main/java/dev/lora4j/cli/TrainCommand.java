@@ -16,8 +16,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Fine-tune a model with LoRA and write a PEFT adapter (adapter_config.json, adapter_model.safetensors)",
-                "to --out, with metrics.jsonl and loss.png. Data: JSONL, one {\"input_ids\": [...]} per line."})
+        description = {"Fine-tune with LoRA (or --full) and write a PEFT adapter.",
+                "--out receives adapter_config.json and adapter_model.safetensors (or a full checkpoint), metrics.jsonl and",
+                "loss.png. Data: JSONL, one {\"input_ids\": [...]} per line."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
