@@ -30,6 +30,7 @@ public final class LoraLinear implements Projection {
     private float[] mask = new float[0];    // 0 or 1/(1−p) per element of x, (rows, in)
     private float[] u = new float[0];       // s·A·x̃, (rows, r)
     private float[] du = new float[0];      // (rows, r)
+    private float[] dxd = new float[0];     // du·A before the dropout mask, (rows, in); only with dropout
 
     public LoraLinear(Linear base, int r, float scale, float dropout, float[] a, float[] b) {
         if (a.length != r * base.in() || b.length != base.out() * r)
@@ -137,7 +138,8 @@ public final class LoraLinear implements Projection {
         if (!dropped) {
             Kernels.matmul(Mat.of(du, 0, rows, r), Mat.of(a, 0, r, in), dx, dxOff, lddx, true); // dx += du·A
         } else {
-            float[] tmp = new float[rows * in];
+            if (dxd.length < rows * in) dxd = new float[rows * in];
+            float[] tmp = dxd;
             Kernels.matmul(Mat.of(du, 0, rows, r), Mat.of(a, 0, r, in), tmp, 0, in, false);
             Parallel.forRange(rows, 16, (r0, r1) -> {
                 for (int i = r0; i < r1; i++)
