@@ -39,6 +39,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
+    boolean skipBadLines;
+
     @Option(names = "--json", description = "End stdout with one JSON object: loss, perplexity, tokens, examples, seconds.")
     boolean json;
 
@@ -48,19 +51,20 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--batch-size", batchSize);
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
         try (Transformer m = Transformer.load(model)) {
-            TokenDataset ds = TokenDataset.readJsonl(data, m.config().vocabSize());
+            TokenDataset ds = TokenDataset.readJsonl(data, m.config().vocabSize(), skipBadLines);
+            if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);
             Evaluator.Result r;
             if (ds.routed()) {
                 AdapterSet.Mixed mixed = AdapterSpecs.named(m, adapters).mixed();
-                r = Evaluator.evaluate(mixed.model(), ds.examples(), t, batchSize, (first, tt) -> {
+                r = Evaluator.evaluate(mixed.model(), ds.examples(), ds.labels(), t, batchSize, (first, tt) -> {
                     String[] names = new String[batchSize];
                     for (int i = 0; i < batchSize && first + i < ds.examples().size(); i++) names[i] = ds.adapters().get(first + i);
                     mixed.route(names, tt);
                 });
             } else {
-                r = Evaluator.evaluate(AdapterSpecs.weightedSum(m, adapters), ds.examples(), t, batchSize);
+                r = Evaluator.evaluate(AdapterSpecs.weightedSum(m, adapters), ds.examples(), ds.labels(), t, batchSize, (f, tt) -> {});
             }
             System.out.printf(java.util.Locale.ROOT, "loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
                     r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());

@@ -95,6 +95,12 @@ final class TrainCommand implements Callable<Integer> {
     boolean full;
     @Option(names = "--log-every", defaultValue = "0", description = "Progress line every N steps when not on a terminal (default: 20 lines per run).")
     long logEvery;
+    @Option(names = "--pack", description = "Concatenate the examples into --seq-len blocks (HF's group_texts) instead of one per row.")
+    boolean pack;
+    @Option(names = "--eval-split", defaultValue = "0", paramLabel = "FRACTION", description = "Hold out this fraction of --data for evaluation (when no --eval-data).")
+    double evalSplit;
+    @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
+    boolean skipBadLines;
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
@@ -123,7 +129,10 @@ final class TrainCommand implements Callable<Integer> {
                 rankPattern == null ? java.util.Map.of() : rankPattern, alphaPattern == null ? java.util.Map.of() : alphaPattern,
                 enumOf(LoraConfig.Init.class, "--init", init), rslora, enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer),
                 momentum, lr, weightDecay, b[0], b[1], eps, enumOf(Schedule.class, "--schedule", schedule), warmupSteps, steps, epochs,
-                batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery);
+                batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery,
+                pack, evalSplit, skipBadLines);
+        if (evalSplit < 0 || evalSplit >= 1) throw new Lora4jException("--eval-split must be in [0, 1), got " + evalSplit);
+        if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
         Trainer.train(o, System.err);
         return 0;

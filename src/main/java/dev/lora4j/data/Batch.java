@@ -11,16 +11,24 @@ public record Batch(int[] tokens /* (B·T) */, int[] targets /* (B·T) */, int b
     public static final int IGNORE = -100;
 
     public static Batch of(List<int[]> examples, int first, int b, int t) {
+        return of(examples, null, first, b, t);
+    }
+
+    /** As {@link #of(List, int, int, int)}, with per-example labels (null list or null entries: the ids themselves). */
+    public static Batch of(List<int[]> examples, List<int[]> labels, int first, int b, int t) {
         int[] tokens = new int[b * t], targets = new int[b * t];
         java.util.Arrays.fill(targets, IGNORE);
         long count = 0, real = 0;
         for (int r = 0; r < b; r++) {
             if (first + r >= examples.size()) continue;
             int[] e = examples.get(first + r);
+            int[] l = labels == null || labels.get(first + r) == null ? e : labels.get(first + r);
             int n = Math.min(t, e.length);
             System.arraycopy(e, 0, tokens, r * t, n);
-            for (int i = 0; i + 1 < n; i++) targets[r * t + i] = e[i + 1];
-            count += Math.max(0, n - 1);
+            for (int i = 0; i + 1 < n; i++) {
+                targets[r * t + i] = l[i + 1];
+                if (l[i + 1] != IGNORE) count++;
+            }
             real += n;
         }
         return new Batch(tokens, targets, b, t, count, real);

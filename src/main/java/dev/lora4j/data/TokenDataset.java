@@ -15,10 +15,13 @@ import java.util.List;
 
 /**
  * Pre-tokenized examples from JSONL, one {@code {"input_ids": [...]}} object per line, used as given
- * (no BOS/EOS added). Blank lines are skipped; anything else that is not such an object is an error
- * naming file:line. Ids are checked against the vocabulary when one is given.
+ * (no BOS/EOS added), with optional {@code "labels"} (same length; −100 = not counted in the loss; the
+ * label at position i+1 is the target of position i, as Hugging Face shifts them) and {@code "adapter"}.
+ * Blank lines are skipped; anything else that is not such an object is an error naming file:line, or,
+ * with skipBad, is counted in {@link #skipped()} and left out. Ids are checked against the vocabulary.
  */
-public record TokenDataset(Path source, List<int[]> examples, List<String> adapters /* per example, null entries: none */) {
+public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels /* per example, null: the ids */,
+                           List<String> adapters /* per example, null entries: none */, int skipped) {
 
     /** Whether any example names the adapter it is to be run with ({"adapter": "NAME"}). */
     public boolean routed() {
@@ -28,26 +31,104 @@ public record TokenDataset(Path source, List<int[]> examples, List<String> adapt
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static TokenDataset readJsonl(Path file, int vocabSize) {
+        return readJsonl(file, vocabSize, false);
+    }
+
+    public static TokenDataset readJsonl(Path file, int vocabSize, boolean skipBad) {
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
-        List<int[]> out = new ArrayList<>();
+        List<int[]> out = new ArrayList<>(), labels = new ArrayList<>();
         List<String> adapters = new ArrayList<>();
+        int skipped = 0;
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
             int no = 0;
             while ((line = r.readLine()) != null) {
                 no++;
                 if (line.isBlank()) continue;
-                JsonNode n = parse(file, no, line);
-                out.add(ids(file, no, n, vocabSize));
-                JsonNode a = n.get("adapter");
-                if (a != null && !a.isNull() && !a.isTextual()) throw new Lora4jException(file + ":" + no + ": \"adapter\" must be a string (an adapter name)");
-                adapters.add(a == null || a.isNull() ? null : a.asText());
+                try {
+                    JsonNode n = parse(file, no, line);
+                    int[] ids = ids(file, no, n, vocabSize);
+                    int[] lab = labels(file, no, n, ids.length, vocabSize);
+                    JsonNode a = n.get("adapter");
+                    if (a != null && !a.isNull() && !a.isTextual()) throw new Lora4jException(file + ":" + no + ": \"adapter\" must be a string (an adapter name)");
+                    out.add(ids);
+                    labels.add(lab);
+                    adapters.add(a == null || a.isNull() ? null : a.asText());
+                } catch (Lora4jException bad) {
+                    if (!skipBad) throw bad;
+                    skipped++;
+                }
             }
         } catch (IOException e) {
             throw new Lora4jException(file + ": cannot read: " + e.getMessage(), e);
         }
-        if (out.isEmpty()) throw new Lora4jException(file + ": no examples (expected JSONL lines with \"input_ids\")");
-        return new TokenDataset(file, List.copyOf(out), java.util.Collections.unmodifiableList(adapters));
+        if (out.isEmpty())
+            throw new Lora4jException(file + ": no examples (expected JSONL lines with \"input_ids\")" + (skipped > 0 ? "; " + skipped + " bad lines skipped" : ""));
+        return new TokenDataset(file, List.copyOf(out), java.util.Collections.unmodifiableList(labels), java.util.Collections.unmodifiableList(adapters), skipped);
+    }
+
+    private static int[] labels(Path file, int no, JsonNode n, int length, int vocabSize) {
+        JsonNode l = n.get("labels");
+        if (l == null || l.isNull()) return null;
+        String where = file + ":" + no;
+        if (!l.isArray() || l.size() != length) throw new Lora4jException(where + ": \"labels\" must be an array as long as input_ids (" + length + ")");
+        int[] a = new int[length];
+        for (int i = 0; i < length; i++) {
+            JsonNode v = l.get(i);
+            if (!v.isIntegralNumber() || !v.canConvertToInt()) throw new Lora4jException(where + ": labels[" + i + "] is " + v + ", expected an integer");
+            a[i] = v.asInt();
+            if (a[i] != Batch.IGNORE && (a[i] < 0 || (vocabSize > 0 && a[i] >= vocabSize)))
+                throw new Lora4jException(where + ": labels[" + i + "] = " + a[i] + " is neither -100 nor a token id in [0, " + vocabSize + ")");
+        }
+        return a;
+    }
+
+    /**
+     * Examples concatenated and cut into blocks of exactly t tokens (Hugging Face's group_texts: the
+     * remainder is dropped unless it is the only block).
+     */
+    public TokenDataset packed(int t) {
+        int total = examples.stream().mapToInt(e -> e.length).sum();
+        int[] ids = new int[total], lab = new int[total];
+        int pos = 0;
+        for (int i = 0; i < examples.size(); i++) {
+            int[] e = examples.get(i), l = labels.get(i);
+            System.arraycopy(e, 0, ids, pos, e.length);
+            System.arraycopy(l != null ? l : e, 0, lab, pos, e.length);
+            pos += e.length;
+        }
+        List<int[]> blocks = new ArrayList<>(), blockLabels = new ArrayList<>();
+        int n = Math.max(1, total / t);
+        for (int b = 0; b < n; b++) {
+            int from = b * t, to = Math.min(total, from + t);
+            blocks.add(java.util.Arrays.copyOfRange(ids, from, to));
+            blockLabels.add(java.util.Arrays.copyOfRange(lab, from, to));
+        }
+        return new TokenDataset(source, List.copyOf(blocks), List.copyOf(blockLabels), java.util.Collections.nCopies(blocks.size(), null), skipped);
+    }
+
+    /** Splits off a held-out fraction (chosen by a seeded shuffle): {train, eval}. */
+    public TokenDataset[] split(double evalFraction, long seed) {
+        int n = examples.size(), held = (int) Math.round(n * evalFraction);
+        if (held < 1 || held >= n) throw new Lora4jException("--eval-split " + evalFraction + " of " + n + " examples leaves no training or no evaluation examples");
+        Integer[] idx = new Integer[n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        java.util.Collections.shuffle(java.util.Arrays.asList(idx), new java.util.Random(seed));
+        List<Integer> ev = new ArrayList<>(java.util.Arrays.asList(idx).subList(0, held)), tr = new ArrayList<>(java.util.Arrays.asList(idx).subList(held, n));
+        java.util.Collections.sort(ev);
+        java.util.Collections.sort(tr);
+        return new TokenDataset[] {subset(tr), subset(ev)};
+    }
+
+    private TokenDataset subset(List<Integer> idx) {
+        List<int[]> e = new ArrayList<>(), l = new ArrayList<>();
+        List<String> a = new ArrayList<>();
+        for (int i : idx) {
+            e.add(examples.get(i));
+            l.add(labels.get(i));
+            a.add(adapters.get(i));
+        }
+        return new TokenDataset(source, List.copyOf(e), java.util.Collections.unmodifiableList(l), java.util.Collections.unmodifiableList(a), skipped);
     }
 
     private static JsonNode parse(Path file, int no, String line) {

@@ -27,6 +27,11 @@ public final class Evaluator {
     }
 
     public static Result evaluate(Transformer model, List<int[]> examples, int seqLen, int batchSize, BeforeBatch beforeBatch) {
+        return evaluate(model, examples, null, seqLen, batchSize, beforeBatch);
+    }
+
+    /** With per-example labels (−100 = not counted); null labels: the ids themselves. */
+    public static Result evaluate(Transformer model, List<int[]> examples, List<int[]> labels, int seqLen, int batchSize, BeforeBatch beforeBatch) {
         long start = System.nanoTime();
         int t = 1;
         for (int[] e : examples) t = Math.max(t, Math.min(seqLen, e.length));
@@ -34,7 +39,7 @@ public final class Evaluator {
         double sum = 0;
         long count = 0;
         for (int first = 0; first < examples.size(); first += batchSize) {
-            Batch batch = Batch.of(examples, first, batchSize, t);
+            Batch batch = Batch.of(examples, labels, first, batchSize, t);
             beforeBatch.accept(first, t);
             Transformer.LossSum ls = model.loss(batch.tokens(), batch.targets(), batchSize, t, act, 0f);
             sum += ls.sum();

@@ -64,6 +64,9 @@ final class OptionsJson {
         j.put("init_adapter", o.initAdapter() == null ? null : o.initAdapter().toString());
         j.put("full", o.full());
         j.put("log_every", o.logEvery());
+        j.put("pack", o.pack());
+        j.put("eval_split", o.evalSplit());
+        j.put("skip_bad_lines", o.skipBadLines());
         return j;
     }
 
@@ -91,7 +94,8 @@ final class OptionsJson {
                     j.get("seed").asLong(), j.get("shuffle").asBoolean(),
                     j.hasNonNull("eval_data") ? Path.of(j.get("eval_data").asText()) : null, j.get("eval_every").asLong(),
                     j.get("save_every").asLong(), j.hasNonNull("init_adapter") ? Path.of(j.get("init_adapter").asText()) : null,
-                    j.get("full").asBoolean(), j.get("log_every").asLong());
+                    j.get("full").asBoolean(), j.get("log_every").asLong(), j.path("pack").asBoolean(false),
+                    j.path("eval_split").asDouble(0), j.path("skip_bad_lines").asBoolean(false));
         } catch (NullPointerException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": options are incomplete or malformed (" + e.getMessage() + ")");
         }

@@ -11,6 +11,8 @@ import java.util.List;
  *
  * @param steps   optimizer steps; 0 means "run {@code epochs} epochs"
  * @param targets null means the model type's default (c_attn for GPT-2, q_proj+v_proj for Llama)
+ * @param pack    concatenate the examples into seqLen blocks (Hugging Face's group_texts)
+ * @param evalSplit fraction of the data held out for evaluation when evalData is null (0: none)
  */
 public record TrainOptions(
         Path model, Path data, Path out,
@@ -19,7 +21,8 @@ public record TrainOptions(
         OptimizerKind optimizer, double momentum, double lr, double weightDecay, double beta1, double beta2, double eps,
         Schedule schedule, long warmupSteps, long steps, int epochs,
         int batchSize, int gradAccum, int seqLen, double maxGradNorm, long seed, boolean shuffle,
-        Path evalData, long evalEvery, long saveEvery, Path initAdapter, boolean full, long logEvery) {
+        Path evalData, long evalEvery, long saveEvery, Path initAdapter, boolean full, long logEvery,
+        boolean pack, double evalSplit, boolean skipBadLines) {
 
     public enum OptimizerKind { ADAMW, SGD }
 

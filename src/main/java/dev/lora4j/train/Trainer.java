@@ -132,8 +132,19 @@ public final class Trainer {
         Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
         try (Transformer base = Transformer.load(weights)) {
             int vocab = base.config().vocabSize();
-            List<int[]> data = TokenDataset.readJsonl(o.data(), vocab).examples();
-            List<int[]> evalData = o.evalData() == null ? null : TokenDataset.readJsonl(o.evalData(), vocab).examples();
+            TokenDataset data = TokenDataset.readJsonl(o.data(), vocab, o.skipBadLines());
+            if (data.skipped() > 0) progress.printf("%s: %d bad lines skipped%n", o.data(), data.skipped());
+            TokenDataset evalData = o.evalData() == null ? null : TokenDataset.readJsonl(o.evalData(), vocab, o.skipBadLines());
+            if (o.evalSplit() > 0) {
+                TokenDataset[] parts = data.split(o.evalSplit(), o.seed());
+                data = parts[0];
+                evalData = parts[1];
+            }
+            int t = Math.min(o.seqLen(), base.config().maxPositions());
+            if (o.pack()) {
+                data = data.packed(t);
+                if (evalData != null) evalData = evalData.packed(t);
+            }
             Trainee trainee = o.full() ? new FullTrainee(FullModel.of(base), o.model()) : LoraTrainee.of(buildAdapters(base, resumeFrom), o.model());
             List<Parameter> params = trainee.parameters();
             Optimizer opt = switch (o.optimizer()) {
@@ -157,8 +168,9 @@ public final class Trainer {
         return LoraModel.inject(base, cfg, o.seed());
     }
 
-    private Result loop(Transformer base, Trainee lm, List<Parameter> params, Optimizer opt, List<int[]> data,
-                        List<int[]> evalData, long start) throws IOException {
+    private Result loop(Transformer base, Trainee lm, List<Parameter> params, Optimizer opt, TokenDataset dataset,
+                        TokenDataset evalData, long start) throws IOException {
+        List<int[]> data = dataset.examples();
         int n = data.size(), bsz = o.batchSize(), t = 1;
         for (int[] e : data) t = Math.max(t, Math.min(Math.min(o.seqLen(), base.config().maxPositions()), e.length));
         long total = o.totalSteps(n), microPerEpoch = (n + bsz - 1) / bsz;
@@ -195,10 +207,13 @@ public final class Trainer {
                     long mi = step * o.gradAccum() + a, epoch = mi / microPerEpoch;
                     int[] order = orders.computeIfAbsent(epoch, e -> order(n, e));
                     if (orders.size() > 2) orders.remove(orders.keySet().iterator().next());
-                    List<int[]> rows = new ArrayList<>();
+                    List<int[]> rows = new ArrayList<>(), rowLabels = new ArrayList<>();
                     int first = (int) (mi % microPerEpoch) * bsz;
-                    for (int r = first; r < Math.min(n, first + bsz); r++) rows.add(data.get(order[r]));
-                    Batch b = Batch.of(rows, 0, bsz, t);
+                    for (int r = first; r < Math.min(n, first + bsz); r++) {
+                        rows.add(data.get(order[r]));
+                        rowLabels.add(dataset.labels().get(order[r]));
+                    }
+                    Batch b = Batch.of(rows, rowLabels, 0, bsz, t);
                     micro.add(b);
                     count += b.targetCount();
                 }
@@ -261,9 +276,9 @@ public final class Trainer {
         return idx;
     }
 
-    private void evaluate(Trainee lm, List<int[]> evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
+    private void evaluate(Trainee lm, TokenDataset evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
         lm.setTraining(false, 0);
-        Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData, o.seqLen(), o.batchSize());
+        Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData.examples(), evalData.labels(), o.seqLen(), o.batchSize(), (f, tt) -> {});
         evalCurve.add(new LossCurve.Point(step, r.loss()));
         metric(Map.of("step", step, "eval_loss", r.loss(), "eval_perplexity", r.perplexity()));
         if (console()) progress.println();
