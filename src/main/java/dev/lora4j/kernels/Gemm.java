@@ -29,6 +29,9 @@ public final class Gemm {
     static final int MC = 64;
     static final int NC = 3072;
 
+    /** Up to this many rows (a decoding step), matmul streams B without packing it. */
+    static final int SMALL_M = 4;
+
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
     private static final class Buffers {
@@ -49,6 +52,10 @@ public final class Gemm {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
+        if (m <= SMALL_M && a.colStride() == 1 && (b.rowStride() == 1 || b.colStride() == 1)) {
+            smallM(a, b, c, cOff, ldc, accumulate);
+            return;
+        }
         int nPanels = (n + NR - 1) / NR;
         int mStrips = (m + MR - 1) / MR;
         int threads = Parallel.threads();
@@ -61,6 +68,64 @@ public final class Gemm {
             Parallel.forRange(mStrips, 1, (s0, s1) ->
                     block(a, b, c, cOff, ldc, accumulate, s0 * MR, Math.min(m, s1 * MR), 0, n));
         }
+    }
+
+    /**
+     * A few rows times B (generation: one token a sequence): packing B would cost as much as the product,
+     * so B is read once, straight from where it lives, split by columns across threads. B = Wᵀ (rows of W
+     * contiguous) is a dot product per output; B row-major is an axpy of each of its rows.
+     */
+    private static void smallM(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate) {
+        int m = a.rows(), n = b.cols(), k = a.cols();
+        float[][] rows = new float[m][k];
+        for (int i = 0; i < m; i++) a.copyRow(i, 0, rows[i], 0, k);
+        if (b.rowStride() == 1) {
+            Mat w = b.t(); // (n, k), row-major
+            Parallel.forRange(n, 64, (j0, j1) -> {
+                float[] wrow = new float[k];
+                for (int j = j0; j < j1; j++) {
+                    w.copyRow(j, 0, wrow, 0, k); // one bulk read of W's row, then plain array arithmetic
+                    for (int i = 0; i < m; i++) {
+                        float s = dot(rows[i], wrow, k);
+                        int ci = cOff + i * ldc + j;
+                        c[ci] = accumulate ? c[ci] + s : s;
+                    }
+                }
+            });
+        } else {
+            int chunks = (n + L - 1) / L;
+            Parallel.forRange(chunks, 4, (q0, q1) -> {
+                int j0 = q0 * L, j1 = Math.min(n, q1 * L), w = j1 - j0;
+                float[] acc = new float[m * w], brow = new float[w];
+                for (int p = 0; p < k; p++) {
+                    b.copyRow(p, j0, brow, 0, w);
+                    for (int i = 0; i < m; i++) axpy(rows[i][p], brow, acc, i * w, w);
+                }
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < w; j++) {
+                        int ci = cOff + i * ldc + j0 + j;
+                        c[ci] = accumulate ? c[ci] + acc[i * w + j] : acc[i * w + j];
+                    }
+            });
+        }
+    }
+
+    /** Σ x·y over [0, n), lanes summed in a fixed order. */
+    private static float dot(float[] x, float[] y, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int p = 0;
+        for (; p <= n - L; p += L) acc = FloatVector.fromArray(S, x, p).fma(FloatVector.fromArray(S, y, p), acc);
+        float s = VectorMath.sum(acc);
+        for (; p < n; p++) s += x[p] * y[p];
+        return s;
+    }
+
+    /** y[off:off+n] += a·x[0:n]. */
+    private static void axpy(float a, float[] x, float[] y, int off, int n) {
+        FloatVector va = FloatVector.broadcast(S, a);
+        int j = 0;
+        for (; j <= n - L; j += L) va.fma(FloatVector.fromArray(S, x, j), FloatVector.fromArray(S, y, off + j)).intoArray(y, off + j);
+        for (; j < n; j++) y[off + j] += a * x[j];
     }
 
     /**
