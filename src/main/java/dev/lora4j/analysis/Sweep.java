@@ -113,7 +113,7 @@ public final class Sweep {
             }
             progress.printf("[%d/%d] %s: training%n", i + 1, plan.size(), c.name());
             Path runDir = out.resolve("runs").resolve(c.name());
-            deleteTree(runDir); // an interrupted configuration starts again
+            AtomicFiles.deleteTree(runDir); // an interrupted configuration starts again
             long t0 = System.nanoTime();
             TrainOptions o = new TrainOptions(template.model(), template.data(), runDir, c.rank(), template.alpha() > 0 ? template.alpha() : 2.0 * c.rank(),
                     template.dropout(), null, template.layers(), Map.of(), Map.of(), template.init(), template.rslora(), template.optimizer(),
@@ -178,10 +178,4 @@ public final class Sweep {
         rep.write(dir);
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (var s = Files.walk(p)) {
-            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
-        }
-    }
 }

@@ -45,6 +45,35 @@ public final class AtomicFiles {
         }
     }
 
+    /** Fills a directory in one go: body writes into a temporary sibling, which is then renamed to target. */
+    @FunctionalInterface
+    public interface DirectoryBody {
+        void writeInto(Path dir) throws IOException;
+    }
+
+    /** Creates target (which must not exist, or be an empty directory) atomically: all of it or nothing. */
+    public static void writeDirectory(Path target, DirectoryBody body) throws IOException {
+        Path parent = target.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".",
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
+        try {
+            body.writeInto(tmp);
+            if (Files.isDirectory(target)) Files.delete(target); // empty, checked by the caller
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    /** Deletes a file or a directory tree, if it exists. */
+    public static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (var s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
+        }
+    }
+
     public static void writeString(Path target, String text) throws IOException {
         write(target, out -> out.write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }

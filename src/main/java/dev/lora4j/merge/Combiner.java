@@ -1,6 +1,7 @@
 package dev.lora4j.merge;
 
 import dev.lora4j.Lora4jException;
+import dev.lora4j.io.AtomicFiles;
 import dev.lora4j.kernels.Kernels;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.lora.LoraLinear;
@@ -16,7 +17,6 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -147,18 +147,7 @@ public final class Combiner {
                 weights.add(w.weight());
             }
             LoraModel combined = combine(base, adapters, weights, method, rank);
-            Path parent = out.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".",
-                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
-            try {
-                PeftAdapter.save(tmp, combined, modelDir.toString());
-                Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                if (Files.exists(tmp)) try (var s = Files.walk(tmp)) {
-                    for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
-                }
-            }
+            AtomicFiles.writeDirectory(out, dir -> PeftAdapter.save(dir, combined, modelDir.toString()));
         }
     }
 }

@@ -21,7 +21,6 @@ import dev.lora4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -136,18 +135,10 @@ public final class Merger {
             }
             Map<String, float[]> merged = mergedWeights(base, adapters, weights);
             Checkpoint ck = base.source();
-            Path parent = out.toAbsolutePath().getParent();
-            Files.createDirectories(parent);
-            Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".",
-                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
-            try {
-                writeWeights(ck, merged, forced, tmp);
-                copyOtherFiles(ck.dir(), tmp, forced);
-                if (Files.exists(out)) Files.delete(out);
-                Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                deleteTree(tmp);
-            }
+            AtomicFiles.writeDirectory(out, dir -> {
+                writeWeights(ck, merged, forced, dir);
+                copyOtherFiles(ck.dir(), dir, forced);
+            });
         }
     }
 
@@ -199,10 +190,4 @@ public final class Merger {
         }
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (var s = Files.walk(p)) {
-            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
-        }
-    }
 }

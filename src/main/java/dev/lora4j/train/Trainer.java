@@ -292,7 +292,7 @@ public final class Trainer {
     /** out/checkpoint-STEP: the adapter, the optimizer state and the trainer state, written into a temporary directory then renamed. */
     private void saveCheckpoint(Trainee lm, Optimizer opt, long step) throws IOException {
         Path dir = o.out().resolve("checkpoint-" + step), tmp = o.out().resolve(".checkpoint-" + step + ".tmp");
-        deleteTree(tmp);
+        AtomicFiles.deleteTree(tmp);
         lm.save(tmp);
         Map<String, Tensor> state = new LinkedHashMap<>();
         List<float[]> arrays = opt.state();
@@ -302,7 +302,7 @@ public final class Trainer {
         root.put("global_step", step);
         root.set("options", OptionsJson.write(o));
         AtomicFiles.writeString(tmp.resolve(STATE), JSON.writeValueAsString(root) + "\n");
-        deleteTree(dir);
+        AtomicFiles.deleteTree(dir);
         Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
     }
 
@@ -318,12 +318,6 @@ public final class Trainer {
         return state.path("global_step").asLong();
     }
 
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (var s = Files.walk(p)) {
-            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
-        }
-    }
 
     private void metric(Map<String, Object> values) throws IOException {
         Files.writeString(o.out().resolve(METRICS), new ObjectMapper().writeValueAsString(new java.util.TreeMap<>(values)) + "\n",
