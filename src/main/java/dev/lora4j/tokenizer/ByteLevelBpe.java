@@ -1,0 +1,176 @@
+package dev.lora4j.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.Lora4jException;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Byte-level BPE (GPT-2 and its descendants), as tokenizer.json defines it: added tokens are split out
+ * first (exact matches, longest first); the rest is cut by the GPT-2 pattern, each piece's UTF-8 bytes
+ * mapped to printable characters (the byte-to-unicode table), then merged pair by pair, lowest merge
+ * rank first. Decoding maps the characters back to bytes and reads them as UTF-8 (invalid sequences
+ * become U+FFFD, as Rust's from_utf8_lossy does).
+ */
+public final class ByteLevelBpe implements Tokenizer {
+    /** GPT-2's split pattern; (?U) gives \s and friends their Unicode meaning, as in Rust's regex. */
+    static final Pattern GPT2 = Pattern.compile("(?U)'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+
+    private final Map<String, Integer> vocab;
+    private final String[] byId;
+    private final Map<String, Integer> ranks;   // "a b" → merge rank
+    private final List<String> added;           // added tokens' contents, longest first
+    private final Map<String, Integer> addedIds;
+    private final boolean addPrefixSpace;
+    private final char[] byteToChar = new char[256];
+    private final Map<Character, Integer> charToByte = new HashMap<>();
+    private final Map<String, int[]> cache = new ConcurrentHashMap<>();
+
+    private ByteLevelBpe(Map<String, Integer> vocab, Map<String, Integer> ranks, Map<String, Integer> addedIds, boolean addPrefixSpace) {
+        this.vocab = vocab;
+        this.ranks = ranks;
+        this.addedIds = addedIds;
+        this.addPrefixSpace = addPrefixSpace;
+        this.added = new ArrayList<>(addedIds.keySet());
+        added.sort(Comparator.comparingInt(String::length).reversed());
+        int max = 0;
+        for (int id : vocab.values()) max = Math.max(max, id);
+        for (int id : addedIds.values()) max = Math.max(max, id);
+        byId = new String[max + 1];
+        vocab.forEach((k, v) -> byId[v] = k);
+        addedIds.forEach((k, v) -> byId[v] = k);
+        // GPT-2's byte-to-unicode: printable bytes map to themselves, the others to 256, 257, ...
+        int n = 0;
+        for (int b = 0; b < 256; b++) {
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            byteToChar[b] = (char) (printable ? b : 256 + n++);
+            charToByte.put(byteToChar[b], b);
+        }
+    }
+
+    static ByteLevelBpe of(Path file, JsonNode j) {
+        JsonNode model = j.get("model");
+        if (model.path("byte_fallback").asBoolean(false) || !model.path("continuing_subword_prefix").asText("").isEmpty()
+                || !model.path("end_of_word_suffix").asText("").isEmpty())
+            throw new Lora4jException(file + ": BPE with byte_fallback, continuing_subword_prefix or end_of_word_suffix is not supported yet");
+        if (!j.path("normalizer").isNull() && !j.path("normalizer").isMissingNode())
+            throw new Lora4jException(file + ": normalizer '" + j.path("normalizer").path("type").asText() + "' is not supported yet");
+        Map<String, Integer> vocab = new HashMap<>();
+        model.get("vocab").properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        Map<String, Integer> ranks = new HashMap<>();
+        int r = 0;
+        for (JsonNode m : model.get("merges")) {
+            String pair = m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText();
+            ranks.putIfAbsent(pair, r++);
+        }
+        Map<String, Integer> added = new HashMap<>();
+        for (JsonNode t : j.path("added_tokens")) added.put(t.get("content").asText(), t.get("id").asInt());
+        return new ByteLevelBpe(vocab, ranks, added, j.path("pre_tokenizer").path("add_prefix_space").asBoolean(false));
+    }
+
+    @Override
+    public int vocabSize() {
+        return byId.length;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        List<Integer> out = new ArrayList<>();
+        int pos = 0;
+        while (pos < text.length()) {
+            int next = text.length(), which = -1;
+            for (int i = 0; i < added.size(); i++) {
+                int at = text.indexOf(added.get(i), pos);
+                if (at >= 0 && at < next) {
+                    next = at;
+                    which = i;
+                }
+            }
+            encodeSegment(text.substring(pos, next), pos == 0, out);
+            if (which < 0) break;
+            out.add(addedIds.get(added.get(which)));
+            pos = next + added.get(which).length();
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private void encodeSegment(String s, boolean first, List<Integer> out) {
+        if (s.isEmpty()) return;
+        if (addPrefixSpace && first && !s.startsWith(" ")) s = " " + s;
+        Matcher m = GPT2.matcher(s);
+        while (m.find()) for (int id : bpe(m.group())) out.add(id);
+    }
+
+    /** One pre-tokenized piece through the byte map and the merges. */
+    private int[] bpe(String piece) {
+        int[] cached = cache.get(piece);
+        if (cached != null) return cached;
+        byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
+        List<String> word = new ArrayList<>(bytes.length);
+        for (byte b : bytes) word.add(String.valueOf(byteToChar[b & 0xff]));
+        while (word.size() > 1) {
+            int best = -1, bestRank = Integer.MAX_VALUE;
+            for (int i = 0; i + 1 < word.size(); i++) {
+                Integer rank = ranks.get(word.get(i) + " " + word.get(i + 1));
+                if (rank != null && rank < bestRank) {
+                    bestRank = rank;
+                    best = i;
+                }
+            }
+            if (best < 0) break;
+            String a = word.get(best), b = word.get(best + 1), merged = a + b;
+            List<String> next = new ArrayList<>(word.size());
+            for (int i = 0; i < word.size(); i++) {
+                if (i + 1 < word.size() && word.get(i).equals(a) && word.get(i + 1).equals(b)) {
+                    next.add(merged);
+                    i++;
+                } else {
+                    next.add(word.get(i));
+                }
+            }
+            word = next;
+        }
+        int[] ids = new int[word.size()];
+        for (int i = 0; i < ids.length; i++) {
+            Integer id = vocab.get(word.get(i));
+            if (id == null) throw new Lora4jException("text piece '" + piece + "' has a symbol '" + word.get(i) + "' outside the vocabulary");
+            ids[i] = id;
+        }
+        if (cache.size() < 100_000) cache.put(piece, ids);
+        return ids;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        StringBuilder text = new StringBuilder();
+        for (int id : ids) {
+            if (id < 0 || id >= byId.length || byId[id] == null)
+                throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + byId.length + ")");
+            String tok = byId[id];
+            if (addedIds.containsKey(tok)) { // added tokens are text as they are
+                text.append(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
+                bytes.reset();
+                text.append(tok);
+                continue;
+            }
+            for (int i = 0; i < tok.length(); i++) {
+                Integer b = charToByte.get(tok.charAt(i));
+                if (b != null) bytes.write(b);
+                else bytes.writeBytes(String.valueOf(tok.charAt(i)).getBytes(StandardCharsets.UTF_8));
+            }
+        }
+        text.append(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
+        return text.toString();
+    }
+}

@@ -1,0 +1,28 @@
+package dev.lora4j.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.io.Checkpoint;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Text to token ids and back, as Hugging Face's tokenizers do for a tokenizer.json. */
+public interface Tokenizer {
+    int[] encode(String text);
+
+    String decode(int[] ids);
+
+    int vocabSize();
+
+    /** Reads a tokenizer.json (or the one in a model directory); unsupported kinds name the missing feature. */
+    static Tokenizer load(Path path) {
+        Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        JsonNode j = Checkpoint.readJson(file);
+        String model = j.path("model").path("type").asText("");
+        String pre = j.path("pre_tokenizer").path("type").asText("");
+        if (model.equals("BPE") && pre.equals("ByteLevel")) return ByteLevelBpe.of(file, j);
+        throw new Lora4jException(file + ": tokenizer model '" + model + "' with pre-tokenizer '" + pre
+                + "' is not supported yet (supported: BPE with ByteLevel, as GPT-2)");
+    }
+}

@@ -1,0 +1,45 @@
+package dev.lora4j.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.TestPaths;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Byte-level BPE against Hugging Face's Rust tokenizers (reference/tokenizers/make_fixtures.js). */
+class TokenizerTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void gpt2EncodesAndDecodesLikeHuggingFace() throws IOException {
+        Path dir = TestPaths.fixture("tokenizers").resolve("gpt2");
+        Tokenizer tok = Tokenizer.load(dir);
+        assertThat(tok.vocabSize()).isEqualTo(50257);
+        JsonNode cases = new ObjectMapper().readTree(dir.resolve("cases.json").toFile());
+        assertThat(cases.size()).isGreaterThan(15);
+        for (JsonNode c : cases) {
+            String text = c.get("text").asText();
+            int[] expected = new ObjectMapper().convertValue(c.get("ids"), int[].class);
+            assertThat(tok.encode(text)).as("ids of %s", text).containsExactly(expected);
+            assertThat(tok.decode(expected)).as("decoding of %s", text).isEqualTo(c.get("decoded").asText());
+        }
+    }
+
+    @Test
+    void unsupportedKindsNameTheMissingFeature() throws IOException {
+        Path f = tmp.resolve("tokenizer.json");
+        Files.writeString(f, "{\"model\": {\"type\": \"Unigram\"}, \"pre_tokenizer\": {\"type\": \"Metaspace\"}}");
+        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class).hasMessageContainingAll("Unigram", "Metaspace", "not supported");
+        Tokenizer tok = Tokenizer.load(TestPaths.fixture("tokenizers").resolve("gpt2"));
+        assertThatThrownBy(() -> tok.decode(new int[] {60000})).hasMessageContaining("token id 60000 is outside the vocabulary");
+    }
+}
