@@ -21,9 +21,9 @@ import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate tokens with a KV cache.",
-                "Streams the first prompt's tokens as they come. Prompts are token ids",
-                "for now (text prompts arrive with tokenizer support). Stops at EOS (config.json's eos_token_id) or --max-new-tokens.",
-                "With --json the last line is {\"ids\": [...]} (a list per prompt when several)."})
+                "Streams the first prompt's tokens (as text when the model has a tokenizer.json) as they come. Stops at EOS",
+                "(config.json's eos_token_id) or --max-new-tokens. With --json the last line is {\"ids\": [...], \"text\": ...}",
+                "(a list per prompt when several; text when the model has a tokenizer)."})
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
@@ -33,13 +33,13 @@ final class GenerateCommand implements Callable<Integer> {
             "each prompt of a mixed batch runs with its own)."})
     List<String> adapters = new ArrayList<>();
 
-    @Option(names = "--prompt-ids", required = true, paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable: prompts of equal length, batched).")
-    List<String> promptIds;
+    @Option(names = "--prompt-ids", paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable: prompts of equal length, batched).")
+    List<String> promptIds = new ArrayList<>();
 
     @Option(names = "--route", split = ",", paramLabel = "NAME,...", description = "Adapter name per prompt (- for none): a mixed-adapter batch.")
     List<String> route;
 
-    @Option(names = "--prompt", paramLabel = "TEXT", description = "A text prompt (needs a tokenizer: not supported yet).")
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "A text prompt, encoded with the model's tokenizer.json (byte-level BPE, as GPT-2).")
     String prompt;
 
     @Option(names = "--max-new-tokens", defaultValue = "64", description = "At most this many new tokens (default: ${DEFAULT-VALUE}).")
@@ -69,8 +69,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
-        if (prompt != null) throw new Lora4jException("--prompt needs a tokenizer, which lora4j does not read yet; give --prompt-ids");
-        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
+        if ((prompt == null) == promptIds.isEmpty()) throw new Lora4jException("give --prompt TEXT or --prompt-ids (not both)");
+        dev.lora4j.tokenizer.Tokenizer tokenizer = java.nio.file.Files.exists(model.resolve("tokenizer.json"))
+                ? dev.lora4j.tokenizer.Tokenizer.load(model) : null;
+        if (prompt != null && tokenizer == null) throw new Lora4jException(model + ": no tokenizer.json, so --prompt cannot be encoded; give --prompt-ids");
+        if (prompt != null) promptIds = List.of(Arrays.stream(tokenizer.encode(prompt)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
+                .orElseThrow(() -> new Lora4jException("--prompt encodes to no tokens")));        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
         if (temperature < 0 || topP <= 0 || topP > 1 || repetitionPenalty <= 0)
             throw new Lora4jException("need --temperature >= 0, 0 < --top-p <= 1 and --repetition-penalty > 0");
         int[][] prompts = new int[promptIds.size()][];
@@ -101,16 +105,28 @@ final class GenerateCommand implements Callable<Integer> {
             int eos = base.source().config().path("eos_token_id").isInt() ? base.source().config().get("eos_token_id").asInt() : -1;
             Sampler sampler = new Sampler(temperature, topK, topP, repetitionPenalty, new SplittableRandom(seed));
             StringBuilder streamed = new StringBuilder();
+            List<Integer> sofar = new ArrayList<>();
             int[][] ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, id -> {
-                System.out.print((streamed.isEmpty() ? "" : " ") + id);
+                if (tokenizer == null) {
+                    System.out.print((streamed.isEmpty() ? "" : " ") + id);
+                    streamed.append(id);
+                } else { // print what the new token adds to the decoded text (a token may end inside a character)
+                    sofar.add(id);
+                    String text = tokenizer.decode(sofar.stream().mapToInt(Integer::intValue).toArray());
+                    if (!text.endsWith("\uFFFD")) {
+                        System.out.print(text.substring(streamed.length()));
+                        streamed.setLength(0);
+                        streamed.append(text);
+                    }
+                }
                 System.out.flush();
-                streamed.append(id);
             });
             System.out.println();
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 if (ids.length == 1) o.put("ids", Arrays.stream(ids[0]).boxed().toList());
                 else o.put("ids", Arrays.stream(ids).map(a -> Arrays.stream(a).boxed().toList()).toList());
+                if (tokenizer != null) o.put("text", ids.length == 1 ? tokenizer.decode(ids[0]) : Arrays.stream(ids).map(tokenizer::decode).toList());
                 System.out.println(new ObjectMapper().writeValueAsString(o));
             }
         }

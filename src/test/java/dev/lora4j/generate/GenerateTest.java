@@ -74,7 +74,9 @@ class GenerateTest {
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("token id 500 is outside the vocabulary [0, 97)");
         CliRunner.Run t = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt-ids", "1", "--prompt", "hi");
-        assertThat(t.err()).contains("needs a tokenizer");
+        assertThat(t.err()).contains("not both");
+        CliRunner.Run none = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt", "hi");
+        assertThat(none.err()).contains("no tokenizer.json");
     }
 
     @Test
@@ -90,5 +92,47 @@ class GenerateTest {
         var ids = om.readTree(mixed.lastLine()).get("ids");
         assertThat(ids.get(0)).isEqualTo(om.readTree(withX.lastLine()).get("ids"));
         assertThat(ids.get(1)).isEqualTo(om.readTree(plain.lastLine()).get("ids"));
+    }
+
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path tmp;
+
+    @Test
+    void textPromptsThroughTheModelsTokenizer() throws IOException {
+        // a tiny random GPT-2 with the real GPT-2 vocabulary, so that the tokenizer's ids fit
+        java.nio.file.Path m = tmp.resolve("gpt2-tiny");
+        java.nio.file.Files.createDirectories(m);
+        int v = 50257, c = 8, p = 64;
+        SplittableRandom rnd = new SplittableRandom(3);
+        java.util.Map<String, dev.lora4j.tensor.Tensor> w = new java.util.LinkedHashMap<>();
+        java.util.function.BiConsumer<String, int[]> put = (name, shape) -> {
+            float[] a = new float[(int) dev.lora4j.tensor.Tensor.numel(shape)];
+            for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian() * 0.3f;
+            w.put(name, dev.lora4j.tensor.Tensor.of(name, a, shape));
+        };
+        put.accept("wte.weight", new int[] {v, c});
+        put.accept("wpe.weight", new int[] {p, c});
+        for (String ln : new String[] {"h.0.ln_1", "h.0.ln_2", "ln_f"}) {
+            put.accept(ln + ".weight", new int[] {c});
+            put.accept(ln + ".bias", new int[] {c});
+        }
+        for (String[] l : new String[][] {{"h.0.attn.c_attn", "8", "24"}, {"h.0.attn.c_proj", "8", "8"}, {"h.0.mlp.c_fc", "8", "32"}, {"h.0.mlp.c_proj", "32", "8"}}) {
+            put.accept(l[0] + ".weight", new int[] {Integer.parseInt(l[1]), Integer.parseInt(l[2])});
+            put.accept(l[0] + ".bias", new int[] {Integer.parseInt(l[2])});
+        }
+        dev.lora4j.io.SafeTensorsWriter.write(m.resolve("model.safetensors"), w, dev.lora4j.tensor.DType.F32, null);
+        java.nio.file.Files.writeString(m.resolve("config.json"), "{\"model_type\": \"gpt2\", \"n_embd\": 8, \"n_head\": 2, \"n_layer\": 1, "
+                + "\"n_positions\": 64, \"vocab_size\": 50257, \"eos_token_id\": 50256}");
+        java.nio.file.Files.copy(TestPaths.fixture("tokenizers").resolve("gpt2").resolve("tokenizer.json"), m.resolve("tokenizer.json"));
+        CliRunner.Run r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "Hello, world!", "--max-new-tokens", "5",
+                "--temperature", "0", "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        var j = new ObjectMapper().readTree(r.lastLine());
+        int[] ids = new ObjectMapper().convertValue(j.get("ids"), int[].class);
+        assertThat(ids).hasSizeBetween(1, 5);
+        assertThat(j.get("text").asText()).isEqualTo(dev.lora4j.tokenizer.Tokenizer.load(m).decode(ids));
+        try (Transformer t = Transformer.load(m)) {
+            assertThat(ids).containsExactly(Arrays.copyOf(naiveGreedy(t, new int[] {15496, 11, 995, 0}, 5), ids.length));
+        }
     }
 }
