@@ -16,12 +16,14 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Mean causal-LM loss and perplexity of a model over JSONL data ({\"input_ids\": [...]} per line, used as given).")
+        description = {"Mean causal-LM loss and perplexity of a model over data.",
+                "JSONL lines with \"input_ids\" (+ \"labels\"), \"text\", or \"prompt\" + \"completion\" (loss on the completion),",
+                "or a .txt file (a line per example); text is encoded with the model's tokenizer.json."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
 
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL file, one {\"input_ids\": [...]} per line.")
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL (input_ids, text, or prompt + completion per line) or .txt.")
     Path data;
 
     @Option(names = "--adapter", paramLabel = "[NAME=]DIR[:WEIGHT]", description = {
@@ -51,7 +53,7 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--batch-size", batchSize);
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
         try (Transformer m = Transformer.load(model)) {
-            TokenDataset ds = TokenDataset.readJsonl(data, m.config().vocabSize(), skipBadLines);
+            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.tokenizer.Tokenizer.ofModel(model));
             if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);

@@ -35,7 +35,16 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
     }
 
     public static TokenDataset readJsonl(Path file, int vocabSize, boolean skipBad) {
+        return read(file, vocabSize, skipBad, null);
+    }
+
+    /**
+     * Reads JSONL (lines with "input_ids" (+ "labels"), "text", or "prompt" + "completion", the loss then
+     * on the completion only) or plain .txt (one example per non-empty line). Text needs a tokenizer.
+     */
+    public static TokenDataset read(Path file, int vocabSize, boolean skipBad, dev.lora4j.tokenizer.Tokenizer tokenizer) {
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
+        if (file.getFileName().toString().endsWith(".txt")) return readText(file, vocabSize, tokenizer);
         List<int[]> out = new ArrayList<>(), labels = new ArrayList<>();
         List<String> adapters = new ArrayList<>();
         int skipped = 0;
@@ -47,8 +56,15 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
                 if (line.isBlank()) continue;
                 try {
                     JsonNode n = parse(file, no, line);
-                    int[] ids = ids(file, no, n, vocabSize);
-                    int[] lab = labels(file, no, n, ids.length, vocabSize);
+                    int[] ids, lab;
+                    if (n.has("input_ids")) {
+                        ids = ids(file, no, n, vocabSize);
+                        lab = labels(file, no, n, ids.length, vocabSize);
+                    } else {
+                        int[][] enc = encodeText(file, no, n, tokenizer);
+                        ids = checkIds(file, no, enc[0], vocabSize);
+                        lab = enc[1];
+                    }
                     JsonNode a = n.get("adapter");
                     if (a != null && !a.isNull() && !a.isTextual()) throw new Lora4jException(file + ":" + no + ": \"adapter\" must be a string (an adapter name)");
                     out.add(ids);
@@ -65,6 +81,51 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         if (out.isEmpty())
             throw new Lora4jException(file + ": no examples (expected JSONL lines with \"input_ids\")" + (skipped > 0 ? "; " + skipped + " bad lines skipped" : ""));
         return new TokenDataset(file, List.copyOf(out), java.util.Collections.unmodifiableList(labels), java.util.Collections.unmodifiableList(adapters), skipped);
+    }
+
+    /** {ids, labels} of a "text" or "prompt" + "completion" line (labels null: all ids count). */
+    private static int[][] encodeText(Path file, int no, JsonNode n, dev.lora4j.tokenizer.Tokenizer tok) {
+        String where = file + ":" + no;
+        boolean text = n.hasNonNull("text"), pc = n.hasNonNull("prompt") || n.hasNonNull("completion");
+        if (!text && !pc) throw new Lora4jException(where + ": expected \"input_ids\", \"text\", or \"prompt\" and \"completion\"");
+        if (n.hasNonNull("messages")) throw new Lora4jException(where + ": \"messages\" (chat) needs chat templates, which lora4j does not render yet");
+        if (tok == null) throw new Lora4jException(where + ": text needs the model's tokenizer.json, and the model directory has none");
+        if (text) {
+            if (!n.get("text").isTextual()) throw new Lora4jException(where + ": \"text\" must be a string");
+            return new int[][] {tok.encode(n.get("text").asText()), null};
+        }
+        if (!n.path("prompt").isTextual() || !n.path("completion").isTextual())
+            throw new Lora4jException(where + ": \"prompt\" and \"completion\" must both be strings");
+        int[] p = tok.encode(n.get("prompt").asText()), c = tok.encode(n.get("completion").asText());
+        int[] ids = new int[p.length + c.length], lab = new int[ids.length];
+        System.arraycopy(p, 0, ids, 0, p.length);
+        System.arraycopy(c, 0, ids, p.length, c.length);
+        java.util.Arrays.fill(lab, 0, p.length, Batch.IGNORE);
+        System.arraycopy(c, 0, lab, p.length, c.length);
+        return new int[][] {ids, lab};
+    }
+
+    private static int[] checkIds(Path file, int no, int[] ids, int vocabSize) {
+        for (int id : ids)
+            if (vocabSize > 0 && (id < 0 || id >= vocabSize))
+                throw new Lora4jException(file + ":" + no + ": the tokenizer gives id " + id + ", outside the model's vocabulary [0, " + vocabSize + ")");
+        return ids;
+    }
+
+    private static TokenDataset readText(Path file, int vocabSize, dev.lora4j.tokenizer.Tokenizer tok) {
+        if (tok == null) throw new Lora4jException(file + ": a .txt file needs the model's tokenizer.json, and the model directory has none");
+        List<int[]> out = new ArrayList<>();
+        try {
+            int no = 0;
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                no++;
+                if (!line.isBlank()) out.add(checkIds(file, no, tok.encode(line), vocabSize));
+            }
+        } catch (IOException e) {
+            throw new Lora4jException(file + ": cannot read: " + e.getMessage(), e);
+        }
+        if (out.isEmpty()) throw new Lora4jException(file + ": no text");
+        return new TokenDataset(file, List.copyOf(out), java.util.Collections.nCopies(out.size(), null), java.util.Collections.nCopies(out.size(), null), 0);
     }
 
     private static int[] labels(Path file, int no, JsonNode n, int length, int vocabSize) {

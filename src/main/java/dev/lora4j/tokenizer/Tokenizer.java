@@ -15,6 +15,11 @@ public interface Tokenizer {
 
     int vocabSize();
 
+    /** The tokenizer of a model directory, or null when it has no tokenizer.json. */
+    static Tokenizer ofModel(Path modelDir) {
+        return Files.exists(modelDir.resolve("tokenizer.json")) ? load(modelDir) : null;
+    }
+
     /** Reads a tokenizer.json (or the one in a model directory); unsupported kinds name the missing feature. */
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;

@@ -132,9 +132,10 @@ public final class Trainer {
         Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
         try (Transformer base = Transformer.load(weights)) {
             int vocab = base.config().vocabSize();
-            TokenDataset data = TokenDataset.readJsonl(o.data(), vocab, o.skipBadLines());
+            dev.lora4j.tokenizer.Tokenizer tok = dev.lora4j.tokenizer.Tokenizer.ofModel(o.model());
+            TokenDataset data = TokenDataset.read(o.data(), vocab, o.skipBadLines(), tok);
             if (data.skipped() > 0) progress.printf("%s: %d bad lines skipped%n", o.data(), data.skipped());
-            TokenDataset evalData = o.evalData() == null ? null : TokenDataset.readJsonl(o.evalData(), vocab, o.skipBadLines());
+            TokenDataset evalData = o.evalData() == null ? null : TokenDataset.read(o.evalData(), vocab, o.skipBadLines(), tok);
             if (o.evalSplit() > 0) {
                 TokenDataset[] parts = data.split(o.evalSplit(), o.seed());
                 data = parts[0];

@@ -59,7 +59,8 @@ class CliTest {
 
     @Test
     void dataLineWithoutInputIds() throws IOException {
-        assertOneLineError(evalWithData("{\"text\": \"hi\"}\n"), "data.jsonl:1", "input_ids");
+        assertOneLineError(evalWithData("{\"text\": \"hi\"}\n"), "data.jsonl:1", "tokenizer.json");
+        assertOneLineError(evalWithData("{\"other\": 1}\n"), "data.jsonl:1", "expected \"input_ids\", \"text\"");
     }
 
     @Test

@@ -98,9 +98,34 @@ class GenerateTest {
     java.nio.file.Path tmp;
 
     @Test
-    void textPromptsThroughTheModelsTokenizer() throws IOException {
-        // a tiny random GPT-2 with the real GPT-2 vocabulary, so that the tokenizer's ids fit
+    void textDatasetsCountOnlyWhatTheyShould() throws IOException {
+        java.nio.file.Path m = tinyGpt2();
+        java.nio.file.Path pc = tmp.resolve("pc.jsonl"), txt = tmp.resolve("lines.txt");
+        java.nio.file.Files.writeString(pc, "{\"prompt\": \"Question: what is 2+2?\", \"completion\": \" Four.\"}\n{\"text\": \"Hello, world!\"}\n");
+        java.nio.file.Files.writeString(txt, "Hello, world!\n\nThe quick brown fox.\n");
+        CliRunner.Run r = CliRunner.run("eval", "--model", m.toString(), "--data", pc.toString(), "--json");
+        assertThat(r.code()).as(r.err()).isZero();
+        var tok = dev.lora4j.tokenizer.Tokenizer.load(m);
+        // completion tokens only, plus every predicted token of the text line
+        long expected = tok.encode(" Four.").length + tok.encode("Hello, world!").length - 1;
+        assertThat(new ObjectMapper().readTree(r.lastLine()).get("tokens").asLong()).isEqualTo(expected);
+        CliRunner.Run t = CliRunner.run("eval", "--model", m.toString(), "--data", txt.toString(), "--json");
+        assertThat(t.code()).as(t.err()).isZero();
+        assertThat(new ObjectMapper().readTree(t.lastLine()).get("examples").asInt()).isEqualTo(2);
+        CliRunner.Run chat = CliRunner.run("eval", "--model", m.toString(), "--data", write("c.jsonl", "{\"messages\": [], \"text\": \"x\"}\n").toString());
+        assertThat(chat.err()).contains("chat templates");
+    }
+
+    java.nio.file.Path write(String name, String content) throws IOException {
+        java.nio.file.Path p = tmp.resolve(name);
+        java.nio.file.Files.writeString(p, content);
+        return p;
+    }
+
+    /** A tiny random GPT-2 with the real GPT-2 vocabulary and tokenizer, so that the tokenizer's ids fit. */
+    java.nio.file.Path tinyGpt2() throws IOException {
         java.nio.file.Path m = tmp.resolve("gpt2-tiny");
+        if (java.nio.file.Files.exists(m)) return m;
         java.nio.file.Files.createDirectories(m);
         int v = 50257, c = 8, p = 64;
         SplittableRandom rnd = new SplittableRandom(3);
@@ -124,6 +149,12 @@ class GenerateTest {
         java.nio.file.Files.writeString(m.resolve("config.json"), "{\"model_type\": \"gpt2\", \"n_embd\": 8, \"n_head\": 2, \"n_layer\": 1, "
                 + "\"n_positions\": 64, \"vocab_size\": 50257, \"eos_token_id\": 50256}");
         java.nio.file.Files.copy(TestPaths.fixture("tokenizers").resolve("gpt2").resolve("tokenizer.json"), m.resolve("tokenizer.json"));
+        return m;
+    }
+
+    @Test
+    void textPromptsThroughTheModelsTokenizer() throws IOException {
+        java.nio.file.Path m = tinyGpt2();
         CliRunner.Run r = CliRunner.run("generate", "--model", m.toString(), "--prompt", "Hello, world!", "--max-new-tokens", "5",
                 "--temperature", "0", "--json");
         assertThat(r.code()).as(r.err()).isZero();
