@@ -57,6 +57,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--repetition-penalty", defaultValue = "1.0", description = "HF's repetition penalty (default: ${DEFAULT-VALUE}).")
     double repetitionPenalty;
 
+    @Option(names = "--stop", paramLabel = "STR", description = "Stop a sequence once its text contains STR (repeatable; needs a tokenizer).")
+    List<String> stop = new ArrayList<>();
+
     @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -104,6 +107,12 @@ final class GenerateCommand implements Callable<Integer> {
             }
             int eos = base.source().config().path("eos_token_id").isInt() ? base.source().config().get("eos_token_id").asInt() : -1;
             Sampler sampler = new Sampler(temperature, topK, topP, repetitionPenalty, new SplittableRandom(seed));
+            if (!stop.isEmpty() && tokenizer == null) throw new Lora4jException("--stop needs the model's tokenizer.json, and the model directory has none");
+            Generator.StopCondition stopAt = (seq, newIds, n) -> {
+                if (stop.isEmpty()) return false;
+                String text = tokenizer.decode(Arrays.copyOf(newIds, n));
+                return stop.stream().anyMatch(text::contains);
+            };
             StringBuilder streamed = new StringBuilder();
             List<Integer> sofar = new ArrayList<>();
             int[][] ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, id -> {
@@ -120,7 +129,7 @@ final class GenerateCommand implements Callable<Integer> {
                     }
                 }
                 System.out.flush();
-            });
+            }, stopAt);
             System.out.println();
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();

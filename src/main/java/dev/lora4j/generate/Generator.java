@@ -25,6 +25,17 @@ public final class Generator {
      */
     public static int[][] generate(Transformer model, int[][] prompts, int maxNewTokens, Sampler sampler, int eos,
                                    BeforeStep beforeStep, IntConsumer onToken) {
+        return generate(model, prompts, maxNewTokens, sampler, eos, beforeStep, onToken, (seq, ids, n) -> false);
+    }
+
+    /** Decides, after each new token, whether sequence seq (its n new ids so far) is finished (e.g. a stop string). */
+    @FunctionalInterface
+    public interface StopCondition {
+        boolean done(int seq, int[] ids, int n);
+    }
+
+    public static int[][] generate(Transformer model, int[][] prompts, int maxNewTokens, Sampler sampler, int eos,
+                                   BeforeStep beforeStep, IntConsumer onToken, StopCondition stop) {
         int b = prompts.length, p = prompts[0].length, vocab = model.config().vocabSize();
         for (int[] pr : prompts) if (pr.length != p) throw new Lora4jException("prompts of one batch must have the same length");
         if (p == 0) throw new Lora4jException("the prompt is empty");
@@ -54,7 +65,7 @@ public final class Generator {
                 out[i][produced[i]++] = next[i];
                 seen[i][seenCount[i]++] = next[i];
                 if (i == 0) onToken.accept(next[i]);
-                if (next[i] == eos) done[i] = true;
+                if (next[i] == eos || stop.done(i, out[i], produced[i])) done[i] = true;
                 allDone &= done[i];
             }
             if (allDone || step + 1 == total - p) break;

@@ -165,5 +165,12 @@ class GenerateTest {
         try (Transformer t = Transformer.load(m)) {
             assertThat(ids).containsExactly(Arrays.copyOf(naiveGreedy(t, new int[] {15496, 11, 995, 0}, 5), ids.length));
         }
+        // --stop: the first produced token's text stops it at once
+        String first = dev.lora4j.tokenizer.Tokenizer.load(m).decode(new int[] {ids[0]});
+        if (!first.isEmpty() && ids[0] != 50256) {
+            CliRunner.Run s = CliRunner.run("generate", "--model", m.toString(), "--prompt", "Hello, world!", "--max-new-tokens", "5",
+                    "--temperature", "0", "--stop", first, "--json");
+            assertThat(new ObjectMapper().convertValue(new ObjectMapper().readTree(s.lastLine()).get("ids"), int[].class)).containsExactly(ids[0]);
+        }
     }
 }
