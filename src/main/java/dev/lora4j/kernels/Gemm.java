@@ -3,9 +3,10 @@ package dev.lora4j.kernels;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * fp32 matrix multiply C(M,N) = A(M,K)·B(K,N) (or C += A·B), the Vector API path.
@@ -14,8 +15,10 @@ import jdk.incubator.vector.VectorSpecies;
  * A into strips of MR rows (kc×MR), and an MR×NR register tile (8 rows × 3 vectors = 24 accumulators)
  * does MR·NR fused multiply-adds per k with 3 vector loads and 8 broadcasts. Packing reads any
  * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
- * costs the same as the plain one. Threads split N (or M when N is narrow) into contiguous ranges,
- * each with its own packing buffers, allocated once per thread and reused.
+ * costs the same as the plain one. Schedules: tall problems pack each B block once, shared by all
+ * threads, which then split M; otherwise threads split N (or M) into contiguous ranges, each with its
+ * own packing buffers (allocated once per thread and reused). A few rows (decoding) skip packing and
+ * stream B directly.
  *
  * <p>Left out: fp16/bf16 operands (they are widened before they get here) and pre-packed weights.
  * The scalar twin is {@link ScalarGemm}; tests hold this one to it.
