@@ -42,9 +42,71 @@ const corpus = [
   'Zero\u200bwidth and non\u00a0breaking spaces',
 ];
 
+// ---- a SentencePiece-style BPE (Llama 2 / TinyLlama / Mistral layout), trained here on a small corpus ----
+const SP_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'sp-bpe');
+function trainSentencePieceBpe(texts, merges) {
+  // words as arrays of code points, "▁" marking a preceding space; pair counts merged greedily
+  const words = new Map();
+  for (const t of texts) for (const w of ('▁' + t.replace(/ /g, '▁')).split(/(?=▁)/)) words.set(w, (words.get(w) || 0) + 1);
+  let segs = [...words.entries()].map(([w, c]) => [Array.from(w), c]);
+  const chars = new Set();
+  segs.forEach(([s]) => s.forEach(ch => chars.add(ch)));
+  const out = [];
+  for (let m = 0; m < merges; m++) {
+    const counts = new Map();
+    for (const [s, c] of segs) for (let i = 0; i + 1 < s.length; i++) { const k = s[i] + ' ' + s[i + 1]; counts.set(k, (counts.get(k) || 0) + c); }
+    let best = null, bestCount = 1;
+    for (const [k, c] of counts) if (c > bestCount || (c === bestCount && best !== null && k < best)) { best = k; bestCount = c; }
+    if (best === null) break;
+    out.push(best);
+    const [a, b] = best.split(' ');
+    segs = segs.map(([s, c]) => { const r = []; for (let i = 0; i < s.length; i++) { if (i + 1 < s.length && s[i] === a && s[i + 1] === b) { r.push(a + b); i++; } else r.push(s[i]); } return [r, c]; });
+  }
+  const vocab = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab['<0x' + b.toString(16).toUpperCase().padStart(2, '0') + '>'] = 3 + b;
+  let id = 259;
+  for (const ch of [...chars].sort()) if (!(ch in vocab)) vocab[ch] = id++;
+  for (const m of out) { const t = m.replace(' ', ''); if (!(t in vocab)) vocab[t] = id++; }
+  const special = (i, c) => ({ id: i, content: c, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    pre_tokenizer: null,
+    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } } },
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' },
+      { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true,
+      byte_fallback: true, ignore_merges: false, vocab, merges: out },
+  };
+}
+const trainingText = [
+  'the cat sat on the mat and the dog sat on the log',
+  'a quick brown fox jumps over the lazy dog while the cat watches',
+  'once upon a time there was a little girl who lived in a small house',
+  'she liked to play in the garden with her friends and her dog',
+  'the sun was shining and the birds were singing in the trees',
+  'numbers like 12 and 345 and 6789 appear in the text sometimes',
+];
+const spJson = trainSentencePieceBpe(trainingText, 150);
+const spCorpus = corpus.concat(['the cat sat on the mat', 'Once upon a time, in a small house...', 'unseen wørds and ünïcödé', '</s> inside <s> text']);
+
 fs.mkdirSync(OUT, { recursive: true });
+fs.mkdirSync(SP_OUT, { recursive: true });
 fs.writeFileSync(path.join(OUT, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+fs.writeFileSync(path.join(SP_OUT, 'tokenizer.json'), JSON.stringify(spJson));
 (async () => {
+  const sp = Tokenizer.fromString(JSON.stringify(spJson));
+  const spCases = [];
+  for (const text of spCorpus) {
+    const plain = await sp.encode(text, null, { addSpecialTokens: false });
+    const withSpecial = await sp.encode(text);
+    spCases.push({ text, ids: plain.getIds(), ids_with_special: withSpecial.getIds(), decoded: await sp.decode(withSpecial.getIds(), true) });
+  }
+  fs.writeFileSync(path.join(SP_OUT, 'cases.json'), JSON.stringify(spCases, null, 1));
+  console.log(`sp-bpe: ${spCases.length} cases written`);
   const tok = Tokenizer.fromString(JSON.stringify(tokenizerJson));
   const cases = [];
   for (const text of corpus) {

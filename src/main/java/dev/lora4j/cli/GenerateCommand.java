@@ -76,7 +76,7 @@ final class GenerateCommand implements Callable<Integer> {
         dev.lora4j.tokenizer.Tokenizer tokenizer = java.nio.file.Files.exists(model.resolve("tokenizer.json"))
                 ? dev.lora4j.tokenizer.Tokenizer.load(model) : null;
         if (prompt != null && tokenizer == null) throw new Lora4jException(model + ": no tokenizer.json, so --prompt cannot be encoded; give --prompt-ids");
-        if (prompt != null) promptIds = List.of(Arrays.stream(tokenizer.encode(prompt)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
+        if (prompt != null) promptIds = List.of(Arrays.stream(tokenizer.encodeWithSpecialTokens(prompt)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
                 .orElseThrow(() -> new Lora4jException("--prompt encodes to no tokens")));        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
         if (temperature < 0 || topP <= 0 || topP > 1 || repetitionPenalty <= 0)
             throw new Lora4jException("need --temperature >= 0, 0 < --top-p <= 1 and --repetition-penalty > 0");

@@ -40,7 +40,8 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
 
     /**
      * Reads JSONL (lines with "input_ids" (+ "labels"), "text", or "prompt" + "completion", the loss then
-     * on the completion only) or plain .txt (one example per non-empty line). Text needs a tokenizer.
+     * on the completion only) or plain .txt (one example per non-empty line). Text needs a tokenizer;
+     * texts and prompts get the special tokens its post-processor defines (e.g. Llama's BOS).
      */
     public static TokenDataset read(Path file, int vocabSize, boolean skipBad, dev.lora4j.tokenizer.Tokenizer tokenizer) {
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
@@ -92,11 +93,11 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         if (tok == null) throw new Lora4jException(where + ": text needs the model's tokenizer.json, and the model directory has none");
         if (text) {
             if (!n.get("text").isTextual()) throw new Lora4jException(where + ": \"text\" must be a string");
-            return new int[][] {tok.encode(n.get("text").asText()), null};
+            return new int[][] {tok.encodeWithSpecialTokens(n.get("text").asText()), null};
         }
         if (!n.path("prompt").isTextual() || !n.path("completion").isTextual())
             throw new Lora4jException(where + ": \"prompt\" and \"completion\" must both be strings");
-        int[] p = tok.encode(n.get("prompt").asText()), c = tok.encode(n.get("completion").asText());
+        int[] p = tok.encodeWithSpecialTokens(n.get("prompt").asText()), c = tok.encode(n.get("completion").asText());
         int[] ids = new int[p.length + c.length], lab = new int[ids.length];
         System.arraycopy(p, 0, ids, 0, p.length);
         System.arraycopy(c, 0, ids, p.length, c.length);
@@ -119,7 +120,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
             int no = 0;
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 no++;
-                if (!line.isBlank()) out.add(checkIds(file, no, tok.encode(line), vocabSize));
+                if (!line.isBlank()) out.add(checkIds(file, no, tok.encodeWithSpecialTokens(line), vocabSize));
             }
         } catch (IOException e) {
             throw new Lora4jException(file + ": cannot read: " + e.getMessage(), e);

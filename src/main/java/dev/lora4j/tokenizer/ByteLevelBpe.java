@@ -118,28 +118,7 @@ public final class ByteLevelBpe implements Tokenizer {
         byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
         List<String> word = new ArrayList<>(bytes.length);
         for (byte b : bytes) word.add(String.valueOf(byteToChar[b & 0xff]));
-        while (word.size() > 1) {
-            int best = -1, bestRank = Integer.MAX_VALUE;
-            for (int i = 0; i + 1 < word.size(); i++) {
-                Integer rank = ranks.get(word.get(i) + " " + word.get(i + 1));
-                if (rank != null && rank < bestRank) {
-                    bestRank = rank;
-                    best = i;
-                }
-            }
-            if (best < 0) break;
-            String a = word.get(best), b = word.get(best + 1), merged = a + b;
-            List<String> next = new ArrayList<>(word.size());
-            for (int i = 0; i < word.size(); i++) {
-                if (i + 1 < word.size() && word.get(i).equals(a) && word.get(i + 1).equals(b)) {
-                    next.add(merged);
-                    i++;
-                } else {
-                    next.add(word.get(i));
-                }
-            }
-            word = next;
-        }
+        word = BpeMerge.merge(word, ranks);
         int[] ids = new int[word.size()];
         for (int i = 0; i < ids.length; i++) {
             Integer id = vocab.get(word.get(i));

@@ -9,7 +9,13 @@ import java.nio.file.Path;
 
 /** Text to token ids and back, as Hugging Face's tokenizers do for a tokenizer.json. */
 public interface Tokenizer {
+    /** The ids of text, without the special tokens a post-processor adds. */
     int[] encode(String text);
+
+    /** The ids of text with the post-processor's special tokens (e.g. BOS), as encode(add_special_tokens=True). */
+    default int[] encodeWithSpecialTokens(String text) {
+        return encode(text);
+    }
 
     String decode(int[] ids);
 
@@ -27,7 +33,8 @@ public interface Tokenizer {
         String model = j.path("model").path("type").asText("");
         String pre = j.path("pre_tokenizer").path("type").asText("");
         if (model.equals("BPE") && pre.equals("ByteLevel")) return ByteLevelBpe.of(file, j);
-        throw new Lora4jException(file + ": tokenizer model '" + model + "' with pre-tokenizer '" + pre
-                + "' is not supported yet (supported: BPE with ByteLevel, as GPT-2)");
+        if (model.equals("BPE") && pre.isEmpty() && j.path("normalizer").isObject()) return SentencePieceBpe.of(file, j);
+        throw new Lora4jException(file + ": tokenizer model '" + model + "' with pre-tokenizer '" + (pre.isEmpty() ? "none" : pre)
+                + "' is not supported yet (supported: BPE with ByteLevel, as GPT-2; SentencePiece-style BPE with a Prepend/Replace normalizer, as Llama 2)");
     }
 }

@@ -35,6 +35,21 @@ class TokenizerTest {
     }
 
     @Test
+    void sentencePieceBpeEncodesAndDecodesLikeHuggingFace() throws IOException {
+        Path dir = TestPaths.fixture("tokenizers").resolve("sp-bpe");
+        Tokenizer tok = Tokenizer.load(dir);
+        JsonNode cases = new ObjectMapper().readTree(dir.resolve("cases.json").toFile());
+        assertThat(cases.size()).isGreaterThan(20);
+        for (JsonNode c : cases) {
+            String text = c.get("text").asText();
+            assertThat(tok.encode(text)).as("ids of %s", text).containsExactly(new ObjectMapper().convertValue(c.get("ids"), int[].class));
+            int[] withSpecial = new ObjectMapper().convertValue(c.get("ids_with_special"), int[].class);
+            assertThat(tok.encodeWithSpecialTokens(text)).as("ids with BOS of %s", text).containsExactly(withSpecial);
+            assertThat(tok.decode(withSpecial)).as("decoding of %s", text).isEqualTo(c.get("decoded").asText());
+        }
+    }
+
+    @Test
     void unsupportedKindsNameTheMissingFeature() throws IOException {
         Path f = tmp.resolve("tokenizer.json");
         Files.writeString(f, "{\"model\": {\"type\": \"Unigram\"}, \"pre_tokenizer\": {\"type\": \"Metaspace\"}}");

@@ -1,0 +1,197 @@
+package dev.lora4j.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.Lora4jException;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * SentencePiece-style BPE as Hugging Face writes it for Llama 2, TinyLlama and Mistral: added tokens
+ * split out first; each remaining segment normalised (Prepend "▁", Replace " " → "▁"); the whole segment
+ * one word of code points, merged lowest rank first; symbols outside the vocabulary fall back to their
+ * UTF-8 bytes as {@code <0xXX>} tokens (or the unknown token). A TemplateProcessing post-processor adds
+ * the special tokens (BOS) when asked. Decoding: Replace "▁" → " ", byte fallback (invalid UTF-8 becomes
+ * U+FFFD per byte), fuse, strip one leading space.
+ */
+public final class SentencePieceBpe implements Tokenizer {
+    private final Map<String, Integer> vocab;
+    private final String[] byId;
+    private final Map<String, Integer> ranks;
+    private final Map<String, Integer> addedIds;
+    private final List<String> added;
+    private final List<String[]> normalizers; // {"prepend", s} or {"replace", from, to}
+    private final int[] prefix, suffix;       // special tokens the template puts around a sequence
+    private final boolean byteFallback, fuseUnk;
+    private final Integer unk;
+    private final int stripStart;
+
+    private SentencePieceBpe(Map<String, Integer> vocab, Map<String, Integer> ranks, Map<String, Integer> addedIds, List<String[]> normalizers,
+                             int[] prefix, int[] suffix, boolean byteFallback, boolean fuseUnk, Integer unk, int stripStart) {
+        this.vocab = vocab;
+        this.ranks = ranks;
+        this.addedIds = addedIds;
+        this.normalizers = normalizers;
+        this.prefix = prefix;
+        this.suffix = suffix;
+        this.byteFallback = byteFallback;
+        this.fuseUnk = fuseUnk;
+        this.unk = unk;
+        this.stripStart = stripStart;
+        added = new ArrayList<>(addedIds.keySet());
+        added.sort(Comparator.comparingInt(String::length).reversed());
+        int max = 0;
+        for (int id : vocab.values()) max = Math.max(max, id);
+        for (int id : addedIds.values()) max = Math.max(max, id);
+        byId = new String[max + 1];
+        vocab.forEach((k, v) -> byId[v] = k);
+        addedIds.forEach((k, v) -> byId[v] = k);
+    }
+
+    static SentencePieceBpe of(Path file, JsonNode j) {
+        JsonNode model = j.get("model");
+        Map<String, Integer> vocab = new HashMap<>();
+        model.get("vocab").properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+        Map<String, Integer> ranks = new HashMap<>();
+        int r = 0;
+        for (JsonNode m : model.get("merges")) ranks.putIfAbsent(m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText(), r++);
+        Map<String, Integer> addedIds = new HashMap<>();
+        for (JsonNode t : j.path("added_tokens")) addedIds.put(t.get("content").asText(), t.get("id").asInt());
+        List<String[]> norms = new ArrayList<>();
+        JsonNode n = j.get("normalizer");
+        for (JsonNode step : n.path("type").asText().equals("Sequence") ? n.get("normalizers") : List.of(n)) {
+            switch (step.path("type").asText()) {
+                case "Prepend" -> norms.add(new String[] {"prepend", step.get("prepend").asText()});
+                case "Replace" -> {
+                    if (!step.path("pattern").has("String")) throw new Lora4jException(file + ": Replace normalizer with a regex pattern is not supported yet");
+                    norms.add(new String[] {"replace", step.get("pattern").get("String").asText(), step.get("content").asText()});
+                }
+                default -> throw new Lora4jException(file + ": normalizer '" + step.path("type").asText() + "' is not supported yet");
+            }
+        }
+        List<Integer> pre = new ArrayList<>(), post = new ArrayList<>();
+        JsonNode pp = j.path("post_processor");
+        if (pp.path("type").asText().equals("TemplateProcessing")) {
+            boolean seen = false;
+            for (JsonNode piece : pp.get("single")) {
+                if (piece.has("Sequence")) seen = true;
+                else {
+                    String id = piece.get("SpecialToken").get("id").asText();
+                    for (JsonNode x : pp.get("special_tokens").get(id).get("ids")) (seen ? post : pre).add(x.asInt());
+                }
+            }
+        } else if (!pp.isNull() && !pp.isMissingNode()) {
+            throw new Lora4jException(file + ": post-processor '" + pp.path("type").asText() + "' is not supported yet");
+        }
+        int strip = 0;
+        for (JsonNode d : j.path("decoder").path("decoders"))
+            if (d.path("type").asText().equals("Strip")) strip = d.path("start").asInt(0);
+        String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
+        return new SentencePieceBpe(vocab, ranks, addedIds, norms, pre.stream().mapToInt(Integer::intValue).toArray(),
+                post.stream().mapToInt(Integer::intValue).toArray(), model.path("byte_fallback").asBoolean(false),
+                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : vocab.get(unkToken), strip);
+    }
+
+    @Override
+    public int vocabSize() {
+        return byId.length;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        List<Integer> out = new ArrayList<>();
+        int pos = 0;
+        while (pos <= text.length()) {
+            int next = text.length(), which = -1;
+            for (int i = 0; i < added.size(); i++) {
+                int at = text.indexOf(added.get(i), pos);
+                if (at >= 0 && at < next) {
+                    next = at;
+                    which = i;
+                }
+            }
+            encodeSegment(text.substring(pos, next), out);
+            if (which < 0) break;
+            out.add(addedIds.get(added.get(which)));
+            pos = next + added.get(which).length();
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Override
+    public int[] encodeWithSpecialTokens(String text) {
+        int[] body = encode(text);
+        int[] out = new int[prefix.length + body.length + suffix.length];
+        System.arraycopy(prefix, 0, out, 0, prefix.length);
+        System.arraycopy(body, 0, out, prefix.length, body.length);
+        System.arraycopy(suffix, 0, out, prefix.length + body.length, suffix.length);
+        return out;
+    }
+
+    private void encodeSegment(String s, List<Integer> out) {
+        if (s.isEmpty()) return;
+        for (String[] n : normalizers) s = n[0].equals("prepend") ? n[1] + s : s.replace(n[1], n[2]);
+        List<String> word = new ArrayList<>();
+        s.codePoints().forEach(cp -> word.add(new String(Character.toChars(cp))));
+        List<String> merged = BpeMerge.merge(word, ranks);
+        boolean lastUnk = false;
+        for (String sym : merged) {
+            Integer id = vocab.get(sym);
+            if (id != null) {
+                out.add(id);
+                lastUnk = false;
+            } else if (byteFallback) {
+                for (byte b : sym.getBytes(StandardCharsets.UTF_8)) out.add(vocab.get(String.format("<0x%02X>", b & 0xff)));
+                lastUnk = false;
+            } else {
+                if (unk == null) throw new Lora4jException("symbol '" + sym + "' is outside the vocabulary and the tokenizer has no unk_token");
+                if (!(fuseUnk && lastUnk)) out.add(unk);
+                lastUnk = true;
+            }
+        }
+    }
+
+    /** Decodes, leaving special (added) tokens out, as decode(ids, skip_special_tokens=True) does. */
+    @Override
+    public String decode(int[] ids) {
+        StringBuilder text = new StringBuilder();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (int id : ids) {
+            if (id < 0 || id >= byId.length || byId[id] == null)
+                throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + byId.length + ")");
+            String tok = byId[id];
+            if (addedIds.containsKey(tok)) continue;
+            if (tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
+                bytes.write(Integer.parseInt(tok.substring(3, 5), 16));
+                continue;
+            }
+            flushBytes(bytes, text);
+            text.append(tok.replace("▁", " "));
+        }
+        flushBytes(bytes, text);
+        int strip = 0;
+        while (strip < stripStart && strip < text.length() && text.charAt(strip) == ' ') strip++;
+        return text.substring(strip);
+    }
+
+    /** Byte tokens in a row become their UTF-8 text, or one U+FFFD per byte when they are not valid UTF-8. */
+    private static void flushBytes(ByteArrayOutputStream bytes, StringBuilder text) {
+        if (bytes.size() == 0) return;
+        try {
+            text.append(StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes.toByteArray())));
+        } catch (CharacterCodingException e) {
+            text.append("\uFFFD".repeat(bytes.size()));
+        }
+        bytes.reset();
+    }
+}
