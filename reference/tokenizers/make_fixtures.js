@@ -93,8 +93,19 @@ const trainingText = [
 const spJson = trainSentencePieceBpe(trainingText, 150);
 const spCorpus = corpus.concat(['the cat sat on the mat', 'Once upon a time, in a small house...', 'unseen wørds and ünïcödé', '</s> inside <s> text']);
 
+// ---- Llama 3 / Qwen2 / SmolLM layout: a Split regex, then ByteLevel without its own regex (GPT-2's vocabulary) ----
+const L3_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'split-bytelevel');
+const llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const splitJson = JSON.parse(JSON.stringify(tokenizerJson));
+splitJson.pre_tokenizer = { type: 'Sequence', pretokenizers: [
+  { type: 'Split', pattern: { Regex: llama3Pattern.replace(/\\\\/g, '\\') }, behavior: 'Isolated', invert: false },
+  { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] };
+const l3Corpus = corpus.concat(["IT'S SHOUTING: WE'LL SEE", 'digits 1234567 and 12', 'line one\r\nline two\n\n\nend']);
+
 fs.mkdirSync(OUT, { recursive: true });
 fs.mkdirSync(SP_OUT, { recursive: true });
+fs.mkdirSync(L3_OUT, { recursive: true });
+fs.writeFileSync(path.join(L3_OUT, 'tokenizer.json'), JSON.stringify(splitJson));
 fs.writeFileSync(path.join(OUT, 'tokenizer.json'), JSON.stringify(tokenizerJson));
 fs.writeFileSync(path.join(SP_OUT, 'tokenizer.json'), JSON.stringify(spJson));
 (async () => {
@@ -107,6 +118,14 @@ fs.writeFileSync(path.join(SP_OUT, 'tokenizer.json'), JSON.stringify(spJson));
   }
   fs.writeFileSync(path.join(SP_OUT, 'cases.json'), JSON.stringify(spCases, null, 1));
   console.log(`sp-bpe: ${spCases.length} cases written`);
+  const l3 = Tokenizer.fromString(JSON.stringify(splitJson));
+  const l3Cases = [];
+  for (const text of l3Corpus) {
+    const e = await l3.encode(text, null, { addSpecialTokens: false });
+    l3Cases.push({ text, ids: e.getIds(), decoded: await l3.decode(e.getIds(), false) });
+  }
+  fs.writeFileSync(path.join(L3_OUT, 'cases.json'), JSON.stringify(l3Cases, null, 1));
+  console.log(`split-bytelevel: ${l3Cases.length} cases written`);
   const tok = Tokenizer.fromString(JSON.stringify(tokenizerJson));
   const cases = [];
   for (const text of corpus) {

@@ -26,6 +26,7 @@ public final class ByteLevelBpe implements Tokenizer {
     /** GPT-2's split pattern; (?U) gives \s and friends their Unicode meaning, as in Rust's regex. */
     static final Pattern GPT2 = Pattern.compile("(?U)'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
+    private final Pattern split;                 // the pre-tokenizer's pattern: GPT-2's, or a Split regex (Llama 3, Qwen2)
     private final Map<String, Integer> vocab;
     private final String[] byId;
     private final Map<String, Integer> ranks;   // "a b" → merge rank
@@ -36,7 +37,8 @@ public final class ByteLevelBpe implements Tokenizer {
     private final Map<Character, Integer> charToByte = new HashMap<>();
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    private ByteLevelBpe(Map<String, Integer> vocab, Map<String, Integer> ranks, Map<String, Integer> addedIds, boolean addPrefixSpace) {
+    private ByteLevelBpe(Pattern split, Map<String, Integer> vocab, Map<String, Integer> ranks, Map<String, Integer> addedIds, boolean addPrefixSpace) {
+        this.split = split;
         this.vocab = vocab;
         this.ranks = ranks;
         this.addedIds = addedIds;
@@ -75,7 +77,24 @@ public final class ByteLevelBpe implements Tokenizer {
         }
         Map<String, Integer> added = new HashMap<>();
         for (JsonNode t : j.path("added_tokens")) added.put(t.get("content").asText(), t.get("id").asInt());
-        return new ByteLevelBpe(vocab, ranks, added, j.path("pre_tokenizer").path("add_prefix_space").asBoolean(false));
+        JsonNode pre = j.get("pre_tokenizer");
+        Pattern split = GPT2;
+        JsonNode byteLevel = pre;
+        if (pre.path("type").asText().equals("Sequence")) { // Split(regex, Isolated), then ByteLevel without its regex
+            JsonNode steps = pre.get("pretokenizers");
+            JsonNode sp = steps.get(0);
+            byteLevel = steps.get(steps.size() - 1);
+            if (steps.size() != 2 || !sp.path("type").asText().equals("Split") || !sp.path("pattern").has("Regex")
+                    || !sp.path("behavior").asText().equals("Isolated") || sp.path("invert").asBoolean(false)
+                    || !byteLevel.path("type").asText().equals("ByteLevel") || byteLevel.path("use_regex").asBoolean(true))
+                throw new Lora4jException(file + ": pre-tokenizer sequence " + steps + " is not supported yet (expected Split(regex, Isolated) then ByteLevel)");
+            try {
+                split = Pattern.compile("(?U)" + sp.get("pattern").get("Regex").asText());
+            } catch (java.util.regex.PatternSyntaxException e) {
+                throw new Lora4jException(file + ": the Split pattern is not a regex Java reads: " + e.getDescription());
+            }
+        }
+        return new ByteLevelBpe(split, vocab, ranks, added, byteLevel.path("add_prefix_space").asBoolean(false));
     }
 
     @Override
@@ -107,8 +126,14 @@ public final class ByteLevelBpe implements Tokenizer {
     private void encodeSegment(String s, boolean first, List<Integer> out) {
         if (s.isEmpty()) return;
         if (addPrefixSpace && first && !s.startsWith(" ")) s = " " + s;
-        Matcher m = GPT2.matcher(s);
-        while (m.find()) for (int id : bpe(m.group())) out.add(id);
+        Matcher m = split.matcher(s);
+        int last = 0;
+        while (m.find()) { // Isolated: the matches are pieces, and so is any text between them
+            if (m.start() > last) for (int id : bpe(s.substring(last, m.start()))) out.add(id);
+            if (m.end() > m.start()) for (int id : bpe(m.group())) out.add(id);
+            last = m.end();
+        }
+        if (last < s.length()) for (int id : bpe(s.substring(last))) out.add(id);
     }
 
     /** One pre-tokenized piece through the byte map and the merges. */

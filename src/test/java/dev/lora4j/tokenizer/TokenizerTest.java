@@ -19,9 +19,10 @@ class TokenizerTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void gpt2EncodesAndDecodesLikeHuggingFace() throws IOException {
-        Path dir = TestPaths.fixture("tokenizers").resolve("gpt2");
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"gpt2", "split-bytelevel"})
+    void byteLevelEncodesAndDecodesLikeHuggingFace(String name) throws IOException {
+        Path dir = TestPaths.fixture("tokenizers").resolve(name);
         Tokenizer tok = Tokenizer.load(dir);
         assertThat(tok.vocabSize()).isEqualTo(50257);
         JsonNode cases = new ObjectMapper().readTree(dir.resolve("cases.json").toFile());
