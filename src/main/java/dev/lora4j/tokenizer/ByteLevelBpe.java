@@ -7,7 +7,6 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,30 +26,16 @@ public final class ByteLevelBpe implements Tokenizer {
     static final Pattern GPT2 = Pattern.compile("(?U)'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
     private final Pattern split;                 // the pre-tokenizer's pattern: GPT-2's, or a Split regex (Llama 3, Qwen2)
-    private final Map<String, Integer> vocab;
-    private final String[] byId;
-    private final Map<String, Integer> ranks;   // "a b" → merge rank
-    private final List<String> added;           // added tokens' contents, longest first
-    private final Map<String, Integer> addedIds;
+    private final BpeVocab v;
     private final boolean addPrefixSpace;
     private final char[] byteToChar = new char[256];
     private final Map<Character, Integer> charToByte = new HashMap<>();
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    private ByteLevelBpe(Pattern split, Map<String, Integer> vocab, Map<String, Integer> ranks, Map<String, Integer> addedIds, boolean addPrefixSpace) {
+    private ByteLevelBpe(Pattern split, BpeVocab v, boolean addPrefixSpace) {
         this.split = split;
-        this.vocab = vocab;
-        this.ranks = ranks;
-        this.addedIds = addedIds;
+        this.v = v;
         this.addPrefixSpace = addPrefixSpace;
-        this.added = new ArrayList<>(addedIds.keySet());
-        added.sort(Comparator.comparingInt(String::length).reversed());
-        int max = 0;
-        for (int id : vocab.values()) max = Math.max(max, id);
-        for (int id : addedIds.values()) max = Math.max(max, id);
-        byId = new String[max + 1];
-        vocab.forEach((k, v) -> byId[v] = k);
-        addedIds.forEach((k, v) -> byId[v] = k);
         // GPT-2's byte-to-unicode: printable bytes map to themselves, the others to 256, 257, ...
         int n = 0;
         for (int b = 0; b < 256; b++) {
@@ -67,16 +52,6 @@ public final class ByteLevelBpe implements Tokenizer {
             throw new Lora4jException(file + ": BPE with byte_fallback, continuing_subword_prefix or end_of_word_suffix is not supported yet");
         if (!j.path("normalizer").isNull() && !j.path("normalizer").isMissingNode())
             throw new Lora4jException(file + ": normalizer '" + j.path("normalizer").path("type").asText() + "' is not supported yet");
-        Map<String, Integer> vocab = new HashMap<>();
-        model.get("vocab").properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
-        Map<String, Integer> ranks = new HashMap<>();
-        int r = 0;
-        for (JsonNode m : model.get("merges")) {
-            String pair = m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText();
-            ranks.putIfAbsent(pair, r++);
-        }
-        Map<String, Integer> added = new HashMap<>();
-        for (JsonNode t : j.path("added_tokens")) added.put(t.get("content").asText(), t.get("id").asInt());
         JsonNode pre = j.get("pre_tokenizer");
         Pattern split = GPT2;
         JsonNode byteLevel = pre;
@@ -94,32 +69,26 @@ public final class ByteLevelBpe implements Tokenizer {
                 throw new Lora4jException(file + ": the Split pattern is not a regex Java reads: " + e.getDescription());
             }
         }
-        return new ByteLevelBpe(split, vocab, ranks, added, byteLevel.path("add_prefix_space").asBoolean(false));
+        return new ByteLevelBpe(split, new BpeVocab(j), byteLevel.path("add_prefix_space").asBoolean(false));
     }
 
     @Override
     public int vocabSize() {
-        return byId.length;
+        return v.byId.length;
     }
 
     @Override
     public int[] encode(String text) {
         List<Integer> out = new ArrayList<>();
-        int pos = 0;
-        while (pos < text.length()) {
-            int next = text.length(), which = -1;
-            for (int i = 0; i < added.size(); i++) {
-                int at = text.indexOf(added.get(i), pos);
-                if (at >= 0 && at < next) {
-                    next = at;
-                    which = i;
-                }
+        v.split(text, new BpeVocab.Pieces() {
+            public void segment(String s, boolean first) {
+                encodeSegment(s, first, out);
             }
-            encodeSegment(text.substring(pos, next), pos == 0, out);
-            if (which < 0) break;
-            out.add(addedIds.get(added.get(which)));
-            pos = next + added.get(which).length();
-        }
+
+            public void added(int id) {
+                out.add(id);
+            }
+        });
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
@@ -143,10 +112,10 @@ public final class ByteLevelBpe implements Tokenizer {
         byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
         List<String> word = new ArrayList<>(bytes.length);
         for (byte b : bytes) word.add(String.valueOf(byteToChar[b & 0xff]));
-        word = BpeMerge.merge(word, ranks);
+        word = v.merge(word);
         int[] ids = new int[word.size()];
         for (int i = 0; i < ids.length; i++) {
-            Integer id = vocab.get(word.get(i));
+            Integer id = v.vocab.get(word.get(i));
             if (id == null) throw new Lora4jException("text piece '" + piece + "' has a symbol '" + word.get(i) + "' outside the vocabulary");
             ids[i] = id;
         }
@@ -159,10 +128,9 @@ public final class ByteLevelBpe implements Tokenizer {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         StringBuilder text = new StringBuilder();
         for (int id : ids) {
-            if (id < 0 || id >= byId.length || byId[id] == null)
-                throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + byId.length + ")");
-            String tok = byId[id];
-            if (addedIds.containsKey(tok)) { // added tokens are text as they are
+            v.checkId(id);
+            String tok = v.byId[id];
+            if (v.addedIds.containsKey(tok)) { // added tokens are text as they are
                 text.append(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
                 bytes.reset();
                 text.append(tok);

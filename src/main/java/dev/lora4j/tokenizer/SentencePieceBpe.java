@@ -10,10 +10,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * SentencePiece-style BPE as Hugging Face writes it for Llama 2, TinyLlama and Mistral: added tokens
@@ -24,22 +21,16 @@ import java.util.Map;
  * U+FFFD per byte), fuse, strip one leading space.
  */
 public final class SentencePieceBpe implements Tokenizer {
-    private final Map<String, Integer> vocab;
-    private final String[] byId;
-    private final Map<String, Integer> ranks;
-    private final Map<String, Integer> addedIds;
-    private final List<String> added;
+    private final BpeVocab v;
     private final List<String[]> normalizers; // {"prepend", s} or {"replace", from, to}
     private final int[] prefix, suffix;       // special tokens the template puts around a sequence
     private final boolean byteFallback, fuseUnk;
     private final Integer unk;
     private final int stripStart;
 
-    private SentencePieceBpe(Map<String, Integer> vocab, Map<String, Integer> ranks, Map<String, Integer> addedIds, List<String[]> normalizers,
-                             int[] prefix, int[] suffix, boolean byteFallback, boolean fuseUnk, Integer unk, int stripStart) {
-        this.vocab = vocab;
-        this.ranks = ranks;
-        this.addedIds = addedIds;
+    private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, int[] prefix, int[] suffix, boolean byteFallback, boolean fuseUnk,
+                             Integer unk, int stripStart) {
+        this.v = v;
         this.normalizers = normalizers;
         this.prefix = prefix;
         this.suffix = suffix;
@@ -47,25 +38,11 @@ public final class SentencePieceBpe implements Tokenizer {
         this.fuseUnk = fuseUnk;
         this.unk = unk;
         this.stripStart = stripStart;
-        added = new ArrayList<>(addedIds.keySet());
-        added.sort(Comparator.comparingInt(String::length).reversed());
-        int max = 0;
-        for (int id : vocab.values()) max = Math.max(max, id);
-        for (int id : addedIds.values()) max = Math.max(max, id);
-        byId = new String[max + 1];
-        vocab.forEach((k, v) -> byId[v] = k);
-        addedIds.forEach((k, v) -> byId[v] = k);
     }
 
     static SentencePieceBpe of(Path file, JsonNode j) {
         JsonNode model = j.get("model");
-        Map<String, Integer> vocab = new HashMap<>();
-        model.get("vocab").properties().forEach(e -> vocab.put(e.getKey(), e.getValue().asInt()));
-        Map<String, Integer> ranks = new HashMap<>();
-        int r = 0;
-        for (JsonNode m : model.get("merges")) ranks.putIfAbsent(m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText(), r++);
-        Map<String, Integer> addedIds = new HashMap<>();
-        for (JsonNode t : j.path("added_tokens")) addedIds.put(t.get("content").asText(), t.get("id").asInt());
+        BpeVocab v = new BpeVocab(j);
         List<String[]> norms = new ArrayList<>();
         JsonNode n = j.get("normalizer");
         for (JsonNode step : n.path("type").asText().equals("Sequence") ? n.get("normalizers") : List.of(n)) {
@@ -96,34 +73,28 @@ public final class SentencePieceBpe implements Tokenizer {
         for (JsonNode d : j.path("decoder").path("decoders"))
             if (d.path("type").asText().equals("Strip")) strip = d.path("start").asInt(0);
         String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
-        return new SentencePieceBpe(vocab, ranks, addedIds, norms, pre.stream().mapToInt(Integer::intValue).toArray(),
+        return new SentencePieceBpe(v, norms, pre.stream().mapToInt(Integer::intValue).toArray(),
                 post.stream().mapToInt(Integer::intValue).toArray(), model.path("byte_fallback").asBoolean(false),
-                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : vocab.get(unkToken), strip);
+                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip);
     }
 
     @Override
     public int vocabSize() {
-        return byId.length;
+        return v.byId.length;
     }
 
     @Override
     public int[] encode(String text) {
         List<Integer> out = new ArrayList<>();
-        int pos = 0;
-        while (pos <= text.length()) {
-            int next = text.length(), which = -1;
-            for (int i = 0; i < added.size(); i++) {
-                int at = text.indexOf(added.get(i), pos);
-                if (at >= 0 && at < next) {
-                    next = at;
-                    which = i;
-                }
+        v.split(text, new BpeVocab.Pieces() {
+            public void segment(String s, boolean first) {
+                encodeSegment(s, out);
             }
-            encodeSegment(text.substring(pos, next), out);
-            if (which < 0) break;
-            out.add(addedIds.get(added.get(which)));
-            pos = next + added.get(which).length();
-        }
+
+            public void added(int id) {
+                out.add(id);
+            }
+        });
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
@@ -142,15 +113,15 @@ public final class SentencePieceBpe implements Tokenizer {
         for (String[] n : normalizers) s = n[0].equals("prepend") ? n[1] + s : s.replace(n[1], n[2]);
         List<String> word = new ArrayList<>();
         s.codePoints().forEach(cp -> word.add(new String(Character.toChars(cp))));
-        List<String> merged = BpeMerge.merge(word, ranks);
+        List<String> merged = v.merge(word);
         boolean lastUnk = false;
         for (String sym : merged) {
-            Integer id = vocab.get(sym);
+            Integer id = v.vocab.get(sym);
             if (id != null) {
                 out.add(id);
                 lastUnk = false;
             } else if (byteFallback) {
-                for (byte b : sym.getBytes(StandardCharsets.UTF_8)) out.add(vocab.get(String.format("<0x%02X>", b & 0xff)));
+                for (byte b : sym.getBytes(StandardCharsets.UTF_8)) out.add(v.vocab.get(String.format("<0x%02X>", b & 0xff)));
                 lastUnk = false;
             } else {
                 if (unk == null) throw new Lora4jException("symbol '" + sym + "' is outside the vocabulary and the tokenizer has no unk_token");
@@ -166,10 +137,9 @@ public final class SentencePieceBpe implements Tokenizer {
         StringBuilder text = new StringBuilder();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (int id : ids) {
-            if (id < 0 || id >= byId.length || byId[id] == null)
-                throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + byId.length + ")");
-            String tok = byId[id];
-            if (addedIds.containsKey(tok)) continue;
+            v.checkId(id);
+            String tok = v.byId[id];
+            if (v.addedIds.containsKey(tok)) continue;
             if (tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
                 bytes.write(Integer.parseInt(tok.substring(3, 5), 16));
                 continue;
