@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The PyTorch anchor for lora4j's training benchmark, and the maker of its random checkpoints.
 
-  train_torch.py make --out DIR [--config gpt2-small|small]   random GPT-2-shaped HF checkpoint (fp32, std 0.02)
+  train_torch.py make --out DIR [--config gpt2-small|small] [--dtype f32|bf16]
+      a random GPT-2-shaped HF checkpoint (std 0.02), stored in fp32 or bf16
   train_torch.py bench --config gpt2-small [--full] [--batch 4] [--seq 256] [--steps 6] [--threads 2]
       LoRA (r = 8 on c_attn, AdamW) or full fine-tuning of the same model in plain fp32 PyTorch;
       prints one JSON line: tokens_per_s, peak_rss_bytes.
@@ -94,9 +95,11 @@ def make(args):
             tensors[p + name + ".bias"] = mod.bias
     os.makedirs(args.out, exist_ok=True)
     header, off = {}, 0
+    dt, size = {"f32": (torch.float32, 4), "bf16": (torch.bfloat16, 2)}[args.dtype]
+    tensors = {k: t.detach().to(dt).contiguous() for k, t in tensors.items()}
     for k, t in tensors.items():
-        n = t.numel() * 4
-        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + n]}
+        n = t.numel() * size
+        header[k] = {"dtype": "F32" if size == 4 else "BF16", "shape": list(t.shape), "data_offsets": [off, off + n]}
         off += n
     h = json.dumps(header).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
@@ -104,7 +107,7 @@ def make(args):
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
         for t in tensors.values():
-            f.write(t.detach().contiguous().numpy().tobytes())
+            f.write((t if size == 4 else t.view(torch.int16)).numpy().tobytes())
     conf = dict(model_type="gpt2", n_ctx=cfg["n_positions"], n_inner=None, layer_norm_epsilon=1e-5,
                 activation_function="gelu_new", architectures=["GPT2LMHeadModel"], **cfg)
     with open(os.path.join(args.out, "config.json"), "w") as f:
@@ -143,6 +146,7 @@ if __name__ == "__main__":
     ap.add_argument("cmd", choices=["make", "bench"])
     ap.add_argument("--out")
     ap.add_argument("--config", default="gpt2-small", choices=list(CONFIGS))
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--seq", type=int, default=256)

@@ -58,7 +58,8 @@ final class BenchCommand implements Callable<Integer> {
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
         if (what.equals("train")) return train();
         if (what.equals("serve")) return serve();
-        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train or serve)");
+        if (what.equals("decode")) return decode();
+        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train, serve or decode)");
         if (!json) System.out.printf("fp32 matmul, %s, %d thread(s)%n%-22s %10s %10s%n", Kernels.describe(), Parallel.threads(), "M x K x N layout", "GFLOP/s", "ms");
         List<Map<String, Object>> rows = new ArrayList<>();
         ObjectMapper om = new ObjectMapper();
@@ -98,6 +99,27 @@ final class BenchCommand implements Callable<Integer> {
             else System.out.printf(java.util.Locale.ROOT, "%s training, %d x %d: %.1f tokens/s (%.3f s/step), peak RSS %.2f GiB, %,d trainable%n",
                     full ? "full" : "LoRA (r = " + r + ")", batchSize, seqLen, res.tokensPerSecond(), res.secondsPerStep(),
                     res.peakRssBytes() / 1073741824.0, res.trainable());
+        }
+        return 0;
+    }
+
+    private int decode() throws Exception {
+        if (model == null) throw new dev.lora4j.Lora4jException("bench decode needs --model DIR");
+        try (dev.lora4j.model.Transformer m = dev.lora4j.model.Transformer.load(model)) {
+            var res = dev.lora4j.bench.DecodeBench.run(m, seqLen, steps, 3);
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("impl", "lora4j");
+            o.put("prompt_tokens_per_s", res.promptTokensPerSecond());
+            o.put("decode_tokens_per_s", res.decodeTokensPerSecond());
+            o.put("weight_bytes", res.weightBytes());
+            o.put("bandwidth_gb_per_s", res.bandwidthBytesPerSecond() / 1e9);
+            o.put("fraction_of_bandwidth_limit", res.fractionOfLimit());
+            o.put("threads", Parallel.threads());
+            if (json) System.out.println(new ObjectMapper().writeValueAsString(o));
+            else System.out.printf(java.util.Locale.ROOT, "batch 1, %d-token prompt: prompt %.0f tokens/s; decode %.1f tokens/s, reading %.0f MB of weights a token%n"
+                            + "read bandwidth %.1f GB/s, so decode runs at %.0f%% of its bandwidth limit (%.1f tokens/s)%n",
+                    seqLen, res.promptTokensPerSecond(), res.decodeTokensPerSecond(), res.weightBytes() / 1e6,
+                    res.bandwidthBytesPerSecond() / 1e9, 100 * res.fractionOfLimit(), res.bandwidthBytesPerSecond() / res.weightBytes());
         }
         return 0;
     }

@@ -163,11 +163,14 @@ public final class SafeTensors implements AutoCloseable {
         return data.asSlice(e.begin(), e.end() - e.begin());
     }
 
-    /** The tensor as fp32: a view of the mapping for F32 (no copy), a widened heap copy otherwise. */
+    /**
+     * The tensor: a view of the mapping for F32 and BF16 (no copy; bf16 is widened where it is read),
+     * a widened fp32 heap copy for F16.
+     */
     public Tensor tensor(String name) {
         Entry e = entry(name);
         MemorySegment raw = raw(name);
-        if (e.dtype() == DType.F32) return new Tensor(name, e.shape(), raw);
+        if (e.dtype() == DType.F32 || e.dtype() == DType.BF16) return new Tensor(name, e.shape(), raw, e.dtype());
         float[] a = new float[Math.toIntExact(e.numel())];
         e.dtype().toFloats(raw, 0, a, a.length);
         return Tensor.of(name, a, e.shape());

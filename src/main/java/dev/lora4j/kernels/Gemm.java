@@ -3,6 +3,10 @@ package dev.lora4j.kernels;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -20,7 +24,8 @@ import java.nio.ByteOrder;
  * own packing buffers (allocated once per thread and reused). A few rows (decoding) skip packing and
  * stream B directly.
  *
- * <p>Left out: fp16/bf16 operands (they are widened before they get here) and pre-packed weights.
+ * <p>Operands are fp32, or bf16 kept as stored (widened as they are packed or streamed). Left out:
+ * fp16 operands (widened when loaded) and pre-packed weights.
  * The scalar twin is {@link ScalarGemm}; tests hold this one to it.
  */
 public final class Gemm {
@@ -56,7 +61,7 @@ public final class Gemm {
             return;
         }
         if (m <= SMALL_M && a.colStride() == 1 && (b.rowStride() == 1 || b.colStride() == 1)) {
-            smallM(a, b, c, cOff, ldc, accumulate);
+            Gemv.multiply(a, b, c, cOff, ldc, accumulate);
             return;
         }
         int nPanels = (n + NR - 1) / NR;
@@ -71,64 +76,6 @@ public final class Gemm {
             Parallel.forRange(mStrips, 1, (s0, s1) ->
                     block(a, b, c, cOff, ldc, accumulate, s0 * MR, Math.min(m, s1 * MR), 0, n));
         }
-    }
-
-    /**
-     * A few rows times B (generation: one token a sequence): packing B would cost as much as the product,
-     * so B is read once, straight from where it lives, split by columns across threads. B = Wᵀ (rows of W
-     * contiguous) is a dot product per output; B row-major is an axpy of each of its rows.
-     */
-    private static void smallM(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate) {
-        int m = a.rows(), n = b.cols(), k = a.cols();
-        float[][] rows = new float[m][k];
-        for (int i = 0; i < m; i++) a.copyRow(i, 0, rows[i], 0, k);
-        if (b.rowStride() == 1) {
-            Mat w = b.t(); // (n, k), row-major
-            Parallel.forRange(n, 64, (j0, j1) -> {
-                float[] wrow = new float[k];
-                for (int j = j0; j < j1; j++) {
-                    w.copyRow(j, 0, wrow, 0, k); // one bulk read of W's row, then plain array arithmetic
-                    for (int i = 0; i < m; i++) {
-                        float s = dot(rows[i], wrow, k);
-                        int ci = cOff + i * ldc + j;
-                        c[ci] = accumulate ? c[ci] + s : s;
-                    }
-                }
-            });
-        } else {
-            int chunks = (n + L - 1) / L;
-            Parallel.forRange(chunks, 4, (q0, q1) -> {
-                int j0 = q0 * L, j1 = Math.min(n, q1 * L), w = j1 - j0;
-                float[] acc = new float[m * w], brow = new float[w];
-                for (int p = 0; p < k; p++) {
-                    b.copyRow(p, j0, brow, 0, w);
-                    for (int i = 0; i < m; i++) axpy(rows[i][p], brow, acc, i * w, w);
-                }
-                for (int i = 0; i < m; i++)
-                    for (int j = 0; j < w; j++) {
-                        int ci = cOff + i * ldc + j0 + j;
-                        c[ci] = accumulate ? c[ci] + acc[i * w + j] : acc[i * w + j];
-                    }
-            });
-        }
-    }
-
-    /** Σ x·y over [0, n), lanes summed in a fixed order. */
-    private static float dot(float[] x, float[] y, int n) {
-        FloatVector acc = FloatVector.zero(S);
-        int p = 0;
-        for (; p <= n - L; p += L) acc = FloatVector.fromArray(S, x, p).fma(FloatVector.fromArray(S, y, p), acc);
-        float s = VectorMath.sum(acc);
-        for (; p < n; p++) s += x[p] * y[p];
-        return s;
-    }
-
-    /** y[off:off+n] += a·x[0:n]. */
-    private static void axpy(float a, float[] x, float[] y, int off, int n) {
-        FloatVector va = FloatVector.broadcast(S, a);
-        int j = 0;
-        for (; j <= n - L; j += L) va.fma(FloatVector.fromArray(S, x, j), FloatVector.fromArray(S, y, off + j)).intoArray(y, off + j);
-        for (; j < n; j++) y[off + j] += a * x[j];
     }
 
     /**
@@ -271,8 +218,6 @@ public final class Gemm {
 
     /** B row-major (a Conv1D weight, an activation): each k gives NR contiguous floats, three vector copies. */
     private static void packRows(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp) {
-        float[] arr = b.array();
-        MemorySegment seg = b.segment();
         long rs = b.rowStride();
         for (int q = q0; q < q1; q++) {
             int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
@@ -280,9 +225,9 @@ public final class Gemm {
                 long src = b.offset() + (pc + p) * rs + jc + q * NR;
                 int dst = base + p * NR;
                 if (cols == NR) {
-                    for (int v = 0; v < NR; v += L) load(arr, seg, src + v).intoArray(bp, dst + v);
+                    for (int v = 0; v < NR; v += L) load(b, src + v).intoArray(bp, dst + v);
                 } else {
-                    for (int jj = 0; jj < cols; jj++) bp[dst + jj] = arr != null ? arr[(int) src + jj] : seg.getAtIndex(Mat.F32, src + jj);
+                    for (int jj = 0; jj < cols; jj++) bp[dst + jj] = b.at(src + jj);
                     for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
                 }
             }
@@ -295,8 +240,6 @@ public final class Gemm {
      * vectors, then written out k by k, so both reads and writes stay contiguous.
      */
     private static void packColumns(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] tile) {
-        float[] arr = b.array();
-        MemorySegment seg = b.segment();
         long cs = b.colStride();
         for (int q = q0; q < q1; q++) {
             int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
@@ -304,8 +247,8 @@ public final class Gemm {
                 int len = Math.min(L, kc - p0);
                 for (int jj = 0; jj < cols; jj++) {
                     long src = b.offset() + (jc + q * NR + jj) * cs + pc + p0;
-                    if (len == L) load(arr, seg, src).intoArray(tile, jj * L);
-                    else for (int pp = 0; pp < len; pp++) tile[jj * L + pp] = arr != null ? arr[(int) src + pp] : seg.getAtIndex(Mat.F32, src + pp);
+                    if (len == L) load(b, src).intoArray(tile, jj * L);
+                    else for (int pp = 0; pp < len; pp++) tile[jj * L + pp] = b.at(src + pp);
                 }
                 for (int pp = 0; pp < len; pp++) {
                     int dst = base + (p0 + pp) * NR;
@@ -316,9 +259,15 @@ public final class Gemm {
         }
     }
 
-    /** L floats at float index idx of an array or a little-endian segment. */
-    private static FloatVector load(float[] arr, MemorySegment seg, long idx) {
-        return arr != null ? FloatVector.fromArray(S, arr, (int) idx) : FloatVector.fromMemorySegment(S, seg, idx * 4, ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> WIDE = VectorSpecies.of(int.class, S.vectorShape());
+
+    /** L elements at element index idx of m's storage, as fp32 (bf16 widened exactly: its bits are fp32's top half). */
+    static FloatVector load(Mat m, long idx) {
+        if (m.array() != null) return FloatVector.fromArray(S, m.array(), (int) idx);
+        if (!m.bf16()) return FloatVector.fromMemorySegment(S, m.segment(), idx * 4, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) ShortVector.fromMemorySegment(HALF, m.segment(), idx * 2, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, WIDE, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     /**

@@ -247,18 +247,18 @@ public final class Transformer implements AutoCloseable {
     /** x(B·T, C) = wte[token] (+ wpe[pos0 + position]). */
     private void embed(int[] tokens, int b, int t, int pos0, float[] x) {
         int dim = config.dim(), vocab = config.vocabSize();
-        MemorySegment wte = tokenEmbedding.data();
+        Mat wte = tokenEmbedding.mat(), wpe = positionEmbedding == null ? null : positionEmbedding.mat();
         Parallel.forRange(b * t, 64, (r0, r1) -> {
             float[] row = new float[dim];
             for (int r = r0; r < r1; r++) {
                 int tok = tokens[r];
                 if (tok < 0 || tok >= vocab) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
-                MemorySegment.copy(wte, Mat.F32, (long) tok * dim * 4, x, r * dim, dim);
-                if (positionEmbedding != null) {
+                wte.copyRow(tok, 0, x, r * dim, dim);
+                if (wpe != null) {
                     int p = pos0 + r % t;
                     if (p >= positionEmbedding.dim(0))
                         throw new Lora4jException("position " + p + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
-                    MemorySegment.copy(positionEmbedding.data(), Mat.F32, (long) p * dim * 4, row, 0, dim);
+                    wpe.copyRow(p, 0, row, 0, dim);
                     Kernels.ops().axpy(1f, row, 0, x, r * dim, dim);
                 }
             }

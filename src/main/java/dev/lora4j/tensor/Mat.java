@@ -5,14 +5,29 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * A 2-D fp32 matrix view: element (i, j) lives at float index {@code offset + i·rowStride + j·colStride}
- * of either a heap array or a memory segment (e.g. a memory-mapped safetensors file).
+ * A 2-D matrix view: element (i, j) lives at element index {@code offset + i·rowStride + j·colStride}
+ * of either a heap float array or a memory segment (e.g. a memory-mapped safetensors file).
  * Exactly one of {@code array} and {@code segment} is non-null. Transposing is free ({@link #t()}),
  * which is how matmul gets every layout forward and backward need from one kernel.
+ *
+ * <p>Elements are fp32, or bf16 in a segment (a bf16 checkpoint's weights, kept as stored: half the
+ * memory and half the bytes a decode step reads). Reads widen bf16 to fp32 exactly, so results do
+ * not depend on which of the two a weight is kept in.
  */
-public record Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride) {
+public record Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride, DType dtype) {
 
     public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    public Mat {
+        if (dtype != DType.F32 && (dtype != DType.BF16 || segment == null))
+            throw new IllegalArgumentException("a matrix holds fp32, or bf16 in a segment; not " + dtype + (segment == null ? " in an array" : ""));
+    }
+
+    /** An fp32 matrix. */
+    public Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride) {
+        this(array, segment, offset, rows, cols, rowStride, colStride, DType.F32);
+    }
 
     /** Row-major (rows, cols) matrix at {@code offset} of {@code a}. */
     public static Mat of(float[] a, int offset, int rows, int cols) {
@@ -28,19 +43,34 @@ public record Mat(float[] array, MemorySegment segment, long offset, int rows, i
         return new Mat(null, s, offset, rows, cols, cols, 1);
     }
 
+    /** A row-major (rows, cols) matrix of the given dtype at element {@code offset} of a segment. */
+    public static Mat of(MemorySegment s, long offset, int rows, int cols, DType dtype) {
+        return new Mat(null, s, offset, rows, cols, cols, 1, dtype);
+    }
+
     public Mat t() {
-        return new Mat(array, segment, offset, cols, rows, colStride, rowStride);
+        return new Mat(array, segment, offset, cols, rows, colStride, rowStride, dtype);
+    }
+
+    public boolean bf16() {
+        return dtype == DType.BF16;
     }
 
     public float get(int i, int j) {
-        long idx = offset + (long) i * rowStride + (long) j * colStride;
-        return array != null ? array[(int) idx] : segment.getAtIndex(F32, idx);
+        return at(offset + (long) i * rowStride + (long) j * colStride);
+    }
+
+    /** The element at element index idx of the storage. */
+    public float at(long idx) {
+        if (array != null) return array[(int) idx];
+        return bf16() ? Float.intBitsToFloat((segment.getAtIndex(U16, idx) & 0xffff) << 16) : segment.getAtIndex(F32, idx);
     }
 
     /** Copies {@code n} consecutive elements of row i starting at column j (colStride must be 1). */
     public void copyRow(int i, int j, float[] dst, int dstOff, int n) {
         long idx = offset + (long) i * rowStride + j;
         if (array != null) System.arraycopy(array, (int) idx, dst, dstOff, n);
+        else if (bf16()) for (int q = 0; q < n; q++) dst[dstOff + q] = Float.intBitsToFloat((segment.getAtIndex(U16, idx + q) & 0xffff) << 16);
         else MemorySegment.copy(segment, F32, idx * 4, dst, dstOff, n);
     }
 }

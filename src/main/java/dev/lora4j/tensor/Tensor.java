@@ -4,17 +4,24 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * An fp32 tensor: a shape over a little-endian memory segment, which is a heap array, off-heap
- * memory, or a view into a memory-mapped safetensors file (never copied). Immutable in shape;
- * the data is the caller's to write when it is heap memory.
+ * A tensor: a shape over a little-endian memory segment, which is a heap array, off-heap memory, or a
+ * view into a memory-mapped safetensors file (never copied). Elements are fp32, or bf16 kept as
+ * stored (a bf16 checkpoint's view; read through {@link #mat()}, which widens exactly). Immutable in
+ * shape; the data is the caller's to write when it is heap memory.
  */
-public record Tensor(String name, int[] shape, MemorySegment data) {
+public record Tensor(String name, int[] shape, MemorySegment data, DType dtype) {
 
     public Tensor {
         shape = shape.clone();
         long n = numel(shape);
-        if (data.byteSize() != n * 4)
-            throw new IllegalArgumentException(name + ": " + data.byteSize() + " bytes for shape " + Arrays.toString(shape));
+        if (dtype != DType.F32 && dtype != DType.BF16) throw new IllegalArgumentException(name + ": tensors hold F32 or BF16, not " + dtype);
+        if (data.byteSize() != n * dtype.bytes)
+            throw new IllegalArgumentException(name + ": " + data.byteSize() + " bytes for shape " + Arrays.toString(shape) + " of " + dtype);
+    }
+
+    /** An fp32 tensor. */
+    public Tensor(String name, int[] shape, MemorySegment data) {
+        this(name, shape, data, DType.F32);
     }
 
     public static Tensor of(String name, float[] a, int... shape) {
@@ -29,6 +36,11 @@ public record Tensor(String name, int[] shape, MemorySegment data) {
 
     public long numel() {
         return numel(shape);
+    }
+
+    /** Bytes the data occupies. */
+    public long byteSize() {
+        return data.byteSize();
     }
 
     public int rank() {
@@ -46,7 +58,7 @@ public record Tensor(String name, int[] shape, MemorySegment data) {
 
     /** The backing heap array when this tensor is exactly one float[]; otherwise null. */
     public float[] heapArray() {
-        if (data.heapBase().orElse(null) instanceof float[] a && a.length == numel() && data.address() == 0) return a;
+        if (dtype == DType.F32 && data.heapBase().orElse(null) instanceof float[] a && a.length == numel() && data.address() == 0) return a;
         return null;
     }
 
@@ -55,7 +67,7 @@ public record Tensor(String name, int[] shape, MemorySegment data) {
         float[] a = heapArray();
         if (a != null) return a;
         float[] out = new float[Math.toIntExact(numel())];
-        MemorySegment.copy(data, Mat.F32, 0, out, 0, out.length);
+        dtype.toFloats(data, 0, out, out.length);
         return out;
     }
 
@@ -64,12 +76,16 @@ public record Tensor(String name, int[] shape, MemorySegment data) {
         int cols = shape.length == 0 ? 1 : shape[shape.length - 1];
         int rows = cols == 0 ? 0 : (int) (numel() / cols);
         float[] a = heapArray();
-        return a != null ? Mat.of(a, 0, rows, cols) : Mat.of(data, 0, rows, cols);
+        return a != null ? Mat.of(a, 0, rows, cols) : Mat.of(data, 0, rows, cols, dtype);
     }
 
+    /** Element i (row-major), as fp32. */
     public float get(long i) {
-        return data.getAtIndex(Mat.F32, i);
+        return dtype == DType.BF16 ? Float.intBitsToFloat((data.getAtIndex(U16, i) & 0xffff) << 16) : data.getAtIndex(Mat.F32, i);
     }
+
+    private static final java.lang.foreign.ValueLayout.OfShort U16 =
+            java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     public String shapeString() {
         return Arrays.toString(shape);

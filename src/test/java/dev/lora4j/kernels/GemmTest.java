@@ -84,4 +84,57 @@ class GemmTest {
             for (int i = 0; i < c1.length; i++) assertThat(c1[i]).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(1e-4f));
         }
     }
+
+    static Stream<Arguments> segmentShapes() {
+        List<Arguments> out = new ArrayList<>();
+        for (int m : new int[] {1, 2, 4, 9}) // up to 4 rows streams B (Gemv); 9 packs it
+            for (int[] kn : new int[][] {{1, 7}, {13, 65}, {63, 1}, {207, 13}, {65, 207}, {4097, 7}, {7, 4097}})
+                for (String dtype : List.of("F32", "BF16"))
+                    for (boolean t : new boolean[] {false, true}) out.add(Arguments.of(m, kn[0], kn[1], dtype, t));
+        return out.stream();
+    }
+
+    /**
+     * B in a memory segment (a mapped weight), fp32 or bf16 kept as stored, in both orientations
+     * (Conv1D row-major, nn.Linear transposed), one element into the segment so nothing is aligned:
+     * the streaming path for a few rows and the packing path both equal the scalar twin.
+     */
+    @ParameterizedTest(name = "{0}x{1}x{2} {3} transposed={4}")
+    @MethodSource("segmentShapes")
+    void segmentOperandsMatchScalar(int m, int k, int n, String dtype, boolean transposed) {
+        dev.lora4j.tensor.DType dt = dev.lora4j.tensor.DType.valueOf(dtype);
+        float[] a = random(m * k, 11), b = random(k * n, 12);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate((long) dt.bytes * (b.length + 1));
+            for (int i = 0; i < b.length; i++) {
+                long at = (long) dt.bytes * (i + 1);
+                if (dt == dev.lora4j.tensor.DType.F32) seg.set(Mat.F32, at, b[i]);
+                else seg.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, at, (short) dt.fromFloat(b[i]));
+            }
+            Mat bm = transposed ? Mat.of(seg, 1, n, k, dt).t() : Mat.of(seg, 1, k, n, dt);
+            int ldc = n + 1;
+            for (boolean acc : new boolean[] {false, true}) {
+                float[] c1 = random(m * ldc, 13), c2 = c1.clone();
+                Gemm.matmul(Mat.of(a, 0, m, k), bm, c1, 0, ldc, acc);
+                ScalarGemm.matmul(Mat.of(a, 0, m, k), bm, c2, 0, ldc, acc);
+                float tol = 1e-6f * k + 1e-6f;
+                for (int i = 0; i < c1.length; i++)
+                    assertThat(c1[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(tol));
+            }
+        }
+    }
+
+    @Test
+    void bf16IsWidenedExactly() {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate(8);
+            seg.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0, (short) 0x3fc0); // 1.5
+            seg.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2, (short) 0xc020); // -2.5
+            Mat w = Mat.of(seg, 0, 2, 1, dev.lora4j.tensor.DType.BF16);
+            float[] c = new float[1];
+            Gemm.matmul(Mat.of(new float[] {2f, 4f}, 0, 1, 2), w, c, 0, 1, false);
+            assertThat(c[0]).isEqualTo(2f * 1.5f + 4f * -2.5f);
+            assertThat(w.get(1, 0)).isEqualTo(-2.5f);
+        }
+    }
 }
