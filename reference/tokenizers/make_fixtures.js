@@ -93,6 +93,20 @@ const trainingText = [
 const spJson = trainSentencePieceBpe(trainingText, 150);
 const spCorpus = corpus.concat(['the cat sat on the mat', 'Once upon a time, in a small house...', 'unseen wørds and ünïcödé', '</s> inside <s> text']);
 
+// ---- the same vocabulary with a Metaspace pre-tokenizer instead of the normalizer (newer Mistral / Llama 2
+// conversions): one variant prepends "▁" to the text's first segment only and keeps it whole, one always
+// prepends and splits into words at each "▁"; decoded by a Metaspace decoder and by the Llama 2 sequence ----
+const META_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers');
+function metaspace(scheme, split, decoder) {
+  const j = JSON.parse(JSON.stringify(spJson));
+  j.normalizer = null;
+  j.pre_tokenizer = { type: 'Metaspace', replacement: '▁', prepend_scheme: scheme, split };
+  if (decoder === 'Metaspace') j.decoder = { type: 'Metaspace', replacement: '▁', prepend_scheme: scheme, split };
+  return j;
+}
+const metaVariants = { 'metaspace-first': metaspace('first', false, 'Sequence'), 'metaspace-always-split': metaspace('always', true, 'Metaspace') };
+const metaCorpus = spCorpus.concat(['<s>starts with a special token', 'ends with a special token</s> and more', '  two leading spaces']);
+
 // ---- Llama 3 / Qwen2 / SmolLM layout: a Split regex, then ByteLevel without its own regex (GPT-2's vocabulary) ----
 const L3_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'split-bytelevel');
 const llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -118,6 +132,20 @@ fs.writeFileSync(path.join(SP_OUT, 'tokenizer.json'), JSON.stringify(spJson));
   }
   fs.writeFileSync(path.join(SP_OUT, 'cases.json'), JSON.stringify(spCases, null, 1));
   console.log(`sp-bpe: ${spCases.length} cases written`);
+  for (const [name, j] of Object.entries(metaVariants)) {
+    const dir = path.join(META_OUT, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(j));
+    const t = Tokenizer.fromString(JSON.stringify(j));
+    const out = [];
+    for (const text of metaCorpus) {
+      const plain = await t.encode(text, null, { addSpecialTokens: false });
+      const withSpecial = await t.encode(text);
+      out.push({ text, ids: plain.getIds(), ids_with_special: withSpecial.getIds(), decoded: await t.decode(withSpecial.getIds(), true) });
+    }
+    fs.writeFileSync(path.join(dir, 'cases.json'), JSON.stringify(out, null, 1));
+    console.log(`${name}: ${out.length} cases written`);
+  }
   const l3 = Tokenizer.fromString(JSON.stringify(splitJson));
   const l3Cases = [];
   for (const text of l3Corpus) {

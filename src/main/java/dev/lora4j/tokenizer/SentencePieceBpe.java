@@ -14,8 +14,10 @@ import java.util.List;
 
 /**
  * SentencePiece-style BPE as Hugging Face writes it for Llama 2, TinyLlama and Mistral: added tokens
- * split out first; each remaining segment normalised (Prepend "▁", Replace " " → "▁"); the whole segment
- * one word of code points, merged lowest rank first; symbols outside the vocabulary fall back to their
+ * split out first; each remaining segment normalised (Prepend "▁", Replace " " → "▁"), or, in newer
+ * conversions, pre-tokenized by Metaspace (spaces to "▁", "▁" prepended to every segment or only to the
+ * text's first, optionally split into words before each "▁"); each word a list of code points, merged
+ * lowest rank first; symbols outside the vocabulary fall back to their
  * UTF-8 bytes as {@code <0xXX>} tokens (or the unknown token). A TemplateProcessing post-processor adds
  * the special tokens (BOS) when asked. Decoding: Replace "▁" → " ", byte fallback (invalid UTF-8 becomes
  * U+FFFD per byte), fuse, strip one leading space.
@@ -27,9 +29,38 @@ public final class SentencePieceBpe implements Tokenizer {
     private final boolean byteFallback, fuseUnk;
     private final Integer unk;
     private final int stripStart;
+    private final Metaspace metaspace; // null when the normalizer does the job
+    private final boolean decodeBytes; // the decoder turns <0xXX> tokens back into bytes (ByteFallback)
+
+    /** The Metaspace pre-tokenizer: prependScheme is always, first or never. */
+    record Metaspace(String replacement, String prependScheme, boolean split) {
+        static Metaspace of(Path file, JsonNode n) {
+            String scheme = n.has("prepend_scheme") ? n.get("prepend_scheme").asText() : n.path("add_prefix_space").asBoolean(true) ? "always" : "never";
+            if (!List.of("always", "first", "never").contains(scheme))
+                throw new Lora4jException(file + ": Metaspace prepend_scheme '" + scheme + "' (expected always, first or never)");
+            return new Metaspace(n.path("replacement").asText("▁"), scheme, n.path("split").asBoolean(true));
+        }
+
+        /** The words of a segment (first: it starts the text). */
+        List<String> words(String s, boolean first) {
+            s = s.replace(" ", replacement);
+            if ((prependScheme.equals("always") || prependScheme.equals("first") && first) && !s.startsWith(replacement)) s = replacement + s;
+            if (!split) return List.of(s);
+            List<String> out = new ArrayList<>();
+            int start = 0;
+            for (int i = s.indexOf(replacement, 1); i > 0; i = s.indexOf(replacement, i + 1)) {
+                out.add(s.substring(start, i));
+                start = i;
+            }
+            out.add(s.substring(start));
+            return out;
+        }
+    }
 
     private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, int[] prefix, int[] suffix, boolean byteFallback, boolean fuseUnk,
-                             Integer unk, int stripStart) {
+                             Integer unk, int stripStart, Metaspace metaspace, boolean decodeBytes) {
+        this.metaspace = metaspace;
+        this.decodeBytes = decodeBytes;
         this.v = v;
         this.normalizers = normalizers;
         this.prefix = prefix;
@@ -44,8 +75,8 @@ public final class SentencePieceBpe implements Tokenizer {
         JsonNode model = j.get("model");
         BpeVocab v = new BpeVocab(j);
         List<String[]> norms = new ArrayList<>();
-        JsonNode n = j.get("normalizer");
-        for (JsonNode step : n.path("type").asText().equals("Sequence") ? n.get("normalizers") : List.of(n)) {
+        JsonNode n = j.path("normalizer");
+        for (JsonNode step : n.path("type").asText().equals("Sequence") ? n.get("normalizers") : n.isObject() ? List.of(n) : List.<JsonNode>of()) {
             switch (step.path("type").asText()) {
                 case "Prepend" -> norms.add(new String[] {"prepend", step.get("prepend").asText()});
                 case "Replace" -> {
@@ -69,13 +100,20 @@ public final class SentencePieceBpe implements Tokenizer {
         } else if (!pp.isNull() && !pp.isMissingNode()) {
             throw new Lora4jException(file + ": post-processor '" + pp.path("type").asText() + "' is not supported yet");
         }
+        JsonNode pt = j.path("pre_tokenizer");
+        Metaspace meta = pt.path("type").asText().equals("Metaspace") ? Metaspace.of(file, pt) : null;
         int strip = 0;
-        for (JsonNode d : j.path("decoder").path("decoders"))
+        boolean bytes = false;
+        for (JsonNode d : j.path("decoder").path("decoders")) {
             if (d.path("type").asText().equals("Strip")) strip = d.path("start").asInt(0);
+            if (d.path("type").asText().equals("ByteFallback")) bytes = true;
+        }
+        JsonNode dec = j.path("decoder");
+        if (dec.path("type").asText().equals("Metaspace") && !Metaspace.of(file, dec).prependScheme().equals("never")) strip = 1; // the first token's space
         String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
         return new SentencePieceBpe(v, norms, pre.stream().mapToInt(Integer::intValue).toArray(),
                 post.stream().mapToInt(Integer::intValue).toArray(), model.path("byte_fallback").asBoolean(false),
-                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip);
+                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip, meta, bytes);
     }
 
     @Override
@@ -88,7 +126,8 @@ public final class SentencePieceBpe implements Tokenizer {
         List<Integer> out = new ArrayList<>();
         v.split(text, new BpeVocab.Pieces() {
             public void segment(String s, boolean first) {
-                encodeSegment(s, out);
+                if (metaspace == null) encodeSegment(s, out);
+                else for (String w : metaspace.words(s, first)) encodeSegment(w, out);
             }
 
             public void added(int id) {
@@ -140,7 +179,7 @@ public final class SentencePieceBpe implements Tokenizer {
             v.checkId(id);
             String tok = v.byId[id];
             if (v.addedIds.containsKey(tok)) continue;
-            if (tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
+            if (decodeBytes && tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
                 bytes.write(Integer.parseInt(tok.substring(3, 5), 16));
                 continue;
             }

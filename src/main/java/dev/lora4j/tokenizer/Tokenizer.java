@@ -33,8 +33,8 @@ public interface Tokenizer {
         String model = j.path("model").path("type").asText("");
         String pre = j.path("pre_tokenizer").path("type").asText("");
         if (model.equals("BPE") && (pre.equals("ByteLevel") || pre.equals("Sequence"))) return ByteLevelBpe.of(file, j);
-        if (model.equals("BPE") && pre.isEmpty() && j.path("normalizer").isObject()) return SentencePieceBpe.of(file, j);
+        if (model.equals("BPE") && (pre.isEmpty() && j.path("normalizer").isObject() || pre.equals("Metaspace"))) return SentencePieceBpe.of(file, j);
         throw new Lora4jException(file + ": tokenizer model '" + model + "' with pre-tokenizer '" + (pre.isEmpty() ? "none" : pre)
-                + "' is not supported yet (supported: BPE with ByteLevel, as GPT-2, or Split + ByteLevel, as Llama 3 and Qwen2; SentencePiece-style BPE with a Prepend/Replace normalizer, as Llama 2)");
+                + "' is not supported yet (supported: BPE with ByteLevel, as GPT-2, or Split + ByteLevel, as Llama 3 and Qwen2; SentencePiece-style BPE with a Prepend/Replace normalizer or a Metaspace pre-tokenizer, as Llama 2 and Mistral)");
     }
 }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.TestPaths;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -35,9 +37,11 @@ class TokenizerTest {
         }
     }
 
-    @Test
-    void sentencePieceBpeEncodesAndDecodesLikeHuggingFace() throws IOException {
-        Path dir = TestPaths.fixture("tokenizers").resolve("sp-bpe");
+    /** Llama 2's normalizer layout, and Metaspace pre-tokenizers (prepend first / always, whole / split at "▁"). */
+    @ParameterizedTest
+    @ValueSource(strings = {"sp-bpe", "metaspace-first", "metaspace-always-split"})
+    void sentencePieceBpeEncodesAndDecodesLikeHuggingFace(String kind) throws IOException {
+        Path dir = TestPaths.fixture("tokenizers").resolve(kind);
         Tokenizer tok = Tokenizer.load(dir);
         JsonNode cases = new ObjectMapper().readTree(dir.resolve("cases.json").toFile());
         assertThat(cases.size()).isGreaterThan(20);
