@@ -120,7 +120,7 @@ public final class Sweep {
                     template.momentum(), template.lr(), template.weightDecay(), template.beta1(), template.beta2(), template.eps(),
                     template.schedule(), template.warmupSteps(), template.steps(), template.epochs(), template.batchSize(), template.gradAccum(),
                     template.seqLen(), template.maxGradNorm(), template.seed(), template.shuffle(), null, 0, 0, null, false, template.logEvery(),
-                    template.pack(), 0, template.skipBadLines());
+                    template.pack(), 0, template.skipBadLines(), template.chatTemplate());
             try (Transformer base = Transformer.load(modelDir)) {
                 o = withTargets(o, targets(c.targets(), base.config().modelType()));
             }
@@ -145,7 +145,7 @@ public final class Sweep {
         return new TrainOptions(o.model(), o.data(), o.out(), o.r(), o.alpha(), o.dropout(), t, o.layers(), o.rankPattern(), o.alphaPattern(),
                 o.init(), o.rslora(), o.optimizer(), o.momentum(), o.lr(), o.weightDecay(), o.beta1(), o.beta2(), o.eps(), o.schedule(),
                 o.warmupSteps(), o.steps(), o.epochs(), o.batchSize(), o.gradAccum(), o.seqLen(), o.maxGradNorm(), o.seed(), o.shuffle(),
-                o.evalData(), o.evalEvery(), o.saveEvery(), o.initAdapter(), o.full(), o.logEvery(), o.pack(), o.evalSplit(), o.skipBadLines());
+                o.evalData(), o.evalEvery(), o.saveEvery(), o.initAdapter(), o.full(), o.logEvery(), o.pack(), o.evalSplit(), o.skipBadLines(), o.chatTemplate());
     }
 
     static void writeTables(List<Result> results, Path out) throws IOException {

@@ -23,7 +23,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
 
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL (input_ids, text, or prompt + completion per line) or .txt.")
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL (input_ids, text, prompt + completion, or messages per line) or .txt.")
     Path data;
 
     @Option(names = "--adapter", paramLabel = "[NAME=]DIR[:WEIGHT]", description = {
@@ -41,6 +41,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
+    Path chatTemplate;
+
     @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
     boolean skipBadLines;
 
@@ -53,7 +56,7 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--batch-size", batchSize);
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
         try (Transformer m = Transformer.load(model)) {
-            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.tokenizer.Tokenizer.ofModel(model));
+            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextFormat.ofModel(model, chatTemplate));
             if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);

@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
-    @Option(names = "--data", paramLabel = "FILE", description = "Training data (JSONL with input_ids).")
+    @Option(names = "--data", paramLabel = "FILE", description = "Training data: JSONL (input_ids (+ labels), text, prompt + completion, or messages per line) or .txt.")
     Path data;
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory: new, empty, or an earlier lora4j output.")
     Path out;
@@ -101,6 +101,8 @@ final class TrainCommand implements Callable<Integer> {
     double evalSplit;
     @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
     boolean skipBadLines;
+    @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
+    Path chatTemplate;
     @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
     Integer threads;
 
@@ -130,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
                 enumOf(LoraConfig.Init.class, "--init", init), rslora, enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer),
                 momentum, lr, weightDecay, b[0], b[1], eps, enumOf(Schedule.class, "--schedule", schedule), warmupSteps, steps, epochs,
                 batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery,
-                pack, evalSplit, skipBadLines);
+                pack, evalSplit, skipBadLines, chatTemplate);
         if (evalSplit < 0 || evalSplit >= 1) throw new Lora4jException("--eval-split must be in [0, 1), got " + evalSplit);
         if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");

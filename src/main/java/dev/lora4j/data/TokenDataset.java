@@ -35,16 +35,29 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
     }
 
     public static TokenDataset readJsonl(Path file, int vocabSize, boolean skipBad) {
-        return read(file, vocabSize, skipBad, null);
+        return read(file, vocabSize, skipBad, TextFormat.NONE);
     }
 
     /**
-     * Reads JSONL (lines with "input_ids" (+ "labels"), "text", or "prompt" + "completion", the loss then
-     * on the completion only) or plain .txt (one example per non-empty line). Text needs a tokenizer;
-     * texts and prompts get the special tokens its post-processor defines (e.g. Llama's BOS).
+     * Reads JSONL (lines with "input_ids" (+ "labels"), "text", "prompt" + "completion" (the loss then on
+     * the completion only), or "messages" (a chat through the chat template, the loss on the assistant
+     * turns only)) or plain .txt (one example per non-empty line). Text needs a tokenizer; texts and
+     * prompts get the special tokens its post-processor defines (e.g. Llama's BOS). Data that needed the
+     * tokenizer is cached beside the file ({@link TokenCache}), so the next run reads ids, not text.
      */
-    public static TokenDataset read(Path file, int vocabSize, boolean skipBad, dev.lora4j.tokenizer.Tokenizer tokenizer) {
+    public static TokenDataset read(Path file, int vocabSize, boolean skipBad, TextFormat format) {
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
+        if (format.tokenizer() == null) return parse(file, vocabSize, skipBad, format);
+        String key = TokenCache.key(file, vocabSize, skipBad, format);
+        TokenDataset cached = TokenCache.load(file, key);
+        if (cached != null) return cached;
+        TokenDataset ds = parse(file, vocabSize, skipBad, format);
+        TokenCache.store(file, key, ds);
+        return ds;
+    }
+
+    private static TokenDataset parse(Path file, int vocabSize, boolean skipBad, TextFormat format) {
+        dev.lora4j.tokenizer.Tokenizer tokenizer = format.tokenizer();
         if (file.getFileName().toString().endsWith(".txt")) return readText(file, vocabSize, tokenizer);
         List<int[]> out = new ArrayList<>(), labels = new ArrayList<>();
         List<String> adapters = new ArrayList<>();
@@ -62,7 +75,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
                         ids = ids(file, no, n, vocabSize);
                         lab = labels(file, no, n, ids.length, vocabSize);
                     } else {
-                        int[][] enc = encodeText(file, no, n, tokenizer);
+                        int[][] enc = n.has("messages") ? encodeMessages(file + ":" + no, n, format) : encodeText(file, no, n, tokenizer);
                         ids = checkIds(file, no, enc[0], vocabSize);
                         lab = enc[1];
                     }
@@ -88,8 +101,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
     private static int[][] encodeText(Path file, int no, JsonNode n, dev.lora4j.tokenizer.Tokenizer tok) {
         String where = file + ":" + no;
         boolean text = n.hasNonNull("text"), pc = n.hasNonNull("prompt") || n.hasNonNull("completion");
-        if (!text && !pc) throw new Lora4jException(where + ": expected \"input_ids\", \"text\", or \"prompt\" and \"completion\"");
-        if (n.hasNonNull("messages")) throw new Lora4jException(where + ": \"messages\" (chat) needs chat templates, which lora4j does not render yet");
+        if (!text && !pc) throw new Lora4jException(where + ": expected \"input_ids\", \"text\", \"prompt\" and \"completion\", or \"messages\"");
         if (tok == null) throw new Lora4jException(where + ": text needs the model's tokenizer.json, and the model directory has none");
         if (text) {
             if (!n.get("text").isTextual()) throw new Lora4jException(where + ": \"text\" must be a string");
@@ -104,6 +116,20 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         java.util.Arrays.fill(lab, 0, p.length, Batch.IGNORE);
         System.arraycopy(c, 0, lab, p.length, c.length);
         return new int[][] {ids, lab};
+    }
+
+    /** {ids, labels} of a "messages" line: [{"role": ..., "content": ...}, ...]. */
+    private static int[][] encodeMessages(String where, JsonNode n, TextFormat format) {
+        JsonNode ms = n.get("messages");
+        if (!ms.isArray() || ms.isEmpty()) throw new Lora4jException(where + ": \"messages\" must be a non-empty array of {\"role\", \"content\"}");
+        List<dev.lora4j.tokenizer.ChatTemplate.Message> out = new ArrayList<>();
+        for (int i = 0; i < ms.size(); i++) {
+            JsonNode m = ms.get(i);
+            if (!m.path("role").isTextual() || !m.path("content").isTextual())
+                throw new Lora4jException(where + ": messages[" + i + "] must have string \"role\" and \"content\"");
+            out.add(new dev.lora4j.tokenizer.ChatTemplate.Message(m.get("role").asText(), m.get("content").asText()));
+        }
+        return format.encodeChat(where, out);
     }
 
     private static int[] checkIds(Path file, int no, int[] ids, int vocabSize) {

@@ -105,6 +105,11 @@ public final class ChatTemplate {
         return n.isTextual() ? n.asText() : n.path("content").asText(null);
     }
 
+    /** What decides the rendering: the source and the special tokens' text. */
+    public String fingerprint() {
+        return source + "\u0000" + bosToken + "\u0000" + eosToken;
+    }
+
     public String bosToken() {
         return bosToken;
     }

@@ -67,6 +67,7 @@ final class OptionsJson {
         j.put("pack", o.pack());
         j.put("eval_split", o.evalSplit());
         j.put("skip_bad_lines", o.skipBadLines());
+        j.put("chat_template", o.chatTemplate() == null ? null : o.chatTemplate().toString());
         return j;
     }
 
@@ -95,7 +96,8 @@ final class OptionsJson {
                     j.hasNonNull("eval_data") ? Path.of(j.get("eval_data").asText()) : null, j.get("eval_every").asLong(),
                     j.get("save_every").asLong(), j.hasNonNull("init_adapter") ? Path.of(j.get("init_adapter").asText()) : null,
                     j.get("full").asBoolean(), j.get("log_every").asLong(), j.path("pack").asBoolean(false),
-                    j.path("eval_split").asDouble(0), j.path("skip_bad_lines").asBoolean(false));
+                    j.path("eval_split").asDouble(0), j.path("skip_bad_lines").asBoolean(false),
+                    j.hasNonNull("chat_template") ? Path.of(j.get("chat_template").asText()) : null);
         } catch (NullPointerException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": options are incomplete or malformed (" + e.getMessage() + ")");
         }

@@ -13,6 +13,7 @@ import java.util.List;
  * @param targets null means the model type's default (c_attn for GPT-2, q_proj+v_proj for Llama)
  * @param pack    concatenate the examples into seqLen blocks (Hugging Face's group_texts)
  * @param evalSplit fraction of the data held out for evaluation when evalData is null (0: none)
+ * @param chatTemplate a Jinja file overriding the model's chat template for "messages" data (null: the model's)
  */
 public record TrainOptions(
         Path model, Path data, Path out,
@@ -22,7 +23,7 @@ public record TrainOptions(
         Schedule schedule, long warmupSteps, long steps, int epochs,
         int batchSize, int gradAccum, int seqLen, double maxGradNorm, long seed, boolean shuffle,
         Path evalData, long evalEvery, long saveEvery, Path initAdapter, boolean full, long logEvery,
-        boolean pack, double evalSplit, boolean skipBadLines) {
+        boolean pack, double evalSplit, boolean skipBadLines, Path chatTemplate) {
 
     public enum OptimizerKind { ADAMW, SGD }
 

@@ -132,7 +132,7 @@ public final class Trainer {
         Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
         try (Transformer base = Transformer.load(weights)) {
             int vocab = base.config().vocabSize();
-            dev.lora4j.tokenizer.Tokenizer tok = dev.lora4j.tokenizer.Tokenizer.ofModel(o.model());
+            dev.lora4j.data.TextFormat tok = dev.lora4j.data.TextFormat.ofModel(o.model(), o.chatTemplate());
             TokenDataset data = TokenDataset.read(o.data(), vocab, o.skipBadLines(), tok);
             if (data.skipped() > 0) progress.printf("%s: %d bad lines skipped%n", o.data(), data.skipped());
             TokenDataset evalData = o.evalData() == null ? null : TokenDataset.read(o.evalData(), vocab, o.skipBadLines(), tok);

@@ -1,0 +1,78 @@
+package dev.lora4j.data;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.tokenizer.ChatTemplate;
+import dev.lora4j.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * How a model turns text into ids: its tokenizer and chat template (either may be missing), with a
+ * fingerprint of both that keys the tokenized-data cache.
+ */
+public record TextFormat(Tokenizer tokenizer, ChatTemplate chat, String fingerprint) {
+
+    /** No tokenizer: only "input_ids" data can be read. */
+    public static final TextFormat NONE = new TextFormat(null, null, "none");
+
+    /** The model directory's tokenizer.json and chat template (chatTemplateFile overrides tokenizer_config.json's). */
+    public static TextFormat ofModel(Path modelDir, Path chatTemplateFile) {
+        Tokenizer tok = Tokenizer.ofModel(modelDir);
+        ChatTemplate chat = ChatTemplate.ofModel(modelDir, chatTemplateFile);
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            Path tj = modelDir.resolve("tokenizer.json");
+            if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
+            if (chat != null) d.update(chat.fingerprint().getBytes(StandardCharsets.UTF_8));
+            return new TextFormat(tok, chat, HexFormat.of().formatHex(d.digest()));
+        } catch (IOException e) {
+            throw new Lora4jException(modelDir + ": cannot read tokenizer.json: " + e.getMessage());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * {ids, labels} of a chat: the template's rendering tokenized once (no post-processor tokens: the
+     * template writes its own), the loss on the assistant turns only. An assistant turn's tokens are
+     * those between the rendering of the conversation before it (with the generation prompt) and the
+     * rendering through it.
+     */
+    int[][] encodeChat(String where, List<ChatTemplate.Message> messages) {
+        if (tokenizer == null) throw new Lora4jException(where + ": \"messages\" need the model's tokenizer.json, and the model directory has none");
+        if (chat == null)
+            throw new Lora4jException(where + ": \"messages\" need a chat template; the model's tokenizer_config.json has none (give one with --chat-template FILE)");
+        String full = chat.render(messages, false);
+        int[] ids = tokenizer.encode(full);
+        int[] labels = new int[ids.length];
+        java.util.Arrays.fill(labels, Batch.IGNORE);
+        boolean any = false;
+        for (int i = 0; i < messages.size(); i++) {
+            if (!messages.get(i).role().equals("assistant")) continue;
+            any = true;
+            String before = chat.render(messages.subList(0, i), true), through = chat.render(messages.subList(0, i + 1), false);
+            if (!full.startsWith(before) || !full.startsWith(through) || through.length() < before.length())
+                throw new Lora4jException(where + ": the chat template does not render the conversation's turns as prefixes of one another,"
+                        + " so the assistant's tokens cannot be told apart");
+            int from = tokenPrefix(before, ids), to = tokenPrefix(through, ids);
+            System.arraycopy(ids, from, labels, from, to - from);
+        }
+        if (!any) throw new Lora4jException(where + ": the conversation has no assistant turn to learn from");
+        return new int[][] {ids, labels};
+    }
+
+    /** How many of ids are the tokens of prefix (the longest common run when a merge crosses the boundary). */
+    private int tokenPrefix(String prefix, int[] ids) {
+        int[] p = tokenizer.encode(prefix);
+        int n = 0;
+        while (n < p.length && n < ids.length && p[n] == ids[n]) n++;
+        return n;
+    }
+}

@@ -1,0 +1,100 @@
+package dev.lora4j.data;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.TestPaths;
+import dev.lora4j.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Chat ("messages") data through the chat template, with the loss on assistant turns only, and the tokenized-data cache. */
+class TextDataTest {
+    @TempDir
+    Path tmp;
+
+    /** A model directory with GPT-2's tokenizer and a ChatML template. */
+    private Path chatModel() throws IOException {
+        Path dir = tmp.resolve("model");
+        Files.createDirectories(dir);
+        Files.copy(TestPaths.fixture("tokenizers").resolve("gpt2").resolve("tokenizer.json"), dir.resolve("tokenizer.json"));
+        Files.writeString(dir.resolve("tokenizer_config.json"), """
+                {"eos_token": "<|endoftext|>", "chat_template": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\\\n' + message['content'] + '<|im_end|>' + '\\\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\\\n' }}{% endif %}"}
+                """);
+        return dir;
+    }
+
+    /** The text of the tokens that count in the loss. */
+    private static String counted(Tokenizer tok, int[] ids, int[] labels) {
+        return tok.decode(Arrays.stream(labels).filter(l -> l != Batch.IGNORE).toArray());
+    }
+
+    @Test
+    void messagesLearnOnlyTheAssistantTurns() throws IOException {
+        Path model = chatModel();
+        Path data = tmp.resolve("chat.jsonl");
+        Files.writeString(data, """
+                {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Blue."}, {"role": "user", "content": "Another?"}, {"role": "assistant", "content": "Red, then green."}]}
+                """);
+        TextFormat fmt = TextFormat.ofModel(model, null);
+        TokenDataset ds = TokenDataset.read(data, 50257, false, fmt);
+        int[] ids = ds.examples().get(0), labels = ds.labels().get(0);
+        assertThat(fmt.tokenizer().decode(ids)).isEqualTo(fmt.chat().render(java.util.List.of(
+                new dev.lora4j.tokenizer.ChatTemplate.Message("system", "Be brief."), new dev.lora4j.tokenizer.ChatTemplate.Message("user", "Colour?"),
+                new dev.lora4j.tokenizer.ChatTemplate.Message("assistant", "Blue."), new dev.lora4j.tokenizer.ChatTemplate.Message("user", "Another?"),
+                new dev.lora4j.tokenizer.ChatTemplate.Message("assistant", "Red, then green.")), false));
+        assertThat(counted(fmt.tokenizer(), ids, labels)).isEqualTo("Blue.<|im_end|>\nRed, then green.<|im_end|>\n");
+        for (int i = 0; i < ids.length; i++) if (labels[i] != Batch.IGNORE) assertThat(labels[i]).isEqualTo(ids[i]);
+    }
+
+    @Test
+    void chatErrorsNameTheLine() throws IOException {
+        Path model = chatModel();
+        Path data = tmp.resolve("bad.jsonl");
+        Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n{\"messages\": [{\"role\": \"user\"}]}\n");
+        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextFormat.ofModel(model, null)))
+                .isInstanceOf(Lora4jException.class).hasMessageContaining("bad.jsonl:2").hasMessageContaining("\"content\"");
+        Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n");
+        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextFormat.ofModel(model, null)))
+                .hasMessageContaining("bad.jsonl:1").hasMessageContaining("no assistant turn");
+        Files.delete(model.resolve("tokenizer_config.json"));
+        Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n");
+        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextFormat.ofModel(model, null)))
+                .hasMessageContaining("need a chat template").hasMessageContaining("--chat-template");
+    }
+
+    @Test
+    void tokenizedDataIsCachedBesideTheSourceAndRefreshedWhenItChanges() throws IOException {
+        Path model = chatModel();
+        Path data = tmp.resolve("text.jsonl");
+        Files.writeString(data, "{\"text\": \"hello world\"}\n{\"prompt\": \"Q: 2+2?\", \"completion\": \" 4\"}\n");
+        TextFormat fmt = TextFormat.ofModel(model, null);
+        TokenDataset first = TokenDataset.read(data, 50257, false, fmt);
+        Path cache = TokenCache.pathOf(data);
+        assertThat(cache).exists();
+        // the cache, not the text, is read now: a cache holding other ids under the same key is believed
+        TokenDataset fake = new TokenDataset(data, java.util.List.of(new int[] {1, 2, 3}), java.util.Arrays.asList((int[]) null),
+                java.util.Arrays.asList((String) null), 0);
+        TokenCache.store(data, TokenCache.key(data, 50257, false, fmt), fake);
+        assertThat(TokenDataset.read(data, 50257, false, fmt).examples().get(0)).containsExactly(1, 2, 3);
+        // a changed source (or tokenizer, or vocabulary) is tokenized again
+        Files.setLastModifiedTime(data, FileTime.fromMillis(Files.getLastModifiedTime(data).toMillis() + 5000));
+        TokenDataset again = TokenDataset.read(data, 50257, false, fmt);
+        assertThat(again.examples()).hasSize(2);
+        for (int i = 0; i < 2; i++) {
+            assertThat(again.examples().get(i)).containsExactly(first.examples().get(i));
+            assertThat(again.labels().get(i)).isEqualTo(first.labels().get(i));
+        }
+        assertThat(TokenDataset.read(data, 50000, false, fmt).examples().get(0)).containsExactly(first.examples().get(0));
+        // a corrupt cache is ignored, never trusted
+        Files.write(cache, new byte[] {1, 2, 3});
+        assertThat(TokenDataset.read(data, 50257, false, fmt).examples().get(1)).containsExactly(first.examples().get(1));
+    }
+}
