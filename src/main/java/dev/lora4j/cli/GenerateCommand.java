@@ -23,7 +23,9 @@ import java.util.concurrent.Callable;
         description = {"Generate tokens with a KV cache.",
                 "Streams the first prompt's tokens (as text when the model has a tokenizer.json) as they come. Stops at EOS",
                 "(config.json's eos_token_id) or --max-new-tokens. With --json the last line is {\"ids\": [...], \"text\": ...}",
-                "(a list per prompt when several; text when the model has a tokenizer)."})
+                "(a list per prompt when several; text when the model has a tokenizer).",
+                "--chat: an interactive session on stdin, the history rendered through the model's chat template each turn",
+                "(a line is one user turn; /reset forgets the history; /exit or end of input quits)."})
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
@@ -41,6 +43,15 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "A text prompt, encoded with the model's tokenizer.json (byte-level BPE, as GPT-2).")
     String prompt;
+
+    @Option(names = "--chat", description = "Interactive chat on stdin through the chat template (tokenizer_config.json's, or --chat-template).")
+    boolean chat;
+
+    @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template to use instead of tokenizer_config.json's.")
+    Path chatTemplate;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "--chat: a system turn to start every conversation with.")
+    String system;
 
     @Option(names = "--max-new-tokens", defaultValue = "64", description = "At most this many new tokens (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
@@ -72,14 +83,20 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
-        if ((prompt == null) == promptIds.isEmpty()) throw new Lora4jException("give --prompt TEXT or --prompt-ids (not both)");
+        if ((prompt != null ? 1 : 0) + (promptIds.isEmpty() ? 0 : 1) + (chat ? 1 : 0) != 1)
+            throw new Lora4jException("give one of --prompt TEXT, --prompt-ids or --chat");
         dev.lora4j.tokenizer.Tokenizer tokenizer = java.nio.file.Files.exists(model.resolve("tokenizer.json"))
                 ? dev.lora4j.tokenizer.Tokenizer.load(model) : null;
-        if (prompt != null && tokenizer == null) throw new Lora4jException(model + ": no tokenizer.json, so --prompt cannot be encoded; give --prompt-ids");
+        if ((prompt != null || chat) && tokenizer == null)
+            throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
+        dev.lora4j.tokenizer.ChatTemplate template = chat ? dev.lora4j.tokenizer.ChatTemplate.ofModel(model, chatTemplate) : null;
+        if (chat && template == null)
+            throw new Lora4jException(model + ": tokenizer_config.json has no chat_template; give one with --chat-template FILE");
         if (prompt != null) promptIds = List.of(Arrays.stream(tokenizer.encodeWithSpecialTokens(prompt)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
                 .orElseThrow(() -> new Lora4jException("--prompt encodes to no tokens")));        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
         if (temperature < 0 || topP <= 0 || topP > 1 || repetitionPenalty <= 0)
             throw new Lora4jException("need --temperature >= 0, 0 < --top-p <= 1 and --repetition-penalty > 0");
+        if (chat && (route != null || json)) throw new Lora4jException("--chat takes neither --route nor --json");
         int[][] prompts = new int[promptIds.size()][];
         for (int i = 0; i < prompts.length; i++) {
             try {
@@ -113,23 +130,11 @@ final class GenerateCommand implements Callable<Integer> {
                 String text = tokenizer.decode(Arrays.copyOf(newIds, n));
                 return stop.stream().anyMatch(text::contains);
             };
-            StringBuilder streamed = new StringBuilder();
-            List<Integer> sofar = new ArrayList<>();
-            int[][] ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, id -> {
-                if (tokenizer == null) {
-                    System.out.print((streamed.isEmpty() ? "" : " ") + id);
-                    streamed.append(id);
-                } else { // print what the new token adds to the decoded text (a token may end inside a character)
-                    sofar.add(id);
-                    String text = tokenizer.decode(sofar.stream().mapToInt(Integer::intValue).toArray());
-                    if (!text.endsWith("\uFFFD")) {
-                        System.out.print(text.substring(streamed.length()));
-                        streamed.setLength(0);
-                        streamed.append(text);
-                    }
-                }
-                System.out.flush();
-            }, stopAt);
+            if (chat) {
+                chat(run, tokenizer, template, sampler, eos);
+                return 0;
+            }
+            int[][] ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, new Stream(tokenizer), stopAt);
             System.out.println();
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
@@ -140,5 +145,76 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The interactive session: each stdin line is a user turn; the whole history is rendered through the
+     * template (with the generation prompt) and the reply streamed until EOS, the template's eos_token
+     * text, a --stop string or --max-new-tokens.
+     */
+    private void chat(Transformer run, dev.lora4j.tokenizer.Tokenizer tokenizer, dev.lora4j.tokenizer.ChatTemplate template,
+                      Sampler sampler, int eos) throws java.io.IOException {
+        List<dev.lora4j.tokenizer.ChatTemplate.Message> history = new ArrayList<>();
+        if (system != null) history.add(new dev.lora4j.tokenizer.ChatTemplate.Message("system", system));
+        List<String> stops = new ArrayList<>(stop);
+        if (!template.eosToken().isEmpty()) stops.add(template.eosToken());
+        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+        int context = run.config().maxPositions();
+        System.err.println("chat: a line is your turn; /reset forgets the history, /exit quits");
+        for (String line; (line = prompt(in)) != null; ) {
+            if (line.strip().equals("/exit")) break;
+            if (line.strip().equals("/reset")) {
+                history.subList(system != null ? 1 : 0, history.size()).clear();
+                continue;
+            }
+            if (line.isBlank()) continue;
+            history.add(new dev.lora4j.tokenizer.ChatTemplate.Message("user", line));
+            int[] ids = tokenizer.encode(template.render(history, true));
+            if (ids.length >= context) {
+                history.removeLast();
+                System.err.println("chat: the conversation (" + ids.length + " tokens) no longer fits the model's context of " + context + "; /reset to start over");
+                continue;
+            }
+            int[][] reply = Generator.generate(run, new int[][] {ids}, maxNewTokens, sampler, eos, n -> {}, new Stream(tokenizer),
+                    (seq, newIds, n) -> stops.stream().anyMatch(tokenizer.decode(Arrays.copyOf(newIds, n))::contains));
+            System.out.println();
+            String text = tokenizer.decode(Arrays.stream(reply[0]).filter(id -> id != eos).toArray());
+            for (String st : stops) if (text.contains(st)) text = text.substring(0, text.indexOf(st));
+            history.add(new dev.lora4j.tokenizer.ChatTemplate.Message("assistant", text));
+        }
+    }
+
+    private static String prompt(java.io.BufferedReader in) throws java.io.IOException {
+        System.err.print("> ");
+        System.err.flush();
+        return in.readLine();
+    }
+
+    /** Prints each new token as it comes: what it adds to the decoded text (a token may end inside a character), or its id. */
+    private static final class Stream implements java.util.function.IntConsumer {
+        private final dev.lora4j.tokenizer.Tokenizer tokenizer;
+        private final StringBuilder streamed = new StringBuilder();
+        private final List<Integer> sofar = new ArrayList<>();
+
+        Stream(dev.lora4j.tokenizer.Tokenizer tokenizer) {
+            this.tokenizer = tokenizer;
+        }
+
+        @Override
+        public void accept(int id) {
+            if (tokenizer == null) {
+                System.out.print((streamed.isEmpty() ? "" : " ") + id);
+                streamed.append(id);
+            } else {
+                sofar.add(id);
+                String text = tokenizer.decode(sofar.stream().mapToInt(Integer::intValue).toArray());
+                if (!text.endsWith("\uFFFD")) {
+                    System.out.print(text.substring(streamed.length()));
+                    streamed.setLength(0);
+                    streamed.append(text);
+                }
+            }
+            System.out.flush();
+        }
     }
 }

@@ -74,7 +74,7 @@ class GenerateTest {
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("token id 500 is outside the vocabulary [0, 97)");
         CliRunner.Run t = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt-ids", "1", "--prompt", "hi");
-        assertThat(t.err()).contains("not both");
+        assertThat(t.err()).contains("give one of --prompt TEXT, --prompt-ids or --chat");
         CliRunner.Run none = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt", "hi");
         assertThat(none.err()).contains("no tokenizer.json");
     }
@@ -113,7 +113,7 @@ class GenerateTest {
         assertThat(t.code()).as(t.err()).isZero();
         assertThat(new ObjectMapper().readTree(t.lastLine()).get("examples").asInt()).isEqualTo(2);
         CliRunner.Run chat = CliRunner.run("eval", "--model", m.toString(), "--data", write("c.jsonl", "{\"messages\": [], \"text\": \"x\"}\n").toString());
-        assertThat(chat.err()).contains("chat templates");
+        assertThat(chat.err()).contains("c.jsonl:1", "\"messages\" must be a non-empty array");
     }
 
     java.nio.file.Path write(String name, String content) throws IOException {
@@ -172,5 +172,35 @@ class GenerateTest {
                     "--temperature", "0", "--stop", first, "--json");
             assertThat(new ObjectMapper().convertValue(new ObjectMapper().readTree(s.lastLine()).get("ids"), int[].class)).containsExactly(ids[0]);
         }
+    }
+
+    /** --chat: each stdin line a user turn, the history through the chat template, greedy replies as a plain loop computes them. */
+    @Test
+    void chatSessionRendersTheHistoryThroughTheTemplate() throws IOException {
+        java.nio.file.Path m = tinyGpt2();
+        java.nio.file.Path tpl = m.resolve("chat.jinja");
+        java.nio.file.Files.writeString(tpl, "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}"
+                + "{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}");
+        java.io.InputStream oldIn = System.in;
+        CliRunner.Run r;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("Hi there\n\n/exit\nnever read\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            r = CliRunner.run("generate", "--model", m.toString(), "--chat", "--chat-template", tpl.toString(), "--system", "Be kind.",
+                    "--max-new-tokens", "3", "--temperature", "0");
+        } finally {
+            System.setIn(oldIn);
+        }
+        assertThat(r.code()).as(r.err()).isZero();
+        var tok = dev.lora4j.tokenizer.Tokenizer.load(m);
+        int[] prompt = tok.encode("system: Be kind.\nuser: Hi there\nassistant:");
+        try (Transformer t = Transformer.load(m)) {
+            int[] want = naiveGreedy(t, prompt, 3);
+            int n = 0;
+            while (n < want.length && want[n] != 50256) n++;
+            assertThat(r.out().strip()).isEqualTo(tok.decode(Arrays.copyOf(want, n)).strip());
+        }
+        CliRunner.Run none = CliRunner.run("generate", "--model", m.toString(), "--chat");
+        assertThat(none.code()).isNotZero();
+        assertThat(none.err()).contains("no chat_template", "--chat-template");
     }
 }
