@@ -44,8 +44,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--full", description = "train: full fine-tuning instead of LoRA (the baseline).")
     boolean full;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--seconds", defaultValue = "1.5", paramLabel = "S", description = "Time per case, warm-up included (default: ${DEFAULT-VALUE}).")
     double seconds;
@@ -55,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        threads.apply();
         if (what.equals("train")) return train();
         if (what.equals("serve")) return serve();
         if (what.equals("decode")) return decode();

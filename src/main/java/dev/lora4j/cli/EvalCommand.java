@@ -6,7 +6,6 @@ import dev.lora4j.eval.Evaluator;
 import dev.lora4j.lora.AdapterSet;
 import java.util.List;
 import dev.lora4j.model.Transformer;
-import dev.lora4j.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -38,8 +37,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "B", description = "Examples per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
     Path chatTemplate;
@@ -54,7 +53,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Options.positive("--seq-len", seqLen);
         Options.positive("--batch-size", batchSize);
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        threads.apply();
         try (Transformer m = Transformer.load(model)) {
             TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextFormat.ofModel(model, chatTemplate));
             if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");

@@ -6,7 +6,6 @@ import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.Sampler;
 import dev.lora4j.lora.AdapterSet;
 import dev.lora4j.model.Transformer;
-import dev.lora4j.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -74,15 +73,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Option(names = "--json", description = "End stdout with one JSON object: ids (the new token ids).")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        threads.apply();
         if ((prompt != null ? 1 : 0) + (promptIds.isEmpty() ? 0 : 1) + (chat ? 1 : 0) != 1)
             throw new Lora4jException("give one of --prompt TEXT, --prompt-ids or --chat");
         dev.lora4j.tokenizer.Tokenizer tokenizer = java.nio.file.Files.exists(model.resolve("tokenizer.json"))

@@ -1,7 +1,6 @@
 package dev.lora4j.cli;
 
 import dev.lora4j.merge.Merger;
-import dev.lora4j.tensor.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -26,12 +25,12 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "same", description = "same, f32, bf16 or f16 (default: ${DEFAULT-VALUE}: each tensor keeps its dtype).")
     String dtype;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        threads.apply();
         Merger.merge(model, adapters.stream().map(Merger.Weighted::parse).toList(), out, dtype);
         System.out.println("merged " + adapters.size() + " adapter" + (adapters.size() == 1 ? "" : "s") + " into " + out);
         return 0;

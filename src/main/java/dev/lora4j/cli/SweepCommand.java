@@ -3,7 +3,6 @@ package dev.lora4j.cli;
 import dev.lora4j.analysis.Sweep;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.model.Transformer;
-import dev.lora4j.tensor.Parallel;
 import dev.lora4j.train.Schedule;
 import dev.lora4j.train.TrainOptions;
 import picocli.CommandLine.Command;
@@ -33,11 +32,11 @@ final class SweepCommand implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "512") int seqLen;
     @Option(names = "--seed", defaultValue = "42") long seed;
     @Option(names = "--report", paramLabel = "DIR", description = "Where to write the report (default: OUT/report).") Path report;
-    @Option(names = "--threads", paramLabel = "N") Integer threads;
+    @picocli.CommandLine.Mixin ThreadsOption threads = new ThreadsOption();
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        threads.apply();
         List<Sweep.Config> plan;
         try (Transformer base = Transformer.load(model)) {
             plan = Sweep.plan(base, targets, ranks, budget);

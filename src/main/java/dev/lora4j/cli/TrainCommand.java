@@ -2,7 +2,6 @@ package dev.lora4j.cli;
 
 import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.LoraConfig;
-import dev.lora4j.tensor.Parallel;
 import dev.lora4j.train.Schedule;
 import dev.lora4j.train.TrainOptions;
 import dev.lora4j.train.Trainer;
@@ -103,12 +102,12 @@ final class TrainCommand implements Callable<Integer> {
     boolean skipBadLines;
     @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
     Path chatTemplate;
-    @Option(names = "--threads", paramLabel = "N", description = "Worker threads (default: all cores).")
-    Integer threads;
+    @picocli.CommandLine.Mixin
+    ThreadsOption threads = new ThreadsOption();
 
     @Override
     public Integer call() {
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        threads.apply();
         if (resume != null) {
             Trainer.resume(resume, System.err);
             return 0;

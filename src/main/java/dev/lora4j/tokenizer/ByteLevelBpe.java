@@ -36,13 +36,22 @@ public final class ByteLevelBpe implements Tokenizer {
         this.split = split;
         this.v = v;
         this.addPrefixSpace = addPrefixSpace;
-        // GPT-2's byte-to-unicode: printable bytes map to themselves, the others to 256, 257, ...
+        char[] table = byteToUnicode();
+        for (int b = 0; b < 256; b++) {
+            byteToChar[b] = table[b];
+            charToByte.put(table[b], b);
+        }
+    }
+
+    /** GPT-2's byte-to-unicode table: printable bytes map to themselves, the others to 256, 257, ... */
+    static char[] byteToUnicode() {
+        char[] t = new char[256];
         int n = 0;
         for (int b = 0; b < 256; b++) {
             boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            byteToChar[b] = (char) (printable ? b : 256 + n++);
-            charToByte.put(byteToChar[b], b);
+            t[b] = (char) (printable ? b : 256 + n++);
         }
+        return t;
     }
 
     static ByteLevelBpe of(Path file, JsonNode j) {

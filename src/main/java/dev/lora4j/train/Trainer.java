@@ -347,11 +347,17 @@ public final class Trainer {
 
     private void progressLine(long step, long total, double loss, float lr, double tps, double etaSeconds) {
         long every = o.logEvery() > 0 ? o.logEvery() : Math.max(1, total / 20);
-        String line = String.format(Locale.ROOT, "step %d/%d  loss %.4f  lr %.3e  %,.0f tok/s  ETA %s",
-                step, total, loss, lr, tps, hms(etaSeconds));
+        String line = String.format(Locale.ROOT, "%s step %d/%d  loss %.4f  lr %.3e  %,.0f tok/s  ETA %s",
+                bar(step, total), step, total, loss, lr, tps, hms(etaSeconds));
         if (console()) progress.print("\r" + line + "   ");
         else if (step % every == 0 || step == total || step == 1) progress.println(line);
         progress.flush();
+    }
+
+    /** A 20-character progress bar: [=======>            ]. */
+    static String bar(long step, long total) {
+        int filled = (int) (20 * step / Math.max(1, total));
+        return "[" + "=".repeat(Math.max(0, filled - 1)) + (filled > 0 ? (filled == 20 ? "=" : ">") : "") + " ".repeat(20 - filled) + "]";
     }
 
     static String hms(double seconds) {
