@@ -34,14 +34,14 @@ final class GenerateCommand implements Callable<Integer> {
             "each prompt of a mixed batch runs with its own)."})
     List<String> adapters = new ArrayList<>();
 
-    @Option(names = "--prompt-ids", paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable: prompts of equal length, batched).")
+    @Option(names = "--prompt-ids", paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable; prompts of equal length run as one batch).")
     List<String> promptIds = new ArrayList<>();
 
     @Option(names = "--route", split = ",", paramLabel = "NAME,...", description = "Adapter name per prompt (- for none): a mixed-adapter batch.")
     List<String> route;
 
-    @Option(names = "--prompt", paramLabel = "TEXT", description = "A text prompt, encoded with the model's tokenizer.json (byte-level BPE, as GPT-2).")
-    String prompt;
+    @Option(names = "--prompt", paramLabel = "TEXT", description = "A text prompt, encoded with the model's tokenizer.json (repeatable, as --prompt-ids).")
+    List<String> prompt = new ArrayList<>();
 
     @Option(names = "--chat", description = "Interactive chat on stdin through the chat template (tokenizer_config.json's, or --chat-template).")
     boolean chat;
@@ -82,17 +82,18 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         threads.apply();
-        if ((prompt != null ? 1 : 0) + (promptIds.isEmpty() ? 0 : 1) + (chat ? 1 : 0) != 1)
+        if ((prompt.isEmpty() ? 0 : 1) + (promptIds.isEmpty() ? 0 : 1) + (chat ? 1 : 0) != 1)
             throw new Lora4jException("give one of --prompt TEXT, --prompt-ids or --chat");
         dev.lora4j.tokenizer.Tokenizer tokenizer = java.nio.file.Files.exists(model.resolve("tokenizer.json"))
                 ? dev.lora4j.tokenizer.Tokenizer.load(model) : null;
-        if ((prompt != null || chat) && tokenizer == null)
+        if ((!prompt.isEmpty() || chat) && tokenizer == null)
             throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
         dev.lora4j.tokenizer.ChatTemplate template = chat ? dev.lora4j.tokenizer.ChatTemplate.ofModel(model, chatTemplate) : null;
         if (chat && template == null)
             throw new Lora4jException(model + ": tokenizer_config.json has no chat_template; give one with --chat-template FILE");
-        if (prompt != null) promptIds = List.of(Arrays.stream(tokenizer.encodeWithSpecialTokens(prompt)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
-                .orElseThrow(() -> new Lora4jException("--prompt encodes to no tokens")));        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
+        for (String p : prompt)
+            promptIds.add(Arrays.stream(tokenizer.encodeWithSpecialTokens(p)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
+                    .orElseThrow(() -> new Lora4jException("--prompt '" + p + "' encodes to no tokens")));        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
         if (temperature < 0 || topP <= 0 || topP > 1 || repetitionPenalty <= 0)
             throw new Lora4jException("need --temperature >= 0, 0 < --top-p <= 1 and --repetition-penalty > 0");
         if (chat && (route != null || json)) throw new Lora4jException("--chat takes neither --route nor --json");
@@ -133,7 +134,19 @@ final class GenerateCommand implements Callable<Integer> {
                 chat(run, tokenizer, template, sampler, eos);
                 return 0;
             }
-            int[][] ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, new Stream(tokenizer), stopAt);
+            int[][] ids = new int[prompts.length][];
+            if (route != null) { // a mixed-adapter batch is one batch
+                ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, new Stream(tokenizer), stopAt);
+            } else { // prompts of equal length run as one batch; the first prompt's tokens stream
+                Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
+                for (int i = 0; i < prompts.length; i++) byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
+                for (List<Integer> group : byLength.values()) {
+                    int[][] batch = group.stream().map(i -> prompts[i]).toArray(int[][]::new);
+                    int[][] out = Generator.generate(run, batch, maxNewTokens, sampler, eos, before,
+                            group.get(0) == 0 ? new Stream(tokenizer) : id -> {}, stopAt);
+                    for (int k = 0; k < group.size(); k++) ids[group.get(k)] = out[k];
+                }
+            }
             System.out.println();
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();

@@ -203,4 +203,20 @@ class GenerateTest {
         assertThat(none.code()).isNotZero();
         assertThat(none.err()).contains("no chat_template", "--chat-template");
     }
+
+    /** Several text prompts: equal lengths share a batch, others run apart; each answer equals that prompt run alone. */
+    @Test
+    void severalTextPromptsEachAsIfAlone() throws IOException {
+        java.nio.file.Path m = tinyGpt2();
+        String[] texts = {"Hello, world!", "One two", "Hi there"};
+        CliRunner.Run all = CliRunner.run("generate", "--model", m.toString(), "--prompt", texts[0], "--prompt", texts[1], "--prompt", texts[2],
+                "--max-new-tokens", "4", "--temperature", "0", "--json");
+        assertThat(all.code()).as(all.err()).isZero();
+        var ids = new ObjectMapper().readTree(all.lastLine()).get("ids");
+        assertThat(ids.size()).isEqualTo(3);
+        for (int i = 0; i < 3; i++) {
+            CliRunner.Run one = CliRunner.run("generate", "--model", m.toString(), "--prompt", texts[i], "--max-new-tokens", "4", "--temperature", "0", "--json");
+            assertThat(ids.get(i)).as(texts[i]).isEqualTo(new ObjectMapper().readTree(one.lastLine()).get("ids"));
+        }
+    }
 }
