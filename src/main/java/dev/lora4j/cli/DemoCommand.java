@@ -17,7 +17,7 @@ final class DemoCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--full", description = "Also run full fine-tuning on the same data and steps, beside LoRA.")
     boolean full;
-    @Option(names = "--steps", defaultValue = "300", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "1000", description = "Training steps (default: ${DEFAULT-VALUE}).")
     long steps;
     @Option(names = "--r", defaultValue = "4", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
     int rank;

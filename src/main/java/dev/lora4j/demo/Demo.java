@@ -79,9 +79,9 @@ public final class Demo {
         Path data = o.out().resolve("train.jsonl");
         writeJsonl(data, train);
         writeJsonl(o.out().resolve("held-out.jsonl"), test);
-        out.printf("Task: rewrite a sentence in the past tense. The base model read stories in both tenses, but never a%n"
-                + "sentence rewritten from one into the other. %d training examples; %d held-out prompts, sentences that%n"
-                + "are not among the training ones (all in %s).%n%n",
+        out.printf("Task: given a sentence in the present tense, say its verbs in the past tense. The base model read%n"
+                + "stories in both tenses, but was never asked this. %d training examples; %d held-out prompts, sentences%n"
+                + "that are not among the training ones (all in %s).%n%n",
                 train.size(), test.size(), o.out());
 
         Tokenizer tok = Tokenizer.load(base);
@@ -141,12 +141,12 @@ public final class Demo {
 
         // memory: what training keeps per trainable weight (the weight, its gradient, AdamW's two moments), fp32
         long loraState = 16L * trainable, fullState = 16L * baseParams;
-        long baseBytes = Files.size(base.resolve("model.safetensors"));
         out.println((o.full() ? "6" : "5") + ". LoRA against full fine-tuning");
         out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "", "LoRA", "full fine-tuning");
         out.printf(Locale.ROOT, "   %-40s %,12d %,18d%n", "trainable parameters", trainable, baseParams);
         out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "training state (weights, grads, AdamW)", kb(loraState), kb(fullState));
-        out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "what is saved", kb(adapterBytes), kb(fullRow != null ? Long.parseLong(fullRow.get("bytes")) : baseBytes));
+        // a fully fine-tuned model is saved whole, in fp32 (what lora4j train --full writes)
+        out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "what is saved", kb(adapterBytes), kb(fullRow != null ? Long.parseLong(fullRow.get("bytes")) : 4L * baseParams));
         if (fullRow != null) {
             out.printf(Locale.ROOT, "   %-40s %12.0f %18s%n", "training time (s)", loraSeconds, fullRow.get("seconds"));
             out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "held-out exact match", after.exact() + "/" + test.size(), fullRow.get("exact"));
@@ -159,13 +159,13 @@ public final class Demo {
         if (o.full()) out.println("   full/               the fully fine-tuned model");
         out.println("   report/index.html   this run's report: scores, samples, the loss curve");
         out.println("   train.jsonl, held-out.jsonl, base/ (the bundled base model)");
-        out.printf("Try it: bin/lora4j generate --model %s --adapter %s --prompt \"%s\" --temperature 0%n", base, adapter,
+        out.printf("Try it: bin/lora4j generate --model %s --adapter %s --prompt $'%s' --temperature 0%n", base, adapter,
                 Stories.prompt("Mia gives a cake to Leo.").replace("\n", "\\n"));
         if (report == null) throw new IllegalStateException();
     }
 
     private TrainOptions options(Path base, Path data, Path outDir, boolean full) {
-        double lr = full ? 1e-3 : 5e-3;
+        double lr = full ? 1e-3 : 1e-2;
         return new TrainOptions(base, data, outDir, o.rank(), 2.0 * o.rank(), 0, new LoraConfig.TargetList(o.targets()), null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false,
                 TrainOptions.OptimizerKind.ADAMW, 0, lr, 0, 0.9, 0.999, 1e-8, Schedule.LINEAR, o.steps() / 10, o.steps(), 1,
                 16, 1, 64, 1.0, o.seed(), true, null, 0, 0, null, full, 0, false, 0, false, null);
@@ -191,7 +191,7 @@ public final class Demo {
         for (int i = 0; i < n; i++) {
             Stories.Example e = test.get(i);
             String answer = s.answers().get(i).strip();
-            out.printf("   %-44s -> %s%n", e.prompt().substring(e.prompt().indexOf(' ') + 1, e.prompt().indexOf('\n')),
+            out.printf("   %-34s -> %s%n", Stories.sentenceOf(e.prompt()),
                     (answer.isEmpty() ? "(nothing)" : answer) + (answer.equals(e.answer().strip()) ? "  [right]" : "  [wrong; expected: " + e.answer().strip() + "]"));
         }
     }
@@ -206,7 +206,7 @@ public final class Demo {
 
     private Path report(Path base, List<Stories.Example> test, Score before, Score after, long trainable, long params, long adapterBytes,
                         double seconds, Map<String, String> full) throws IOException {
-        Report r = new Report("lora4j demo: a LoRA adapter learns the past tense");
+        Report r = new Report("lora4j demo: a LoRA adapter learns to put verbs in the past tense");
         r.paragraph(String.format(Locale.ROOT, "Base model %s (%,d parameters). LoRA r = %d on %s: %,d trainable parameters (%.2f%%), "
                 + "%d steps in %.0f s; adapter file %s.", base, params, o.rank(), String.join(", ", o.targets()), trainable, 100.0 * trainable / params, o.steps(), seconds, kb(adapterBytes)));
         Map<String, Double> bars = new LinkedHashMap<>();
@@ -221,7 +221,7 @@ public final class Demo {
         }
         r.lines("loss.png", "LoRA training loss", "step", "loss", Map.of("train", pts.toArray(double[][]::new)), false);
         List<List<String>> rows = new ArrayList<>();
-        for (int i = 0; i < Math.min(10, test.size()); i++)
+        for (int i = 0; i < test.size(); i++)
             rows.add(List.of(test.get(i).prompt().replace("\n", " / "), before.answers().get(i).strip(), after.answers().get(i).strip(), test.get(i).answer().strip()));
         r.heading("Held-out samples");
         r.table(List.of("prompt", "base model", "with the adapter", "expected"), rows);
@@ -234,7 +234,7 @@ public final class Demo {
 
     private static Set<String> presentSentences(List<Stories.Example> examples) {
         Set<String> s = new HashSet<>();
-        for (Stories.Example e : examples) s.add(e.prompt().substring("Present: ".length(), e.prompt().indexOf('\n')));
+        for (Stories.Example e : examples) s.add(Stories.sentenceOf(e.prompt()));
         return s;
     }
 

@@ -10,9 +10,8 @@ import java.util.SplittableRandom;
  * source (nothing copied): short children's stories about a dozen characters, their animals and toys,
  * told in the present or the past tense, so the model learns the words of both tenses; each story keeps
  * returning to its own characters, animal, toy and place, so the model learns to repeat what it has read.
- * And the downstream task: rewriting a present-tense sentence about people in the past tense, which the
- * stories never show (each story keeps one tense) and which needs repeating the names while changing
- * the verbs.
+ * And the downstream task: given a present-tense sentence, name its verbs in the past tense, which the
+ * stories never ask (each story keeps one tense): the model must find the verbs and change their tense.
  */
 public final class Stories {
     private static final String[] NAMES = {"Tom", "Anna", "Ben", "Lily", "Max", "Mia", "Sam", "Zoe", "Leo", "Ella", "Jack", "Rosa"};
@@ -144,12 +143,18 @@ public final class Stories {
 
     /** The task's prompt for a present-tense sentence. */
     public static String prompt(String present) {
-        return "Present: " + present + "\nPast:";
+        return "Present: " + present + "\nIn the past:";
+    }
+
+    /** The sentence of a task prompt. */
+    public static String sentenceOf(String prompt) {
+        return prompt.substring("Present: ".length(), prompt.indexOf('\n'));
     }
 
     /**
-     * n distinct task examples (a present-tense sentence, and the same in the past), none of whose
-     * sentences is in exclude (so held-out prompts are new).
+     * n distinct task examples, none of whose sentences is in exclude (so held-out prompts are new): a
+     * present-tense sentence about people, and as the answer its verbs in the past tense (the words the
+     * past-tense telling changes), joined by ", ".
      */
     public List<Example> task(int n, java.util.Set<String> exclude) {
         LinkedHashSet<String> seen = new LinkedHashSet<>();
@@ -160,7 +165,10 @@ public final class Stories {
             long state = rnd.nextLong();
             String present = new Stories(state).aboutPeople(a, b, false), past = new Stories(state).aboutPeople(a, b, true);
             if (exclude.contains(present) || !seen.add(present)) continue;
-            out.add(new Example(prompt(present), " " + past));
+            String[] pw = present.replace(".", "").split(" "), qw = past.replace(".", "").split(" ");
+            List<String> verbs = new ArrayList<>();
+            for (int i = 0; i < pw.length; i++) if (!pw[i].equals(qw[i])) verbs.add(qw[i]);
+            out.add(new Example(prompt(present), " " + String.join(", ", verbs)));
         }
         return out;
     }
