@@ -188,7 +188,7 @@ public final class Demo {
     }
 
     private void samples(List<Stories.Example> test, Score s, int n) {
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < Math.min(n, test.size()); i++) {
             Stories.Example e = test.get(i);
             String answer = s.answers().get(i).strip();
             out.printf("   %-34s -> %s%n", Stories.sentenceOf(e.prompt()),

@@ -53,7 +53,7 @@ class DemoTest {
         for (String s : List.of("Tom sees a red ball.", "Unseen wörds, digits 123 and ✨ still round-trip.\n"))
             assertThat(tok.decode(tok.encode(s))).isEqualTo(s);
         assertThat(tok.encode(" Anna")).hasSize(1);
-        assertThat(tok.encode("Tom" + Pretrain.EOS)).hasSize(2).endsWith(tok.vocabSize() - 1);
+        assertThat(tok.encode(" Tom" + Pretrain.EOS)).hasSize(2).endsWith(tok.vocabSize() - 1);
     }
 
     @Test
