@@ -136,14 +136,14 @@ final class GenerateCommand implements Callable<Integer> {
             }
             int[][] ids = new int[prompts.length][];
             if (route != null) { // a mixed-adapter batch is one batch
-                ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, new Stream(tokenizer), stopAt);
+                ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, new Stream(tokenizer, eos), stopAt);
             } else { // prompts of equal length run as one batch; the first prompt's tokens stream
                 Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
                 for (int i = 0; i < prompts.length; i++) byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
                 for (List<Integer> group : byLength.values()) {
                     int[][] batch = group.stream().map(i -> prompts[i]).toArray(int[][]::new);
                     int[][] out = Generator.generate(run, batch, maxNewTokens, sampler, eos, before,
-                            group.get(0) == 0 ? new Stream(tokenizer) : id -> {}, stopAt);
+                            group.get(0) == 0 ? new Stream(tokenizer, eos) : id -> {}, stopAt);
                     for (int k = 0; k < group.size(); k++) ids[group.get(k)] = out[k];
                 }
             }
@@ -187,7 +187,7 @@ final class GenerateCommand implements Callable<Integer> {
                 System.err.println("chat: the conversation (" + ids.length + " tokens) no longer fits the model's context of " + context + "; /reset to start over");
                 continue;
             }
-            int[][] reply = Generator.generate(run, new int[][] {ids}, maxNewTokens, sampler, eos, n -> {}, new Stream(tokenizer),
+            int[][] reply = Generator.generate(run, new int[][] {ids}, maxNewTokens, sampler, eos, n -> {}, new Stream(tokenizer, eos),
                     (seq, newIds, n) -> stops.stream().anyMatch(tokenizer.decode(Arrays.copyOf(newIds, n))::contains));
             System.out.println();
             String text = tokenizer.decode(Arrays.stream(reply[0]).filter(id -> id != eos).toArray());
@@ -205,15 +205,18 @@ final class GenerateCommand implements Callable<Integer> {
     /** Prints each new token as it comes: what it adds to the decoded text (a token may end inside a character), or its id. */
     private static final class Stream implements java.util.function.IntConsumer {
         private final dev.lora4j.tokenizer.Tokenizer tokenizer;
+        private final int eos; // not shown: it ends the text
         private final StringBuilder streamed = new StringBuilder();
         private final List<Integer> sofar = new ArrayList<>();
 
-        Stream(dev.lora4j.tokenizer.Tokenizer tokenizer) {
+        Stream(dev.lora4j.tokenizer.Tokenizer tokenizer, int eos) {
             this.tokenizer = tokenizer;
+            this.eos = eos;
         }
 
         @Override
         public void accept(int id) {
+            if (id == eos && tokenizer != null) return;
             if (tokenizer == null) {
                 System.out.print((streamed.isEmpty() ? "" : " ") + id);
                 streamed.append(id);
