@@ -31,6 +31,11 @@ public final class Evaluator {
     }
 
     /** With per-example labels (−100 = not counted); null labels: the ids themselves. */
+    /** The mean loss over examples whose labels (per example, null: the ids themselves) say which targets count. */
+    public static Result evaluate(Transformer model, List<int[]> examples, List<int[]> labels, int seqLen, int batchSize) {
+        return evaluate(model, examples, labels, seqLen, batchSize, (first, t) -> {});
+    }
+
     public static Result evaluate(Transformer model, List<int[]> examples, List<int[]> labels, int seqLen, int batchSize, BeforeBatch beforeBatch) {
         long start = System.nanoTime();
         int t = 1;

@@ -27,6 +27,16 @@ public record TrainOptions(
 
     public enum OptimizerKind { ADAMW, SGD }
 
+    /**
+     * LoRA on the model type's default targets with the CLI's defaults (alpha = r, AdamW, linear decay,
+     * batch 8, 512 tokens, gradient clipping at 1, seed 42, shuffled), for steps steps at learning rate lr.
+     */
+    public static TrainOptions lora(Path model, Path data, Path out, int r, long steps, double lr) {
+        return new TrainOptions(model, data, out, r, r, 0, null, null, java.util.Map.of(), java.util.Map.of(), LoraConfig.Init.KAIMING, false,
+                OptimizerKind.ADAMW, 0, lr, 0, 0.9, 0.999, 1e-8, Schedule.LINEAR, 0, steps, 1, 8, 1, 512, 1.0, 42, true,
+                null, 0, 0, null, false, 0, false, 0, false, null);
+    }
+
     /** Optimizer steps in one pass over n examples. */
     public long stepsPerEpoch(int n) {
         long micro = (n + batchSize - 1) / batchSize;
