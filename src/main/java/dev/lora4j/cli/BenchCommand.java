@@ -16,20 +16,20 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks: matmul, train, serve.",
+        description = {"Benchmarks: matmul, train, serve, decode.",
                 "'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory) or serve (forward latency with merged, unmerged and mixed adapters).")
+    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
     String what;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "train: the checkpoint to train on (bench/train_torch.py make writes a random GPT-2-small one).")
+    @Option(names = "--model", paramLabel = "DIR", description = "train, serve, decode: the checkpoint (bench/train_torch.py make writes a random GPT-2-small one).")
     java.nio.file.Path model;
 
     @Option(names = "--batch-size", defaultValue = "4", description = "train: batch size (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--seq-len", defaultValue = "256", description = "train: sequence length (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seq-len", defaultValue = "256", description = "train, serve: sequence length; decode: prompt length (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
     @Option(names = "--r", defaultValue = "8", description = "train: LoRA rank (default: ${DEFAULT-VALUE}).")
@@ -38,7 +38,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--target", description = "train: modules to adapt (default: the model type's default).")
     String target;
 
-    @Option(names = "--steps", defaultValue = "6", description = "train: timed steps after 2 warm-up steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "6", description = "train: timed steps after 2 warm-up steps; serve: repetitions; decode: new tokens (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--full", description = "train: full fine-tuning instead of LoRA (the baseline).")

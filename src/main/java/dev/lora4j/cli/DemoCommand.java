@@ -8,8 +8,8 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The LoRA story end to end on the bundled base model (models/lora4j-stories):",
-                "the base model's score on a task it was never asked (a sentence's verbs in the",
+        description = {"The whole LoRA story on the bundled base model, in about a minute.",
+                "On models/lora4j-stories: the base model's score on a task it was never asked (a sentence's verbs in the",
                 "past tense), LoRA training with a progress bar, the score after, memory and size",
                 "against full fine-tuning, merge (merged = base + adapter), and where the adapter,",
                 "merged model, plots and report are. About 70 s on 2 cores (150 s with --full)."})
