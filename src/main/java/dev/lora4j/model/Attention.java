@@ -90,6 +90,21 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int total = pos + n, group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
+        if (n == 1) { // one new token (decoding): a dot product per cached key, then a weighted sum of values
+            Parallel.forRange(b * heads, 1, (u0, u1) -> {
+                float[] p = new float[total];
+                for (int u = u0; u < u1; u++) {
+                    int bi = u / heads, hh = u % heads, kvh = hh / group, q = bi * w + hh * headDim, from = firstVisible(pos);
+                    int kv0 = cache.offset(bi) + kvh * headDim, out = bi * ldo + hh * headDim;
+                    for (int j = from; j < total; j++) p[j] = scale * ops.dot(qkv, q, cache.k(), kv0 + j * kvw, headDim);
+                    ops.softmax(p, from, total - from);
+                    Arrays.fill(att, out, out + headDim, 0f);
+                    for (int j = from; j < total; j++) ops.axpy(p[j], cache.v(), kv0 + j * kvw, att, out, headDim);
+                }
+            });
+            output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
+            return;
+        }
         Parallel.forRange(b * heads, 1, (u0, u1) -> {
             float[] p = new float[n * total];
             for (int u = u0; u < u1; u++) {
