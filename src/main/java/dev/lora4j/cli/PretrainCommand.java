@@ -48,11 +48,8 @@ final class PretrainCommand implements Callable<Integer> {
         threads.apply();
         for (int v : new int[] {dim, layers, heads, kvHeads, hidden, seqLen, batch, corpusChars}) Options.positive("model and run sizes", v);
         if (vocab < 258) throw new dev.lora4j.Lora4jException("--vocab must be at least 258 (the 256 bytes, a merge, end-of-text), got " + vocab);
-        dev.lora4j.tensor.DType dt = switch (dtype) {
-            case "f32" -> dev.lora4j.tensor.DType.F32;
-            case "bf16" -> dev.lora4j.tensor.DType.BF16;
-            default -> throw new dev.lora4j.Lora4jException("--dtype must be f32 or bf16, got '" + dtype + "'");
-        };
+        dev.lora4j.tensor.DType dt = dev.lora4j.tensor.DType.ofOption(dtype);
+        if (dt == null || dt == dev.lora4j.tensor.DType.F16) throw new dev.lora4j.Lora4jException("--dtype must be f32 or bf16, got '" + dtype + "'");
         Pretrain.run(new Pretrain.Options(out, dim, layers, heads, kvHeads, hidden, vocab, seqLen, steps, batch, lr, seed, corpusChars, dt), System.err);
         return 0;
     }

@@ -73,8 +73,6 @@ public final class Demo {
         // the task: data made by the same generator as the model's text, held-out prompts never trained on
         Stories gen = new Stories(o.seed());
         List<Stories.Example> train = gen.task(o.trainExamples(), Set.of());
-        Set<String> trained = new HashSet<>();
-        for (Stories.Example e : train) trained.add(e.prompt());
         List<Stories.Example> test = new Stories(o.seed() + 1).task(o.heldOut(), presentSentences(train));
         Path data = o.out().resolve("train.jsonl");
         writeJsonl(data, train);
@@ -151,7 +149,7 @@ public final class Demo {
             out.printf(Locale.ROOT, "   %-40s %12.0f %18s%n", "training time (s)", loraSeconds, fullRow.get("seconds"));
             out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "held-out exact match", after.exact() + "/" + test.size(), fullRow.get("exact"));
         }
-        Path report = report(base, test, before, after, trainable, baseParams, adapterBytes, loraSeconds, fullRow);
+        report(base, test, before, after, trainable, baseParams, adapterBytes, loraSeconds, fullRow);
         AtomicFiles.writeString(o.out().resolve(MARKER), "{\"lora4j_demo\": true}\n");
         out.printf(Locale.ROOT, "%nDone in %.0f s. In %s:%n", (System.nanoTime() - t0) / 1e9, o.out());
         out.println("   adapter/            the PEFT adapter (adapter_config.json, adapter_model.safetensors), loss.png, metrics.jsonl");
@@ -161,7 +159,6 @@ public final class Demo {
         out.println("   train.jsonl, held-out.jsonl, base/ (the bundled base model)");
         out.printf("Try it: bin/lora4j generate --model %s --adapter %s --prompt $'%s' --temperature 0%n", base, adapter,
                 Stories.prompt("Mia gives a cake to Leo.").replace("\n", "\\n"));
-        if (report == null) throw new IllegalStateException();
     }
 
     private TrainOptions options(Path base, Path data, Path outDir, boolean full) {

@@ -266,7 +266,12 @@ public final class Gemm {
     static FloatVector load(Mat m, long idx) {
         if (m.array() != null) return FloatVector.fromArray(S, m.array(), (int) idx);
         if (!m.bf16()) return FloatVector.fromMemorySegment(S, m.segment(), idx * 4, ByteOrder.LITTLE_ENDIAN);
-        return ((IntVector) ShortVector.fromMemorySegment(HALF, m.segment(), idx * 2, ByteOrder.LITTLE_ENDIAN)
+        return bf16(m.segment(), idx * 2);
+    }
+
+    /** L bf16 elements at a byte offset of a little-endian segment, widened to fp32 (exact: bf16 is fp32's top half). */
+    static FloatVector bf16(MemorySegment s, long byteOffset) {
+        return ((IntVector) ShortVector.fromMemorySegment(HALF, s, byteOffset, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.S2I, WIDE, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 

@@ -1,16 +1,12 @@
 package dev.lora4j.kernels;
 
+import dev.lora4j.tensor.DType;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
@@ -159,9 +155,6 @@ final class Gemv {
     }
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
-    private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
-    private static final VectorSpecies<Integer> WIDE = VectorSpecies.of(int.class, S.vectorShape());
 
     /** B's storage as a segment: a heap array is wrapped (no copy). */
     private static MemorySegment storage(Mat b) {
@@ -170,12 +163,10 @@ final class Gemv {
 
     /** L elements from element p of a row, as fp32 (bf16's bits are fp32's top half: widening is exact). */
     private static FloatVector load(MemorySegment row, int p, boolean bf16) {
-        if (!bf16) return FloatVector.fromMemorySegment(S, row, 4L * p, LE);
-        return ((IntVector) ShortVector.fromMemorySegment(HALF, row, 2L * p, LE).convertShape(VectorOperators.S2I, WIDE, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        return bf16 ? Gemm.bf16(row, 2L * p) : FloatVector.fromMemorySegment(S, row, 4L * p, LE);
     }
 
     private static float element(MemorySegment row, int p, boolean bf16) {
-        return bf16 ? Float.intBitsToFloat((row.getAtIndex(U16, p) & 0xffff) << 16) : row.getAtIndex(Mat.F32, p);
+        return bf16 ? DType.bf16At(row, p) : row.getAtIndex(Mat.F32, p);
     }
 }

@@ -113,13 +113,8 @@ public final class Merger {
     /** Writes the merged checkpoint to out (which must not exist, or be an empty directory). */
     public static void merge(Path modelDir, List<Weighted> specs, Path out, String dtype) throws IOException {
         if (specs.isEmpty()) throw new Lora4jException("merge needs at least one --adapter");
-        DType forced = switch (dtype) {
-            case "same" -> null;
-            case "f32" -> DType.F32;
-            case "bf16" -> DType.BF16;
-            case "f16" -> DType.F16;
-            default -> throw new Lora4jException("--dtype must be same, f32, bf16 or f16, got '" + dtype + "'");
-        };
+        DType forced = dtype.equals("same") ? null : DType.ofOption(dtype);
+        if (forced == null && !dtype.equals("same")) throw new Lora4jException("--dtype must be same, f32, bf16 or f16, got '" + dtype + "'");
         if (Files.exists(out)) {
             try (var s = Files.list(out)) {
                 if (!Files.isDirectory(out) || s.findAny().isPresent())

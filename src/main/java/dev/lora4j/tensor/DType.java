@@ -25,6 +25,21 @@ public enum DType {
         };
     }
 
+    /** A command line's name for a storage type ("f32", "bf16", "f16"), or null if it names none. */
+    public static DType ofOption(String name) {
+        return switch (name) {
+            case "f32" -> F32;
+            case "bf16" -> BF16;
+            case "f16" -> F16;
+            default -> null;
+        };
+    }
+
+    /** The bf16 element at element index i of a little-endian segment, as fp32 (exact: bf16 is fp32's top half). */
+    public static float bf16At(MemorySegment s, long i) {
+        return Float.intBitsToFloat((s.getAtIndex(U16, i) & 0xffff) << 16);
+    }
+
     /** Widens n elements at byte offset {@code from} of {@code src} into dst[0:n]. */
     public void toFloats(MemorySegment src, long from, float[] dst, int n) {
         switch (this) {
@@ -33,7 +48,8 @@ public enum DType {
                 for (int i = 0; i < n; i++) dst[i] = Float.float16ToFloat(src.get(U16, from + 2L * i));
             }
             case BF16 -> {
-                for (int i = 0; i < n; i++) dst[i] = Float.intBitsToFloat((src.get(U16, from + 2L * i) & 0xffff) << 16);
+                MemorySegment s = src.asSlice(from);
+                for (int i = 0; i < n; i++) dst[i] = bf16At(s, i);
             }
         }
     }

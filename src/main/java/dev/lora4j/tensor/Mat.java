@@ -17,7 +17,6 @@ import java.nio.ByteOrder;
 public record Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride, DType dtype) {
 
     public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     public Mat {
         if (dtype != DType.F32 && (dtype != DType.BF16 || segment == null))
@@ -63,14 +62,14 @@ public record Mat(float[] array, MemorySegment segment, long offset, int rows, i
     /** The element at element index idx of the storage. */
     public float at(long idx) {
         if (array != null) return array[(int) idx];
-        return bf16() ? Float.intBitsToFloat((segment.getAtIndex(U16, idx) & 0xffff) << 16) : segment.getAtIndex(F32, idx);
+        return bf16() ? DType.bf16At(segment, idx) : segment.getAtIndex(F32, idx);
     }
 
     /** Copies {@code n} consecutive elements of row i starting at column j (colStride must be 1). */
     public void copyRow(int i, int j, float[] dst, int dstOff, int n) {
         long idx = offset + (long) i * rowStride + j;
         if (array != null) System.arraycopy(array, (int) idx, dst, dstOff, n);
-        else if (bf16()) for (int q = 0; q < n; q++) dst[dstOff + q] = Float.intBitsToFloat((segment.getAtIndex(U16, idx + q) & 0xffff) << 16);
+        else if (bf16()) for (int q = 0; q < n; q++) dst[dstOff + q] = DType.bf16At(segment, idx + q);
         else MemorySegment.copy(segment, F32, idx * 4, dst, dstOff, n);
     }
 }

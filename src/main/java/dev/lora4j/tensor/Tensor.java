@@ -81,11 +81,9 @@ public record Tensor(String name, int[] shape, MemorySegment data, DType dtype) 
 
     /** Element i (row-major), as fp32. */
     public float get(long i) {
-        return dtype == DType.BF16 ? Float.intBitsToFloat((data.getAtIndex(U16, i) & 0xffff) << 16) : data.getAtIndex(Mat.F32, i);
+        return dtype == DType.BF16 ? DType.bf16At(data, i) : data.getAtIndex(Mat.F32, i);
     }
 
-    private static final java.lang.foreign.ValueLayout.OfShort U16 =
-            java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     public String shapeString() {
         return Arrays.toString(shape);
