@@ -18,7 +18,8 @@ import java.util.SplittableRandom;
  */
 public final class DecodeBench {
     /** Prompt and decode speed, the weight bytes a decode step reads and the measured read bandwidth. */
-    public record Result(double promptTokensPerSecond, double decodeTokensPerSecond, long weightBytes, double bandwidthBytesPerSecond) {
+    public record Result(double promptTokensPerSecond, double decodeTokensPerSecond, long weightBytes, double bandwidthBytesPerSecond,
+                         boolean weightsOnHeap) {
         /** The fraction of the bandwidth limit that decoding reaches. */
         public double fractionOfLimit() {
             return decodeTokensPerSecond * weightBytes / bandwidthBytesPerSecond;
@@ -32,6 +33,7 @@ public final class DecodeBench {
         if (promptLength + newTokens > model.config().maxPositions())
             throw new dev.lora4j.Lora4jException("prompt + new tokens (" + (promptLength + newTokens) + ") exceed the context of " + model.config().maxPositions());
         int[] prompt = new SplittableRandom(0).ints(promptLength, 0, vocab).toArray();
+        boolean onHeap = model.copyWeightsForDecoding(); // as generation does
         double bestPrompt = Double.MAX_VALUE, bestDecode = Double.MAX_VALUE;
         for (int rep = 0; rep < reps + 1; rep++) { // the first round warms the JIT up
             KvCache cache = new KvCache(model.config(), 1, promptLength + newTokens);
@@ -44,7 +46,7 @@ public final class DecodeBench {
             bestPrompt = Math.min(bestPrompt, (t1 - t0) / 1e9);
             bestDecode = Math.min(bestDecode, (t2 - t1) / 1e9);
         }
-        return new Result(promptLength / bestPrompt, newTokens / bestDecode, weightBytes(model), readBandwidth(1L << 30, 5));
+        return new Result(promptLength / bestPrompt, newTokens / bestDecode, weightBytes(model), readBandwidth(1L << 30, 5), onHeap);
     }
 
     /** Bytes of every matrix a decode step streams: the block projections and the LM head. */

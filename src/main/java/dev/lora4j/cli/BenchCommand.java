@@ -114,6 +114,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("weight_bytes", res.weightBytes());
             o.put("bandwidth_gb_per_s", res.bandwidthBytesPerSecond() / 1e9);
             o.put("fraction_of_bandwidth_limit", res.fractionOfLimit());
+            o.put("weights_copied_for_decoding", res.weightsOnHeap());
             o.put("threads", Parallel.threads());
             if (json) System.out.println(new ObjectMapper().writeValueAsString(o));
             else System.out.printf(java.util.Locale.ROOT, "batch 1, %d-token prompt: prompt %.0f tokens/s; decode %.1f tokens/s, reading %.0f MB of weights a token%n"

@@ -42,6 +42,7 @@ public final class Generator {
         int context = model.config().maxPositions();
         if (p >= context) throw new Lora4jException("the prompt has " + p + " tokens; the model's context is " + context);
         int total = Math.min(context, p + maxNewTokens);
+        model.copyWeightsForDecoding(); // decoding streams every weight once a token: from the heap, fastest
         KvCache cache = new KvCache(model.config(), b, total);
         int[][] seen = new int[b][total];
         int[] seenCount = new int[b];

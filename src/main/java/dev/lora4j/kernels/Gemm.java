@@ -38,7 +38,7 @@ public final class Gemm {
     static final int NC = 3072;
 
     /** Up to this many rows (a decoding step), matmul streams B without packing it. */
-    static final int SMALL_M = 4;
+    public static final int SMALL_M = 4;
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
@@ -273,6 +273,12 @@ public final class Gemm {
     static FloatVector bf16(MemorySegment s, long byteOffset) {
         return ((IntVector) ShortVector.fromMemorySegment(HALF, s, byteOffset, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.S2I, WIDE, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** L bf16 patterns at index i of a heap array, widened to fp32. */
+    static FloatVector bf16(short[] a, int i) {
+        return ((IntVector) ShortVector.fromArray(HALF, a, i).convertShape(VectorOperators.S2I, WIDE, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     /**

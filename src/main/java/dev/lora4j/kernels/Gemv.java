@@ -73,6 +73,70 @@ final class Gemv {
         });
     }
 
+    /**
+     * C(m, out) (+)= A(m, in)·Wᵀ for a weight held as heap rows ({@link WeightRows}): output j is the dot
+     * product of row j with each row of A, summed in four interleaved lanes of vectors and then in order,
+     * so each output is the same whatever m and the thread count. Threads take contiguous runs of rows.
+     */
+    static void multiply(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
+        int m = a.rows(), k = a.cols();
+        if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
+        float[][] x = new float[m][k];
+        for (int i = 0; i < m; i++) a.copyRow(i, 0, x[i], 0, k);
+        Parallel.forRange(w.rows(), 64, (j0, j1) -> {
+            if (w.f32() != null) dotsF32(x, w.f32(), k, j0, j1, c, cOff, ldc, accumulate);
+            else dotsBf16(x, w.bf16(), k, j0, j1, c, cOff, ldc, accumulate);
+        });
+    }
+
+    private static void dotsF32(float[][] x, float[] w, int k, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
+        int k4 = k - k % (4 * L), kv = k - k % L;
+        for (int j = j0; j < j1; j++) {
+            int r = j * k;
+            for (int i = 0; i < x.length; i++) {
+                float[] xi = x[i];
+                FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+                int p = 0;
+                for (; p < k4; p += 4 * L) {
+                    s0 = FloatVector.fromArray(S, w, r + p).fma(FloatVector.fromArray(S, xi, p), s0);
+                    s1 = FloatVector.fromArray(S, w, r + p + L).fma(FloatVector.fromArray(S, xi, p + L), s1);
+                    s2 = FloatVector.fromArray(S, w, r + p + 2 * L).fma(FloatVector.fromArray(S, xi, p + 2 * L), s2);
+                    s3 = FloatVector.fromArray(S, w, r + p + 3 * L).fma(FloatVector.fromArray(S, xi, p + 3 * L), s3);
+                }
+                for (; p < kv; p += L) s0 = FloatVector.fromArray(S, w, r + p).fma(FloatVector.fromArray(S, xi, p), s0);
+                store(c, cOff + i * ldc + j, tail(VectorMath.sum(s0.add(s1).add(s2.add(s3))), xi, w, r, kv, k), accumulate);
+            }
+        }
+    }
+
+    /** Adds the last k % L products of a row to its vector sum. */
+    private static float tail(float sum, float[] x, float[] w, int r, int from, int k) {
+        for (int p = from; p < k; p++) sum += x[p] * w[r + p];
+        return sum;
+    }
+
+    private static void dotsBf16(float[][] x, short[] w, int k, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
+        int k4 = k - k % (4 * L), kv = k - k % L;
+        for (int j = j0; j < j1; j++) {
+            int r = j * k;
+            for (int i = 0; i < x.length; i++) {
+                float[] xi = x[i];
+                FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+                int p = 0;
+                for (; p < k4; p += 4 * L) {
+                    s0 = Gemm.bf16(w, r + p).fma(FloatVector.fromArray(S, xi, p), s0);
+                    s1 = Gemm.bf16(w, r + p + L).fma(FloatVector.fromArray(S, xi, p + L), s1);
+                    s2 = Gemm.bf16(w, r + p + 2 * L).fma(FloatVector.fromArray(S, xi, p + 2 * L), s2);
+                    s3 = Gemm.bf16(w, r + p + 3 * L).fma(FloatVector.fromArray(S, xi, p + 3 * L), s3);
+                }
+                for (; p < kv; p += L) s0 = Gemm.bf16(w, r + p).fma(FloatVector.fromArray(S, xi, p), s0);
+                float sum = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
+                for (; p < k; p++) sum += xi[p] * Float.intBitsToFloat((w[r + p] & 0xffff) << 16);
+                store(c, cOff + i * ldc + j, sum, accumulate);
+            }
+        }
+    }
+
     /** {@link #dots} over a heap array (e.g. keys in the KV cache: many short rows). */
     private static void dotsArray(float[][] x, Mat b, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = x.length, k = b.rows(), n = b.cols(), ld = b.colStride(), base = (int) b.offset(), kv = k - k % L;

@@ -26,6 +26,12 @@ public final class Kernels {
         else ScalarGemm.matmul(a, b, c, cOff, ldc, accumulate);
     }
 
+    /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a weight held as heap rows (decoding). */
+    public static void matmul(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
+        if (SIMD) Gemv.multiply(a, w, c, cOff, ldc, accumulate);
+        else ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);
+    }
+
     /** Describes the choice, for logs and --help: which path runs and how to change it. */
     public static String describe() {
         return SIMD ? "SIMD (Vector API, " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit)"

@@ -57,10 +57,8 @@ final class VectorMath {
 
     /** The sum of the lanes, in lane order. */
     static float sum(FloatVector v) {
-        float[] t = new float[L];
-        v.intoArray(t, 0);
         float s = 0f;
-        for (int i = 0; i < L; i++) s += t[i];
+        for (int i = 0; i < L; i++) s += v.lane(i); // no array: this runs once per output of a decode step
         return s;
     }
 }

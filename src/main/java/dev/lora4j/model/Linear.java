@@ -1,6 +1,8 @@
 package dev.lora4j.model;
 
+import dev.lora4j.kernels.Gemm;
 import dev.lora4j.kernels.Kernels;
+import dev.lora4j.kernels.WeightRows;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
@@ -11,9 +13,30 @@ import dev.lora4j.tensor.Tensor;
  *
  * <p>The one place where GPT-2's Conv1D orientation is handled: nn.Linear stores W as (out, in),
  * Conv1D as (in, out) ({@code fanInFanOut}, PEFT's name for it). {@link #wT()} hides the difference.
+ *
+ * <p>For decoding, the weight may also be held as a heap copy in rows of outputs ({@link #decodeCopy},
+ * filled by {@link Transformer#copyWeightsForDecoding}); a multiply of a few rows then reads that copy.
  */
-public record Linear(String name, Tensor weight, float[] bias /* (out) or null */, int in, int out, boolean fanInFanOut)
-        implements Projection {
+public record Linear(String name, Tensor weight, float[] bias /* (out) or null */, int in, int out, boolean fanInFanOut,
+                     DecodeCopy decodeCopy) implements Projection {
+
+    /** A frozen linear with no decoding copy yet. */
+    public Linear(String name, Tensor weight, float[] bias, int in, int out, boolean fanInFanOut) {
+        this(name, weight, bias, in, out, fanInFanOut, new DecodeCopy());
+    }
+
+    /** The weight's heap copy for decoding, once made; the weight is frozen, so the copy never goes stale. */
+    public static final class DecodeCopy {
+        private volatile WeightRows rows;
+
+        public WeightRows rows() {
+            return rows;
+        }
+
+        void set(WeightRows rows) {
+            this.rows = rows;
+        }
+    }
 
     /** The weight as an (in, out) matrix: the B operand of y = x·B. */
     public Mat wT() {
@@ -29,7 +52,9 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
     /** y(rows, out) at y[yOff] with row stride ldy: y = x·Wᵀ + b (or y += ..., when accumulate). */
     @Override
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
-        Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
+        WeightRows rows = decodeCopy.rows();
+        if (rows != null && x.rows() <= Gemm.SMALL_M) Kernels.matmul(x, rows, y, yOff, ldy, accumulate);
+        else Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
         if (bias != null) {
             Parallel.forRange(x.rows(), 64, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().axpy(1f, bias, 0, y, yOff + r * ldy, out);

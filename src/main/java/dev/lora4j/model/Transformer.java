@@ -2,13 +2,16 @@ package dev.lora4j.model;
 
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.Checkpoint;
+import dev.lora4j.kernels.Gemm;
 import dev.lora4j.kernels.Kernels;
+import dev.lora4j.kernels.WeightRows;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -141,7 +144,9 @@ public final class Transformer implements AutoCloseable {
         for (int bi = 0; bi < b; bi++) System.arraycopy(x, (bi * n + n - 1) * dim, last, bi * dim, dim);
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
-        Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
+        WeightRows headCopy = headRows;
+        if (headCopy != null && b <= Gemm.SMALL_M) Kernels.matmul(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
+        else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
         return logits;
     }
 
@@ -239,9 +244,35 @@ public final class Transformer implements AutoCloseable {
         }
     }
 
+    private volatile WeightRows headRows; // the LM head's heap copy for decoding, or null
+
+    /**
+     * Copies every frozen projection's weight, and the LM head, onto the heap as rows of outputs, so that
+     * decoding (a few rows at a time) streams them at the heap's full read speed ({@link WeightRows}); the
+     * prompt's pass still reads the weights where they live. Trained weights (full fine-tuning) are left
+     * alone: they change. Returns false, copying nothing, when the copies would take more than half of
+     * the free heap (decoding then reads the weights where they live, only slower). Idempotent.
+     */
+    public synchronized boolean copyWeightsForDecoding() {
+        List<Linear> frozen = new ArrayList<>();
+        for (Block blk : blocks)
+            for (Projection p : blk.projections())
+                if (!(p instanceof TrainableLinear) && p.base().decodeCopy().rows() == null) frozen.add(p.base());
+        boolean copyHead = grads == null && headRows == null;
+        long need = copyHead ? WeightRows.bytes(head.mat().t()) : 0;
+        for (Linear l : frozen) need += WeightRows.bytes(l.wT());
+        Runtime rt = Runtime.getRuntime();
+        if (need > (rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) / 2) return false;
+        Parallel.forChunks(frozen.size(), i -> frozen.get(i).decodeCopy().set(WeightRows.copyOf(frozen.get(i).wT())));
+        if (copyHead) headRows = WeightRows.copyOf(head.mat().t());
+        return true;
+    }
+
     /** A copy of this model whose blocks are replaced (e.g. with LoRA-wrapped projections); shares the weights. */
     public Transformer withBlocks(List<Block> newBlocks) {
-        return new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads);
+        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads);
+        t.headRows = headRows;
+        return t;
     }
 
     /** x(B·T, C) = wte[token] (+ wpe[pos0 + position]). */

@@ -121,6 +121,43 @@ class GemmTest {
                 for (int i = 0; i < c1.length; i++)
                     assertThat(c1[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(tol));
             }
+            if (m <= Gemm.SMALL_M) heapRowsMatchScalar(Mat.of(a, 0, m, k), bm);
+        }
+    }
+
+    /**
+     * The decoding copy ({@link WeightRows}) of B holds exactly B's values, in B's dtype, and the
+     * kernel over it equals the scalar twin and the plain product.
+     */
+    private static void heapRowsMatchScalar(Mat a, Mat b) {
+        WeightRows rows = WeightRows.copyOf(b);
+        assertThat(rows.bf16() != null).isEqualTo(b.bf16());
+        for (int p = 0; p < b.rows(); p++)
+            for (int j = 0; j < b.cols(); j++) assertThat(rows.get(j, p)).isEqualTo(b.get(p, j));
+        int m = a.rows(), n = b.cols(), ldc = n + 2;
+        for (boolean acc : new boolean[] {false, true}) {
+            float[] c1 = random(m * ldc, 14), c2 = c1.clone(), c3 = c1.clone();
+            Gemv.multiply(a, rows, c1, 1, ldc, acc);
+            ScalarGemm.matmul(a, rows, c2, 1, ldc, acc);
+            ScalarGemm.matmul(a, b, c3, 1, ldc, acc);
+            float tol = 1e-6f * a.cols() + 1e-6f;
+            for (int i = 0; i < c1.length; i++) {
+                assertThat(c1[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(tol));
+                assertThat(c2[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c3[i], org.assertj.core.data.Offset.offset(tol));
+            }
+        }
+    }
+
+    @Test
+    void heapRowsGiveEachOutputTheSameSumWhateverTheRowCount() {
+        int k = 207, n = 65;
+        Mat b = Mat.of(random(k * n, 15), 0, k, n);
+        WeightRows rows = WeightRows.copyOf(b);
+        float[] a = random(4 * k, 16), all = new float[4 * n], one = new float[n];
+        Gemv.multiply(Mat.of(a, 0, 4, k), rows, all, 0, n, false);
+        for (int i = 0; i < 4; i++) {
+            Gemv.multiply(Mat.of(a, i * k, 1, k), rows, one, 0, n, false);
+            assertThat(java.util.Arrays.copyOfRange(all, i * n, i * n + n)).as("row %d", i).containsExactly(one);
         }
     }
 
