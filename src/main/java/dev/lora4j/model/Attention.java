@@ -90,17 +90,16 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int total = pos + n, group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
-        if (n == 1) { // one new token (decoding): a dot product per cached key, then a weighted sum of values
-            Parallel.forRange(b * heads, 1, (u0, u1) -> {
+        if (n == 1) { // one new token (decoding): scores as D multiply-adds over the keys' positions, then a weighted sum of values
+            int maxT = cache.maxT(), from = firstVisible(pos);
+            Parallel.forChunks(b * heads, u -> { // one chunk per head, claimed as threads come free
                 float[] p = new float[total];
-                for (int u = u0; u < u1; u++) {
-                    int bi = u / heads, hh = u % heads, kvh = hh / group, q = bi * w + hh * headDim, from = firstVisible(pos);
-                    int kv0 = cache.offset(bi) + kvh * headDim, out = bi * ldo + hh * headDim;
-                    for (int j = from; j < total; j++) p[j] = scale * ops.dot(qkv, q, cache.k(), kv0 + j * kvw, headDim);
-                    ops.softmax(p, from, total - from);
-                    Arrays.fill(att, out, out + headDim, 0f);
-                    for (int j = from; j < total; j++) ops.axpy(p[j], cache.v(), kv0 + j * kvw, att, out, headDim);
-                }
+                int bi = u / heads, hh = u % heads, kvh = hh / group, q = bi * w + hh * headDim;
+                int k0 = cache.keyOffset(bi, kvh), v0 = cache.offset(bi) + kvh * headDim, out = bi * ldo + hh * headDim;
+                for (int d = 0; d < headDim; d++) ops.axpy(scale * qkv[q + d], cache.kT(), k0 + d * maxT + from, p, from, total - from);
+                ops.softmax(p, from, total - from);
+                Arrays.fill(att, out, out + headDim, 0f);
+                for (int j = from; j < total; j++) ops.axpy(p[j], cache.v(), v0 + j * kvw, att, out, headDim);
             });
             output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
             return;
@@ -110,7 +109,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             for (int u = u0; u < u1; u++) {
                 int bi = u / heads, hh = u % heads, kvh = hh / group;
                 Mat q = Mat.of(qkv, bi * n * w + hh * headDim, n, headDim, w);
-                Mat k = Mat.of(cache.k(), cache.offset(bi) + kvh * headDim, total, headDim, kvw);
+                Mat k = cache.keys(bi, kvh, total);
                 Mat v = Mat.of(cache.v(), cache.offset(bi) + kvh * headDim, total, headDim, kvw);
                 Kernels.matmul(q, k.t(), p, 0, total, false);
                 for (int i = 0; i < n; i++) {

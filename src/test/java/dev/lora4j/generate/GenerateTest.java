@@ -56,6 +56,31 @@ class GenerateTest {
         }
     }
 
+    /**
+     * Each decode step's logits (weights copied to the heap, keys transposed in the cache, one token of
+     * two sequences at a time) equal the full forward pass over the whole sequence, position by position.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "llama-gqa", "llama-bf16"})
+    void decodeStepLogitsEqualTheFullForward(String name) {
+        try (Transformer m = Transformer.load(TestPaths.fixture(name))) {
+            assertThat(m.copyWeightsForDecoding()).isTrue();
+            int v = m.config().vocabSize(), t = 9;
+            int[][] seqs = {{3, 14, 15, 9, 2, 6, 5, 3, 5}, {7, 1, 8, 2, 8, 1, 8, 2, 8}};
+            dev.lora4j.model.KvCache cache = new dev.lora4j.model.KvCache(m.config(), 2, t);
+            float[] step = m.forwardCached(new int[] {seqs[0][0], seqs[0][1], seqs[0][2], seqs[1][0], seqs[1][1], seqs[1][2]}, 2, 3, cache);
+            for (int pos = 3; pos <= t; pos++) {
+                for (int s = 0; s < 2; s++) {
+                    float[] full = m.forward(Arrays.copyOf(seqs[s], pos), 1, pos, new Activations(m.config(), 1, pos, false));
+                    for (int j = 0; j < v; j++)
+                        assertThat(step[s * v + j]).as("%s seq %d pos %d logit %d", name, s, pos, j)
+                                .isCloseTo(full[(pos - 1) * v + j], org.assertj.core.data.Offset.offset(1e-4f));
+                }
+                if (pos < t) step = m.forwardCached(new int[] {seqs[0][pos], seqs[1][pos]}, 2, 1, cache);
+            }
+        }
+    }
+
     @Test
     void samplingIsSeededAndTopKOneIsGreedy() {
         try (Transformer m = Transformer.load(TestPaths.fixture("llama-gqa"))) {
