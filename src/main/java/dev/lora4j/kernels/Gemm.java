@@ -32,6 +32,8 @@ public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     static final int MR = 8;
+    /** MR floats: one row of a packed A strip, copied whole when A is stored transposed. */
+    private static final VectorSpecies<Float> STRIP = FloatVector.SPECIES_256;
     static final int NR = 3 * L;
     static final int KC = 768;
     static final int MC = 64;
@@ -149,9 +151,11 @@ public final class Gemm {
                 // Aᵀ stored row-major: walk each stored row once (contiguous), never down a column
                 // (a 4 KiB stride that thrashes cache sets and the TLB).
                 if (mc % MR != 0) java.util.Arrays.fill(ap, 0, strips * kc * MR, 0f);
+                int full = mc / MR;
                 for (int p = 0; p < kc; p++) {
                     int src = base0 + (pc + p) * cs + ic;
-                    for (int s = 0; s < strips; s++) {
+                    for (int s = 0; s < full; s++) FloatVector.fromArray(STRIP, arr, src + s * MR).intoArray(ap, s * kc * MR + p * MR);
+                    for (int s = full; s < strips; s++) {
                         int dst = s * kc * MR + p * MR, rows = Math.min(MR, mc - s * MR);
                         for (int ii = 0; ii < rows; ii++) ap[dst + ii] = arr[src + s * MR + ii];
                     }
@@ -159,6 +163,21 @@ public final class Gemm {
             } else {
                 for (int s = 0; s < strips; s++) {
                     int base = s * kc * MR, rows = Math.min(MR, mc - s * MR);
+                    if (rows == MR && cs == 1) { // the common case, unrolled: eight row streams read side by side
+                        int r0 = base0 + (ic + s * MR) * rs + pc;
+                        for (int p = 0; p < kc; p++) {
+                            int src = r0 + p, dst = base + p * MR;
+                            ap[dst] = arr[src];
+                            ap[dst + 1] = arr[src + rs];
+                            ap[dst + 2] = arr[src + 2 * rs];
+                            ap[dst + 3] = arr[src + 3 * rs];
+                            ap[dst + 4] = arr[src + 4 * rs];
+                            ap[dst + 5] = arr[src + 5 * rs];
+                            ap[dst + 6] = arr[src + 6 * rs];
+                            ap[dst + 7] = arr[src + 7 * rs];
+                        }
+                        continue;
+                    }
                     for (int p = 0; p < kc; p++) {
                         int src = base0 + (ic + s * MR) * rs + (pc + p) * cs, dst = base + p * MR;
                         for (int ii = 0; ii < rows; ii++) ap[dst + ii] = arr[src + ii * rs];
