@@ -100,11 +100,18 @@ public record ModelConfig(
         String act = c.path("hidden_act").asText("silu");
         if (!act.equals("silu")) throw new Lora4jException(file + ": hidden_act '" + act + "' is not supported (expected silu)");
         Llama3Scaling scaling = null;
+        // transformers 5 writes rope_theta and any scaling inside rope_parameters; earlier versions at the top
+        // level and in rope_scaling.
+        JsonNode rp = c.get("rope_parameters");
+        if (rp != null && !rp.isNull() && !rp.isObject()) throw new Lora4jException(file + ": rope_parameters must be an object");
+        boolean v5 = rp != null && rp.isObject();
+        double theta = v5 && rp.has("rope_theta") ? number(file, rp, "rope_theta") : c.path("rope_theta").asDouble(10000.0);
         JsonNode rs = c.get("rope_scaling");
+        if ((rs == null || rs.isNull()) && v5 && !rp.path("rope_type").asText("default").equals("default")) rs = rp;
         if (rs != null && !rs.isNull()) {
             String kind = rs.path("rope_type").asText(rs.path("type").asText(""));
             if (!kind.equals("llama3"))
-                throw new Lora4jException(file + ": rope_scaling type '" + kind + "' is not supported (expected llama3 or none)");
+                throw new Lora4jException(file + ": rope scaling type '" + kind + "' is not supported (expected llama3 or none)");
             scaling = new Llama3Scaling(number(file, rs, "factor"), number(file, rs, "low_freq_factor"),
                     number(file, rs, "high_freq_factor"), integer(file, rs, "original_max_position_embeddings"));
         }
@@ -114,7 +121,7 @@ public record ModelConfig(
         return new ModelConfig(type, integer(file, c, "vocab_size"), dim, integer(file, c, "num_hidden_layers"), heads, kvHeads,
                 headDim, integer(file, c, "intermediate_size"), c.path("max_position_embeddings").asInt(2048),
                 new RmsNormKind((float) c.path("rms_norm_eps").asDouble(1e-6)),
-                new Rotary(c.path("rope_theta").asDouble(10000.0), scaling), new SwiGluMlp(),
+                new Rotary(theta, scaling), new SwiGluMlp(),
                 c.path("tie_word_embeddings").asBoolean(false), window);
     }
 
