@@ -9,9 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -60,25 +58,47 @@ final class BenchCommand implements Callable<Integer> {
         if (what.equals("serve")) return serve();
         if (what.equals("decode")) return decode();
         if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train, serve or decode)");
+        if (casesFromStdin) return matmulFromStdin();
         if (!json) System.out.printf("fp32 matmul, %s, %d thread(s)%n%-22s %10s %10s%n", Kernels.describe(), Parallel.threads(), "M x K x N layout", "GFLOP/s", "ms");
-        List<Map<String, Object>> rows = new ArrayList<>();
-        ObjectMapper om = new ObjectMapper();
         for (MatmulBench.Case cs : MatmulBench.gpt2SmallCases()) {
             MatmulBench.Result r = MatmulBench.run(cs, seconds);
-            if (json) {
-                Map<String, Object> o = new LinkedHashMap<>();
-                o.put("m", cs.m());
-                o.put("k", cs.k());
-                o.put("n", cs.n());
-                o.put("layout", cs.layout());
-                o.put("gflops", r.gflops());
-                o.put("ms", r.millis());
-                System.out.println(om.writeValueAsString(o));
-            } else {
-                System.out.printf("%-22s %10.1f %10.2f%n", cs, r.gflops(), r.millis());
-            }
+            if (json) System.out.println(matmulJson(r));
+            else System.out.printf("%-22s %10.1f %10.2f%n", cs, r.gflops(), r.millis());
         }
         return 0;
+    }
+
+    @Option(names = "--cases-from-stdin", description = "matmul: read cases 'M K N LAYOUT' from stdin, one a line, and answer each with a JSON line (for a driver that alternates lora4j and its anchor case by case).")
+    boolean casesFromStdin;
+
+    private int matmulFromStdin() throws Exception {
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+        for (String line = in.readLine(); line != null; line = in.readLine()) {
+            if (line.isBlank()) continue;
+            String[] f = line.trim().split("\\s+");
+            if (f.length != 4 || !f[3].matches("[NT][NT]"))
+                throw new dev.lora4j.Lora4jException("stdin: expected 'M K N LAYOUT' (LAYOUT one of NN, NT, TN, TT), got '" + line + "'");
+            MatmulBench.Case cs;
+            try {
+                cs = new MatmulBench.Case(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), f[3]);
+            } catch (NumberFormatException e) {
+                throw new dev.lora4j.Lora4jException("stdin: expected 'M K N LAYOUT' with whole numbers, got '" + line + "'");
+            }
+            System.out.println(matmulJson(MatmulBench.run(cs, seconds)));
+            System.out.flush();
+        }
+        return 0;
+    }
+
+    private static String matmulJson(MatmulBench.Result r) throws Exception {
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("m", r.shape().m());
+        o.put("k", r.shape().k());
+        o.put("n", r.shape().n());
+        o.put("layout", r.shape().layout());
+        o.put("gflops", r.gflops());
+        o.put("ms", r.millis());
+        return new ObjectMapper().writeValueAsString(o);
     }
 
     private int train() throws Exception {

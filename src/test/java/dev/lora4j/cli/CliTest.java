@@ -22,6 +22,29 @@ class CliTest {
         return CliRunner.run(args);
     }
 
+    /** The matmul benchmark's driver mode: one JSON answer per case line; a malformed line is a clear error. */
+    @Test
+    void benchMatmulAnswersCasesFromStdin() throws IOException {
+        java.io.InputStream old = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream("24 13 40 TN\n\n7 5 9 NT\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            CliRunner.Run r = CliRunner.run("bench", "matmul", "--cases-from-stdin", "--seconds", "0.01", "--threads", "1");
+            assertThat(r.code()).as(r.err()).isZero();
+            String[] lines = r.out().strip().split("\n");
+            assertThat(lines).hasSize(2);
+            JsonNode first = new ObjectMapper().readTree(lines[0]);
+            assertThat(first.get("m").asInt()).isEqualTo(24);
+            assertThat(first.get("layout").asText()).isEqualTo("TN");
+            assertThat(first.get("gflops").asDouble()).isPositive();
+            System.setIn(new java.io.ByteArrayInputStream("24 x 40 NN\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            CliRunner.Run bad = CliRunner.run("bench", "matmul", "--cases-from-stdin", "--seconds", "0.01");
+            assertThat(bad.code()).isEqualTo(1);
+            assertThat(bad.err()).contains("stdin").contains("'24 x 40 NN'");
+        } finally {
+            System.setIn(old);
+        }
+    }
+
     @Test
     void evalPrintsJsonMatchingTheReference() throws IOException {
         Path fx = TestPaths.fixture("llama-gqa");
