@@ -11,6 +11,9 @@ public interface Ops {
     /** x[off:off+n] = softmax(x[off:off+n]), numerically stable (max subtracted). */
     void softmax(float[] x, int off, int n);
 
+    /** x = e^(x − c), in place. */
+    void expMinus(float[] x, int off, int n, float c);
+
     /** log Σ exp(x[off:off+n]), stable. */
     float logSumExp(float[] x, int off, int n);
 

@@ -19,6 +19,11 @@ public final class ScalarOps implements Ops {
     }
 
     @Override
+    public void expMinus(float[] x, int off, int n, float c) {
+        for (int i = 0; i < n; i++) x[off + i] = (float) Math.exp(x[off + i] - c);
+    }
+
+    @Override
     public float logSumExp(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);

@@ -44,6 +44,13 @@ public final class SimdOps implements Ops {
         scale(x, off, n, inv);
     }
 
+    @Override
+    public void expMinus(float[] x, int off, int n, float c) {
+        int i = 0;
+        for (; i <= n - L; i += L) VectorMath.exp(FloatVector.fromArray(S, x, off + i).sub(c)).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] = (float) Math.exp(x[off + i] - c);
+    }
+
     private static void scale(float[] x, int off, int n, float a) {
         int i = 0;
         for (; i <= n - L; i += L) FloatVector.fromArray(S, x, off + i).mul(a).intoArray(x, off + i);

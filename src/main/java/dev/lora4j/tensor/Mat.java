@@ -47,6 +47,11 @@ public record Mat(float[] array, MemorySegment segment, long offset, int rows, i
         return new Mat(null, s, offset, rows, cols, cols, 1, dtype);
     }
 
+    /** Rows [from, from + count) of this matrix, a view. */
+    public Mat rows(int from, int count) {
+        return new Mat(array, segment, offset + (long) from * rowStride, count, cols, rowStride, colStride, dtype);
+    }
+
     public Mat t() {
         return new Mat(array, segment, offset, cols, rows, colStride, rowStride, dtype);
     }

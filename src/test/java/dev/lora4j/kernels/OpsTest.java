@@ -38,6 +38,13 @@ class OpsTest {
         float sum = 0;
         for (int i = 3; i < n + 3; i++) sum += s1[i];
         assertThat(sum).isCloseTo(1f, offset(1e-4f));
+        // e^(x − c): relative to the scalar twin, and the definition at one point
+        float c = simd.logSumExp(x, 3, n);
+        float[] e1 = x.clone(), e2 = x.clone();
+        simd.expMinus(e1, 3, n, c);
+        scalar.expMinus(e2, 3, n, c);
+        for (int i = 3; i < n + 3; i++) assertThat(e1[i]).as("index %d", i).isCloseTo(e2[i], offset(2e-7f * Math.max(1f, e2[i]) + 1e-12f));
+        assertThat(e2[3]).isEqualTo((float) Math.exp(x[3] - c));
         // logsumexp / cross-entropy
         assertThat(simd.logSumExp(x, 3, n)).isCloseTo(scalar.logSumExp(x, 3, n), offset(1e-5f));
         assertThat(simd.crossEntropy(x, 3, n, n - 1)).isCloseTo(scalar.crossEntropy(x, 3, n, n - 1), offset(1e-5f));

@@ -76,6 +76,49 @@ class LoraReferenceTest {
         }
     }
 
+    /**
+     * A batch of more rows than Activations.LOGIT_ROWS takes the LM head a vocabulary block at a time,
+     * with the online rescaling between blocks; sequence by sequence, each fits one block. The loss sum
+     * and the LoRA gradients (sums over rows) must agree, ignored targets included.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"lora-llama-all-linear", "lora-gpt2-rslora"})
+    void vocabularyBlocksGiveTheSameLossAndGradientsAsOneBlock(String name) throws IOException {
+        Path dir = TestPaths.fixture(name);
+        JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+        try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText()))) {
+            LoraModel lm = PeftAdapter.load(dir, base);
+            int b = 10, t = 30, v = base.config().vocabSize(); // 300 rows: more than LOGIT_ROWS, so several blocks
+            assertThat(b * t).isGreaterThan(Activations.LOGIT_ROWS);
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(9);
+            int[] tokens = rnd.ints(b * t, 0, v).toArray(), targets = rnd.ints(b * t, 0, v).toArray();
+            for (int i = 0; i < targets.length; i += 7) targets[i] = -100;
+            lm.zeroGrad();
+            Transformer.LossSum all = lm.model().loss(tokens, targets, b, t, new Activations(base.config(), b, t, true), 1f);
+            List<float[]> gradsAll = new ArrayList<>();
+            for (LoraLinear l : lm.modules().values()) {
+                gradsAll.add(l.gradA().clone());
+                gradsAll.add(l.gradB().clone());
+            }
+            lm.zeroGrad();
+            double sum = 0;
+            long count = 0;
+            for (int s = 0; s < b; s++) { // gradients accumulate across calls
+                Transformer.LossSum one = lm.model().loss(java.util.Arrays.copyOfRange(tokens, s * t, (s + 1) * t),
+                        java.util.Arrays.copyOfRange(targets, s * t, (s + 1) * t), 1, t, new Activations(base.config(), 1, t, true), 1f);
+                sum += one.sum();
+                count += one.count();
+            }
+            assertThat(all.count()).isEqualTo(count);
+            assertThat(all.sum()).isCloseTo(sum, offset(1e-5 * Math.abs(sum)));
+            int i = 0;
+            for (LoraLinear l : lm.modules().values()) {
+                assertThat(relativeError(gradsAll.get(i++), l.gradA())).as("%s lora_A grad", l.name()).isLessThan(1e-5);
+                assertThat(relativeError(gradsAll.get(i++), l.gradB())).as("%s lora_B grad", l.name()).isLessThan(1e-5);
+            }
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void adapterConfigWithoutRankOrAlphaIsAClearError() throws IOException {
         for (String field : new String[] {"r", "lora_alpha"}) {
