@@ -16,7 +16,10 @@ public final class Activations {
                         float[] att /* (BT, H·D) */, float[] xMid /* (BT, C) */,
                         float[] stats2 /* (BT, 2) */, float[] pre /* (BT, F or 2F) */) {}
 
-    /** Rows of logits computed at a time: the (B·T, V) logits never exist whole. */
+    /**
+     * The logits buffer holds LOGIT_ROWS × V floats, so the (B·T, V) logits never exist whole: it takes
+     * LOGIT_ROWS rows at a time (full fine-tuning), or a block of the vocabulary for every row (a frozen head).
+     */
     public static final int LOGIT_ROWS = 128;
 
     final int b, t;
@@ -24,7 +27,7 @@ public final class Activations {
     final Layer[] layers;
     final float[] xFinal, statsFinal;             // final residual stream (BT, C) and its norm stats
     final float[] h, act;                         // scratch: a normalised input (BT, C); MLP activation (BT, F)
-    final float[] logits;                         // (LOGIT_ROWS, V)
+    final float[] logits;                         // LOGIT_ROWS × V floats
     final float[] dx, dh, datt, dqkv, dact, dpre; // backward scratch (training only)
 
     public Activations(ModelConfig c, int b, int t, boolean training) {
