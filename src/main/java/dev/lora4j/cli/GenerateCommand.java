@@ -122,6 +122,9 @@ final class GenerateCommand implements Callable<Integer> {
             } else {
                 run = AdapterSpecs.weightedSum(base, adapters);
             }
+            if (!run.copyWeightsForDecoding()) // Generator would try again, silently
+                System.err.println("lora4j: note: a heap copy of the weights (for faster decoding) would take more than half"
+                        + " the free heap, so decoding reads them from the checkpoint file (slower); more heap: LORA4J_JAVA_OPTS=-Xmx...");
             int eos = base.source().config().path("eos_token_id").isInt() ? base.source().config().get("eos_token_id").asInt() : -1;
             Sampler sampler = new Sampler(temperature, topK, topP, repetitionPenalty, new SplittableRandom(seed));
             if (!stop.isEmpty() && tokenizer == null) throw new Lora4jException("--stop needs the model's tokenizer.json, and the model directory has none");
