@@ -166,9 +166,7 @@ public final class Transformer implements AutoCloseable {
      * Causal-LM loss: forward, then cross-entropy of each row against targets (B·T; the token each
      * position must predict, or −100 to ignore). With gradScale ≠ 0 it also runs the backward pass for
      * the loss gradScale·Σ CE, accumulating the gradients of every trainable projection (use
-     * 1/targets-counted for the mean). The (B·T, V) logits never exist whole: with a frozen head they are
-     * computed a block of the vocabulary at a time ({@link #headByVocabBlocks}), otherwise LOGIT_ROWS
-     * rows at a time.
+     * 1/targets-counted for the mean). The (B·T, V) logits never exist whole ({@link HeadLoss}).
      */
     public LossSum loss(int[] tokens, int[] targets, int b, int t, Activations a, float gradScale) {
         boolean backward = gradScale != 0f;
@@ -177,123 +175,13 @@ public final class Transformer implements AutoCloseable {
         int v = config.vocabSize(), dim = config.dim(), bt = b * t;
         for (int i = 0; i < bt; i++)
             if (targets[i] >= v) throw new Lora4jException("target id " + targets[i] + " is outside the vocabulary [0, " + v + ")");
-        if (grads == null) {
-            LossSum loss = headByVocabBlocks(targets, bt, a, gradScale);
-            if (backward) backward(b, t, a);
-            return loss;
-        }
-        // Full fine-tuning: the head's own gradient needs each row's final softmax, so rows go in chunks.
-        double sum = 0;
-        long count = 0;
-        for (int r0 = 0; r0 < bt; r0 += Activations.LOGIT_ROWS) {
-            int rows = Math.min(Activations.LOGIT_ROWS, bt - r0), first = r0;
-            Kernels.matmul(new Mat(a.h, null, (long) r0 * dim, rows, dim, dim, 1), head.mat().t(), a.logits, 0, v, false);
-            double[] part = new double[rows];
-            Parallel.forRange(rows, 8, (i0, i1) -> {
-                for (int i = i0; i < i1; i++) {
-                    int target = targets[first + i], off = i * v;
-                    if (target < 0) {
-                        if (backward) java.util.Arrays.fill(a.logits, off, off + v, 0f);
-                        continue;
-                    }
-                    part[i] = Kernels.ops().crossEntropy(a.logits, off, v, target);
-                    if (backward) { // dL/dlogits = scale·(softmax − onehot)
-                        Kernels.ops().softmax(a.logits, off, v);
-                        a.logits[off + target] -= 1f;
-                        for (int j = 0; j < v; j++) a.logits[off + j] *= gradScale;
-                    }
-                }
-            });
-            for (int i = 0; i < rows; i++) {
-                if (targets[first + i] >= 0) count++;
-                sum += part[i];
-            }
-            if (backward) {
-                Mat dlogits = Mat.of(a.logits, 0, rows, v);
-                Kernels.matmul(dlogits, head.mat(), a.dh, r0 * dim, dim, false);
-                if (grads != null) { // dHead (V, C) += dlogitsᵀ·h; a tied head's gradient lands on the token embedding
-                    float[] g = grads.head() != null ? grads.head() : grads.token();
-                    Kernels.matmul(dlogits.t(), new Mat(a.h, null, (long) r0 * dim, rows, dim, dim, 1), g, 0, dim, true);
-                }
-            }
-        }
+        LossSum loss = grads == null ? HeadLoss.byVocabularyBlocks(head.mat(), targets, bt, a, gradScale)
+                : HeadLoss.byRowChunks(head.mat(), grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
         if (backward) {
             backward(b, t, a);
             if (grads != null) embedBackward(tokens, b, t, a.dx);
         }
-        return new LossSum(sum, count);
-    }
-
-    /**
-     * LM head and cross-entropy for a frozen head, a block of the vocabulary at a time over all B·T rows:
-     * each block of head rows is then read once for every row (in row chunks, the whole head would be
-     * packed again for every chunk), at full matmul speed. Per row it keeps a running log-sum-exp L and,
-     * for backward, a running softmax-weighted sum of head rows (acc, in a.dh), rescaled as L grows,
-     * as in online softmax:
-     *   L' = log(e^L + Σ_block e^z),   acc' = acc·e^(L − L') + Σ_block e^(z − L')·head_j
-     * so that at the end acc = Σ_j softmax_j·head_j and dL/dh = scale·(acc − head[target]).
-     */
-    private LossSum headByVocabBlocks(int[] targets, int bt, Activations a, float gradScale) {
-        int v = config.vocabSize(), dim = config.dim(), block = Math.max(1, Math.min(v, a.logits.length / bt));
-        boolean backward = gradScale != 0f;
-        Mat hidden = Mat.of(a.h, 0, bt, dim), w = head.mat(); // w: (V, C)
-        float[] lse = new float[bt], targetLogit = new float[bt], rescale = new float[bt];
-        java.util.Arrays.fill(lse, Float.NEGATIVE_INFINITY);
-        if (backward) java.util.Arrays.fill(a.dh, 0, bt * dim, 0f);
-        for (int v0 = 0; v0 < v; v0 += block) {
-            int vb = Math.min(block, v - v0), first = v0;
-            Mat wb = w.rows(v0, vb);
-            Kernels.matmul(hidden, wb.t(), a.logits, 0, vb, false); // z (BT, vb)
-            Parallel.forRange(bt, 8, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    int target = targets[r], off = r * vb;
-                    if (target < 0) { // ignored: e^(z − L) = 0 keeps its acc at 0
-                        if (backward) java.util.Arrays.fill(a.logits, off, off + vb, 0f);
-                        continue;
-                    }
-                    if (target >= first && target < first + vb) targetLogit[r] = a.logits[off + target - first];
-                    float was = lse[r], now = logAddExp(was, Kernels.ops().logSumExp(a.logits, off, vb));
-                    lse[r] = now;
-                    if (backward) {
-                        rescale[r] = (float) Math.exp((double) was - now); // 0 for the first block
-                        Kernels.ops().expMinus(a.logits, off, vb, now);
-                    }
-                }
-            });
-            if (backward) {
-                Parallel.forRange(bt, 8, (r0, r1) -> {
-                    for (int r = r0; r < r1; r++)
-                        if (targets[r] >= 0 && rescale[r] != 1f)
-                            for (int j = r * dim; j < (r + 1) * dim; j++) a.dh[j] *= rescale[r];
-                });
-                Kernels.matmul(Mat.of(a.logits, 0, bt, vb), wb, a.dh, 0, dim, true); // acc += e^(z − L)·head_block
-            }
-        }
-        double sum = 0;
-        long count = 0;
-        for (int r = 0; r < bt; r++)
-            if (targets[r] >= 0) {
-                sum += (double) lse[r] - targetLogit[r];
-                count++;
-            }
-        if (backward) {
-            Parallel.forRange(bt, 8, (r0, r1) -> {
-                float[] row = new float[dim];
-                for (int r = r0; r < r1; r++) {
-                    if (targets[r] < 0) continue; // its acc stayed 0
-                    w.copyRow(targets[r], 0, row, 0, dim);
-                    for (int j = 0; j < dim; j++) a.dh[r * dim + j] = gradScale * (a.dh[r * dim + j] - row[j]);
-                }
-            });
-        }
-        return new LossSum(sum, count);
-    }
-
-    /** log(e^a + e^b), with e^−∞ = 0. */
-    private static float logAddExp(float a, float b) {
-        if (a == Float.NEGATIVE_INFINITY) return b;
-        double hi = Math.max(a, b), lo = Math.min(a, b);
-        return (float) (hi + Math.log1p(Math.exp(lo - hi)));
+        return loss;
     }
 
     /** Backward through the final norm and every block, from dL/d(final hidden) in a.dh. */

@@ -1,0 +1,133 @@
+package dev.lora4j.model;
+
+import dev.lora4j.kernels.Kernels;
+import dev.lora4j.tensor.Mat;
+import dev.lora4j.tensor.Parallel;
+
+import java.util.Arrays;
+
+/**
+ * The LM head and the causal-LM cross-entropy, forward and backward side by side, from the final
+ * normalised hidden states a.h (B·T, C) to the loss sum and dL/dh in a.dh (B·T, C). The (B·T, V) logits
+ * never exist whole: Activations' logits buffer holds LOGIT_ROWS × V floats, used either way below.
+ * Targets are checked by the caller (−100 or any negative: ignored).
+ */
+final class HeadLoss {
+    private HeadLoss() {}
+
+    /**
+     * A frozen head, a block of the vocabulary at a time over all B·T rows: each block of head rows is
+     * read once for every row (in row chunks the whole head would be packed again for every chunk), at
+     * full matmul speed. Per row it keeps a running log-sum-exp L and, for backward, a running
+     * softmax-weighted sum of head rows (acc, in a.dh), rescaled as L grows, as in online softmax:
+     * <pre>
+     *   L' = log(e^L + Σ_block e^z),   acc' = acc·e^(L − L') + Σ_block e^(z − L')·head_j
+     * </pre>
+     * so that at the end acc = Σ_j softmax_j·head_j and dL/dh = scale·(acc − head[target]).
+     */
+    static Transformer.LossSum byVocabularyBlocks(Mat head /* (V, C) */, int[] targets, int bt, Activations a, float gradScale) {
+        int v = head.rows(), dim = head.cols(), block = Math.max(1, Math.min(v, a.logits.length / bt));
+        boolean backward = gradScale != 0f;
+        Mat hidden = Mat.of(a.h, 0, bt, dim);
+        float[] lse = new float[bt], targetLogit = new float[bt], rescale = new float[bt];
+        Arrays.fill(lse, Float.NEGATIVE_INFINITY);
+        if (backward) Arrays.fill(a.dh, 0, bt * dim, 0f);
+        for (int v0 = 0; v0 < v; v0 += block) {
+            int vb = Math.min(block, v - v0), first = v0;
+            Mat wb = head.rows(v0, vb);
+            Kernels.matmul(hidden, wb.t(), a.logits, 0, vb, false); // z (BT, vb)
+            Parallel.forRange(bt, 8, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int target = targets[r], off = r * vb;
+                    if (target < 0) { // ignored: e^(z − L) = 0 keeps its acc at 0
+                        if (backward) Arrays.fill(a.logits, off, off + vb, 0f);
+                        continue;
+                    }
+                    if (target >= first && target < first + vb) targetLogit[r] = a.logits[off + target - first];
+                    float was = lse[r], now = logAddExp(was, Kernels.ops().logSumExp(a.logits, off, vb));
+                    lse[r] = now;
+                    if (backward) {
+                        rescale[r] = (float) Math.exp((double) was - now); // 0 for the first block
+                        Kernels.ops().expMinus(a.logits, off, vb, now);
+                    }
+                }
+            });
+            if (backward) {
+                Parallel.forRange(bt, 8, (r0, r1) -> {
+                    for (int r = r0; r < r1; r++)
+                        if (targets[r] >= 0 && rescale[r] != 1f)
+                            for (int j = r * dim; j < (r + 1) * dim; j++) a.dh[j] *= rescale[r];
+                });
+                Kernels.matmul(Mat.of(a.logits, 0, bt, vb), wb, a.dh, 0, dim, true); // acc += e^(z − L)·head_block
+            }
+        }
+        double sum = 0;
+        long count = 0;
+        for (int r = 0; r < bt; r++)
+            if (targets[r] >= 0) {
+                sum += (double) lse[r] - targetLogit[r];
+                count++;
+            }
+        if (backward) {
+            Parallel.forRange(bt, 8, (r0, r1) -> {
+                float[] row = new float[dim];
+                for (int r = r0; r < r1; r++) {
+                    if (targets[r] < 0) continue; // its acc stayed 0
+                    head.copyRow(targets[r], 0, row, 0, dim);
+                    for (int j = 0; j < dim; j++) a.dh[r * dim + j] = gradScale * (a.dh[r * dim + j] - row[j]);
+                }
+            });
+        }
+        return new Transformer.LossSum(sum, count);
+    }
+
+    /** log(e^a + e^b), with e^−∞ = 0. */
+    private static float logAddExp(float a, float b) {
+        if (a == Float.NEGATIVE_INFINITY) return b;
+        double hi = Math.max(a, b), lo = Math.min(a, b);
+        return (float) (hi + Math.log1p(Math.exp(lo - hi)));
+    }
+
+    /**
+     * A trained head (full fine-tuning), LOGIT_ROWS rows at a time: its own gradient,
+     * dHead (V, C) += dlogitsᵀ·h, needs each row's final softmax. A tied head's gradient is the token
+     * embedding's.
+     */
+    static Transformer.LossSum byRowChunks(Mat head /* (V, C) */, float[] headGrad, int[] targets, int bt, Activations a, float gradScale) {
+        int v = head.rows(), dim = head.cols();
+        boolean backward = gradScale != 0f;
+        double sum = 0;
+        long count = 0;
+        for (int r0 = 0; r0 < bt; r0 += Activations.LOGIT_ROWS) {
+            int rows = Math.min(Activations.LOGIT_ROWS, bt - r0), first = r0;
+            Mat h = new Mat(a.h, null, (long) r0 * dim, rows, dim, dim, 1);
+            Kernels.matmul(h, head.t(), a.logits, 0, v, false);
+            double[] part = new double[rows];
+            Parallel.forRange(rows, 8, (i0, i1) -> {
+                for (int i = i0; i < i1; i++) {
+                    int target = targets[first + i], off = i * v;
+                    if (target < 0) {
+                        if (backward) Arrays.fill(a.logits, off, off + v, 0f);
+                        continue;
+                    }
+                    part[i] = Kernels.ops().crossEntropy(a.logits, off, v, target);
+                    if (backward) { // dL/dlogits = scale·(softmax − onehot)
+                        Kernels.ops().softmax(a.logits, off, v);
+                        a.logits[off + target] -= 1f;
+                        for (int j = 0; j < v; j++) a.logits[off + j] *= gradScale;
+                    }
+                }
+            });
+            for (int i = 0; i < rows; i++) {
+                if (targets[first + i] >= 0) count++;
+                sum += part[i];
+            }
+            if (backward) {
+                Mat dlogits = Mat.of(a.logits, 0, rows, v);
+                Kernels.matmul(dlogits, head, a.dh, r0 * dim, dim, false);
+                Kernels.matmul(dlogits.t(), h, headGrad, 0, dim, true);
+            }
+        }
+        return new Transformer.LossSum(sum, count);
+    }
+}
