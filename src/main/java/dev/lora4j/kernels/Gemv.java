@@ -76,15 +76,16 @@ final class Gemv {
     /**
      * C(m, out) (+)= A(m, in)·Wᵀ for a weight held as heap rows ({@link WeightRows}): output j is the dot
      * product of row j with each row of A, summed in four interleaved lanes of vectors and then in order,
-     * so each output is the same whatever m and the thread count. Threads take contiguous runs of rows.
+     * so each output is the same whatever m and the thread count. Rows go in contiguous chunks, which
+     * threads claim as they come free.
      */
     static void multiply(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = a.rows(), k = a.cols();
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[][] x = new float[m][k];
         for (int i = 0; i < m; i++) a.copyRow(i, 0, x[i], 0, k);
-        // Several chunks a thread, claimed as threads come free: one core streaming slower than the
-        // other (it happens on a shared machine) then costs little.
+        // Several chunks a thread: one core streaming slower than the other (it happens on a shared
+        // machine) then costs little.
         int n = w.rows(), chunks = Math.max(1, Math.min(4 * Parallel.threads(), n / 64));
         Parallel.forChunks(chunks, q -> {
             int j0 = (int) ((long) n * q / chunks), j1 = (int) ((long) n * (q + 1) / chunks);
