@@ -94,6 +94,9 @@ final class Gemv {
         });
     }
 
+    // dotsF32 and dotsBf16 differ only in how a vector of weights is loaded. They are kept apart on
+    // purpose: one loop choosing the load per vector (the choice is loop-invariant) decoded bf16 ≈ 10%
+    // slower, A/B alternated three times.
     private static void dotsF32(float[][] x, float[] w, int k, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
         int k4 = k - k % (4 * L), kv = k - k % L;
         for (int j = j0; j < j1; j++) {
@@ -142,7 +145,7 @@ final class Gemv {
         }
     }
 
-    /** {@link #dots} over a heap array (e.g. keys in the KV cache: many short rows). */
+    /** {@link #dots} over a heap array (e.g. a weight being trained, in full fine-tuning). */
     private static void dotsArray(float[][] x, Mat b, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = x.length, k = b.rows(), n = b.cols(), ld = b.colStride(), base = (int) b.offset(), kv = k - k % L;
         float[] w = b.array();
