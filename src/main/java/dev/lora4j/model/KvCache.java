@@ -1,5 +1,7 @@
 package dev.lora4j.model;
 
+import dev.lora4j.tensor.Mat;
+
 /**
  * Keys and values of every layer for B sequences of up to maxT positions, filled as tokens are
  * generated. Values are (B, maxT, KV·D); keys (already rotated) are stored transposed per head,
@@ -24,8 +26,8 @@ public final class KvCache {
         }
 
         /** The keys of sequence b, head kvh, positions [0, t), as a (t, D) matrix. */
-        dev.lora4j.tensor.Mat keys(int b, int kvh, int t) {
-            return new dev.lora4j.tensor.Mat(kT, null, keyOffset(b, kvh), t, headDim, 1, maxT);
+        Mat keys(int b, int kvh, int t) {
+            return new Mat(kT, null, keyOffset(b, kvh), t, headDim, 1, maxT);
         }
 
         /** Copies the k and v columns of qkv rows (B·n, W) for positions [pos, pos + n) into the cache. */
