@@ -19,6 +19,9 @@ import java.util.List;
 public record Attention(List<Projection> inputs /* write [q | k | v] in order */, Projection output, int heads, int kvHeads,
                         int headDim, Rope rope /* null for learned positions */, int slidingWindow) {
 
+    /** Rows per block of the causal training pass (a multiple of the matmul's 8-row tile). */
+    private static final int BLOCK = 64;
+
     public int qkvWidth() {
         return (heads + 2 * kvHeads) * headDim;
     }
@@ -125,6 +128,20 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
     }
 
+    /**
+     * dst(D, n) = m(n, D)ᵀ, row-major: a head's keys (or values) as rows of length n, so every block of
+     * scores reads them as plain rows instead of transposing the same keys again for each block.
+     */
+    private static void transpose(Mat m, float[] dst) {
+        float[] a = m.array();
+        int n = m.rows(), d = m.cols(), rs = m.rowStride(), off = (int) m.offset();
+        for (int i0 = 0; i0 < n; i0 += 16) { // 16 rows at a time: each output run is one cache line
+            int i1 = Math.min(n, i0 + 16);
+            for (int j = 0; j < d; j++)
+                for (int i = i0; i < i1; i++) dst[j * n + i] = a[off + i * rs + j];
+        }
+    }
+
     /** First key position row i may attend to (causal, and within the sliding window if any). */
     private int firstVisible(int i) {
         return slidingWindow > 0 ? Math.max(0, i - slidingWindow + 1) : 0;
@@ -142,30 +159,41 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         return Mat.of(qkv, bi * t * qkvWidth() + (heads + kvHeads + kvh) * headDim, t, headDim, qkvWidth());
     }
 
-    /** att(B·T, H·D) = softmax(q·kᵀ/√D + mask)·v per (batch, head). */
+    /**
+     * att(B·T, H·D) = softmax(q·kᵀ/√D + mask)·v per (batch, head), a block of query rows at a time:
+     * rows [i0, i1) see keys [0, i1) only, so most of the masked upper triangle is never computed.
+     */
     private void attend(float[] qkv, int b, int t, float[] att) {
         int group = heads / kvHeads, ldo = heads * headDim;
         Parallel.forRange(b * heads, 1, (u0, u1) -> {
-            float[] p = new float[t * t];
+            float[] p = new float[Math.min(BLOCK, t) * t], kT = new float[headDim * t];
             for (int u = u0; u < u1; u++) {
                 int bi = u / heads, hh = u % heads, kvh = hh / group;
-                probabilities(qkv, bi, t, hh, p);
-                Kernels.matmul(Mat.of(p, 0, t, t), v(qkv, bi, t, kvh), att, bi * t * ldo + hh * headDim, ldo, false);
+                transpose(k(qkv, bi, t, kvh), kT);
+                for (int i0 = 0; i0 < t; i0 += BLOCK) {
+                    int i1 = Math.min(t, i0 + BLOCK);
+                    probabilities(qkv, bi, t, hh, kT, i0, i1, p, 0, i1);
+                    Kernels.matmul(Mat.of(p, 0, i1 - i0, i1, i1), v(qkv, bi, t, kvh).rows(0, i1), att, (bi * t + i0) * ldo + hh * headDim, ldo, false);
+                }
             }
         });
     }
 
-    /** p(T, T) = softmax(q·kᵀ/√D + causal/window mask) for one (batch, query head); masked entries are 0. */
-    private void probabilities(float[] qkv, int bi, int t, int hh, float[] p) {
+    /**
+     * Rows [i0, i1) of p = softmax(q·kᵀ/√D + causal/window mask) for one (batch, query head), over keys
+     * [0, i1) (every later key is masked for these rows): row i at p[pOff + (i - i0)·ld], masked entries 0.
+     * kT(D, T) holds the head's keys transposed.
+     */
+    private void probabilities(float[] qkv, int bi, int t, int hh, float[] kT, int i0, int i1, float[] p, int pOff, int ld) {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
-        Kernels.matmul(q(qkv, bi, t, hh), k(qkv, bi, t, hh / (heads / kvHeads)).t(), p, 0, t, false);
-        for (int i = 0; i < t; i++) {
-            int row = i * t, from = firstVisible(i);
+        Kernels.matmul(q(qkv, bi, t, hh).rows(i0, i1 - i0), Mat.of(kT, 0, headDim, i1, t), p, pOff, ld, false);
+        for (int i = i0; i < i1; i++) {
+            int row = pOff + (i - i0) * ld, from = firstVisible(i);
             Arrays.fill(p, row, row + from, 0f);
             for (int j = from; j <= i; j++) p[row + j] *= scale;
             ops.softmax(p, row + from, i + 1 - from);
-            Arrays.fill(p, row + i + 1, row + t, 0f);
+            Arrays.fill(p, row + i + 1, row + i1, 0f);
         }
     }
 
@@ -173,32 +201,45 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      * dqkv from datt, per (batch, key/value head), so the query heads that share a k/v head add their
      * dK and dV in one thread. P is recomputed (cheaper in memory than keeping B·H·T² floats a layer):
      * dV += Pᵀ·dO; dP = dO·Vᵀ; dS = softmax'(dP)/√D; dQ = dS·K; dK += dSᵀ·Q.
+     *
+     * <p>P, dS and dQ go a block of query rows at a time (rows [i0, i1) see keys [0, i1)); dV and dK a
+     * block of key rows at a time (keys [j0, j1) are seen by queries [j0, T) only). What is skipped is
+     * masked, exact zeros at the start or end of each sum, so the results are the same to the bit as
+     * with whole T×T products.
      */
     private void attendBackward(float[] qkv, float[] datt, float[] dqkv, int b, int t) {
-        int group = heads / kvHeads, ldo = heads * headDim;
+        int group = heads / kvHeads, ldo = heads * headDim, w = qkvWidth();
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
         Parallel.forRange(b * kvHeads, 1, (u0, u1) -> {
-            float[] p = new float[t * t], dp = new float[t * t];
+            float[] p = new float[t * t], dp = new float[t * t], kT = new float[headDim * t], vT = new float[headDim * t];
             for (int u = u0; u < u1; u++) {
                 int bi = u / kvHeads, kvh = u % kvHeads;
-                Mat dk = k(dqkv, bi, t, kvh), dv = v(dqkv, bi, t, kvh);
+                Mat k = k(qkv, bi, t, kvh), v = v(qkv, bi, t, kvh);
+                transpose(k, kT);
+                transpose(v, vT);
+                int dk = (int) k(dqkv, bi, t, kvh).offset(), dv = (int) v(dqkv, bi, t, kvh).offset();
                 for (int g = 0; g < group; g++) {
-                    int hh = kvh * group + g;
-                    probabilities(qkv, bi, t, hh, p);
-                    Mat dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
-                    Kernels.matmul(Mat.of(p, 0, t, t).t(), dO, dqkv, (int) dv.offset(), qkvWidth(), g > 0);
-                    Kernels.matmul(dO, v(qkv, bi, t, kvh).t(), dp, 0, t, false);
-                    for (int i = 0; i < t; i++) {
-                        int from = firstVisible(i);
-                        Arrays.fill(dp, i * t, i * t + from, 0f);
-                        ops.softmaxBackward(dp, i * t + from, p, i * t + from, i + 1 - from);
-                        for (int j = from; j <= i; j++) dp[i * t + j] *= scale;
-                        Arrays.fill(dp, i * t + i + 1, i * t + t, 0f);
+                    int hh = kvh * group + g, dq = (int) q(dqkv, bi, t, hh).offset();
+                    Mat q = q(qkv, bi, t, hh), dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
+                    for (int i0 = 0; i0 < t; i0 += BLOCK) {
+                        int i1 = Math.min(t, i0 + BLOCK), n = i1 - i0;
+                        probabilities(qkv, bi, t, hh, kT, i0, i1, p, i0 * t, t);
+                        Kernels.matmul(dO.rows(i0, n), Mat.of(vT, 0, headDim, i1, t), dp, i0 * t, t, false);
+                        for (int i = i0; i < i1; i++) {
+                            int row = i * t, from = firstVisible(i);
+                            Arrays.fill(dp, row, row + from, 0f);
+                            ops.softmaxBackward(dp, row + from, p, row + from, i + 1 - from);
+                            for (int j = from; j <= i; j++) dp[row + j] *= scale;
+                            Arrays.fill(dp, row + i + 1, row + i1, 0f);
+                        }
+                        Kernels.matmul(Mat.of(dp, i0 * t, n, i1, t), k.rows(0, i1), dqkv, dq + i0 * w, w, false);
                     }
-                    Mat ds = Mat.of(dp, 0, t, t);
-                    Kernels.matmul(ds, k(qkv, bi, t, kvh), dqkv, (int) q(dqkv, bi, t, hh).offset(), qkvWidth(), false);
-                    Kernels.matmul(ds.t(), q(qkv, bi, t, hh), dqkv, (int) dk.offset(), qkvWidth(), g > 0);
+                    for (int j0 = 0; j0 < t; j0 += BLOCK) {
+                        int j1 = Math.min(t, j0 + BLOCK), seen = t - j0;
+                        Kernels.matmul(Mat.of(p, j0 * t + j0, seen, j1 - j0, t).t(), dO.rows(j0, seen), dqkv, dv + j0 * w, w, g > 0);
+                        Kernels.matmul(Mat.of(dp, j0 * t + j0, seen, j1 - j0, t).t(), q.rows(j0, seen), dqkv, dk + j0 * w, w, g > 0);
+                    }
                 }
             }
         });

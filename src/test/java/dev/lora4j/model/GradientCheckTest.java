@@ -253,6 +253,23 @@ class GradientCheckTest {
         checkAttention(at, b, t, c, 10000.0, 3, v);
     }
 
+    /**
+     * Past 64 positions the training pass works on blocks of query rows (and, for dK and dV, of key
+     * rows): these lengths cross block edges, end mid-block, and have a sliding window that starts
+     * inside an earlier block.
+     */
+    @Test
+    void attentionLongerThanOneBlock() {
+        int c = 8, r = 2;
+        LoraLinear cattn = loraOn("c_attn", c, 3 * c, r, 1.3f);
+        checkAttention(new Attention(List.of(cattn), plain("c_proj", c, c, true), 2, 2, 4, null, 0), 1, 130, c, 0, 0, cattn);
+        LoraLinear q = loraOn("q_proj", c, 4 * 2, r, 2f);
+        LoraLinear v = loraOn("v_proj", c, 2 * 2, r, 0.5f);
+        Attention at = new Attention(List.of(q, plain("k_proj", c, 2 * 2, true), v), plain("o_proj", 4 * 2, c, false), 4, 2, 2,
+                new Rope(new Rotary(10000.0, null), 2), 70);
+        checkAttention(at, 1, 150, c, 10000.0, 70, v);
+    }
+
     /** L = Σ w·attention(h); checks dh and the gradients of one LoRA input projection. */
     void checkAttention(Attention at, int b, int t, int c, double theta, int window, LoraLinear target) {
         int bt = b * t, wdt = at.qkvWidth(), hd = at.headDim();
