@@ -19,7 +19,7 @@ import java.util.List;
 public record Attention(List<Projection> inputs /* write [q | k | v] in order */, Projection output, int heads, int kvHeads,
                         int headDim, Rope rope /* null for learned positions */, int slidingWindow) {
 
-    /** Rows per block of the causal training pass (a multiple of the matmul's 8-row tile). */
+    /** Rows per block of a causal pass over many rows (training, a prompt); a multiple of the matmul's 8-row tile. */
     private static final int BLOCK = 64;
 
     public int qkvWidth() {
@@ -107,22 +107,24 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
             return;
         }
-        Parallel.forRange(b * heads, 1, (u0, u1) -> {
-            float[] p = new float[n * total];
+        Parallel.forRange(b * heads, 1, (u0, u1) -> { // a prompt: blocks of new rows, each seeing the keys up to its last row
+            float[] p = new float[Math.min(BLOCK, n) * total];
             for (int u = u0; u < u1; u++) {
                 int bi = u / heads, hh = u % heads, kvh = hh / group;
                 Mat q = Mat.of(qkv, bi * n * w + hh * headDim, n, headDim, w);
-                Mat k = cache.keys(bi, kvh, total);
-                Mat v = Mat.of(cache.v(), cache.offset(bi) + kvh * headDim, total, headDim, kvw);
-                Kernels.matmul(q, k.t(), p, 0, total, false);
-                for (int i = 0; i < n; i++) {
-                    int abs = pos + i, row = i * total, from = firstVisible(abs);
-                    Arrays.fill(p, row, row + from, 0f);
-                    for (int j = from; j <= abs; j++) p[row + j] *= scale;
-                    ops.softmax(p, row + from, abs + 1 - from);
-                    Arrays.fill(p, row + abs + 1, row + total, 0f);
+                for (int i0 = 0; i0 < n; i0 += BLOCK) {
+                    int i1 = Math.min(n, i0 + BLOCK), keys = pos + i1;
+                    Kernels.matmul(q.rows(i0, i1 - i0), cache.keys(bi, kvh, keys).t(), p, 0, keys, false);
+                    for (int i = i0; i < i1; i++) {
+                        int abs = pos + i, row = (i - i0) * keys, from = firstVisible(abs);
+                        Arrays.fill(p, row, row + from, 0f);
+                        for (int j = from; j <= abs; j++) p[row + j] *= scale;
+                        ops.softmax(p, row + from, abs + 1 - from);
+                        Arrays.fill(p, row + abs + 1, row + keys, 0f);
+                    }
+                    Mat v = Mat.of(cache.v(), cache.offset(bi) + kvh * headDim, keys, headDim, kvw);
+                    Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), v, att, (bi * n + i0) * ldo + hh * headDim, ldo, false);
                 }
-                Kernels.matmul(Mat.of(p, 0, n, total), v, att, bi * n * ldo + hh * headDim, ldo, false);
             }
         });
         output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);

@@ -81,6 +81,36 @@ class GenerateTest {
         }
     }
 
+    /**
+     * A prompt longer than one block of rows (64), given in two pieces and then one decode step:
+     * each call's logits equal the full forward pass (the fixture's context raised to fit; RoPE has no
+     * table to outgrow). The sliding window (5) starts inside earlier blocks.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-gqa", "mistral-window"})
+    void longPromptLogitsEqualTheFullForward(String name, @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+        try (var files = java.nio.file.Files.list(TestPaths.fixture(name))) {
+            for (java.nio.file.Path f : files.toList()) java.nio.file.Files.copy(f, dir.resolve(f.getFileName()));
+        }
+        java.nio.file.Path config = dir.resolve("config.json");
+        java.nio.file.Files.writeString(config, java.nio.file.Files.readString(config).replace("\"max_position_embeddings\": 64", "\"max_position_embeddings\": 160"));
+        try (Transformer m = Transformer.load(dir)) {
+            int v = m.config().vocabSize(), t = 151, first = 70;
+            int[] ids = new SplittableRandom(3).ints(t, 0, v).toArray();
+            dev.lora4j.model.KvCache cache = new dev.lora4j.model.KvCache(m.config(), 1, t);
+            float[][] cached = {
+                    m.forwardCached(Arrays.copyOf(ids, first), 1, first, cache),
+                    m.forwardCached(Arrays.copyOfRange(ids, first, t - 1), 1, t - 1 - first, cache),
+                    m.forwardCached(new int[] {ids[t - 1]}, 1, 1, cache)};
+            float[] full = m.forward(ids, 1, t, new Activations(m.config(), 1, t, false));
+            int[] positions = {first - 1, t - 2, t - 1};
+            for (int s = 0; s < 3; s++)
+                for (int j = 0; j < v; j++)
+                    assertThat(cached[s][j]).as("%s position %d logit %d", name, positions[s], j)
+                            .isCloseTo(full[positions[s] * v + j], org.assertj.core.data.Offset.offset(1e-4f));
+        }
+    }
+
     @Test
     void samplingIsSeededAndTopKOneIsGreedy() {
         try (Transformer m = Transformer.load(TestPaths.fixture("llama-gqa"))) {
