@@ -210,40 +210,46 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      * with whole T×T products.
      */
     private void attendBackward(float[] qkv, float[] datt, float[] dqkv, int b, int t) {
-        int group = heads / kvHeads, ldo = heads * headDim, w = qkvWidth();
-        float scale = (float) (1.0 / Math.sqrt(headDim));
-        Ops ops = Kernels.ops();
+        int group = heads / kvHeads, ldo = heads * headDim;
         Parallel.forRange(b * kvHeads, 1, (u0, u1) -> {
             float[] p = new float[t * t], dp = new float[t * t], kT = new float[headDim * t], vT = new float[headDim * t];
             for (int u = u0; u < u1; u++) {
                 int bi = u / kvHeads, kvh = u % kvHeads;
-                Mat k = k(qkv, bi, t, kvh), v = v(qkv, bi, t, kvh);
-                transpose(k, kT);
-                transpose(v, vT);
-                int dk = (int) k(dqkv, bi, t, kvh).offset(), dv = (int) v(dqkv, bi, t, kvh).offset();
+                transpose(k(qkv, bi, t, kvh), kT);
+                transpose(v(qkv, bi, t, kvh), vT);
                 for (int g = 0; g < group; g++) {
-                    int hh = kvh * group + g, dq = (int) q(dqkv, bi, t, hh).offset();
-                    Mat q = q(qkv, bi, t, hh), dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
-                    for (int i0 = 0; i0 < t; i0 += BLOCK) {
-                        int i1 = Math.min(t, i0 + BLOCK), n = i1 - i0;
-                        probabilities(qkv, bi, t, hh, kT, i0, i1, p, i0 * t, t);
-                        Kernels.matmul(dO.rows(i0, n), Mat.of(vT, 0, headDim, i1, t), dp, i0 * t, t, false);
-                        for (int i = i0; i < i1; i++) {
-                            int row = i * t, from = firstVisible(i);
-                            Arrays.fill(dp, row, row + from, 0f);
-                            ops.softmaxBackward(dp, row + from, p, row + from, i + 1 - from);
-                            for (int j = from; j <= i; j++) dp[row + j] *= scale;
-                            Arrays.fill(dp, row + i + 1, row + i1, 0f);
-                        }
-                        Kernels.matmul(Mat.of(dp, i0 * t, n, i1, t), k.rows(0, i1), dqkv, dq + i0 * w, w, false);
-                    }
-                    for (int j0 = 0; j0 < t; j0 += BLOCK) {
-                        int j1 = Math.min(t, j0 + BLOCK), seen = t - j0;
-                        Kernels.matmul(Mat.of(p, j0 * t + j0, seen, j1 - j0, t).t(), dO.rows(j0, seen), dqkv, dv + j0 * w, w, g > 0);
-                        Kernels.matmul(Mat.of(dp, j0 * t + j0, seen, j1 - j0, t).t(), q.rows(j0, seen), dqkv, dk + j0 * w, w, g > 0);
-                    }
+                    int hh = kvh * group + g;
+                    Mat dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
+                    for (int i0 = 0; i0 < t; i0 += BLOCK) queryBlockBackward(qkv, dO, dqkv, bi, t, hh, kT, vT, i0, p, dp);
+                    for (int j0 = 0; j0 < t; j0 += BLOCK) keyBlockBackward(qkv, dO, dqkv, bi, t, hh, j0, p, dp, g > 0);
                 }
             }
         });
+    }
+
+    /** Query rows [i0, i0 + BLOCK) of one head: P and dS = softmax'(dO·Vᵀ)/√D into rows of p and dp (T×T), and dQ = dS·K. */
+    private void queryBlockBackward(float[] qkv, Mat dO, float[] dqkv, int bi, int t, int hh, float[] kT, float[] vT,
+                                    int i0, float[] p, float[] dp) {
+        int i1 = Math.min(t, i0 + BLOCK), n = i1 - i0, w = qkvWidth();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        Ops ops = Kernels.ops();
+        probabilities(qkv, bi, t, hh, kT, i0, i1, p, i0 * t, t);
+        Kernels.matmul(dO.rows(i0, n), Mat.of(vT, 0, headDim, i1, t), dp, i0 * t, t, false);
+        for (int i = i0; i < i1; i++) {
+            int row = i * t, from = firstVisible(i);
+            Arrays.fill(dp, row, row + from, 0f);
+            ops.softmaxBackward(dp, row + from, p, row + from, i + 1 - from);
+            for (int j = from; j <= i; j++) dp[row + j] *= scale;
+            Arrays.fill(dp, row + i + 1, row + i1, 0f);
+        }
+        Kernels.matmul(Mat.of(dp, i0 * t, n, i1, t), k(qkv, bi, t, hh / (heads / kvHeads)).rows(0, i1), dqkv, (int) q(dqkv, bi, t, hh).offset() + i0 * w, w, false);
+    }
+
+    /** Key rows [j0, j0 + BLOCK) of one head, which queries [j0, T) see: dV (+)= Pᵀ·dO and dK (+)= dSᵀ·Q. */
+    private void keyBlockBackward(float[] qkv, Mat dO, float[] dqkv, int bi, int t, int hh, int j0, float[] p, float[] dp, boolean accumulate) {
+        int j1 = Math.min(t, j0 + BLOCK), seen = t - j0, w = qkvWidth(), kvh = hh / (heads / kvHeads);
+        int dk = (int) k(dqkv, bi, t, kvh).offset(), dv = (int) v(dqkv, bi, t, kvh).offset();
+        Kernels.matmul(Mat.of(p, j0 * t + j0, seen, j1 - j0, t).t(), dO.rows(j0, seen), dqkv, dv + j0 * w, w, accumulate);
+        Kernels.matmul(Mat.of(dp, j0 * t + j0, seen, j1 - j0, t).t(), q(qkv, bi, t, hh).rows(j0, seen), dqkv, dk + j0 * w, w, accumulate);
     }
 }
