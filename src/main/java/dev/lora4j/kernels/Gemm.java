@@ -88,9 +88,9 @@ public final class Gemm {
     private static void sharedB(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate, int mStrips) {
         int m = a.rows(), n = b.cols(), k = a.cols();
         float[] shared = BUFFERS.get().b;
-        // More chunks of rows than threads, claimed as threads come free: when one core runs slower
+        // Eight chunks of rows a thread, claimed as threads come free: when one core runs slower
         // than the other (it does, for seconds at a time, on a shared machine), it takes fewer.
-        int chunks = Math.min(mStrips, 4 * Parallel.threads());
+        int chunks = Math.min(mStrips, 8 * Parallel.threads());
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc), panels = (nc + NR - 1) / NR, jc0 = jc;
             for (int pc = 0; pc < k; pc += KC) {
