@@ -20,6 +20,11 @@ import java.util.function.IntConsumer;
 public final class Parallel {
     /** How long an idle worker spins before it parks: longer than the gaps between a decode step's calls. */
     private static final long SPIN_NANOS = 200_000;
+    /**
+     * More ranges than threads: a core of a shared machine runs 10-15% slower for seconds at a time,
+     * and with one range per thread the others would wait for it at the end of every call.
+     */
+    static final int RANGES_PER_THREAD = 4;
 
     private static volatile Pool pool = new Pool(Runtime.getRuntime().availableProcessors());
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
@@ -60,11 +65,11 @@ public final class Parallel {
     }
 
     /**
-     * Splits [0, n) into one contiguous range per thread (at least {@code grain} items each) and
-     * runs body(from, to) on each.
+     * Splits [0, n) into up to {@link #RANGES_PER_THREAD} contiguous ranges per thread (at least
+     * {@code grain} items each) and runs body(from, to) on each, ranges claimed as threads come free.
      */
     public static void forRange(int n, int grain, RangeBody body) {
-        int chunks = Math.max(1, Math.min(INSIDE.get() ? 1 : threads(), n / Math.max(1, grain)));
+        int chunks = Math.max(1, Math.min(INSIDE.get() ? 1 : RANGES_PER_THREAD * threads(), n / Math.max(1, grain)));
         if (chunks == 1) {
             if (n > 0) body.run(0, n);
             return;

@@ -54,6 +54,17 @@ class ParallelTest {
     }
 
     @Test
+    void rangesAreSeveralPerThreadButNeverBelowTheGrain() {
+        for (int grain : new int[] {1, 300, 2000}) {
+            java.util.List<int[]> ranges = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            Parallel.forRange(1001, grain, (from, to) -> ranges.add(new int[] {from, to}));
+            int expected = Math.max(1, Math.min(Parallel.RANGES_PER_THREAD * Parallel.threads(), 1001 / grain));
+            assertThat(ranges).as("grain %d", grain).hasSize(expected);
+            for (int[] r : ranges) assertThat(r[1] - r[0]).as("grain %d", grain).isGreaterThanOrEqualTo(Math.min(grain, 1001));
+        }
+    }
+
+    @Test
     void aFailureInAnyChunkReachesTheCallerAndThePoolStaysUsable() {
         assertThatThrownBy(() -> Parallel.forChunks(3, c -> {
             if (c == 2) throw new IllegalStateException("chunk two");
