@@ -20,7 +20,7 @@ import java.nio.ByteOrder;
  * does MR·NR fused multiply-adds per k with 3 vector loads and 8 broadcasts. Packing reads any
  * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
  * costs the same as the plain one. Schedules: tall problems pack each B block once, shared by all
- * threads, which then split M; otherwise threads split N (or M) into contiguous ranges, each with its
+ * threads, which then take chunks of M's rows as they come free; otherwise threads split N (or M) into contiguous ranges, each with its
  * own packing buffers (allocated once per thread and reused). A few rows (decoding) skip packing and
  * stream B directly.
  *

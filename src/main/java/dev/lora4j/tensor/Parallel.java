@@ -6,8 +6,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 
 /**
- * The one thread pool of lora4j. Kernels split work into a few contiguous chunks (one per thread, or a
- * few per thread where the cores may run at different speeds), never into many small tasks.
+ * The one thread pool of lora4j. Kernels split work into a few contiguous chunks, several per thread
+ * so that a core running slower than the others (common on a shared machine) takes fewer, never into
+ * many small tasks.
  *
  * <p>A decode step makes a hundred or more parallel calls of a few tens of microseconds each, so
  * waking a parked thread per call (what a general pool does) would cost as much as the work. Here
