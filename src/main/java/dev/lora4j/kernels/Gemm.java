@@ -20,9 +20,9 @@ import java.nio.ByteOrder;
  * does MR·NR fused multiply-adds per k with 3 vector loads and 8 broadcasts. Packing reads any
  * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
  * costs the same as the plain one. Schedules: tall problems pack each B block once, shared by all
- * threads, which then take chunks of M's rows as they come free; otherwise threads split N (or M) into contiguous ranges, each with its
- * own packing buffers (allocated once per thread and reused). A few rows (decoding) skip packing and
- * stream B directly.
+ * threads, which then take chunks of M's rows as they come free; otherwise threads split N (or M)
+ * into contiguous ranges, each with its own packing buffers (allocated once per thread and reused).
+ * A few rows (decoding) skip packing and stream B directly.
  *
  * <p>Operands are fp32, or bf16 kept as stored (widened as they are packed or streamed). Left out:
  * fp16 operands (widened when loaded) and pre-packed weights.
