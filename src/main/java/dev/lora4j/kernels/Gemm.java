@@ -88,18 +88,14 @@ public final class Gemm {
     private static void sharedB(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate, int mStrips) {
         int m = a.rows(), n = b.cols(), k = a.cols();
         float[] shared = BUFFERS.get().b;
-        // Eight chunks of rows a thread, claimed as threads come free: when one core runs slower
-        // than the other (it does, for seconds at a time, on a shared machine), it takes fewer.
-        int chunks = Math.min(mStrips, 8 * Parallel.threads());
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc), panels = (nc + NR - 1) / NR, jc0 = jc;
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc), pc0 = pc;
                 boolean acc = accumulate || pc > 0;
                 Parallel.forRange(panels, 1, (q0, q1) -> packB(b, pc0, kc, jc0, nc, q0, q1, shared, BUFFERS.get().row));
-                Parallel.forChunks(chunks, q -> {
+                Parallel.forRange(mStrips, 1, (s0, s1) -> { // several ranges a thread: a slower core takes fewer
                     Buffers buf = BUFFERS.get();
-                    int s0 = (int) ((long) mStrips * q / chunks), s1 = (int) ((long) mStrips * (q + 1) / chunks);
                     int m1 = Math.min(m, s1 * MR);
                     for (int ic = s0 * MR; ic < m1; ic += MC) {
                         int mc = Math.min(MC, m1 - ic);

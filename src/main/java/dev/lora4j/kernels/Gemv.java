@@ -84,11 +84,7 @@ final class Gemv {
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[][] x = new float[m][k];
         for (int i = 0; i < m; i++) a.copyRow(i, 0, x[i], 0, k);
-        // Several chunks a thread: one core streaming slower than the other (it happens on a shared
-        // machine) then costs little.
-        int n = w.rows(), chunks = Math.max(1, Math.min(4 * Parallel.threads(), n / 64));
-        Parallel.forChunks(chunks, q -> {
-            int j0 = (int) ((long) n * q / chunks), j1 = (int) ((long) n * (q + 1) / chunks);
+        Parallel.forRange(w.rows(), 64, (j0, j1) -> {
             if (w.f32() != null) dotsF32(x, w.f32(), k, j0, j1, c, cOff, ldc, accumulate);
             else dotsBf16(x, w.bf16(), k, j0, j1, c, cOff, ldc, accumulate);
         });
