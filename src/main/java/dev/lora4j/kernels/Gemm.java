@@ -255,9 +255,9 @@ public final class Gemm {
 
     /**
      * B = Wᵀ with W row-major (an nn.Linear weight, a tied LM head): each column of B is a row of W.
-     * Whole 16×16 blocks are transposed in registers ({@link Transpose16}); edges go through a small
-     * L1-resident tile: L consecutive k of each of the NR rows are read as vectors, then written out
-     * k by k, so both reads and writes stay contiguous.
+     * L consecutive k of each of the NR rows are read as vectors into a small L1-resident tile; whole
+     * 16×16 blocks of it are then transposed in registers ({@link Transpose16}), edges written out k
+     * by k, so both reads and writes stay contiguous.
      */
     private static void packColumns(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] tile) {
         long cs = b.colStride();
@@ -265,15 +265,14 @@ public final class Gemm {
             int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
             for (int p0 = 0; p0 < kc; p0 += L) {
                 int len = Math.min(L, kc - p0);
-                if (Transpose16.AVAILABLE && len == L && cols == NR) { // whole 16×16 blocks, in registers
-                    for (int g = 0; g < NR; g += L)
-                        Transpose16.block(b, b.offset() + (jc + q * NR + g) * cs + pc + p0, cs, bp, base + p0 * NR + g, NR);
-                    continue;
-                }
                 for (int jj = 0; jj < cols; jj++) {
                     long src = b.offset() + (jc + q * NR + jj) * cs + pc + p0;
                     if (len == L) load(b, src).intoArray(tile, jj * L);
                     else for (int pp = 0; pp < len; pp++) tile[jj * L + pp] = b.at(src + pp);
+                }
+                if (Transpose16.AVAILABLE && len == L && cols == NR) { // whole 16×16 blocks, in registers
+                    for (int g = 0; g < NR; g += L) Transpose16.block(tile, g * L, L, bp, base + p0 * NR + g, NR);
+                    continue;
                 }
                 for (int pp = 0; pp < len; pp++) {
                     int dst = base + (p0 + pp) * NR;

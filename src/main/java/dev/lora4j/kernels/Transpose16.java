@@ -1,12 +1,12 @@
 package dev.lora4j.kernels;
 
-import dev.lora4j.tensor.Mat;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A 16×16 block of fp32 transposed in registers, for packing B = Wᵀ (a row-major weight read down its
- * columns): sixteen rows are loaded as vectors and come out as sixteen columns. Four rounds of
+ * A 16×16 block of fp32 transposed in registers: sixteen rows are loaded as vectors and come out as
+ * sixteen columns. Used for packing B = Wᵀ (a row-major weight read down its columns) and for
+ * finishing sixteen dot products at once ({@link LaneSums}). Four rounds of
  * two-source lane selects (vpermt2ps on AVX-512) swap ever larger sub-blocks: 1×1, 2×2, 4×4, 8×8.
  * Copying through a tile element by element ran at ≈ 1.2 Gfloat/s here; this, at 3–6.
  * Only for 16-lane vectors ({@link #AVAILABLE}); otherwise {@link Gemm} keeps its scalar tile.
@@ -35,28 +35,29 @@ final class Transpose16 {
     private Transpose16() {}
 
     /**
-     * Reads m's storage at element src + r·stride, 16 floats each, for rows r = 0..15, and writes
-     * dst[dstOff + c·ld + r] = element (r, c): the block transposed. Written out pair by pair on
-     * purpose: sixteen named locals stay in registers, while a FloatVector[] of them was boxed and ran
-     * ten times slower.
+     * Reads src[off + r·stride], 16 floats each, for rows r = 0..15, and writes dst[dstOff + c·ld + r]
+     * = element (r, c): the block transposed. Written out pair by pair on purpose: sixteen named locals
+     * stay in registers, while a FloatVector[] of them was boxed and ran ten times slower. Heap arrays
+     * only: callers copy other storage into an L1-resident tile first, which keeps this one body
+     * monomorphic wherever it is inlined.
      */
-    static void block(Mat m, long src, long stride, float[] dst, int dstOff, int ld) {
-        FloatVector v0 = Gemm.load(m, src + 0 * stride);
-        FloatVector v1 = Gemm.load(m, src + 1 * stride);
-        FloatVector v2 = Gemm.load(m, src + 2 * stride);
-        FloatVector v3 = Gemm.load(m, src + 3 * stride);
-        FloatVector v4 = Gemm.load(m, src + 4 * stride);
-        FloatVector v5 = Gemm.load(m, src + 5 * stride);
-        FloatVector v6 = Gemm.load(m, src + 6 * stride);
-        FloatVector v7 = Gemm.load(m, src + 7 * stride);
-        FloatVector v8 = Gemm.load(m, src + 8 * stride);
-        FloatVector v9 = Gemm.load(m, src + 9 * stride);
-        FloatVector v10 = Gemm.load(m, src + 10 * stride);
-        FloatVector v11 = Gemm.load(m, src + 11 * stride);
-        FloatVector v12 = Gemm.load(m, src + 12 * stride);
-        FloatVector v13 = Gemm.load(m, src + 13 * stride);
-        FloatVector v14 = Gemm.load(m, src + 14 * stride);
-        FloatVector v15 = Gemm.load(m, src + 15 * stride);
+    static void block(float[] src, int off, int stride, float[] dst, int dstOff, int ld) {
+        FloatVector v0 = FloatVector.fromArray(S, src, off + 0 * stride);
+        FloatVector v1 = FloatVector.fromArray(S, src, off + 1 * stride);
+        FloatVector v2 = FloatVector.fromArray(S, src, off + 2 * stride);
+        FloatVector v3 = FloatVector.fromArray(S, src, off + 3 * stride);
+        FloatVector v4 = FloatVector.fromArray(S, src, off + 4 * stride);
+        FloatVector v5 = FloatVector.fromArray(S, src, off + 5 * stride);
+        FloatVector v6 = FloatVector.fromArray(S, src, off + 6 * stride);
+        FloatVector v7 = FloatVector.fromArray(S, src, off + 7 * stride);
+        FloatVector v8 = FloatVector.fromArray(S, src, off + 8 * stride);
+        FloatVector v9 = FloatVector.fromArray(S, src, off + 9 * stride);
+        FloatVector v10 = FloatVector.fromArray(S, src, off + 10 * stride);
+        FloatVector v11 = FloatVector.fromArray(S, src, off + 11 * stride);
+        FloatVector v12 = FloatVector.fromArray(S, src, off + 12 * stride);
+        FloatVector v13 = FloatVector.fromArray(S, src, off + 13 * stride);
+        FloatVector v14 = FloatVector.fromArray(S, src, off + 14 * stride);
+        FloatVector v15 = FloatVector.fromArray(S, src, off + 15 * stride);
         FloatVector lo = LOW[0], hi = HIGH[0], x;
         x = lo.selectFrom(v0, v1); v1 = hi.selectFrom(v0, v1); v0 = x;
         x = lo.selectFrom(v2, v3); v3 = hi.selectFrom(v2, v3); v2 = x;
