@@ -40,6 +40,13 @@ public interface Ops {
     /** y[yOff:+n] += a·x[xOff:+n]. */
     void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n);
 
+    /**
+     * y[yOff:+n] += Σ_r a[aOff + r]·x[xOff + r·ld :+n], rows r = 0..rows−1 added in order: {@link #axpy}
+     * over many rows with y held in registers (decoding's attention: scores from transposed keys,
+     * probabilities times values).
+     */
+    void axpyRows(float[] a, int aOff, int rows, float[] x, int xOff, int ld, float[] y, int yOff, int n);
+
     /** Σ x·y. */
     float dot(float[] x, int xOff, float[] y, int yOff, int n);
 

@@ -78,6 +78,11 @@ public final class ScalarOps implements Ops {
     }
 
     @Override
+    public void axpyRows(float[] a, int aOff, int rows, float[] x, int xOff, int ld, float[] y, int yOff, int n) {
+        for (int r = 0; r < rows; r++) axpy(a[aOff + r], x, xOff + r * ld, y, yOff, n);
+    }
+
+    @Override
     public float dot(float[] x, int xOff, float[] y, int yOff, int n) {
         float s = 0f;
         for (int i = 0; i < n; i++) s += x[xOff + i] * y[yOff + i];

@@ -144,6 +144,42 @@ public final class SimdOps implements Ops {
         for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
     }
 
+    /**
+     * Column blocks of four vectors stay in registers while every row is added into them, so y is read
+     * and written once instead of once per row. Each element gets the same fused multiply-adds in the
+     * same order as {@link #axpy} row by row, so the bits are the same.
+     */
+    @Override
+    public void axpyRows(float[] a, int aOff, int rows, float[] x, int xOff, int ld, float[] y, int yOff, int n) {
+        int c = 0;
+        for (; c <= n - 4 * L; c += 4 * L) {
+            FloatVector y0 = FloatVector.fromArray(S, y, yOff + c), y1 = FloatVector.fromArray(S, y, yOff + c + L);
+            FloatVector y2 = FloatVector.fromArray(S, y, yOff + c + 2 * L), y3 = FloatVector.fromArray(S, y, yOff + c + 3 * L);
+            for (int r = 0; r < rows; r++) {
+                FloatVector ar = FloatVector.broadcast(S, a[aOff + r]);
+                int xr = xOff + r * ld + c;
+                y0 = FloatVector.fromArray(S, x, xr).fma(ar, y0);
+                y1 = FloatVector.fromArray(S, x, xr + L).fma(ar, y1);
+                y2 = FloatVector.fromArray(S, x, xr + 2 * L).fma(ar, y2);
+                y3 = FloatVector.fromArray(S, x, xr + 3 * L).fma(ar, y3);
+            }
+            y0.intoArray(y, yOff + c);
+            y1.intoArray(y, yOff + c + L);
+            y2.intoArray(y, yOff + c + 2 * L);
+            y3.intoArray(y, yOff + c + 3 * L);
+        }
+        for (; c <= n - L; c += L) {
+            FloatVector y0 = FloatVector.fromArray(S, y, yOff + c);
+            for (int r = 0; r < rows; r++) y0 = FloatVector.fromArray(S, x, xOff + r * ld + c).fma(FloatVector.broadcast(S, a[aOff + r]), y0);
+            y0.intoArray(y, yOff + c);
+        }
+        for (; c < n; c++) {
+            float s = y[yOff + c];
+            for (int r = 0; r < rows; r++) s += a[aOff + r] * x[xOff + r * ld + c];
+            y[yOff + c] = s;
+        }
+    }
+
     @Override
     public float dot(float[] x, int xOff, float[] y, int yOff, int n) {
         FloatVector acc = FloatVector.zero(S);

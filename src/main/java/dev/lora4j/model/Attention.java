@@ -99,10 +99,12 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                 float[] p = new float[total];
                 int bi = u / heads, hh = u % heads, kvh = hh / group, q = bi * w + hh * headDim;
                 int k0 = cache.keyOffset(bi, kvh), v0 = cache.offset(bi) + kvh * headDim, out = bi * ldo + hh * headDim;
-                for (int d = 0; d < headDim; d++) ops.axpy(scale * qkv[q + d], cache.kT(), k0 + d * maxT + from, p, from, total - from);
+                float[] scaledQ = new float[headDim];
+                for (int d = 0; d < headDim; d++) scaledQ[d] = scale * qkv[q + d];
+                ops.axpyRows(scaledQ, 0, headDim, cache.kT(), k0 + from, maxT, p, from, total - from);
                 ops.softmax(p, from, total - from);
                 Arrays.fill(att, out, out + headDim, 0f);
-                for (int j = from; j < total; j++) ops.axpy(p[j], cache.v(), v0 + j * kvw, att, out, headDim);
+                ops.axpyRows(p, from, total - from, cache.v(), v0 + from * kvw, kvw, att, out, headDim);
             });
             output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
             return;

@@ -71,6 +71,16 @@ class OpsTest {
         simd.axpy(0.37f, x, 3, y1, 0, n);
         scalar.axpy(0.37f, x, 3, y2, 0, n);
         close(y1, y2, 1e-6f);
+        // axpy over rows: against the scalar twin, and bit for bit against SIMD axpy row by row
+        for (int rows : new int[] {1, 5, 70}) {
+            int ld = n + 3;
+            float[] w = random(rows + 1, 24, 1), m = random(rows * ld, 25, 1), out1 = random(n, 26, 1), out2 = out1.clone(), out3 = out1.clone();
+            simd.axpyRows(w, 1, rows, m, 2, ld, out1, 0, n);
+            scalar.axpyRows(w, 1, rows, m, 2, ld, out2, 0, n);
+            for (int r = 0; r < rows; r++) simd.axpy(w[1 + r], m, 2 + r * ld, out3, 0, n);
+            close(out1, out2, 1e-6f * rows);
+            assertThat(out1).as("rows %d", rows).containsExactly(out3);
+        }
         assertThat(simd.dot(x, 3, up, 0, n)).isCloseTo(scalar.dot(x, 3, up, 0, n), offset(tol * 16));
         // rope on a head of size 2n
         float[] h1 = random(2 * n + 1, 15, 1), h2 = h1.clone(), cos = random(n + 2, 16, 1), sin = random(n + 2, 17, 1);
