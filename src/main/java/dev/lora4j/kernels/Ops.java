@@ -47,6 +47,12 @@ public interface Ops {
      */
     void axpyRows(float[] a, int aOff, int rows, float[] x, int xOff, int ld, float[] y, int yOff, int n);
 
+    /**
+     * out[outOff + r] = Σ_d q[qOff + d]·x[xOff + r·ld + d] for rows r = 0..rows−1, d < n: one vector
+     * against many rows (decoding's attention: a new query against every cached key).
+     */
+    void dotRows(float[] q, int qOff, float[] x, int xOff, int ld, int rows, int n, float[] out, int outOff);
+
     /** Σ x·y. */
     float dot(float[] x, int xOff, float[] y, int yOff, int n);
 

@@ -83,6 +83,11 @@ public final class ScalarOps implements Ops {
     }
 
     @Override
+    public void dotRows(float[] q, int qOff, float[] x, int xOff, int ld, int rows, int n, float[] out, int outOff) {
+        for (int r = 0; r < rows; r++) out[outOff + r] = dot(q, qOff, x, xOff + r * ld, n);
+    }
+
+    @Override
     public float dot(float[] x, int xOff, float[] y, int yOff, int n) {
         float s = 0f;
         for (int i = 0; i < n; i++) s += x[xOff + i] * y[yOff + i];

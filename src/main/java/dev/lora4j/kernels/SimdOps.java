@@ -180,6 +180,36 @@ public final class SimdOps implements Ops {
         }
     }
 
+    /**
+     * Each row's products go into one vector, and sixteen rows' vectors are summed across their lanes
+     * at once ({@link LaneSums}), so the rows stream front to back without a reduction per row. Each
+     * output equals {@link #dot} of its row, bit for bit.
+     */
+    @Override
+    public void dotRows(float[] q, int qOff, float[] x, int xOff, int ld, int rows, int n, float[] out, int outOff) {
+        int nv = n - n % L;
+        if (nv == 0) { // rows shorter than a vector (tiny heads)
+            for (int r = 0; r < rows; r++) out[outOff + r] = dot(q, qOff, x, xOff + r * ld, n);
+            return;
+        }
+        LaneSums sums = new LaneSums(1);
+        for (int g = 0; g < rows; g += LaneSums.GROUP) {
+            int count = Math.min(LaneSums.GROUP, rows - g);
+            for (int r = g; r < g + count; r++) {
+                int xr = xOff + r * ld;
+                FloatVector acc = FloatVector.zero(S);
+                for (int d = 0; d < nv; d += L) acc = FloatVector.fromArray(S, q, qOff + d).fma(FloatVector.fromArray(S, x, xr + d), acc);
+                sums.put(0, r - g, acc);
+            }
+            float[] total = sums.finish(0, count);
+            for (int j = 0; j < count; j++) {
+                float s = total[j];
+                for (int d = nv, xr = xOff + (g + j) * ld; d < n; d++) s += q[qOff + d] * x[xr + d];
+                out[outOff + g + j] = s;
+            }
+        }
+    }
+
     @Override
     public float dot(float[] x, int xOff, float[] y, int yOff, int n) {
         FloatVector acc = FloatVector.zero(S);

@@ -93,18 +93,16 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int total = pos + n, group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
-        if (n == 1) { // one new token (decoding): scores as D multiply-adds over the keys' positions, then a weighted sum of values
-            int maxT = cache.maxT(), from = firstVisible(pos);
+        if (n == 1) { // one new token (decoding): a dot product with each cached key, then a weighted sum of values
+            int from = firstVisible(pos);
             Parallel.forChunks(b * heads, u -> { // one chunk per head, claimed as threads come free
                 float[] p = new float[total];
-                int bi = u / heads, hh = u % heads, kvh = hh / group, q = bi * w + hh * headDim;
-                int k0 = cache.keyOffset(bi, kvh), v0 = cache.offset(bi) + kvh * headDim, out = bi * ldo + hh * headDim;
-                float[] scaledQ = new float[headDim];
-                for (int d = 0; d < headDim; d++) scaledQ[d] = scale * qkv[q + d];
-                ops.axpyRows(scaledQ, 0, headDim, cache.kT(), k0 + from, maxT, p, from, total - from);
+                int bi = u / heads, hh = u % heads, kv = cache.offset(bi, hh / group), q = bi * w + hh * headDim, out = bi * ldo + hh * headDim;
+                ops.dotRows(qkv, q, cache.k(), kv + from * headDim, headDim, total - from, headDim, p, from);
+                for (int j = from; j < total; j++) p[j] *= scale;
                 ops.softmax(p, from, total - from);
                 Arrays.fill(att, out, out + headDim, 0f);
-                ops.axpyRows(p, from, total - from, cache.v(), v0 + from * kvw, kvw, att, out, headDim);
+                ops.axpyRows(p, from, total - from, cache.v(), kv + from * headDim, headDim, att, out, headDim);
             });
             output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
             return;
@@ -124,8 +122,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                         ops.softmax(p, row + from, abs + 1 - from);
                         Arrays.fill(p, row + abs + 1, row + keys, 0f);
                     }
-                    Mat v = Mat.of(cache.v(), cache.offset(bi) + kvh * headDim, keys, headDim, kvw);
-                    Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), v, att, (bi * n + i0) * ldo + hh * headDim, ldo, false);
+                    Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), cache.values(bi, kvh, keys), att, (bi * n + i0) * ldo + hh * headDim, ldo, false);
                 }
             }
         });

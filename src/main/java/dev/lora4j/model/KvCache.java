@@ -4,43 +4,41 @@ import dev.lora4j.tensor.Mat;
 
 /**
  * Keys and values of every layer for B sequences of up to maxT positions, filled as tokens are
- * generated. Values are (B, maxT, KV·D); keys (already rotated) are stored transposed per head,
- * (B, KV, D, maxT): one new token's scores against every cached key are then D multiply-adds over
- * contiguous positions, with no sum across vector lanes per key.
+ * generated. Both are (B, KV, maxT, D): each head's keys, and its values, are one contiguous block,
+ * position after position. A decode step reads every cached key and value once, and by then the
+ * weights streamed since have pushed them out of the caches; read front to back, they stream from
+ * memory at full speed (keys stored transposed, or values interleaved across heads, were read in
+ * strides and took half the time of the attention layer's weights).
  */
 public final class KvCache {
     /** One layer's cache. */
-    public record Layer(float[] kT, float[] v, int maxT, int kvHeads, int headDim) {
-        int width() {
-            return kvHeads * headDim;
-        }
-
-        /** Where sequence b's values start; row p of them (KV·D wide) follows at + p·width. */
-        int offset(int b) {
-            return b * maxT * width();
-        }
-
-        /** Where the keys of sequence b, head kvh start: (D, maxT), dimension d's row at + d·maxT. */
-        int keyOffset(int b, int kvh) {
-            return offset(b) + kvh * headDim * maxT;
+    public record Layer(float[] k, float[] v, int maxT, int kvHeads, int headDim) {
+        /** Where the keys (and values) of sequence b, head kvh start: (maxT, D), position p's row at + p·D. */
+        int offset(int b, int kvh) {
+            return (b * kvHeads + kvh) * maxT * headDim;
         }
 
         /** The keys of sequence b, head kvh, positions [0, t), as a (t, D) matrix. */
         Mat keys(int b, int kvh, int t) {
-            return new Mat(kT, null, keyOffset(b, kvh), t, headDim, 1, maxT);
+            return Mat.of(k, offset(b, kvh), t, headDim);
+        }
+
+        /** The values of sequence b, head kvh, positions [0, t), as a (t, D) matrix. */
+        Mat values(int b, int kvh, int t) {
+            return Mat.of(v, offset(b, kvh), t, headDim);
         }
 
         /** Copies the k and v columns of qkv rows (B·n, W) for positions [pos, pos + n) into the cache. */
         void append(float[] qkv, int b, int n, int pos, int kCol, int w) {
-            int width = width();
+            int width = kvHeads * headDim;
             for (int bi = 0; bi < b; bi++)
                 for (int i = 0; i < n; i++) {
-                    int src = (bi * n + i) * w;
+                    int src = (bi * n + i) * w + kCol;
                     for (int kvh = 0; kvh < kvHeads; kvh++) {
-                        int k0 = keyOffset(bi, kvh) + pos + i, s0 = src + kCol + kvh * headDim;
-                        for (int d = 0; d < headDim; d++) kT[k0 + d * maxT] = qkv[s0 + d];
+                        int dst = offset(bi, kvh) + (pos + i) * headDim;
+                        System.arraycopy(qkv, src + kvh * headDim, k, dst, headDim);
+                        System.arraycopy(qkv, src + width + kvh * headDim, v, dst, headDim);
                     }
-                    System.arraycopy(qkv, src + kCol + width, v, offset(bi) + (pos + i) * width, width);
                 }
         }
     }

@@ -72,7 +72,7 @@ class OpsTest {
         scalar.axpy(0.37f, x, 3, y2, 0, n);
         close(y1, y2, 1e-6f);
         // axpy over rows: against the scalar twin, and bit for bit against SIMD axpy row by row
-        for (int rows : new int[] {1, 5, 70}) {
+        for (int rows : new int[] {1, 5, 16, 70}) {
             int ld = n + 3;
             float[] w = random(rows + 1, 24, 1), m = random(rows * ld, 25, 1), out1 = random(n, 26, 1), out2 = out1.clone(), out3 = out1.clone();
             simd.axpyRows(w, 1, rows, m, 2, ld, out1, 0, n);
@@ -80,6 +80,13 @@ class OpsTest {
             for (int r = 0; r < rows; r++) simd.axpy(w[1 + r], m, 2 + r * ld, out3, 0, n);
             close(out1, out2, 1e-6f * rows);
             assertThat(out1).as("rows %d", rows).containsExactly(out3);
+            // one vector against many rows: against the scalar twin, and bit for bit against SIMD dot row by row
+            float[] d1 = new float[rows + 1], d2 = new float[rows + 1], d3 = new float[rows + 1];
+            simd.dotRows(x, 3, m, 2, ld, rows, n, d1, 1);
+            scalar.dotRows(x, 3, m, 2, ld, rows, n, d2, 1);
+            for (int r = 0; r < rows; r++) d3[1 + r] = simd.dot(x, 3, m, 2 + r * ld, n);
+            close(d1, d2, tol * 16);
+            assertThat(d1).as("rows %d", rows).containsExactly(d3);
         }
         assertThat(simd.dot(x, 3, up, 0, n)).isCloseTo(scalar.dot(x, 3, up, 0, n), offset(tol * 16));
         // rope on a head of size 2n
