@@ -81,19 +81,12 @@ final class Gemv {
      * ({@link LaneSums}: adding each vector's lanes one by one held fp32 decoding at ≈ 25 GB/s, this
      * streams at ≈ 30-40).
      */
-    /**
-     * Ranges of rows a thread, more than {@link Parallel#forRange}'s default: the thread that finishes
-     * first waits for the other's last range at the end of every call (48 calls a GPT-2 token), and
-     * with ranges a quarter the size that wait went from ≈ 0.8 to ≈ 0.4 ms a token.
-     */
-    private static final int RANGES_PER_THREAD = 16;
-
     static void multiply(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = a.rows(), k = a.cols();
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[][] x = new float[m][k];
         for (int i = 0; i < m; i++) a.copyRow(i, 0, x[i], 0, k);
-        Parallel.forRange(w.rows(), 64, RANGES_PER_THREAD, (j0, j1) -> {
+        Parallel.forRange(w.rows(), 64, (j0, j1) -> {
             if (w.f32() != null) dotsF32(x, w.f32(), k, j0, j1, c, cOff, ldc, accumulate);
             else dotsBf16(x, w.bf16(), k, j0, j1, c, cOff, ldc, accumulate);
         });

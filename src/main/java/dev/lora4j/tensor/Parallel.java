@@ -70,16 +70,7 @@ public final class Parallel {
      * {@code grain} items each) and runs body(from, to) on each, ranges claimed as threads come free.
      */
     public static void forRange(int n, int grain, RangeBody body) {
-        forRange(n, grain, RANGES_PER_THREAD, body);
-    }
-
-    /**
-     * {@link #forRange(int, int, RangeBody)} with up to {@code rangesPerThread} ranges a thread: more, smaller
-     * ranges for calls whose ranges cost little to start (decoding's weight rows), so the threads
-     * finish closer together.
-     */
-    public static void forRange(int n, int grain, int rangesPerThread, RangeBody body) {
-        int chunks = Math.max(1, Math.min(INSIDE.get() ? 1 : rangesPerThread * threads(), n / Math.max(1, grain)));
+        int chunks = Math.max(1, Math.min(INSIDE.get() ? 1 : RANGES_PER_THREAD * threads(), n / Math.max(1, grain)));
         if (chunks == 1) {
             if (n > 0) body.run(0, n);
             return;
