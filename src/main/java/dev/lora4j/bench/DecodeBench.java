@@ -35,7 +35,8 @@ public final class DecodeBench {
         int[] prompt = new SplittableRandom(0).ints(promptLength, 0, vocab).toArray();
         boolean onHeap = model.copyWeightsForDecoding(); // as generation does
         // This machine's bandwidth moves by half for seconds at a time: measured before and after, the higher counts.
-        double bandwidth = readBandwidth(1L << 30, 5);
+        long buffer = Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 4); // far larger than the caches, and fits a small heap
+        double bandwidth = readBandwidth(buffer, 5);
         double bestPrompt = Double.MAX_VALUE, bestDecode = Double.MAX_VALUE;
         for (int rep = 0; rep < reps + 1; rep++) { // the first round warms the JIT up
             KvCache cache = new KvCache(model.config(), 1, promptLength + newTokens);
@@ -48,7 +49,7 @@ public final class DecodeBench {
             bestPrompt = Math.min(bestPrompt, (t1 - t0) / 1e9);
             bestDecode = Math.min(bestDecode, (t2 - t1) / 1e9);
         }
-        return new Result(promptLength / bestPrompt, newTokens / bestDecode, weightBytes(model), Math.max(bandwidth, readBandwidth(1L << 30, 5)), onHeap);
+        return new Result(promptLength / bestPrompt, newTokens / bestDecode, weightBytes(model), Math.max(bandwidth, readBandwidth(buffer, 5)), onHeap);
     }
 
     /** Bytes of every matrix a decode step streams: the block projections and the LM head. */

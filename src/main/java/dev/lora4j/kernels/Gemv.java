@@ -52,22 +52,33 @@ final class Gemv {
             return;
         }
         Parallel.forRange(n, 64, (j0, j1) -> {
-            for (int j = j0; j < j1; j++) {
-                MemorySegment w = all.asSlice((base + j * ld) * es, k * es);
-                for (int i = 0; i < m; i++) {
-                    float[] xi = x[i];
-                    FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
-                    int p = 0;
-                    for (; p < k4; p += 4 * L) {
-                        s0 = load(w, p, bf16).fma(FloatVector.fromArray(S, xi, p), s0);
-                        s1 = load(w, p + L, bf16).fma(FloatVector.fromArray(S, xi, p + L), s1);
-                        s2 = load(w, p + 2 * L, bf16).fma(FloatVector.fromArray(S, xi, p + 2 * L), s2);
-                        s3 = load(w, p + 3 * L, bf16).fma(FloatVector.fromArray(S, xi, p + 3 * L), s3);
+            LaneSums sums = new LaneSums(m);
+            for (int g = j0; g < j1; g += LaneSums.GROUP) {
+                int rows = Math.min(LaneSums.GROUP, j1 - g);
+                for (int j = g; j < g + rows; j++) {
+                    MemorySegment w = all.asSlice((base + j * ld) * es, k * es);
+                    for (int i = 0; i < m; i++) {
+                        float[] xi = x[i];
+                        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+                        int p = 0;
+                        for (; p < k4; p += 4 * L) {
+                            s0 = load(w, p, bf16).fma(FloatVector.fromArray(S, xi, p), s0);
+                            s1 = load(w, p + L, bf16).fma(FloatVector.fromArray(S, xi, p + L), s1);
+                            s2 = load(w, p + 2 * L, bf16).fma(FloatVector.fromArray(S, xi, p + 2 * L), s2);
+                            s3 = load(w, p + 3 * L, bf16).fma(FloatVector.fromArray(S, xi, p + 3 * L), s3);
+                        }
+                        for (; p < kv; p += L) s0 = load(w, p, bf16).fma(FloatVector.fromArray(S, xi, p), s0);
+                        sums.put(i, j - g, s0.add(s1).add(s2.add(s3)));
                     }
-                    for (; p < kv; p += L) s0 = load(w, p, bf16).fma(FloatVector.fromArray(S, xi, p), s0);
-                    float sum = VectorMath.sum(s0.add(s1).add(s2.add(s3)));
-                    for (; p < k; p++) sum += xi[p] * element(w, p, bf16);
-                    store(c, cOff + i * ldc + j, sum, accumulate);
+                }
+                for (int i = 0; i < m; i++) {
+                    float[] total = sums.finish(i, rows), xi = x[i];
+                    for (int q = 0; q < rows; q++) {
+                        MemorySegment w = all.asSlice((base + (g + q) * ld) * es, k * es);
+                        float sum = total[q];
+                        for (int p = kv; p < k; p++) sum += xi[p] * element(w, p, bf16);
+                        store(c, cOff + i * ldc + g + q, sum, accumulate);
+                    }
                 }
             }
         });
