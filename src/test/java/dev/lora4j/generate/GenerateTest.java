@@ -57,7 +57,7 @@ class GenerateTest {
     }
 
     /**
-     * Each decode step's logits (weights copied to the heap, keys transposed in the cache, one token of
+     * Each decode step's logits (weights copied to the heap, keys and values cached per head, one token of
      * two sequences at a time) equal the full forward pass over the whole sequence, position by position.
      */
     @ParameterizedTest
