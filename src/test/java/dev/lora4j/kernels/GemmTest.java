@@ -161,6 +161,24 @@ class GemmTest {
         }
     }
 
+    /** Rows are paired into two streams per thread's range; how they pair must not change any output. */
+    @Test
+    void heapRowsGiveTheSameBitsWhateverTheThreadCount() {
+        int k = 95, n = 600; // a leftover vector (k % 32 = 31 ≥ 16) and a scalar tail; ranges of 75 rows, or of 150
+        WeightRows rows = WeightRows.copyOf(Mat.of(random(k * n, 17), 0, k, n));
+        float[] a = random(3 * k, 18), two = new float[3 * n], one = new float[3 * n];
+        int threads = dev.lora4j.tensor.Parallel.threads();
+        try {
+            dev.lora4j.tensor.Parallel.setThreads(2);
+            Gemv.multiply(Mat.of(a, 0, 3, k), rows, two, 0, n, false);
+            dev.lora4j.tensor.Parallel.setThreads(1);
+            Gemv.multiply(Mat.of(a, 0, 3, k), rows, one, 0, n, false);
+        } finally {
+            dev.lora4j.tensor.Parallel.setThreads(threads);
+        }
+        assertThat(two).containsExactly(one);
+    }
+
     @Test
     void bf16IsWidenedExactly() {
         try (Arena arena = Arena.ofShared()) {
