@@ -81,7 +81,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      * keys and values appended to the cache, attending to everything cached so far. x(B·n, C) += Wo·attention(h).
      */
     public void forwardCached(float[] h, int b, int n, int pos, int c, float[] qkv, float[] att, float[] x, KvCache.Layer cache) {
-        int w = qkvWidth(), rows = b * n, kvw = kvHeads * headDim;
+        int w = qkvWidth(), rows = b * n;
         Mat hm = Mat.of(h, 0, rows, c);
         int col = 0;
         for (Projection p : inputs) {
