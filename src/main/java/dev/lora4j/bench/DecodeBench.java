@@ -35,7 +35,7 @@ public final class DecodeBench {
         int[] prompt = new SplittableRandom(0).ints(promptLength, 0, vocab).toArray();
         boolean onHeap = model.copyWeightsForDecoding(); // as generation does
         // This machine's bandwidth moves by half for seconds at a time: measured before and after, the higher counts.
-        long buffer = Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 4); // far larger than the caches, and fits a small heap
+        float[] buffer = new float[Math.toIntExact(Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 4) / 4)]; // far larger than the caches; fits a small heap
         double bandwidth = readBandwidth(buffer, 5);
         double bestPrompt = Double.MAX_VALUE, bestDecode = Double.MAX_VALUE;
         for (int rep = 0; rep < reps + 1; rep++) { // the first round warms the JIT up
@@ -69,13 +69,12 @@ public final class DecodeBench {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     /**
-     * Read bandwidth: every thread sums its share of a buffer far larger than the caches, each chunk
-     * read as four streams (its quarters, a vector of each at a time): one stream a core left a third
+     * Read bandwidth: every thread sums its share of buf (far larger than the caches; overwritten),
+     * each chunk read as four streams (its quarters, a vector of each at a time): one stream a core left a third
      * of this machine's bandwidth unused (≈ 44 GB/s against ≈ 58 with four, same run), and the limit
      * should be the machine's, not one access pattern's. Best of reps passes.
      */
-    public static double readBandwidth(long bytes, int reps) {
-        float[] buf = new float[Math.toIntExact(bytes / 4)];
+    private static double readBandwidth(float[] buf, int reps) {
         java.util.Arrays.fill(buf, 1f);
         int chunks = Parallel.threads() * 16, l = S.length();
         int quarter = buf.length / chunks / (4 * l) * l, per = 4 * quarter;

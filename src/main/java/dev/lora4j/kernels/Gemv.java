@@ -86,8 +86,8 @@ final class Gemv {
 
     /**
      * C(m, out) (+)= A(m, in)·Wᵀ for a weight held as heap rows ({@link WeightRows}): output j is the dot
-     * product of row j with each row of A, summed in four interleaved lanes of vectors and then in order,
-     * so each output is the same whatever m and the thread count. Rows go in contiguous chunks, which
+     * product of row j with each row of A, summed in interleaved vectors (two for fp32, four for bf16) and
+     * then lane by lane in order, so each output is the same whatever m and the thread count. Rows go in contiguous chunks, which
      * threads claim as they come free; within a chunk, sixteen outputs are finished at once
      * ({@link LaneSums}: adding each vector's lanes one by one held fp32 decoding at ≈ 25 GB/s, this
      * streams at ≈ 30-40).
@@ -107,12 +107,12 @@ final class Gemv {
     // is loop-invariant) decoded bf16 ≈ 10% slower, A/B alternated three times.
     //
     // fp32: each range of rows is read as two streams, its first half and its second half, a row of
-    // each at a time: one core keeps twice the reads in flight (one stream: ≈ 20 GB/s on one thread
-    // here, two streams half a range apart: ≈ 28; two threads: ≈ 33 → 35; GPT-2 fp32 decoding, five
-    // alternated runs: mean 57.2 → 60.5 tokens/s). Two adjacent rows are no second stream (13 GB/s). bf16 rows, half the
-    // bytes and more work a byte, decoded 3% slower so and stay one stream. Every row is summed the same
-    // way, paired or not (even vectors into one accumulator, odd ones into another), so an output does
-    // not depend on how the rows were split.
+    // each at a time, so one core keeps twice the reads in flight (one thread: one stream ≈ 20 GB/s,
+    // two streams half a range apart ≈ 28; two threads: ≈ 33 → 35; GPT-2 fp32 decoding, five
+    // alternated runs: mean 57.2 → 60.5 tokens/s). Two adjacent rows are no second stream (13 GB/s).
+    // bf16 rows (half the bytes, more work a byte) decoded 3% slower that way and stay one stream.
+    // Every row is summed the same way, paired or not (even vectors into one accumulator, odd ones into
+    // another), so an output does not depend on how the rows were split.
 
     /** Where a range's second stream starts: its first half, rounded up to whole groups of {@link LaneSums}. */
     private static int secondHalf(int j0, int j1) {
