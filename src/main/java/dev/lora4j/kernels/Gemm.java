@@ -5,6 +5,7 @@ import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -16,8 +17,10 @@ import java.nio.ByteOrder;
  * fp32 matrix multiply C(M,N) = A(M,K)·B(K,N) (or C += A·B), the Vector API path.
  *
  * <p>Layout follows the BLIS/GotoBLAS scheme: B is packed into panels of NR columns (kc×NR, contiguous),
- * A into strips of MR rows (kc×MR), and an MR×NR register tile (8 rows × 3 vectors = 24 accumulators)
- * does MR·NR fused multiply-adds per k with 3 vector loads and 8 broadcasts. Packing reads any
+ * A into strips of MR rows (kc×MR), and an MR×NR register tile (6 rows × 4 vectors = 24 accumulators)
+ * does MR·NR fused multiply-adds per k with 4 vector loads and 6 broadcasts. (An 8×48 tile, 3 loads
+ * and 8 broadcasts, runs as fast on a quiet machine but loses 10-12% whenever the shared host is busy,
+ * measured side by side with this one on the same packed data; 6×64 and 4×96 do not.) Packing reads any
  * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
  * costs the same as the plain one. Schedules: tall problems pack each B block once, shared by all
  * threads, which then take chunks of M's rows as they come free; otherwise threads split N (or M)
@@ -31,12 +34,13 @@ import java.nio.ByteOrder;
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    static final int MR = 8;
-    /** MR floats: one row of a packed A strip, copied whole when A is stored transposed. */
+    static final int MR = 6;
+    /** MR floats: one row of a packed A strip, copied in one masked move when A is stored transposed. */
     private static final VectorSpecies<Float> STRIP = FloatVector.SPECIES_256;
-    static final int NR = 3 * L;
+    private static final VectorMask<Float> STRIP_ROW = VectorMask.fromLong(STRIP, (1L << MR) - 1);
+    static final int NR = 4 * L;
     static final int KC = 768;
-    static final int MC = 64;
+    static final int MC = 12 * MR;
     static final int NC = 3072;
 
     /** Up to this many rows (a decoding step), matmul streams B without packing it. */
@@ -154,7 +158,8 @@ public final class Gemm {
                 int full = mc / MR;
                 for (int p = 0; p < kc; p++) {
                     int src = base0 + (pc + p) * cs + ic;
-                    for (int s = 0; s < full; s++) FloatVector.fromArray(STRIP, arr, src + s * MR).intoArray(ap, s * kc * MR + p * MR);
+                    for (int s = 0; s < full; s++)
+                        FloatVector.fromArray(STRIP, arr, src + s * MR, STRIP_ROW).intoArray(ap, s * kc * MR + p * MR, STRIP_ROW);
                     for (int s = full; s < strips; s++) {
                         int dst = s * kc * MR + p * MR, rows = Math.min(MR, mc - s * MR);
                         for (int ii = 0; ii < rows; ii++) ap[dst + ii] = arr[src + s * MR + ii];
@@ -163,7 +168,7 @@ public final class Gemm {
             } else {
                 for (int s = 0; s < strips; s++) {
                     int base = s * kc * MR, rows = Math.min(MR, mc - s * MR);
-                    if (rows == MR && cs == 1) { // the common case, unrolled: eight row streams read side by side
+                    if (rows == MR && cs == 1) { // the common case, unrolled: MR row streams read side by side
                         int r0 = base0 + (ic + s * MR) * rs + pc;
                         for (int p = 0; p < kc; p++) {
                             int src = r0 + p, dst = base + p * MR;
@@ -173,8 +178,6 @@ public final class Gemm {
                             ap[dst + 3] = arr[src + 3 * rs];
                             ap[dst + 4] = arr[src + 4 * rs];
                             ap[dst + 5] = arr[src + 5 * rs];
-                            ap[dst + 6] = arr[src + 6 * rs];
-                            ap[dst + 7] = arr[src + 7 * rs];
                         }
                         continue;
                     }
@@ -312,43 +315,38 @@ public final class Gemm {
     private static void kernel(float[] ap, int aOff, float[] bp, int bOff, int kc,
                                float[] c, int cOff, int ldc, int rows, int cols, boolean acc, float[] tile) {
         FloatVector z = FloatVector.zero(S);
-        FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z,
-                c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z,
-                c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z,
+                c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z,
+                c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
         for (int p = 0; p < kc; p++) {
             int bi = bOff + p * NR;
             int ai = aOff + p * MR;
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
             FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, bp, bi + 3 * L);
             FloatVector a;
             a = FloatVector.broadcast(S, ap[ai]);
-            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02); c03 = a.fma(b3, c03);
             a = FloatVector.broadcast(S, ap[ai + 1]);
-            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12); c13 = a.fma(b3, c13);
             a = FloatVector.broadcast(S, ap[ai + 2]);
-            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22); c23 = a.fma(b3, c23);
             a = FloatVector.broadcast(S, ap[ai + 3]);
-            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32); c33 = a.fma(b3, c33);
             a = FloatVector.broadcast(S, ap[ai + 4]);
-            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42); c43 = a.fma(b3, c43);
             a = FloatVector.broadcast(S, ap[ai + 5]);
-            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52);
-            a = FloatVector.broadcast(S, ap[ai + 6]);
-            c60 = a.fma(b0, c60); c61 = a.fma(b1, c61); c62 = a.fma(b2, c62);
-            a = FloatVector.broadcast(S, ap[ai + 7]);
-            c70 = a.fma(b0, c70); c71 = a.fma(b1, c71); c72 = a.fma(b2, c72);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52); c53 = a.fma(b3, c53);
         }
         // Accumulators leave the loop through one array: passing them to a helper method would make
         // C2 box all 24 (a 20x slowdown once its inlining budget runs out).
-        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L);
-        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L);
-        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L);
-        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L);
-        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L);
-        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L);
-        c60.intoArray(tile, 6 * NR); c61.intoArray(tile, 6 * NR + L); c62.intoArray(tile, 6 * NR + 2 * L);
-        c70.intoArray(tile, 7 * NR); c71.intoArray(tile, 7 * NR + L); c72.intoArray(tile, 7 * NR + 2 * L);
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c02.intoArray(tile, 2 * L); c03.intoArray(tile, 3 * L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L); c12.intoArray(tile, NR + 2 * L); c13.intoArray(tile, NR + 3 * L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
+        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
         writeTile(tile, c, cOff, ldc, rows, cols, acc);
     }
 
