@@ -70,17 +70,35 @@ public final class Gemm {
             Gemv.multiply(a, b, c, cOff, ldc, accumulate);
             return;
         }
+        if (n < NR && 4 * paddedWork(n, m) < 3 * paddedWork(m, n)) {
+            // A narrow C (a LoRA product with r outputs) would fill a tile's NR columns with padding:
+            // compute Cᵀ = Bᵀ·Aᵀ instead, written through C's column stride. Same bits: every element
+            // is the same chain of fused multiply-adds, the factors of each swapped.
+            multiply(b.t(), a.t(), c, cOff, 1, ldc, accumulate);
+        } else {
+            multiply(a, b, c, cOff, ldc, 1, accumulate);
+        }
+    }
+
+    /** Multiply-adds a tiling of a rows×cols product performs, padding included. */
+    private static long paddedWork(int rows, int cols) {
+        return (long) roundUp(rows, MR) * roundUp(cols, NR);
+    }
+
+    /** The packed paths; C's element (i, j) is {@code c[cOff + i·rsc + j·csc]}. */
+    private static void multiply(Mat a, Mat b, float[] c, int cOff, int rsc, int csc, boolean accumulate) {
+        int m = a.rows(), n = b.cols();
         int nPanels = (n + NR - 1) / NR;
         int mStrips = (m + MR - 1) / MR;
         int threads = Parallel.threads();
         if (threads > 1 && !Parallel.inside() && mStrips >= 4 * threads) {
-            sharedB(a, b, c, cOff, ldc, accumulate, mStrips);
+            sharedB(a, b, c, cOff, rsc, csc, accumulate, mStrips);
         } else if (nPanels >= 2 * threads || nPanels >= mStrips) {
             Parallel.forRange(nPanels, 1, (p0, p1) ->
-                    block(a, b, c, cOff, ldc, accumulate, 0, m, p0 * NR, Math.min(n, p1 * NR)));
+                    block(a, b, c, cOff, rsc, csc, accumulate, 0, m, p0 * NR, Math.min(n, p1 * NR)));
         } else {
             Parallel.forRange(mStrips, 1, (s0, s1) ->
-                    block(a, b, c, cOff, ldc, accumulate, s0 * MR, Math.min(m, s1 * MR), 0, n));
+                    block(a, b, c, cOff, rsc, csc, accumulate, s0 * MR, Math.min(m, s1 * MR), 0, n));
         }
     }
 
@@ -89,7 +107,7 @@ public final class Gemm {
      * threads together, into the caller's buffer (the caller waits while workers run), then the
      * threads split M, each packing only the rows of A it takes. Nothing is packed twice.
      */
-    private static void sharedB(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate, int mStrips) {
+    private static void sharedB(Mat a, Mat b, float[] c, int cOff, int rsc, int csc, boolean accumulate, int mStrips) {
         int m = a.rows(), n = b.cols(), k = a.cols();
         float[] shared = BUFFERS.get().b;
         for (int jc = 0; jc < n; jc += NC) {
@@ -104,7 +122,7 @@ public final class Gemm {
                     for (int ic = s0 * MR; ic < m1; ic += MC) {
                         int mc = Math.min(MC, m1 - ic);
                         packA(a, ic, mc, pc0, kc, buf);
-                        macroKernel(buf, shared, kc, mc, nc, c, cOff + ic * ldc + jc0, ldc, acc);
+                        macroKernel(buf, shared, kc, mc, nc, c, cOff + ic * rsc + jc0 * csc, rsc, csc, acc);
                     }
                 });
             }
@@ -112,7 +130,7 @@ public final class Gemm {
     }
 
     /** The single-threaded blocked multiply of rows [m0, m1) and columns [n0, n1). */
-    private static void block(Mat a, Mat b, float[] c, int cOff, int ldc, boolean accumulate,
+    private static void block(Mat a, Mat b, float[] c, int cOff, int rsc, int csc, boolean accumulate,
                               int m0, int m1, int n0, int n1) {
         Buffers buf = BUFFERS.get();
         int k = a.cols();
@@ -125,20 +143,20 @@ public final class Gemm {
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(a, ic, mc, pc, kc, buf);
-                    macroKernel(buf, buf.b, kc, mc, nc, c, cOff + ic * ldc + jc, ldc, acc);
+                    macroKernel(buf, buf.b, kc, mc, nc, c, cOff + ic * rsc + jc * csc, rsc, csc, acc);
                 }
             }
         }
     }
 
     /** Packed A block (mc×kc in buf.a) times packed B block (kc×nc in bp) into C at cOff, tile by tile. */
-    private static void macroKernel(Buffers buf, float[] bp, int kc, int mc, int nc, float[] c, int cOff, int ldc, boolean acc) {
+    private static void macroKernel(Buffers buf, float[] bp, int kc, int mc, int nc, float[] c, int cOff, int rsc, int csc, boolean acc) {
         for (int jr = 0; jr < nc; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             int bOff = (jr / NR) * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
                 int rows = Math.min(MR, mc - ir);
-                kernel(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * ldc + jr, ldc, rows, cols, acc, buf.tile);
+                kernel(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * rsc + jr * csc, rsc, csc, rows, cols, acc, buf.tile);
             }
         }
     }
@@ -313,7 +331,7 @@ public final class Gemm {
      * The tile goes through {@code tile} on its way to C.
      */
     private static void kernel(float[] ap, int aOff, float[] bp, int bOff, int kc,
-                               float[] c, int cOff, int ldc, int rows, int cols, boolean acc, float[] tile) {
+                               float[] c, int cOff, int rsc, int csc, int rows, int cols, boolean acc, float[] tile) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z,
                 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z,
@@ -347,14 +365,14 @@ public final class Gemm {
         c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
-        writeTile(tile, c, cOff, ldc, rows, cols, acc);
+        writeTile(tile, c, cOff, rsc, csc, rows, cols, acc);
     }
 
-    /** C[0:rows, 0:cols] = tile (or += tile). */
-    private static void writeTile(float[] tile, float[] c, int cOff, int ldc, int rows, int cols, boolean acc) {
-        if (cols == NR) {
+    /** C[0:rows, 0:cols] = tile (or += tile); C's element (i, j) at {@code c[cOff + i·rsc + j·csc]}. */
+    private static void writeTile(float[] tile, float[] c, int cOff, int rsc, int csc, int rows, int cols, boolean acc) {
+        if (cols == NR && csc == 1) {
             for (int i = 0; i < rows; i++) {
-                int ci = cOff + i * ldc, ti = i * NR;
+                int ci = cOff + i * rsc, ti = i * NR;
                 for (int v = 0; v < NR; v += L) {
                     FloatVector t = FloatVector.fromArray(S, tile, ti + v);
                     if (acc) t = t.add(FloatVector.fromArray(S, c, ci + v));
@@ -363,8 +381,11 @@ public final class Gemm {
             }
         } else {
             for (int i = 0; i < rows; i++) {
-                int ci = cOff + i * ldc;
-                for (int j = 0; j < cols; j++) c[ci + j] = acc ? c[ci + j] + tile[i * NR + j] : tile[i * NR + j];
+                int ci = cOff + i * rsc;
+                for (int j = 0; j < cols; j++) {
+                    int at = ci + j * csc;
+                    c[at] = acc ? c[at] + tile[i * NR + j] : tile[i * NR + j];
+                }
             }
         }
     }

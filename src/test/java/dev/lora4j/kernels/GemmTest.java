@@ -179,6 +179,31 @@ class GemmTest {
         assertThat(two).containsExactly(one);
     }
 
+    /**
+     * A narrow product (a LoRA rank's worth of columns) is computed as its transpose; each output must
+     * still be the very same sum as in a wide product whose first columns are the narrow one's.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"NN", "NT", "TN", "TT"})
+    void narrowProductsGiveTheSameBitsAsColumnsOfAWideOne(String layout) {
+        int m = 300, k = 800, narrow = 8, wide = 3 * Gemm.NR;
+        Mat a = view(random(m * k, 19), m, k, layout.charAt(0) == 'T');
+        float[] bw = random(k * wide, 20), bn = new float[k * narrow];
+        boolean bt = layout.charAt(1) == 'T';
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < narrow; j++) bn[bt ? j * k + p : p * narrow + j] = bw[bt ? j * k + p : p * wide + j];
+        Mat bWide = view(bw, k, wide, bt), bNarrow = view(bn, k, narrow, bt);
+        for (boolean acc : new boolean[] {false, true}) {
+            float[] cw = random(m * wide, 21), cn = new float[m * narrow];
+            for (int i = 0; i < m; i++) System.arraycopy(cw, i * wide, cn, i * narrow, narrow);
+            Gemm.matmul(a, bWide, cw, 0, wide, acc);
+            Gemm.matmul(a, bNarrow, cn, 0, narrow, acc);
+            for (int i = 0; i < m; i++)
+                assertThat(java.util.Arrays.copyOfRange(cn, i * narrow, i * narrow + narrow))
+                        .as("row %d (acc=%s)", i, acc).containsExactly(java.util.Arrays.copyOfRange(cw, i * wide, i * wide + narrow));
+        }
+    }
+
     @Test
     void bf16IsWidenedExactly() {
         try (Arena arena = Arena.ofShared()) {
