@@ -15,8 +15,17 @@ public final class SimdOps implements Ops {
     private final ScalarOps tail = new ScalarOps();
 
     private static float max(float[] x, int off, int n) {
+        // Four independent chains: a lanewise max with Java's NaN and -0.0 rules is several
+        // instructions long, and one chain would wait on each. The order cannot change the result.
         int i = 0;
-        FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        for (; i <= n - 4 * L; i += 4 * L) {
+            m0 = m0.max(FloatVector.fromArray(S, x, off + i));
+            m1 = m1.max(FloatVector.fromArray(S, x, off + i + L));
+            m2 = m2.max(FloatVector.fromArray(S, x, off + i + 2 * L));
+            m3 = m3.max(FloatVector.fromArray(S, x, off + i + 3 * L));
+        }
+        FloatVector m = m0.max(m1).max(m2.max(m3));
         for (; i <= n - L; i += L) m = m.max(FloatVector.fromArray(S, x, off + i));
         float r = m.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) r = Math.max(r, x[off + i]);

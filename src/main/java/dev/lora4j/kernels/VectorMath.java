@@ -2,6 +2,7 @@ package dev.lora4j.kernels;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -15,18 +16,22 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorMath {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
-    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, S.vectorShape());
     private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693145751953125f, LN2_LO = 1.42860682030941723212e-6f;
     private static final float ROUND = 12582912f; // 1.5·2²³: adding and subtracting it rounds to an integer
+    private static final int ROUND_BITS = Float.floatToRawIntBits(ROUND);
 
     private VectorMath() {}
 
-    /** e^x per lane; 0 below −87.3, +∞ above 88.7. */
+    /** e^x per lane, within 2 ulp; 0 below −87.3, +∞ above 88.7. */
     static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(-87.3f).min(88.7f);
-        FloatVector k = xc.mul(LOG2E).add(ROUND).sub(ROUND);
-        FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), xc);
-        r = k.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        // Clamped with blends, and 2^k built from t's bits (t's low mantissa bits hold k + 2²²), not
+        // with Java's max/min and float-to-int, whose NaN and −0.0 rules cost several instructions each.
+        VectorMask<Float> under = x.compare(VectorOperators.LT, -87.3f), over = x.compare(VectorOperators.GT, 88.7f);
+        FloatVector xc = x.blend(-87.3f, under).blend(88.7f, over);
+        FloatVector t = xc.mul(LOG2E).add(ROUND);
+        FloatVector kf = t.sub(ROUND);
+        FloatVector r = kf.fma(FloatVector.broadcast(S, -LN2_HI), xc);
+        r = kf.fma(FloatVector.broadcast(S, -LN2_LO), r);
         // e^r on [−ln2/2, ln2/2]: Taylor to degree 7 (truncation below 1e-8 relative)
         FloatVector p = FloatVector.broadcast(S, 1f / 5040f);
         p = p.fma(r, FloatVector.broadcast(S, 1f / 720f));
@@ -36,15 +41,23 @@ final class VectorMath {
         p = p.fma(r, FloatVector.broadcast(S, 0.5f));
         p = p.fma(r, FloatVector.broadcast(S, 1f));
         p = p.fma(r, FloatVector.broadcast(S, 1f));
-        IntVector bits = ((IntVector) k.convertShape(VectorOperators.F2I, I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        FloatVector result = p.mul(bits.reinterpretAsFloats());
-        result = result.blend(0f, x.compare(VectorOperators.LT, -87.3f));
-        return result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.7f));
+        // 2^k in two halves: k reaches 128 just below 88.7, where 2^k alone is not a float. Each
+        // factor is exact, so the result is p·2^k rounded once, as with one factor.
+        IntVector k = ((IntVector) t.reinterpretAsInts()).sub(ROUND_BITS);
+        IntVector kHi = k.lanewise(VectorOperators.ASHR, 1), kLo = k.sub(kHi);
+        FloatVector result = p.mul(pow2(kLo)).mul(pow2(kHi));
+        return result.blend(0f, under).blend(Float.POSITIVE_INFINITY, over);
+    }
+
+    /** 2^k per lane, for k in [−126, 127]. */
+    private static FloatVector pow2(IntVector k) {
+        return k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
     /** tanh per lane, as sign(u)·(1 − 2/(e^{2|u|} + 1)). */
     static FloatVector tanh(FloatVector u) {
-        FloatVector a = u.abs().min(10f);
+        FloatVector a = u.abs();
+        a = a.blend(10f, a.compare(VectorOperators.GT, 10f)); // min(|u|, 10), NaN kept, without Java's min rules
         FloatVector e = exp(a.mul(2f));
         FloatVector t = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e.add(1f)));
         return t.blend(t.neg(), u.compare(VectorOperators.LT, 0f));
