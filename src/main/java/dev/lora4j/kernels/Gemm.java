@@ -17,8 +17,8 @@ import java.nio.ByteOrder;
  * fp32 matrix multiply C(M,N) = A(M,K)·B(K,N) (or C += A·B), the Vector API path.
  *
  * <p>Layout follows the BLIS/GotoBLAS scheme: B is packed into panels of NR columns (kc×NR, contiguous),
- * A into strips of MR rows (kc×MR), and an MR×NR register tile (6 rows × 4 vectors = 24 accumulators)
- * does MR·NR fused multiply-adds per k with 4 vector loads and 6 broadcasts. (An 8×48 tile, 3 loads
+ * A into strips of MR rows (kc×MR), and an MR×NR register tile (6 rows × 4 vectors = 24 accumulators;
+ * 6 × 2 with AVX2's 16 registers) does MR·NR fused multiply-adds per k with 4 vector loads and 6 broadcasts. (An 8×48 tile, 3 loads
  * and 8 broadcasts, runs as fast on a quiet machine but loses 10-12% whenever the shared host is busy,
  * measured side by side with this one on the same packed data; 6×64 and 4×96 do not.) Packing reads any
  * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
@@ -38,7 +38,13 @@ public final class Gemm {
     /** MR floats: one row of a packed A strip, copied in one masked move when A is stored transposed. */
     private static final VectorSpecies<Float> STRIP = FloatVector.SPECIES_256;
     private static final VectorMask<Float> STRIP_ROW = VectorMask.fromLong(STRIP, (1L << MR) - 1);
-    static final int NR = 4 * L;
+    /**
+     * Vectors of B a k in the register tile: 4 where the machine has 32 vector registers (AVX-512,
+     * Arm's NEON and SVE), 2 with AVX2's 16, where 24 accumulators would spill (80 against ≈ 200
+     * GFLOP/s on 2 cores here under -XX:UseAVX=2).
+     */
+    static final int NV = S.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch")) ? 4 : 2;
+    static final int NR = NV * L;
     static final int KC = 768;
     static final int MC = 12 * MR;
     static final int NC = 3072;
@@ -156,7 +162,8 @@ public final class Gemm {
             int bOff = (jr / NR) * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
                 int rows = Math.min(MR, mc - ir);
-                kernel(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * rsc + jr * csc, rsc, csc, rows, cols, acc, buf.tile);
+                if (NV == 4) kernel(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * rsc + jr * csc, rsc, csc, rows, cols, acc, buf.tile);
+                else kernel2(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * rsc + jr * csc, rsc, csc, rows, cols, acc, buf.tile);
             }
         }
     }
@@ -365,6 +372,39 @@ public final class Gemm {
         c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
         c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c42.intoArray(tile, 4 * NR + 2 * L); c43.intoArray(tile, 4 * NR + 3 * L);
         c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L); c52.intoArray(tile, 5 * NR + 2 * L); c53.intoArray(tile, 5 * NR + 3 * L);
+        writeTile(tile, c, cOff, rsc, csc, rows, cols, acc);
+    }
+
+    /** {@link #kernel} for 16 vector registers: 6 rows × 2 vectors, 12 accumulators. */
+    private static void kernel2(float[] ap, int aOff, float[] bp, int bOff, int kc,
+                                float[] c, int cOff, int rsc, int csc, int rows, int cols, boolean acc, float[] tile) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int p = 0; p < kc; p++) {
+            int bi = bOff + p * NR;
+            int ai = aOff + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector a;
+            a = FloatVector.broadcast(S, ap[ai]);
+            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
+            a = FloatVector.broadcast(S, ap[ai + 1]);
+            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11);
+            a = FloatVector.broadcast(S, ap[ai + 2]);
+            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21);
+            a = FloatVector.broadcast(S, ap[ai + 3]);
+            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31);
+            a = FloatVector.broadcast(S, ap[ai + 4]);
+            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41);
+            a = FloatVector.broadcast(S, ap[ai + 5]);
+            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, L);
+        c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
         writeTile(tile, c, cOff, rsc, csc, rows, cols, acc);
     }
 
