@@ -17,15 +17,16 @@ import java.nio.ByteOrder;
  * fp32 matrix multiply C(M,N) = A(M,K)·B(K,N) (or C += A·B), the Vector API path.
  *
  * <p>Layout follows the BLIS/GotoBLAS scheme: B is packed into panels of NR columns (kc×NR, contiguous),
- * A into strips of MR rows (kc×MR), and an MR×NR register tile (6 rows × 4 vectors = 24 accumulators;
- * 6 × 2 with AVX2's 16 registers) does MR·NR fused multiply-adds per k with 4 vector loads and 6 broadcasts. (An 8×48 tile, 3 loads
- * and 8 broadcasts, runs as fast on a quiet machine but loses 10-12% whenever the shared host is busy,
- * measured side by side with this one on the same packed data; 6×64 and 4×96 do not.) Packing reads any
- * {@link Mat} (heap or memory-mapped, any strides), so every transposed layout of forward and backward
- * costs the same as the plain one. Schedules: tall problems pack each B block once, shared by all
- * threads, which then take chunks of M's rows as they come free; otherwise threads split N (or M)
- * into contiguous ranges, each with its own packing buffers (allocated once per thread and reused).
- * A few rows (decoding) skip packing and stream B directly.
+ * A into strips of MR rows (kc×MR), and an MR×NR register tile (6 rows × 4 vectors = 24 accumulators)
+ * does MR·NR fused multiply-adds per k with 4 vector loads and 6 broadcasts; with AVX2's 16 registers
+ * the tile is 6 × 2 vectors. (An 8×48 tile, 3 loads and 8 broadcasts, runs as fast on a quiet machine
+ * but loses 10-12% whenever the shared host is busy, measured side by side with this one on the same
+ * packed data; 6×64 and 4×96 do not.) Packing reads any {@link Mat} (heap or memory-mapped, any
+ * strides), so every transposed layout of forward and backward costs the same as the plain one.
+ * Schedules: tall problems pack each B block once, shared by all threads, which then take chunks of M's
+ * rows as they come free; otherwise threads split N (or M) into contiguous ranges, each with its own
+ * packing buffers (allocated once per thread and reused). A few rows (decoding) skip packing and stream
+ * B directly; a C narrower than a tile (a LoRA rank's worth of columns) is computed as its transpose.
  *
  * <p>Operands are fp32, or bf16 kept as stored (widened as they are packed or streamed). Left out:
  * fp16 operands (widened when loaded) and pre-packed weights.
@@ -40,8 +41,8 @@ public final class Gemm {
     private static final VectorMask<Float> STRIP_ROW = VectorMask.fromLong(STRIP, (1L << MR) - 1);
     /**
      * Vectors of B a k in the register tile: 4 where the machine has 32 vector registers (AVX-512,
-     * Arm's NEON and SVE), 2 with AVX2's 16, where 24 accumulators would spill (80 against ≈ 200
-     * GFLOP/s on 2 cores here under -XX:UseAVX=2).
+     * Arm's NEON and SVE), 2 with AVX2's 16, where 24 accumulators would spill (under -XX:UseAVX=2 here,
+     * 80 GFLOP/s on 2 cores with 24 accumulators, 88 with 12).
      */
     static final int NV = S.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch")) ? 4 : 2;
     static final int NR = NV * L;
