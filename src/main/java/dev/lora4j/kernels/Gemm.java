@@ -162,9 +162,9 @@ public final class Gemm {
             int cols = Math.min(NR, nc - jr);
             int bOff = (jr / NR) * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
-                int rows = Math.min(MR, mc - ir);
-                if (NV == 4) kernel(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * rsc + jr * csc, rsc, csc, rows, cols, acc, buf.tile);
-                else kernel2(buf.a, (ir / MR) * kc * MR, bp, bOff, kc, c, cOff + ir * rsc + jr * csc, rsc, csc, rows, cols, acc, buf.tile);
+                int rows = Math.min(MR, mc - ir), aOff = (ir / MR) * kc * MR, cAt = cOff + ir * rsc + jr * csc;
+                if (NV == 4) kernel(buf.a, aOff, bp, bOff, kc, c, cAt, rsc, csc, rows, cols, acc, buf.tile);
+                else kernel2(buf.a, aOff, bp, bOff, kc, c, cAt, rsc, csc, rows, cols, acc, buf.tile);
             }
         }
     }
