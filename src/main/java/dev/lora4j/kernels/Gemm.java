@@ -194,6 +194,14 @@ public final class Gemm {
             } else {
                 for (int s = 0; s < strips; s++) {
                     int base = s * kc * MR, rows = Math.min(MR, mc - s * MR);
+                    if (rows == MR && cs == 1 && rs == kc) {
+                        // The strip's rows lie end to end: read them as one stream, row after row.
+                        for (int ii = 0; ii < MR; ii++) {
+                            int src = base0 + (ic + s * MR + ii) * rs + pc, dst = base + ii;
+                            for (int p = 0; p < kc; p++) ap[dst + p * MR] = arr[src + p];
+                        }
+                        continue;
+                    }
                     if (rows == MR && cs == 1) { // the common case, unrolled: MR row streams read side by side
                         int r0 = base0 + (ic + s * MR) * rs + pc;
                         for (int p = 0; p < kc; p++) {
