@@ -3,7 +3,7 @@ package dev.lora4j;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Where the tests find their fixtures and the shared pretrained model. */
+/** Where the tests find their fixtures and the real pretrained model. */
 public final class TestPaths {
     private TestPaths() {}
 
@@ -11,11 +11,11 @@ public final class TestPaths {
         return Path.of("src", "test", "resources", "fixtures", name);
     }
 
-    /** ../shared/models/stories260k beside the repository (override: -Dlora4j.stories260k=DIR). */
+    /** The real pretrained stories260k (llama2.c's, in HF layout), kept in the repository beside its reference outputs. */
     public static Path stories260k() {
-        Path p = Path.of(System.getProperty("lora4j.stories260k", "../shared/models/stories260k"));
+        Path p = fixture("stories260k").resolve("model");
         if (!Files.isRegularFile(p.resolve("model.safetensors")))
-            throw new IllegalStateException("stories260k not found at " + p.toAbsolutePath() + " (the shared/ folder belongs beside the repository)");
+            throw new IllegalStateException("stories260k not found at " + p.toAbsolutePath());
         return p;
     }
 }

@@ -2,10 +2,8 @@ package dev.lora4j.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.Checkpoint;
 
@@ -29,7 +27,7 @@ public final class ChatTemplate {
     /** One turn of a conversation: role (system, user, assistant, ...) and its text. */
     public record Message(String role, String content) {}
 
-    private static final Jinjava JINJA = newJinja();
+    private static final Jinjava JINJA = TemplateSandbox.newJinjava(TemplateSandbox.Limits.DEFAULT);
 
     private final String source, origin, bosToken, eosToken;
 
@@ -56,11 +54,6 @@ public final class ChatTemplate {
         return STRIP_AFTER.matcher(STRIP_BEFORE.matcher(source).replaceAll("$1")).replaceAll("$1");
     }
 
-    private static Jinjava newJinja() {
-        Jinjava j = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).withFailOnUnknownTokens(false).build());
-        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raise", String.class));
-        return j;
-    }
 
     /** Jinja's raise_exception(message): the template refuses the conversation. */
     public static String raise(String message) {
@@ -134,21 +127,24 @@ public final class ChatTemplate {
         ctx.put("eos_token", eosToken);
         RenderResult r;
         try {
-            r = JINJA.renderForResult(source, ctx);
-        } catch (TemplateRefusal e) {
-            throw new Lora4jException(origin + ": the chat template refused the conversation: " + e.getMessage());
+            r = TemplateSandbox.withBudget(TemplateSandbox.Limits.DEFAULT, () -> JINJA.renderForResult(source, ctx));
+        } catch (RuntimeException e) {
+            throw failure(e, -1, e.getMessage());
         }
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() != TemplateError.ErrorType.FATAL) continue;
-            String refused = refusal(e.getException());
-            if (refused != null) throw new Lora4jException(origin + ": the chat template refused the conversation: " + refused);
-            throw new Lora4jException(origin + ": the chat template failed at line " + e.getLineno() + ": " + e.getMessage());
+            throw failure(e.getException(), e.getLineno(), e.getMessage());
         }
         return r.getOutput();
     }
 
-    private static String refusal(Throwable t) {
-        for (; t != null; t = t.getCause()) if (t instanceof TemplateRefusal r) return r.getMessage();
-        return null;
+    /** The error for a failed render: the template's own refusal, a sandbox violation, or a broken template. */
+    private Lora4jException failure(Throwable cause, int line, String message) {
+        for (Throwable t = cause; t != null; t = t.getCause()) {
+            if (t instanceof TemplateRefusal r) return new Lora4jException(origin + ": the chat template refused the conversation: " + r.getMessage());
+            if (t instanceof TemplateSandbox.Violation v) return new Lora4jException(origin + ": the chat template was stopped: " + v.getMessage());
+        }
+        String where = line > 0 ? " at line " + line : "";
+        return new Lora4jException(origin + ": the chat template failed" + where + ": " + message);
     }
 }
