@@ -89,7 +89,7 @@ public final class Sweep {
     }
 
     /** Runs (or resumes) the sweep in out; trainTemplate supplies everything but targets, rank and output directory. */
-    public static List<Result> run(Path modelDir, Path evalData, List<Config> plan, TrainOptions template, Path out, PrintStream progress)
+    public static List<Result> run(Path modelDir, Path evalData, List<Config> plan, TrainOptions template, double alpha, Path out, PrintStream progress)
             throws IOException {
         Files.createDirectories(out);
         Path log = out.resolve("sweep.jsonl");
@@ -115,7 +115,7 @@ public final class Sweep {
             Path runDir = out.resolve("runs").resolve(c.name());
             AtomicFiles.deleteTree(runDir); // an interrupted configuration starts again
             long t0 = System.nanoTime();
-            TrainOptions o = new TrainOptions(template.model(), template.data(), runDir, c.rank(), template.alpha() > 0 ? template.alpha() : 2.0 * c.rank(),
+            TrainOptions o = new TrainOptions(template.model(), template.data(), runDir, c.rank(), alpha > 0 ? alpha : 2.0 * c.rank(),
                     template.dropout(), null, template.layers(), Map.of(), Map.of(), template.init(), template.rslora(), template.optimizer(),
                     template.momentum(), template.lr(), template.weightDecay(), template.beta1(), template.beta2(), template.eps(),
                     template.schedule(), template.warmupSteps(), template.steps(), template.epochs(), template.batchSize(), template.gradAccum(),

@@ -14,7 +14,7 @@ import java.util.concurrent.Callable;
                 "against full fine-tuning, merge (merged = base + adapter), and where the adapter,",
                 "merged model, plots and report are. About 70 s on 2 cores (150 s with --full)."})
 final class DemoCommand implements Callable<Integer> {
-    @Option(names = "--out", defaultValue = "runs/demo", paramLabel = "DIR", description = "Output directory; a previous demo's is replaced (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--out", defaultValue = "runs/demo", paramLabel = "DIR", description = "Output directory: new, empty, or a finished earlier demo's, whose listed files are replaced (default: ${DEFAULT-VALUE}).")
     Path out;
     @Option(names = "--full", description = "Also run full fine-tuning on the same data and steps, beside LoRA.")
     boolean full;

@@ -23,7 +23,7 @@ final class TrainCommand implements Callable<Integer> {
     Path model;
     @Option(names = "--data", paramLabel = "FILE", description = "Training data: JSONL (input_ids (+ labels), text, prompt + completion, or messages per line) or .txt.")
     Path data;
-    @Option(names = "--out", paramLabel = "DIR", description = "Output directory: new, empty, or an earlier lora4j output.")
+    @Option(names = "--out", paramLabel = "DIR", description = "Output directory: new or empty (an earlier run there: --resume it or --overwrite it).")
     Path out;
 
     @Option(names = "--r", defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
@@ -98,6 +98,8 @@ final class TrainCommand implements Callable<Integer> {
     boolean pack;
     @Option(names = "--eval-split", defaultValue = "0", paramLabel = "FRACTION", description = "Hold out this fraction of --data for evaluation (when no --eval-data).")
     double evalSplit;
+    @Option(names = "--overwrite", description = "Replace the earlier run in --out (only the files it listed are deleted; anything else there is refused).")
+    boolean overwrite;
     @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
     boolean skipBadLines;
     @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
@@ -135,7 +137,7 @@ final class TrainCommand implements Callable<Integer> {
         if (evalSplit < 0 || evalSplit >= 1) throw new Lora4jException("--eval-split must be in [0, 1), got " + evalSplit);
         if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
-        Trainer.train(o, System.err);
+        Trainer.train(o, System.err, overwrite);
         return 0;
     }
 

@@ -5,6 +5,7 @@ import dev.lora4j.analysis.Report;
 import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.Sampler;
 import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.OwnedDirectory;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.merge.Merger;
@@ -40,7 +41,6 @@ public final class Demo {
     /** Where the bundled model lives on the classpath (copied from the repository's models/ at build time). */
     static final String BUNDLED = "/models/lora4j-stories/";
     static final List<String> MODEL_FILES = List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md");
-    static final String MARKER = "demo.json";
 
     public record Options(Path out, Path model, long steps, int rank, List<String> targets, boolean full, long seed, int trainExamples, int heldOut) {}
 
@@ -64,9 +64,15 @@ public final class Demo {
         new Demo(o, out, progress).run();
     }
 
+    /** The output directory: new, empty, or a complete earlier demo's whose files are all listed (replaced); anything else is refused. */
     private void run() throws IOException {
+        try (OwnedDirectory owned = OwnedDirectory.claim(o.out(), "demo", true, "--out")) {
+            run(owned);
+        }
+    }
+
+    private void run(OwnedDirectory owned) throws IOException {
         long t0 = System.nanoTime();
-        prepare(o.out());
         Path base = o.model() != null ? o.model() : extractBundled(o.out().resolve("base"));
         out.println("lora4j demo: teach a small pretrained model a new skill with LoRA\n");
 
@@ -150,7 +156,7 @@ public final class Demo {
             out.printf(Locale.ROOT, "   %-40s %12s %18s%n", "held-out exact match", after.exact() + "/" + test.size(), fullRow.get("exact"));
         }
         report(base, test, before, after, trainable, baseParams, adapterBytes, loraSeconds, fullRow);
-        AtomicFiles.writeString(o.out().resolve(MARKER), "{\"lora4j_demo\": true}\n");
+        owned.complete();
         out.printf(Locale.ROOT, "%nDone in %.0f s. In %s:%n", (System.nanoTime() - t0) / 1e9, o.out());
         out.println("   adapter/            the PEFT adapter (adapter_config.json, adapter_model.safetensors), loss.png, metrics.jsonl");
         out.println("   merged/             the base with the adapter merged in, a complete Hugging Face model");
@@ -241,22 +247,6 @@ public final class Demo {
         for (Stories.Example e : examples)
             s.append(om.writeValueAsString(Map.of("prompt", e.prompt(), "completion", e.answer() + Pretrain.EOS))).append('\n');
         AtomicFiles.writeString(file, s.toString());
-    }
-
-    /** The output directory: new, empty, or a previous demo's (replaced); anything else is refused. */
-    private static void prepare(Path dir) throws IOException {
-        if (Files.isDirectory(dir)) {
-            boolean empty;
-            try (var s = Files.list(dir)) {
-                empty = s.findAny().isEmpty();
-            }
-            if (!empty && !Files.exists(dir.resolve(MARKER)))
-                throw new Lora4jException(dir + ": exists and is not a lora4j demo output; choose another --out");
-            AtomicFiles.deleteTree(dir);
-        } else if (Files.exists(dir)) {
-            throw new Lora4jException(dir + ": exists and is not a directory");
-        }
-        Files.createDirectories(dir);
     }
 
     /** Copies the bundled model out of the jar. */

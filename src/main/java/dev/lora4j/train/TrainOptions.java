@@ -27,6 +27,39 @@ public record TrainOptions(
 
     public enum OptimizerKind { ADAMW, SGD }
 
+    /** Every number checked against its domain, named by its command-line option: a run never starts with a value it cannot honour. */
+    public TrainOptions {
+        Check.atLeast("--r", r, 1, MAX_RANK);
+        Check.positiveFinite("--alpha", alpha);
+        Check.inUnit("--dropout", dropout);
+        if (layers != null) for (int l : layers) Check.atLeast("--layers", l, 0, Integer.MAX_VALUE);
+        if (rankPattern != null) rankPattern.forEach((k, v) -> Check.atLeast("--rank-pattern " + k, v, 1, MAX_RANK));
+        if (alphaPattern != null) alphaPattern.forEach((k, v) -> Check.positiveFinite("--alpha-pattern " + k, v));
+        Check.inUnit("--momentum", momentum);
+        Check.positiveFinite("--lr", lr);
+        Check.nonNegativeFinite("--weight-decay", weightDecay);
+        Check.inUnit("--betas (beta1)", beta1);
+        Check.inUnit("--betas (beta2)", beta2);
+        Check.positiveFinite("--eps", eps);
+        Check.atLeast("--warmup-steps", warmupSteps, 0, MAX_STEPS);
+        Check.atLeast("--steps", steps, 0, MAX_STEPS);
+        Check.atLeast("--epochs", epochs, 1, 1_000_000);
+        Check.atLeast("--batch-size", batchSize, 1, 1 << 16);
+        Check.atLeast("--grad-accum", gradAccum, 1, 1 << 20);
+        Check.atLeast("--seq-len", seqLen, 1, 1 << 20);
+        Check.nonNegativeFinite("--max-grad-norm", maxGradNorm);
+        Check.atLeast("--eval-every", evalEvery, 0, MAX_STEPS);
+        Check.atLeast("--save-every", saveEvery, 0, MAX_STEPS);
+        Check.atLeast("--log-every", logEvery, 0, MAX_STEPS);
+        Check.inUnit("--eval-split", evalSplit);
+        if ((long) batchSize * seqLen > 1L << 24)
+            throw new dev.lora4j.Lora4jException("--batch-size × --seq-len must be at most " + (1 << 24) + " tokens a micro-batch, got "
+                    + batchSize + " × " + seqLen);
+    }
+
+    private static final int MAX_RANK = 1 << 16;
+    private static final long MAX_STEPS = 1L << 40;
+
     /**
      * LoRA on the model type's default targets with the CLI's defaults (alpha = r, AdamW, linear decay,
      * batch 8, 512 tokens, gradient clipping at 1, seed 42, shuffled), for steps steps at learning rate lr.

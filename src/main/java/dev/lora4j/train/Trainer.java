@@ -8,6 +8,7 @@ import dev.lora4j.data.Batch;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
 import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.OwnedDirectory;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.lora.LoraConfig;
@@ -95,16 +96,27 @@ public final class Trainer {
 
     private final TrainOptions o;
     private final PrintStream progress;
+    private final boolean replaceEarlierRun;
     private volatile boolean stopRequested;
 
-    private Trainer(TrainOptions o, PrintStream progress) {
+    private Trainer(TrainOptions o, PrintStream progress, boolean replaceEarlierRun) {
         this.o = o;
         this.progress = progress;
+        this.replaceEarlierRun = replaceEarlierRun;
     }
 
-    /** Trains from scratch (or from --init-adapter) with these options. */
+    /** Trains from scratch (or from --init-adapter) with these options into a new or empty output directory. */
     public static Result train(TrainOptions o, PrintStream progress) {
-        return new Trainer(o, progress).run(null);
+        return train(o, progress, false);
+    }
+
+    /**
+     * As {@link #train(TrainOptions, PrintStream)}; with replaceEarlierRun, an output directory holding a
+     * finished (or interrupted and checkpointed) earlier run is taken over: the files that run listed are
+     * deleted first, and a directory holding anything else is refused.
+     */
+    public static Result train(TrainOptions o, PrintStream progress, boolean replaceEarlierRun) {
+        return new Trainer(o, progress, replaceEarlierRun).run(null);
     }
 
     /** Continues the run saved in a checkpoint directory (or the newest checkpoint of an output directory). */
@@ -112,7 +124,7 @@ public final class Trainer {
         Path ckpt = findCheckpoint(dir);
         JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
         TrainOptions o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
-        return new Trainer(o, progress).run(ckpt);
+        return new Trainer(o, progress, false).run(ckpt);
     }
 
     static Path findCheckpoint(Path dir) {
@@ -127,7 +139,26 @@ public final class Trainer {
     }
 
     private Result run(Path resumeFrom) {
-        OutputDir.prepare(o.out());
+        // a new run owns its output directory whole; a resumed one continues its own, locked against a second writer
+        try (OwnedDirectory owned = resumeFrom == null ? claimOutput() : OwnedDirectory.lock(o.out(), "train")) {
+            try {
+                return run(resumeFrom, owned);
+            } finally {
+                owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
+            }
+        } catch (IOException e) {
+            throw new Lora4jException(o.out() + ": write failed: " + e.getMessage(), e);
+        }
+    }
+
+    private OwnedDirectory claimOutput() {
+        if (!replaceEarlierRun && Files.isDirectory(o.out()) && Files.exists(o.out().resolve(OwnedDirectory.MANIFEST)))
+            throw new Lora4jException(o.out() + ": holds an earlier training run; continue it with --resume " + o.out()
+                    + ", replace it with --overwrite, or choose a new --out");
+        return OwnedDirectory.claim(o.out(), "train", replaceEarlierRun, "--out");
+    }
+
+    private Result run(Path resumeFrom, OwnedDirectory owned) {
         // a full fine-tuning checkpoint is itself a complete HF checkpoint: resume loads the weights from it
         Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
         try (Transformer base = Transformer.load(weights)) {
@@ -232,6 +263,7 @@ public final class Trainer {
                             + " (the last good checkpoint, if any, is in " + o.out() + "); try a lower --lr or --max-grad-norm");
                 double gradNorm = Optimizer.clipGradNorm(params, o.maxGradNorm());
                 opt.step(params, lr);
+                requireFinite(params, step + 1, gradNorm);
                 lastLoss = loss;
                 curve.add(new LossCurve.Point(step + 1, loss));
                 double secs = (System.nanoTime() - t0) / 1e9;
@@ -261,6 +293,19 @@ public final class Trainer {
             }
         }
         return new Result(step, lastLoss, o.out(), interrupted);
+    }
+
+    /** An update that made any weight NaN or infinite stops the run before anything of that step is saved. */
+    private void requireFinite(List<Parameter> params, long step, double gradNorm) {
+        for (Parameter p : params) {
+            float[] v = p.value();
+            for (int i = 0; i < v.length; i++) {
+                if (Float.isFinite(v[i])) continue;
+                throw new Lora4jException(String.format(Locale.ROOT, "step %d made %s[%d] %s (gradient norm %.4g, lr %s);"
+                        + " stopped without saving this step (the last good checkpoint, if any, is in %s); try a lower --lr or --max-grad-norm",
+                        step, p.name(), i, v[i], gradNorm, o.lr(), o.out()));
+            }
+        }
     }
 
     /** The order of the examples in an epoch: a seeded shuffle, or as given. */

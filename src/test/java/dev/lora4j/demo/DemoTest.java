@@ -79,7 +79,7 @@ class DemoTest {
         String text = stdout.toString(StandardCharsets.UTF_8);
         assertThat(text).contains("1. The base model", "trainable%", "exact match", "6/6 answers identical to base + adapter", "LoRA against full fine-tuning");
         for (String f : List.of("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "merged/model.safetensors", "report/index.html",
-                "base/README.md", "train.jsonl", "held-out.jsonl", Demo.MARKER))
+                "base/README.md", "train.jsonl", "held-out.jsonl", dev.lora4j.io.OwnedDirectory.MANIFEST))
             assertThat(out.resolve(f)).exists();
         // a second run replaces its own output; a directory that is not a demo's is refused
         Demo.run(new Demo.Options(out, null, 2, 2, List.of("q_proj", "v_proj"), false, 7, 20, 2), new PrintStream(new ByteArrayOutputStream()), new PrintStream(new ByteArrayOutputStream()));
@@ -88,5 +88,21 @@ class DemoTest {
         assertThatThrownBy(() -> Demo.run(new Demo.Options(other, null, 2, 2, List.of("q_proj", "v_proj"), false, 7, 20, 2), System.out, System.err))
                 .isInstanceOf(Lora4jException.class).hasMessageContaining("not a lora4j demo output");
         assertThat(other.resolve("keep.txt")).exists();
+        // the old defect: any directory holding a file named demo.json was deleted whole
+        Files.writeString(other.resolve("demo.json"), "{\"lora4j_demo\": true}\n");
+        assertThatThrownBy(() -> Demo.run(new Demo.Options(other, null, 2, 2, List.of("q_proj", "v_proj"), false, 7, 20, 2), System.out, System.err))
+                .isInstanceOf(Lora4jException.class).hasMessageContaining("nothing was deleted");
+        assertThat(other.resolve("keep.txt")).hasContent("mine");
+        // a real demo output with one file of the user's added is not replaced either, and loses nothing
+        Files.writeString(out.resolve("adapter/notes.txt"), "mine");
+        long before;
+        try (var files = Files.walk(out)) {
+            before = files.count();
+        }
+        assertThatThrownBy(() -> Demo.run(new Demo.Options(out, null, 2, 2, List.of("q_proj", "v_proj"), false, 7, 20, 2), System.out, System.err))
+                .isInstanceOf(Lora4jException.class).hasMessageContainingAll("adapter/notes.txt", "did not write", "nothing was deleted");
+        try (var files = Files.walk(out)) {
+            assertThat(files.count()).isEqualTo(before);
+        }
     }
 }

@@ -93,7 +93,7 @@ class TrainCommandTest {
         Files.writeString(out.resolve("notes.txt"), "mine");
         CliRunner.Run r = CliRunner.run(run(out, "--steps", "1"));
         assertThat(r.code()).isEqualTo(1);
-        assertThat(r.err()).contains("is not a lora4j output directory");
+        assertThat(r.err()).contains("is not empty");
         try (var s = Files.list(out)) {
             assertThat(s.toList()).hasSize(1);
         }
@@ -180,5 +180,70 @@ class TrainCommandTest {
         CliRunner.Run r = CliRunner.run(run(file, "--steps", "1"));
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("exists and is not a directory");
+    }
+
+    @Test
+    void aStepThatBlowsUpTheWeightsIsNotSaved() throws IOException {
+        // the loss of the one step is finite; only its update overflows (the old defect: an all-Inf adapter and "done")
+        Path out = tmp.resolve("blowup");
+        CliRunner.Run r = CliRunner.run(run(out, "--steps", "1", "--lr", "1e38", "--max-grad-norm", "0"));
+        assertThat(r.code()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("step 1 made", "lora_", "stopped without saving").doesNotContain("done:");
+        assertThat(out.resolve("adapter_model.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void numbersOutsideTheirDomainAreRefusedNamingTheOption() throws IOException {
+        String[][] cases = {
+                {"--betas", "0.9,1.0", "--betas (beta2)"}, {"--eps", "NaN", "--eps"}, {"--weight-decay", "NaN", "--weight-decay"},
+                {"--lr", "Infinity", "--lr"}, {"--lr", "-1", "--lr"}, {"--eps", "0", "--eps"}, {"--momentum", "1.5", "--momentum"},
+                {"--rank-pattern", "q_proj=0", "--rank-pattern q_proj"}, {"--rank-pattern", "q_proj=-1", "--rank-pattern q_proj"},
+                {"--alpha", "NaN", "--alpha"}, {"--max-grad-norm", "-1", "--max-grad-norm"}, {"--warmup-steps", "-3", "--warmup-steps"},
+                {"--save-every", "-1", "--save-every"}, {"--eval-split", "1", "--eval-split"}, {"--grad-accum", "0", "--grad-accum"},
+                {"--epochs", "0", "--epochs"}};
+        for (String[] c : cases) {
+            Path out = tmp.resolve("domain");
+            CliRunner.Run r = CliRunner.run(run(out, "--steps", "1", c[0], c[1]));
+            assertThat(r.code()).as(String.join(" ", c) + ": " + r.err()).isEqualTo(1);
+            assertThat(r.err()).as(String.join(" ", c)).contains(c[2]).doesNotContain("Exception", "\tat ");
+            assertThat(out).as("nothing written for " + String.join(" ", c)).doesNotExist();
+        }
+    }
+
+    @Test
+    void anEarlierRunIsNeitherContinuedByAccidentNorMixedIn() throws IOException {
+        Path out = tmp.resolve("reuse");
+        assertThat(CliRunner.run(run(out, "--steps", "4", "--save-every", "2", "--lr", "1e-2")).code()).isZero();
+        assertThat(out.resolve("checkpoint-4")).exists();
+        // a new run into it is refused, pointing at --resume and --overwrite; nothing changes
+        byte[] adapter = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
+        CliRunner.Run again = CliRunner.run(run(out, "--steps", "2", "--save-every", "1"));
+        assertThat(again.code()).isEqualTo(1);
+        assertThat(again.err()).contains("earlier training run", "--resume", "--overwrite");
+        assertThat(Files.readAllBytes(out.resolve("adapter_model.safetensors"))).isEqualTo(adapter);
+        // --overwrite owns it whole: none of the earlier run's checkpoints survive to be resumed by mistake
+        CliRunner.Run over = CliRunner.run(run(out, "--steps", "2", "--save-every", "1", "--overwrite"));
+        assertThat(over.code()).as(over.err()).isZero();
+        assertThat(out.resolve("checkpoint-4")).doesNotExist();
+        assertThat(out.resolve("checkpoint-2")).exists();
+        assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(2);
+        // a file lora4j did not write blocks --overwrite, and nothing is deleted
+        Files.writeString(out.resolve("notes.txt"), "mine");
+        CliRunner.Run blocked = CliRunner.run(run(out, "--steps", "1", "--overwrite"));
+        assertThat(blocked.code()).isEqualTo(1);
+        assertThat(blocked.err()).contains("notes.txt", "nothing was deleted");
+        assertThat(out.resolve("checkpoint-2")).exists();
+    }
+
+    @Test
+    void twoRunsIntoOneDirectoryAtOnceCannotBothProceed() throws IOException {
+        Path out = tmp.resolve("locked");
+        Files.createDirectories(out);
+        try (var held = dev.lora4j.io.OwnedDirectory.lock(out, "train")) {
+            CliRunner.Run r = CliRunner.run(run(out, "--steps", "1"));
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.err()).contains("another lora4j run is writing here");
+        }
+        assertThat(CliRunner.run(run(out, "--steps", "1")).code()).isZero();
     }
 }
