@@ -23,12 +23,16 @@ final class AdapterSpecs {
 
     /** The base with every adapter applied unmerged at once: their weighted sum of updates (one adapter: itself). */
     static Transformer weightedSum(Transformer base, List<String> specs) {
-        if (specs.isEmpty()) return base;
+        return specs.isEmpty() ? base : weightedSumModel(base, specs).model();
+    }
+
+    /** The adapters' weighted sum of updates as one adapter over base (one adapter of weight 1: itself). */
+    static LoraModel weightedSumModel(Transformer base, List<String> specs) {
         List<Merger.Weighted> ws = specs.stream().map(s -> Merger.Weighted.parse(withoutName(s))).toList();
-        if (ws.size() == 1 && ws.getFirst().weight() == 1.0) return PeftAdapter.load(ws.getFirst().dir(), base).model();
+        if (ws.size() == 1 && ws.getFirst().weight() == 1.0) return PeftAdapter.load(ws.getFirst().dir(), base);
         List<LoraModel> loaded = new ArrayList<>();
         for (Merger.Weighted w : ws) loaded.add(PeftAdapter.load(w.dir(), base));
-        return Combiner.combine(base, loaded, ws.stream().map(Merger.Weighted::weight).toList(), Combiner.Method.CAT, 0).model();
+        return Combiner.combine(base, loaded, ws.stream().map(Merger.Weighted::weight).toList(), Combiner.Method.CAT, 0);
     }
 
     /** The adapters loaded under their names (NAME defaults to the directory's name), for mixed batches. */

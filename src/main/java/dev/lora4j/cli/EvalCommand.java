@@ -62,13 +62,13 @@ final class EvalCommand implements Callable<Integer> {
             Evaluator.Result r;
             if (ds.routed()) {
                 AdapterSet.Mixed mixed = AdapterSpecs.named(m, adapters).mixed();
-                r = Evaluator.evaluate(mixed.model(), ds.examples(), ds.labels(), t, batchSize, (first, tt) -> {
+                r = Evaluator.evaluate(mixed.model(), ds.examples(), ds.labels(), t, batchSize, (first, batch) -> {
                     String[] names = new String[batchSize];
                     for (int i = 0; i < batchSize && first + i < ds.examples().size(); i++) names[i] = ds.adapters().get(first + i);
-                    mixed.route(names, tt);
+                    return mixed.call(names, batch);
                 });
             } else {
-                r = Evaluator.evaluate(AdapterSpecs.weightedSum(m, adapters), ds.examples(), ds.labels(), t, batchSize, (f, tt) -> {});
+                r = Evaluator.evaluate(AdapterSpecs.weightedSum(m, adapters), ds.examples(), ds.labels(), t, batchSize);
             }
             System.out.printf(java.util.Locale.ROOT, "loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
                     r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());

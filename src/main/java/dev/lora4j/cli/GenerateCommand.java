@@ -2,10 +2,10 @@ package dev.lora4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.Lora4jException;
-import dev.lora4j.generate.Generator;
-import dev.lora4j.generate.Sampler;
-import dev.lora4j.lora.AdapterSet;
-import dev.lora4j.model.Transformer;
+import dev.lora4j.generate.Completion;
+import dev.lora4j.generate.GenerationConfig;
+import dev.lora4j.generate.TextGenerator;
+import dev.lora4j.tokenizer.ChatTemplate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -15,14 +15,15 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = {"Generate tokens with a KV cache.",
-                "Streams the first prompt's tokens (as text when the model has a tokenizer.json) as they come. Stops at EOS",
-                "(config.json's eos_token_id) or --max-new-tokens. With --json the last line is {\"ids\": [...], \"text\": ...}",
-                "(a list per prompt when several; text when the model has a tokenizer).",
+                "One prompt's text is streamed as it comes; several prompts run as one batch (any lengths) and each answer",
+                "is printed after its own '--- N ---' line. Stops at EOS (config.json's and generation_config.json's",
+                "eos_token_id), a --stop string or --max-new-tokens. With --json the last line is",
+                "{\"ids\": [...], \"text\": ..., \"finish_reason\": \"stop\"|\"length\"} (lists when several prompts; text,",
+                "without the end-of-sequence token, when the model has a tokenizer).",
                 "--chat: an interactive session on stdin, the history rendered through the model's chat template each turn",
                 "(a line is one user turn; /reset forgets the history; /exit or end of input quits)."})
 final class GenerateCommand implements Callable<Integer> {
@@ -34,7 +35,7 @@ final class GenerateCommand implements Callable<Integer> {
             "each prompt of a mixed batch runs with its own)."})
     List<String> adapters = new ArrayList<>();
 
-    @Option(names = "--prompt-ids", paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable; prompts of equal length run as one batch).")
+    @Option(names = "--prompt-ids", paramLabel = "ID,ID,...", description = "A prompt as token ids (repeatable; several prompts run as one batch).")
     List<String> promptIds = new ArrayList<>();
 
     @Option(names = "--route", split = ",", paramLabel = "NAME,...", description = "Adapter name per prompt (- for none): a mixed-adapter batch.")
@@ -84,82 +85,70 @@ final class GenerateCommand implements Callable<Integer> {
         threads.apply();
         if ((prompt.isEmpty() ? 0 : 1) + (promptIds.isEmpty() ? 0 : 1) + (chat ? 1 : 0) != 1)
             throw new Lora4jException("give one of --prompt TEXT, --prompt-ids or --chat");
-        dev.lora4j.tokenizer.Tokenizer tokenizer = java.nio.file.Files.exists(model.resolve("tokenizer.json"))
-                ? dev.lora4j.tokenizer.Tokenizer.load(model) : null;
-        if ((!prompt.isEmpty() || chat) && tokenizer == null)
-            throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
-        dev.lora4j.tokenizer.ChatTemplate template = chat ? dev.lora4j.tokenizer.ChatTemplate.ofModel(model, chatTemplate) : null;
-        if (chat && template == null)
-            throw new Lora4jException(model + ": tokenizer_config.json has no chat_template; give one with --chat-template FILE");
-        for (String p : prompt)
-            promptIds.add(Arrays.stream(tokenizer.encodeWithSpecialTokens(p)).mapToObj(Integer::toString).reduce((a, b) -> a + "," + b)
-                    .orElseThrow(() -> new Lora4jException("--prompt '" + p + "' encodes to no tokens")));        if (maxNewTokens < 1) throw new Lora4jException("--max-new-tokens must be positive, got " + maxNewTokens);
-        if (temperature < 0 || topP <= 0 || topP > 1 || repetitionPenalty <= 0)
-            throw new Lora4jException("need --temperature >= 0, 0 < --top-p <= 1 and --repetition-penalty > 0");
         if (chat && (route != null || json)) throw new Lora4jException("--chat takes neither --route nor --json");
-        int[][] prompts = new int[promptIds.size()][];
-        for (int i = 0; i < prompts.length; i++) {
+        GenerationConfig config = GenerationConfig.builder().maxNewTokens(maxNewTokens).temperature(temperature).topK(topK).topP(topP)
+                .repetitionPenalty(repetitionPenalty).seed(seed).stopStrings(stop).build();
+        List<TextGenerator.Request> requests = new ArrayList<>();
+        for (String ids : promptIds) {
             try {
-                prompts[i] = Arrays.stream(promptIds.get(i).split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray();
+                requests.add(TextGenerator.Request.ids(Arrays.stream(ids.split(",")).map(String::strip).mapToInt(Integer::parseInt).toArray()));
             } catch (NumberFormatException e) {
-                throw new Lora4jException("--prompt-ids '" + promptIds.get(i) + "' must be comma-separated integers");
+                throw new Lora4jException("--prompt-ids '" + ids + "' must be comma-separated integers");
             }
         }
-        try (Transformer base = Transformer.load(model)) {
-            int vocab = base.config().vocabSize();
-            for (int[] pr : prompts)
-                for (int id : pr)
-                    if (id < 0 || id >= vocab) throw new Lora4jException("--prompt-ids: token id " + id + " is outside the vocabulary [0, " + vocab + ")");
-            Transformer run;
-            Generator.BeforeStep before = n -> {};
+        for (String text : prompt) requests.add(TextGenerator.Request.text(text));
+        if (route != null && route.size() != requests.size())
+            throw new Lora4jException("--route names " + route.size() + " adapters for " + requests.size() + " prompts");
+        try (TextGenerator g = TextGenerator.builder(model).chatTemplate(chatTemplate).build()) {
+            if ((!prompt.isEmpty() || chat) && g.tokenizer() == null)
+                throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
+            if (chat && g.chatTemplate() == null)
+                throw new Lora4jException(model + ": tokenizer_config.json has no chat_template; give one with --chat-template FILE");
+            String adapter = null;
             if (route != null) {
-                if (route.size() != prompts.length) throw new Lora4jException("--route names " + route.size() + " adapters for " + prompts.length + " prompts");
-                AdapterSet.Mixed mixed = AdapterSpecs.named(base, adapters).mixed();
-                String[] names = route.stream().map(r -> r.equals("-") ? null : r).toArray(String[]::new);
-                mixed.route(names, 1); // checks the names now
-                run = mixed.model();
-                before = n -> mixed.route(names, n);
-            } else {
-                run = AdapterSpecs.weightedSum(base, adapters);
+                for (var e : AdapterSpecs.named(g.base(), adapters).adapters().entrySet()) g.addAdapter(e.getKey(), e.getValue());
+            } else if (!adapters.isEmpty()) {
+                adapter = "adapter";
+                g.addAdapter(adapter, AdapterSpecs.weightedSumModel(g.base(), adapters));
             }
-            if (!run.copyWeightsForDecoding()) // Generator would try again, silently
+            if (!g.base().copyWeightsForDecoding()) // the generator would try again, silently
                 System.err.println("lora4j: note: a heap copy of the weights (for faster decoding) would take more than half"
                         + " the free heap, so decoding reads them from the checkpoint file (slower); more heap: LORA4J_JAVA_OPTS=-Xmx...");
-            int eos = base.source().config().path("eos_token_id").isInt() ? base.source().config().get("eos_token_id").asInt() : -1;
-            Sampler sampler = new Sampler(temperature, topK, topP, repetitionPenalty, new SplittableRandom(seed));
-            if (!stop.isEmpty() && tokenizer == null) throw new Lora4jException("--stop needs the model's tokenizer.json, and the model directory has none");
-            Generator.StopCondition stopAt = (seq, newIds, n) -> {
-                if (stop.isEmpty()) return false;
-                String text = tokenizer.decode(Arrays.copyOf(newIds, n));
-                return stop.stream().anyMatch(text::contains);
-            };
             if (chat) {
-                chat(run, tokenizer, template, sampler, eos);
+                chat(g, adapter, config);
                 return 0;
             }
-            int[][] ids = new int[prompts.length][];
-            if (route != null) { // a mixed-adapter batch is one batch
-                ids = Generator.generate(run, prompts, maxNewTokens, sampler, eos, before, new Stream(tokenizer, eos), stopAt);
-            } else { // prompts of equal length run as one batch; the first prompt's tokens stream
-                Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
-                for (int i = 0; i < prompts.length; i++) byLength.computeIfAbsent(prompts[i].length, k -> new ArrayList<>()).add(i);
-                for (List<Integer> group : byLength.values()) {
-                    int[][] batch = group.stream().map(i -> prompts[i]).toArray(int[][]::new);
-                    int[][] out = Generator.generate(run, batch, maxNewTokens, sampler, eos, before,
-                            group.get(0) == 0 ? new Stream(tokenizer, eos) : id -> {}, stopAt);
-                    for (int k = 0; k < group.size(); k++) ids[group.get(k)] = out[k];
-                }
+            for (int i = 0; i < requests.size(); i++) {
+                String a = route != null ? (route.get(i).equals("-") ? null : route.get(i)) : adapter;
+                requests.set(i, requests.get(i).adapter(a).config(config));
             }
-            System.out.println();
+            boolean one = requests.size() == 1;
+            if (one && g.tokenizer() != null) requests.set(0, requests.getFirst().listener(piece -> { // streamed as it comes
+                System.out.print(piece);
+                System.out.flush();
+            }));
+            List<Completion> done = g.generate(requests); // one ragged batch
+            for (int i = 0; i < done.size(); i++) {
+                Completion c = done.get(i);
+                if (!one) System.out.println("--- " + (i + 1) + " ---");
+                if (g.tokenizer() == null) System.out.print(Arrays.stream(c.ids()).mapToObj(Integer::toString).reduce((x, y) -> x + " " + y).orElse(""));
+                else if (!one) System.out.print(c.text());
+                System.out.println();
+            }
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
-                if (ids.length == 1) o.put("ids", Arrays.stream(ids[0]).boxed().toList());
-                else o.put("ids", Arrays.stream(ids).map(a -> Arrays.stream(a).boxed().toList()).toList());
-                if (tokenizer != null) o.put("text", ids.length == 1 ? tokenizer.decode(ids[0]) : Arrays.stream(ids).map(tokenizer::decode).toList());
+                if (one) o.put("ids", Arrays.stream(done.getFirst().ids()).boxed().toList());
+                else o.put("ids", done.stream().map(c -> Arrays.stream(c.ids()).boxed().toList()).toList());
+                if (g.tokenizer() != null) o.put("text", one ? done.getFirst().text() : done.stream().map(Completion::text).toList());
+                o.put("finish_reason", one ? reason(done.getFirst()) : done.stream().map(GenerateCommand::reason).toList());
                 System.out.println(new ObjectMapper().writeValueAsString(o));
             }
         }
         return 0;
+    }
+
+    private static String reason(Completion c) {
+        return c.finishReason().name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /**
@@ -167,14 +156,11 @@ final class GenerateCommand implements Callable<Integer> {
      * template (with the generation prompt) and the reply streamed until EOS, the template's eos_token
      * text, a --stop string or --max-new-tokens.
      */
-    private void chat(Transformer run, dev.lora4j.tokenizer.Tokenizer tokenizer, dev.lora4j.tokenizer.ChatTemplate template,
-                      Sampler sampler, int eos) throws java.io.IOException {
-        List<dev.lora4j.tokenizer.ChatTemplate.Message> history = new ArrayList<>();
-        if (system != null) history.add(new dev.lora4j.tokenizer.ChatTemplate.Message("system", system));
-        List<String> stops = new ArrayList<>(stop);
-        if (!template.eosToken().isEmpty()) stops.add(template.eosToken());
+    private void chat(TextGenerator g, String adapter, GenerationConfig config) throws java.io.IOException {
+        List<ChatTemplate.Message> history = new ArrayList<>();
+        if (system != null) history.add(new ChatTemplate.Message("system", system));
         java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
-        int context = run.config().maxPositions();
+        int context = g.config().maxPositions();
         System.err.println("chat: a line is your turn; /reset forgets the history, /exit quits");
         for (String line; (line = prompt(in)) != null; ) {
             if (line.strip().equals("/exit")) break;
@@ -183,19 +169,19 @@ final class GenerateCommand implements Callable<Integer> {
                 continue;
             }
             if (line.isBlank()) continue;
-            history.add(new dev.lora4j.tokenizer.ChatTemplate.Message("user", line));
-            int[] ids = tokenizer.encode(template.render(history, true));
-            if (ids.length >= context) {
+            history.add(new ChatTemplate.Message("user", line));
+            int promptTokens = g.tokenizer().encode(g.chatTemplate().render(history, true)).length;
+            if (promptTokens >= context) {
                 history.removeLast();
-                System.err.println("chat: the conversation (" + ids.length + " tokens) no longer fits the model's context of " + context + "; /reset to start over");
+                System.err.println("chat: the conversation (" + promptTokens + " tokens) no longer fits the model's context of " + context + "; /reset to start over");
                 continue;
             }
-            int[][] reply = Generator.generate(run, new int[][] {ids}, maxNewTokens, sampler, eos, n -> {}, new Stream(tokenizer, eos),
-                    (seq, newIds, n) -> stops.stream().anyMatch(tokenizer.decode(Arrays.copyOf(newIds, n))::contains));
+            Completion reply = g.generate(TextGenerator.Request.chat(history).adapter(adapter).config(config).listener(piece -> {
+                System.out.print(piece);
+                System.out.flush();
+            }));
             System.out.println();
-            String text = tokenizer.decode(Arrays.stream(reply[0]).filter(id -> id != eos).toArray());
-            for (String st : stops) if (text.contains(st)) text = text.substring(0, text.indexOf(st));
-            history.add(new dev.lora4j.tokenizer.ChatTemplate.Message("assistant", text));
+            history.add(new ChatTemplate.Message("assistant", reply.text()));
         }
     }
 
@@ -203,36 +189,5 @@ final class GenerateCommand implements Callable<Integer> {
         System.err.print("> ");
         System.err.flush();
         return in.readLine();
-    }
-
-    /** Prints each new token as it comes: what it adds to the decoded text (a token may end inside a character), or its id. */
-    private static final class Stream implements java.util.function.IntConsumer {
-        private final dev.lora4j.tokenizer.Tokenizer tokenizer;
-        private final int eos; // not shown: it ends the text
-        private final StringBuilder streamed = new StringBuilder();
-        private final List<Integer> sofar = new ArrayList<>();
-
-        Stream(dev.lora4j.tokenizer.Tokenizer tokenizer, int eos) {
-            this.tokenizer = tokenizer;
-            this.eos = eos;
-        }
-
-        @Override
-        public void accept(int id) {
-            if (id == eos && tokenizer != null) return;
-            if (tokenizer == null) {
-                System.out.print((streamed.isEmpty() ? "" : " ") + id);
-                streamed.append(id);
-            } else {
-                sofar.add(id);
-                String text = tokenizer.decode(sofar.stream().mapToInt(Integer::intValue).toArray());
-                if (!text.endsWith("\uFFFD")) {
-                    System.out.print(text.substring(streamed.length()));
-                    streamed.setLength(0);
-                    streamed.append(text);
-                }
-            }
-            System.out.flush();
-        }
     }
 }

@@ -181,7 +181,7 @@ public final class Demo {
         List<String> answers = new ArrayList<>();
         for (Stories.Example e : test) {
             int[][] ids = Generator.generate(m, new int[][] {tok.encode(e.prompt())}, 32, new Sampler(0, 0, 1, 1, new SplittableRandom(0)), eos,
-                    n -> {}, id -> {}, (seq, newIds, n) -> tok.decode(java.util.Arrays.copyOf(newIds, n)).contains("\n"));
+                    id -> {}, (seq, newIds, n) -> tok.decode(java.util.Arrays.copyOf(newIds, n)).contains("\n"));
             String answer = tok.decode(java.util.Arrays.stream(ids[0]).filter(id -> id != eos).toArray());
             if (answer.contains("\n")) answer = answer.substring(0, answer.indexOf('\n'));
             answers.add(answer);

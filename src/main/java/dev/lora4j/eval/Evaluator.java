@@ -5,6 +5,7 @@ import dev.lora4j.model.Activations;
 import dev.lora4j.model.Transformer;
 
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * Mean causal-LM loss over a set of examples, as Hugging Face computes it: position i predicts
@@ -17,26 +18,21 @@ public final class Evaluator {
     private Evaluator() {}
 
     public static Result evaluate(Transformer model, List<int[]> examples, int seqLen, int batchSize) {
-        return evaluate(model, examples, seqLen, batchSize, (first, t) -> {});
+        return evaluate(model, examples, null, seqLen, batchSize);
     }
 
-    /** Called before each batch with the index of its first example and T (e.g. to route a mixed-adapter batch). */
+    /** Runs each batch's forward pass, given the index of its first example (e.g. inside a mixed-adapter routing). */
     @FunctionalInterface
-    public interface BeforeBatch {
-        void accept(int first, int t);
+    public interface BatchScope {
+        Transformer.LossSum run(int first, Supplier<Transformer.LossSum> batch);
     }
 
-    public static Result evaluate(Transformer model, List<int[]> examples, int seqLen, int batchSize, BeforeBatch beforeBatch) {
-        return evaluate(model, examples, null, seqLen, batchSize, beforeBatch);
-    }
-
-    /** With per-example labels (−100 = not counted); null labels: the ids themselves. */
     /** The mean loss over examples whose labels (per example, null: the ids themselves) say which targets count. */
     public static Result evaluate(Transformer model, List<int[]> examples, List<int[]> labels, int seqLen, int batchSize) {
-        return evaluate(model, examples, labels, seqLen, batchSize, (first, t) -> {});
+        return evaluate(model, examples, labels, seqLen, batchSize, (first, batch) -> batch.get());
     }
 
-    public static Result evaluate(Transformer model, List<int[]> examples, List<int[]> labels, int seqLen, int batchSize, BeforeBatch beforeBatch) {
+    public static Result evaluate(Transformer model, List<int[]> examples, List<int[]> labels, int seqLen, int batchSize, BatchScope scope) {
         long start = System.nanoTime();
         int t = 1;
         for (int[] e : examples) t = Math.max(t, Math.min(seqLen, e.length));
@@ -45,8 +41,8 @@ public final class Evaluator {
         long count = 0;
         for (int first = 0; first < examples.size(); first += batchSize) {
             Batch batch = Batch.of(examples, labels, first, batchSize, t);
-            beforeBatch.accept(first, t);
-            Transformer.LossSum ls = model.loss(batch.tokens(), batch.targets(), batchSize, t, act, 0f);
+            int tt = t;
+            Transformer.LossSum ls = scope.run(first, () -> model.loss(batch.tokens(), batch.targets(), batchSize, tt, act, 0f));
             sum += ls.sum();
             count += ls.count();
         }

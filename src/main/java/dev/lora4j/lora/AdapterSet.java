@@ -51,6 +51,11 @@ public final class AdapterSet {
         if (adapters.remove(name) == null) throw new Lora4jException("no adapter named '" + name + "' (loaded: " + adapters.keySet() + ")");
     }
 
+    /** The loaded adapters by name, in loading order. */
+    public Map<String, LoraModel> adapters() {
+        return java.util.Collections.unmodifiableMap(adapters);
+    }
+
     public List<String> names() {
         return List.copyOf(adapters.keySet());
     }
@@ -63,23 +68,33 @@ public final class AdapterSet {
         return m.model();
     }
 
-    /** A model serving mixed batches, and the routing to set before each forward pass. */
-    public record Mixed(Transformer model, MixedLoraLinear.Routing routing, List<String> order) {
-        /** Routes sequence i of a (B, T) batch to adapter perSequence[i] (null: the base alone). */
-        public void route(String[] perSequence, int t) {
-            int[] rows = new int[perSequence.length * t];
+    /**
+     * A model serving mixed batches: every forward pass of it runs inside {@link #call}, which says the
+     * adapter of each sequence of that pass. The model is immutable; any number of threads may use it.
+     */
+    public record Mixed(Transformer model, List<String> order) {
+        /** The route ids of sequences named by adapter (null: the base alone); unknown names are refused. */
+        public int[] routes(String... perSequence) {
+            int[] ids = new int[perSequence.length];
             for (int i = 0; i < perSequence.length; i++) {
-                int k = perSequence[i] == null ? -1 : order.indexOf(perSequence[i]);
-                if (perSequence[i] != null && k < 0) throw new Lora4jException("no adapter named '" + perSequence[i] + "' (loaded: " + order + ")");
-                java.util.Arrays.fill(rows, i * t, (i + 1) * t, k);
+                ids[i] = perSequence[i] == null ? -1 : order.indexOf(perSequence[i]);
+                if (perSequence[i] != null && ids[i] < 0) throw new Lora4jException("no adapter named '" + perSequence[i] + "' (loaded: " + order + ")");
             }
-            routing.set(rows);
+            return ids;
+        }
+
+        /** Runs body (forward passes of {@link #model}) with sequence i of each pass routed to perSequence[i]. */
+        public <T> T call(String[] perSequence, java.util.function.Supplier<T> body) {
+            return ScopedValue.where(MixedLoraLinear.SEQUENCE_ADAPTERS, routes(perSequence)).call(body::get);
+        }
+
+        public void run(String[] perSequence, Runnable body) {
+            ScopedValue.where(MixedLoraLinear.SEQUENCE_ADAPTERS, routes(perSequence)).run(body);
         }
     }
 
     public Mixed mixed() {
         List<String> order = names();
-        MixedLoraLinear.Routing routing = new MixedLoraLinear.Routing();
         UnaryOperator<Projection> wrap = p -> {
             Linear l = p.base();
             List<LoraLinear> per = new ArrayList<>();
@@ -89,7 +104,7 @@ public final class AdapterSet {
                 per.add(a);
                 any |= a != null;
             }
-            return any ? new MixedLoraLinear(l, per, routing) : l;
+            return any ? new MixedLoraLinear(l, per) : l;
         };
         List<Block> blocks = new ArrayList<>();
         for (Block b : base.blocks()) {
@@ -101,6 +116,6 @@ public final class AdapterSet {
             blocks.add(new Block(b.index(), b.norm1(), new Attention(a.inputs().stream().map(wrap).toList(), wrap.apply(a.output()),
                     a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow()), b.norm2(), mlp));
         }
-        return new Mixed(base.withBlocks(blocks), routing, order);
+        return new Mixed(base.withBlocks(blocks), order);
     }
 }

@@ -15,7 +15,9 @@ import java.util.SplittableRandom;
  * </pre>
  * A and B are the only trainable parameters; their gradients accumulate in gradA and gradB. GPT-2's
  * Conv1D needs nothing special here: A and B live in (out, in) orientation whatever W0's storage.
- * Per-step scratch (the dropped input, u = A·x̃) is sized to the rows of the last forward pass.
+ * In training mode the forward pass keeps what backward needs (the dropped input, u = s·A·x̃) in
+ * scratch sized to the rows of the last pass: training runs one batch at a time. In inference mode a
+ * pass keeps nothing: its scratch belongs to the call, so threads may share the layer.
  */
 public final class LoraLinear implements Projection {
     private final Linear base;
@@ -23,8 +25,7 @@ public final class LoraLinear implements Projection {
     private final float scale, dropout;
     private final float[] a, b;          // (r, in), (out, r): HF's lora_A.weight and lora_B.weight
     private final float[] gradA, gradB;  // same shapes
-    private boolean training;
-    private boolean enabled = true;
+    private volatile boolean training;
     private SplittableRandom rng = new SplittableRandom(0);
     private float[] dropped = new float[0]; // x̃ = dropout(x), (rows, in); only with dropout
     private float[] mask = new float[0];    // 0 or 1/(1−p) per element of x, (rows, in)
@@ -86,11 +87,6 @@ public final class LoraLinear implements Projection {
         if (rng != null) this.rng = rng;
     }
 
-    /** A disabled adapter leaves the base output alone (PEFT's disable_adapter). */
-    public void setEnabled(boolean enabled) {
-        this.enabled = enabled;
-    }
-
     public long parameterCount() {
         return a.length + b.length;
     }
@@ -98,14 +94,20 @@ public final class LoraLinear implements Projection {
     @Override
     public void forward(Mat x, float[] y, int yOff, int ldy, boolean accumulate) {
         base.forward(x, y, yOff, ldy, accumulate);
-        if (!enabled) return;
         int rows = x.rows(), in = in();
+        if (!training) { // nothing kept: u belongs to this call
+            float[] uc = new float[rows * r];
+            Kernels.matmul(x, Mat.of(a, 0, r, in).t(), uc, 0, r, false);   // u = x·Aᵀ     (rows, r)
+            for (int i = 0; i < uc.length; i++) uc[i] *= scale;             // u = s·x·Aᵀ
+            Kernels.matmul(Mat.of(uc, 0, rows, r), Mat.of(b, 0, out(), r).t(), y, yOff, ldy, true); // y += u·Bᵀ
+            return;
+        }
         if (u.length < rows * r) {
             u = new float[rows * r];
             du = new float[rows * r];
         }
         Mat xd = x;
-        if (training && dropout > 0f) {
+        if (dropout > 0f) {
             if (dropped.length < rows * in) {
                 dropped = new float[rows * in];
                 mask = new float[rows * in];
@@ -127,7 +129,7 @@ public final class LoraLinear implements Projection {
     @Override
     public void backward(Mat x, Mat dy, float[] dx, int dxOff, int lddx, boolean accumulate) {
         base.backward(x, dy, dx, dxOff, lddx, accumulate);
-        if (!enabled) return;
+        if (!training) throw new IllegalStateException(name() + ": backward needs a forward pass in training mode");
         int rows = x.rows(), in = in(), out = out();
         boolean dropped = training && dropout > 0f;
         Mat xd = dropped ? Mat.of(this.dropped, 0, rows, in) : x;

@@ -11,26 +11,23 @@ import java.util.List;
  * One frozen linear serving several adapters at once (the S-LoRA / Punica idea): the base matmul runs
  * over every row of the batch, then each adapter's low-rank part is applied to the rows routed to it,
  * as one pair of small matmuls per adapter: on a view when its rows are contiguous (a sequence), else
- * gathered into one block and scattered back. Rows routed to -1 get the base alone. Inference only.
+ * gathered into one block and scattered back. Rows routed to -1 get the base alone. Inference only;
+ * nothing of a call is kept in the layer, so one model serves any number of threads at once.
  */
 public final class MixedLoraLinear implements Projection {
     private final Linear base;
     private final List<LoraLinear> adapters;  // index = route id; null where that adapter does not adapt this module
-    private final Routing routing;
 
-    /** Which adapter each row of the next forward pass uses (shared by every projection of a model). */
-    public static final class Routing {
-        int[] rowAdapter = new int[0];
+    /**
+     * Which adapter each sequence of the current call uses (an index into the adapters, -1 for the base
+     * alone). It belongs to the call, not to the model: bound for the call's extent by
+     * {@link AdapterSet.Mixed#call}, so threads sharing one model each route their own batch.
+     */
+    static final ScopedValue<int[]> SEQUENCE_ADAPTERS = ScopedValue.newInstance();
 
-        public void set(int[] rowAdapter) {
-            this.rowAdapter = rowAdapter.clone();
-        }
-    }
-
-    MixedLoraLinear(Linear base, List<LoraLinear> adapters, Routing routing) {
+    MixedLoraLinear(Linear base, List<LoraLinear> adapters) {
         this.base = base;
         this.adapters = adapters;
-        this.routing = routing;
     }
 
     @Override
@@ -42,8 +39,13 @@ public final class MixedLoraLinear implements Projection {
     public void forward(Mat x, float[] y, int yOff, int ldy, boolean accumulate) {
         base.forward(x, y, yOff, ldy, accumulate);
         int rows = x.rows(), in = in(), out = out();
-        int[] route = routing.rowAdapter;
-        if (route.length != rows) throw new IllegalStateException(name() + ": routing covers " + route.length + " rows, the batch has " + rows);
+        if (!SEQUENCE_ADAPTERS.isBound())
+            throw new IllegalStateException(name() + ": a mixed-adapter model runs inside AdapterSet.Mixed.call(...), which says each sequence's adapter");
+        int[] perSequence = SEQUENCE_ADAPTERS.get();
+        if (rows % perSequence.length != 0)
+            throw new IllegalStateException(name() + ": " + rows + " rows do not split into " + perSequence.length + " sequences");
+        int[] route = new int[rows];
+        for (int i = 0, per = rows / perSequence.length; i < rows; i++) route[i] = perSequence[i / per];
         for (int k = 0; k < adapters.size(); k++) {
             LoraLinear l = adapters.get(k);
             if (l == null) continue;

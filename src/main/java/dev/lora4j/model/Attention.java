@@ -77,27 +77,30 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
     }
 
     /**
-     * Incremental forward for generation: n new tokens per sequence at positions [pos, pos + n), their
-     * keys and values appended to the cache, attending to everything cached so far. x(B·n, C) += Wo·attention(h).
+     * Incremental forward for generation: n new tokens for each of the batch's sequences, whose keys and
+     * values live in cache slots seqs[i] and whose new tokens stand at positions [pos[i], pos[i] + n):
+     * their keys and values are appended to the cache, and each attends to everything cached for its
+     * sequence so far. Sequences may be at different positions (a ragged batch). x(B·n, C) += Wo·attention(h).
      */
-    public void forwardCached(float[] h, int b, int n, int pos, int c, float[] qkv, float[] att, float[] x, KvCache.Layer cache) {
-        int w = qkvWidth(), rows = b * n;
+    public void forwardCached(float[] h, int[] seqs, int[] pos, int n, int c, float[] qkv, float[] att, float[] x, KvCache.Layer cache) {
+        int b = seqs.length, w = qkvWidth(), rows = b * n;
         Mat hm = Mat.of(h, 0, rows, c);
         int col = 0;
         for (Projection p : inputs) {
             p.forward(hm, qkv, col, w, false);
             col += p.out();
         }
-        if (rope != null) rotate(qkv, b, n, pos, false);
-        cache.append(qkv, b, n, pos, heads * headDim, w);
-        int total = pos + n, group = heads / kvHeads, ldo = heads * headDim;
+        if (rope != null) rotateAt(qkv, pos, n);
+        for (int bi = 0; bi < b; bi++)
+            for (int i = 0; i < n; i++) cache.append(qkv, bi * n + i, seqs[bi], pos[bi] + i, heads * headDim, w);
+        int group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
         if (n == 1) { // one new token (decoding): a dot product with each cached key, then a weighted sum of values
-            int from = firstVisible(pos);
             Parallel.forChunks(b * heads, u -> { // one chunk per head, claimed as threads come free
+                int bi = u / heads, hh = u % heads, total = pos[bi] + 1, from = firstVisible(pos[bi]);
                 float[] p = new float[total];
-                int bi = u / heads, hh = u % heads, kv = cache.offset(bi, hh / group), q = bi * w + hh * headDim, out = bi * ldo + hh * headDim;
+                int kv = cache.offset(seqs[bi], hh / group), q = bi * w + hh * headDim, out = bi * ldo + hh * headDim;
                 ops.dotRows(qkv, q, cache.k(), kv + from * headDim, headDim, total - from, headDim, p, from);
                 for (int j = from; j < total; j++) p[j] *= scale;
                 ops.softmax(p, from, total - from);
@@ -108,25 +111,41 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             return;
         }
         Parallel.forRange(b * heads, 1, (u0, u1) -> { // a prompt: blocks of new rows, each seeing the keys up to its last row
-            float[] p = new float[Math.min(BLOCK, n) * total];
             for (int u = u0; u < u1; u++) {
-                int bi = u / heads, hh = u % heads, kvh = hh / group;
+                int bi = u / heads, hh = u % heads, kvh = hh / group, pos0 = pos[bi];
+                float[] p = new float[Math.min(BLOCK, n) * (pos0 + n)];
                 Mat q = Mat.of(qkv, bi * n * w + hh * headDim, n, headDim, w);
                 for (int i0 = 0; i0 < n; i0 += BLOCK) {
-                    int i1 = Math.min(n, i0 + BLOCK), keys = pos + i1;
-                    Kernels.matmul(q.rows(i0, i1 - i0), cache.keys(bi, kvh, keys).t(), p, 0, keys, false);
+                    int i1 = Math.min(n, i0 + BLOCK), keys = pos0 + i1;
+                    Kernels.matmul(q.rows(i0, i1 - i0), cache.keys(seqs[bi], kvh, keys).t(), p, 0, keys, false);
                     for (int i = i0; i < i1; i++) {
-                        int abs = pos + i, row = (i - i0) * keys, from = firstVisible(abs);
+                        int abs = pos0 + i, row = (i - i0) * keys, from = firstVisible(abs);
                         Arrays.fill(p, row, row + from, 0f);
                         for (int j = from; j <= abs; j++) p[row + j] *= scale;
                         ops.softmax(p, row + from, abs + 1 - from);
                         Arrays.fill(p, row + abs + 1, row + keys, 0f);
                     }
-                    Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), cache.values(bi, kvh, keys), att, (bi * n + i0) * ldo + hh * headDim, ldo, false);
+                    Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), cache.values(seqs[bi], kvh, keys), att, (bi * n + i0) * ldo + hh * headDim, ldo, false);
                 }
             }
         });
         output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
+    }
+
+    /** Rotates q and k of every row of a (B·n) block, row i of sequence bi being at position pos[bi] + i. */
+    private void rotateAt(float[] qkv, int[] pos, int n) {
+        int most = 0;
+        for (int p : pos) most = Math.max(most, p + n);
+        rope.ensure(most);
+        float[] cos = rope.cos(), sin = rope.sin();
+        int w = qkvWidth(), half = rope.half();
+        Ops ops = Kernels.ops();
+        Parallel.forRange(pos.length * n, 16, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int at = pos[r / n] + r % n;
+                for (int hd = 0; hd < heads + kvHeads; hd++) ops.rope(qkv, r * w + hd * headDim, cos, sin, at * half, half);
+            }
+        });
     }
 
     /**

@@ -28,32 +28,29 @@ public final class KvCache {
             return Mat.of(v, offset(b, kvh), t, headDim);
         }
 
-        /** Copies the k and v columns of qkv rows (B·n, W) for positions [pos, pos + n) into the cache. */
-        void append(float[] qkv, int b, int n, int pos, int kCol, int w) {
-            int width = kvHeads * headDim;
-            for (int bi = 0; bi < b; bi++)
-                for (int i = 0; i < n; i++) {
-                    int src = (bi * n + i) * w + kCol;
-                    for (int kvh = 0; kvh < kvHeads; kvh++) {
-                        int dst = offset(bi, kvh) + (pos + i) * headDim;
-                        System.arraycopy(qkv, src + kvh * headDim, k, dst, headDim);
-                        System.arraycopy(qkv, src + width + kvh * headDim, v, dst, headDim);
-                    }
-                }
+        /** Copies the k and v columns of qkv row {@code row} (width W) into sequence b's cache at position pos. */
+        void append(float[] qkv, int row, int b, int pos, int kCol, int w) {
+            int width = kvHeads * headDim, src = row * w + kCol;
+            for (int kvh = 0; kvh < kvHeads; kvh++) {
+                int dst = offset(b, kvh) + pos * headDim;
+                System.arraycopy(qkv, src + kvh * headDim, k, dst, headDim);
+                System.arraycopy(qkv, src + width + kvh * headDim, v, dst, headDim);
+            }
         }
     }
 
     private final Layer[] layers;
-    private final int b, maxT;
-    private int length;
+    private final int maxT;
+    private final int[] lengths; // positions filled, per sequence: sequences of one cache may differ (a ragged batch)
 
     public KvCache(ModelConfig c, int b, int maxT) {
-        this.b = b;
+        if (b < 1 || maxT < 1) throw new IllegalArgumentException("a KV cache needs at least one sequence and one position, got " + b + "x" + maxT);
         this.maxT = maxT;
+        this.lengths = new int[b];
         int width = c.kvHeads() * c.headDim();
         layers = new Layer[c.layers()];
         for (int l = 0; l < layers.length; l++)
-            layers[l] = new Layer(new float[Math.multiplyExact(b * maxT, width)], new float[b * maxT * width], maxT, c.kvHeads(), c.headDim());
+            layers[l] = new Layer(new float[Math.multiplyExact(Math.multiplyExact(b, maxT), width)], new float[b * maxT * width], maxT, c.kvHeads(), c.headDim());
     }
 
     public Layer layer(int l) {
@@ -61,19 +58,26 @@ public final class KvCache {
     }
 
     public int batch() {
-        return b;
+        return lengths.length;
     }
 
     public int capacity() {
         return maxT;
     }
 
-    /** Positions filled so far. */
-    public int length() {
-        return length;
+    /** Positions filled so far in sequence b. */
+    public int length(int b) {
+        return lengths[b];
     }
 
-    void advance(int n) {
-        length += n;
+    /** Positions filled so far, the same in every sequence (a batch that was filled in step). */
+    public int length() {
+        for (int len : lengths)
+            if (len != lengths[0]) throw new IllegalStateException("the sequences of this cache have different lengths; use length(b)");
+        return lengths[0];
+    }
+
+    void advance(int b, int n) {
+        lengths[b] += n;
     }
 }

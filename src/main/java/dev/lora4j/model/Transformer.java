@@ -102,7 +102,7 @@ public final class Transformer implements AutoCloseable {
             throw new Lora4jException("sequence length " + t + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
         int bt = b * t, dim = c.dim();
         float[] x = a.layer(0).xIn();
-        embed(tokens, b, t, 0, x);
+        embed(tokens, b, t, new int[b], x);
         for (int l = 0; l < blocks.size(); l++) {
             Block blk = blocks.get(l);
             Activations.Layer s = a.layer(l);
@@ -119,15 +119,33 @@ public final class Transformer implements AutoCloseable {
     }
 
     /**
-     * Generation step: n new tokens per sequence (B·n, row-major) after the cache's current length;
-     * returns the logits (B, V) of each sequence's last new token, and advances the cache.
+     * Generation step: n new tokens per sequence (B·n, row-major), each after what the cache holds of
+     * its sequence; returns the logits (B, V) of each sequence's last new token, and advances the cache.
      */
     public float[] forwardCached(int[] tokens, int b, int n, KvCache cache) {
-        ModelConfig c = config;
-        int pos = cache.length(), dim = c.dim(), rows = b * n;
         if (cache.batch() != b) throw new IllegalArgumentException("cache holds " + cache.batch() + " sequences, not " + b);
-        if (pos + n > cache.capacity())
-            throw new Lora4jException("sequence of " + (pos + n) + " tokens exceeds the context of " + cache.capacity());
+        int[] seqs = new int[b];
+        for (int i = 0; i < b; i++) seqs[i] = i;
+        return forwardCached(tokens, seqs, n, cache);
+    }
+
+    /**
+     * Generation step for some of a cache's sequences: n new tokens for each sequence seqs[i] of the
+     * cache ((B·n), row-major), each at the position where its own sequence stands: the sequences of a
+     * batch may have different lengths (a ragged batch). Returns the logits (B, V) of each one's last new
+     * token, and advances those sequences of the cache. Per-call state lives in the call and the cache, so
+     * threads with caches of their own may share the model.
+     */
+    public float[] forwardCached(int[] tokens, int[] seqs, int n, KvCache cache) {
+        ModelConfig c = config;
+        int b = seqs.length, dim = c.dim(), rows = b * n;
+        if (tokens.length != rows) throw new IllegalArgumentException(tokens.length + " tokens for " + b + " sequences of " + n);
+        int[] pos = new int[b];
+        for (int i = 0; i < b; i++) {
+            pos[i] = cache.length(seqs[i]);
+            if (pos[i] + n > cache.capacity())
+                throw new Lora4jException("sequence of " + (pos[i] + n) + " tokens exceeds the context of " + cache.capacity());
+        }
         float[] x = new float[rows * dim], h = new float[rows * dim], qkv = new float[rows * c.qkvWidth()];
         float[] att = new float[rows * c.heads() * c.headDim()];
         float[] pre = new float[rows * (c.mlp() instanceof ModelConfig.SwiGluMlp ? 2 : 1) * c.hidden()], act = new float[rows * c.hidden()];
@@ -135,11 +153,11 @@ public final class Transformer implements AutoCloseable {
         for (int l = 0; l < blocks.size(); l++) {
             Block blk = blocks.get(l);
             blk.norm1().forward(h, x, rows, dim, null);
-            blk.attention().forwardCached(h, b, n, pos, dim, qkv, att, x, cache.layer(l));
+            blk.attention().forwardCached(h, seqs, pos, n, dim, qkv, att, x, cache.layer(l));
             blk.norm2().forward(h, x, rows, dim, null);
             blk.mlp().forward(h, rows, dim, pre, act, x);
         }
-        cache.advance(n);
+        for (int s : seqs) cache.advance(s, n);
         float[] last = new float[b * dim];
         for (int bi = 0; bi < b; bi++) System.arraycopy(x, (bi * n + n - 1) * dim, last, bi * dim, dim);
         finalNorm.forward(h, last, b, dim, null);
@@ -243,8 +261,8 @@ public final class Transformer implements AutoCloseable {
         return t;
     }
 
-    /** x(B·T, C) = wte[token] (+ wpe[pos0 + position]). */
-    private void embed(int[] tokens, int b, int t, int pos0, float[] x) {
+    /** x(B·T, C) = wte[token] (+ wpe[pos0[sequence] + position]). */
+    private void embed(int[] tokens, int b, int t, int[] pos0, float[] x) {
         int dim = config.dim(), vocab = config.vocabSize();
         Mat wte = tokenEmbedding.mat(), wpe = positionEmbedding == null ? null : positionEmbedding.mat();
         Parallel.forRange(b * t, 64, (r0, r1) -> {
@@ -254,7 +272,7 @@ public final class Transformer implements AutoCloseable {
                 if (tok < 0 || tok >= vocab) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
                 wte.copyRow(tok, 0, x, r * dim, dim);
                 if (wpe != null) {
-                    int p = pos0 + r % t;
+                    int p = pos0[r / t] + r % t;
                     if (p >= positionEmbedding.dim(0))
                         throw new Lora4jException("position " + p + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
                     wpe.copyRow(p, 0, row, 0, dim);

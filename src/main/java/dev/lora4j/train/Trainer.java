@@ -324,7 +324,7 @@ public final class Trainer {
 
     private void evaluate(Trainee lm, TokenDataset evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
         lm.setTraining(false, 0);
-        Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData.examples(), evalData.labels(), o.seqLen(), o.batchSize(), (f, tt) -> {});
+        Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData.examples(), evalData.labels(), o.seqLen(), o.batchSize());
         evalCurve.add(new LossCurve.Point(step, r.loss()));
         metric(Map.of("step", step, "eval_loss", r.loss(), "eval_perplexity", r.perplexity()));
         if (console()) progress.println();

@@ -45,7 +45,7 @@ class ReadmeExampleTest {
             Transformer merged = Merger.mergeInMemory(lora, 1.0);                        // W + s·B·A, in memory
             Tokenizer tok = Tokenizer.load(model);
             int[][] ids = Generator.generate(merged, new int[][] {tok.encodeWithSpecialTokens("Tom sees")}, 8,
-                    new Sampler(0, 0, 1, 1, new SplittableRandom(0)), base.config().vocabSize() - 1, n -> {}, id -> {});
+                    new Sampler(0, 0, 1, 1, new SplittableRandom(0)), base.config().vocabSize() - 1, id -> {});
             text = tok.decode(ids[0]);
         }
         // ----

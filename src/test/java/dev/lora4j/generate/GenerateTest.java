@@ -50,7 +50,7 @@ class GenerateTest {
     void cachedEqualsRecomputedOnEveryArchitecture(String name) {
         try (Transformer m = Transformer.load(TestPaths.fixture(name))) {
             int[] prompt = {3, 14, 15, 9, 2};
-            int[][] got = Generator.generate(m, new int[][] {prompt, {7, 7, 7, 7, 7}}, 12, GREEDY, -1, n -> {}, id -> {});
+            int[][] got = Generator.generate(m, new int[][] {prompt, {7, 7, 7, 7, 7}}, 12, GREEDY, -1, id -> {});
             assertThat(got[0]).containsExactly(naiveGreedy(m, prompt, 12));
             assertThat(got[1]).containsExactly(naiveGreedy(m, new int[] {7, 7, 7, 7, 7}, 12));
         }
@@ -115,11 +115,11 @@ class GenerateTest {
     void samplingIsSeededAndTopKOneIsGreedy() {
         try (Transformer m = Transformer.load(TestPaths.fixture("llama-gqa"))) {
             int[][] p = {{1, 2, 3}};
-            int[] a = Generator.generate(m, p, 10, new Sampler(0.9, 20, 0.9, 1.1, new SplittableRandom(5)), -1, n -> {}, i -> {})[0];
-            int[] b = Generator.generate(m, p, 10, new Sampler(0.9, 20, 0.9, 1.1, new SplittableRandom(5)), -1, n -> {}, i -> {})[0];
-            int[] k1 = Generator.generate(m, p, 10, new Sampler(1.3, 1, 1.0, 1.0, new SplittableRandom(9)), -1, n -> {}, i -> {})[0];
+            int[] a = Generator.generate(m, p, 10, new Sampler(0.9, 20, 0.9, 1.1, new SplittableRandom(5)), -1, i -> {})[0];
+            int[] b = Generator.generate(m, p, 10, new Sampler(0.9, 20, 0.9, 1.1, new SplittableRandom(5)), -1, i -> {})[0];
+            int[] k1 = Generator.generate(m, p, 10, new Sampler(1.3, 1, 1.0, 1.0, new SplittableRandom(9)), -1, i -> {})[0];
             assertThat(a).containsExactly(b);
-            assertThat(k1).containsExactly(Generator.generate(m, p, 10, GREEDY, -1, n -> {}, i -> {})[0]);
+            assertThat(k1).containsExactly(Generator.generate(m, p, 10, GREEDY, -1, i -> {})[0]);
         }
     }
 

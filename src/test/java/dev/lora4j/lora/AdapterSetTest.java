@@ -1,6 +1,7 @@
 package dev.lora4j.lora;
 
 import dev.lora4j.Lora4jException;
+import dev.lora4j.generate.Generator;
 import dev.lora4j.TestPaths;
 import dev.lora4j.cli.CliRunner;
 import dev.lora4j.model.Activations;
@@ -9,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -37,9 +39,8 @@ class AdapterSetTest {
             int[] flat = new int[seqs.length * t];
             for (int i = 0; i < seqs.length; i++) System.arraycopy(seqs[i], 0, flat, i * t, t);
             AdapterSet.Mixed mixed = set.mixed();
-            mixed.route(route, t);
             int v = b.config().vocabSize();
-            float[] together = mixed.model().forward(flat, seqs.length, t, new Activations(b.config(), seqs.length, t, false));
+            float[] together = mixed.call(route, () -> mixed.model().forward(flat, seqs.length, t, new Activations(b.config(), seqs.length, t, false)));
             for (int i = 0; i < seqs.length; i++) {
                 Transformer alone = set.model(route[i]);
                 float[] one = alone.forward(seqs[i], 1, t, new Activations(b.config(), 1, t, false));
@@ -84,9 +85,12 @@ class AdapterSetTest {
             String[] route = {"all", null};
             int[][] prompts = {{4, 8, 15, 16}, {23, 42, 4, 8}};
             var greedy = new dev.lora4j.generate.Sampler(0, 0, 1, 1, new java.util.SplittableRandom(0));
-            int[][] together = dev.lora4j.generate.Generator.generate(mixed.model(), prompts, 8, greedy, -1, n -> mixed.route(route, n), id -> {});
+            int[][] together = dev.lora4j.generate.Generator.generate(mixed.model(), List.of(
+                    new Generator.Sequence(prompts[0], 8, greedy, new int[0], Generator.StopCondition.NEVER, id -> {}),
+                    new Generator.Sequence(prompts[1], 8, greedy, new int[0], Generator.StopCondition.NEVER, id -> {})),
+                    Generator.Scope.routed(mixed, route)).stream().map(Generator.Output::ids).toArray(int[][]::new);
             for (int i = 0; i < 2; i++) {
-                int[] alone = dev.lora4j.generate.Generator.generate(set.model(route[i]), new int[][] {prompts[i]}, 8, greedy, -1, n -> {}, id -> {})[0];
+                int[] alone = Generator.generate(set.model(route[i]), new int[][] {prompts[i]}, 8, greedy, -1, id -> {})[0];
                 assertThat(together[i]).as("sequence %d", i).containsExactly(alone);
             }
         }

@@ -63,6 +63,7 @@ class LoraReferenceTest {
         Batch batch = Batch.of(rows, 0, b, t);
         Activations act = new Activations(lm.model().config(), b, t, true);
         lm.zeroGrad();
+        lm.setTraining(true, 0); // no dropout in these adapters: training mode only keeps what backward needs
         Transformer.LossSum ls = lm.model().loss(batch.tokens(), batch.targets(), b, t, act, 1f / batch.targetCount());
         assertThat(ls.sum() / ls.count()).isCloseTo(ref.get("loss").asDouble(), offset(1e-4));
         try (SafeTensors grads = SafeTensors.open(dir.resolve("lora_grads.safetensors"))) {
@@ -94,6 +95,7 @@ class LoraReferenceTest {
             int[] tokens = rnd.ints(b * t, 0, v).toArray(), targets = rnd.ints(b * t, 0, v).toArray();
             for (int i = 0; i < targets.length; i += 7) targets[i] = -100;
             lm.zeroGrad();
+            lm.setTraining(true, 0);
             Transformer.LossSum all = lm.model().loss(tokens, targets, b, t, new Activations(base.config(), b, t, true), 1f);
             List<float[]> gradsAll = new ArrayList<>();
             for (LoraLinear l : lm.modules().values()) {

@@ -124,7 +124,9 @@ class GradientCheckTest {
 
     LoraLinear loraOn(String name, int in, int out, int r, float s) {
         Linear base = new Linear(name, Tensor.of(name, random(out * in, 0.5), out, in), random(out, 0.2), in, out, false);
-        return new LoraLinear(base, r, s, 0f, random(r * in, 0.5), random(out * r, 0.5));
+        LoraLinear l = new LoraLinear(base, r, s, 0f, random(r * in, 0.5), random(out * r, 0.5));
+        l.setTraining(true, null); // keeps what backward needs
+        return l;
     }
 
     Linear plain(String name, int in, int out, boolean bias) {
