@@ -12,7 +12,7 @@ import dev.lora4j.model.Transformer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import dev.lora4j.analysis.Report;
+import dev.lora4j.lab.Report;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

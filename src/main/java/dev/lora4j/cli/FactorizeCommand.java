@@ -89,7 +89,7 @@ final class FactorizeCommand implements Callable<Integer> {
             if (out != null) SafeTensorsWriter.write(out.resolve("factors.safetensors"), factors, DType.F32, Map.of("tensor", tensor));
             Path reportDir = report != null ? report : out;
             if (reportDir != null) {
-                dev.lora4j.analysis.Report rep = new dev.lora4j.analysis.Report("lora4j factorize: " + tensor);
+                dev.lora4j.lab.Report rep = new dev.lora4j.lab.Report("lora4j factorize: " + tensor);
                 rep.paragraph(model + ": " + tensor + " " + t.shapeString() + ", effective rank " + String.format(Locale.ROOT, "%.2f", svd.effectiveRank()));
                 List<List<String>> table = new java.util.ArrayList<>();
                 double[][] curve = new double[svd.k()][], spectrum = new double[svd.k()][];

@@ -1,6 +1,6 @@
 package dev.lora4j.cli;
 
-import dev.lora4j.analysis.Sweep;
+import dev.lora4j.lab.Sweep;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.train.Schedule;

@@ -111,7 +111,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         threads.apply();
         if (resume != null) {
-            Trainer.resume(resume, System.err);
+            Trainer.resume(resume, System.err, dev.lora4j.lab.CommandLineTraining.install());
             return 0;
         }
         if (model == null || data == null || out == null) throw new Lora4jException("train needs --model, --data and --out (or --resume DIR)");
@@ -137,7 +137,7 @@ final class TrainCommand implements Callable<Integer> {
         if (evalSplit < 0 || evalSplit >= 1) throw new Lora4jException("--eval-split must be in [0, 1), got " + evalSplit);
         if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
-        Trainer.train(o, System.err, overwrite);
+        Trainer.train(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install());
         return 0;
     }
 

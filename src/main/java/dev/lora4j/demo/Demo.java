@@ -1,7 +1,7 @@
 package dev.lora4j.demo;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.analysis.Report;
+import dev.lora4j.lab.Report;
 import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.Sampler;
 import dev.lora4j.io.AtomicFiles;
@@ -102,7 +102,7 @@ public final class Demo {
         out.printf("2. LoRA training: r = %d on %s, %d steps%n", o.rank(), String.join(", ", o.targets()), o.steps());
         Path adapter = o.out().resolve("adapter");
         long tl = System.nanoTime();
-        Trainer.train(options(base, data, adapter, false), progress);
+        Trainer.train(options(base, data, adapter, false), progress, false, dev.lora4j.lab.CommandLineTraining.install());
         double loraSeconds = (System.nanoTime() - tl) / 1e9;
         long adapterBytes = Files.size(adapter.resolve(PeftAdapter.WEIGHTS));
         long trainable;
@@ -133,7 +133,7 @@ public final class Demo {
             out.printf("5. Full fine-tuning on the same data and steps (every one of the %,d weights trained)%n", baseParams);
             Path fullDir = o.out().resolve("full");
             long tf = System.nanoTime();
-            Trainer.train(options(base, data, fullDir, true), progress);
+            Trainer.train(options(base, data, fullDir, true), progress, false, dev.lora4j.lab.CommandLineTraining.install());
             double fullSeconds = (System.nanoTime() - tf) / 1e9;
             try (Transformer fm = Transformer.load(fullDir)) {
                 Score fs = score(fm, tok, test);

@@ -76,7 +76,7 @@ public final class Pretrain {
             TrainOptions t = new TrainOptions(init, text, run, 1, 1, 0, null, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false,
                     TrainOptions.OptimizerKind.ADAMW, 0, o.lr(), 0.1, 0.9, 0.95, 1e-8, Schedule.COSINE, Math.max(1, o.steps() / 20), o.steps(), 1,
                     o.batch(), 1, o.seqLen(), 1.0, o.seed(), true, null, 0, 0, null, true, 0, true, 0, false, null);
-            Trainer.Result r = Trainer.train(t, progress);
+            Trainer.Result r = Trainer.train(t, progress, false, dev.lora4j.lab.CommandLineTraining.install());
             Files.createDirectories(o.out());
             for (String f : List.of("config.json", "tokenizer.json", "tokenizer_config.json", "loss.png"))
                 AtomicFiles.write(o.out().resolve(f), out -> Files.copy(run.resolve(f), out));

@@ -32,8 +32,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The training loop, for LoRA adapters or (with --full) every weight: batches in a seeded order, gradient accumulation (the loss is the mean over
@@ -97,17 +95,18 @@ public final class Trainer {
     private final TrainOptions o;
     private final PrintStream progress;
     private final boolean replaceEarlierRun;
-    private volatile boolean stopRequested;
+    private final TrainListener listener;
 
-    private Trainer(TrainOptions o, PrintStream progress, boolean replaceEarlierRun) {
+    private Trainer(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener) {
         this.o = o;
         this.progress = progress;
         this.replaceEarlierRun = replaceEarlierRun;
+        this.listener = listener;
     }
 
     /** Trains from scratch (or from --init-adapter) with these options into a new or empty output directory. */
     public static Result train(TrainOptions o, PrintStream progress) {
-        return train(o, progress, false);
+        return train(o, progress, false, TrainListener.NONE);
     }
 
     /**
@@ -115,16 +114,16 @@ public final class Trainer {
      * finished (or interrupted and checkpointed) earlier run is taken over: the files that run listed are
      * deleted first, and a directory holding anything else is refused.
      */
-    public static Result train(TrainOptions o, PrintStream progress, boolean replaceEarlierRun) {
-        return new Trainer(o, progress, replaceEarlierRun).run(null);
+    public static Result train(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener) {
+        return new Trainer(o, progress, replaceEarlierRun, listener).run(null);
     }
 
     /** Continues the run saved in a checkpoint directory (or the newest checkpoint of an output directory). */
-    public static Result resume(Path dir, PrintStream progress) {
+    public static Result resume(Path dir, PrintStream progress, TrainListener listener) {
         Path ckpt = findCheckpoint(dir);
         JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
         TrainOptions o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
-        return new Trainer(o, progress, false).run(ckpt);
+        return new Trainer(o, progress, false, listener).run(ckpt);
     }
 
     static Path findCheckpoint(Path dir) {
@@ -144,7 +143,11 @@ public final class Trainer {
             try {
                 return run(resumeFrom, owned);
             } finally {
-                owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
+                try {
+                    owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
+                } finally {
+                    listener.onClose();
+                }
             }
         } catch (IOException e) {
             throw new Lora4jException(o.out() + ": write failed: " + e.getMessage(), e);
@@ -209,89 +212,70 @@ public final class Trainer {
         Activations act = new Activations(base.config(), bsz, t, true);
         Transformer model = lm.model();
         Map<Long, int[]> orders = new LinkedHashMap<>();
-        List<LossCurve.Point> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
+        List<TrainListener.Point> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
         readCurves(curve, evalCurve, start);
-        CountDownLatch done = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            stopRequested = true;
-            try {
-                done.await(120, TimeUnit.SECONDS);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        }, "lora4j-sigint");
-        Runtime.getRuntime().addShutdownHook(hook);
         long t0 = System.nanoTime(), tokensSeen = 0;
         double lastLoss = Double.NaN;
         long step = start;
         boolean interrupted = false;
-        try {
-            for (; step < total; step++) {
-                if (stopRequested) {
-                    interrupted = true;
-                    break;
-                }
-                float lr = (float) (o.lr() * o.schedule().factor(step, o.warmupSteps(), total));
-                lm.zeroGrad();
-                List<Batch> micro = new ArrayList<>();
-                long count = 0;
-                for (int a = 0; a < o.gradAccum(); a++) {
-                    long mi = step * o.gradAccum() + a, epoch = mi / microPerEpoch;
-                    int[] order = orders.computeIfAbsent(epoch, e -> order(n, e));
-                    if (orders.size() > 2) orders.remove(orders.keySet().iterator().next());
-                    List<int[]> rows = new ArrayList<>(), rowLabels = new ArrayList<>();
-                    int first = (int) (mi % microPerEpoch) * bsz;
-                    for (int r = first; r < Math.min(n, first + bsz); r++) {
-                        rows.add(data.get(order[r]));
-                        rowLabels.add(dataset.labels().get(order[r]));
-                    }
-                    Batch b = Batch.of(rows, rowLabels, 0, bsz, t);
-                    micro.add(b);
-                    count += b.targetCount();
-                }
-                double sum = 0;
-                for (int a = 0; a < micro.size(); a++) {
-                    Batch b = micro.get(a);
-                    if (b.targetCount() == 0) continue;
-                    lm.setTraining(true, o.seed() * 1_000_003L + step * 31 + a);
-                    sum += model.loss(b.tokens(), b.targets(), bsz, t, act, 1f / count).sum();
-                    tokensSeen += b.tokenCount();
-                }
-                double loss = sum / Math.max(1, count);
-                if (!Double.isFinite(loss))
-                    throw new Lora4jException("loss is " + loss + " at step " + (step + 1) + "; stopped without saving this step"
-                            + " (the last good checkpoint, if any, is in " + o.out() + "); try a lower --lr or --max-grad-norm");
-                double gradNorm = Optimizer.clipGradNorm(params, o.maxGradNorm());
-                opt.step(params, lr);
-                requireFinite(params, step + 1, gradNorm);
-                lastLoss = loss;
-                curve.add(new LossCurve.Point(step + 1, loss));
-                double secs = (System.nanoTime() - t0) / 1e9;
-                double tps = tokensSeen / Math.max(secs, 1e-9);
-                metric(Map.of("step", step + 1, "loss", loss, "lr", lr, "grad_norm", gradNorm, "tokens_per_s", tps, "elapsed_s", secs));
-                progressLine(step + 1, total, loss, lr, tps, secs / (step + 1 - start) * (total - step - 1));
-                if (evalData != null && o.evalEvery() > 0 && (step + 1) % o.evalEvery() == 0) evaluate(lm, evalData, step + 1, evalCurve);
-                if (o.saveEvery() > 0 && (step + 1) % o.saveEvery() == 0 && step + 1 < total) saveCheckpoint(lm, opt, step + 1);
+        for (; step < total; step++) {
+            if (listener.stopRequested()) {
+                interrupted = true;
+                break;
             }
-            if (interrupted) {
-                saveCheckpoint(lm, opt, step);
-                progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + step), o.out());
-            } else {
-                if (evalData != null && (o.evalEvery() == 0 || total % o.evalEvery() != 0)) evaluate(lm, evalData, total, evalCurve);
-                lm.save(o.out());
-                saveCheckpointIfNeeded(lm, opt, total);
-                if (console()) progress.println();
-                progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; saved in %s%n", total, lastLoss, o.out());
+            float lr = (float) (o.lr() * o.schedule().factor(step, o.warmupSteps(), total));
+            lm.zeroGrad();
+            List<Batch> micro = new ArrayList<>();
+            long count = 0;
+            for (int a = 0; a < o.gradAccum(); a++) {
+                long mi = step * o.gradAccum() + a, epoch = mi / microPerEpoch;
+                int[] order = orders.computeIfAbsent(epoch, e -> order(n, e));
+                if (orders.size() > 2) orders.remove(orders.keySet().iterator().next());
+                List<int[]> rows = new ArrayList<>(), rowLabels = new ArrayList<>();
+                int first = (int) (mi % microPerEpoch) * bsz;
+                for (int r = first; r < Math.min(n, first + bsz); r++) {
+                    rows.add(data.get(order[r]));
+                    rowLabels.add(dataset.labels().get(order[r]));
+                }
+                Batch b = Batch.of(rows, rowLabels, 0, bsz, t);
+                micro.add(b);
+                count += b.targetCount();
             }
-            if (!curve.isEmpty()) LossCurve.write(o.out().resolve("loss.png"), "lora4j training loss", curve, evalCurve);
-        } finally {
-            done.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the JVM is exiting (SIGINT): the hook is already running and waits for done
+            double sum = 0;
+            for (int a = 0; a < micro.size(); a++) {
+                Batch b = micro.get(a);
+                if (b.targetCount() == 0) continue;
+                lm.setTraining(true, o.seed() * 1_000_003L + step * 31 + a);
+                sum += model.loss(b.tokens(), b.targets(), bsz, t, act, 1f / count).sum();
+                tokensSeen += b.tokenCount();
             }
+            double loss = sum / Math.max(1, count);
+            if (!Double.isFinite(loss))
+                throw new Lora4jException("loss is " + loss + " at step " + (step + 1) + "; stopped without saving this step"
+                        + " (the last good checkpoint, if any, is in " + o.out() + "); try a lower --lr or --max-grad-norm");
+            double gradNorm = Optimizer.clipGradNorm(params, o.maxGradNorm());
+            opt.step(params, lr);
+            requireFinite(params, step + 1, gradNorm);
+            lastLoss = loss;
+            curve.add(new TrainListener.Point(step + 1, loss));
+            double secs = (System.nanoTime() - t0) / 1e9;
+            double tps = tokensSeen / Math.max(secs, 1e-9);
+            metric(Map.of("step", step + 1, "loss", loss, "lr", lr, "grad_norm", gradNorm, "tokens_per_s", tps, "elapsed_s", secs));
+            progressLine(step + 1, total, loss, lr, tps, secs / (step + 1 - start) * (total - step - 1));
+            if (evalData != null && o.evalEvery() > 0 && (step + 1) % o.evalEvery() == 0) evaluate(lm, evalData, step + 1, evalCurve);
+            if (o.saveEvery() > 0 && (step + 1) % o.saveEvery() == 0 && step + 1 < total) saveCheckpoint(lm, opt, step + 1);
         }
+        if (interrupted) {
+            saveCheckpoint(lm, opt, step);
+            progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + step), o.out());
+        } else {
+            if (evalData != null && (o.evalEvery() == 0 || total % o.evalEvery() != 0)) evaluate(lm, evalData, total, evalCurve);
+            lm.save(o.out());
+            saveCheckpointIfNeeded(lm, opt, total);
+            if (console()) progress.println();
+            progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; saved in %s%n", total, lastLoss, o.out());
+        }
+        if (!curve.isEmpty()) listener.onFinish(o.out(), curve, evalCurve);
         return new Result(step, lastLoss, o.out(), interrupted);
     }
 
@@ -322,10 +306,10 @@ public final class Trainer {
         return idx;
     }
 
-    private void evaluate(Trainee lm, TokenDataset evalData, long step, List<LossCurve.Point> evalCurve) throws IOException {
+    private void evaluate(Trainee lm, TokenDataset evalData, long step, List<TrainListener.Point> evalCurve) throws IOException {
         lm.setTraining(false, 0);
         Evaluator.Result r = Evaluator.evaluate(lm.model(), evalData.examples(), evalData.labels(), o.seqLen(), o.batchSize());
-        evalCurve.add(new LossCurve.Point(step, r.loss()));
+        evalCurve.add(new TrainListener.Point(step, r.loss()));
         metric(Map.of("step", step, "eval_loss", r.loss(), "eval_perplexity", r.perplexity()));
         if (console()) progress.println();
         progress.printf(Locale.ROOT, "eval at step %d: loss %.4f, perplexity %.3f%n", step, r.loss(), r.perplexity());
@@ -371,7 +355,7 @@ public final class Trainer {
     }
 
     /** Reloads the curve of steps before a resume from metrics.jsonl, dropping lines past the checkpoint. */
-    private void readCurves(List<LossCurve.Point> curve, List<LossCurve.Point> evalCurve, long start) throws IOException {
+    private void readCurves(List<TrainListener.Point> curve, List<TrainListener.Point> evalCurve, long start) throws IOException {
         Path m = o.out().resolve(METRICS);
         if (!Files.exists(m)) return;
         List<String> keep = new ArrayList<>();
@@ -380,8 +364,8 @@ public final class Trainer {
             long s = j.path("step").asLong();
             if (s > start) continue;
             keep.add(line);
-            if (j.has("loss")) curve.add(new LossCurve.Point(s, j.get("loss").asDouble()));
-            if (j.has("eval_loss")) evalCurve.add(new LossCurve.Point(s, j.get("eval_loss").asDouble()));
+            if (j.has("loss")) curve.add(new TrainListener.Point(s, j.get("loss").asDouble()));
+            if (j.has("eval_loss")) evalCurve.add(new TrainListener.Point(s, j.get("eval_loss").asDouble()));
         }
         AtomicFiles.writeString(m, keep.isEmpty() ? "" : String.join("\n", keep) + "\n");
     }

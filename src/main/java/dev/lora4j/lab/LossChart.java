@@ -1,6 +1,7 @@
-package dev.lora4j.train;
+package dev.lora4j.lab;
 
 import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.train.TrainListener;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
@@ -13,12 +14,10 @@ import java.nio.file.Path;
 import java.util.List;
 
 /** Draws the training (and evaluation) loss against the step into a PNG, with JFreeChart, headless. */
-public final class LossCurve {
-    private LossCurve() {}
+public final class LossChart {
+    private LossChart() {}
 
-    public record Point(long step, double loss) {}
-
-    public static void write(Path png, String title, List<Point> train, List<Point> eval) throws IOException {
+    public static void write(Path png, String title, List<TrainListener.Point> train, List<TrainListener.Point> eval) throws IOException {
         System.setProperty("java.awt.headless", "true");
         XYSeries t = new XYSeries("train loss");
         train.forEach(p -> t.add(p.step(), p.loss()));

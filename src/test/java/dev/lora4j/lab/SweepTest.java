@@ -1,4 +1,4 @@
-package dev.lora4j.analysis;
+package dev.lora4j.lab;
 
 import dev.lora4j.TestPaths;
 import dev.lora4j.cli.CliRunner;

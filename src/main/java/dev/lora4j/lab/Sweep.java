@@ -1,4 +1,4 @@
-package dev.lora4j.analysis;
+package dev.lora4j.lab;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -124,7 +124,7 @@ public final class Sweep {
             try (Transformer base = Transformer.load(modelDir)) {
                 o = withTargets(o, targets(c.targets(), base.config().modelType()));
             }
-            Trainer.Result tr = Trainer.train(o, progress);
+            Trainer.Result tr = Trainer.train(o, progress, false, CommandLineTraining.install());
             try (Transformer base = Transformer.load(modelDir)) {
                 LoraModel lm = PeftAdapter.load(runDir, base);
                 List<int[]> ev = TokenDataset.readJsonl(evalData, base.config().vocabSize()).examples();
