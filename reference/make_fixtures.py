@@ -3,7 +3,7 @@
 
 Writes tiny random Hugging Face checkpoints of each architecture lora4j supports, with reference
 logits and losses computed by a from-the-definitions PyTorch forward pass, into
-src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
+lora4j-core/src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
 
 Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
 Fixture version: 1. Changing this script changes the fixtures: commit both together.
@@ -13,7 +13,7 @@ import torch
 
 torch.manual_seed(1234)
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-OUT = os.path.join(ROOT, "src", "test", "resources", "fixtures")
+OUT = os.path.join(ROOT, "lora4j-core", "src", "test", "resources", "fixtures")
 SHARED = os.path.join(ROOT, "..", "shared", "models", "stories260k")
 
 DT = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}

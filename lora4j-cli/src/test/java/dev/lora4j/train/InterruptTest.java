@@ -22,7 +22,7 @@ class InterruptTest {
         Path out = tmp.resolve("run");
         String java = ProcessHandle.current().info().command().orElse("java");
         Process p = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
-                "dev.lora4j.cli.Main", "train", "--model", TestPaths.stories260k().toString(), "--data", "examples/stories260k-ids.jsonl",
+                "dev.lora4j.cli.Main", "train", "--model", TestPaths.stories260k().toString(), "--data", TestPaths.repo("examples/stories260k-ids.jsonl").toString(),
                 "--out", out.toString(), "--steps", "1000000", "--batch-size", "1", "--seq-len", "16", "--log-every", "1000"))
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
         try {

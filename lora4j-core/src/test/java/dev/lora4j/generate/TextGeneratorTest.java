@@ -29,7 +29,7 @@ class TextGeneratorTest {
 
     @BeforeAll
     static void load() {
-        g = TextGenerator.load(Path.of("models", "lora4j-stories"));
+        g = TextGenerator.load(dev.lora4j.TestPaths.bundledModel());
         for (int k = 0; k < 3; k++) g.addAdapter("a" + k, randomAdapter(g.base(), 10 + k));
     }
 

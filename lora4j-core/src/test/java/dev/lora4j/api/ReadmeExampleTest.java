@@ -1,5 +1,6 @@
 package dev.lora4j.api;
 
+import dev.lora4j.TestPaths;
 import dev.lora4j.data.TextFormat;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
@@ -31,7 +32,7 @@ class ReadmeExampleTest {
 
     @Test
     void theReadmeExampleRuns() throws IOException {
-        Path model = Path.of("models/lora4j-stories"), data = tmp.resolve("data.jsonl"), adapter = tmp.resolve("mine");
+        Path model = TestPaths.bundledModel(), data = tmp.resolve("data.jsonl"), adapter = tmp.resolve("mine");
         Files.writeString(data, "{\"text\": \"Tom sees Anna. Anna is happy.\"}\n".repeat(16));
         PrintStream progress = new PrintStream(new ByteArrayOutputStream());
         String text;

@@ -120,9 +120,16 @@ public final class Trainer {
 
     /** Continues the run saved in a checkpoint directory (or the newest checkpoint of an output directory). */
     public static Result resume(Path dir, PrintStream progress, TrainListener listener) {
-        Path ckpt = findCheckpoint(dir);
-        JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
-        TrainOptions o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
+        Path ckpt;
+        TrainOptions o;
+        try {
+            ckpt = findCheckpoint(dir);
+            JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
+            o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
+        } catch (RuntimeException e) {
+            listener.onClose(); // the run never started
+            throw e;
+        }
         return new Trainer(o, progress, false, listener).run(ckpt);
     }
 
@@ -143,14 +150,12 @@ public final class Trainer {
             try {
                 return run(resumeFrom, owned);
             } finally {
-                try {
-                    owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
-                } finally {
-                    listener.onClose();
-                }
+                owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
             }
         } catch (IOException e) {
             throw new Lora4jException(o.out() + ": write failed: " + e.getMessage(), e);
+        } finally {
+            listener.onClose();
         }
     }
 
