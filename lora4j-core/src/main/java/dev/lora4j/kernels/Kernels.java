@@ -3,12 +3,24 @@ package dev.lora4j.kernels;
 import dev.lora4j.tensor.Mat;
 
 /**
- * Chooses, once per process, between the Vector API kernels and their scalar twins.
+ * Chooses, once per process, between the Vector API kernels and their scalar twins, and says so once
+ * (as Lucene's vectorization provider does): a JVM started without the incubating module runs about ten
+ * times slower, and a library user would otherwise never learn why.
  * {@code -Dlora4j.simd=false} switches SIMD off (for comparison, or on a JVM without the module).
  */
 public final class Kernels {
-    public static final boolean SIMD = simdAvailable() && !"false".equals(System.getProperty("lora4j.simd"));
+    private static final boolean MODULE = simdAvailable(), DISABLED = "false".equals(System.getProperty("lora4j.simd"));
+    public static final boolean SIMD = MODULE && !DISABLED;
     private static final Ops OPS = SIMD ? new SimdOps() : new ScalarOps();
+
+    static {
+        System.Logger log = System.getLogger("dev.lora4j");
+        if (!MODULE)
+            log.log(System.Logger.Level.WARNING, "lora4j: the Vector API module is not readable, so the scalar kernels run (about 10x slower);"
+                    + " start the JVM with --add-modules jdk.incubator.vector");
+        else if (DISABLED) log.log(System.Logger.Level.INFO, "lora4j: SIMD kernels switched off by -Dlora4j.simd=false");
+        else log.log(System.Logger.Level.DEBUG, () -> "lora4j: " + describe());
+    }
 
     private Kernels() {}
 
