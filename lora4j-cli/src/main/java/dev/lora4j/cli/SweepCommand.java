@@ -19,8 +19,8 @@ import java.util.concurrent.Callable;
                 "(index.html and eval-loss-vs-rank.png)."})
 final class SweepCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR") Path model;
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Training data (JSONL input_ids).") Path data;
-    @Option(names = "--eval-data", required = true, paramLabel = "FILE", description = "Evaluation data (JSONL input_ids).") Path evalData;
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "Training data (JSONL: input_ids, text, prompt + completion or messages; or .txt).") Path data;
+    @Option(names = "--eval-data", required = true, paramLabel = "FILE", description = "Evaluation data (the same formats as --data).") Path evalData;
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
     @Option(names = "--ranks", split = ",", defaultValue = "1,2,4,8,64", description = "Ranks (default: ${DEFAULT-VALUE}).") List<Integer> ranks;
     @Option(names = "--targets", split = ",", defaultValue = "q,v,qv,qkvo", description = "Target sets as letters q, k, v, o, or all (default: ${DEFAULT-VALUE}).") List<String> targets;

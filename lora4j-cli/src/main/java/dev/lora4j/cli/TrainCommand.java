@@ -17,7 +17,7 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fine-tune with LoRA (or --full) and write a PEFT adapter.",
                 "--out receives adapter_config.json and adapter_model.safetensors (or a full checkpoint), metrics.jsonl and",
-                "loss.png. Data: JSONL, one {\"input_ids\": [...]} per line."})
+                "loss.png. Data: JSONL, one example a line (input_ids, text, prompt + completion, or chat messages), or .txt."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
@@ -80,7 +80,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-shuffle", description = "Keep the data in file order.")
     boolean noShuffle;
 
-    @Option(names = "--eval-data", paramLabel = "FILE", description = "Evaluation data (JSONL with input_ids).")
+    @Option(names = "--eval-data", paramLabel = "FILE", description = "Evaluation data (the same formats as --data).")
     Path evalData;
     @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (and at the end).")
     long evalEvery;

@@ -127,8 +127,9 @@ public final class Sweep {
             Trainer.Result tr = Trainer.train(o, progress, false, CommandLineTraining.install());
             try (Transformer base = Transformer.load(modelDir)) {
                 LoraModel lm = PeftAdapter.load(runDir, base);
-                List<int[]> ev = TokenDataset.readJsonl(evalData, base.config().vocabSize()).examples();
-                Evaluator.Result er = Evaluator.evaluate(lm.model(), ev, template.seqLen(), template.batchSize());
+                TokenDataset ev = TokenDataset.read(evalData, base.config().vocabSize(), template.skipBadLines(),
+                        dev.lora4j.data.TextFormat.ofModel(modelDir, template.chatTemplate())); // text and prompt/completion too, labels kept
+                Evaluator.Result er = Evaluator.evaluate(lm.model(), ev.examples(), ev.labels(), template.seqLen(), template.batchSize());
                 Result r = new Result(c, lm.trainableParameters(), tr.lastLoss(), er.loss(), er.perplexity(), (System.nanoTime() - t0) / 1e9);
                 ObjectNode j = om.createObjectNode().put("targets", c.targets()).put("rank", c.rank()).put("trainable", r.trainable())
                         .put("train_loss", r.trainLoss()).put("eval_loss", r.evalLoss()).put("eval_perplexity", r.evalPerplexity()).put("seconds", r.seconds());

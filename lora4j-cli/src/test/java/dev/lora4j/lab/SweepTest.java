@@ -41,6 +41,17 @@ class SweepTest {
     }
 
     @Test
+    void promptCompletionDataIsEncodedForEvaluationToo() throws IOException {
+        // the newcomer's case: text data trained the first configuration, then evaluation read it as input_ids
+        Path out = tmp.resolve("text"), data = TestPaths.repo("examples/past-tense.jsonl");
+        CliRunner.Run r = CliRunner.run("sweep", "--model", TestPaths.bundledModel().toString(), "--data", data.toString(),
+                "--eval-data", data.toString(), "--out", out.toString(), "--steps", "2", "--ranks", "1", "--targets", "q",
+                "--batch-size", "4", "--seq-len", "32");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Files.readAllLines(out.resolve("sweep.csv"))).hasSize(2);
+    }
+
+    @Test
     void aBudgetGivesEachTargetSetItsRank() throws IOException {
         Path out = tmp.resolve("budget");
         // q alone: 2 layers × (64 + 64) = 256 per rank; q+v: 2 × (128 + 96) = 448 per rank

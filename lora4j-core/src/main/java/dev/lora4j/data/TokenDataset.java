@@ -14,8 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Pre-tokenized examples from JSONL, one {@code {"input_ids": [...]}} object per line, used as given
- * (no BOS/EOS added), with optional {@code "labels"} (same length; −100 = not counted in the loss; the
+ * Token-id examples, one per line of a JSONL file: {@code {"input_ids": [...]}} used as given (no BOS/EOS
+ * added), or text, prompt + completion or chat messages encoded with the model's tokenizer and chat
+ * template ({@link TextFormat}), with optional {@code "labels"} (same length; −100 = not counted in the loss; the
  * label at position i+1 is the target of position i, as Hugging Face shifts them) and {@code "adapter"}.
  * Blank lines are skipped; anything else that is not such an object is an error naming file:line, or,
  * with skipBad, is counted in {@link #skipped()} and left out. Ids are checked against the vocabulary.

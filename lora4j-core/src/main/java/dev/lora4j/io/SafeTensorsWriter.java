@@ -11,8 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -111,12 +109,5 @@ public final class SafeTensorsWriter {
     private static void flush(ByteBuffer buf, OutputStream out) throws IOException {
         out.write(buf.array(), 0, buf.position());
         buf.clear();
-    }
-
-    /** Header JSON of a file, for tests and tools. */
-    static String headerOf(Path p) throws IOException {
-        byte[] all = Files.readAllBytes(p);
-        long n = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        return new String(all, 8, (int) n, StandardCharsets.UTF_8);
     }
 }

@@ -1,11 +1,7 @@
 package dev.lora4j.lora;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.model.Attention;
-import dev.lora4j.model.Block;
 import dev.lora4j.model.Linear;
-import dev.lora4j.model.Mlp;
-import dev.lora4j.model.Projection;
 import dev.lora4j.model.Transformer;
 
 import java.nio.file.Path;
@@ -13,7 +9,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 
 /**
  * Many adapters over one frozen base, in one process: load under a name, switch, disable (base only),
@@ -95,7 +90,7 @@ public final class AdapterSet {
 
     public Mixed mixed() {
         List<String> order = names();
-        UnaryOperator<Projection> wrap = p -> {
+        return new Mixed(base.mapProjections(p -> {
             Linear l = p.base();
             List<LoraLinear> per = new ArrayList<>();
             boolean any = false;
@@ -105,17 +100,6 @@ public final class AdapterSet {
                 any |= a != null;
             }
             return any ? new MixedLoraLinear(l, per) : l;
-        };
-        List<Block> blocks = new ArrayList<>();
-        for (Block b : base.blocks()) {
-            Attention a = b.attention();
-            Mlp mlp = switch (b.mlp()) {
-                case Mlp.Gelu g -> new Mlp.Gelu(wrap.apply(g.fc()), wrap.apply(g.proj()));
-                case Mlp.SwiGlu g -> new Mlp.SwiGlu(wrap.apply(g.gate()), wrap.apply(g.up()), wrap.apply(g.down()));
-            };
-            blocks.add(new Block(b.index(), b.norm1(), new Attention(a.inputs().stream().map(wrap).toList(), wrap.apply(a.output()),
-                    a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow()), b.norm2(), mlp));
-        }
-        return new Mixed(base.withBlocks(blocks), order);
+        }), order);
     }
 }

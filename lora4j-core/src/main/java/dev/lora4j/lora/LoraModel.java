@@ -1,10 +1,8 @@
 package dev.lora4j.lora;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.model.Attention;
 import dev.lora4j.model.Block;
 import dev.lora4j.model.Linear;
-import dev.lora4j.model.Mlp;
 import dev.lora4j.model.Projection;
 import dev.lora4j.model.Transformer;
 
@@ -67,29 +65,18 @@ public final class LoraModel {
      */
     static LoraModel wrap(Transformer base, LoraConfig config, Function<Linear, float[][]> weights) {
         Map<String, LoraLinear> modules = new LinkedHashMap<>();
-        Function<Projection, Projection> adapt = p -> {
+        Transformer adapted = base.mapProjections(p -> {
             if (!config.adapts(p.name())) return p;
             Linear lin = p.base();
             float[][] ab = weights.apply(lin);
             LoraLinear l = new LoraLinear(lin, config.rankFor(lin.name()), (float) config.scaling(lin.name()), (float) config.dropout(), ab[0], ab[1]);
             modules.put(lin.name(), l);
             return l;
-        };
-        List<Block> blocks = new ArrayList<>();
-        for (Block b : base.blocks()) {
-            Attention at = b.attention();
-            List<Projection> inputs = at.inputs().stream().map(adapt).toList();
-            Attention na = new Attention(inputs, adapt.apply(at.output()), at.heads(), at.kvHeads(), at.headDim(), at.rope(), at.slidingWindow());
-            Mlp mlp = switch (b.mlp()) {
-                case Mlp.Gelu g -> new Mlp.Gelu(adapt.apply(g.fc()), adapt.apply(g.proj()));
-                case Mlp.SwiGlu s -> new Mlp.SwiGlu(adapt.apply(s.gate()), adapt.apply(s.up()), adapt.apply(s.down()));
-            };
-            blocks.add(new Block(b.index(), b.norm1(), na, b.norm2(), mlp));
-        }
+        });
         if (modules.isEmpty())
             throw new Lora4jException("LoRA targets " + describe(config) + " match no module; the model's modules are: "
                     + String.join(", ", distinctSuffixes(moduleNames(base))) + " (full names like " + moduleNames(base).getFirst() + ")");
-        return new LoraModel(base, base.withBlocks(blocks), config, modules);
+        return new LoraModel(base, adapted, config, modules);
     }
 
     private static String describe(LoraConfig c) {

@@ -92,22 +92,11 @@ public final class Merger {
      */
     public static Transformer mergeInMemory(LoraModel lora, double weight) {
         Map<String, float[]> merged = mergedWeights(lora.base(), List.of(lora), List.of(weight));
-        java.util.function.UnaryOperator<dev.lora4j.model.Projection> swap = p -> {
+        return lora.base().mapProjections(p -> {
             Linear l = p.base();
             float[] m = merged.get(l.weight().name());
             return m == null ? l : new Linear(l.name(), Tensor.of(l.weight().name(), m, l.weight().shape()), l.bias(), l.in(), l.out(), l.fanInFanOut());
-        };
-        List<dev.lora4j.model.Block> blocks = new ArrayList<>();
-        for (var b : lora.base().blocks()) {
-            var a = b.attention();
-            var mlp = switch (b.mlp()) {
-                case dev.lora4j.model.Mlp.Gelu g -> new dev.lora4j.model.Mlp.Gelu(swap.apply(g.fc()), swap.apply(g.proj()));
-                case dev.lora4j.model.Mlp.SwiGlu g -> new dev.lora4j.model.Mlp.SwiGlu(swap.apply(g.gate()), swap.apply(g.up()), swap.apply(g.down()));
-            };
-            blocks.add(new dev.lora4j.model.Block(b.index(), b.norm1(), new dev.lora4j.model.Attention(a.inputs().stream().map(swap).toList(),
-                    swap.apply(a.output()), a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow()), b.norm2(), mlp));
-        }
-        return lora.base().withBlocks(blocks);
+        });
     }
 
     /** Writes the merged checkpoint to out (which must not exist, or be an empty directory). */

@@ -19,7 +19,7 @@ import java.util.List;
 public record Attention(List<Projection> inputs /* write [q | k | v] in order */, Projection output, int heads, int kvHeads,
                         int headDim, Rope rope /* null for learned positions */, int slidingWindow) {
 
-    /** Rows per block of a causal pass over many rows (training, a prompt); a multiple of the matmul's 8-row tile. */
+    /** Rows per block of a causal pass over many rows (training, a prompt); a multiple of 16 (the matmul's strips and the transposes' blocks). */
     private static final int BLOCK = 64;
 
     public int qkvWidth() {

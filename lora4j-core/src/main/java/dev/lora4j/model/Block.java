@@ -2,6 +2,7 @@ package dev.lora4j.model;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /** One pre-norm transformer block: x += attention(norm1(x)); x += mlp(norm2(x)). */
 public record Block(int index, Norm norm1, Attention attention, Norm norm2, Mlp mlp) {
@@ -15,5 +16,29 @@ public record Block(int index, Norm norm1, Attention attention, Norm norm2, Mlp 
             case Mlp.SwiGlu s -> out.addAll(List.of(s.gate(), s.up(), s.down()));
         }
         return out;
+    }
+
+    /**
+     * The same block with its norms and projections replaced (e.g. wrapped in LoRA adapters, made
+     * trainable, merged), visited in module order: norm1, attention inputs, attention output, norm2, MLP.
+     */
+    public Block map(UnaryOperator<Norm> norms, UnaryOperator<Projection> projections) {
+        Norm n1 = norms.apply(norm1);
+        Attention a = attention;
+        List<Projection> inputs = new ArrayList<>();
+        for (Projection p : a.inputs()) inputs.add(projections.apply(p));
+        Attention na = new Attention(inputs, projections.apply(a.output()), a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow());
+        Norm n2 = norms.apply(norm2);
+        Mlp m = switch (mlp) {
+            case Mlp.Gelu g -> {
+                Projection fc = projections.apply(g.fc());
+                yield new Mlp.Gelu(fc, projections.apply(g.proj()));
+            }
+            case Mlp.SwiGlu g -> {
+                Projection gate = projections.apply(g.gate()), up = projections.apply(g.up());
+                yield new Mlp.SwiGlu(gate, up, projections.apply(g.down()));
+            }
+        };
+        return new Block(index, n1, na, n2, m);
     }
 }

@@ -87,10 +87,6 @@ public final class Transformer implements AutoCloseable {
         return source;
     }
 
-    public EmbeddingGrads embeddingGrads() {
-        return grads;
-    }
-
     /**
      * Runs the blocks over tokens (B·T, row-major) and leaves the final normalised hidden states in
      * a.h (B·T, C). Rows shorter than T are padded by the caller; causality keeps padding out of real rows.
@@ -255,6 +251,13 @@ public final class Transformer implements AutoCloseable {
     }
 
     /** A copy of this model whose blocks are replaced (e.g. with LoRA-wrapped projections); shares the weights. */
+    /** This model with every block projection replaced by f(projection), in module order; the rest shared. */
+    public Transformer mapProjections(java.util.function.UnaryOperator<Projection> f) {
+        List<Block> mapped = new ArrayList<>();
+        for (Block b : blocks) mapped.add(b.map(n -> n, f));
+        return withBlocks(mapped);
+    }
+
     public Transformer withBlocks(List<Block> newBlocks) {
         Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads);
         t.headRows = headRows;

@@ -61,18 +61,7 @@ public final class FullModel {
             return t;
         };
         List<Block> blocks = new ArrayList<>();
-        for (Block b : base.blocks()) {
-            Norm n1 = norm.apply(b.norm1());
-            Attention a = b.attention();
-            Attention na = new Attention(a.inputs().stream().map(train).toList(), train.apply(a.output()), a.heads(), a.kvHeads(),
-                    a.headDim(), a.rope(), a.slidingWindow());
-            Norm n2 = norm.apply(b.norm2());
-            Mlp mlp = switch (b.mlp()) {
-                case Mlp.Gelu m -> new Mlp.Gelu(train.apply(m.fc()), train.apply(m.proj()));
-                case Mlp.SwiGlu m -> new Mlp.SwiGlu(train.apply(m.gate()), train.apply(m.up()), train.apply(m.down()));
-            };
-            blocks.add(new Block(b.index(), n1, na, n2, mlp));
-        }
+        for (Block b : base.blocks()) blocks.add(b.map(norm, train));
         Norm fin = norm.apply(base.finalNorm());
         if (!tied) add(params, tensors, head, g.head());
         Transformer model = new Transformer(base.config(), wte, wpe, blocks, fin, head, null, g);
