@@ -39,6 +39,9 @@ final class CombineCommand implements Callable<Integer> {
             default -> throw new Lora4jException("--method must be linear, cat or svd, got '" + method + "'");
         };
         List<Merger.Weighted> specs = adapters.stream().map(Merger.Weighted::parse).toList();
+        if (rank < 0) throw new Lora4jException("--rank must be >= 0 (0: the sum of the ranks), got " + rank);
+        if (rank != 0 && m != Combiner.Method.SVD)
+            throw new Lora4jException("--rank applies to --method svd only; " + method + " keeps the adapters' own ranks");
         int r = rank;
         if (m == Combiner.Method.SVD && r == 0)
             for (Merger.Weighted w : specs) r += dev.lora4j.lora.PeftAdapter.readConfig(w.dir()).r();

@@ -9,6 +9,10 @@ final class ThreadsOption {
     Integer threads;
 
     void apply() {
-        if (threads != null) Parallel.setThreads(Options.positive("--threads", threads));
+        if (threads == null) return;
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (threads < 1 || threads > Math.max(256, 4 * cores))
+            throw new dev.lora4j.Lora4jException("--threads must be in [1, " + Math.max(256, 4 * cores) + "] (this machine has " + cores + " cores), got " + threads);
+        Parallel.setThreads(threads);
     }
 }

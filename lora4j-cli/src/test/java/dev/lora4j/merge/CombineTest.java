@@ -93,4 +93,12 @@ class CombineTest {
             assertThat(l.scale()).isCloseTo(1f, offset(0f));
         }
     }
+
+    @Test
+    void aRankForAMethodThatKeepsRanksIsRefused() {
+        CliRunner.Run r = CliRunner.run("combine", "--model", BASE.toString(), "--adapter", ALL.toString(), "--method", "linear",
+                "--rank", "3", "--out", tmp.resolve("lin").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("--rank applies to --method svd only");
+    }
 }

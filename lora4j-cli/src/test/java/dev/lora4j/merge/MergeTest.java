@@ -69,6 +69,24 @@ class MergeTest {
     }
 
     @Test
+    void aMergedModelCarriesOnlyModelFiles() throws IOException {
+        Path model = tmp.resolve("with-card");
+        try (var files = Files.list(TestPaths.fixture("llama-gqa"))) {
+            Files.createDirectories(model);
+            for (Path f : files.toList()) if (Files.isRegularFile(f)) Files.copy(f, model.resolve(f.getFileName()));
+        }
+        Files.writeString(model.resolve("README.md"), "the base's card");
+        Files.writeString(model.resolve("loss.png"), "not a model file");
+        Path out = tmp.resolve("merged-files");
+        CliRunner.Run r = CliRunner.run("merge", "--model", model.toString(), "--adapter", TestPaths.fixture("lora-llama-all-linear").toString(),
+                "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(out.resolve("config.json")).exists();
+        assertThat(out.resolve("README.md")).doesNotExist();
+        assertThat(out.resolve("loss.png")).doesNotExist();
+    }
+
+    @Test
     void weightedAdaptersAddUp() throws IOException {
         Path half = tmp.resolve("half"), whole = tmp.resolve("whole");
         String a = TestPaths.fixture("lora-llama-all-linear").toString(), m = TestPaths.fixture("llama-gqa").toString();

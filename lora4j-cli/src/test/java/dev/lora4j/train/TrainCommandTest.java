@@ -246,4 +246,24 @@ class TrainCommandTest {
         }
         assertThat(CliRunner.run(run(out, "--steps", "1")).code()).isZero();
     }
+
+    @Test
+    void dataWithNothingToLearnIsAnError() throws IOException {
+        Path data = tmp.resolve("nothing.jsonl");
+        Files.writeString(data, "{\"input_ids\": [5]}\n{\"input_ids\": [1, 2, 3], \"labels\": [-100, -100, -100]}\n");
+        CliRunner.Run r = CliRunner.run("train", "--model", BASE.toString(), "--data", data.toString(), "--out", tmp.resolve("n").toString(), "--steps", "1");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("nothing.jsonl", "nothing to train on").doesNotContain("done:");
+    }
+
+    @Test
+    void badRegexesAndThreadCountsGetCleanErrors() throws IOException {
+        String[][] cases = {{"--target-regex", ".*(q_proj", "target regex"}, {"--rank-pattern", "q_(proj=2", "rank_pattern key"},
+                {"--threads", "100000", "--threads"}, {"--threads", "0", "--threads"}};
+        for (String[] c : cases) {
+            CliRunner.Run r = CliRunner.run(run(tmp.resolve("re"), "--steps", "1", c[0], c[1]));
+            assertThat(r.code()).as(String.join(" ", c)).isEqualTo(1);
+            assertThat(r.err()).as(String.join(" ", c)).contains(c[2]).doesNotContain("internal error", "\tat ");
+        }
+    }
 }

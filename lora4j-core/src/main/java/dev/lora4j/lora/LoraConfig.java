@@ -1,5 +1,7 @@
 package dev.lora4j.lora;
 
+import dev.lora4j.Lora4jException;
+
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -38,6 +40,10 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     /** A regular expression that must match the whole module name. */
     public record TargetRegex(String regex) implements Targets {
+        public TargetRegex {
+            compile(regex, "the target regex");
+        }
+
         @Override
         public boolean matches(String module) {
             return Pattern.compile(regex).matcher(module).matches();
@@ -53,10 +59,19 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
     }
 
     public LoraConfig {
-        if (r < 1) throw new IllegalArgumentException("r must be >= 1, got " + r);
-        if (dropout < 0 || dropout >= 1) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + dropout);
+        if (r < 1) throw new Lora4jException("r must be >= 1, got " + r);
+        if (!(dropout >= 0 && dropout < 1)) throw new Lora4jException("lora_dropout must be in [0, 1), got " + dropout);
+        if (!(alpha > 0) || !Double.isFinite(alpha)) throw new Lora4jException("lora_alpha must be a positive finite number, got " + alpha);
         rankPattern = rankPattern == null ? Map.of() : Map.copyOf(rankPattern);
         alphaPattern = alphaPattern == null ? Map.of() : Map.copyOf(alphaPattern);
+        rankPattern.forEach((k, v) -> {
+            compile("(.*\\.)?(" + k + ")$", "rank_pattern key '" + k + "'");
+            if (v < 1) throw new Lora4jException("rank_pattern '" + k + "' must be >= 1, got " + v);
+        });
+        alphaPattern.forEach((k, v) -> {
+            compile("(.*\\.)?(" + k + ")$", "alpha_pattern key '" + k + "'");
+            if (!(v > 0) || !Double.isFinite(v)) throw new Lora4jException("alpha_pattern '" + k + "' must be a positive finite number, got " + v);
+        });
         layersToTransform = layersToTransform == null ? null : List.copyOf(layersToTransform);
     }
 
@@ -82,6 +97,15 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
     public double scaling(String module) {
         int rank = rankFor(module);
         return rslora ? alphaFor(module) / Math.sqrt(rank) : alphaFor(module) / rank;
+    }
+
+    private static Pattern compile(String regex, String what) {
+        try {
+            return Pattern.compile(regex);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new Lora4jException(what + " is not a valid regular expression: " + e.getDescription() + " near index " + e.getIndex()
+                    + " of '" + e.getPattern() + "'");
+        }
     }
 
     /** PEFT's pattern lookup: a key matches when the name is key, or ends with "." + key (key may be a regex). */

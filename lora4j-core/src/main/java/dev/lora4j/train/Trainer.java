@@ -185,6 +185,9 @@ public final class Trainer {
                 data = data.packed(t);
                 if (evalData != null) evalData = evalData.packed(t);
             }
+            if (targetTokens(data, t) == 0)
+                throw new Lora4jException(o.data() + ": no example has a token to learn (examples of one token, or every label -100"
+                        + " within --seq-len " + t + "): there is nothing to train on");
             Trainee trainee = o.full() ? new FullTrainee(FullModel.of(base), o.model()) : LoraTrainee.of(buildAdapters(base, resumeFrom), o.model());
             List<Parameter> params = trainee.parameters();
             Optimizer opt = switch (o.optimizer()) {
@@ -282,6 +285,16 @@ public final class Trainer {
         }
         if (!curve.isEmpty()) listener.onFinish(o.out(), curve, evalCurve);
         return new Result(step, lastLoss, o.out(), interrupted);
+    }
+
+    /** The tokens whose prediction counts in the loss: positions 1.. of each example (truncated to t) not labelled -100. */
+    static long targetTokens(TokenDataset data, int t) {
+        long n = 0;
+        for (int i = 0; i < data.examples().size(); i++) {
+            int[] ids = data.examples().get(i), labels = data.labels() == null ? null : data.labels().get(i);
+            for (int j = 1; j < Math.min(t, ids.length); j++) if (labels == null || labels[j] != -100) n++;
+        }
+        return n;
     }
 
     /** An update that made any weight NaN or infinite stops the run before anything of that step is saved. */
