@@ -30,7 +30,7 @@ import java.util.Map;
  * file and the tensor. F32 tensors are returned as views of the mapping; F16/BF16 are widened to fp32.
  */
 public final class SafeTensors implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final long MAX_HEADER = 100L << 20;
 
     public record Entry(String name, DType dtype, int[] shape, long begin, long end) {
@@ -83,7 +83,7 @@ public final class SafeTensors implements AutoCloseable {
         } catch (JsonProcessingException e) {
             throw bad(path, "header is not valid JSON: " + e.getOriginalMessage());
         }
-        if (root == null || !root.isObject()) throw bad(path, "header must be a JSON object");
+        if (root == null || !root.isObject() || !header.startsWith("{")) throw bad(path, "header must be a JSON object");
         Map<String, Entry> entries = new LinkedHashMap<>();
         for (var it = root.properties().iterator(); it.hasNext(); ) {
             var field = it.next();
@@ -91,19 +91,27 @@ public final class SafeTensors implements AutoCloseable {
             JsonNode v = field.getValue();
             if (name.equals("__metadata__")) {
                 if (!v.isObject()) throw bad(path, "__metadata__ must be an object of strings");
-                v.properties().forEach(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                for (var m : v.properties()) {
+                    if (!m.getValue().isTextual()) throw bad(path, "__metadata__ '" + m.getKey() + "' must be a string, got " + m.getValue());
+                    metadata.put(m.getKey(), m.getValue().asText());
+                }
                 continue;
             }
             entries.put(name, parseEntry(path, name, v, dataSize));
         }
+        // as the reference implementation: the tensors lie end to end and cover the data section exactly
         List<Entry> sorted = new ArrayList<>(entries.values());
         sorted.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
-        for (int i = 1; i < sorted.size(); i++) {
-            Entry prev = sorted.get(i - 1), cur = sorted.get(i);
-            if (cur.begin() < prev.end() && cur.end() > cur.begin())
-                throw bad(path, "tensors '" + prev.name() + "' [" + prev.begin() + ", " + prev.end() + ") and '" + cur.name()
-                        + "' [" + cur.begin() + ", " + cur.end() + ") overlap");
+        long at = 0;
+        String before = null;
+        for (Entry e : sorted) {
+            if (e.begin() != at)
+                throw bad(path, "tensor '" + e.name() + "' starts at byte " + e.begin() + " of the data section, expected " + at
+                        + (e.begin() < at ? " (it overlaps '" + before + "')" : " (a gap before it)"));
+            at = e.end();
+            before = e.name();
         }
+        if (at != dataSize) throw bad(path, "the tensors end at byte " + at + " of a data section of " + dataSize + " bytes (trailing bytes)");
         return Collections.unmodifiableMap(entries);
     }
 
@@ -117,15 +125,24 @@ public final class SafeTensors implements AutoCloseable {
         if (sh == null || !sh.isArray()) throw bad(path, where + ": missing shape array");
         int[] shape = new int[sh.size()];
         for (int i = 0; i < shape.length; i++) {
-            if (!sh.get(i).canConvertToInt() || sh.get(i).asInt() < 0) throw bad(path, where + ": shape must hold non-negative ints, got " + sh);
+            if (!sh.get(i).isIntegralNumber() || !sh.get(i).canConvertToInt() || sh.get(i).asInt() < 0)
+                throw bad(path, where + ": shape must hold non-negative integers, got " + sh);
             shape[i] = sh.get(i).asInt();
         }
-        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
+        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()
+                || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
             throw bad(path, where + ": data_offsets must be [begin, end]");
         long begin = off.get(0).asLong(), end = off.get(1).asLong();
         if (begin < 0 || end < begin || end > dataSize)
             throw bad(path, where + ": data_offsets [" + begin + ", " + end + "] out of range (data section is " + dataSize + " bytes)");
-        long expected = Tensor.numel(shape) * dtype.bytes;
+        long expected;
+        try {
+            long numel = 1;
+            for (int d : shape) numel = Math.multiplyExact(numel, d);
+            expected = Math.multiplyExact(numel, dtype.bytes);
+        } catch (ArithmeticException e) {
+            throw bad(path, where + ": shape " + sh + " holds more elements than a file can");
+        }
         if (end - begin != expected)
             throw bad(path, where + ": " + (end - begin) + " bytes for shape " + sh + " of " + dtype + ", expected " + expected);
         return new Entry(name, dtype, shape, begin, end);

@@ -114,6 +114,19 @@ class SafeTensorsTest {
     }
 
     @Test
+    void isAsStrictAsTheReferenceImplementation() throws IOException {
+        String a = "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}";
+        assertRejected(file("{" + a + ",\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", 16), "tensor 'b'", "gap");
+        assertRejected(file("{" + a + "}", 12), "trailing bytes");
+        assertRejected(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8), "tensor 'a'", "integers");
+        assertRejected(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647],\"data_offsets\":[0,8]}}", 8),
+                "tensor 'a'", "more elements");
+        assertRejected(file("{" + a + "} {}", 8), "not valid JSON");
+        assertRejected(file("{\"__metadata__\":{\"x\":1}," + a + "}", 8), "__metadata__ 'x'");
+        assertRejected(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.0,8]}}", 8), "data_offsets");
+    }
+
+    @Test
     void rejectsOutOfRangeOffsets() throws IOException {
         assertRejected(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8), "tensor 'a'", "out of range");
     }
