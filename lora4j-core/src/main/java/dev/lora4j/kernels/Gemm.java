@@ -20,8 +20,7 @@ import java.nio.ByteOrder;
  * A into strips of MR rows (kc×MR), and an MR×NR register tile (6 rows × 4 vectors = 24 accumulators)
  * does MR·NR fused multiply-adds per k with 4 vector loads and 6 broadcasts; with AVX2's 16 registers
  * the tile is 6 × 2 vectors. (An 8×48 tile, 3 loads and 8 broadcasts, runs as fast on a quiet machine
- * but loses 10-12% whenever the shared host is busy, measured side by side with this one on the same
- * packed data; 6×64 and 4×96 do not.) Packing reads any {@link Mat} (heap or memory-mapped, any
+ * but slows down whenever the shared host is busy, where 6×64 and 4×96 hold; docs/performance-notes.md.) Packing reads any {@link Mat} (heap or memory-mapped, any
  * strides), so every transposed layout of forward and backward costs the same as the plain one.
  * Schedules: tall problems pack each B block once, shared by all threads, which then take chunks of M's
  * rows as they come free; otherwise threads split N (or M) into contiguous ranges, each with its own
@@ -41,8 +40,8 @@ public final class Gemm {
     private static final VectorMask<Float> STRIP_ROW = VectorMask.fromLong(STRIP, (1L << MR) - 1);
     /**
      * Vectors of B a k in the register tile: 4 where the machine has 32 vector registers (AVX-512,
-     * Arm's NEON and SVE), 2 with AVX2's 16, where 24 accumulators would spill (under -XX:UseAVX=2 here,
-     * 80 GFLOP/s on 2 cores with 24 accumulators, 88 with 12).
+     * Arm's NEON and SVE), 2 with AVX2's 16, where 24 accumulators would spill (measured under -XX:UseAVX=2;
+     * docs/performance-notes.md).
      */
     static final int NV = S.vectorBitSize() >= 512 || "aarch64".equals(System.getProperty("os.arch")) ? 4 : 2;
     static final int NR = NV * L;

@@ -89,8 +89,7 @@ final class Gemv {
      * product of row j with each row of A, summed in interleaved vectors (two for fp32, four for bf16) and
      * then lane by lane in order, so each output is the same whatever m and the thread count. Rows go in contiguous chunks, which
      * threads claim as they come free; within a chunk, sixteen outputs are finished at once
-     * ({@link LaneSums}: adding each vector's lanes one by one held fp32 decoding at ≈ 25 GB/s, this
-     * streams at ≈ 30-40).
+     * ({@link LaneSums}: adding each vector's lanes one by one cost a large part of a decode step).
      */
     static void multiply(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = a.rows(), k = a.cols();
@@ -104,13 +103,12 @@ final class Gemv {
     }
 
     // dotsF32 and dotsBf16 are kept apart on purpose: one loop choosing the load per vector (the choice
-    // is loop-invariant) decoded bf16 ≈ 10% slower, A/B alternated three times.
+    // is loop-invariant) decoded bf16 slower.
     //
     // fp32: each range of rows is read as two streams, its first half and its second half, a row of
-    // each at a time, so one core keeps twice the reads in flight (one thread: one stream ≈ 20 GB/s,
-    // two streams half a range apart ≈ 28; two threads: ≈ 33 → 35; GPT-2 fp32 decoding, five
-    // alternated runs: mean 57.2 → 60.5 tokens/s). Two adjacent rows are no second stream (13 GB/s).
-    // bf16 rows (half the bytes, more work a byte) decoded 3% slower that way and stay one stream.
+    // each at a time, so one core keeps twice the reads in flight: one stream does not reach the
+    // machine's read bandwidth. Two adjacent rows are no second stream. bf16 rows (half the bytes,
+    // more work a byte) decoded slower that way and stay one stream. Figures: docs/performance-notes.md.
     // Every row is summed the same way, paired or not (even vectors into one accumulator, odd ones into
     // another), so an output does not depend on how the rows were split.
 

@@ -37,7 +37,7 @@ final class Transpose16 {
     /**
      * Reads src[off + r·stride], 16 floats each, for rows r = 0..15, and writes dst[dstOff + c·ld + r]
      * = element (r, c): the block transposed. Written out pair by pair on purpose: sixteen named locals
-     * stay in registers, while a FloatVector[] of them was boxed and ran ten times slower. Heap arrays
+     * stay in registers, while a FloatVector[] of them was boxed and ran many times slower. Heap arrays
      * only: callers copy other storage into an L1-resident tile first, which keeps this one body
      * monomorphic wherever it is inlined.
      */

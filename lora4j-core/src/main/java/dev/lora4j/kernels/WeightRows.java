@@ -6,10 +6,8 @@ import dev.lora4j.tensor.Mat;
  * A weight copied onto the Java heap as one row per output, (out, in) row-major, for decoding: a
  * decode step multiplies one row of activations by every weight, so its speed is the speed at which
  * weights stream from memory, and they stream fastest as rows read front to back. GPT-2 stores its
- * weights (in, out) (Conv1D), which a decode step would read across rows: decoding the bf16 GPT-2
- * checkpoint from the mapped file ran at 86 tokens/s, from this copy at 100-114 (alternated runs).
- * (Before outputs were finished sixteen at a time, heap rows also beat mapped (out, in) rows, ≈ 40
- * against ≈ 28 GB/s; now the two are within this machine's noise.) fp32 weights are kept as floats,
+ * weights (in, out) (Conv1D), which a decode step would read across rows, and bf16 ones stream from
+ * the heap faster than from the mapped file (figures: docs/performance-notes.md). fp32 weights are kept as floats,
  * bf16 ones as their 16-bit patterns (half the bytes; widened exactly when read). Exactly one of the
  * arrays is set.
  */

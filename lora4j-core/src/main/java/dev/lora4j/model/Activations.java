@@ -8,7 +8,7 @@ package dev.lora4j.model;
  * its backward pass needs (the block input, the norm statistics, qkv, the attention output, the
  * mid-block residual, the MLP pre-activation). Normalised inputs, MLP activations and attention
  * probabilities are recomputed in backward instead of kept: cheap next to the matmuls, and for
- * GPT-2 small at 4 × 256 it is 290 MB less to hold.
+ * GPT-2 small a few hundred MB less to hold (docs/performance-notes.md).
  */
 public final class Activations {
     /** What one layer keeps. In inference mode all layers share one instance and xIn == xMid. */
