@@ -3,7 +3,6 @@ package dev.lora4j.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,8 +15,11 @@ final class BpeVocab {
     final Map<String, Integer> vocab = new HashMap<>();
     final Map<String, Integer> ranks = new HashMap<>(); // "a b" → merge rank
     final Map<String, Integer> addedIds = new HashMap<>();
-    final List<String> added;                           // added tokens' contents, longest first
+    private final AddedTokens addedTokens;               // finds them in text in one pass
     final String[] byId;
+
+    /** Ids beyond this many entries past the vocabulary would only ever allocate memory for nothing. */
+    private static final int MAX_ID_GAP = 1 << 20;
 
     BpeVocab(JsonNode j) {
         JsonNode model = j.get("model");
@@ -25,11 +27,16 @@ final class BpeVocab {
         int r = 0;
         for (JsonNode m : model.get("merges")) ranks.putIfAbsent(m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText(), r++);
         for (JsonNode t : j.path("added_tokens")) addedIds.put(t.get("content").asText(), t.get("id").asInt());
-        added = new ArrayList<>(addedIds.keySet());
-        added.sort(Comparator.comparingInt(String::length).reversed());
+        addedTokens = new AddedTokens(addedIds.keySet());
         int max = 0;
-        for (int id : vocab.values()) max = Math.max(max, id);
-        for (int id : addedIds.values()) max = Math.max(max, id);
+        String maxToken = null;
+        for (var e : vocab.entrySet()) if (e.getValue() >= max) { max = e.getValue(); maxToken = e.getKey(); }
+        for (var e : addedIds.entrySet()) if (e.getValue() >= max) { max = e.getValue(); maxToken = e.getKey(); }
+        for (var e : vocab.entrySet()) if (e.getValue() < 0) throw new dev.lora4j.Lora4jException("token '" + e.getKey() + "' has a negative id " + e.getValue());
+        for (var e : addedIds.entrySet()) if (e.getValue() < 0) throw new dev.lora4j.Lora4jException("added token '" + e.getKey() + "' has a negative id " + e.getValue());
+        long entries = (long) vocab.size() + addedIds.size();
+        if (max > entries + MAX_ID_GAP)
+            throw new dev.lora4j.Lora4jException("token '" + maxToken + "' has id " + max + ", far beyond a vocabulary of " + entries + " entries");
         byId = new String[max + 1];
         vocab.forEach((k, v) -> byId[v] = k);
         addedIds.forEach((k, v) -> byId[v] = k);
@@ -42,22 +49,16 @@ final class BpeVocab {
         void added(int id);
     }
 
-    /** Splits text at added tokens (leftmost match, longest first), in order. */
+    /** Splits text at added tokens (leftmost match, longest first), in order, in one pass over the text. */
     void split(String text, Pieces out) {
         int pos = 0;
         while (pos <= text.length()) {
-            int next = text.length(), which = -1;
-            for (int i = 0; i < added.size(); i++) {
-                int at = text.indexOf(added.get(i), pos);
-                if (at >= 0 && at < next) {
-                    next = at;
-                    which = i;
-                }
-            }
+            long found = addedTokens.next(text, pos);
+            int next = found < 0 ? text.length() : (int) (found >>> 32), length = (int) found;
             if (next > pos) out.segment(text.substring(pos, next), pos == 0);
-            if (which < 0) break;
-            out.added(addedIds.get(added.get(which)));
-            pos = next + added.get(which).length();
+            if (found < 0) break;
+            out.added(addedIds.get(text.substring(next, next + length)));
+            pos = next + length;
         }
     }
 

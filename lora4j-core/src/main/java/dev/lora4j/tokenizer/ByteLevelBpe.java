@@ -32,7 +32,10 @@ public final class ByteLevelBpe implements Tokenizer {
     private final Map<Character, Integer> charToByte = new HashMap<>();
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    private ByteLevelBpe(Pattern split, BpeVocab v, boolean addPrefixSpace) {
+    private final String origin;                 // the file, for errors
+
+    private ByteLevelBpe(String origin, Pattern split, BpeVocab v, boolean addPrefixSpace) {
+        this.origin = origin;
         this.split = split;
         this.v = v;
         this.addPrefixSpace = addPrefixSpace;
@@ -78,7 +81,16 @@ public final class ByteLevelBpe implements Tokenizer {
                 throw new Lora4jException(file + ": the Split pattern is not a regex Java reads: " + e.getDescription());
             }
         }
-        return new ByteLevelBpe(split, new BpeVocab(j), byteLevel.path("add_prefix_space").asBoolean(false));
+        return new ByteLevelBpe(file.toString(), split, vocab(file, j), byteLevel.path("add_prefix_space").asBoolean(false));
+    }
+
+    /** The vocabulary, its errors naming the file. */
+    static BpeVocab vocab(Path file, JsonNode j) {
+        try {
+            return new BpeVocab(j);
+        } catch (Lora4jException e) {
+            throw new Lora4jException(file + ": " + e.getMessage());
+        }
     }
 
     @Override
@@ -104,7 +116,7 @@ public final class ByteLevelBpe implements Tokenizer {
     private void encodeSegment(String s, boolean first, List<Integer> out) {
         if (s.isEmpty()) return;
         if (addPrefixSpace && first && !s.startsWith(" ")) s = " " + s;
-        Matcher m = split.matcher(s);
+        Matcher m = split.matcher(new BoundedText(s, origin));
         int last = 0;
         while (m.find()) { // Isolated: the matches are pieces, and so is any text between them
             if (m.start() > last) for (int id : bpe(s.substring(last, m.start()))) out.add(id);

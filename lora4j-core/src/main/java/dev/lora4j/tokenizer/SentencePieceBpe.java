@@ -73,7 +73,7 @@ public final class SentencePieceBpe implements Tokenizer {
 
     static SentencePieceBpe of(Path file, JsonNode j) {
         JsonNode model = j.get("model");
-        BpeVocab v = new BpeVocab(j);
+        BpeVocab v = ByteLevelBpe.vocab(file, j);
         List<String[]> norms = new ArrayList<>();
         JsonNode n = j.path("normalizer");
         for (JsonNode step : n.path("type").asText().equals("Sequence") ? n.get("normalizers") : n.isObject() ? List.of(n) : List.<JsonNode>of()) {
