@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
                 "On models/lora4j-stories: the base model's score on a task it was never asked (a sentence's verbs in the",
                 "past tense), LoRA training with a progress bar, the score after, memory and size",
                 "against full fine-tuning, merge (merged = base + adapter), and where the adapter,",
-                "merged model, plots and report are. About 70 s on 2 cores (150 s with --full)."})
+                "merged model, plots and report are. 45-70 s on 2 cores (about 150 s with --full)."})
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "runs/demo", paramLabel = "DIR", description = "Output directory: new, empty, or a finished earlier demo's, whose listed files are replaced (default: ${DEFAULT-VALUE}).")
     Path out;
