@@ -9,6 +9,7 @@ import dev.lora4j.model.Transformer;
 import dev.lora4j.train.FullModel;
 import dev.lora4j.train.Optimizer;
 import dev.lora4j.train.Parameter;
+import dev.lora4j.train.Trainable;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -29,26 +30,17 @@ public final class TrainBench {
 
     /** LoRA on targets at rank r, or (targets null) full fine-tuning of every weight. */
     public static Result run(Transformer base, LoraConfig.Targets targets, int r, int batch, int seqLen, int steps) {
-        List<Parameter> params = new ArrayList<>();
-        Transformer model;
-        Runnable zero;
+        Trainable trained;
         if (targets == null) {
-            FullModel full = FullModel.of(base);
+            trained = FullModel.of(base);
             base.close(); // the heap copy is all that is used from here
-            params.addAll(full.parameters());
-            model = full.model();
-            zero = full::zeroGrad;
         } else {
             LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, targets, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
-            LoraModel lm = LoraModel.inject(base, cfg, 0);
-            for (LoraLinear l : lm.modules().values()) {
-                params.add(new Parameter(l.name() + ".A", l.a(), l.gradA()));
-                params.add(new Parameter(l.name() + ".B", l.b(), l.gradB()));
-            }
-            lm.setTraining(true, 0);
-            model = lm.model();
-            zero = lm::zeroGrad;
+            trained = Trainable.lora(LoraModel.inject(base, cfg, 0));
         }
+        trained.setTraining(true, 0);
+        List<Parameter> params = trained.parameters();
+        Transformer model = trained.model();
         Optimizer opt = new Optimizer.AdamW(params, 0.9f, 0.999f, 1e-8f, 0f);
         SplittableRandom rnd = new SplittableRandom(0);
         List<int[]> rows = new ArrayList<>();
@@ -58,7 +50,7 @@ public final class TrainBench {
         double total = 0;
         for (int s = 0; s < steps + 2; s++) {
             long t0 = System.nanoTime();
-            zero.run();
+            trained.zeroGrad();
             model.loss(b.tokens(), b.targets(), batch, seqLen, act, 1f / b.targetCount());
             opt.step(params, 1e-4f);
             if (s >= 2) total += (System.nanoTime() - t0) / 1e9;

@@ -26,7 +26,7 @@ import java.util.function.UnaryOperator;
  * Full fine-tuning, the baseline LoRA is measured against: every weight copied to the heap, each with
  * a gradient; saved back as a complete Hugging Face checkpoint under the base's own tensor names.
  */
-public final class FullModel {
+public final class FullModel implements Trainable {
     private final Transformer model;
     private final List<Parameter> params;
     private final Map<String, Tensor> tensors; // checkpoint name → live weight, in file order
@@ -97,6 +97,16 @@ public final class FullModel {
 
     public void zeroGrad() {
         for (Parameter p : params) java.util.Arrays.fill(p.grad(), 0f);
+    }
+
+    @Override
+    public void setTraining(boolean training, long seed) {
+        // no dropout in full fine-tuning
+    }
+
+    @Override
+    public String summary() {
+        return Trainable.fullSummary(parameterCount());
     }
 
     public long parameterCount() {

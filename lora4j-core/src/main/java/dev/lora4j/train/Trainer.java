@@ -47,49 +47,19 @@ public final class Trainer {
 
     public record Result(long steps, double lastLoss, Path out, boolean interrupted) {}
 
-    /** What is being trained: LoRA adapters over a frozen base, or every weight (--full). */
-    private interface Trainee {
-        Transformer model();
-
-        List<Parameter> parameters();
-
-        void zeroGrad();
-
-        void setTraining(boolean training, long seed);
-
-        String summary();
-
-        /** Writes the result (a PEFT adapter, or a full HF checkpoint) into dir. */
-        void save(Path dir) throws IOException;
+    /** What is being trained, and how its result is written: a PEFT adapter, or a full HF checkpoint. */
+    private record Trainee(Trainable trainable, IoAction save) {
+        Transformer model() { return trainable.model(); }
+        List<Parameter> parameters() { return trainable.parameters(); }
+        void zeroGrad() { trainable.zeroGrad(); }
+        void setTraining(boolean training, long seed) { trainable.setTraining(training, seed); }
+        String summary() { return trainable.summary(); }
+        void save(Path dir) throws IOException { save.writeInto(dir); }
     }
 
-    private record LoraTrainee(LoraModel lm, List<Parameter> parameters, Path baseDir) implements Trainee {
-        static LoraTrainee of(LoraModel lm, Path baseDir) {
-            List<Parameter> params = new ArrayList<>();
-            for (LoraLinear l : lm.modules().values()) {
-                params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
-                params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
-            }
-            return new LoraTrainee(lm, params, baseDir);
-        }
-
-        public Transformer model() { return lm.model(); }
-        public void zeroGrad() { lm.zeroGrad(); }
-        public void setTraining(boolean training, long seed) { lm.setTraining(training, seed); }
-        public String summary() { return lm.trainableLine(); }
-        public void save(Path dir) throws IOException { PeftAdapter.save(dir, lm, baseDir.toString()); }
-    }
-
-    private record FullTrainee(FullModel full, Path baseDir) implements Trainee {
-        public Transformer model() { return full.model(); }
-        public List<Parameter> parameters() { return full.parameters(); }
-        public void zeroGrad() { full.zeroGrad(); }
-        public void setTraining(boolean training, long seed) {}
-        public String summary() {
-            return String.format(Locale.ROOT, "full fine-tuning: trainable params: %,d || all params: %,d || trainable%%: 100.0000",
-                    full.parameterCount(), full.parameterCount());
-        }
-        public void save(Path dir) throws IOException { full.save(dir, baseDir); }
+    @FunctionalInterface
+    private interface IoAction {
+        void writeInto(Path dir) throws IOException;
     }
 
     private final TrainOptions o;
@@ -188,7 +158,14 @@ public final class Trainer {
             if (targetTokens(data, t) == 0)
                 throw new Lora4jException(o.data() + ": no example has a token to learn (examples of one token, or every label -100"
                         + " within --seq-len " + t + "): there is nothing to train on");
-            Trainee trainee = o.full() ? new FullTrainee(FullModel.of(base), o.model()) : LoraTrainee.of(buildAdapters(base, resumeFrom), o.model());
+            Trainee trainee;
+            if (o.full()) {
+                FullModel full = FullModel.of(base);
+                trainee = new Trainee(full, dir -> full.save(dir, o.model()));
+            } else {
+                LoraModel lm = buildAdapters(base, resumeFrom);
+                trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
+            }
             List<Parameter> params = trainee.parameters();
             Optimizer opt = switch (o.optimizer()) {
                 case ADAMW -> new Optimizer.AdamW(params, (float) o.beta1(), (float) o.beta2(), (float) o.eps(), (float) o.weightDecay());

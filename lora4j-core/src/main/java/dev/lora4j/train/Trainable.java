@@ -1,0 +1,50 @@
+package dev.lora4j.train;
+
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.model.Transformer;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What training updates: a model to run forward and backward, its trainable parameters (values and
+ * gradients), and its training mode. LoRA adapters over a frozen base ({@link #lora}) and full
+ * fine-tuning ({@link FullModel}) are the two kinds.
+ */
+public interface Trainable {
+    /** The model whose loss is computed; backward accumulates into {@link #parameters()}' gradients. */
+    Transformer model();
+
+    List<Parameter> parameters();
+
+    void zeroGrad();
+
+    /** Training mode applies dropout, seeded by seed; inference mode does not. */
+    void setTraining(boolean training, long seed);
+
+    /** One line saying what is trained, as PEFT's print_trainable_parameters does. */
+    String summary();
+
+    /** LoRA's A and B of every adapted module, under PEFT's names (module.lora_A, module.lora_B). */
+    static Trainable lora(LoraModel lm) {
+        List<Parameter> params = new ArrayList<>();
+        for (LoraLinear l : lm.modules().values()) {
+            params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
+            params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
+        }
+        List<Parameter> fixed = List.copyOf(params);
+        return new Trainable() {
+            public Transformer model() { return lm.model(); }
+            public List<Parameter> parameters() { return fixed; }
+            public void zeroGrad() { lm.zeroGrad(); }
+            public void setTraining(boolean training, long seed) { lm.setTraining(training, seed); }
+            public String summary() { return lm.trainableLine(); }
+        };
+    }
+
+    static String fullSummary(long parameters) {
+        return String.format(Locale.ROOT, "full fine-tuning: trainable params: %,d || all params: %,d || trainable%%: 100.0000", parameters, parameters);
+    }
+}
