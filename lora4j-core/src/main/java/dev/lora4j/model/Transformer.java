@@ -9,7 +9,6 @@ import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -12,7 +12,6 @@ import dev.lora4j.io.OwnedDirectory;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.lora.LoraConfig;
-import dev.lora4j.lora.LoraLinear;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.model.Activations;
