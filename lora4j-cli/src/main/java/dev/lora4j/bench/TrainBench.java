@@ -28,14 +28,27 @@ public final class TrainBench {
 
     private TrainBench() {}
 
-    /** LoRA on targets at rank r, or (targets null) full fine-tuning of every weight. */
-    public static Result run(Transformer base, LoraConfig.Targets targets, int r, int batch, int seqLen, int steps) {
+    /**
+     * Loads the model at modelDir and times LoRA on targets (null: the model type's default) at rank r,
+     * or full fine-tuning of every weight; the benchmark owns the model it loads.
+     */
+    public static Result run(Path modelDir, boolean full, LoraConfig.Targets targets, int r, int batch, int seqLen, int steps) {
+        Transformer base = Transformer.load(modelDir);
+        try {
+            return run(base, full, targets, r, batch, seqLen, steps);
+        } finally {
+            base.close();
+        }
+    }
+
+    private static Result run(Transformer base, boolean full, LoraConfig.Targets targets, int r, int batch, int seqLen, int steps) {
         Trainable trained;
-        if (targets == null) {
+        if (full) {
             trained = FullModel.of(base);
             base.close(); // the heap copy is all that is used from here
         } else {
-            LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, targets, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
+            LoraConfig.Targets t = targets != null ? targets : LoraConfig.defaultTargets(base.config().modelType());
+            LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, t, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
             trained = Trainable.lora(LoraModel.inject(base, cfg, 0));
         }
         trained.setTraining(true, 0);

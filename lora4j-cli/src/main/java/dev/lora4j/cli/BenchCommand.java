@@ -103,23 +103,20 @@ final class BenchCommand implements Callable<Integer> {
 
     private int train() throws Exception {
         if (model == null) throw new dev.lora4j.Lora4jException("bench train needs --model DIR");
-        try (dev.lora4j.model.Transformer base = dev.lora4j.model.Transformer.load(model)) {
-            var targets = full ? null : target == null ? dev.lora4j.lora.LoraConfig.defaultTargets(base.config().modelType())
-                    : new dev.lora4j.lora.LoraConfig.TargetList(java.util.List.of(target.split(",")));
-            TrainBench.Result res = TrainBench.run(base, targets, r, batchSize, seqLen, steps);
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("impl", "lora4j");
-            o.put("mode", full ? "full" : "lora");
-            o.put("tokens_per_s", res.tokensPerSecond());
-            o.put("seconds_per_step", res.secondsPerStep());
-            o.put("peak_rss_bytes", res.peakRssBytes());
-            o.put("trainable", res.trainable());
-            o.put("threads", Parallel.threads());
-            if (json) System.out.println(new ObjectMapper().writeValueAsString(o));
-            else System.out.printf(java.util.Locale.ROOT, "%s training, %d x %d: %.1f tokens/s (%.3f s/step), peak RSS %.2f GiB, %,d trainable%n",
-                    full ? "full" : "LoRA (r = " + r + ")", batchSize, seqLen, res.tokensPerSecond(), res.secondsPerStep(),
-                    res.peakRssBytes() / 1073741824.0, res.trainable());
-        }
+        var targets = target == null ? null : dev.lora4j.lora.LoraConfig.parseTargets(target);
+        TrainBench.Result res = TrainBench.run(model, full, targets, r, batchSize, seqLen, steps);
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("impl", "lora4j");
+        o.put("mode", full ? "full" : "lora");
+        o.put("tokens_per_s", res.tokensPerSecond());
+        o.put("seconds_per_step", res.secondsPerStep());
+        o.put("peak_rss_bytes", res.peakRssBytes());
+        o.put("trainable", res.trainable());
+        o.put("threads", Parallel.threads());
+        if (json) System.out.println(new ObjectMapper().writeValueAsString(o));
+        else System.out.printf(java.util.Locale.ROOT, "%s training, %d x %d: %.1f tokens/s (%.3f s/step), peak RSS %.2f GiB, %,d trainable%n",
+                full ? "full" : "LoRA (r = " + r + ")", batchSize, seqLen, res.tokensPerSecond(), res.secondsPerStep(),
+                res.peakRssBytes() / 1073741824.0, res.trainable());
         return 0;
     }
 

@@ -125,8 +125,7 @@ final class TrainCommand implements Callable<Integer> {
         if (target != null && targetRegex != null) throw new Lora4jException("give --target or --target-regex, not both");
         LoraConfig.Targets targets = targetRegex != null ? new LoraConfig.TargetRegex(targetRegex)
                 : target == null ? null
-                : target.equals("all-linear") ? new LoraConfig.AllLinear()
-                : new LoraConfig.TargetList(Arrays.stream(target.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList());
+                : LoraConfig.parseTargets(target);
         double[] b = parseBetas(betas);
         TrainOptions o = new TrainOptions(model, data, out, r, alpha, dropout, targets, layers == null ? null : new ArrayList<>(layers),
                 rankPattern == null ? java.util.Map.of() : rankPattern, alphaPattern == null ? java.util.Map.of() : alphaPattern,

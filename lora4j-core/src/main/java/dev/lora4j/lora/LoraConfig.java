@@ -38,6 +38,14 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         }
     }
 
+    /** Targets as the command line writes them: "all-linear", or a comma-separated list of names or .suffixes. */
+    public static Targets parseTargets(String spec) {
+        if (spec.strip().equals("all-linear")) return new AllLinear();
+        List<String> names = java.util.Arrays.stream(spec.split(",")).map(String::strip).filter(n -> !n.isEmpty()).toList();
+        if (names.isEmpty()) throw new Lora4jException("no target modules in '" + spec + "'");
+        return new TargetList(names);
+    }
+
     /** A regular expression that must match the whole module name. */
     public record TargetRegex(String regex) implements Targets {
         public TargetRegex {
