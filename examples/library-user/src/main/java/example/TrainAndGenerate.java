@@ -1,6 +1,6 @@
 package example;
 
-import dev.lora4j.data.TextFormat;
+import dev.lora4j.data.TextEncoder;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
 import dev.lora4j.generate.Completion;
@@ -22,7 +22,7 @@ public class TrainAndGenerate {
 
         try (TextGenerator generator = TextGenerator.builder(model).adapter("past-tense", adapter).build()) {
             // 2. evaluate: the mean loss over the data's targets, on the base alone and with the adapter
-            TokenDataset ds = TokenDataset.read(data, generator.config().vocabSize(), false, TextFormat.ofModel(model, null));
+            TokenDataset ds = TokenDataset.read(data, generator.config().vocabSize(), false, TextEncoder.ofModel(model, null));
             double before = Evaluator.evaluate(generator.base(), ds.examples(), ds.labels(), 128, 8).loss();
             double after = Evaluator.evaluate(PeftAdapter.load(adapter, generator.base()).model(), ds.examples(), ds.labels(), 128, 8).loss();
             System.out.printf("loss: base %.4f, with the adapter %.4f%n", before, after);

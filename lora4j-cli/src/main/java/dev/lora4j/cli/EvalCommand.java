@@ -55,7 +55,7 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--batch-size", batchSize);
         threads.apply();
         try (Transformer m = Transformer.load(model)) {
-            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextFormat.ofModel(model, chatTemplate));
+            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextEncoder.ofModel(model, chatTemplate));
             if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.analysis.Svd;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.tensor.DType;
 import dev.lora4j.tensor.Tensor;
@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
                 "M ≈ A·B at each rank, with the",
                 "relative Frobenius error, the energy kept, and the effective rank; --out writes the factors."})
 final class FactorizeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Checkpoint directory.")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model directory.")
     Path model;
 
     @Option(names = "--tensor", required = true, paramLabel = "NAME", description = "A 2-D tensor of the checkpoint.")
@@ -44,7 +44,7 @@ final class FactorizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        try (Checkpoint ck = Checkpoint.open(model)) {
+        try (ModelFiles ck = ModelFiles.open(model)) {
             if (!ck.has(tensor)) {
                 String[] parts = tensor.split("\\.");
                 String tail = parts.length >= 2 ? parts[parts.length - 2] + "." + parts[parts.length - 1] : tensor;

@@ -128,7 +128,7 @@ public final class Sweep {
             try (Transformer base = Transformer.load(modelDir)) {
                 LoraModel lm = PeftAdapter.load(runDir, base);
                 TokenDataset ev = TokenDataset.read(evalData, base.config().vocabSize(), template.skipBadLines(),
-                        dev.lora4j.data.TextFormat.ofModel(modelDir, template.chatTemplate())); // text and prompt/completion too, labels kept
+                        dev.lora4j.data.TextEncoder.ofModel(modelDir, template.chatTemplate())); // text and prompt/completion too, labels kept
                 Evaluator.Result er = Evaluator.evaluate(lm.model(), ev.examples(), ev.labels(), template.seqLen(), template.batchSize());
                 Result r = new Result(c, lm.trainableParameters(), tr.lastLoss(), er.loss(), er.perplexity(), (System.nanoTime() - t0) / 1e9);
                 ObjectNode j = om.createObjectNode().put("targets", c.targets()).put("rank", c.rank()).put("trainable", r.trainable())

@@ -2,7 +2,7 @@ package dev.lora4j.merge;
 
 import dev.lora4j.TestPaths;
 import dev.lora4j.cli.CliRunner;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
@@ -53,7 +53,7 @@ class MergeTest {
             assertThat(logits(lora.base())).as("unmerge: the base is exactly W0").containsExactly(base0);
             assertThat(withAdapter).isNotEqualTo(base0);
             // every tensor an adapter does not target is bit-identical
-            Checkpoint ck = b.source();
+            ModelFiles ck = b.source();
             try (SafeTensors m = SafeTensors.open(out.resolve("model.safetensors"))) {
                 assertThat(m.entries().keySet()).containsExactlyElementsOf(ck.names());
                 java.util.Set<String> targeted = new java.util.HashSet<>();
@@ -111,8 +111,8 @@ class MergeTest {
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(out.resolve("model.safetensors.index.json")).exists();
         assertThat(out.resolve("model-00001-of-00002.safetensors")).exists();
-        assertThat(Checkpoint.readJson(out.resolve("config.json")).get("torch_dtype").asText()).isEqualTo("bfloat16");
-        try (Checkpoint ck = Checkpoint.open(out)) {
+        assertThat(ModelFiles.readJson(out.resolve("config.json")).get("torch_dtype").asText()).isEqualTo("bfloat16");
+        try (ModelFiles ck = ModelFiles.open(out)) {
             for (String n : ck.names()) assertThat(ck.entry(n).dtype()).as(n).isEqualTo(DType.BF16);
         }
         try (Transformer m = Transformer.load(out)) {

@@ -39,7 +39,7 @@ final class TokenCache {
         return source.resolveSibling(source.getFileName() + ".lora4j-tokens");
     }
 
-    static String key(Path source, int vocabSize, boolean skipBad, TextFormat format) {
+    static String key(Path source, int vocabSize, boolean skipBad, TextEncoder format) {
         try {
             return "v" + VERSION + " size=" + Files.size(source) + " mtime=" + Files.getLastModifiedTime(source).toMillis()
                     + " vocab=" + vocabSize + " skipBad=" + skipBad + " text=" + format.fingerprint();

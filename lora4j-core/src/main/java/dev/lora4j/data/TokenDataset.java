@@ -16,7 +16,7 @@ import java.util.List;
 /**
  * Token-id examples, one per line of a JSONL file: {@code {"input_ids": [...]}} used as given (no BOS/EOS
  * added), or text, prompt + completion or chat messages encoded with the model's tokenizer and chat
- * template ({@link TextFormat}), with optional {@code "labels"} (same length; −100 = not counted in the loss; the
+ * template ({@link TextEncoder}), with optional {@code "labels"} (same length; −100 = not counted in the loss; the
  * label at position i+1 is the target of position i, as Hugging Face shifts them) and {@code "adapter"}.
  * Blank lines are skipped; anything else that is not such an object is an error naming file:line, or,
  * with skipBad, is counted in {@link #skipped()} and left out. Ids are checked against the vocabulary.
@@ -36,7 +36,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
     }
 
     public static TokenDataset readJsonl(Path file, int vocabSize, boolean skipBad) {
-        return read(file, vocabSize, skipBad, TextFormat.NONE);
+        return read(file, vocabSize, skipBad, TextEncoder.NONE);
     }
 
     /**
@@ -46,7 +46,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
      * prompts get the special tokens its post-processor defines (e.g. Llama's BOS). Data that needed the
      * tokenizer is cached beside the file ({@link TokenCache}), so the next run reads ids, not text.
      */
-    public static TokenDataset read(Path file, int vocabSize, boolean skipBad, TextFormat format) {
+    public static TokenDataset read(Path file, int vocabSize, boolean skipBad, TextEncoder format) {
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
         if (format.tokenizer() == null) return parse(file, vocabSize, skipBad, format);
         String key = TokenCache.key(file, vocabSize, skipBad, format);
@@ -57,7 +57,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         return ds;
     }
 
-    private static TokenDataset parse(Path file, int vocabSize, boolean skipBad, TextFormat format) {
+    private static TokenDataset parse(Path file, int vocabSize, boolean skipBad, TextEncoder format) {
         dev.lora4j.tokenizer.Tokenizer tokenizer = format.tokenizer();
         if (file.getFileName().toString().endsWith(".txt")) return readText(file, vocabSize, tokenizer);
         List<int[]> out = new ArrayList<>(), labels = new ArrayList<>();
@@ -120,7 +120,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
     }
 
     /** {ids, labels} of a "messages" line: [{"role": ..., "content": ...}, ...]. */
-    private static int[][] encodeMessages(String where, JsonNode n, TextFormat format) {
+    private static int[][] encodeMessages(String where, JsonNode n, TextEncoder format) {
         JsonNode ms = n.get("messages");
         if (!ms.isArray() || ms.isEmpty()) throw new Lora4jException(where + ": \"messages\" must be a non-empty array of {\"role\", \"content\"}");
         List<dev.lora4j.tokenizer.ChatTemplate.Message> out = new ArrayList<>();

@@ -2,7 +2,7 @@ package dev.lora4j.generate;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.lora.AdapterSet;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.model.ModelConfig;
@@ -263,7 +263,7 @@ public final class TextGenerator implements AutoCloseable {
         for (String file : List.of("config.json", "generation_config.json")) {
             Path f = modelDir.resolve(file);
             if (!Files.isRegularFile(f)) continue;
-            JsonNode eos = Checkpoint.readJson(f).path("eos_token_id");
+            JsonNode eos = ModelFiles.readJson(f).path("eos_token_id");
             if (eos.isInt()) ids.add(eos.asInt());
             else if (eos.isArray()) for (JsonNode e : eos) if (e.isInt()) ids.add(e.asInt());
         }

@@ -39,7 +39,7 @@ public final class Kernels {
     }
 
     /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a weight held as heap rows (decoding). */
-    public static void matmul(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
+    public static void matmulTransposed(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
         if (SIMD) Gemv.multiply(a, w, c, cOff, ldc, accumulate);
         else ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);
     }

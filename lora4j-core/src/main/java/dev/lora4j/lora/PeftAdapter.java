@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.AtomicFiles;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.model.Linear;
@@ -96,7 +96,7 @@ public final class PeftAdapter {
     public static LoraConfig readConfig(Path dir) {
         Path file = dir.resolve(CONFIG);
         if (!Files.isDirectory(dir)) throw new Lora4jException(dir + ": not a directory (expected a PEFT adapter directory)");
-        JsonNode c = Checkpoint.readJson(file);
+        JsonNode c = ModelFiles.readJson(file);
         String type = c.path("peft_type").asText("LORA");
         if (!type.equals("LORA")) throw new Lora4jException(file + ": peft_type '" + type + "' is not supported (expected LORA)");
         if (c.path("use_dora").asBoolean(false)) throw new Lora4jException(file + ": use_dora is not supported");

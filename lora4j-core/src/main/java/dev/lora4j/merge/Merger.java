@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.AtomicFiles;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.kernels.Kernels;
@@ -118,7 +118,7 @@ public final class Merger {
                 weights.add(w.weight());
             }
             Map<String, float[]> merged = mergedWeights(base, adapters, weights);
-            Checkpoint ck = base.source();
+            ModelFiles ck = base.source();
             AtomicFiles.writeDirectory(out, dir -> {
                 writeWeights(ck, merged, forced, dir);
                 copyOtherFiles(ck.dir(), dir, forced);
@@ -126,7 +126,7 @@ public final class Merger {
         }
     }
 
-    private static void writeWeights(Checkpoint ck, Map<String, float[]> merged, DType forced, Path dir) throws IOException {
+    private static void writeWeights(ModelFiles ck, Map<String, float[]> merged, DType forced, Path dir) throws IOException {
         Map<String, String> weightMap = new LinkedHashMap<>();
         long total = 0;
         for (SafeTensors file : ck.files()) {
@@ -165,7 +165,7 @@ public final class Merger {
                 String n = f.getFileName().toString();
                 if (!MODEL_FILES.contains(n) || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) continue;
                 if (n.equals("config.json") && forced != null) {
-                    ObjectNode c = (ObjectNode) Checkpoint.readJson(f);
+                    ObjectNode c = (ObjectNode) ModelFiles.readJson(f);
                     c.put("torch_dtype", switch (forced) {
                         case F32 -> "float32";
                         case BF16 -> "bfloat16";

@@ -53,7 +53,7 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
     @Override
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
         WeightRows rows = decodeCopy.rows();
-        if (rows != null && x.rows() <= Gemm.SMALL_M) Kernels.matmul(x, rows, y, yOff, ldy, accumulate);
+        if (rows != null && x.rows() <= Gemm.SMALL_M) Kernels.matmulTransposed(x, rows, y, yOff, ldy, accumulate);
         else Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
         if (bias != null) {
             Parallel.forRange(x.rows(), 64, (r0, r1) -> {

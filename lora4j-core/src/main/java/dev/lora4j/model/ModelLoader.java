@@ -1,7 +1,7 @@
 package dev.lora4j.model;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.model.ModelConfig.Rotary;
 import dev.lora4j.tensor.Tensor;
 
@@ -19,7 +19,7 @@ final class ModelLoader {
     private ModelLoader() {}
 
     static Transformer load(Path dir) {
-        Checkpoint ck = Checkpoint.open(dir);
+        ModelFiles ck = ModelFiles.open(dir);
         try {
             ModelConfig c = ModelConfig.parse(dir.resolve("config.json"), ck.config());
             return switch (c.modelType()) {
@@ -32,7 +32,7 @@ final class ModelLoader {
         }
     }
 
-    private static Transformer gpt2(Checkpoint ck, ModelConfig c) {
+    private static Transformer gpt2(ModelFiles ck, ModelConfig c) {
         String file = ck.has("transformer.wte.weight") ? "transformer." : "";
         int C = c.dim(), F = c.hidden();
         Tensor wte = ck.tensor(file + "wte.weight", c.vocabSize(), C);
@@ -49,7 +49,7 @@ final class ModelLoader {
         return new Transformer(c, wte, wpe, blocks, norm(ck, c, file + "ln_f", true), wte, ck);
     }
 
-    private static Transformer llama(Checkpoint ck, ModelConfig c) {
+    private static Transformer llama(ModelFiles ck, ModelConfig c) {
         int C = c.dim(), F = c.hidden(), q = c.heads() * c.headDim(), kv = c.kvHeads() * c.headDim();
         var json = ck.config();
         boolean qkvBias = c.modelType().equals("qwen2") || json.path("attention_bias").asBoolean(false);
@@ -76,19 +76,19 @@ final class ModelLoader {
     }
 
     /** nn.Linear: weight (out, in). */
-    private static Linear linear(Checkpoint ck, String name, int in, int out, boolean bias) {
+    private static Linear linear(ModelFiles ck, String name, int in, int out, boolean bias) {
         Tensor w = ck.tensor(name + ".weight", out, in);
         float[] b = bias ? ck.tensor(name + ".bias", out).toArray() : null;
         return new Linear(name, w, b, in, out, false);
     }
 
     /** GPT-2's Conv1D: weight (in, out), always with a bias. */
-    private static Linear conv1d(Checkpoint ck, String fileName, String moduleName, int in, int out) {
+    private static Linear conv1d(ModelFiles ck, String fileName, String moduleName, int in, int out) {
         Tensor w = ck.tensor(fileName + ".weight", in, out);
         return new Linear(moduleName, w, ck.tensor(fileName + ".bias", out).toArray(), in, out, true);
     }
 
-    private static Norm norm(Checkpoint ck, ModelConfig c, String name, boolean bias) {
+    private static Norm norm(ModelFiles ck, ModelConfig c, String name, boolean bias) {
         float[] w = ck.tensor(name + ".weight", c.dim()).toArray();
         float[] b = bias ? ck.tensor(name + ".bias", c.dim()).toArray() : null;
         return new Norm(name, c.norm(), w, b);

@@ -1,7 +1,7 @@
 package dev.lora4j.model;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.kernels.Gemm;
 import dev.lora4j.kernels.Kernels;
 import dev.lora4j.kernels.WeightRows;
@@ -30,19 +30,19 @@ public final class Transformer implements AutoCloseable {
     private final List<Block> blocks;
     private final Norm finalNorm;
     private final Tensor head;              // (V, C); the token embedding itself when tied
-    private final Checkpoint source;        // keeps the mapping alive; null for in-memory models
+    private final ModelFiles source;        // keeps the mapping alive; null for in-memory models
     private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
 
     /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */
     public record EmbeddingGrads(float[] token, float[] position, float[] head) {}
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
-                       Norm finalNorm, Tensor head, Checkpoint source) {
+                       Norm finalNorm, Tensor head, ModelFiles source) {
         this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, null);
     }
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
-                       Norm finalNorm, Tensor head, Checkpoint source, EmbeddingGrads grads) {
+                       Norm finalNorm, Tensor head, ModelFiles source, EmbeddingGrads grads) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -82,7 +82,7 @@ public final class Transformer implements AutoCloseable {
         return head;
     }
 
-    public Checkpoint source() {
+    public ModelFiles source() {
         return source;
     }
 
@@ -158,7 +158,7 @@ public final class Transformer implements AutoCloseable {
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
         WeightRows headCopy = headRows;
-        if (headCopy != null && b <= Gemm.SMALL_M) Kernels.matmul(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
+        if (headCopy != null && b <= Gemm.SMALL_M) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
         else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
         return logits;
     }

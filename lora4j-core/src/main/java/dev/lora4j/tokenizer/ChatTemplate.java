@@ -5,7 +5,7 @@ import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -72,7 +72,7 @@ public final class ChatTemplate {
      */
     public static ChatTemplate ofModel(Path modelDir, Path overrideFile) {
         Path config = modelDir.resolve("tokenizer_config.json");
-        JsonNode cfg = Files.exists(config) ? Checkpoint.readJson(config) : null;
+        JsonNode cfg = Files.exists(config) ? ModelFiles.readJson(config) : null;
         String bos = cfg == null ? null : tokenText(cfg.get("bos_token")), eos = cfg == null ? null : tokenText(cfg.get("eos_token"));
         if (overrideFile != null) {
             try {

@@ -2,7 +2,7 @@ package dev.lora4j.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.Checkpoint;
+import dev.lora4j.io.ModelFiles;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +29,7 @@ public interface Tokenizer {
     /** Reads a tokenizer.json (or the one in a model directory); unsupported kinds name the missing feature. */
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
-        JsonNode j = Checkpoint.readJson(file);
+        JsonNode j = ModelFiles.readJson(file);
         String model = j.path("model").path("type").asText("");
         String pre = j.path("pre_tokenizer").path("type").asText("");
         if (model.equals("BPE") && (pre.equals("ByteLevel") || pre.equals("Sequence"))) return ByteLevelBpe.of(file, j);

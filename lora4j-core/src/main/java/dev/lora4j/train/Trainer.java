@@ -93,7 +93,7 @@ public final class Trainer {
         TrainOptions o;
         try {
             ckpt = findCheckpoint(dir);
-            JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
+            JsonNode state = dev.lora4j.io.ModelFiles.readJson(ckpt.resolve(STATE));
             o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
         } catch (RuntimeException e) {
             listener.onClose(); // the run never started
@@ -140,7 +140,7 @@ public final class Trainer {
         Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
         try (Transformer base = Transformer.load(weights)) {
             int vocab = base.config().vocabSize();
-            dev.lora4j.data.TextFormat tok = dev.lora4j.data.TextFormat.ofModel(o.model(), o.chatTemplate());
+            dev.lora4j.data.TextEncoder tok = dev.lora4j.data.TextEncoder.ofModel(o.model(), o.chatTemplate());
             TokenDataset data = TokenDataset.read(o.data(), vocab, o.skipBadLines(), tok);
             if (data.skipped() > 0) progress.printf("%s: %d bad lines skipped%n", o.data(), data.skipped());
             TokenDataset evalData = o.evalData() == null ? null : TokenDataset.read(o.evalData(), vocab, o.skipBadLines(), tok);
@@ -331,7 +331,7 @@ public final class Trainer {
     }
 
     private long restoreOptimizer(Path ckpt, Optimizer opt) {
-        JsonNode state = dev.lora4j.io.Checkpoint.readJson(ckpt.resolve(STATE));
+        JsonNode state = dev.lora4j.io.ModelFiles.readJson(ckpt.resolve(STATE));
         try (SafeTensors st = SafeTensors.open(ckpt.resolve(OPTIMIZER))) {
             List<float[]> arrays = new ArrayList<>();
             for (int i = 0; st.has("state." + i); i++) arrays.add(st.tensor("state." + i).toArray());

@@ -1,7 +1,7 @@
 package dev.lora4j.api;
 
 import dev.lora4j.TestPaths;
-import dev.lora4j.data.TextFormat;
+import dev.lora4j.data.TextEncoder;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
 import dev.lora4j.generate.Completion;
@@ -34,7 +34,7 @@ class ReadmeExampleTest {
         Path model = TestPaths.bundledModel(), data = TestPaths.repo("examples/past-tense.jsonl"), adapter = tmp.resolve("mine");
         Trainer.train(TrainOptions.lora(model, data, adapter, 8, 60, 1e-3), new PrintStream(new ByteArrayOutputStream()));
         try (TextGenerator generator = TextGenerator.builder(model).adapter("past-tense", adapter).build()) {
-            TokenDataset ds = TokenDataset.read(data, generator.config().vocabSize(), false, TextFormat.ofModel(model, null));
+            TokenDataset ds = TokenDataset.read(data, generator.config().vocabSize(), false, TextEncoder.ofModel(model, null));
             double before = Evaluator.evaluate(generator.base(), ds.examples(), ds.labels(), 128, 8).loss();
             double after = Evaluator.evaluate(PeftAdapter.load(adapter, generator.base()).model(), ds.examples(), ds.labels(), 128, 8).loss();
             assertThat(after).isLessThan(before - 1);

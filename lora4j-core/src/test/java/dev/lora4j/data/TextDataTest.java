@@ -43,7 +43,7 @@ class TextDataTest {
         Files.writeString(data, """
                 {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Colour?"}, {"role": "assistant", "content": "Blue."}, {"role": "user", "content": "Another?"}, {"role": "assistant", "content": "Red, then green."}]}
                 """);
-        TextFormat fmt = TextFormat.ofModel(model, null);
+        TextEncoder fmt = TextEncoder.ofModel(model, null);
         TokenDataset ds = TokenDataset.read(data, 50257, false, fmt);
         int[] ids = ds.examples().get(0), labels = ds.labels().get(0);
         assertThat(fmt.tokenizer().decode(ids)).isEqualTo(fmt.chat().render(java.util.List.of(
@@ -59,14 +59,14 @@ class TextDataTest {
         Path model = chatModel();
         Path data = tmp.resolve("bad.jsonl");
         Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n{\"messages\": [{\"role\": \"user\"}]}\n");
-        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextFormat.ofModel(model, null)))
+        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextEncoder.ofModel(model, null)))
                 .isInstanceOf(Lora4jException.class).hasMessageContaining("bad.jsonl:2").hasMessageContaining("\"content\"");
         Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n");
-        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextFormat.ofModel(model, null)))
+        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextEncoder.ofModel(model, null)))
                 .hasMessageContaining("bad.jsonl:1").hasMessageContaining("no assistant turn");
         Files.delete(model.resolve("tokenizer_config.json"));
         Files.writeString(data, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n");
-        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextFormat.ofModel(model, null)))
+        assertThatThrownBy(() -> TokenDataset.read(data, 50257, false, TextEncoder.ofModel(model, null)))
                 .hasMessageContaining("need a chat template").hasMessageContaining("--chat-template");
     }
 
@@ -75,7 +75,7 @@ class TextDataTest {
         Path model = chatModel();
         Path data = tmp.resolve("text.jsonl");
         Files.writeString(data, "{\"text\": \"hello world\"}\n{\"prompt\": \"Q: 2+2?\", \"completion\": \" 4\"}\n");
-        TextFormat fmt = TextFormat.ofModel(model, null);
+        TextEncoder fmt = TextEncoder.ofModel(model, null);
         TokenDataset first = TokenDataset.read(data, 50257, false, fmt);
         Path cache = TokenCache.pathOf(data);
         assertThat(cache).exists();

@@ -145,7 +145,7 @@ class SafeTensorsTest {
     void shardedCheckpointRejectsMissingShard() throws IOException {
         Files.writeString(dir.resolve("config.json"), "{\"model_type\":\"gpt2\"}");
         Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\":{\"wte.weight\":\"model-1.safetensors\"}}");
-        assertThatThrownBy(() -> Checkpoint.open(dir)).isInstanceOf(Lora4jException.class)
+        assertThatThrownBy(() -> ModelFiles.open(dir)).isInstanceOf(Lora4jException.class)
                 .hasMessageContainingAll("wte.weight", "model-1.safetensors", "does not exist");
     }
 }

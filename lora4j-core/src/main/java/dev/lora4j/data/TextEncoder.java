@@ -17,13 +17,13 @@ import java.util.List;
  * How a model turns text into ids: its tokenizer and chat template (either may be missing), with a
  * fingerprint of both that keys the tokenized-data cache.
  */
-public record TextFormat(Tokenizer tokenizer, ChatTemplate chat, String fingerprint) {
+public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, String fingerprint) {
 
     /** No tokenizer: only "input_ids" data can be read. */
-    public static final TextFormat NONE = new TextFormat(null, null, "none");
+    public static final TextEncoder NONE = new TextEncoder(null, null, "none");
 
     /** The model directory's tokenizer.json and chat template (chatTemplateFile overrides tokenizer_config.json's). */
-    public static TextFormat ofModel(Path modelDir, Path chatTemplateFile) {
+    public static TextEncoder ofModel(Path modelDir, Path chatTemplateFile) {
         Tokenizer tok = Tokenizer.ofModel(modelDir);
         ChatTemplate chat = ChatTemplate.ofModel(modelDir, chatTemplateFile);
         try {
@@ -31,7 +31,7 @@ public record TextFormat(Tokenizer tokenizer, ChatTemplate chat, String fingerpr
             Path tj = modelDir.resolve("tokenizer.json");
             if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
             if (chat != null) d.update(chat.fingerprint().getBytes(StandardCharsets.UTF_8));
-            return new TextFormat(tok, chat, HexFormat.of().formatHex(d.digest()));
+            return new TextEncoder(tok, chat, HexFormat.of().formatHex(d.digest()));
         } catch (IOException e) {
             throw new Lora4jException(modelDir + ": cannot read tokenizer.json: " + e.getMessage());
         } catch (NoSuchAlgorithmException e) {

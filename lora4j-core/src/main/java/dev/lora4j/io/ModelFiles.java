@@ -18,7 +18,7 @@ import java.util.Set;
  * A Hugging Face checkpoint directory: config.json plus model.safetensors, or shards listed by
  * model.safetensors.index.json. Tensors are looked up by name across shards and stay memory-mapped.
  */
-public final class Checkpoint implements AutoCloseable {
+public final class ModelFiles implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path dir;
@@ -26,14 +26,14 @@ public final class Checkpoint implements AutoCloseable {
     private final List<SafeTensors> files;
     private final Map<String, SafeTensors> byName;
 
-    private Checkpoint(Path dir, JsonNode config, List<SafeTensors> files, Map<String, SafeTensors> byName) {
+    private ModelFiles(Path dir, JsonNode config, List<SafeTensors> files, Map<String, SafeTensors> byName) {
         this.dir = dir;
         this.config = config;
         this.files = files;
         this.byName = byName;
     }
 
-    public static Checkpoint open(Path dir) {
+    public static ModelFiles open(Path dir) {
         if (!Files.isDirectory(dir)) throw new Lora4jException(dir + ": not a directory (expected a Hugging Face checkpoint directory)");
         JsonNode config = readJson(dir.resolve("config.json"));
         Path single = dir.resolve("model.safetensors");
@@ -70,7 +70,7 @@ public final class Checkpoint implements AutoCloseable {
             files.forEach(SafeTensors::close);
             throw e;
         }
-        return new Checkpoint(dir, config, files, byName);
+        return new ModelFiles(dir, config, files, byName);
     }
 
     public static JsonNode readJson(Path p) {
