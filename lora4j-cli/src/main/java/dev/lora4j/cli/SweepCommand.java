@@ -10,7 +10,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "sweep", mixinStandardHelpOptions = true,
@@ -42,9 +41,8 @@ final class SweepCommand implements Callable<Integer> {
             plan = Sweep.plan(base, targets, ranks, budget);
         }
         if (!(alpha >= 0) || !Double.isFinite(alpha)) throw new dev.lora4j.Lora4jException("--alpha must be a finite number >= 0 (0: 2·r), got " + alpha);
-        TrainOptions template = new TrainOptions(model, data, out, 1, 1, 0, null, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false,
-                TrainOptions.OptimizerKind.ADAMW, 0, lr, 0, 0.9, 0.999, 1e-8, Schedule.LINEAR, 0, steps, 1, Options.positive("--batch-size", batchSize),
-                1, Options.positive("--seq-len", seqLen), 1.0, seed, true, null, 0, 0, null, false, Math.max(1, steps / 4), false, 0, false, null);
+        TrainOptions template = TrainOptions.builder(model, data, out).r(1).lr(lr).steps(steps).batchSize(batchSize).seqLen(seqLen)
+                .seed(seed).logEvery(Math.max(1, steps / 4)).build();
         var results = Sweep.run(model, evalData, plan, template, alpha, out, System.err);
         System.out.print(java.nio.file.Files.readString(out.resolve("sweep.md")));
         Path rep = report != null ? report : out.resolve("report");

@@ -127,12 +127,16 @@ final class TrainCommand implements Callable<Integer> {
                 : target == null ? null
                 : LoraConfig.parseTargets(target);
         double[] b = parseBetas(betas);
-        TrainOptions o = new TrainOptions(model, data, out, r, alpha, dropout, targets, layers == null ? null : new ArrayList<>(layers),
-                rankPattern == null ? java.util.Map.of() : rankPattern, alphaPattern == null ? java.util.Map.of() : alphaPattern,
-                enumOf(LoraConfig.Init.class, "--init", init), rslora, enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer),
-                momentum, lr, weightDecay, b[0], b[1], eps, enumOf(Schedule.class, "--schedule", schedule), warmupSteps, steps, epochs,
-                batchSize, gradAccum, seqLen, maxGradNorm, seed, !noShuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery,
-                pack, evalSplit, skipBadLines, chatTemplate);
+        TrainOptions o = TrainOptions.builder(model, data, out)
+                .r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layers == null ? null : new ArrayList<>(layers))
+                .rankPattern(rankPattern == null ? java.util.Map.of() : rankPattern).alphaPattern(alphaPattern == null ? java.util.Map.of() : alphaPattern)
+                .init(enumOf(LoraConfig.Init.class, "--init", init)).rslora(rslora)
+                .optimizer(enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer)).momentum(momentum).lr(lr)
+                .weightDecay(weightDecay).beta1(b[0]).beta2(b[1]).eps(eps).maxGradNorm(maxGradNorm)
+                .schedule(enumOf(Schedule.class, "--schedule", schedule)).warmupSteps(warmupSteps)
+                .steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum).seqLen(seqLen).seed(seed).shuffle(!noShuffle)
+                .evalData(evalData).evalEvery(evalEvery).evalSplit(evalSplit).saveEvery(saveEvery).logEvery(logEvery)
+                .initAdapter(initAdapter).full(full).pack(pack).skipBadLines(skipBadLines).chatTemplate(chatTemplate).build();
         if (evalSplit < 0 || evalSplit >= 1) throw new Lora4jException("--eval-split must be in [0, 1), got " + evalSplit);
         if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");

@@ -169,9 +169,8 @@ public final class Demo {
 
     private TrainOptions options(Path base, Path data, Path outDir, boolean full) {
         double lr = full ? 1e-3 : 1e-2;
-        return new TrainOptions(base, data, outDir, o.rank(), 2.0 * o.rank(), 0, new LoraConfig.TargetList(o.targets()), null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false,
-                TrainOptions.OptimizerKind.ADAMW, 0, lr, 0, 0.9, 0.999, 1e-8, Schedule.LINEAR, o.steps() / 10, o.steps(), 1,
-                16, 1, 64, 1.0, o.seed(), true, null, 0, 0, null, full, 0, false, 0, false, null);
+        return TrainOptions.builder(base, data, outDir).r(o.rank()).alpha(2.0 * o.rank()).targets(new LoraConfig.TargetList(o.targets()))
+                .lr(lr).warmupSteps(o.steps() / 10).steps(o.steps()).batchSize(16).seqLen(64).seed(o.seed()).full(full).build();
     }
 
     /** Greedy answers (up to the end-of-text token) to every held-out prompt, and how many are exactly right. */

@@ -73,9 +73,9 @@ public final class Pretrain {
             Path text = work.resolve("stories.txt");
             Files.writeString(text, corpus.replace("\n", EOS + "\n"));
             Path run = work.resolve("run");
-            TrainOptions t = new TrainOptions(init, text, run, 1, 1, 0, null, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false,
-                    TrainOptions.OptimizerKind.ADAMW, 0, o.lr(), 0.1, 0.9, 0.95, 1e-8, Schedule.COSINE, Math.max(1, o.steps() / 20), o.steps(), 1,
-                    o.batch(), 1, o.seqLen(), 1.0, o.seed(), true, null, 0, 0, null, true, 0, true, 0, false, null);
+            TrainOptions t = TrainOptions.builder(init, text, run).full(true).lr(o.lr()).weightDecay(0.1).beta2(0.95)
+                    .schedule(Schedule.COSINE).warmupSteps(Math.max(1, o.steps() / 20)).steps(o.steps())
+                    .batchSize(o.batch()).seqLen(o.seqLen()).seed(o.seed()).pack(true).build();
             Trainer.Result r = Trainer.train(t, progress, false, dev.lora4j.lab.CommandLineTraining.install());
             Files.createDirectories(o.out());
             for (String f : List.of("config.json", "tokenizer.json", "tokenizer_config.json", "loss.png"))

@@ -115,15 +115,12 @@ public final class Sweep {
             Path runDir = out.resolve("runs").resolve(c.name());
             AtomicFiles.deleteTree(runDir); // an interrupted configuration starts again
             long t0 = System.nanoTime();
-            TrainOptions o = new TrainOptions(template.model(), template.data(), runDir, c.rank(), alpha > 0 ? alpha : 2.0 * c.rank(),
-                    template.dropout(), null, template.layers(), Map.of(), Map.of(), template.init(), template.rslora(), template.optimizer(),
-                    template.momentum(), template.lr(), template.weightDecay(), template.beta1(), template.beta2(), template.eps(),
-                    template.schedule(), template.warmupSteps(), template.steps(), template.epochs(), template.batchSize(), template.gradAccum(),
-                    template.seqLen(), template.maxGradNorm(), template.seed(), template.shuffle(), null, 0, 0, null, false, template.logEvery(),
-                    template.pack(), 0, template.skipBadLines(), template.chatTemplate());
+            TrainOptions.Builder b = template.toBuilder().out(runDir).r(c.rank()).alpha(alpha > 0 ? alpha : 2.0 * c.rank())
+                    .rankPattern(Map.of()).alphaPattern(Map.of()).evalData(null).evalEvery(0).saveEvery(0).initAdapter(null).full(false).evalSplit(0);
             try (Transformer base = Transformer.load(modelDir)) {
-                o = withTargets(o, targets(c.targets(), base.config().modelType()));
+                b.targets(targets(c.targets(), base.config().modelType()));
             }
+            TrainOptions o = b.build();
             Trainer.Result tr = Trainer.train(o, progress, false, CommandLineTraining.install());
             try (Transformer base = Transformer.load(modelDir)) {
                 LoraModel lm = PeftAdapter.load(runDir, base);
@@ -140,13 +137,6 @@ public final class Sweep {
         }
         writeTables(results, out);
         return results;
-    }
-
-    private static TrainOptions withTargets(TrainOptions o, LoraConfig.Targets t) {
-        return new TrainOptions(o.model(), o.data(), o.out(), o.r(), o.alpha(), o.dropout(), t, o.layers(), o.rankPattern(), o.alphaPattern(),
-                o.init(), o.rslora(), o.optimizer(), o.momentum(), o.lr(), o.weightDecay(), o.beta1(), o.beta2(), o.eps(), o.schedule(),
-                o.warmupSteps(), o.steps(), o.epochs(), o.batchSize(), o.gradAccum(), o.seqLen(), o.maxGradNorm(), o.seed(), o.shuffle(),
-                o.evalData(), o.evalEvery(), o.saveEvery(), o.initAdapter(), o.full(), o.logEvery(), o.pack(), o.evalSplit(), o.skipBadLines(), o.chatTemplate());
     }
 
     static void writeTables(List<Result> results, Path out) throws IOException {

@@ -84,20 +84,22 @@ final class OptionsJson {
                 layers = new ArrayList<>();
                 for (JsonNode n : j.get("layers")) layers.add(n.asInt());
             }
-            return new TrainOptions(Path.of(text(j, "model")), Path.of(text(j, "data")), Path.of(text(j, "out")),
-                    j.get("r").asInt(), j.get("alpha").asDouble(), j.get("dropout").asDouble(), targets, layers,
-                    intMap(j.get("rank_pattern")), doubleMap(j.get("alpha_pattern")),
-                    LoraConfig.Init.valueOf(text(j, "init")), j.get("rslora").asBoolean(),
-                    TrainOptions.OptimizerKind.valueOf(text(j, "optimizer")), j.get("momentum").asDouble(), j.get("lr").asDouble(),
-                    j.get("weight_decay").asDouble(), j.get("beta1").asDouble(), j.get("beta2").asDouble(), j.get("eps").asDouble(),
-                    Schedule.valueOf(text(j, "schedule")), j.get("warmup_steps").asLong(), j.get("steps").asLong(), j.get("epochs").asInt(),
-                    j.get("batch_size").asInt(), j.get("grad_accum").asInt(), j.get("seq_len").asInt(), j.get("max_grad_norm").asDouble(),
-                    j.get("seed").asLong(), j.get("shuffle").asBoolean(),
-                    j.hasNonNull("eval_data") ? Path.of(j.get("eval_data").asText()) : null, j.get("eval_every").asLong(),
-                    j.get("save_every").asLong(), j.hasNonNull("init_adapter") ? Path.of(j.get("init_adapter").asText()) : null,
-                    j.get("full").asBoolean(), j.get("log_every").asLong(), j.path("pack").asBoolean(false),
-                    j.path("eval_split").asDouble(0), j.path("skip_bad_lines").asBoolean(false),
-                    j.hasNonNull("chat_template") ? Path.of(j.get("chat_template").asText()) : null);
+            return TrainOptions.builder(Path.of(text(j, "model")), Path.of(text(j, "data")), Path.of(text(j, "out")))
+                    .r(j.get("r").asInt()).alpha(j.get("alpha").asDouble()).dropout(j.get("dropout").asDouble()).targets(targets).layers(layers)
+                    .rankPattern(intMap(j.get("rank_pattern"))).alphaPattern(doubleMap(j.get("alpha_pattern")))
+                    .init(LoraConfig.Init.valueOf(text(j, "init"))).rslora(j.get("rslora").asBoolean())
+                    .optimizer(TrainOptions.OptimizerKind.valueOf(text(j, "optimizer"))).momentum(j.get("momentum").asDouble())
+                    .lr(j.get("lr").asDouble()).weightDecay(j.get("weight_decay").asDouble())
+                    .beta1(j.get("beta1").asDouble()).beta2(j.get("beta2").asDouble()).eps(j.get("eps").asDouble())
+                    .schedule(Schedule.valueOf(text(j, "schedule"))).warmupSteps(j.get("warmup_steps").asLong())
+                    .steps(j.get("steps").asLong()).epochs(j.get("epochs").asInt()).batchSize(j.get("batch_size").asInt())
+                    .gradAccum(j.get("grad_accum").asInt()).seqLen(j.get("seq_len").asInt()).maxGradNorm(j.get("max_grad_norm").asDouble())
+                    .seed(j.get("seed").asLong()).shuffle(j.get("shuffle").asBoolean())
+                    .evalData(j.hasNonNull("eval_data") ? Path.of(j.get("eval_data").asText()) : null).evalEvery(j.get("eval_every").asLong())
+                    .saveEvery(j.get("save_every").asLong()).initAdapter(j.hasNonNull("init_adapter") ? Path.of(j.get("init_adapter").asText()) : null)
+                    .full(j.get("full").asBoolean()).logEvery(j.get("log_every").asLong()).pack(j.path("pack").asBoolean(false))
+                    .evalSplit(j.path("eval_split").asDouble(0)).skipBadLines(j.path("skip_bad_lines").asBoolean(false))
+                    .chatTemplate(j.hasNonNull("chat_template") ? Path.of(j.get("chat_template").asText()) : null).build();
         } catch (NullPointerException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": options are incomplete or malformed (" + e.getMessage() + ")");
         }

@@ -65,9 +65,301 @@ public record TrainOptions(
      * batch 8, 512 tokens, gradient clipping at 1, seed 42, shuffled), for steps steps at learning rate lr.
      */
     public static TrainOptions lora(Path model, Path data, Path out, int r, long steps, double lr) {
-        return new TrainOptions(model, data, out, r, r, 0, null, null, java.util.Map.of(), java.util.Map.of(), LoraConfig.Init.KAIMING, false,
-                OptimizerKind.ADAMW, 0, lr, 0, 0.9, 0.999, 1e-8, Schedule.LINEAR, 0, steps, 1, 8, 1, 512, 1.0, 42, true,
-                null, 0, 0, null, false, 0, false, 0, false, null);
+        return builder(model, data, out).r(r).steps(steps).lr(lr).build();
+    }
+
+    /** A builder starting from the command line's defaults (those of {@code lora4j train}); alpha defaults to r. */
+    public static Builder builder(Path model, Path data, Path out) {
+        return new Builder().model(model).data(data).out(out);
+    }
+
+    /** A builder holding these options, to change a few. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.model = model;
+        b.data = data;
+        b.out = out;
+        b.r = r;
+        b.alpha = alpha;
+        b.dropout = dropout;
+        b.targets = targets;
+        b.layers = layers;
+        b.rankPattern = rankPattern;
+        b.alphaPattern = alphaPattern;
+        b.init = init;
+        b.rslora = rslora;
+        b.optimizer = optimizer;
+        b.momentum = momentum;
+        b.lr = lr;
+        b.weightDecay = weightDecay;
+        b.beta1 = beta1;
+        b.beta2 = beta2;
+        b.eps = eps;
+        b.schedule = schedule;
+        b.warmupSteps = warmupSteps;
+        b.steps = steps;
+        b.epochs = epochs;
+        b.batchSize = batchSize;
+        b.gradAccum = gradAccum;
+        b.seqLen = seqLen;
+        b.maxGradNorm = maxGradNorm;
+        b.seed = seed;
+        b.shuffle = shuffle;
+        b.evalData = evalData;
+        b.evalEvery = evalEvery;
+        b.saveEvery = saveEvery;
+        b.initAdapter = initAdapter;
+        b.full = full;
+        b.logEvery = logEvery;
+        b.pack = pack;
+        b.evalSplit = evalSplit;
+        b.skipBadLines = skipBadLines;
+        b.chatTemplate = chatTemplate;
+        return b;
+    }
+
+    /** TrainOptions by name, with the command line's defaults for everything not set. */
+    public static final class Builder {
+        private Path model;
+        private Path data;
+        private Path out;
+        private int r = 8;
+        private Double alpha; // null: r
+        private double dropout;
+        private LoraConfig.Targets targets;
+        private List<Integer> layers;
+        private java.util.Map<String, Integer> rankPattern = java.util.Map.of();
+        private java.util.Map<String, Double> alphaPattern = java.util.Map.of();
+        private LoraConfig.Init init = LoraConfig.Init.KAIMING;
+        private boolean rslora;
+        private OptimizerKind optimizer = OptimizerKind.ADAMW;
+        private double momentum;
+        private double lr = 2e-4;
+        private double weightDecay;
+        private double beta1 = 0.9;
+        private double beta2 = 0.999;
+        private double eps = 1e-8;
+        private Schedule schedule = Schedule.LINEAR;
+        private long warmupSteps;
+        private long steps;
+        private int epochs = 1;
+        private int batchSize = 8;
+        private int gradAccum = 1;
+        private int seqLen = 512;
+        private double maxGradNorm = 1.0;
+        private long seed = 42;
+        private boolean shuffle = true;
+        private Path evalData;
+        private long evalEvery;
+        private long saveEvery;
+        private Path initAdapter;
+        private boolean full;
+        private long logEvery;
+        private boolean pack;
+        private double evalSplit;
+        private boolean skipBadLines;
+        private Path chatTemplate;
+
+        private Builder() {}
+
+        public Builder model(Path v) {
+            model = v;
+            return this;
+        }
+
+        public Builder data(Path v) {
+            data = v;
+            return this;
+        }
+
+        public Builder out(Path v) {
+            out = v;
+            return this;
+        }
+
+        public Builder r(int v) {
+            r = v;
+            return this;
+        }
+
+        public Builder alpha(Double v) {
+            alpha = v;
+            return this;
+        }
+
+        public Builder dropout(double v) {
+            dropout = v;
+            return this;
+        }
+
+        public Builder targets(LoraConfig.Targets v) {
+            targets = v;
+            return this;
+        }
+
+        public Builder layers(List<Integer> v) {
+            layers = v;
+            return this;
+        }
+
+        public Builder rankPattern(java.util.Map<String, Integer> v) {
+            rankPattern = v;
+            return this;
+        }
+
+        public Builder alphaPattern(java.util.Map<String, Double> v) {
+            alphaPattern = v;
+            return this;
+        }
+
+        public Builder init(LoraConfig.Init v) {
+            init = v;
+            return this;
+        }
+
+        public Builder rslora(boolean v) {
+            rslora = v;
+            return this;
+        }
+
+        public Builder optimizer(OptimizerKind v) {
+            optimizer = v;
+            return this;
+        }
+
+        public Builder momentum(double v) {
+            momentum = v;
+            return this;
+        }
+
+        public Builder lr(double v) {
+            lr = v;
+            return this;
+        }
+
+        public Builder weightDecay(double v) {
+            weightDecay = v;
+            return this;
+        }
+
+        public Builder beta1(double v) {
+            beta1 = v;
+            return this;
+        }
+
+        public Builder beta2(double v) {
+            beta2 = v;
+            return this;
+        }
+
+        public Builder eps(double v) {
+            eps = v;
+            return this;
+        }
+
+        public Builder schedule(Schedule v) {
+            schedule = v;
+            return this;
+        }
+
+        public Builder warmupSteps(long v) {
+            warmupSteps = v;
+            return this;
+        }
+
+        public Builder steps(long v) {
+            steps = v;
+            return this;
+        }
+
+        public Builder epochs(int v) {
+            epochs = v;
+            return this;
+        }
+
+        public Builder batchSize(int v) {
+            batchSize = v;
+            return this;
+        }
+
+        public Builder gradAccum(int v) {
+            gradAccum = v;
+            return this;
+        }
+
+        public Builder seqLen(int v) {
+            seqLen = v;
+            return this;
+        }
+
+        public Builder maxGradNorm(double v) {
+            maxGradNorm = v;
+            return this;
+        }
+
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        public Builder shuffle(boolean v) {
+            shuffle = v;
+            return this;
+        }
+
+        public Builder evalData(Path v) {
+            evalData = v;
+            return this;
+        }
+
+        public Builder evalEvery(long v) {
+            evalEvery = v;
+            return this;
+        }
+
+        public Builder saveEvery(long v) {
+            saveEvery = v;
+            return this;
+        }
+
+        public Builder initAdapter(Path v) {
+            initAdapter = v;
+            return this;
+        }
+
+        public Builder full(boolean v) {
+            full = v;
+            return this;
+        }
+
+        public Builder logEvery(long v) {
+            logEvery = v;
+            return this;
+        }
+
+        public Builder pack(boolean v) {
+            pack = v;
+            return this;
+        }
+
+        public Builder evalSplit(double v) {
+            evalSplit = v;
+            return this;
+        }
+
+        public Builder skipBadLines(boolean v) {
+            skipBadLines = v;
+            return this;
+        }
+
+        public Builder chatTemplate(Path v) {
+            chatTemplate = v;
+            return this;
+        }
+
+        public TrainOptions build() {
+            return new TrainOptions(model, data, out, r, alpha == null ? r : alpha, dropout, targets, layers, rankPattern, alphaPattern, init, rslora, optimizer, momentum, lr, weightDecay, beta1, beta2, eps, schedule, warmupSteps, steps, epochs, batchSize, gradAccum, seqLen, maxGradNorm, seed, shuffle, evalData, evalEvery, saveEvery, initAdapter, full, logEvery, pack, evalSplit, skipBadLines, chatTemplate);
+        }
     }
 
     /** Optimizer steps in one pass over n examples. */
