@@ -266,4 +266,17 @@ class TrainCommandTest {
             assertThat(r.err()).as(String.join(" ", c)).contains(c[2]).doesNotContain("internal error", "\tat ");
         }
     }
+
+    @Test
+    void aTornMetricsLineDoesNotBlockResume() throws IOException {
+        Path out = tmp.resolve("torn");
+        assertThat(CliRunner.run(run(out, "--steps", "4", "--save-every", "2", "--lr", "1e-2")).code()).isZero();
+        byte[] finished = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
+        Files.writeString(out.resolve("metrics.jsonl"), "{\"step\": 5, \"lo", java.nio.file.StandardOpenOption.APPEND); // killed mid-write
+        CliRunner.Run r = CliRunner.run("train", "--resume", out.resolve("checkpoint-2").toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("unreadable line");
+        assertThat(Files.readAllBytes(out.resolve("adapter_model.safetensors"))).isEqualTo(finished);
+        assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(4);
+    }
 }

@@ -353,14 +353,27 @@ public final class Trainer {
         Path m = o.out().resolve(METRICS);
         if (!Files.exists(m)) return;
         List<String> keep = new ArrayList<>();
-        for (String line : Files.readAllLines(m)) {
-            JsonNode j = JSON.readTree(line);
+        int torn = 0;
+        // a run killed mid-write (kill -9, a full disk) may leave a torn last line: it is dropped, not fatal
+        for (String line : new String(Files.readAllBytes(m), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+            if (line.isBlank()) continue;
+            JsonNode j;
+            try {
+                j = JSON.readTree(line);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                j = null;
+            }
+            if (j == null || !j.isObject() || !j.path("step").canConvertToLong()) {
+                torn++;
+                continue;
+            }
             long s = j.path("step").asLong();
             if (s > start) continue;
             keep.add(line);
             if (j.has("loss")) curve.add(new TrainListener.Point(s, j.get("loss").asDouble()));
             if (j.has("eval_loss")) evalCurve.add(new TrainListener.Point(s, j.get("eval_loss").asDouble()));
         }
+        if (torn > 0) progress.printf("%s: %d unreadable line%s (a torn write?) dropped%n", m, torn, torn == 1 ? "" : "s");
         AtomicFiles.writeString(m, keep.isEmpty() ? "" : String.join("\n", keep) + "\n");
     }
 
