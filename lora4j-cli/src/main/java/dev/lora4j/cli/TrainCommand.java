@@ -86,7 +86,7 @@ final class TrainCommand implements Callable<Integer> {
     long evalEvery;
     @Option(names = "--save-every", defaultValue = "0", description = "Write a resumable checkpoint-N every N steps.")
     long saveEvery;
-    @Option(names = "--resume", paramLabel = "DIR", description = "Continue a run from its checkpoint (or the newest checkpoint of an output directory), with its settings.")
+    @Option(names = "--resume", paramLabel = "DIR", description = "Continue a run from its checkpoint (or the newest checkpoint of an output directory), with its settings; with --steps N, train a finished run further.")
     Path resume;
     @Option(names = "--init-adapter", paramLabel = "DIR", description = "Start from this PEFT adapter, taking its r, alpha and targets.")
     Path initAdapter;
@@ -106,12 +106,23 @@ final class TrainCommand implements Callable<Integer> {
     Path chatTemplate;
     @picocli.CommandLine.Mixin
     ThreadsOption threads = new ThreadsOption();
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() {
         threads.apply();
         if (resume != null) {
-            Trainer.resume(resume, System.err, dev.lora4j.lab.CommandLineTraining.install());
+            java.util.List<String> ignored = new ArrayList<>();
+            for (var opt : spec.commandLine().getParseResult().matchedOptions()) {
+                String name = opt.longestName();
+                if (!java.util.Set.of("--resume", "--steps", "--threads").contains(name)) ignored.add(name);
+            }
+            if (!ignored.isEmpty())
+                System.err.println("lora4j: note: --resume continues with the checkpoint's settings; ignored: " + String.join(", ", ignored)
+                        + " (only --steps, to train further, and --threads apply)");
+            boolean stepsGiven = spec.commandLine().getParseResult().hasMatchedOption("--steps");
+            Trainer.resume(resume, stepsGiven ? steps : null, System.err, dev.lora4j.lab.CommandLineTraining.install());
             return 0;
         }
         if (model == null || data == null || out == null) throw new Lora4jException("train needs --model, --data and --out (or --resume DIR)");

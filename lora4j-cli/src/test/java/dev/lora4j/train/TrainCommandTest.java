@@ -279,4 +279,20 @@ class TrainCommandTest {
         assertThat(Files.readAllBytes(out.resolve("adapter_model.safetensors"))).isEqualTo(finished);
         assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(4);
     }
+
+    @Test
+    void aFinishedRunSaysSoAndCanBeTrainedFurther() throws IOException {
+        Path out = tmp.resolve("finished");
+        assertThat(CliRunner.run(run(out, "--steps", "4", "--save-every", "2", "--lr", "1e-2")).code()).isZero();
+        byte[] four = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
+        CliRunner.Run again = CliRunner.run("train", "--resume", out.toString(), "--lr", "5");
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(again.err()).contains("nothing to train", "ignored: --lr").doesNotContain("NaN");
+        assertThat(Files.readAllBytes(out.resolve("adapter_model.safetensors"))).isEqualTo(four);
+        CliRunner.Run more = CliRunner.run("train", "--resume", out.toString(), "--steps", "6");
+        assertThat(more.code()).as(more.err()).isZero();
+        assertThat(more.err()).contains("done: 6 steps");
+        assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(6);
+        assertThat(Files.readAllBytes(out.resolve("adapter_model.safetensors"))).isNotEqualTo(four);
+    }
 }

@@ -89,12 +89,21 @@ public final class Trainer {
 
     /** Continues the run saved in a checkpoint directory (or the newest checkpoint of an output directory). */
     public static Result resume(Path dir, PrintStream progress, TrainListener listener) {
+        return resume(dir, null, progress, listener);
+    }
+
+    /**
+     * Continues a run with its saved settings, or with steps optimizer steps in all when steps is not
+     * null (to train a finished run further; the schedule then runs to the new end).
+     */
+    public static Result resume(Path dir, Long steps, PrintStream progress, TrainListener listener) {
         Path ckpt;
         TrainOptions o;
         try {
             ckpt = findCheckpoint(dir);
             JsonNode state = dev.lora4j.io.ModelFiles.readJson(ckpt.resolve(STATE));
             o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE));
+            if (steps != null) o = o.toBuilder().steps(steps).build();
         } catch (RuntimeException e) {
             listener.onClose(); // the run never started
             throw e;
@@ -193,6 +202,11 @@ public final class Trainer {
         int n = data.size(), bsz = o.batchSize(), t = 1;
         for (int[] e : data) t = Math.max(t, Math.min(Math.min(o.seqLen(), base.config().maxPositions()), e.length));
         long total = o.totalSteps(n), microPerEpoch = (n + bsz - 1) / bsz;
+        if (start >= total) {
+            progress.printf("the run is at step %d of %d: nothing to train; give --steps N (more than %d) with --resume to train further%n",
+                    start, total, start);
+            return new Result(start, Double.NaN, o.out(), false);
+        }
         Activations act = new Activations(base.config(), bsz, t, true);
         Transformer model = lm.model();
         Map<Long, int[]> orders = new LinkedHashMap<>();
