@@ -87,6 +87,22 @@ class MergeTest {
     }
 
     @Test
+    void aKilledMergesTemporaryDirectoryIsCleanedUpByTheNextOne() throws IOException {
+        Path out = tmp.resolve("after-kill"), stale = tmp.resolve(".after-kill.123456"), foreign = tmp.resolve(".after-kill.mine");
+        Files.createDirectories(stale);
+        Files.writeString(stale.resolve(dev.lora4j.io.AtomicFiles.PARTIAL), "");
+        Files.writeString(stale.resolve("model.safetensors"), "half written");
+        Files.createDirectories(foreign);
+        Files.writeString(foreign.resolve("notes.txt"), "not lora4j's");
+        CliRunner.Run r = CliRunner.run("merge", "--model", TestPaths.fixture("llama-gqa").toString(), "--adapter",
+                TestPaths.fixture("lora-llama-all-linear").toString(), "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(stale).doesNotExist();
+        assertThat(foreign.resolve("notes.txt")).exists();
+        assertThat(out.resolve(dev.lora4j.io.AtomicFiles.PARTIAL)).doesNotExist();
+    }
+
+    @Test
     void weightedAdaptersAddUp() throws IOException {
         Path half = tmp.resolve("half"), whole = tmp.resolve("whole");
         String a = TestPaths.fixture("lora-llama-all-linear").toString(), m = TestPaths.fixture("llama-gqa").toString();

@@ -51,18 +51,47 @@ public final class AtomicFiles {
         void writeInto(Path dir) throws IOException;
     }
 
-    /** Creates target (which must not exist, or be an empty directory) atomically: all of it or nothing. */
+    /** Marks a directory being filled by {@link #writeDirectory}; held locked while it is written. */
+    public static final String PARTIAL = ".lora4j-partial";
+
+    /**
+     * Creates target (which must not exist, or be an empty directory) atomically: all of it or nothing.
+     * The temporary sibling holds a {@value #PARTIAL} marker, locked while it is written: one left by a
+     * killed process (marker present, lock free) is removed by the next write to the same target.
+     */
     public static void writeDirectory(Path target, DirectoryBody body) throws IOException {
         Path parent = target.toAbsolutePath().getParent();
         Files.createDirectories(parent);
+        removeAbandoned(parent, "." + target.getFileName() + ".");
         Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".",
                 java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
-        try {
+        try (FileChannel marker = FileChannel.open(tmp.resolve(PARTIAL), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+             java.nio.channels.FileLock held = marker.lock()) {
             body.writeInto(tmp);
+            held.release();
+            Files.delete(tmp.resolve(PARTIAL));
             if (Files.isDirectory(target)) Files.delete(target); // empty, checked by the caller
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             deleteTree(tmp);
+        }
+    }
+
+    /** Temporary directories named prefix* that a killed writer left: they hold an unlocked partial marker. */
+    private static void removeAbandoned(Path parent, String prefix) throws IOException {
+        try (var s = Files.list(parent)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith(prefix)).toList()) {
+                Path marker = p.resolve(PARTIAL);
+                if (!Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(marker, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                    continue;
+                boolean abandoned;
+                try (FileChannel ch = FileChannel.open(marker, StandardOpenOption.WRITE); java.nio.channels.FileLock l = ch.tryLock()) {
+                    abandoned = l != null;
+                } catch (java.nio.channels.OverlappingFileLockException e) {
+                    abandoned = false; // this process is writing it
+                }
+                if (abandoned) deleteTree(p);
+            }
         }
     }
 
