@@ -22,14 +22,42 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--no-tensors", description = "Leave out the tensor table.")
     boolean noTensors;
 
+    @Option(names = "--json", description = "Print one JSON object instead (architecture, parameters, dtypes, tensors).")
+    boolean json;
+
+    static String describe(ModelConfig.NormKind n) {
+        return switch (n) {
+            case ModelConfig.LayerNormKind l -> "LayerNorm (eps " + l.eps() + ")";
+            case ModelConfig.RmsNormKind r -> "RMSNorm (eps " + r.eps() + ")";
+        };
+    }
+
+    static String describe(ModelConfig.PositionKind p) {
+        return switch (p) {
+            case ModelConfig.LearnedPositions l -> "learned";
+            case ModelConfig.Rotary r -> "rotary (theta " + r.theta() + (r.scaling() == null ? "" : ", Llama 3 scaling factor " + r.scaling().factor()) + ")";
+        };
+    }
+
+    static String describe(ModelConfig.MlpKind m) {
+        return switch (m) {
+            case ModelConfig.GeluMlp g -> "GELU";
+            case ModelConfig.SwiGluMlp g -> "SwiGLU";
+        };
+    }
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         try (Transformer m = Transformer.load(model)) {
             ModelConfig c = m.config();
+            if (json) {
+                printJson(m, c);
+                return 0;
+            }
             System.out.printf(Locale.ROOT, "model        %s%n", model);
             System.out.printf(Locale.ROOT, "architecture %s: %d layers, width %d, %d heads (%d key/value heads, head size %d), MLP %d, vocabulary %d, %d positions%n",
                     c.modelType(), c.layers(), c.dim(), c.heads(), c.kvHeads(), c.headDim(), c.hidden(), c.vocabSize(), c.maxPositions());
-            System.out.printf(Locale.ROOT, "parts        norm %s, positions %s, mlp %s, head %s%s%n", c.norm(), c.positions(), c.mlp(),
+            System.out.printf(Locale.ROOT, "parts        norm %s, positions %s, MLP %s, head %s%s%n", describe(c.norm()), describe(c.positions()), describe(c.mlp()),
                     c.tiedHead() ? "tied to embeddings" : "separate", c.slidingWindow() > 0 ? ", sliding window " + c.slidingWindow() : "");
             System.out.printf(Locale.ROOT, "parameters   %,d%n", m.parameterCount());
             Map<String, Long> dtypes = new TreeMap<>();
@@ -51,5 +79,30 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private void printJson(Transformer m, ModelConfig c) throws com.fasterxml.jackson.core.JsonProcessingException {
+        var om = new com.fasterxml.jackson.databind.ObjectMapper();
+        var o = om.createObjectNode();
+        o.put("model", model.toString());
+        o.put("model_type", c.modelType());
+        o.put("layers", c.layers()).put("hidden_size", c.dim()).put("heads", c.heads()).put("kv_heads", c.kvHeads()).put("head_dim", c.headDim());
+        o.put("intermediate_size", c.hidden()).put("vocab_size", c.vocabSize()).put("max_positions", c.maxPositions());
+        o.put("norm", describe(c.norm())).put("positions", describe(c.positions())).put("mlp", describe(c.mlp()));
+        o.put("tied_head", c.tiedHead()).put("sliding_window", c.slidingWindow()).put("parameters", m.parameterCount());
+        var dtypes = o.putObject("dtypes");
+        var tensors = o.putArray("tensors");
+        Map<String, SafeTensors.Entry> all = new TreeMap<>();
+        for (SafeTensors f : m.source().files()) all.putAll(f.entries());
+        Map<String, Long> byDtype = new TreeMap<>();
+        for (SafeTensors.Entry e : all.values()) {
+            byDtype.merge(e.dtype().name(), e.numel(), Long::sum);
+            if (noTensors) continue;
+            var t = tensors.addObject().put("name", e.name()).put("dtype", e.dtype().name()).put("elements", e.numel());
+            var shape = t.putArray("shape");
+            for (int d : e.shape()) shape.add(d);
+        }
+        byDtype.forEach(dtypes::put);
+        System.out.println(om.writeValueAsString(o));
     }
 }

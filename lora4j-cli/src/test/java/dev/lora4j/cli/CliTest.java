@@ -61,7 +61,18 @@ class CliTest {
     void inspectDescribesTheModel() {
         CliRunner.Run r = run("inspect", "--model", TestPaths.stories260k().toString());
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("llama", "260,032", "F32", "model.layers.4.self_attn.k_proj.weight", "[32, 64]");
+        assertThat(r.out()).contains("llama", "260,032", "F32", "model.layers.4.self_attn.k_proj.weight", "[32, 64]",
+                "RMSNorm", "rotary", "SwiGLU").doesNotContain("Kind[", "Mlp[]");
+        CliRunner.Run j = run("inspect", "--model", TestPaths.stories260k().toString(), "--json");
+        assertThat(j.code()).isZero();
+        try {
+            var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(j.lastLine());
+            assertThat(o.get("parameters").asLong()).isEqualTo(260_032);
+            assertThat(o.get("kv_heads").asInt()).isEqualTo(4);
+            assertThat(o.get("tensors").size()).isPositive();
+        } catch (IOException e) {
+            throw new AssertionError(j.out(), e);
+        }
     }
 
     CliRunner.Run evalWithData(String data) throws IOException {
