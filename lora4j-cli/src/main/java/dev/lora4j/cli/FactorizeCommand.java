@@ -27,7 +27,8 @@ final class FactorizeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model directory.")
     Path model;
 
-    @Option(names = "--tensor", required = true, paramLabel = "NAME", description = "A 2-D tensor of the checkpoint.")
+    @Option(names = {"--module", "--tensor"}, required = true, paramLabel = "NAME",
+            description = "A module, as every other command names it (e.g. model.layers.0.self_attn.q_proj: its weight), or a 2-D tensor of the checkpoint.")
     String tensor;
 
     @Option(names = "--ranks", split = ",", defaultValue = "1,2,4,8,16,32,64", description = "Ranks (default: ${DEFAULT-VALUE}).")
@@ -45,6 +46,7 @@ final class FactorizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (ModelFiles ck = ModelFiles.open(model)) {
+            if (!ck.has(tensor) && ck.has(tensor + ".weight")) tensor = tensor + ".weight"; // a module: its weight
             if (!ck.has(tensor)) {
                 String[] parts = tensor.split("\\.");
                 String tail = parts.length >= 2 ? parts[parts.length - 2] + "." + parts[parts.length - 1] : tensor;

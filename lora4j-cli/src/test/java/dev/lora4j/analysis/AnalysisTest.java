@@ -48,6 +48,14 @@ class AnalysisTest {
         assertThat(got.get("effective_rank").asDouble()).isCloseTo(ref.get("effective_rank").asDouble(), withPercentage(1e-4));
         for (JsonNode row : got.get("ranks"))
             assertThat(row.get("relative_error").asDouble()).isCloseTo(ref.get("relative_error").get(row.get("rank").asText()).asDouble(), withPercentage(1e-4));
+        // named as a module, as every other command names it: the same weight
+        String tensor = ref.get("tensor").asText();
+        if (tensor.endsWith(".weight")) {
+            CliRunner.Run m = CliRunner.run("factorize", "--model", TestPaths.fixture("llama-gqa").toString(),
+                    "--module", tensor.substring(0, tensor.length() - ".weight".length()), "--ranks", "1,4,16", "--json");
+            assertThat(m.code()).as(m.err()).isZero();
+            assertThat(JSON.readTree(m.lastLine()).get("ranks")).isEqualTo(got.get("ranks"));
+        }
     }
 
     @Test
