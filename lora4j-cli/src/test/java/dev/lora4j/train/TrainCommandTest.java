@@ -43,6 +43,7 @@ class TrainCommandTest {
         assertThat(out.resolve("adapter_config.json")).exists();
         assertThat(out.resolve("loss.png")).exists();
         assertThat(out.resolve("metrics.jsonl")).exists();
+        assertThat(Files.readString(out.resolve("README.md"))).contains("base_model: " + BASE, "library_name: peft", "lora_alpha", "trainable params");
         try (SafeTensors before = SafeTensors.open(ADAPTER.resolve("adapter_model.safetensors"));
              SafeTensors grads = SafeTensors.open(ADAPTER.resolve("lora_grads.safetensors"));
              SafeTensors after = SafeTensors.open(out.resolve("adapter_model.safetensors"))) {

@@ -49,6 +49,34 @@ public final class PeftAdapter {
         }
         SafeTensorsWriter.write(dir.resolve(WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
         AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(configJson(m.config(), m.base(), baseModel)) + "\n");
+        AtomicFiles.writeString(dir.resolve("README.md"), modelCard(m, baseModel));
+    }
+
+    /** A model card as PEFT writes one beside an adapter: what it adapts, its size, and how to load it. */
+    static String modelCard(LoraModel m, String baseModel) {
+        LoraConfig c = m.config();
+        String targets = String.join(", ", new java.util.TreeSet<>(m.modules().keySet().stream().map(n -> n.substring(n.lastIndexOf('.') + 1)).toList()));
+        return String.format(java.util.Locale.ROOT, """
+                ---
+                base_model: %s
+                library_name: peft
+                tags:
+                - lora
+                - lora4j
+                ---
+                # LoRA adapter
+
+                A LoRA adapter in PEFT's format, trained with lora4j.
+
+                - base model: `%s`
+                - rank r = %d, lora_alpha = %s%s, dropout %s
+                - adapted modules: %s (%d modules)
+                - %s
+
+                Use it with lora4j (`lora4j generate --model BASE --adapter THIS_DIR`, `lora4j merge`), or with PEFT:
+                `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), THIS_DIR)`.
+                """, baseModel, baseModel, c.r(), c.alpha() == Math.rint(c.alpha()) ? Long.toString((long) c.alpha()) : Double.toString(c.alpha()),
+                c.rslora() ? " (rsLoRA: scale alpha/√r)" : "", c.dropout(), targets, m.modules().size(), m.trainableLine());
     }
 
     static ObjectNode configJson(LoraConfig c, Transformer base, String baseModel) {
