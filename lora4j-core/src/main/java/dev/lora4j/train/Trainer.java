@@ -212,7 +212,7 @@ public final class Trainer {
         Map<Long, int[]> orders = new LinkedHashMap<>();
         List<TrainListener.Point> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
         readCurves(curve, evalCurve, start);
-        long t0 = System.nanoTime(), tokensSeen = 0;
+        long t0 = System.nanoTime(), tokensSeen = 0, firstStepEnd = 0;
         double lastLoss = Double.NaN;
         long step = start;
         boolean interrupted = false;
@@ -259,7 +259,10 @@ public final class Trainer {
             double secs = (System.nanoTime() - t0) / 1e9;
             double tps = tokensSeen / Math.max(secs, 1e-9);
             metric(Map.of("step", step + 1, "loss", loss, "lr", lr, "grad_norm", gradNorm, "tokens_per_s", tps, "elapsed_s", secs));
-            progressLine(step + 1, total, loss, lr, tps, secs / (step + 1 - start) * (total - step - 1));
+            // the first step of a run carries the JIT's warm-up: the ETA counts the steps after it
+            if (step == start) firstStepEnd = System.nanoTime();
+            double eta = step == start ? Double.NaN : (System.nanoTime() - firstStepEnd) / 1e9 / (step - start) * (total - step - 1);
+            progressLine(step + 1, total, loss, lr, tps, eta);
             if (evalData != null && o.evalEvery() > 0 && (step + 1) % o.evalEvery() == 0) evaluate(lm, evalData, step + 1, evalCurve);
             if (o.saveEvery() > 0 && (step + 1) % o.saveEvery() == 0 && step + 1 < total) saveCheckpoint(lm, opt, step + 1);
         }
@@ -411,6 +414,7 @@ public final class Trainer {
     }
 
     static String hms(double seconds) {
+        if (Double.isNaN(seconds)) return "-:--:--";
         long s = Math.max(0, Math.round(seconds));
         return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
     }
