@@ -48,8 +48,8 @@ public final class ModelFiles implements AutoCloseable {
                 for (var it = map.properties().iterator(); it.hasNext(); ) {
                     var e = it.next();
                     String file = e.getValue().asText();
-                    Path p = dir.resolve(file);
-                    if (!p.normalize().startsWith(dir.normalize()) || !Files.isRegularFile(p))
+                    Path root = dir.toAbsolutePath().normalize(), p = root.resolve(file).normalize(); // "." normalises to ""
+                    if (!p.startsWith(root) || !Files.isRegularFile(p))
                         throw new Lora4jException(index + ": tensor '" + e.getKey() + "' is in shard '" + file + "', which does not exist");
                     SafeTensors st = shards.computeIfAbsent(file, f -> {
                         SafeTensors s = SafeTensors.open(p);
