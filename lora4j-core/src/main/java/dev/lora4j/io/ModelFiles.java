@@ -21,6 +21,14 @@ import java.util.Set;
 public final class ModelFiles implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * The files a model made from this one (merged, fully fine-tuned) carries besides its weights:
+     * configuration, tokenizer and generation files; never a model card, plots or anything else.
+     */
+    public static final java.util.Set<String> CARRIED = java.util.Set.of("config.json", "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json",
+            "chat_template.jinja", "chat_template.json");
+
     private final Path dir;
     private final JsonNode config;
     private final List<SafeTensors> files;

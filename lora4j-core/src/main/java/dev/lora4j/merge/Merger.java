@@ -153,17 +153,12 @@ public final class Merger {
         }
     }
 
-    /** The files of a model directory a merged model carries besides its weights (never a model card, plots or anything else). */
-    static final java.util.Set<String> MODEL_FILES = java.util.Set.of("config.json", "generation_config.json", "tokenizer.json",
-            "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json",
-            "chat_template.jinja", "chat_template.json");
-
     /** config.json (with torch_dtype updated when the dtype changes), tokenizer and generation files; links are never followed. */
     private static void copyOtherFiles(Path from, Path to, DType forced) throws IOException {
         try (var files = Files.list(from)) {
             for (Path f : files.toList()) {
                 String n = f.getFileName().toString();
-                if (!MODEL_FILES.contains(n) || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) continue;
+                if (!ModelFiles.CARRIED.contains(n) || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) continue;
                 if (n.equals("config.json") && forced != null) {
                     ObjectNode c = (ObjectNode) ModelFiles.readJson(f);
                     c.put("torch_dtype", switch (forced) {

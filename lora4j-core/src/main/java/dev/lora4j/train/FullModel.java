@@ -1,6 +1,7 @@
 package dev.lora4j.train;
 
 import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.model.Attention;
 import dev.lora4j.model.Block;
@@ -116,13 +117,14 @@ public final class FullModel implements Trainable {
     /** Writes a complete HF checkpoint: model.safetensors under the base's names, and the base's other files copied. */
     public void save(Path dir, Path baseDir) throws IOException {
         Files.createDirectories(dir);
-        SafeTensorsWriter.write(dir.resolve("model.safetensors"), tensors, DType.F32, Map.of("format", "pt"));
+        // configuration and tokenizer first, the weights last: a save killed half-way never leaves weights without config.json
         try (var files = Files.list(baseDir)) {
             for (Path f : files.toList()) {
                 String n = f.getFileName().toString();
-                if (Files.isRegularFile(f) && !n.endsWith(".safetensors") && !n.equals("model.safetensors.index.json"))
+                if (ModelFiles.CARRIED.contains(n) && Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS))
                     AtomicFiles.write(dir.resolve(n), out -> Files.copy(f, out));
             }
         }
+        SafeTensorsWriter.write(dir.resolve("model.safetensors"), tensors, DType.F32, Map.of("format", "pt"));
     }
 }
