@@ -126,13 +126,7 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         if (model == null || data == null || out == null) throw new Lora4jException("train needs --model, --data and --out (or --resume DIR)");
-        Options.positive("--r", r);
-        Options.positive("--batch-size", batchSize);
-        Options.positive("--grad-accum", gradAccum);
-        Options.positive("--seq-len", seqLen);
-        if (dropout < 0 || dropout >= 1) throw new Lora4jException("--dropout must be in [0, 1), got " + dropout);
-        if (lr <= 0 || !Double.isFinite(lr)) throw new Lora4jException("--lr must be a positive number, got " + lr);
-        if (steps < 0 || epochs < 1) throw new Lora4jException("--steps must be >= 0 and --epochs >= 1");
+        // every number is checked by TrainOptions, named by its option; here only what involves two options
         if (target != null && targetRegex != null) throw new Lora4jException("give --target or --target-regex, not both");
         LoraConfig.Targets targets = targetRegex != null ? new LoraConfig.TargetRegex(targetRegex)
                 : target == null ? null
@@ -148,7 +142,6 @@ final class TrainCommand implements Callable<Integer> {
                 .steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum).seqLen(seqLen).seed(seed).shuffle(!noShuffle)
                 .evalData(evalData).evalEvery(evalEvery).evalSplit(evalSplit).saveEvery(saveEvery).logEvery(logEvery)
                 .initAdapter(initAdapter).full(full).pack(pack).skipBadLines(skipBadLines).chatTemplate(chatTemplate).build();
-        if (evalSplit < 0 || evalSplit >= 1) throw new Lora4jException("--eval-split must be in [0, 1), got " + evalSplit);
         if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
         Trainer.train(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install());
