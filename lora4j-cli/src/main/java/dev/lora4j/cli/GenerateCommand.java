@@ -86,8 +86,15 @@ final class GenerateCommand implements Callable<Integer> {
         if ((prompt.isEmpty() ? 0 : 1) + (promptIds.isEmpty() ? 0 : 1) + (chat ? 1 : 0) != 1)
             throw new Lora4jException("give one of --prompt TEXT, --prompt-ids or --chat");
         if (chat && (route != null || json)) throw new Lora4jException("--chat takes neither --route nor --json");
-        GenerationConfig config = GenerationConfig.builder().maxNewTokens(maxNewTokens).temperature(temperature).topK(topK).topP(topP)
-                .repetitionPenalty(repetitionPenalty).seed(seed).stopStrings(stop).build();
+        GenerationConfig config;
+        try {
+            config = GenerationConfig.builder().maxNewTokens(maxNewTokens).temperature(temperature).topK(topK).topP(topP)
+                    .repetitionPenalty(repetitionPenalty).seed(seed).stopStrings(stop).build();
+        } catch (Lora4jException e) { // the library names its fields; say the options
+            throw new Lora4jException(e.getMessage().replace("maxNewTokens", "--max-new-tokens").replace("temperature", "--temperature")
+                    .replace("topK", "--top-k").replace("topP", "--top-p").replace("repetitionPenalty", "--repetition-penalty")
+                    .replace("a stop string", "--stop"));
+        }
         List<TextGenerator.Request> requests = new ArrayList<>();
         for (String ids : promptIds) {
             try {

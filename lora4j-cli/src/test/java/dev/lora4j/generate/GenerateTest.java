@@ -132,6 +132,9 @@ class GenerateTest {
         assertThat(t.err()).contains("give one of --prompt TEXT, --prompt-ids or --chat");
         CliRunner.Run none = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt", "hi");
         assertThat(none.err()).contains("no tokenizer.json");
+        CliRunner.Run nan = CliRunner.run("generate", "--model", TestPaths.fixture("llama-gqa").toString(), "--prompt-ids", "1", "--top-p", "NaN");
+        assertThat(nan.code()).isEqualTo(1);
+        assertThat(nan.err()).contains("--top-p must be in (0, 1]");
     }
 
     @Test
