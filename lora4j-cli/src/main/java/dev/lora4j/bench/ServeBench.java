@@ -10,7 +10,6 @@ import dev.lora4j.model.Transformer;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -36,8 +35,7 @@ public final class ServeBench {
     }
 
     static LoraModel randomAdapter(Transformer base, long seed) {
-        LoraConfig cfg = new LoraConfig(8, 16, 0, LoraConfig.defaultTargets(base.config().modelType()), null, Map.of(), Map.of(),
-                LoraConfig.Init.KAIMING, false);
+        LoraConfig cfg = LoraConfig.builder().r(8).alpha(16).build();
         LoraModel m = LoraModel.inject(base, cfg, seed);
         SplittableRandom r = new SplittableRandom(seed + 1);
         for (LoraLinear l : m.modules().values()) for (int i = 0; i < l.b().length; i++) l.b()[i] = (float) r.nextDouble(-0.02, 0.02);

@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -48,7 +47,7 @@ public final class TrainBench {
             base.close(); // the heap copy is all that is used from here
         } else {
             LoraConfig.Targets t = targets != null ? targets : LoraConfig.defaultTargets(base.config().modelType());
-            LoraConfig cfg = new LoraConfig(r, 2.0 * r, 0.0, t, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
+            LoraConfig cfg = LoraConfig.builder().r(r).alpha(2.0 * r).targets(t).build();
             trained = Trainable.lora(LoraModel.inject(base, cfg, 0));
         }
         trained.setTraining(true, 0);

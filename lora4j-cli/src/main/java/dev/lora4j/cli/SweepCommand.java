@@ -4,6 +4,7 @@ import dev.lora4j.lab.Sweep;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.train.Schedule;
+import dev.lora4j.train.TrainConfig;
 import dev.lora4j.train.TrainOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,8 +42,9 @@ final class SweepCommand implements Callable<Integer> {
             plan = Sweep.plan(base, targets, ranks, budget);
         }
         if (!(alpha >= 0) || !Double.isFinite(alpha)) throw new dev.lora4j.Lora4jException("--alpha must be a finite number >= 0 (0: 2·r), got " + alpha);
-        TrainOptions template = TrainOptions.builder(model, data, out).r(1).lr(lr).steps(steps).batchSize(batchSize).seqLen(seqLen)
-                .seed(seed).logEvery(Math.max(1, steps / 4)).build();
+        TrainOptions template = TrainOptions.builder(model, data, out)
+                .train(TrainConfig.builder().lr(lr).steps(steps).batchSize(batchSize).seqLen(seqLen).seed(seed).logEvery(Math.max(1, steps / 4)).build())
+                .build();
         var results = Sweep.run(model, evalData, plan, template, alpha, out, System.err);
         System.out.print(java.nio.file.Files.readString(out.resolve("sweep.md")));
         Path rep = report != null ? report : out.resolve("report");

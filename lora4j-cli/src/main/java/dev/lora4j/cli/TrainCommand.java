@@ -2,9 +2,17 @@ package dev.lora4j.cli;
 
 import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.LoraConfig;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.train.DataConfig;
+import dev.lora4j.train.OptimizerConfig;
+import dev.lora4j.train.OptionsJson;
 import dev.lora4j.train.Schedule;
+import dev.lora4j.train.ScheduleConfig;
+import dev.lora4j.train.TrainConfig;
 import dev.lora4j.train.TrainOptions;
-import dev.lora4j.train.Trainer;
+import dev.lora4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -25,6 +33,10 @@ final class TrainCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--out", paramLabel = "DIR", description = "Output directory: new or empty (an earlier run there: --resume it or --overwrite it).")
     Path out;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Options as JSON (the \"options\" of a checkpoint's trainer_state.json,"
+            + " or that file); options given here win. See the README's Training section.")
+    Path config;
 
     @Option(names = "--r", defaultValue = "8", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
     int r;
@@ -122,30 +134,89 @@ final class TrainCommand implements Callable<Integer> {
                 System.err.println("lora4j: note: --resume continues with the checkpoint's settings; ignored: " + String.join(", ", ignored)
                         + " (only --steps, to train further, and --threads apply)");
             boolean stepsGiven = spec.commandLine().getParseResult().hasMatchedOption("--steps");
-            Trainer.resume(resume, stepsGiven ? steps : null, System.err, dev.lora4j.lab.CommandLineTraining.install());
+            TrainingRun.resume(resume, stepsGiven ? steps : null, System.err, dev.lora4j.lab.CommandLineTraining.install());
             return 0;
         }
-        if (model == null || data == null || out == null) throw new Lora4jException("train needs --model, --data and --out (or --resume DIR)");
-        // every number is checked by TrainOptions, named by its option; here only what involves two options
-        if (target != null && targetRegex != null) throw new Lora4jException("give --target or --target-regex, not both");
-        LoraConfig.Targets targets = targetRegex != null ? new LoraConfig.TargetRegex(targetRegex)
-                : target == null ? null
-                : LoraConfig.parseTargets(target);
-        double[] b = parseBetas(betas);
-        TrainOptions o = TrainOptions.builder(model, data, out)
-                .r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layers == null ? null : new ArrayList<>(layers))
-                .rankPattern(rankPattern == null ? java.util.Map.of() : rankPattern).alphaPattern(alphaPattern == null ? java.util.Map.of() : alphaPattern)
-                .init(enumOf(LoraConfig.Init.class, "--init", init)).rslora(rslora)
-                .optimizer(enumOf(TrainOptions.OptimizerKind.class, "--optimizer", optimizer)).momentum(momentum).lr(lr)
-                .weightDecay(weightDecay).beta1(b[0]).beta2(b[1]).eps(eps).maxGradNorm(maxGradNorm)
-                .schedule(enumOf(Schedule.class, "--schedule", schedule)).warmupSteps(warmupSteps)
-                .steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum).seqLen(seqLen).seed(seed).shuffle(!noShuffle)
-                .evalData(evalData).evalEvery(evalEvery).evalSplit(evalSplit).saveEvery(saveEvery).logEvery(logEvery)
-                .initAdapter(initAdapter).full(full).pack(pack).skipBadLines(skipBadLines).chatTemplate(chatTemplate).build();
-        if (evalSplit > 0 && evalData != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
-        if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
-        Trainer.train(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install());
+        TrainOptions o = options();
+        TrainingRun.start(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install());
         return 0;
+    }
+
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    /**
+     * The run's options: the --config file's (or the defaults), with every option given on the command line
+     * put over them. Every number is checked by the config records, named by its option.
+     */
+    TrainOptions options() {
+        ObjectNode json = config == null ? JsonNodeFactory.instance.objectNode() : configFile(config);
+        if (model != null) json.put("model", model.toString());
+        if (out != null) json.put("out", out.toString());
+        if (data != null) {
+            JsonNode d = json.get("data");
+            (d instanceof ObjectNode on ? on : json.putObject("data")).put("train", data.toString());
+        }
+        if (!json.hasNonNull("model") || !json.hasNonNull("out") || !json.path("data").hasNonNull("train"))
+            throw new Lora4jException("train needs --model, --data and --out (or a --config file naming them, or --resume DIR)");
+        TrainOptions base = OptionsJson.read(json, config == null ? "the command line" : config.toString());
+
+        if (given("--target") && given("--target-regex")) throw new Lora4jException("give --target or --target-regex, not both");
+        LoraConfig.Builder lora = base.lora().toBuilder();
+        if (given("--r")) lora.r(r);
+        if (given("--alpha")) lora.alpha(alpha);
+        if (given("--dropout")) lora.dropout(dropout);
+        if (given("--target")) lora.targets(LoraConfig.parseTargets(target));
+        if (given("--target-regex")) lora.targets(new LoraConfig.TargetRegex(targetRegex));
+        if (given("--layers")) lora.layers(new ArrayList<>(layers));
+        if (given("--rank-pattern")) lora.rankPattern(rankPattern);
+        if (given("--alpha-pattern")) lora.alphaPattern(alphaPattern);
+        if (given("--init")) lora.init(enumOf(LoraConfig.Init.class, "--init", init));
+        if (given("--rslora")) lora.rslora(rslora);
+
+        OptimizerConfig.Builder opt = base.train().optimizer().toBuilder();
+        if (given("--optimizer")) opt.kind(enumOf(OptimizerConfig.Kind.class, "--optimizer", optimizer));
+        if (given("--momentum")) opt.momentum(momentum);
+        if (given("--lr")) opt.lr(lr);
+        if (given("--weight-decay")) opt.weightDecay(weightDecay);
+        if (given("--betas")) {
+            double[] b = parseBetas(betas);
+            opt.betas(b[0], b[1]);
+        }
+        if (given("--eps")) opt.eps(eps);
+        ScheduleConfig sched = base.train().schedule();
+        if (given("--schedule") || given("--warmup-steps"))
+            sched = new ScheduleConfig(given("--schedule") ? enumOf(Schedule.class, "--schedule", schedule) : sched.shape(),
+                    given("--warmup-steps") ? warmupSteps : sched.warmupSteps());
+
+        TrainConfig.Builder train = base.train().toBuilder().optimizer(opt.build()).schedule(sched);
+        if (given("--steps")) train.steps(steps);
+        if (given("--epochs")) train.epochs(epochs);
+        if (given("--batch-size")) train.batchSize(batchSize);
+        if (given("--grad-accum")) train.gradAccum(gradAccum);
+        if (given("--seq-len")) train.seqLen(seqLen);
+        if (given("--max-grad-norm")) train.maxGradNorm(maxGradNorm);
+        if (given("--seed")) train.seed(seed);
+        if (given("--no-shuffle")) train.shuffle(!noShuffle);
+        if (given("--eval-every")) train.evalEvery(evalEvery);
+        if (given("--save-every")) train.saveEvery(saveEvery);
+        if (given("--log-every")) train.logEvery(logEvery);
+
+        DataConfig d = base.data();
+        d = new DataConfig(d.train(), given("--eval-data") ? evalData : d.eval(), given("--eval-split") ? evalSplit : d.evalSplit(),
+                given("--pack") ? pack : d.pack(), given("--skip-bad-lines") ? skipBadLines : d.skipBadLines(),
+                given("--chat-template") ? chatTemplate : d.chatTemplate());
+        return base.toBuilder().data(d).lora(lora.build()).train(train.build())
+                .full(given("--full") ? full : base.full()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
+    }
+
+    /** A --config file: the options object of a trainer_state.json, or that whole file. */
+    private static ObjectNode configFile(Path file) {
+        JsonNode j = dev.lora4j.io.ModelFiles.readJson(file);
+        if (j.has("options") && j.has("global_step")) j = j.get("options");
+        if (!(j instanceof ObjectNode o)) throw new Lora4jException(file + ": a training configuration must be a JSON object");
+        return o.deepCopy();
     }
 
     private static double[] parseBetas(String s) {

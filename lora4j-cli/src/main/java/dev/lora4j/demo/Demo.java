@@ -13,8 +13,10 @@ import dev.lora4j.model.Activations;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.tokenizer.Tokenizer;
 import dev.lora4j.train.Schedule;
+import dev.lora4j.train.ScheduleConfig;
+import dev.lora4j.train.TrainConfig;
 import dev.lora4j.train.TrainOptions;
-import dev.lora4j.train.Trainer;
+import dev.lora4j.train.TrainingRun;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -102,7 +104,7 @@ public final class Demo {
         out.printf("2. LoRA training: r = %d on %s, %d steps%n", o.rank(), String.join(", ", o.targets()), o.steps());
         Path adapter = o.out().resolve("adapter");
         long tl = System.nanoTime();
-        Trainer.train(options(base, data, adapter, false), progress, false, dev.lora4j.lab.CommandLineTraining.install());
+        TrainingRun.start(options(base, data, adapter, false), progress, false, dev.lora4j.lab.CommandLineTraining.install());
         double loraSeconds = (System.nanoTime() - tl) / 1e9;
         long adapterBytes = Files.size(adapter.resolve(PeftAdapter.WEIGHTS));
         long trainable;
@@ -133,7 +135,7 @@ public final class Demo {
             out.printf("5. Full fine-tuning on the same data and steps (every one of the %,d weights trained)%n", baseParams);
             Path fullDir = o.out().resolve("full");
             long tf = System.nanoTime();
-            Trainer.train(options(base, data, fullDir, true), progress, false, dev.lora4j.lab.CommandLineTraining.install());
+            TrainingRun.start(options(base, data, fullDir, true), progress, false, dev.lora4j.lab.CommandLineTraining.install());
             double fullSeconds = (System.nanoTime() - tf) / 1e9;
             try (Transformer fm = Transformer.load(fullDir)) {
                 Score fs = score(fm, tok, test);
@@ -169,8 +171,11 @@ public final class Demo {
 
     private TrainOptions options(Path base, Path data, Path outDir, boolean full) {
         double lr = full ? 1e-3 : 1e-2;
-        return TrainOptions.builder(base, data, outDir).r(o.rank()).alpha(2.0 * o.rank()).targets(new LoraConfig.TargetList(o.targets()))
-                .lr(lr).warmupSteps(o.steps() / 10).steps(o.steps()).batchSize(16).seqLen(64).seed(o.seed()).full(full).build();
+        return TrainOptions.builder(base, data, outDir).full(full)
+                .lora(LoraConfig.builder().r(o.rank()).alpha(2.0 * o.rank()).targets(new LoraConfig.TargetList(o.targets())).build())
+                .train(TrainConfig.builder().lr(lr).schedule(new ScheduleConfig(Schedule.LINEAR, o.steps() / 10)).steps(o.steps())
+                        .batchSize(16).seqLen(64).seed(o.seed()).build())
+                .build();
     }
 
     /** Greedy answers (up to the end-of-text token) to every held-out prompt, and how many are exactly right. */
@@ -217,7 +222,7 @@ public final class Demo {
         if (full != null) bars.put("full fine-tuning", 100.0 * Integer.parseInt(full.get("exact").split("/")[0]) / test.size());
         r.bars("exact-match.png", "held-out exact match (%)", "%", bars);
         List<double[]> pts = new ArrayList<>();
-        for (String line : Files.readAllLines(o.out().resolve("adapter").resolve(Trainer.METRICS))) {
+        for (String line : Files.readAllLines(o.out().resolve("adapter").resolve(TrainingRun.METRICS))) {
             var j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
             if (j.has("loss") && j.has("step") && !j.has("eval_loss")) pts.add(new double[] {j.get("step").asDouble(), j.get("loss").asDouble()});
         }

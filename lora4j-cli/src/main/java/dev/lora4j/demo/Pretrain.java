@@ -12,8 +12,12 @@ import dev.lora4j.tensor.DType;
 import dev.lora4j.tensor.Tensor;
 import dev.lora4j.tokenizer.BpeTrainer;
 import dev.lora4j.train.Schedule;
+import dev.lora4j.train.DataConfig;
+import dev.lora4j.train.OptimizerConfig;
+import dev.lora4j.train.ScheduleConfig;
+import dev.lora4j.train.TrainConfig;
 import dev.lora4j.train.TrainOptions;
-import dev.lora4j.train.Trainer;
+import dev.lora4j.train.TrainingRun;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -73,10 +77,13 @@ public final class Pretrain {
             Path text = work.resolve("stories.txt");
             Files.writeString(text, corpus.replace("\n", EOS + "\n"));
             Path run = work.resolve("run");
-            TrainOptions t = TrainOptions.builder(init, text, run).full(true).lr(o.lr()).weightDecay(0.1).beta2(0.95)
-                    .schedule(Schedule.COSINE).warmupSteps(Math.max(1, o.steps() / 20)).steps(o.steps())
-                    .batchSize(o.batch()).seqLen(o.seqLen()).seed(o.seed()).pack(true).build();
-            Trainer.Result r = Trainer.train(t, progress, false, dev.lora4j.lab.CommandLineTraining.install());
+            TrainOptions t = TrainOptions.builder(init, text, run).full(true)
+                    .data(new DataConfig(text, null, 0, true, false, null))
+                    .train(TrainConfig.builder().optimizer(OptimizerConfig.builder().lr(o.lr()).weightDecay(0.1).betas(0.9, 0.95).build())
+                            .schedule(new ScheduleConfig(Schedule.COSINE, Math.max(1, o.steps() / 20))).steps(o.steps())
+                            .batchSize(o.batch()).seqLen(o.seqLen()).seed(o.seed()).build())
+                    .build();
+            TrainingRun.Result r = TrainingRun.start(t, progress, false, dev.lora4j.lab.CommandLineTraining.install());
             Files.createDirectories(o.out());
             for (String f : List.of("config.json", "tokenizer.json", "tokenizer_config.json", "loss.png"))
                 AtomicFiles.write(o.out().resolve(f), out -> Files.copy(run.resolve(f), out));

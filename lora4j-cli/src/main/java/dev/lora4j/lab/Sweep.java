@@ -14,7 +14,8 @@ import dev.lora4j.model.Block;
 import dev.lora4j.model.Projection;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.train.TrainOptions;
-import dev.lora4j.train.Trainer;
+import dev.lora4j.train.DataConfig;
+import dev.lora4j.train.TrainingRun;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -61,7 +62,7 @@ public final class Sweep {
 
     /** Trainable parameters per unit of rank for a target set: Σ (in + out) over the modules it adapts. */
     static long perRank(Transformer base, LoraConfig.Targets t) {
-        LoraConfig probe = new LoraConfig(1, 1, 0, t, null, Map.of(), Map.of(), LoraConfig.Init.KAIMING, false);
+        LoraConfig probe = LoraConfig.builder().r(1).targets(t).build();
         long n = 0;
         for (Block b : base.blocks()) for (Projection p : b.projections()) if (probe.adapts(p.name())) n += p.in() + p.out();
         if (n == 0) throw new Lora4jException("targets " + t + " match no module of this model");
@@ -115,18 +116,22 @@ public final class Sweep {
             Path runDir = out.resolve("runs").resolve(c.name());
             AtomicFiles.deleteTree(runDir); // an interrupted configuration starts again
             long t0 = System.nanoTime();
-            TrainOptions.Builder b = template.toBuilder().out(runDir).r(c.rank()).alpha(alpha > 0 ? alpha : 2.0 * c.rank())
-                    .rankPattern(Map.of()).alphaPattern(Map.of()).evalData(null).evalEvery(0).saveEvery(0).initAdapter(null).full(false).evalSplit(0);
+            LoraConfig.Targets targets;
             try (Transformer base = Transformer.load(modelDir)) {
-                b.targets(targets(c.targets(), base.config().modelType()));
+                targets = targets(c.targets(), base.config().modelType());
             }
-            TrainOptions o = b.build();
-            Trainer.Result tr = Trainer.train(o, progress, false, CommandLineTraining.install());
+            DataConfig d = template.data();
+            TrainOptions o = template.toBuilder().out(runDir).initAdapter(null).full(false)
+                    .lora(template.lora().toBuilder().r(c.rank()).alpha(alpha > 0 ? alpha : 2.0 * c.rank()).targets(targets)
+                            .rankPattern(Map.of()).alphaPattern(Map.of()).build())
+                    .data(new DataConfig(d.train(), null, 0, d.pack(), d.skipBadLines(), d.chatTemplate()))
+                    .train(template.train().toBuilder().evalEvery(0).saveEvery(0).build()).build();
+            TrainingRun.Result tr = TrainingRun.start(o, progress, false, CommandLineTraining.install());
             try (Transformer base = Transformer.load(modelDir)) {
                 LoraModel lm = PeftAdapter.load(runDir, base);
-                TokenDataset ev = TokenDataset.read(evalData, base.config().vocabSize(), template.skipBadLines(),
-                        dev.lora4j.data.TextEncoder.ofModel(modelDir, template.chatTemplate())); // text and prompt/completion too, labels kept
-                Evaluator.Result er = Evaluator.evaluate(lm.model(), ev.examples(), ev.labels(), template.seqLen(), template.batchSize());
+                TokenDataset ev = TokenDataset.read(evalData, base.config().vocabSize(), d.skipBadLines(),
+                        dev.lora4j.data.TextEncoder.ofModel(modelDir, d.chatTemplate())); // text and prompt/completion too, labels kept
+                Evaluator.Result er = Evaluator.evaluate(lm.model(), ev.examples(), ev.labels(), template.train().seqLen(), template.train().batchSize());
                 Result r = new Result(c, lm.trainableParameters(), tr.lastLoss(), er.loss(), er.perplexity(), (System.nanoTime() - t0) / 1e9);
                 ObjectNode j = om.createObjectNode().put("targets", c.targets()).put("rank", c.rank()).put("trainable", r.trainable())
                         .put("train_loss", r.trainLoss()).put("eval_loss", r.evalLoss()).put("eval_perplexity", r.evalPerplexity()).put("seconds", r.seconds());

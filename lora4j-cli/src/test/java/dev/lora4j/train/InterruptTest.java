@@ -26,7 +26,7 @@ class InterruptTest {
                 "--out", out.toString(), "--steps", "1000000", "--batch-size", "1", "--seq-len", "16", "--log-every", "1000"))
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
         try {
-            Path metrics = out.resolve(Trainer.METRICS);
+            Path metrics = out.resolve(TrainingRun.METRICS);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (!(Files.exists(metrics) && Files.size(metrics) > 0) && System.nanoTime() < deadline) Thread.sleep(50);
             assertThat(metrics).as("training started").exists();
@@ -39,9 +39,9 @@ class InterruptTest {
         assertThat(log).contains("interrupted: checkpoint saved");
         try (var s = Files.list(out)) {
             Path ckpt = s.filter(d -> d.getFileName().toString().startsWith("checkpoint-")).findFirst().orElseThrow();
-            assertThat(ckpt.resolve(Trainer.STATE)).exists();
+            assertThat(ckpt.resolve(TrainingRun.STATE)).exists();
             assertThat(ckpt.resolve("adapter_model.safetensors")).exists();
-            assertThat(ckpt.resolve(Trainer.OPTIMIZER)).exists();
+            assertThat(ckpt.resolve(TrainingRun.OPTIMIZER)).exists();
         }
     }
 }

@@ -296,4 +296,35 @@ class TrainCommandTest {
         assertThat(Files.readAllLines(out.resolve("metrics.jsonl"))).hasSize(6);
         assertThat(Files.readAllBytes(out.resolve("adapter_model.safetensors"))).isNotEqualTo(four);
     }
+
+    @Test
+    void aConfigFileIsTheCheckpointsOptionsAndTheCommandLineWins() throws IOException {
+        Path first = tmp.resolve("first");
+        assertThat(CliRunner.run(run(first, "--steps", "3", "--save-every", "3", "--lr", "1e-2", "--seed", "5")).code()).isZero();
+        // the checkpoint's trainer_state.json, given as --config with a new --out, repeats the run exactly
+        Path again = tmp.resolve("again");
+        CliRunner.Run r = CliRunner.run("train", "--config", first.resolve("checkpoint-3/trainer_state.json").toString(), "--out", again.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(Files.readAllBytes(again.resolve("adapter_model.safetensors"))).isEqualTo(Files.readAllBytes(first.resolve("adapter_model.safetensors")));
+
+        // a hand-written partial file: its settings apply, an option given on the command line wins over it
+        Path cfg = tmp.resolve("run.json");
+        Files.writeString(cfg, "{\"model\": \"" + BASE.toString().replace("\\", "/") + "\", \"data\": {\"train\": \"" + referenceData()
+                + "\"}, \"lora\": {\"r\": 3, \"target_modules\": [\"q_proj\"]}, \"train\": {\"steps\": 2, \"seq_len\": 12, \"batch_size\": 1,"
+                + " \"optimizer\": {\"lr\": 0.01}}}");
+        Path mixed = tmp.resolve("mixed");
+        r = CliRunner.run("train", "--config", cfg.toString(), "--out", mixed.toString(), "--steps", "4");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).contains("done: 4 steps");
+        JsonNode adapter = new ObjectMapper().readTree(mixed.resolve("adapter_config.json").toFile());
+        assertThat(adapter.get("r").asInt()).isEqualTo(3);
+        assertThat(adapter.get("target_modules").toString()).contains("q_proj").doesNotContain("v_proj");
+
+        // a field the form does not have is named, nothing is written
+        Files.writeString(cfg, "{\"train\": {\"learning_rate\": 0.1}}");
+        r = CliRunner.run("train", "--config", cfg.toString(), "--model", BASE.toString(), "--data", referenceData().toString(), "--out", tmp.resolve("bad").toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err()).contains("run.json", "unknown field 'train.learning_rate'").doesNotContain("\tat ");
+        assertThat(tmp.resolve("bad")).doesNotExist();
+    }
 }

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
  * @param r                default rank
  * @param alpha            default lora_alpha; scale s = alpha/r, or alpha/√r with rsLoRA
  * @param dropout          lora_dropout, applied to the adapter's input while training
- * @param targets          which modules get an adapter
+ * @param targets          which modules get an adapter; null: the model type's default ({@link #defaultTargets})
  * @param layersToTransform layer indices to adapt, or null for all
  * @param rankPattern      module-name pattern → rank, overriding r (PEFT's rank_pattern)
  * @param alphaPattern     module-name pattern → alpha, overriding alpha (PEFT's alpha_pattern)
@@ -67,24 +67,121 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
     }
 
     public LoraConfig {
-        if (r < 1) throw new Lora4jException("r must be >= 1, got " + r);
-        if (!(dropout >= 0 && dropout < 1)) throw new Lora4jException("lora_dropout must be in [0, 1), got " + dropout);
-        if (!(alpha > 0) || !Double.isFinite(alpha)) throw new Lora4jException("lora_alpha must be a positive finite number, got " + alpha);
+        if (r < 1 || r > MAX_RANK) throw new Lora4jException("r (--r) must be in [1, " + MAX_RANK + "], got " + r);
+        if (init == null) throw new Lora4jException("init must be given (KAIMING or GAUSSIAN)");
+        if (!(dropout >= 0 && dropout < 1)) throw new Lora4jException("lora_dropout (--dropout) must be in [0, 1), got " + dropout);
+        if (!(alpha > 0) || !Double.isFinite(alpha)) throw new Lora4jException("lora_alpha (--alpha) must be a positive finite number, got " + alpha);
         rankPattern = rankPattern == null ? Map.of() : Map.copyOf(rankPattern);
         alphaPattern = alphaPattern == null ? Map.of() : Map.copyOf(alphaPattern);
         rankPattern.forEach((k, v) -> {
             compile("(.*\\.)?(" + k + ")$", "rank_pattern key '" + k + "'");
-            if (v < 1) throw new Lora4jException("rank_pattern '" + k + "' must be >= 1, got " + v);
+            if (v == null || v < 1 || v > MAX_RANK) throw new Lora4jException("rank_pattern '" + k + "' (--rank-pattern " + k + "=R) must be in [1, " + MAX_RANK + "], got " + v);
         });
         alphaPattern.forEach((k, v) -> {
             compile("(.*\\.)?(" + k + ")$", "alpha_pattern key '" + k + "'");
-            if (!(v > 0) || !Double.isFinite(v)) throw new Lora4jException("alpha_pattern '" + k + "' must be a positive finite number, got " + v);
+            if (v == null || !(v > 0) || !Double.isFinite(v)) throw new Lora4jException("alpha_pattern '" + k + "' (--alpha-pattern " + k + "=A) must be a positive finite number, got " + v);
         });
+        if (layersToTransform != null) for (Integer l : layersToTransform)
+            if (l == null || l < 0) throw new Lora4jException("layers_to_transform (--layers) holds " + l + "; layer indices are 0 or more");
         layersToTransform = layersToTransform == null ? null : List.copyOf(layersToTransform);
     }
 
+    /** The largest rank accepted (far above any useful one; it bounds what a file or option can make us allocate). */
+    public static final int MAX_RANK = 1 << 16;
+
     public LoraConfig withDropout(double p) {
-        return new LoraConfig(r, alpha, p, targets, layersToTransform, rankPattern, alphaPattern, init, rslora);
+        return toBuilder().dropout(p).build();
+    }
+
+    /** This configuration with the model type's default targets when it names none. */
+    public LoraConfig withTargetsFor(String modelType) {
+        return targets != null ? this : toBuilder().targets(defaultTargets(modelType)).build();
+    }
+
+    /**
+     * A builder with PEFT's defaults: r 8, alpha 8, no dropout, the model type's default targets,
+     * every layer, no patterns, Kaiming-uniform A, plain scaling alpha/r.
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public Builder toBuilder() {
+        return new Builder().r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layersToTransform)
+                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).rslora(rslora);
+    }
+
+    /** LoraConfig by name; see {@link #builder()} for the defaults. */
+    public static final class Builder {
+        private int r = 8;
+        private double alpha = 8;
+        private double dropout;
+        private Targets targets;
+        private List<Integer> layers;
+        private Map<String, Integer> rankPattern = Map.of();
+        private Map<String, Double> alphaPattern = Map.of();
+        private Init init = Init.KAIMING;
+        private boolean rslora;
+
+        private Builder() {}
+
+        /** Rank of every adapted module (unless rankPattern says otherwise). */
+        public Builder r(int v) {
+            r = v;
+            return this;
+        }
+
+        /** lora_alpha (default 8, as PEFT's); the scale is alpha/r. */
+        public Builder alpha(double v) {
+            alpha = v;
+            return this;
+        }
+
+        public Builder dropout(double v) {
+            dropout = v;
+            return this;
+        }
+
+        /** null: the model type's default targets. */
+        public Builder targets(Targets v) {
+            targets = v;
+            return this;
+        }
+
+        /** Targets as the command line writes them: "all-linear" or a comma-separated list. */
+        public Builder targets(String spec) {
+            return targets(parseTargets(spec));
+        }
+
+        /** Layer indices to adapt (layers_to_transform); null: all. */
+        public Builder layers(List<Integer> v) {
+            layers = v;
+            return this;
+        }
+
+        public Builder rankPattern(Map<String, Integer> v) {
+            rankPattern = v;
+            return this;
+        }
+
+        public Builder alphaPattern(Map<String, Double> v) {
+            alphaPattern = v;
+            return this;
+        }
+
+        public Builder init(Init v) {
+            init = v;
+            return this;
+        }
+
+        public Builder rslora(boolean v) {
+            rslora = v;
+            return this;
+        }
+
+        public LoraConfig build() {
+            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, rslora);
+        }
     }
 
     /** PEFT's defaults for a model type: c_attn for GPT-2, q_proj and v_proj for the Llama family. */
@@ -129,6 +226,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
     }
 
     public boolean adapts(String module) {
+        if (targets == null) throw new IllegalStateException("targets not resolved: call withTargetsFor(modelType) first");
         if (!targets.matches(module)) return false;
         return layersToTransform == null || layersToTransform.contains(layerIndex(module));
     }

@@ -63,7 +63,8 @@ public final class LoraModel {
      * Wraps every module the config adapts; {@code weights} gives {A, B} for a linear.
      * A config that adapts nothing is an error listing the modules that exist.
      */
-    static LoraModel wrap(Transformer base, LoraConfig config, Function<Linear, float[][]> weights) {
+    static LoraModel wrap(Transformer base, LoraConfig requested, Function<Linear, float[][]> weights) {
+        LoraConfig config = requested.withTargetsFor(base.config().modelType());
         Map<String, LoraLinear> modules = new LinkedHashMap<>();
         Transformer adapted = base.mapProjections(p -> {
             if (!config.adapts(p.name())) return p;

@@ -71,8 +71,8 @@ public final class Combiner {
                 alphaPattern.put(m.replace(".", "\\."), (double) rm);
             }
         });
-        LoraConfig cfg = new LoraConfig(r, r, 0.0, new LoraConfig.TargetList(List.copyOf(modules)), null, rankPattern, alphaPattern,
-                LoraConfig.Init.KAIMING, false);
+        LoraConfig cfg = LoraConfig.builder().r(r).alpha(r).targets(new LoraConfig.TargetList(List.copyOf(modules)))
+                .rankPattern(rankPattern).alphaPattern(alphaPattern).build();
         return LoraModel.of(base, cfg, lin -> factors.get(lin.name()));
     }
 

@@ -2,128 +2,288 @@ package dev.lora4j.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.LoraConfig;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
-/** TrainOptions to and from JSON, for the trainer_state.json of every checkpoint. */
-final class OptionsJson {
+/**
+ * The one JSON form of a training run's configuration: what every checkpoint's trainer_state.json
+ * holds under "options", and what {@code lora4j train --config FILE} reads. Sections mirror the
+ * records ("data", "lora", "train" with "optimizer" and "schedule"); LoRA's fields carry PEFT's names.
+ * Reading is strict: an unknown field or a value of the wrong type is an error naming the field;
+ * a missing field takes the builder's default.
+ */
+public final class OptionsJson {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private OptionsJson() {}
 
-    static ObjectNode write(TrainOptions o) {
+    public static ObjectNode write(TrainOptions o) {
         ObjectNode j = JSON.createObjectNode();
         j.put("model", o.model().toString());
-        j.put("data", o.data().toString());
         j.put("out", o.out().toString());
-        j.put("r", o.r());
-        j.put("alpha", o.alpha());
-        j.put("dropout", o.dropout());
-        switch (o.targets()) {
-            case null -> j.putNull("targets");
-            case LoraConfig.TargetList l -> {
-                var a = j.putObject("targets").putArray("list");
-                l.names().forEach(a::add);
-            }
-            case LoraConfig.TargetRegex r -> j.putObject("targets").put("regex", r.regex());
-            case LoraConfig.AllLinear a -> j.put("targets", "all-linear");
-        }
-        if (o.layers() == null) j.putNull("layers");
-        else o.layers().forEach(j.putArray("layers")::add);
-        var rp = j.putObject("rank_pattern");
-        o.rankPattern().forEach(rp::put);
-        var ap = j.putObject("alpha_pattern");
-        o.alphaPattern().forEach(ap::put);
-        j.put("init", o.init().name());
-        j.put("rslora", o.rslora());
-        j.put("optimizer", o.optimizer().name());
-        j.put("momentum", o.momentum());
-        j.put("lr", o.lr());
-        j.put("weight_decay", o.weightDecay());
-        j.put("beta1", o.beta1());
-        j.put("beta2", o.beta2());
-        j.put("eps", o.eps());
-        j.put("schedule", o.schedule().name());
-        j.put("warmup_steps", o.warmupSteps());
-        j.put("steps", o.steps());
-        j.put("epochs", o.epochs());
-        j.put("batch_size", o.batchSize());
-        j.put("grad_accum", o.gradAccum());
-        j.put("seq_len", o.seqLen());
-        j.put("max_grad_norm", o.maxGradNorm());
-        j.put("seed", o.seed());
-        j.put("shuffle", o.shuffle());
-        j.put("eval_data", o.evalData() == null ? null : o.evalData().toString());
-        j.put("eval_every", o.evalEvery());
-        j.put("save_every", o.saveEvery());
-        j.put("init_adapter", o.initAdapter() == null ? null : o.initAdapter().toString());
         j.put("full", o.full());
-        j.put("log_every", o.logEvery());
-        j.put("pack", o.pack());
-        j.put("eval_split", o.evalSplit());
-        j.put("skip_bad_lines", o.skipBadLines());
-        j.put("chat_template", o.chatTemplate() == null ? null : o.chatTemplate().toString());
+        j.put("init_adapter", o.initAdapter() == null ? null : o.initAdapter().toString());
+        DataConfig d = o.data();
+        ObjectNode data = j.putObject("data");
+        data.put("train", d.train().toString());
+        data.put("eval", d.eval() == null ? null : d.eval().toString());
+        data.put("eval_split", d.evalSplit());
+        data.put("pack", d.pack());
+        data.put("skip_bad_lines", d.skipBadLines());
+        data.put("chat_template", d.chatTemplate() == null ? null : d.chatTemplate().toString());
+        j.set("lora", writeLora(o.lora()));
+        j.set("train", writeTrain(o.train()));
         return j;
     }
 
-    static TrainOptions read(JsonNode j, Path file) {
-        if (j == null || !j.isObject()) throw new Lora4jException(file + ": missing \"options\" object");
+    static ObjectNode writeLora(LoraConfig c) {
+        ObjectNode l = JSON.createObjectNode();
+        l.put("r", c.r());
+        l.put("lora_alpha", c.alpha());
+        l.put("lora_dropout", c.dropout());
+        switch (c.targets()) {
+            case null -> l.putNull("target_modules");
+            case LoraConfig.TargetList t -> t.names().forEach(l.putArray("target_modules")::add);
+            case LoraConfig.TargetRegex r -> l.put("target_modules", r.regex()).put("target_modules_is_regex", true);
+            case LoraConfig.AllLinear a -> l.put("target_modules", "all-linear");
+        }
+        if (c.layersToTransform() == null) l.putNull("layers_to_transform");
+        else c.layersToTransform().forEach(l.putArray("layers_to_transform")::add);
+        c.rankPattern().forEach(l.putObject("rank_pattern")::put);
+        if (c.rankPattern().isEmpty()) l.putObject("rank_pattern");
+        c.alphaPattern().forEach(l.putObject("alpha_pattern")::put);
+        if (c.alphaPattern().isEmpty()) l.putObject("alpha_pattern");
+        l.put("init", c.init().name().toLowerCase(Locale.ROOT));
+        l.put("use_rslora", c.rslora());
+        return l;
+    }
+
+    static ObjectNode writeTrain(TrainConfig t) {
+        ObjectNode j = JSON.createObjectNode();
+        j.put("steps", t.steps());
+        j.put("epochs", t.epochs());
+        j.put("batch_size", t.batchSize());
+        j.put("grad_accum", t.gradAccum());
+        j.put("seq_len", t.seqLen());
+        j.put("max_grad_norm", t.maxGradNorm());
+        j.put("seed", t.seed());
+        j.put("shuffle", t.shuffle());
+        j.put("eval_every", t.evalEvery());
+        j.put("save_every", t.saveEvery());
+        j.put("log_every", t.logEvery());
+        OptimizerConfig o = t.optimizer();
+        ObjectNode opt = j.putObject("optimizer");
+        opt.put("kind", o.kind().name().toLowerCase(Locale.ROOT));
+        opt.put("lr", o.lr());
+        opt.put("weight_decay", o.weightDecay());
+        opt.putArray("betas").add(o.beta1()).add(o.beta2());
+        opt.put("eps", o.eps());
+        opt.put("momentum", o.momentum());
+        ObjectNode s = j.putObject("schedule");
+        s.put("shape", t.schedule().shape().name().toLowerCase(Locale.ROOT));
+        s.put("warmup_steps", t.schedule().warmupSteps());
+        return j;
+    }
+
+    /** Options from their JSON form; where names an error's place (a file, "trainer_state.json"). */
+    public static TrainOptions read(JsonNode j, String where) {
         try {
-            JsonNode t = j.get("targets");
-            LoraConfig.Targets targets = t == null || t.isNull() ? null
-                    : t.isTextual() ? new LoraConfig.AllLinear()
-                    : t.has("regex") ? new LoraConfig.TargetRegex(t.get("regex").asText())
-                    : new LoraConfig.TargetList(strings(t.get("list")));
-            List<Integer> layers = null;
-            if (j.hasNonNull("layers")) {
-                layers = new ArrayList<>();
-                for (JsonNode n : j.get("layers")) layers.add(n.asInt());
-            }
-            return TrainOptions.builder(Path.of(text(j, "model")), Path.of(text(j, "data")), Path.of(text(j, "out")))
-                    .r(j.get("r").asInt()).alpha(j.get("alpha").asDouble()).dropout(j.get("dropout").asDouble()).targets(targets).layers(layers)
-                    .rankPattern(intMap(j.get("rank_pattern"))).alphaPattern(doubleMap(j.get("alpha_pattern")))
-                    .init(LoraConfig.Init.valueOf(text(j, "init"))).rslora(j.get("rslora").asBoolean())
-                    .optimizer(TrainOptions.OptimizerKind.valueOf(text(j, "optimizer"))).momentum(j.get("momentum").asDouble())
-                    .lr(j.get("lr").asDouble()).weightDecay(j.get("weight_decay").asDouble())
-                    .beta1(j.get("beta1").asDouble()).beta2(j.get("beta2").asDouble()).eps(j.get("eps").asDouble())
-                    .schedule(Schedule.valueOf(text(j, "schedule"))).warmupSteps(j.get("warmup_steps").asLong())
-                    .steps(j.get("steps").asLong()).epochs(j.get("epochs").asInt()).batchSize(j.get("batch_size").asInt())
-                    .gradAccum(j.get("grad_accum").asInt()).seqLen(j.get("seq_len").asInt()).maxGradNorm(j.get("max_grad_norm").asDouble())
-                    .seed(j.get("seed").asLong()).shuffle(j.get("shuffle").asBoolean())
-                    .evalData(j.hasNonNull("eval_data") ? Path.of(j.get("eval_data").asText()) : null).evalEvery(j.get("eval_every").asLong())
-                    .saveEvery(j.get("save_every").asLong()).initAdapter(j.hasNonNull("init_adapter") ? Path.of(j.get("init_adapter").asText()) : null)
-                    .full(j.get("full").asBoolean()).logEvery(j.get("log_every").asLong()).pack(j.path("pack").asBoolean(false))
-                    .evalSplit(j.path("eval_split").asDouble(0)).skipBadLines(j.path("skip_bad_lines").asBoolean(false))
-                    .chatTemplate(j.hasNonNull("chat_template") ? Path.of(j.get("chat_template").asText()) : null).build();
-        } catch (NullPointerException | IllegalArgumentException e) {
-            throw new Lora4jException(file + ": options are incomplete or malformed (" + e.getMessage() + ")");
+            return readOptions(j, where);
+        } catch (Lora4jException e) {
+            // the records' domain checks name the option; the place is added here
+            if (e.getMessage().startsWith(where + ": ")) throw e;
+            throw new Lora4jException(where + ": " + e.getMessage());
         }
     }
 
-    private static java.util.Map<String, Integer> intMap(JsonNode n) {
-        java.util.Map<String, Integer> m = new java.util.LinkedHashMap<>();
-        if (n != null) n.properties().forEach(e -> m.put(e.getKey(), e.getValue().asInt()));
-        return m;
+    private static TrainOptions readOptions(JsonNode j, String where) {
+        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "data", "lora", "train"));
+        Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template"));
+        DataConfig data = new DataConfig(d.path("train", null), d.path("eval", null), d.number("eval_split", 0),
+                d.bool("pack", false), d.bool("skip_bad_lines", false), d.path("chat_template", null));
+        return new TrainOptions(f.path("model", null), f.path("out", null), data, readLora(f.object("lora", LORA_FIELDS)),
+                f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)));
     }
 
-    private static java.util.Map<String, Double> doubleMap(JsonNode n) {
-        java.util.Map<String, Double> m = new java.util.LinkedHashMap<>();
-        if (n != null) n.properties().forEach(e -> m.put(e.getKey(), e.getValue().asDouble()));
-        return m;
+    private static final Set<String> LORA_FIELDS = Set.of("r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_is_regex",
+            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora");
+    private static final Set<String> TRAIN_FIELDS = Set.of("steps", "epochs", "batch_size", "grad_accum", "seq_len", "max_grad_norm", "seed",
+            "shuffle", "eval_every", "save_every", "log_every", "optimizer", "schedule");
+
+    private static LoraConfig readLora(Fields l) {
+        LoraConfig.Builder b = LoraConfig.builder();
+        int r = l.integer("r", 8);
+        b.r(r).alpha(l.number("lora_alpha", r)).dropout(l.number("lora_dropout", 0));
+        JsonNode t = l.get("target_modules");
+        if (t != null && !t.isNull()) {
+            if (l.bool("target_modules_is_regex", false)) b.targets(new LoraConfig.TargetRegex(l.text("target_modules", null)));
+            else if (t.isTextual()) b.targets(t.asText());
+            else b.targets(new LoraConfig.TargetList(l.strings("target_modules")));
+        }
+        b.layers(l.integers("layers_to_transform"));
+        Map<String, Integer> rp = new LinkedHashMap<>();
+        l.numbers("rank_pattern").forEach((k, v) -> rp.put(k, l.toInt("rank_pattern." + k, v)));
+        Map<String, Double> ap = new LinkedHashMap<>(l.numbers("alpha_pattern"));
+        return b.rankPattern(rp).alphaPattern(ap).init(l.choice("init", LoraConfig.Init.class, LoraConfig.Init.KAIMING))
+                .rslora(l.bool("use_rslora", false)).build();
     }
 
-    private static String text(JsonNode j, String f) {
-        return j.get(f).asText();
+    private static TrainConfig readTrain(Fields t) {
+        TrainConfig.Builder b = TrainConfig.builder();
+        Fields o = t.object("optimizer", Set.of("kind", "lr", "weight_decay", "betas", "eps", "momentum"));
+        OptimizerConfig.Builder ob = OptimizerConfig.builder().kind(o.choice("kind", OptimizerConfig.Kind.class, OptimizerConfig.Kind.ADAMW))
+                .lr(o.number("lr", 2e-4)).weightDecay(o.number("weight_decay", 0)).eps(o.number("eps", 1e-8)).momentum(o.number("momentum", 0));
+        List<Double> betas = o.doubles("betas");
+        if (betas != null) {
+            if (betas.size() != 2) throw o.error("betas", "two numbers like [0.9, 0.999]");
+            ob.betas(betas.get(0), betas.get(1));
+        }
+        Fields s = t.object("schedule", Set.of("shape", "warmup_steps"));
+        return b.optimizer(ob.build()).schedule(new ScheduleConfig(s.choice("shape", Schedule.class, Schedule.LINEAR), s.longValue("warmup_steps", 0)))
+                .steps(t.longValue("steps", 0)).epochs(t.integer("epochs", 1)).batchSize(t.integer("batch_size", 8))
+                .gradAccum(t.integer("grad_accum", 1)).seqLen(t.integer("seq_len", 512)).maxGradNorm(t.number("max_grad_norm", 1.0))
+                .seed(t.longValue("seed", 42)).shuffle(t.bool("shuffle", true)).evalEvery(t.longValue("eval_every", 0))
+                .saveEvery(t.longValue("save_every", 0)).logEvery(t.longValue("log_every", 0)).build();
     }
 
-    private static List<String> strings(JsonNode a) {
-        List<String> out = new ArrayList<>();
-        a.forEach(n -> out.add(n.asText()));
-        return out;
+    /** One JSON object read strictly: each accessor checks the type, unknown fields are refused up front. */
+    private record Fields(JsonNode node, String where, String prefix) {
+        Fields(JsonNode node, String where, String prefix, Set<String> known) {
+            this(node == null || node.isNull() ? JSON.createObjectNode() : node, where, prefix);
+            if (!this.node.isObject()) throw new Lora4jException(where + ": " + (prefix.isEmpty() ? "the options" : prefix.substring(0, prefix.length() - 1))
+                    + " must be a JSON object");
+            for (var it = this.node.fieldNames(); it.hasNext(); ) {
+                String name = it.next();
+                if (!known.contains(name))
+                    throw new Lora4jException(where + ": unknown field '" + prefix + name + "' (known: " + String.join(", ", new java.util.TreeSet<>(known)) + ")");
+            }
+        }
+
+        JsonNode get(String name) {
+            JsonNode v = node.get(name);
+            return v == null || v.isNull() ? null : v;
+        }
+
+        Lora4jException error(String name, String expected) {
+            return new Lora4jException(where + ": field '" + prefix + name + "' must be " + expected + ", got " + node.get(name));
+        }
+
+        Fields object(String name, Set<String> known) {
+            return new Fields(get(name), where, prefix + name + ".", known);
+        }
+
+        double number(String name, double dflt) {
+            JsonNode v = get(name);
+            if (v == null) return dflt;
+            if (!v.isNumber()) throw error(name, "a number");
+            return v.asDouble();
+        }
+
+        long longValue(String name, long dflt) {
+            JsonNode v = get(name);
+            if (v == null) return dflt;
+            if (!v.isIntegralNumber() || !v.canConvertToLong()) throw error(name, "a whole number");
+            return v.asLong();
+        }
+
+        int integer(String name, int dflt) {
+            return toInt(name, longValue(name, dflt));
+        }
+
+        int toInt(String name, double v) {
+            if (v != Math.rint(v) || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE)
+                throw new Lora4jException(where + ": field '" + prefix + name + "' must be a whole number within 32 bits, got " + v);
+            return (int) v;
+        }
+
+        boolean bool(String name, boolean dflt) {
+            JsonNode v = get(name);
+            if (v == null) return dflt;
+            if (!v.isBoolean()) throw error(name, "true or false");
+            return v.asBoolean();
+        }
+
+        String text(String name, String dflt) {
+            JsonNode v = get(name);
+            if (v == null) return dflt;
+            if (!v.isTextual()) throw error(name, "a string");
+            return v.asText();
+        }
+
+        Path path(String name, Path dflt) {
+            String s = text(name, null);
+            if (s == null) return dflt;
+            try {
+                return Path.of(s);
+            } catch (java.nio.file.InvalidPathException e) {
+                throw error(name, "a path");
+            }
+        }
+
+        <E extends Enum<E>> E choice(String name, Class<E> type, E dflt) {
+            String s = text(name, null);
+            if (s == null) return dflt;
+            for (E e : type.getEnumConstants()) if (e.name().equalsIgnoreCase(s)) return e;
+            throw error(name, "one of " + java.util.Arrays.stream(type.getEnumConstants()).map(e -> e.name().toLowerCase(Locale.ROOT)).toList());
+        }
+
+        private ArrayNode array(String name) {
+            JsonNode v = get(name);
+            if (v == null) return null;
+            if (!v.isArray()) throw error(name, "an array");
+            return (ArrayNode) v;
+        }
+
+        List<String> strings(String name) {
+            ArrayNode a = array(name);
+            if (a == null) return null;
+            List<String> out = new ArrayList<>();
+            for (JsonNode n : a) {
+                if (!n.isTextual()) throw error(name, "an array of strings");
+                out.add(n.asText());
+            }
+            return out;
+        }
+
+        List<Double> doubles(String name) {
+            ArrayNode a = array(name);
+            if (a == null) return null;
+            List<Double> out = new ArrayList<>();
+            for (JsonNode n : a) {
+                if (!n.isNumber()) throw error(name, "an array of numbers");
+                out.add(n.asDouble());
+            }
+            return out;
+        }
+
+        List<Integer> integers(String name) {
+            List<Double> d = doubles(name);
+            if (d == null) return null;
+            List<Integer> out = new ArrayList<>();
+            for (double v : d) out.add(toInt(name, v));
+            return out;
+        }
+
+        Map<String, Double> numbers(String name) {
+            JsonNode v = get(name);
+            Map<String, Double> out = new LinkedHashMap<>();
+            if (v == null) return out;
+            if (!v.isObject()) throw error(name, "an object of name: number");
+            for (var e : v.properties()) {
+                if (!e.getValue().isNumber()) throw error(name, "an object of name: number");
+                out.put(e.getKey(), e.getValue().asDouble());
+            }
+            return out;
+        }
     }
 }

@@ -7,15 +7,18 @@ import dev.lora4j.eval.Evaluator;
 import dev.lora4j.generate.Completion;
 import dev.lora4j.generate.GenerationConfig;
 import dev.lora4j.generate.TextGenerator;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
-import dev.lora4j.train.TrainOptions;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.train.TrainConfig;
+import dev.lora4j.train.TrainListener;
+import dev.lora4j.train.Trainable;
 import dev.lora4j.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -32,12 +35,19 @@ class ReadmeExampleTest {
     @Test
     void theReadmeExampleTrainsAnAdapterThatChangesTheModel() throws IOException {
         Path model = TestPaths.bundledModel(), data = TestPaths.repo("examples/past-tense.jsonl"), adapter = tmp.resolve("mine");
-        Trainer.train(TrainOptions.lora(model, data, adapter, 8, 60, 1e-3), new PrintStream(new ByteArrayOutputStream()));
+        double before, after;
+        try (Transformer base = Transformer.load(model)) {
+            TokenDataset examples = TokenDataset.read(data, base.config().vocabSize(), false, TextEncoder.ofModel(model, null));
+            LoraModel lora = LoraModel.inject(base, LoraConfig.builder().r(8).build(), 42);
+            Trainer.Result r = Trainer.fit(Trainable.lora(lora), examples, null, TrainConfig.builder().steps(60).lr(1e-3).build(), TrainListener.NONE);
+            assertThat(r.steps()).isEqualTo(60);
+            assertThat(r.train()).hasSize(60);
+            before = Evaluator.evaluate(base, examples.examples(), examples.labels(), 128, 8).loss();
+            after = Evaluator.evaluate(lora.model(), examples.examples(), examples.labels(), 128, 8).loss();
+            PeftAdapter.save(adapter, lora, model.toString());
+        }
+        assertThat(after).isLessThan(before - 1);
         try (TextGenerator generator = TextGenerator.builder(model).adapter("past-tense", adapter).build()) {
-            TokenDataset ds = TokenDataset.read(data, generator.config().vocabSize(), false, TextEncoder.ofModel(model, null));
-            double before = Evaluator.evaluate(generator.base(), ds.examples(), ds.labels(), 128, 8).loss();
-            double after = Evaluator.evaluate(PeftAdapter.load(adapter, generator.base()).model(), ds.examples(), ds.labels(), 128, 8).loss();
-            assertThat(after).isLessThan(before - 1);
             GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(16).stop("\n").build();
             String prompt = "Present: Tom looks at Anna and smiles.\nIn the past:";
             Completion base = generator.generate(TextGenerator.Request.text(prompt).config(greedy));

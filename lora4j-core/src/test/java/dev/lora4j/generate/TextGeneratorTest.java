@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -39,8 +38,7 @@ class TextGeneratorTest {
 
     /** A LoRA adapter on q_proj and v_proj whose B is not zero, so that it changes the output. */
     static LoraModel randomAdapter(Transformer base, long seed) {
-        LoraConfig cfg = new LoraConfig(4, 8, 0, new LoraConfig.TargetList(List.of("q_proj", "v_proj")), null, Map.of(), Map.of(),
-                LoraConfig.Init.KAIMING, false);
+        LoraConfig cfg = LoraConfig.builder().r(4).alpha(8).targets("q_proj,v_proj").build();
         LoraModel m = LoraModel.inject(base, cfg, seed);
         SplittableRandom r = new SplittableRandom(seed + 1);
         for (LoraLinear l : m.modules().values()) for (int i = 0; i < l.b().length; i++) l.b()[i] = (float) r.nextDouble(-1, 1);

@@ -27,7 +27,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -47,8 +46,7 @@ class LoraChatModelTest {
         template = Path.of(LoraChatModelTest.class.getResource("/chatml.jinja").toURI());
         adapter = tmp.resolve("adapter");
         try (Transformer base = Transformer.load(TestPaths.bundledModel())) { // an adapter that changes the answers
-            LoraModel m = LoraModel.inject(base, new LoraConfig(4, 8, 0, new LoraConfig.TargetList(List.of("q_proj", "v_proj")), null,
-                    Map.of(), Map.of(), LoraConfig.Init.KAIMING, false), 3);
+            LoraModel m = LoraModel.inject(base, LoraConfig.builder().r(4).alpha(8).targets("q_proj,v_proj").build(), 3);
             SplittableRandom r = new SplittableRandom(4);
             for (LoraLinear l : m.modules().values()) for (int i = 0; i < l.b().length; i++) l.b()[i] = (float) r.nextDouble(-1, 1);
             PeftAdapter.save(adapter, m, TestPaths.bundledModel().toString());

@@ -1,0 +1,317 @@
+package dev.lora4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.data.TextEncoder;
+import dev.lora4j.data.TokenDataset;
+import dev.lora4j.eval.Evaluator;
+import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.ModelFiles;
+import dev.lora4j.io.OwnedDirectory;
+import dev.lora4j.io.SafeTensors;
+import dev.lora4j.io.SafeTensorsWriter;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A training run from files to files, as {@code lora4j train} makes it: loads the model and the data
+ * named by {@link TrainOptions}, runs {@link Trainer#fit} and keeps a run directory: progress lines,
+ * metrics.jsonl, resumable checkpoint-N directories (adapter or weights, optimizer state, the options),
+ * and finally the PEFT adapter (or the full checkpoint). The directory is owned ({@link OwnedDirectory}):
+ * a new run claims it whole, a resumed one locks it against a second writer.
+ */
+public final class TrainingRun {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    public static final String STATE = "trainer_state.json", OPTIMIZER = "optimizer.safetensors", METRICS = "metrics.jsonl";
+
+    /** How a run ended: steps done, the last loss, the output directory, and whether it was stopped (resumable). */
+    public record Result(long steps, double lastLoss, Path out, boolean interrupted) {}
+
+    private final TrainOptions o;
+    private final PrintStream progress;
+    private final boolean replaceEarlierRun;
+    private final TrainListener listener;
+
+    private TrainingRun(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener) {
+        this.o = o;
+        this.progress = progress;
+        this.replaceEarlierRun = replaceEarlierRun;
+        this.listener = listener;
+    }
+
+    /** Trains from scratch (or from the initial adapter) into a new or empty output directory. */
+    public static Result start(TrainOptions o, PrintStream progress) {
+        return start(o, progress, false, TrainListener.NONE);
+    }
+
+    /**
+     * As {@link #start(TrainOptions, PrintStream)}; with replaceEarlierRun, an output directory holding a
+     * finished (or interrupted and checkpointed) earlier run is taken over: the files that run listed are
+     * deleted first, and a directory holding anything else is refused.
+     */
+    public static Result start(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener) {
+        return new TrainingRun(o, progress, replaceEarlierRun, listener).run(null);
+    }
+
+    /**
+     * Continues a run (a checkpoint directory, or the newest checkpoint of an output directory) with its
+     * saved settings, or with steps optimizer steps in all when steps is not null (to train a finished
+     * run further; the schedule then runs to the new end).
+     */
+    public static Result resume(Path dir, Long steps, PrintStream progress, TrainListener listener) {
+        Path ckpt;
+        TrainOptions o;
+        try {
+            ckpt = findCheckpoint(dir);
+            JsonNode state = ModelFiles.readJson(ckpt.resolve(STATE));
+            o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE).toString());
+            if (steps != null) o = o.toBuilder().train(o.train().toBuilder().steps(steps).build()).build();
+        } catch (RuntimeException e) {
+            listener.onClose(); // the run never started
+            throw e;
+        }
+        return new TrainingRun(o, progress, false, listener).run(ckpt);
+    }
+
+    static Path findCheckpoint(Path dir) {
+        if (Files.isRegularFile(dir.resolve(STATE))) return dir;
+        try (var s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d{1,18}") && Files.isRegularFile(p.resolve(STATE)))
+                    .max(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(11))))
+                    .orElseThrow(() -> new Lora4jException(dir + ": no " + STATE + " and no checkpoint-N directory to resume from"));
+        } catch (IOException e) {
+            throw new Lora4jException(dir + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    private Result run(Path resumeFrom) {
+        // a new run owns its output directory whole; a resumed one continues its own, locked against a second writer
+        try (OwnedDirectory owned = resumeFrom == null ? claimOutput() : OwnedDirectory.lock(o.out(), "train")) {
+            try {
+                return train(resumeFrom);
+            } finally {
+                owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
+            }
+        } catch (IOException | UncheckedIOException e) {
+            String why = e instanceof UncheckedIOException u ? u.getCause().getMessage() : e.getMessage();
+            throw new Lora4jException(o.out() + ": write failed: " + why, e);
+        } finally {
+            listener.onClose();
+        }
+    }
+
+    private OwnedDirectory claimOutput() {
+        if (!replaceEarlierRun && Files.isDirectory(o.out()) && Files.exists(o.out().resolve(OwnedDirectory.MANIFEST)))
+            throw new Lora4jException(o.out() + ": holds an earlier training run; continue it with --resume " + o.out()
+                    + ", replace it with --overwrite, or choose a new --out");
+        return OwnedDirectory.claim(o.out(), "train", replaceEarlierRun, "--out");
+    }
+
+    /** What is trained, and how its result is written: a PEFT adapter, or a full HF checkpoint. */
+    private record Trainee(Trainable trainable, Saver save) {}
+
+    @FunctionalInterface
+    private interface Saver {
+        void writeInto(Path dir) throws IOException;
+    }
+
+    private Result train(Path resumeFrom) throws IOException {
+        // a full fine-tuning checkpoint is itself a complete HF checkpoint: resume loads the weights from it
+        Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
+        try (Transformer base = Transformer.load(weights)) {
+            TokenDataset[] data = readData(base);
+            Trainee trainee;
+            if (o.full()) {
+                FullModel full = FullModel.of(base);
+                trainee = new Trainee(full, dir -> full.save(dir, o.model()));
+            } else {
+                LoraModel lm = resumeFrom != null ? PeftAdapter.load(resumeFrom, base, o.lora().dropout())
+                        : o.initAdapter() != null ? PeftAdapter.load(o.initAdapter(), base, o.lora().dropout())
+                        : LoraModel.inject(base, o.lora(), o.train().seed());
+                trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
+            }
+            TrainState from = resumeFrom == null ? TrainState.START : readState(resumeFrom);
+            long total = o.train().totalSteps(data[0].examples().size());
+            if (from.step() >= total) {
+                progress.printf("the run is at step %d of %d: nothing to train; give --steps N (more than %d) with --resume to train further%n",
+                        from.step(), total, from.step());
+                return new Result(from.step(), Double.NaN, o.out(), false);
+            }
+            progress.println(trainee.trainable().summary());
+            RunDirectory dir = new RunDirectory(trainee);
+            dir.readCurves(from.step());
+            Trainer.Result r = Trainer.fit(trainee.trainable(), data[0], data[1], o.train(), dir.andThen(listener), from);
+            if (r.stopped()) {
+                progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + r.steps()), o.out());
+            } else {
+                trainee.save().writeInto(o.out());
+                if (console()) progress.println();
+                progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; saved in %s%n", r.steps(), r.lastLoss(), o.out());
+            }
+            if (!dir.curve.isEmpty()) listener.onFinish(o.out(), dir.curve, dir.evalCurve);
+            return new Result(r.steps(), r.lastLoss(), o.out(), r.stopped());
+        }
+    }
+
+    /** The training and evaluation data ({@code [1]} may be null), read, split and packed as the options say. */
+    private TokenDataset[] readData(Transformer base) {
+        DataConfig d = o.data();
+        int vocab = base.config().vocabSize();
+        TextEncoder tok = TextEncoder.ofModel(o.model(), d.chatTemplate());
+        TokenDataset train = TokenDataset.read(d.train(), vocab, d.skipBadLines(), tok);
+        if (train.skipped() > 0) progress.printf("%s: %d bad lines skipped%n", d.train(), train.skipped());
+        TokenDataset eval = d.eval() == null ? null : TokenDataset.read(d.eval(), vocab, d.skipBadLines(), tok);
+        if (d.evalSplit() > 0) {
+            TokenDataset[] parts = train.split(d.evalSplit(), o.train().seed());
+            train = parts[0];
+            eval = parts[1];
+        }
+        if (d.pack()) {
+            int t = Trainer.seqLen(o.train(), base);
+            train = train.packed(t);
+            if (eval != null) eval = eval.packed(t);
+        }
+        return new TokenDataset[] {train, eval};
+    }
+
+    private TrainState readState(Path ckpt) {
+        JsonNode state = ModelFiles.readJson(ckpt.resolve(STATE));
+        try (SafeTensors st = SafeTensors.open(ckpt.resolve(OPTIMIZER))) {
+            List<float[]> arrays = new ArrayList<>();
+            for (int i = 0; st.has("state." + i); i++) arrays.add(st.tensor("state." + i).toArray());
+            long optimizerSteps;
+            try {
+                optimizerSteps = Long.parseLong(st.metadata().getOrDefault("steps", "0"));
+            } catch (NumberFormatException e) {
+                throw new Lora4jException(ckpt.resolve(OPTIMIZER) + ": metadata 'steps' is not a whole number: " + st.metadata().get("steps"));
+            }
+            JsonNode step = state.path("global_step");
+            if (!step.canConvertToLong() || step.asLong() < 0)
+                throw new Lora4jException(ckpt.resolve(STATE) + ": global_step must be a whole number >= 0, got " + step);
+            return new TrainState(step.asLong(), arrays, optimizerSteps);
+        }
+    }
+
+    /** The listener that keeps the run directory: metrics.jsonl, progress lines, checkpoints. */
+    private final class RunDirectory implements TrainListener {
+        private final Trainee trainee;
+        final List<Point> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
+
+        RunDirectory(Trainee trainee) {
+            this.trainee = trainee;
+        }
+
+        @Override
+        public void onStep(Step s) throws IOException {
+            curve.add(new Point(s.step(), s.loss()));
+            metric(Map.of("step", s.step(), "loss", s.loss(), "lr", (float) s.lr(), "grad_norm", s.gradNorm(), "tokens_per_s", s.tokensPerSecond(),
+                    "elapsed_s", s.elapsedSeconds()));
+            progressLine(s);
+        }
+
+        @Override
+        public void onEval(long step, Evaluator.Result r) throws IOException {
+            evalCurve.add(new Point(step, r.loss()));
+            metric(Map.of("step", step, "eval_loss", r.loss(), "eval_perplexity", r.perplexity()));
+            if (console()) progress.println();
+            progress.printf(Locale.ROOT, "eval at step %d: loss %.4f, perplexity %.3f%n", step, r.loss(), r.perplexity());
+        }
+
+        /** out/checkpoint-STEP: the adapter, the optimizer state and the trainer state, written into a temporary directory then renamed. */
+        @Override
+        public void onCheckpoint(TrainState state) throws IOException {
+            Path dir = o.out().resolve("checkpoint-" + state.step()), tmp = o.out().resolve(".checkpoint-" + state.step() + ".tmp");
+            AtomicFiles.deleteTree(tmp);
+            trainee.save().writeInto(tmp);
+            Map<String, Tensor> arrays = new LinkedHashMap<>();
+            List<float[]> s = state.optimizerState();
+            for (int i = 0; i < s.size(); i++) arrays.put("state." + i, Tensor.of("state." + i, s.get(i), s.get(i).length));
+            SafeTensorsWriter.write(tmp.resolve(OPTIMIZER), arrays, DType.F32, Map.of("steps", Long.toString(state.optimizerSteps())));
+            var root = JSON.createObjectNode();
+            root.put("global_step", state.step());
+            root.set("options", OptionsJson.write(o));
+            AtomicFiles.writeString(tmp.resolve(STATE), JSON.writeValueAsString(root) + "\n");
+            AtomicFiles.deleteTree(dir);
+            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        }
+
+        private void metric(Map<String, Object> values) throws IOException {
+            Files.writeString(o.out().resolve(METRICS), new ObjectMapper().writeValueAsString(new TreeMap<>(values)) + "\n",
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        }
+
+        /** Reloads the curve of steps before a resume from metrics.jsonl, dropping lines past the checkpoint. */
+        void readCurves(long start) throws IOException {
+            Path m = o.out().resolve(METRICS);
+            if (!Files.exists(m)) return;
+            List<String> keep = new ArrayList<>();
+            int torn = 0;
+            // a run killed mid-write (kill -9, a full disk) may leave a torn last line: it is dropped, not fatal
+            for (String line : new String(Files.readAllBytes(m), StandardCharsets.UTF_8).split("\n")) {
+                if (line.isBlank()) continue;
+                JsonNode j;
+                try {
+                    j = JSON.readTree(line);
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    j = null;
+                }
+                if (j == null || !j.isObject() || !j.path("step").canConvertToLong()) {
+                    torn++;
+                    continue;
+                }
+                long s = j.path("step").asLong();
+                if (s > start) continue;
+                keep.add(line);
+                if (j.has("loss")) curve.add(new Point(s, j.get("loss").asDouble()));
+                if (j.has("eval_loss")) evalCurve.add(new Point(s, j.get("eval_loss").asDouble()));
+            }
+            if (torn > 0) progress.printf("%s: %d unreadable line%s (a torn write?) dropped%n", m, torn, torn == 1 ? "" : "s");
+            AtomicFiles.writeString(m, keep.isEmpty() ? "" : String.join("\n", keep) + "\n");
+        }
+
+        private void progressLine(Step s) {
+            long every = o.train().logEvery() > 0 ? o.train().logEvery() : Math.max(1, s.totalSteps() / 20);
+            String line = String.format(Locale.ROOT, "%s step %d/%d  loss %.4f  lr %.3e  %,.0f tok/s  ETA %s",
+                    bar(s.step(), s.totalSteps()), s.step(), s.totalSteps(), s.loss(), s.lr(), s.tokensPerSecond(), hms(s.etaSeconds()));
+            if (console()) progress.print("\r" + line + "   ");
+            else if (s.step() % every == 0 || s.step() == s.totalSteps() || s.step() == 1) progress.println(line);
+            progress.flush();
+        }
+    }
+
+    private static boolean console() {
+        return System.console() != null;
+    }
+
+    /** A 20-character progress bar: [=======>            ]. */
+    static String bar(long step, long total) {
+        int filled = (int) (20 * step / Math.max(1, total));
+        return "[" + "=".repeat(Math.max(0, filled - 1)) + (filled > 0 ? (filled == 20 ? "=" : ">") : "") + " ".repeat(20 - filled) + "]";
+    }
+
+    static String hms(double seconds) {
+        if (Double.isNaN(seconds)) return "-:--:--";
+        long s = Math.max(0, Math.round(seconds));
+        return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+    }
+}
