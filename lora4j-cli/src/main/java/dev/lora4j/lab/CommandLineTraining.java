@@ -42,8 +42,15 @@ public final class CommandLineTraining implements TrainListener {
     }
 
     @Override
-    public void onFinish(Path out, List<Point> train, List<Point> eval) throws IOException {
-        LossChart.write(out.resolve("loss.png"), "lora4j training loss", train, eval);
+    public void onFinish(Path out, List<Point> train, List<Point> eval) {
+        // the chart is a convenience: whatever stops it (a full disk, Java2D refusing to start while the JVM
+        // shuts down after Ctrl-C) is a note, never a failed run; the adapter and metrics.jsonl are written already
+        try {
+            LossChart.write(out.resolve("loss.png"), "lora4j training loss", train, eval);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            System.err.println("lora4j: note: loss.png not drawn (" + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())
+                    + "); the loss curve is in metrics.jsonl");
+        }
     }
 
     @Override

@@ -48,8 +48,11 @@ final class TokenCache {
         }
     }
 
-    /** The cached dataset, or null when there is none or it was made from something else. */
-    static TokenDataset load(Path source, String key) {
+    /**
+     * The cached dataset, or null when there is none, it was made from something else, or it is damaged
+     * (cut short, counts that do not fit the file, ids outside the vocabulary): the data is then tokenized again.
+     */
+    static TokenDataset load(Path source, String key, int vocabSize) {
         Path cache = pathOf(source);
         if (key == null || !Files.isRegularFile(cache)) return null;
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
@@ -64,11 +67,15 @@ final class TokenCache {
             pos += pad(keyLen);
             int n = m.get(INT, pos), skipped = m.get(INT, pos + 4);
             pos += 8;
+            // every count is checked against the bytes left before anything is allocated from it
+            if (n < 0 || skipped < 0 || 12L * n > m.byteSize() - pos) return null;
             List<int[]> examples = new ArrayList<>(n), labels = new ArrayList<>(n);
             List<String> adapters = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
                 int len = m.get(INT, pos), hasLabels = m.get(INT, pos + 4), nameLen = m.get(INT, pos + 8);
                 pos += 12;
+                long left = m.byteSize() - pos;
+                if (len < 0 || (hasLabels != 0 && hasLabels != 1) || nameLen < -1 || 4L * len * (1 + hasLabels) + Math.max(0, nameLen) > left) return null;
                 int[] ids = new int[len];
                 MemorySegment.copy(m, INT, pos, ids, 0, len);
                 pos += 4L * len;
@@ -77,7 +84,9 @@ final class TokenCache {
                     lab = new int[len];
                     MemorySegment.copy(m, INT, pos, lab, 0, len);
                     pos += 4L * len;
+                    for (int v : lab) if (v != -100 && (v < 0 || v >= vocabSize)) return null;
                 }
+                for (int v : ids) if (v < 0 || v >= vocabSize) return null;
                 String name = null;
                 if (nameLen >= 0) {
                     name = new String(m.asSlice(pos, nameLen).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
@@ -88,7 +97,7 @@ final class TokenCache {
                 adapters.add(name);
             }
             return new TokenDataset(source, List.copyOf(examples), Collections.unmodifiableList(labels), Collections.unmodifiableList(adapters), skipped);
-        } catch (IOException | IndexOutOfBoundsException e) {
+        } catch (IOException | RuntimeException e) {
             return null; // unreadable or cut short: tokenize again
         }
     }

@@ -50,7 +50,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
         if (format.tokenizer() == null) return parse(file, vocabSize, skipBad, format);
         String key = TokenCache.key(file, vocabSize, skipBad, format);
-        TokenDataset cached = TokenCache.load(file, key);
+        TokenDataset cached = TokenCache.load(file, key, vocabSize);
         if (cached != null) return cached;
         TokenDataset ds = parse(file, vocabSize, skipBad, format);
         TokenCache.store(file, key, ds);
