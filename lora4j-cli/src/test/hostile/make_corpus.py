@@ -98,7 +98,7 @@ def write(path, content):
         f.write(content if isinstance(content, bytes) else content.encode("utf-8"))
 
 
-def case(cid, family, args, names, files=None, codes=(1, 2), fsize_kib=None, remove=(), note=None):
+def case(cid, family, args, names, files=None, codes=(1, 2), fsize_kib=None, remove=(), note=None, absent=None):
     """files: relative path in the case (model/..., adapter/..., data.jsonl, ...) -> bytes or str."""
     d = os.path.join(OUT, "cases", cid)
     for rel, content in (files or {}).items():
@@ -110,6 +110,8 @@ def case(cid, family, args, names, files=None, codes=(1, 2), fsize_kib=None, rem
         entry["remove"] = list(remove)
     if note:
         entry["note"] = note
+    # a refused command leaves no output behind (nothing half-written)
+    entry["absent"] = list(absent) if absent is not None else (["{out}"] if "{out}" in args and 0 not in codes else [])
     cases.append(entry)
 
 
@@ -188,7 +190,7 @@ def model_file_cases():
                                                            "high_freq_factor": 4, "original_max_position_embeddings": 16}),
                                          ["config.json", "rope_scaling"]),
         "config-unknown-activation": (cfg(hidden_act="relu9"), ["config.json", "relu9"]),
-        "config-layers-2^31": (cfg(num_hidden_layers=2147483647), ["config.json"]),
+        "config-layers-2^31": (cfg(num_hidden_layers=2147483647), ["missing tensor"]),
     }
     for cid, (content, names) in bad_configs.items():
         case(cid, F, EVAL, names, {"model/config.json": content})
@@ -275,6 +277,30 @@ def model_file_cases():
     case("model-dir-missing", F, ["eval", "--model", "{case}/nowhere", "--data", "{data}"], ["nowhere"])
 
 
+def byte_level(regex):
+    """A GPT-2-style byte-level BPE (256 byte tokens, no merges) whose pre-tokenizer splits with regex, as Llama 3's does."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    table, n = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + n)
+            n += 1
+    return json.dumps({
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": 256, "content": "</s>", "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True}],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": {table[b]: b for b in range(256)}, "merges": []}})
+
+
 def tokenizer_cases():
     F = "tokenizers"
     with open(TOKENIZER, encoding="utf-8") as f:
@@ -304,17 +330,15 @@ def tokenizer_cases():
         "tok-unknown-normalizer": (t(lambda c: c.update(normalizer={"type": "Klingon"})), ["tokenizer.json", "Klingon"]),
         "tok-unknown-pre-tokenizer": (t(lambda c: c.update(pre_tokenizer={"type": "Klingon"})), ["tokenizer.json", "Klingon"]),
         "tok-unknown-decoder": (t(lambda c: c.update(decoder={"type": "Klingon"})), ["tokenizer.json", "Klingon"]),
-        "tok-invalid-regex": (t(lambda c: c.update(pre_tokenizer={"type": "Split", "pattern": {"Regex": "(("}, "behavior": "Isolated", "invert": False})),
-                              ["tokenizer.json", "(("]),
         "tok-post-processor-unknown-token": (t(lambda c: c["post_processor"]["special_tokens"].update(
             {"<zz>": {"id": "<zz>", "ids": [99999999], "tokens": ["<zz>"]}}) or c["post_processor"]["single"].insert(0, {"SpecialToken": {"id": "<zz>", "type_id": 0}})),
-                                             ["tokenizer.json"]),
+                                             ["99999999"]),
     }
     for cid, (content, names) in cases_.items():
         case(cid, F, EVAL, names, {"model/tokenizer.json": content})
     # catastrophic backtracking: ((a+)+)+b over a long run of a's must end (error or result) within the time bound
-    slow = t(lambda c: c.update(pre_tokenizer={"type": "Split", "pattern": {"Regex": "((a+)+)+b"}, "behavior": "Isolated", "invert": False}))
-    case("tok-catastrophic-regex", F, EVAL, ["data.jsonl"], {"model/tokenizer.json": slow,
+    case("tok-invalid-regex", F, EVAL, ["tokenizer.json", "Split"], {"model/tokenizer.json": byte_level("((")})
+    case("tok-catastrophic-regex", F, EVAL, ["tokenizer.json", "catastrophic backtracking"], {"model/tokenizer.json": byte_level("((a+)+)+b"),
                                                             "data.jsonl": json.dumps({"text": "a" * 5000 + "!"}) + "\n"},
          codes=(0, 1), note="accepted or refused within the bound: the regex runs with a work limit")
     many = t(lambda c: c["added_tokens"].extend({"id": 3 + i, "content": f"<tok{i:03d}>", "special": False} for i in range(300)))
@@ -333,14 +357,15 @@ def tokenizer_cases():
         "tpl-syntax-error": "{% for m in messages %}{{ m['content'] }",
         "tpl-recursive-macro": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
     }
-    chat = ["generate", "--model", "{model}", "--chat", "hello", "--max-new-tokens", "2", "--temperature", "0"]
+    chat = ["eval", "--model", "{model}", "--data", "{case}/chat.jsonl"]
+    messages = json.dumps({"messages": [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi there"}]}) + "\n"
     for cid, tpl in templates.items():
-        case(cid, "chat templates", chat, ["chat"],
-             {"model/tokenizer_config.json": json.dumps({"bos_token": "<s>", "eos_token": "</s>", "chat_template": tpl})},
-             codes=(1,) if cid != "tpl-string-doubling" else (1,))
+        case(cid, "chat templates", chat, ["template"],
+             {"model/tokenizer_config.json": json.dumps({"bos_token": "<s>", "eos_token": "</s>", "chat_template": tpl}), "chat.jsonl": messages},
+             codes=(1,))
     case("tpl-not-a-string", "chat templates", chat, ["tokenizer_config.json", "chat_template"],
-         {"model/tokenizer_config.json": json.dumps({"eos_token": "</s>", "chat_template": 123})})
-    case("tokenizer-config-not-json", "chat templates", chat, ["tokenizer_config.json"], {"model/tokenizer_config.json": "{"})
+         {"model/tokenizer_config.json": json.dumps({"eos_token": "</s>", "chat_template": 123}), "chat.jsonl": messages})
+    case("tokenizer-config-not-json", "chat templates", chat, ["tokenizer_config.json"], {"model/tokenizer_config.json": "{", "chat.jsonl": messages})
 
 
 def data_cases():
@@ -409,7 +434,7 @@ def adapter_cases():
     nan = adapter_tensors()
     kb = [n for n in nan if "lora_B" in n][0]
     nan[kb] = ("F32", nan[kb][1], f32([float("inf")] * numel(nan[kb][1])))
-    case("ad-infinite-weights-merge", F, MERGE, ["lora_B"], {"adapter/adapter_model.safetensors": safetensors(nan)})
+    case("ad-infinite-weights-merge", F, MERGE, ["non-finite", "nothing was written"], {"adapter/adapter_model.safetensors": safetensors(nan)})
     case("ad-weights-missing", F, ADAPT, ["adapter_model.safetensors"], remove=["adapter/adapter_model.safetensors"])
     case("merge-out-is-a-file", F, ["merge", "--model", "{model}", "--adapter", "{adapter}", "--out", "{case}/file.txt"], ["file.txt"],
          {"file.txt": "keep me"})
@@ -438,13 +463,13 @@ def option_cases():
         ("opt-gen-top-p-2", GEN + ["--top-p", "2"], ["--top-p"]),
         ("opt-gen-top-k-negative", GEN + ["--top-k", "-1"], ["--top-k"]),
         ("opt-eval-batch-zero", EVAL + ["--batch-size", "0"], ["--batch-size"]),
-        ("opt-combine-rank-zero", ["combine", "--model", "{model}", "--adapter", "{adapter}", "--adapter", "{adapter}", "--out", "{out}",
-                                  "--method", "svd", "--rank", "0"], ["--rank"]),
-        ("opt-combine-weight-nan", ["combine", "--model", "{model}", "--adapter", "{adapter}", "--adapter", "{adapter}", "--out", "{out}",
-                                   "--weights", "NaN,1"], ["--weights"]),
-        ("opt-factorize-rank-zero", ["factorize", "--model", "{model}", "--module", "model.layers.0.self_attn.q_proj", "--rank", "0",
-                                     "--out", "{out}"], ["--rank"]),
-        ("opt-factorize-unknown-module", ["factorize", "--model", "{model}", "--module", "nothing", "--rank", "2", "--out", "{out}"], ["nothing"]),
+        ("opt-combine-rank-negative", ["combine", "--model", "{model}", "--adapter", "{adapter}", "--adapter", "{adapter}", "--out", "{out}",
+                                  "--method", "svd", "--rank", "-1"], ["--rank"]),
+        ("opt-combine-weight-nan", ["combine", "--model", "{model}", "--adapter", "{adapter}:NaN", "--adapter", "{adapter}", "--out", "{out}"],
+         ["NaN"]),
+        ("opt-factorize-ranks-zero", ["factorize", "--model", "{model}", "--module", "model.layers.0.self_attn.q_proj", "--ranks", "0",
+                                      "--out", "{out}"], ["rank 0"]),
+        ("opt-factorize-unknown-module", ["factorize", "--model", "{model}", "--module", "nothing", "--ranks", "2", "--out", "{out}"], ["nothing"]),
     ]
     for cid, args, names in opts:
         case(cid, F, args, names)
@@ -452,12 +477,12 @@ def option_cases():
 
 def disk_full_cases():
     F = "full disk"
-    case("full-disk-merge", F, MERGE, ["{out}"], fsize_kib=16)
-    case("full-disk-train", F, TRAIN, ["{out}"], fsize_kib=8)
+    case("full-disk-merge", F, MERGE, ["{out}", "cannot write"], fsize_kib=16)
+    case("full-disk-train", F, TRAIN, ["{out}", "cannot write"], fsize_kib=1, absent=["{out}/adapter_model.safetensors"])
     case("full-disk-combine", F, ["combine", "--model", "{model}", "--adapter", "{adapter}", "--adapter", "{adapter}", "--out", "{out}"],
-         ["{out}"], fsize_kib=1)
-    case("full-disk-factorize", F, ["factorize", "--model", "{model}", "--module", "model.layers.0.mlp.up_proj", "--rank", "4", "--out", "{out}"],
-         ["{out}"], fsize_kib=1)
+         ["{out}", "cannot write"], fsize_kib=1)
+    case("full-disk-factorize", F, ["factorize", "--model", "{model}", "--module", "model.layers.0.mlp.up_proj", "--ranks", "4", "--out", "{out}"],
+         ["{out}", "cannot write"], fsize_kib=1, absent=["{out}/factors.safetensors"])
 
 
 def main():

@@ -1,5 +1,7 @@
 package dev.lora4j.cli;
 
+import dev.lora4j.Lora4jException;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
@@ -69,6 +71,15 @@ final class EvalCommand implements Callable<Integer> {
                 });
             } else {
                 r = Evaluator.evaluate(AdapterSpecs.weightedSum(m, adapters), ds.examples(), ds.labels(), t, batchSize);
+            }
+            if (r.tokens() == 0)
+                throw new Lora4jException(data + ": no token to score (every example is one token long within --seq-len " + t
+                        + ", or all its labels are -100)");
+            if (!Double.isFinite(r.loss())) {
+                // say why: a weight of the model that is not a number, or activations that overflowed
+                String bad = m.source().firstNonFinite();
+                throw new Lora4jException("the loss is " + r.loss() + ": " + (bad != null ? model + " holds a non-finite weight, " + bad
+                        : "every weight of " + model + " is finite; the activations overflowed (an adapter with extreme weights?)"));
             }
             System.out.printf(java.util.Locale.ROOT, "loss %.6f  perplexity %.4f  tokens %d  examples %d  (%.2f s)%n",
                     r.loss(), r.perplexity(), r.tokens(), r.examples(), r.seconds());

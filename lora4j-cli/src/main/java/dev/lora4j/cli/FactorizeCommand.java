@@ -11,6 +11,7 @@ import dev.lora4j.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -88,10 +89,11 @@ final class FactorizeCommand implements Callable<Integer> {
                     factors.put("B_" + r, Tensor.of("B_" + r, b, r, n));
                 }
             }
-            if (out != null) SafeTensorsWriter.write(out.resolve("factors.safetensors"), factors, DType.F32, Map.of("tensor", tensor));
-            Path reportDir = report != null ? report : out;
-            if (reportDir != null) {
-                dev.lora4j.lab.Report rep = new dev.lora4j.lab.Report("lora4j factorize: " + tensor);
+            if (out != null && Files.exists(out) && (!Files.isDirectory(out) || !isEmpty(out)))
+                throw new Lora4jException(out + ": exists and is not an empty directory; --out takes a new directory");
+            dev.lora4j.lab.Report rep = null;
+            if (report != null || out != null) {
+                rep = new dev.lora4j.lab.Report("lora4j factorize: " + tensor);
                 rep.paragraph(model + ": " + tensor + " " + t.shapeString() + ", effective rank " + String.format(Locale.ROOT, "%.2f", svd.effectiveRank()));
                 List<List<String>> table = new java.util.ArrayList<>();
                 double[][] curve = new double[svd.k()][], spectrum = new double[svd.k()][];
@@ -104,12 +106,27 @@ final class FactorizeCommand implements Callable<Integer> {
                 rep.lines("error-vs-rank.png", "relative error of the best rank-k approximation", "rank k", "‖M − M_k‖_F / ‖M‖_F",
                         Map.of("error", curve), false);
                 rep.lines("spectrum.png", "singular values", "index", "singular value", Map.of("σ", spectrum), true);
-                rep.write(reportDir);
-                if (!json) System.out.println("report: " + reportDir.resolve("index.html"));
             }
+            if (out != null) {
+                // the factors and their report, all or nothing (a full disk leaves no half of it)
+                dev.lora4j.lab.Report withFactors = report == null ? rep : null;
+                dev.lora4j.io.AtomicFiles.writeDirectory(out, dir -> {
+                    SafeTensorsWriter.write(dir.resolve("factors.safetensors"), factors, DType.F32, Map.of("tensor", tensor));
+                    if (withFactors != null) withFactors.write(dir);
+                });
+            }
+            if (report != null) rep.write(report);
+            Path reportDir = report != null ? report : out;
+            if (reportDir != null && !json) System.out.println("report: " + reportDir.resolve("index.html"));
             if (json) System.out.println(om.writeValueAsString(root));
         }
         return 0;
+    }
+
+    private static boolean isEmpty(Path dir) throws java.io.IOException {
+        try (var entries = Files.list(dir)) {
+            return entries.findAny().isEmpty();
+        }
     }
 
     private static int distance(String a, String b) {

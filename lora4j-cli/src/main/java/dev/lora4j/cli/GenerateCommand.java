@@ -111,6 +111,9 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
             if (chat && g.chatTemplate() == null)
                 throw new Lora4jException(model + ": tokenizer_config.json has no chat_template; give one with --chat-template FILE");
+            // a NaN weight would make every logit NaN and the "answer" token 0, silently: refused, named
+            String bad = g.base().source().firstNonFinite();
+            if (bad != null) throw new Lora4jException(model + ": holds a non-finite weight, " + bad + "; generation would be meaningless");
             String adapter = null;
             if (route != null) {
                 for (var e : AdapterSpecs.named(g.base(), adapters).adapters().entrySet()) g.addAdapter(e.getKey(), e.getValue());

@@ -4,7 +4,9 @@ import dev.lora4j.Lora4jException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 
 /** The lora4j command line: a thin layer over the Java API; each subcommand is one class. */
 @Command(name = "lora4j", mixinStandardHelpOptions = true, version = "lora4j 0.1.0",
@@ -20,8 +22,12 @@ public final class Main {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
+            IOException io = ex instanceof IOException e ? e : ex instanceof UncheckedIOException u ? u.getCause() : null;
             if (ex instanceof Lora4jException) {
                 err.println("lora4j: error: " + ex.getMessage());
+            } else if (io != null) {
+                // a file system's refusal (full disk, permissions, a path that is a file) is the user's to fix, not a bug
+                err.println("lora4j: error: " + describe(io));
             } else {
                 err.println("lora4j: internal error: " + ex);
                 ex.printStackTrace(err);
@@ -30,5 +36,13 @@ public final class Main {
             return 1;
         });
         return cli.execute(args);
+    }
+
+    static String describe(IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException f) return f.getFile() + ": no such file or directory";
+        if (e instanceof java.nio.file.AccessDeniedException f) return f.getFile() + ": permission denied";
+        if (e instanceof java.nio.file.FileSystemException f && f.getFile() != null)
+            return f.getFile() + ": " + (f.getReason() != null ? f.getReason() : f.getClass().getSimpleName().replace("Exception", ""));
+        return e.getMessage() != null ? e.getMessage() : e.toString();
     }
 }

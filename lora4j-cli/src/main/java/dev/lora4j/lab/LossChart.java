@@ -15,6 +15,11 @@ import java.util.List;
 
 /** Draws the training (and evaluation) loss against the step into a PNG, with JFreeChart, headless. */
 public final class LossChart {
+    static {
+        // PNGs are encoded in memory: ImageIO's default disk cache writes temporary files (and fails on a full disk)
+        javax.imageio.ImageIO.setUseCache(false);
+    }
+
     private LossChart() {}
 
     public static void write(Path png, String title, List<TrainListener.Point> train, List<TrainListener.Point> eval) throws IOException {

@@ -30,6 +30,11 @@ import java.util.Map;
  * written as report/index.html with each chart also saved beside it as a PNG file.
  */
 public final class Report {
+    static {
+        // PNGs are encoded in memory: ImageIO's default disk cache writes temporary files (and fails on a full disk)
+        javax.imageio.ImageIO.setUseCache(false);
+    }
+
     private final StringBuilder body = new StringBuilder();
     private final String title;
     private final Map<String, byte[]> images = new java.util.LinkedHashMap<>();

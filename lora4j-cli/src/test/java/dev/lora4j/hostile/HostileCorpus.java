@@ -11,7 +11,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -25,11 +24,12 @@ import java.util.stream.Stream;
 /**
  * Runs the hostile-input corpus (src/test/resources/hostile, written by src/test/hostile/make_corpus.py)
  * inside a child JVM started by {@link HostileCorpusTest} with a small heap: each case's command runs
- * in-process with its output captured and a time bound, and one JSON line per case goes to the results
- * file. A case that overruns its bound ends the JVM (its thread cannot be stopped): the test then names it.
+ * in-process with its output captured and a time bound, and one JSON line per case goes to the real
+ * standard output (a pipe: a file-size limit on the child does not cut it). A case that overruns its bound
+ * ends the JVM (its thread cannot be stopped): the test then names it.
  *
- * <p>Arguments: corpus directory, work directory, results file, and the file-size limit (KiB) whose cases
- * to run, or "none" for the cases without one.
+ * <p>Arguments: corpus directory, work directory (the cases prepared by {@link #prepare}), and the
+ * file-size limit (KiB) whose cases to run, or "none" for the cases without one.
  */
 public final class HostileCorpus {
     static final long CASE_SECONDS = 30;
@@ -38,8 +38,8 @@ public final class HostileCorpus {
     private HostileCorpus() {}
 
     public static void main(String[] args) throws Exception {
-        Path corpus = Path.of(args[0]), work = Path.of(args[1]), results = Path.of(args[2]);
-        String group = args[3];
+        Path corpus = Path.of(args[0]), work = Path.of(args[1]);
+        String group = args[2];
         ExecutorService runner = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "hostile-case");
             t.setDaemon(true);
@@ -51,7 +51,6 @@ public final class HostileCorpus {
             if (!fsize.equals(group)) continue;
             String id = c.get("id").asText();
             Path dir = work.resolve(id);
-            prepare(corpus, c, dir);
             List<String> argv = new ArrayList<>();
             for (JsonNode a : c.get("args")) argv.add(expand(a.asText(), dir));
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
@@ -75,7 +74,8 @@ public final class HostileCorpus {
             r.put("ms", (System.nanoTime() - t0) / 1_000_000);
             String text = captured.toString(StandardCharsets.UTF_8);
             r.put("output", text.length() > 4000 ? text.substring(0, 2000) + "\n…\n" + text.substring(text.length() - 2000) : text);
-            Files.writeString(results, JSON.writeValueAsString(r) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            out.println(JSON.writeValueAsString(r));
+            out.flush();
             if (r.has("timeout")) System.exit(3); // the case's thread is still running: nothing after it can be trusted
         }
         System.exit(0);

@@ -6,7 +6,10 @@ import dev.lora4j.TestPaths;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,10 +43,11 @@ class HostileCorpusTest {
         Set<String> groups = new LinkedHashSet<>();
         for (JsonNode c : cases) groups.add(c.has("fsize_kib") ? c.get("fsize_kib").asText() : "none");
         Map<String, JsonNode> results = new LinkedHashMap<>();
-        for (String group : groups) results.putAll(runGroup(corpus, group));
+        for (String group : groups) results.putAll(runGroup(corpus, cases, group));
 
         List<String> failures = new ArrayList<>();
         Map<String, Integer> families = new LinkedHashMap<>();
+        long slowest = 0;
         for (JsonNode c : cases) {
             String id = c.get("id").asText();
             families.merge(c.get("family").asText(), 1, Integer::sum);
@@ -62,15 +66,22 @@ class HostileCorpusTest {
                 c.get("codes").forEach(n -> codes.add(n.asInt()));
                 if (!codes.contains(code)) failures.add(id + ": exit " + code + ", expected " + codes + "\n" + indent(output));
                 else if (TRACE.matcher(output).find()) failures.add(id + ": a stack trace or Java exception name\n" + indent(output));
-                else for (JsonNode name : c.get("stderr")) {
-                    String expected = HostileCorpus.expand(name.asText(), dir);
-                    if (!output.contains(expected)) {
-                        failures.add(id + ": output does not name '" + expected + "'\n" + indent(output));
-                        break;
+                else {
+                    for (JsonNode name : c.get("stderr")) {
+                        String expected = HostileCorpus.expand(name.asText(), dir);
+                        if (!output.contains(expected)) {
+                            failures.add(id + ": output does not name '" + expected + "'\n" + indent(output));
+                            break;
+                        }
                     }
+                    for (JsonNode path : c.path("absent"))
+                        if (Files.exists(Path.of(HostileCorpus.expand(path.asText(), dir))))
+                            failures.add(id + ": left " + HostileCorpus.expand(path.asText(), dir) + " behind\n" + indent(output));
                 }
+                slowest = Math.max(slowest, r.path("ms").asLong());
             }
         }
+        System.out.println("hostile corpus: " + cases.size() + " cases " + families + ", slowest " + slowest + " ms, " + failures.size() + " failed");
         assertThat(families.keySet()).containsExactlyInAnyOrder("model files", "tokenizers", "chat templates", "data", "adapters", "options",
                 "full disk");
         assertThat(cases.size()).isGreaterThanOrEqualTo(140);
@@ -86,13 +97,13 @@ class HostileCorpusTest {
     }
 
     /** One child JVM (256 MB heap; for a full disk, a file-size limit in KiB) running the group's cases. */
-    private Map<String, JsonNode> runGroup(Path corpus, String group) throws IOException, InterruptedException {
-        Path work = tmp.resolve("work-" + group), results = tmp.resolve("results-" + group + ".jsonl");
-        Files.createDirectories(work);
+    private Map<String, JsonNode> runGroup(Path corpus, JsonNode cases, String group) throws IOException, InterruptedException {
+        Path work = tmp.resolve("work-" + group);
+        for (JsonNode c : cases) if (group(c).equals(group)) HostileCorpus.prepare(corpus, c, work.resolve(c.get("id").asText()));
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> jvm = List.of(java, "-Xmx256m", "-XX:-UsePerfData", "--add-modules", "jdk.incubator.vector",
                 "-cp", System.getProperty("java.class.path"), HostileCorpus.class.getName(),
-                corpus.toString(), work.toString(), results.toString(), group);
+                corpus.toString(), work.toString(), group);
         List<String> command = new ArrayList<>();
         if (group.equals("none")) command.addAll(jvm);
         else {
@@ -100,14 +111,30 @@ class HostileCorpusTest {
             command.addAll(List.of("bash", "-c", "ulimit -f " + group + " && exec \"$@\"", "bash"));
             command.addAll(jvm);
         }
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("child-" + group + ".log").toFile()).start();
-        if (!p.waitFor(10, TimeUnit.MINUTES)) p.destroyForcibly().waitFor();
-        Map<String, JsonNode> out = new LinkedHashMap<>();
-        if (Files.exists(results))
-            for (String line : Files.readAllLines(results)) if (!line.isBlank()) {
-                JsonNode r = JSON.readTree(line);
-                out.put(r.get("id").asText(), r);
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getOutputStream().close(); // stdin at its end: nothing waits for a user
+        // the results come through a pipe; the whole group is bounded (each case is, inside the child)
+        Thread killer = Thread.ofVirtual().start(() -> {
+            try {
+                if (!p.waitFor(10, TimeUnit.MINUTES)) p.destroyForcibly();
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
             }
+        });
+        Map<String, JsonNode> out = new LinkedHashMap<>();
+        StringBuilder other = new StringBuilder();
+        try (var lines = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = lines.readLine()) != null; ) {
+                if (line.startsWith("{\"id\"")) {
+                    JsonNode r = JSON.readTree(line);
+                    out.put(r.get("id").asText(), r);
+                } else other.append(line).append('\n');
+            }
+        }
+        p.waitFor();
+        killer.interrupt();
+        Files.writeString(tmp.resolve("child-" + group + ".log"), other);
+        if (out.isEmpty()) throw new AssertionError("group " + group + ": the child JVM gave no result:\n" + other);
         return out;
     }
 }

@@ -20,6 +20,28 @@ public final class AtomicFiles {
     }
 
     public static void write(Path target, Body body) throws IOException {
+        try {
+            writeOrThrow(target, body);
+        } catch (IOException e) {
+            throw failed(target, e);
+        }
+    }
+
+    /**
+     * An I/O failure named by what was being written, with the system's reason ("No space left on device",
+     * "File too large", "Permission denied"); the first failure's wording is kept when they nest.
+     */
+    public static IOException failed(Path target, IOException e) {
+        String reason = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason()
+                : e instanceof java.nio.file.FileSystemException f ? f.getClass().getSimpleName().replace("Exception", "") + " " + f.getFile()
+                : e.getMessage();
+        if (reason != null && reason.startsWith(target.toString())) return e; // named already
+        boolean full = reason != null && (reason.contains("No space left") || reason.contains("File too large") || reason.contains("Disk quota"));
+        return new IOException(target + ": cannot write: " + reason + (full ? " (the disk is full, or a file-size limit is reached;"
+                + " nothing partial was left)" : ""), e);
+    }
+
+    private static void writeOrThrow(Path target, Body body) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
@@ -72,6 +94,8 @@ public final class AtomicFiles {
             Files.delete(tmp.resolve(PARTIAL));
             if (Files.isDirectory(target)) Files.delete(target); // empty, checked by the caller
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw failed(target, e);
         } finally {
             deleteTree(tmp);
         }

@@ -72,7 +72,9 @@ public final class ModelFiles implements AutoCloseable {
                 files.add(st);
                 for (String n : st.entries().keySet()) byName.put(n, st);
             } else {
-                throw new Lora4jException(dir + ": no model.safetensors or model.safetensors.index.json");
+                String pickle = Files.exists(dir.resolve("pytorch_model.bin")) ? " (pytorch_model.bin is a Python pickle, which lora4j never loads:"
+                        + " it can run code; convert it to safetensors, e.g. with transformers' save_pretrained(safe_serialization=True))" : "";
+                throw new Lora4jException(dir + ": no model.safetensors or model.safetensors.index.json" + pickle);
             }
         } catch (RuntimeException e) {
             files.forEach(SafeTensors::close);
@@ -141,6 +143,24 @@ public final class ModelFiles implements AutoCloseable {
             throw new Lora4jException(file(name).path() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(e.shape())
                     + ", expected " + java.util.Arrays.toString(shape) + " from config.json");
         return tensor(name);
+    }
+
+    /**
+     * The first NaN or infinite weight, as "tensor[index] = value", or null when every weight is finite.
+     * One pass over the files (what one decoded token reads anyway), in 64k-element chunks.
+     */
+    public String firstNonFinite() {
+        float[] chunk = new float[1 << 16];
+        for (String name : names()) {
+            Tensor t = tensor(name);
+            long n = t.numel();
+            for (long at = 0; at < n; at += chunk.length) {
+                int k = (int) Math.min(chunk.length, n - at);
+                t.dtype().toFloats(t.data(), at * t.dtype().bytes, chunk, k);
+                for (int i = 0; i < k; i++) if (!Float.isFinite(chunk[i])) return name + "[" + (at + i) + "] = " + chunk[i];
+            }
+        }
+        return null;
     }
 
     public List<SafeTensors> files() {

@@ -133,12 +133,18 @@ public final class PeftAdapter {
         if (!c.path("modules_to_save").isNull() && !c.path("modules_to_save").isMissingNode() && !c.path("modules_to_save").isEmpty())
             throw new Lora4jException(file + ": modules_to_save is not supported");
         JsonNode rNode = c.get("r"), alphaNode = c.get("lora_alpha");
-        if (rNode == null || !rNode.isIntegralNumber() || rNode.asInt() < 1) throw new Lora4jException(file + ": field 'r' must be a positive integer, got " + rNode);
+        if (rNode == null || !rNode.isIntegralNumber() || !rNode.canConvertToInt() || rNode.asInt() < 1) throw new Lora4jException(file + ": field 'r' must be a positive integer, got " + rNode);
         if (alphaNode == null || !alphaNode.isNumber()) throw new Lora4jException(file + ": field 'lora_alpha' must be a number, got " + alphaNode);
         JsonNode tm = c.get("target_modules");
         LoraConfig.Targets targets;
         if (tm == null || tm.isNull()) throw new Lora4jException(file + ": missing field 'target_modules'");
-        else if (tm.isTextual()) targets = tm.asText().equals("all-linear") ? new LoraConfig.AllLinear() : new LoraConfig.TargetRegex(tm.asText());
+        else if (tm.isTextual()) {
+            try {
+                targets = tm.asText().equals("all-linear") ? new LoraConfig.AllLinear() : new LoraConfig.TargetRegex(tm.asText());
+            } catch (Lora4jException e) {
+                throw new Lora4jException(file + ": target_modules: " + e.getMessage());
+            }
+        }
         else if (tm.isArray()) {
             List<String> names = new ArrayList<>();
             tm.forEach(n -> names.add(n.asText()));
@@ -161,7 +167,7 @@ public final class PeftAdapter {
         try {
             return new LoraConfig(rNode.asInt(), alphaNode.asDouble(), dropout, targets, layers, rankPattern, alphaPattern, in,
                     c.path("use_rslora").asBoolean(false));
-        } catch (IllegalArgumentException e) {
+        } catch (Lora4jException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": " + e.getMessage());
         }
     }
@@ -182,7 +188,13 @@ public final class PeftAdapter {
                 String module = moduleOf(key);
                 if (module == null)
                     throw new Lora4jException(file + ": tensor '" + key + "' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight or .lora_B.weight)");
-                byModule.computeIfAbsent(module, k -> new float[2][])[key.contains(".lora_A.") ? 0 : 1] = st.tensor(key).toArray();
+                float[][] ab = byModule.computeIfAbsent(module, k -> new float[2][]);
+                int which = key.contains(".lora_A.") ? 0 : 1;
+                // PEFT writes either key style; both for one module would leave which one counts to chance
+                if (ab[which] != null)
+                    throw new Lora4jException(file + ": holds both " + PREFIX + module + (which == 0 ? ".lora_A" : ".lora_B") + ".weight and its"
+                            + " .default. twin; keep one");
+                ab[which] = st.tensor(key).toArray();
             }
             List<String> known = LoraModel.moduleNames(base);
             for (String module : byModule.keySet())

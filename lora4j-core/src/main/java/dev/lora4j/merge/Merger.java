@@ -105,8 +105,9 @@ public final class Merger {
         DType forced = dtype.equals("same") ? null : DType.ofOption(dtype);
         if (forced == null && !dtype.equals("same")) throw new Lora4jException("--dtype must be same, f32, bf16 or f16, got '" + dtype + "'");
         if (Files.exists(out)) {
+            if (!Files.isDirectory(out)) throw new Lora4jException(out + ": exists and is a file; merge writes a new checkpoint directory");
             try (var s = Files.list(out)) {
-                if (!Files.isDirectory(out) || s.findAny().isPresent())
+                if (s.findAny().isPresent())
                     throw new Lora4jException(out + ": exists and is not an empty directory; merge writes a new checkpoint directory");
             }
         }

@@ -82,7 +82,7 @@ public record ModelConfig(
         int hidden = c.hasNonNull("n_inner") ? integer(file, c, "n_inner") : 4 * dim;
         int maxPos = c.has("n_positions") ? integer(file, c, "n_positions") : integer(file, c, "n_ctx");
         return new ModelConfig("gpt2", integer(file, c, "vocab_size"), dim, integer(file, c, "n_layer"), heads, heads,
-                dim / heads, hidden, maxPos, new LayerNormKind((float) c.path("layer_norm_epsilon").asDouble(1e-5)),
+                dim / heads, hidden, maxPos, new LayerNormKind((float) positive(file, c, "layer_norm_epsilon", 1e-5)),
                 new LearnedPositions(), new GeluMlp(), true, 0);
     }
 
@@ -105,22 +105,29 @@ public record ModelConfig(
         JsonNode rp = c.get("rope_parameters");
         if (rp != null && !rp.isNull() && !rp.isObject()) throw new Lora4jException(file + ": rope_parameters must be an object");
         boolean v5 = rp != null && rp.isObject();
-        double theta = v5 && rp.has("rope_theta") ? number(file, rp, "rope_theta") : c.path("rope_theta").asDouble(10000.0);
+        double theta = v5 && rp.has("rope_theta") ? positive(file, rp, "rope_theta", 10000.0) : positive(file, c, "rope_theta", 10000.0);
         JsonNode rs = c.get("rope_scaling");
         if ((rs == null || rs.isNull()) && v5 && !rp.path("rope_type").asText("default").equals("default")) rs = rp;
         if (rs != null && !rs.isNull()) {
             String kind = rs.path("rope_type").asText(rs.path("type").asText(""));
             if (!kind.equals("llama3"))
                 throw new Lora4jException(file + ": rope scaling type '" + kind + "' is not supported (expected llama3 or none)");
-            scaling = new Llama3Scaling(number(file, rs, "factor"), number(file, rs, "low_freq_factor"),
-                    number(file, rs, "high_freq_factor"), integer(file, rs, "original_max_position_embeddings"));
+            try {
+                scaling = new Llama3Scaling(positive(file, rs, "factor"), positive(file, rs, "low_freq_factor"),
+                        positive(file, rs, "high_freq_factor"), integer(file, rs, "original_max_position_embeddings"));
+            } catch (Lora4jException e) {
+                throw new Lora4jException(e.getMessage().replace("field '", "field 'rope_scaling."));
+            }
+            if (!(scaling.highFreqFactor() > scaling.lowFreqFactor()))
+                throw new Lora4jException(file + ": rope_scaling high_freq_factor must be greater than low_freq_factor, got "
+                        + scaling.highFreqFactor() + " and " + scaling.lowFreqFactor());
         }
         int window = 0;
         boolean windowOn = type.equals("mistral") || c.path("use_sliding_window").asBoolean(false);
         if (windowOn && c.hasNonNull("sliding_window")) window = integer(file, c, "sliding_window");
         return new ModelConfig(type, integer(file, c, "vocab_size"), dim, integer(file, c, "num_hidden_layers"), heads, kvHeads,
-                headDim, integer(file, c, "intermediate_size"), c.path("max_position_embeddings").asInt(2048),
-                new RmsNormKind((float) c.path("rms_norm_eps").asDouble(1e-6)),
+                headDim, integer(file, c, "intermediate_size"), c.hasNonNull("max_position_embeddings") ? integer(file, c, "max_position_embeddings") : 2048,
+                new RmsNormKind((float) positive(file, c, "rms_norm_eps", 1e-6)),
                 new Rotary(theta, scaling), new SwiGluMlp(),
                 c.path("tie_word_embeddings").asBoolean(false), window);
     }
@@ -144,9 +151,15 @@ public record ModelConfig(
         return v.asInt();
     }
 
-    private static double number(Path file, JsonNode c, String name) {
+    /** A positive finite number (in float range: norms and rotary run in fp32). */
+    private static double positive(Path file, JsonNode c, String name) {
         JsonNode v = field(file, c, name);
-        if (!v.isNumber()) throw new Lora4jException(file + ": field '" + name + "' must be a number, got " + v);
+        if (!v.isNumber() || !(v.asDouble() > 0) || !Float.isFinite((float) v.asDouble()) || (float) v.asDouble() == 0f)
+            throw new Lora4jException(file + ": field '" + name + "' must be a positive finite number, got " + v);
         return v.asDouble();
+    }
+
+    private static double positive(Path file, JsonNode c, String name, double absent) {
+        return c.hasNonNull(name) ? positive(file, c, name) : absent;
     }
 }

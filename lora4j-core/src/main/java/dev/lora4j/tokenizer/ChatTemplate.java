@@ -132,7 +132,9 @@ public final class ChatTemplate {
             throw failure(e, -1, e.getMessage());
         }
         for (TemplateError e : r.getErrors()) {
-            if (e.getSeverity() != TemplateError.ErrorType.FATAL) continue;
+            // Jinjava reports a recursive macro (refused by the sandbox) only as a warning, and renders nothing for it
+            boolean cycle = e.getMessage() != null && e.getMessage().startsWith("Cycle detected for macro");
+            if (e.getSeverity() != TemplateError.ErrorType.FATAL && !cycle) continue;
             throw failure(e.getException(), e.getLineno(), e.getMessage());
         }
         return r.getOutput();

@@ -30,6 +30,8 @@ public interface Tokenizer {
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
         JsonNode j = ModelFiles.readJson(file);
+        if (!j.isObject() || !j.path("model").isObject()) throw new Lora4jException(file + ": not a tokenizer.json (no \"model\" object)");
+        BpeVocab.checkDecoder(file, j.get("decoder"));
         String model = j.path("model").path("type").asText("");
         String pre = j.path("pre_tokenizer").path("type").asText("");
         if (model.equals("BPE") && (pre.equals("ByteLevel") || pre.equals("Sequence"))) return ByteLevelBpe.of(file, j);

@@ -105,26 +105,42 @@ public final class TrainingRun {
     }
 
     private Result run(Path resumeFrom) {
-        // a new run owns its output directory whole; a resumed one continues its own, locked against a second writer
-        try (OwnedDirectory owned = resumeFrom == null ? claimOutput() : OwnedDirectory.lock(o.out(), "train")) {
-            try {
-                return train(resumeFrom);
-            } finally {
-                owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
+        // a new run claims its output directory only once the model and the data have been read: bad input leaves nothing
+        // behind; a resumed one locks its own first, against a second writer
+        try {
+            if (resumeFrom == null) refuseEarlierRun();
+            Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model(); // a full fine-tuning checkpoint is a complete model
+            if (resumeFrom != null) {
+                try (OwnedDirectory owned = OwnedDirectory.lock(o.out(), "train"); Transformer base = Transformer.load(weights)) {
+                    return trainIn(owned, prepare(base, resumeFrom));
+                }
+            }
+            try (Transformer base = Transformer.load(weights)) {
+                Prepared p = prepare(base, null);
+                try (OwnedDirectory owned = OwnedDirectory.claim(o.out(), "train", replaceEarlierRun, "--out")) {
+                    return trainIn(owned, p);
+                }
             }
         } catch (IOException | UncheckedIOException e) {
             String why = e instanceof UncheckedIOException u ? u.getCause().getMessage() : e.getMessage();
-            throw new Lora4jException(o.out() + ": write failed: " + why, e);
+            throw new Lora4jException(why.startsWith(o.out().toString()) ? why : o.out() + ": write failed: " + why, e);
         } finally {
             listener.onClose();
         }
     }
 
-    private OwnedDirectory claimOutput() {
+    private Result trainIn(OwnedDirectory owned, Prepared p) throws IOException {
+        try {
+            return train(p);
+        } finally {
+            owned.complete(); // whatever ended the run, every file in the directory is this run's (only kill -9 skips this)
+        }
+    }
+
+    private void refuseEarlierRun() {
         if (!replaceEarlierRun && Files.isDirectory(o.out()) && Files.exists(o.out().resolve(OwnedDirectory.MANIFEST)))
             throw new Lora4jException(o.out() + ": holds an earlier training run; continue it with --resume " + o.out()
                     + ", replace it with --overwrite, or choose a new --out");
-        return OwnedDirectory.claim(o.out(), "train", replaceEarlierRun, "--out");
     }
 
     /** What is trained, and how its result is written: a PEFT adapter, or a full HF checkpoint. */
@@ -135,42 +151,48 @@ public final class TrainingRun {
         void writeInto(Path dir) throws IOException;
     }
 
-    private Result train(Path resumeFrom) throws IOException {
-        // a full fine-tuning checkpoint is itself a complete HF checkpoint: resume loads the weights from it
-        Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model();
-        try (Transformer base = Transformer.load(weights)) {
-            TokenDataset[] data = readData(base);
-            Trainee trainee;
-            if (o.full()) {
-                FullModel full = FullModel.of(base);
-                trainee = new Trainee(full, dir -> full.save(dir, o.model()));
-            } else {
-                LoraModel lm = resumeFrom != null ? PeftAdapter.load(resumeFrom, base, o.lora().dropout())
-                        : o.initAdapter() != null ? PeftAdapter.load(o.initAdapter(), base, o.lora().dropout())
-                        : LoraModel.inject(base, o.lora(), o.train().seed());
-                trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
-            }
-            TrainState from = resumeFrom == null ? TrainState.START : readState(resumeFrom);
-            long total = o.train().totalSteps(data[0].examples().size());
-            if (from.step() >= total) {
-                progress.printf("the run is at step %d of %d: nothing to train; give --steps N (more than %d) with --resume to train further%n",
-                        from.step(), total, from.step());
-                return new Result(from.step(), Double.NaN, o.out(), false);
-            }
-            progress.println(trainee.trainable().summary());
-            RunDirectory dir = new RunDirectory(trainee);
-            dir.readCurves(from.step());
-            Trainer.Result r = Trainer.fit(trainee.trainable(), data[0], data[1], o.train(), dir.andThen(listener), from);
-            if (r.stopped()) {
-                progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + r.steps()), o.out());
-            } else {
-                trainee.save().writeInto(o.out());
-                if (console()) progress.println();
-                progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; saved in %s%n", r.steps(), r.lastLoss(), o.out());
-            }
-            if (!dir.curve.isEmpty()) listener.onFinish(o.out(), dir.curve, dir.evalCurve);
-            return new Result(r.steps(), r.lastLoss(), o.out(), r.stopped());
+    /** Everything a run needs, read and checked before anything is written. */
+    private record Prepared(TokenDataset train, TokenDataset eval, Trainee trainee, TrainState from) {}
+
+    private Prepared prepare(Transformer base, Path resumeFrom) {
+        TokenDataset[] data = readData(base);
+        Trainee trainee;
+        if (o.full()) {
+            FullModel full = FullModel.of(base);
+            trainee = new Trainee(full, dir -> full.save(dir, o.model()));
+        } else {
+            LoraModel lm = resumeFrom != null ? PeftAdapter.load(resumeFrom, base, o.lora().dropout())
+                    : o.initAdapter() != null ? PeftAdapter.load(o.initAdapter(), base, o.lora().dropout())
+                    : LoraModel.inject(base, o.lora(), o.train().seed());
+            trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
         }
+        int t = Trainer.seqLen(o.train(), base);
+        if (Trainer.targetTokens(data[0], t) == 0)
+            throw new Lora4jException(o.data().train() + ": no example has a token to learn (examples of one token, or every label -100"
+                    + " within --seq-len " + t + "): there is nothing to train on");
+        return new Prepared(data[0], data[1], trainee, resumeFrom == null ? TrainState.START : readState(resumeFrom));
+    }
+
+    private Result train(Prepared p) throws IOException {
+        long total = o.train().totalSteps(p.train().examples().size());
+        if (p.from().step() >= total) {
+            progress.printf("the run is at step %d of %d: nothing to train; give --steps N (more than %d) with --resume to train further%n",
+                    p.from().step(), total, p.from().step());
+            return new Result(p.from().step(), Double.NaN, o.out(), false);
+        }
+        progress.println(p.trainee().trainable().summary());
+        RunDirectory dir = new RunDirectory(p.trainee());
+        dir.readCurves(p.from().step());
+        Trainer.Result r = Trainer.fit(p.trainee().trainable(), p.train(), p.eval(), o.train(), dir.andThen(listener), p.from());
+        if (r.stopped()) {
+            progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + r.steps()), o.out());
+        } else {
+            p.trainee().save().writeInto(o.out());
+            if (console()) progress.println();
+            progress.printf(Locale.ROOT, "done: %d steps, last loss %.4f; saved in %s%n", r.steps(), r.lastLoss(), o.out());
+        }
+        if (!dir.curve.isEmpty()) listener.onFinish(o.out(), dir.curve, dir.evalCurve);
+        return new Result(r.steps(), r.lastLoss(), o.out(), r.stopped());
     }
 
     /** The training and evaluation data ({@code [1]} may be null), read, split and packed as the options say. */
