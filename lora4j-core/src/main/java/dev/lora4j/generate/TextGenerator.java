@@ -208,6 +208,36 @@ public final class TextGenerator implements AutoCloseable {
         return generate(List.of(request)).getFirst();
     }
 
+    /** A request made ready to run: its sequence (prompt ids, sampler, end conditions) and its text stream (null without a tokenizer). */
+    record Prepared(Generator.Sequence sequence, TextStream stream) {
+        String finish() {
+            return stream == null ? "" : stream.finish();
+        }
+    }
+
+    /** Encodes the prompt and builds the sampler, end conditions and text stream of one request. */
+    Prepared prepare(Request r) {
+        int[] prompt = encode(r.prompt());
+        GenerationConfig c = r.config();
+        int[] eos = c.eosIds() == null ? modelEosIds : c.eosIds().stream().mapToInt(Integer::intValue).toArray();
+        List<String> stops = new ArrayList<>(c.stopStrings());
+        if (r.prompt() instanceof Prompt.Chat && !template.eosToken().isEmpty() && !stops.contains(template.eosToken()))
+            stops.add(template.eosToken()); // the end of a turn, in case it is not one token of eos_token_id
+        TextStream stream = tokenizer == null ? null : new TextStream(tokenizer, eos, stops, r.listener());
+        if (stream == null && !stops.isEmpty()) throw new Lora4jException(modelDir + ": stop strings need the model's tokenizer.json, and it has none");
+        Sampler sampler = new Sampler(c.temperature(), c.topK(), c.topP(), c.repetitionPenalty(), new SplittableRandom(c.seed()));
+        return new Prepared(new Generator.Sequence(prompt, c.maxNewTokens(), sampler, eos,
+                stream == null ? Generator.StopCondition.NEVER : stream, stream == null ? id -> {} : stream), stream);
+    }
+
+    /** The adapter loaded under name (null for null: the base alone); an unknown name is refused. */
+    public synchronized LoraModel adapter(String name) {
+        if (name == null) return null;
+        LoraModel m = adapters.get(name);
+        if (m == null) throw new Lora4jException("no adapter named '" + name + "' (loaded: " + adapters.keySet() + ")");
+        return m;
+    }
+
     /** Runs the requests as one ragged batch: each with its own prompt length, adapter, settings and listener. */
     public List<Completion> generate(List<Request> requests) {
         AdapterSet.Mixed model = serving; // this call's adapters, whatever is loaded or unloaded meanwhile
@@ -217,18 +247,9 @@ public final class TextGenerator implements AutoCloseable {
         for (int i = 0; i < requests.size(); i++) {
             Request r = requests.get(i);
             route[i] = r.adapter();
-            int[] prompt = encode(r.prompt());
-            GenerationConfig c = r.config();
-            int[] eos = c.eosIds() == null ? modelEosIds : c.eosIds().stream().mapToInt(Integer::intValue).toArray();
-            List<String> stops = new ArrayList<>(c.stopStrings());
-            if (r.prompt() instanceof Prompt.Chat && !template.eosToken().isEmpty() && !stops.contains(template.eosToken()))
-                stops.add(template.eosToken()); // the end of a turn, in case it is not one token of eos_token_id
-            TextStream stream = tokenizer == null ? null : new TextStream(tokenizer, eos, stops, r.listener());
-            if (stream == null && !stops.isEmpty()) throw new Lora4jException(modelDir + ": stop strings need the model's tokenizer.json, and it has none");
-            Sampler sampler = new Sampler(c.temperature(), c.topK(), c.topP(), c.repetitionPenalty(), new SplittableRandom(c.seed()));
-            streams.add(stream);
-            batch.add(new Generator.Sequence(prompt, c.maxNewTokens(), sampler, eos,
-                    stream == null ? Generator.StopCondition.NEVER : stream, stream == null ? id -> {} : stream));
+            Prepared p = prepare(r);
+            streams.add(p.stream());
+            batch.add(p.sequence());
         }
         List<Generator.Output> out = Generator.generate(model.model(), batch, Generator.Scope.routed(model, route));
         List<Completion> result = new ArrayList<>();

@@ -77,6 +77,11 @@ public final class KvCache {
         return lengths[0];
     }
 
+    /** Empties sequence b's slot, for a new sequence (continuous batching reuses slots). */
+    public void clear(int b) {
+        lengths[b] = 0;
+    }
+
     void advance(int b, int n) {
         lengths[b] += n;
     }

@@ -1,0 +1,329 @@
+package dev.lora4j.generate;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.lora.AdapterSet;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.model.KvCache;
+import dev.lora4j.model.Transformer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Continuous batching over one {@link TextGenerator}: one thread owns the model and a KV cache of
+ * {@code slots} sequences; each step admits waiting requests into free slots (their prompts prefilled,
+ * those of one length as one pass), samples the next token of every active sequence, and runs one decode
+ * pass over all of them as one batch in which each row uses its own adapter. Requests join and leave
+ * between steps; a cancelled one frees its slot at the next step.
+ *
+ * <p>A request holds the adapter it was submitted with (a {@link LoraModel}) until it ends, so an adapter
+ * unloaded or evicted meanwhile still serves the sequences that use it.
+ */
+public final class ContinuousBatcher implements AutoCloseable {
+    /**
+     * @param slots             sequences decoded together at most (the batch)
+     * @param maxQueue          requests waiting for a slot at most; more are refused ({@link QueueFull})
+     * @param maxSequenceLength prompt plus new tokens, at most (bounded by the model's context); sizes the KV cache
+     */
+    public record Options(int slots, int maxQueue, int maxSequenceLength) {
+        public Options {
+            if (slots < 1 || slots > 4096) throw new Lora4jException("--max-batch must be in [1, 4096], got " + slots);
+            if (maxQueue < 0 || maxQueue > 1_000_000) throw new Lora4jException("--max-queue must be in [0, 1000000], got " + maxQueue);
+            if (maxSequenceLength < 2) throw new Lora4jException("--max-seq-len must be at least 2, got " + maxSequenceLength);
+        }
+    }
+
+    /** The queue is full: try again later (HTTP 429). */
+    public static final class QueueFull extends Lora4jException {
+        QueueFull(int size) {
+            super(size + " requests are waiting already; try again later");
+        }
+    }
+
+    /** What the batcher reports after each step, for metrics. */
+    public interface StepListener {
+        void onStep(int rows, int prefillTokens, long nanos);
+    }
+
+    /** One submitted request: its result, its prompt length, and a way to give it up. */
+    public static final class Ticket {
+        private final TextGenerator.Prepared prepared;
+        private final LoraModel adapter;
+        private final CompletableFuture<Completion> result = new CompletableFuture<>();
+        private final long submittedNanos = System.nanoTime();
+        private volatile long firstTokenNanos;
+        private volatile boolean cancelled;
+
+        private Ticket(TextGenerator.Prepared prepared, LoraModel adapter) {
+            this.prepared = prepared;
+            this.adapter = adapter;
+        }
+
+        public CompletableFuture<Completion> result() {
+            return result;
+        }
+
+        public int promptTokens() {
+            return prepared.sequence().prompt().length;
+        }
+
+        /** Frees the request's slot at the next step; its result completes with a CancellationException. */
+        public void cancel() {
+            cancelled = true;
+        }
+
+        /** Nanoseconds from submission to the first new token, or 0 before it. */
+        public long timeToFirstTokenNanos() {
+            long f = firstTokenNanos;
+            return f == 0 ? 0 : f - submittedNanos;
+        }
+    }
+
+    /** A sequence in a slot of the cache. */
+    private static final class Active {
+        final Ticket ticket;
+        final int[] seen, out;
+        final int total;
+        int seenCount, produced;
+        float[] logits;
+
+        Active(Ticket ticket, int capacity) {
+            this.ticket = ticket;
+            int[] prompt = ticket.prepared.sequence().prompt();
+            total = (int) Math.min(capacity, (long) prompt.length + ticket.prepared.sequence().maxNewTokens());
+            seen = Arrays.copyOf(prompt, total);
+            seenCount = prompt.length;
+            out = new int[total - prompt.length];
+        }
+    }
+
+    private final TextGenerator generator;
+    private final Transformer base;
+    private final Options options;
+    private final int capacity;
+    private final KvCache cache;
+    private final Active[] slots;
+    private final LinkedBlockingQueue<Ticket> queue = new LinkedBlockingQueue<>();
+    private final Thread loop;
+    private final StepListener stepListener;
+    private final AtomicLong steps = new AtomicLong(), tokens = new AtomicLong();
+    private volatile boolean closed;
+    private volatile int activeCount;
+    // the mixed model of the adapters the active sequences use, rebuilt only when that set changes
+    private List<LoraModel> routedAdapters = List.of();
+    private AdapterSet.Mixed routed;
+    private final Map<LoraModel, String> routeNames = new IdentityHashMap<>();
+
+    public ContinuousBatcher(TextGenerator generator, Options options, StepListener stepListener) {
+        this.generator = generator;
+        this.base = generator.base();
+        this.options = options;
+        this.stepListener = stepListener;
+        this.capacity = Math.min(options.maxSequenceLength(), base.config().maxPositions());
+        this.cache = new KvCache(base.config(), options.slots(), capacity);
+        this.slots = new Active[options.slots()];
+        base.copyWeightsForDecoding();
+        loop = Thread.ofPlatform().name("lora4j-batcher").daemon(true).start(this::run);
+    }
+
+    /** The longest sequence (prompt and new tokens) a slot holds. */
+    public int capacity() {
+        return capacity;
+    }
+
+    public int queued() {
+        return queue.size();
+    }
+
+    public int active() {
+        return activeCount;
+    }
+
+    public long steps() {
+        return steps.get();
+    }
+
+    /** New tokens produced so far, over all requests. */
+    public long tokens() {
+        return tokens.get();
+    }
+
+    /**
+     * Queues a request: its prompt is encoded and checked now (errors are the caller's: a bad request), its
+     * adapter resolved by name now. The listener of the request hears its text on the batcher's thread:
+     * it must not block.
+     */
+    public Ticket submit(TextGenerator.Request request) {
+        if (closed) throw new Lora4jException("the server is shutting down");
+        TextGenerator.Prepared p = generator.prepare(request);
+        int[] prompt = p.sequence().prompt();
+        if (prompt.length >= capacity)
+            throw new Lora4jException("the prompt has " + prompt.length + " tokens; at most " + (capacity - 1) + " fit (the sequence limit is " + capacity + ")");
+        int vocab = base.config().vocabSize();
+        for (int id : prompt) if (id < 0 || id >= vocab) throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + vocab + ")");
+        Ticket t = new Ticket(p, generator.adapter(request.adapter()));
+        synchronized (queue) {
+            if (queue.size() >= options.maxQueue() && activeCount >= slots.length) throw new QueueFull(queue.size());
+            queue.add(t);
+        }
+        return t;
+    }
+
+    /** Stops taking requests, cancels those waiting or running, and ends the batcher's thread. */
+    @Override
+    public void close() {
+        closed = true;
+        loop.interrupt();
+        try {
+            loop.join(TimeUnit.SECONDS.toMillis(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (Ticket t; (t = queue.poll()) != null; ) t.result.completeExceptionally(new CancellationException("the server shut down"));
+    }
+
+    private void run() {
+        while (!closed) {
+            try {
+                step();
+            } catch (InterruptedException e) {
+                if (closed) break;
+            } catch (RuntimeException | Error e) {
+                // a failure of the step fails the requests in it; the batcher keeps serving the next ones
+                for (int s = 0; s < slots.length; s++) if (slots[s] != null) finish(s, null, e);
+            }
+        }
+        for (int s = 0; s < slots.length; s++) if (slots[s] != null) finish(s, null, new CancellationException("the server shut down"));
+    }
+
+    private void step() throws InterruptedException {
+        long t0 = System.nanoTime();
+        List<Integer> admitted = new ArrayList<>();
+        for (int s = 0; s < slots.length; s++) {
+            if (slots[s] != null) continue;
+            Ticket t = activeCount == 0 && admitted.isEmpty() ? queue.poll(100, TimeUnit.MILLISECONDS) : queue.poll();
+            if (t == null) break;
+            if (t.cancelled) {
+                t.result.completeExceptionally(new CancellationException("cancelled before it started"));
+                s--;
+                continue;
+            }
+            slots[s] = new Active(t, capacity);
+            cache.clear(s);
+            admitted.add(s);
+            activeCount++;
+        }
+        if (activeCount == 0) return;
+        AdapterSet.Mixed mixed = routing();
+        // prefill the admitted prompts, those of one length as one pass
+        int prefillTokens = 0;
+        Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
+        for (int s : admitted) byLength.computeIfAbsent(slots[s].seenCount, k -> new ArrayList<>()).add(s);
+        for (var group : byLength.entrySet()) {
+            int n = group.getKey();
+            int[] seqs = group.getValue().stream().mapToInt(Integer::intValue).toArray(), flat = new int[seqs.length * n];
+            for (int j = 0; j < seqs.length; j++) System.arraycopy(slots[seqs[j]].seen, 0, flat, j * n, n);
+            float[] l = mixed.call(names(seqs), () -> mixed.model().forwardCached(flat, seqs, n, cache));
+            spread(l, seqs);
+            prefillTokens += flat.length;
+        }
+        // the next token of every active sequence; those that end leave their slot
+        int[] rows = new int[slots.length], next = new int[slots.length];
+        int kept = 0;
+        int vocab = base.config().vocabSize();
+        for (int s = 0; s < slots.length; s++) {
+            Active a = slots[s];
+            if (a == null) continue;
+            if (a.ticket.cancelled) {
+                finish(s, null, new CancellationException("cancelled"));
+                continue;
+            }
+            Generator.Sequence seq = a.ticket.prepared.sequence();
+            int id = seq.sampler().next(a.logits, 0, vocab, a.seen, a.seenCount);
+            if (a.produced == 0) a.ticket.firstTokenNanos = System.nanoTime();
+            a.out[a.produced++] = id;
+            a.seen[a.seenCount++] = id;
+            tokens.incrementAndGet();
+            seq.onToken().accept(id);
+            if (contains(seq.eosIds(), id) || seq.stop().done(s, a.out, a.produced)) finish(s, Generator.FinishReason.STOP, null);
+            else if (a.seenCount == a.total) finish(s, Generator.FinishReason.LENGTH, null);
+            else {
+                rows[kept] = s;
+                next[kept++] = id;
+            }
+        }
+        if (kept > 0) {
+            int[] seqs = Arrays.copyOf(rows, kept), ids = Arrays.copyOf(next, kept);
+            AdapterSet.Mixed decode = routing();
+            float[] l = decode.call(names(seqs), () -> decode.model().forwardCached(ids, seqs, 1, cache));
+            spread(l, seqs);
+        }
+        steps.incrementAndGet();
+        if (stepListener != null) stepListener.onStep(kept, prefillTokens, System.nanoTime() - t0);
+    }
+
+    private void spread(float[] logits, int[] seqs) {
+        int vocab = base.config().vocabSize();
+        for (int j = 0; j < seqs.length; j++) slots[seqs[j]].logits = Arrays.copyOfRange(logits, j * vocab, (j + 1) * vocab);
+    }
+
+    private void finish(int s, Generator.FinishReason reason, Throwable failure) {
+        Active a = slots[s];
+        slots[s] = null;
+        activeCount--;
+        if (failure != null) {
+            a.ticket.result.completeExceptionally(failure);
+            return;
+        }
+        try {
+            String text = a.ticket.prepared.finish();
+            a.ticket.result.complete(new Completion(text, Arrays.copyOf(a.out, a.produced), reason, a.ticket.promptTokens()));
+        } catch (RuntimeException e) {
+            a.ticket.result.completeExceptionally(e);
+        }
+    }
+
+    /** The route name of each sequence's adapter (null: the base). */
+    private String[] names(int[] seqs) {
+        String[] names = new String[seqs.length];
+        for (int j = 0; j < seqs.length; j++) {
+            LoraModel m = slots[seqs[j]].ticket.adapter;
+            names[j] = m == null ? null : routeNames.get(m);
+        }
+        return names;
+    }
+
+    /** The mixed model over the adapters of the active sequences; the same object while that set does not change. */
+    private AdapterSet.Mixed routing() {
+        List<LoraModel> used = new ArrayList<>();
+        for (Active a : slots)
+            if (a != null && a.ticket.adapter != null && used.stream().noneMatch(m -> m == a.ticket.adapter)) used.add(a.ticket.adapter);
+        boolean same = used.size() == routedAdapters.size() && routed != null;
+        for (LoraModel m : used) same &= routeNames.containsKey(m);
+        if (same) return routed;
+        AdapterSet set = new AdapterSet(base);
+        routeNames.clear();
+        for (LoraModel m : used) {
+            String name = "route" + routeNames.size();
+            routeNames.put(m, name);
+            set.add(name, m);
+        }
+        routedAdapters = used;
+        routed = set.mixed();
+        return routed;
+    }
+
+    private static boolean contains(int[] ids, int id) {
+        for (int e : ids) if (e == id) return true;
+        return false;
+    }
+}
