@@ -34,7 +34,7 @@ public final class ServeBench {
         return best;
     }
 
-    static LoraModel randomAdapter(Transformer base, long seed) {
+    public static LoraModel randomAdapter(Transformer base, long seed) {
         LoraConfig cfg = LoraConfig.builder().r(8).alpha(16).build();
         LoraModel m = LoraModel.inject(base, cfg, seed);
         SplittableRandom r = new SplittableRandom(seed + 1);

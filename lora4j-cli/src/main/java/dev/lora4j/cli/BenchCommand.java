@@ -14,11 +14,11 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks: matmul, train, serve, decode.",
+        description = {"Benchmarks: matmul, train, serve, streams, decode.",
                 "'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
+    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters), streams (concurrent decode streams through the continuous batcher, 1 or 16 adapters: tokens/s, time to first token, per-token latency) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
     String what;
 
     @Option(names = "--model", paramLabel = "DIR", description = "train, serve, decode: the checkpoint (bench/train_torch.py make writes a random GPT-2-small one).")
@@ -36,7 +36,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--target", description = "train: modules to adapt (default: the model type's default).")
     String target;
 
-    @Option(names = "--steps", defaultValue = "6", description = "train: timed steps after 2 warm-up steps; serve: repetitions; decode: new tokens (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "6", description = "train: timed steps after 2 warm-up steps; serve: repetitions; decode, streams: new tokens (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--full", description = "train: full fine-tuning instead of LoRA (the baseline).")
@@ -57,7 +57,8 @@ final class BenchCommand implements Callable<Integer> {
         if (what.equals("train")) return train();
         if (what.equals("serve")) return serve();
         if (what.equals("decode")) return decode();
-        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train, serve or decode)");
+        if (what.equals("streams")) return streams();
+        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train, serve, streams or decode)");
         if (casesFromStdin) return matmulFromStdin();
         if (!json) System.out.printf("fp32 matmul, %s, %d thread(s)%n%-22s %10s %10s%n", Kernels.describe(), Parallel.threads(), "M x K x N layout", "GFLOP/s", "ms");
         for (MatmulBench.Case cs : MatmulBench.gpt2SmallCases()) {
@@ -117,6 +118,33 @@ final class BenchCommand implements Callable<Integer> {
         else System.out.printf(java.util.Locale.ROOT, "%s training, %d x %d: %.1f tokens/s (%.3f s/step), peak RSS %.2f GiB, %,d trainable%n",
                 full ? "full" : "LoRA (r = " + r + ")", batchSize, seqLen, res.tokensPerSecond(), res.secondsPerStep(),
                 res.peakRssBytes() / 1073741824.0, res.trainable());
+        return 0;
+    }
+
+    @Option(names = "--streams", split = ",", defaultValue = "1,4,16,32", description = "streams: concurrent streams per case (default: ${DEFAULT-VALUE}).")
+    int[] streams;
+
+    private int streams() throws Exception {
+        if (model == null) throw new dev.lora4j.Lora4jException("bench streams needs --model DIR");
+        for (int c : streams) if (c < 1 || c > 1024) throw new dev.lora4j.Lora4jException("--streams must be in [1, 1024], got " + c);
+        if (steps < 2 || steps > 4096) throw new dev.lora4j.Lora4jException("--steps (new tokens a stream) must be in [2, 4096], got " + steps);
+        if (!json) System.out.printf("%8s %9s %12s %10s %10s %12s %12s%n", "streams", "adapters", "tokens/s", "ttft p50", "ttft p99", "ms/tok p50", "ms/tok p99");
+        for (var r : dev.lora4j.bench.StreamsBench.run(model, streams, steps)) {
+            if (json) {
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("impl", "lora4j");
+                o.put("streams", r.streams());
+                o.put("adapters", r.adapters());
+                o.put("tokens_per_s", r.tokensPerSecond());
+                o.put("ttft_ms_p50", r.ttftP50());
+                o.put("ttft_ms_p99", r.ttftP99());
+                o.put("ms_per_token_p50", r.perTokenP50());
+                o.put("ms_per_token_p99", r.perTokenP99());
+                o.put("threads", Parallel.threads());
+                System.out.println(new ObjectMapper().writeValueAsString(o));
+            } else System.out.printf(java.util.Locale.ROOT, "%8d %9d %12.1f %10.1f %10.1f %12.1f %12.1f%n", r.streams(), r.adapters(),
+                    r.tokensPerSecond(), r.ttftP50(), r.ttftP99(), r.perTokenP50(), r.perTokenP99());
+        }
         return 0;
     }
 
