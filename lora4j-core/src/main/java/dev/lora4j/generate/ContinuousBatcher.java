@@ -172,7 +172,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         for (int id : prompt) if (id < 0 || id >= vocab) throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + vocab + ")");
         Ticket t = new Ticket(p, generator.adapter(request.adapter()));
         synchronized (queue) {
-            if (queue.size() >= options.maxQueue() && activeCount >= slots.length) throw new QueueFull(queue.size());
+            if (queue.size() >= options.maxQueue()) throw new QueueFull(queue.size());
             queue.add(t);
         }
         return t;

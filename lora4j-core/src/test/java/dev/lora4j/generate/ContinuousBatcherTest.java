@@ -78,12 +78,22 @@ class ContinuousBatcherTest {
             assertThatThrownBy(() -> b.submit(TextGenerator.Request.ids(1, 2, 999_999))).hasMessageContaining("outside the vocabulary");
             assertThatThrownBy(() -> b.submit(TextGenerator.Request.text("x").adapter("nope"))).hasMessageContaining("no adapter named 'nope'");
             assertThatThrownBy(() -> b.submit(TextGenerator.Request.text("word ".repeat(200)))).hasMessageContaining("at most 63 fit");
-            GenerationConfig many = GenerationConfig.builder().maxNewTokens(60).temperature(0).build();
+            GenerationConfig many = GenerationConfig.builder().maxNewTokens(20).temperature(0).build();
+            // the first request's listener holds the batcher's thread: the slot stays taken while the queue fills
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1), started = new java.util.concurrent.CountDownLatch(1);
             List<ContinuousBatcher.Ticket> held = new ArrayList<>();
-            held.add(b.submit(TextGenerator.Request.text("Once").config(many)));
-            Thread.sleep(50); // the first takes the only slot
+            held.add(b.submit(TextGenerator.Request.text("Once").config(many).listener(piece -> {
+                started.countDown();
+                try {
+                    release.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            })));
+            assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
             held.add(b.submit(TextGenerator.Request.text("Once").config(many)));
             assertThatThrownBy(() -> b.submit(TextGenerator.Request.text("Once").config(many))).isInstanceOf(ContinuousBatcher.QueueFull.class);
+            release.countDown();
             for (ContinuousBatcher.Ticket t : held) t.result().get(30, TimeUnit.SECONDS);
         }
     }
