@@ -18,7 +18,7 @@ import java.util.concurrent.CountDownLatch;
                 "GET /v1/models, POST /v1/completions and /v1/chat/completions (stream: true for server-sent events),",
                 "POST /v1/load_lora_adapter and /v1/unload_lora_adapter (vLLM's), GET /health and /metrics (Prometheus).",
                 "A request's \"model\" is the base's name or an adapter's. Prints 'lora4j serve: listening on URL' once ready;",
-                "SIGTERM or Ctrl-C stops accepting, lets requests in flight finish (30 s at most) and exits 0."})
+                "SIGTERM or Ctrl-C stops accepting, answers requests in flight with a 503 and exits 0."})
 final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory (the base).")
     Path model;
@@ -67,7 +67,7 @@ final class ServeCommand implements Callable<Integer> {
         OpenAiServer server = OpenAiServer.start(b.build());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            // SIGTERM or Ctrl-C: stop accepting, let requests in flight end, then exit 0 (a clean stop, not a crash)
+            // SIGTERM or Ctrl-C: stop accepting, end the requests in flight, then exit 0 (a clean stop, not a crash)
             server.close();
             stopped.countDown();
             System.out.println("lora4j serve: stopped");

@@ -95,7 +95,7 @@ public final class OpenAiServer implements AutoCloseable {
         connector.setHost(options.host());
         connector.setPort(options.port());
         server.addConnector(connector);
-        server.setHandler(new Api());
+        server.setHandler(new org.eclipse.jetty.server.handler.GracefulHandler(new Api())); // stop() waits for requests in flight
         server.setStopTimeout(30_000);
     }
 
@@ -121,7 +121,7 @@ public final class OpenAiServer implements AutoCloseable {
         return "http://" + host + ":" + port();
     }
 
-    /** Stops accepting connections, lets requests in flight finish (30 s at most), then releases the model. */
+    /** Stops accepting connections, ends the requests in flight (a 503), then releases the model. */
     @Override
     public void close() {
         try {
