@@ -40,8 +40,15 @@ public final class Kernels {
 
     /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a weight held as heap rows (decoding). */
     public static void matmulTransposed(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
-        if (SIMD) Gemv.multiply(a, w, c, cOff, ldc, accumulate);
-        else ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);
+        if (!SIMD) {
+            ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);
+            return;
+        }
+        // the dot-product kernel keeps SMALL_M rows in flight: more rows take more passes over the weights
+        for (int r = 0; r < a.rows(); r += Gemm.SMALL_M) {
+            int n = Math.min(Gemm.SMALL_M, a.rows() - r);
+            Gemv.multiply(a.rows(r, n), w, c, cOff + r * ldc, ldc, accumulate);
+        }
     }
 
     /** Describes the choice, for logs and --help: which path runs and how to change it. */

@@ -1,6 +1,5 @@
 package dev.lora4j.model;
 
-import dev.lora4j.kernels.Gemm;
 import dev.lora4j.kernels.Kernels;
 import dev.lora4j.kernels.WeightRows;
 import dev.lora4j.tensor.Mat;
@@ -49,20 +48,16 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
         return this;
     }
 
-    /** Rows up to which a forward pass reads the decoding copy of the weights (batched decode steps), {@link Gemm#SMALL_M} at a time. */
+    /** Rows up to which a forward pass reads the decoding copy of the weights (batched decode steps). */
     public static final int DECODE_ROWS = 32;
 
     /** y(rows, out) at y[yOff] with row stride ldy: y = x·Wᵀ + b (or y += ..., when accumulate). */
     @Override
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
         WeightRows rows = decodeCopy.rows();
-        if (rows != null && x.rows() <= DECODE_ROWS) {
-            // a decode step of a batch: the heap rows, SMALL_M sequences a pass (the packed path re-packs the mapped weights every call)
-            for (int r = 0; r < x.rows(); r += Gemm.SMALL_M) {
-                int n = Math.min(Gemm.SMALL_M, x.rows() - r);
-                Kernels.matmulTransposed(x.rows(r, n), rows, y, yOff + r * ldy, ldy, accumulate);
-            }
-        } else Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
+        // a decode step of a batch reads the heap rows (the packed path would re-pack the mapped weights every call)
+        if (rows != null && x.rows() <= DECODE_ROWS) Kernels.matmulTransposed(x, rows, y, yOff, ldy, accumulate);
+        else Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
         if (bias != null) {
             Parallel.forRange(x.rows(), 64, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().axpy(1f, bias, 0, y, yOff + r * ldy, out);

@@ -2,7 +2,6 @@ package dev.lora4j.model;
 
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.ModelFiles;
-import dev.lora4j.kernels.Gemm;
 import dev.lora4j.kernels.Kernels;
 import dev.lora4j.kernels.WeightRows;
 import dev.lora4j.tensor.Mat;
@@ -158,12 +157,8 @@ public final class Transformer implements AutoCloseable {
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
         WeightRows headCopy = headRows;
-        if (headCopy != null && b <= Linear.DECODE_ROWS) {
-            for (int r = 0; r < b; r += Gemm.SMALL_M) {
-                int rowsNow = Math.min(Gemm.SMALL_M, b - r);
-                Kernels.matmulTransposed(Mat.of(h, r * dim, rowsNow, dim), headCopy, logits, r * c.vocabSize(), c.vocabSize(), false);
-            }
-        } else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
+        if (headCopy != null && b <= Linear.DECODE_ROWS) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
+        else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
         return logits;
     }
 

@@ -81,10 +81,7 @@ public final class Trainer {
     private Result loop(TrainState from) throws IOException {
         List<int[]> examples = data.examples();
         int n = examples.size(), bsz = c.batchSize(), maxT = seqLen(c, model.model()), t = 1;
-        if (targetTokens(data, maxT) == 0)
-            throw new Lora4jException((data.source() == null ? "the training data" : data.source().toString())
-                    + ": no example has a token to learn (examples of one token, or every label -100 within --seq-len " + maxT
-                    + "): there is nothing to train on");
+        requireTargets(data, maxT);
         for (int[] e : examples) t = Math.max(t, Math.min(maxT, e.length));
         long total = c.totalSteps(n), microPerEpoch = (n + bsz - 1) / bsz, start = from.step();
         List<Parameter> params = model.parameters();
@@ -152,6 +149,14 @@ public final class Trainer {
             if (c.saveEvery() > 0 && ((step + 1) % c.saveEvery() == 0 || last)) listener.onCheckpoint(new TrainState(step + 1, opt.state(), opt.steps()));
         }
         return new Result(total, lastLoss, false, curve, evalCurve);
+    }
+
+    /** Refuses data in which no token counts in the loss (truncated to t): training on it would change nothing. */
+    static void requireTargets(TokenDataset data, int t) {
+        if (targetTokens(data, t) == 0)
+            throw new Lora4jException((data.source() == null ? "the training data" : data.source().toString())
+                    + ": no example has a token to learn (examples of one token, or every label -100 within --seq-len " + t
+                    + "): there is nothing to train on");
     }
 
     /** The tokens whose prediction counts in the loss: positions 1.. of each example (truncated to t) not labelled -100. */

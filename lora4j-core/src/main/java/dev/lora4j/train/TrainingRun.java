@@ -166,10 +166,7 @@ public final class TrainingRun {
                     : LoraModel.inject(base, o.lora(), o.train().seed());
             trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
         }
-        int t = Trainer.seqLen(o.train(), base);
-        if (Trainer.targetTokens(data[0], t) == 0)
-            throw new Lora4jException(o.data().train() + ": no example has a token to learn (examples of one token, or every label -100"
-                    + " within --seq-len " + t + "): there is nothing to train on");
+        Trainer.requireTargets(data[0], Trainer.seqLen(o.train(), base)); // before the output directory is claimed
         return new Prepared(data[0], data[1], trainee, resumeFrom == null ? TrainState.START : readState(resumeFrom));
     }
 

@@ -25,7 +25,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -435,9 +434,5 @@ public final class OpenAiServer implements AutoCloseable {
         if (v == null || v.isNull()) return absent;
         if (!v.isBoolean()) throw ApiError.invalid("'" + field + "' must be true or false, got " + v, field);
         return v.asBoolean();
-    }
-
-    Map<String, Object> stats() {
-        return Map.of("steps", batcher.steps(), "tokens", batcher.tokens());
     }
 }
