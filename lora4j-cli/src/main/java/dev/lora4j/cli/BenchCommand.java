@@ -128,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
         if (model == null) throw new dev.lora4j.Lora4jException("bench streams needs --model DIR");
         for (int c : streams) if (c < 1 || c > 1024) throw new dev.lora4j.Lora4jException("--streams must be in [1, 1024], got " + c);
         if (steps < 2 || steps > 4096) throw new dev.lora4j.Lora4jException("--steps (new tokens a stream) must be in [2, 4096], got " + steps);
-        if (!json) System.out.printf("%8s %9s %12s %10s %10s %12s %12s%n", "streams", "adapters", "tokens/s", "ttft p50", "ttft p99", "ms/tok p50", "ms/tok p99");
+        if (!json) System.out.printf("%8s %9s %12s %12s %10s %10s %12s %12s%n", "streams", "adapters", "tokens/s", "decode tok/s", "ttft p50", "ttft p99", "ms/tok p50", "ms/tok p99");
         for (var r : dev.lora4j.bench.StreamsBench.run(model, streams, steps)) {
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
@@ -136,14 +136,15 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("streams", r.streams());
                 o.put("adapters", r.adapters());
                 o.put("tokens_per_s", r.tokensPerSecond());
+                o.put("decode_tokens_per_s", r.decodeTokensPerSecond());
                 o.put("ttft_ms_p50", r.ttftP50());
                 o.put("ttft_ms_p99", r.ttftP99());
                 o.put("ms_per_token_p50", r.perTokenP50());
                 o.put("ms_per_token_p99", r.perTokenP99());
                 o.put("threads", Parallel.threads());
                 System.out.println(new ObjectMapper().writeValueAsString(o));
-            } else System.out.printf(java.util.Locale.ROOT, "%8d %9d %12.1f %10.1f %10.1f %12.1f %12.1f%n", r.streams(), r.adapters(),
-                    r.tokensPerSecond(), r.ttftP50(), r.ttftP99(), r.perTokenP50(), r.perTokenP99());
+            } else System.out.printf(java.util.Locale.ROOT, "%8d %9d %12.1f %12.1f %10.1f %10.1f %12.1f %12.1f%n", r.streams(), r.adapters(),
+                    r.tokensPerSecond(), r.decodeTokensPerSecond(), r.ttftP50(), r.ttftP99(), r.perTokenP50(), r.perTokenP99());
         }
         return 0;
     }

@@ -44,11 +44,7 @@ public final class Kernels {
             ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);
             return;
         }
-        // the dot-product kernel keeps SMALL_M rows in flight: more rows take more passes over the weights
-        for (int r = 0; r < a.rows(); r += Gemm.SMALL_M) {
-            int n = Math.min(Gemm.SMALL_M, a.rows() - r);
-            Gemv.multiply(a.rows(r, n), w, c, cOff + r * ldc, ldc, accumulate);
-        }
+        RowsGemv.multiply(a, w, c, cOff, ldc, accumulate);
     }
 
     /** Describes the choice, for logs and --help: which path runs and how to change it. */

@@ -25,6 +25,11 @@ final class LaneSums {
         lanes = new float[rows * GROUP * L];
     }
 
+    /** Rows of A it has room for. */
+    int rows() {
+        return lanes.length / (GROUP * L);
+    }
+
     /** Keeps output q (0 ≤ q < GROUP) of A's row i as its vector of partial sums. */
     void put(int i, int q, FloatVector partial) {
         partial.intoArray(lanes, (i * GROUP + q) * L);

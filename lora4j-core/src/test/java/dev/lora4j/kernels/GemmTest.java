@@ -137,7 +137,7 @@ class GemmTest {
         int m = a.rows(), n = b.cols(), ldc = n + 2;
         for (boolean acc : new boolean[] {false, true}) {
             float[] c1 = random(m * ldc, 14), c2 = c1.clone(), c3 = c1.clone();
-            Gemv.multiply(a, rows, c1, 1, ldc, acc);
+            RowsGemv.multiply(a, rows, c1, 1, ldc, acc);
             ScalarGemm.matmul(a, rows, c2, 1, ldc, acc);
             ScalarGemm.matmul(a, b, c3, 1, ldc, acc);
             float tol = 1e-6f * a.cols() + 1e-6f;
@@ -148,31 +148,62 @@ class GemmTest {
         }
     }
 
-    @Test
-    void heapRowsGiveEachOutputTheSameSumWhateverTheRowCount() {
-        int k = 207, n = 65;
-        Mat b = Mat.of(random(k * n, 15), 0, k, n);
-        WeightRows rows = WeightRows.copyOf(b);
-        float[] a = random(4 * k, 16), all = new float[4 * n], one = new float[n];
-        Gemv.multiply(Mat.of(a, 0, 4, k), rows, all, 0, n, false);
-        for (int i = 0; i < 4; i++) {
-            Gemv.multiply(Mat.of(a, i * k, 1, k), rows, one, 0, n, false);
+    static Stream<Arguments> decodeShapes() {
+        List<Arguments> out = new ArrayList<>();
+        for (int m : new int[] {1, 3, 4, 5, 16, 17, 32})
+            for (int[] kn : new int[][] {{7, 3}, {95, 65}, {773, 130}, {16, 1}})
+                for (String dtype : List.of("F32", "BF16")) out.add(Arguments.of(m, kn[0], kn[1], dtype));
+        return out.stream();
+    }
+
+    /** The decode kernel over heap rows, for as many rows as a continuous batch holds, fp32 and bf16. */
+    @ParameterizedTest(name = "{0}x{1}x{2} {3}")
+    @MethodSource("decodeShapes")
+    void heapRowsMatchScalarForDecodeBatches(int m, int k, int n, String dtype) {
+        float[] b = random(k * n, 22);
+        Mat bm = Mat.of(b, 0, k, n);
+        if (dtype.equals("BF16")) {
+            short[] bits = new short[b.length];
+            for (int i = 0; i < b.length; i++) bits[i] = (short) dev.lora4j.tensor.DType.BF16.fromFloat(b[i]);
+            MemorySegment seg = MemorySegment.ofArray(bits);
+            bm = Mat.of(seg, 0, k, n, dev.lora4j.tensor.DType.BF16);
+        }
+        heapRowsMatchScalar(Mat.of(random(m * k, 23), 0, m, k), bm);
+    }
+
+    /** A sequence's outputs must not depend on what else is in its decode batch: row i alone = row i among 17. */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"F32", "BF16"})
+    void heapRowsGiveEachOutputTheSameSumWhateverTheRowCount(String dtype) {
+        int k = 207, n = 67, m = 17;
+        float[] b = random(k * n, 15);
+        Mat bm = Mat.of(b, 0, k, n);
+        if (dtype.equals("BF16")) {
+            short[] bits = new short[b.length];
+            for (int i = 0; i < b.length; i++) bits[i] = (short) dev.lora4j.tensor.DType.BF16.fromFloat(b[i]);
+            bm = Mat.of(MemorySegment.ofArray(bits), 0, k, n, dev.lora4j.tensor.DType.BF16);
+        }
+        WeightRows rows = WeightRows.copyOf(bm);
+        float[] a = random(m * k, 16), all = new float[m * n], one = new float[n];
+        RowsGemv.multiply(Mat.of(a, 0, m, k), rows, all, 0, n, false);
+        for (int i = 0; i < m; i++) {
+            RowsGemv.multiply(Mat.of(a, i * k, 1, k), rows, one, 0, n, false);
             assertThat(java.util.Arrays.copyOfRange(all, i * n, i * n + n)).as("row %d", i).containsExactly(one);
         }
     }
 
-    /** Rows are paired into two streams per thread's range; how they pair must not change any output. */
+    /** Rows are grouped into four streams per thread's range; how they group must not change any output. */
     @Test
     void heapRowsGiveTheSameBitsWhateverTheThreadCount() {
-        int k = 95, n = 600; // a leftover vector (k % 32 = 31 ≥ 16) and a scalar tail; ranges of 75 rows, or of 150
+        int k = 95, n = 601; // a scalar tail, and ranges whose rows do not split evenly into four streams
         WeightRows rows = WeightRows.copyOf(Mat.of(random(k * n, 17), 0, k, n));
-        float[] a = random(3 * k, 18), two = new float[3 * n], one = new float[3 * n];
+        float[] a = random(9 * k, 18), two = new float[9 * n], one = new float[9 * n];
         int threads = dev.lora4j.tensor.Parallel.threads();
         try {
             dev.lora4j.tensor.Parallel.setThreads(2);
-            Gemv.multiply(Mat.of(a, 0, 3, k), rows, two, 0, n, false);
+            RowsGemv.multiply(Mat.of(a, 0, 9, k), rows, two, 0, n, false);
             dev.lora4j.tensor.Parallel.setThreads(1);
-            Gemv.multiply(Mat.of(a, 0, 3, k), rows, one, 0, n, false);
+            RowsGemv.multiply(Mat.of(a, 0, 9, k), rows, one, 0, n, false);
         } finally {
             dev.lora4j.tensor.Parallel.setThreads(threads);
         }

@@ -1,0 +1,184 @@
+package dev.lora4j.kernels;
+
+import dev.lora4j.tensor.Mat;
+import dev.lora4j.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * C(m, out) (+)= A(m, in)·Wᵀ for a weight held as heap rows ({@link WeightRows}): a decode step of one
+ * to a few dozen sequences (continuous batching). Output j of row i is the dot product of W's row j
+ * with A's row i.
+ *
+ * <p>Register tiles of four weight rows by four rows of A (sixteen accumulators): each weight vector
+ * loaded serves four rows of A and each A vector four weights, so a weight is read from memory once
+ * per call whatever m is, and the tile needs half a load per FMA. With one row of A the step is bound
+ * by reading W; with sixteen, by the FMAs. The four weight rows of a tile come from the four quarters
+ * of the thread's range: four sequential streams per core (one stream does not reach the machine's
+ * read bandwidth; adjacent rows are no second stream).
+ *
+ * <p>Every output is summed the same way, whatever m, the tile it falls in and the thread count: one
+ * accumulator over the vectors in order, its lanes in lane order ({@link LaneSums}), then the last
+ * k % L products in order. A sequence's logits therefore do not depend on what else is in the batch.
+ * The scalar twin is {@link ScalarGemm#matmul(Mat, WeightRows, float[], int, int, boolean)}.
+ */
+final class RowsGemv {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Weight rows (streams) and rows of A in one register tile. */
+    private static final int TW = 4, TA = 4;
+
+    private RowsGemv() {}
+
+    static void multiply(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
+        int m = a.rows(), k = a.cols();
+        if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
+        float[][] x = new float[m][k];
+        for (int i = 0; i < m; i++) a.copyRow(i, 0, x[i], 0, k);
+        // more ranges than Parallel.forRange makes when there is arithmetic to share: the wait for the
+        // last range at the end of each call is shorter
+        int ranges = Math.max(1, Math.min(w.rows() / 64, (m >= TA ? 16 : 4) * Parallel.threads()));
+        Parallel.forChunks(ranges, r -> range(x, w, (int) ((long) w.rows() * r / ranges), (int) ((long) w.rows() * (r + 1) / ranges),
+                c, cOff, ldc, accumulate));
+    }
+
+    /** Each thread's partial sums, kept between calls: allocating them per range was a visible part of a step. */
+    private static final ThreadLocal<LaneSums[]> SUMS = new ThreadLocal<>();
+
+    private static LaneSums[] sums(int m) {
+        LaneSums[] s = SUMS.get();
+        if (s == null || s[0].rows() < m) {
+            s = new LaneSums[TW];
+            for (int i = 0; i < TW; i++) s[i] = new LaneSums(Math.max(m, 4));
+            SUMS.set(s);
+        }
+        return s;
+    }
+
+    /**
+     * Outputs [j0, j1): stream s is [j0 + s·q, j0 + (s+1)·q) clipped to j1, walked in groups of
+     * {@link LaneSums#GROUP} outputs. A tile whose stream has run out reads stream 0's row again and
+     * drops the result (at most three such tiles per range).
+     */
+    private static void range(float[][] x, WeightRows w, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
+        int m = x.length, k = w.cols(), q = (j1 - j0 + TW - 1) / TW;
+        LaneSums[] sums = sums(m);
+        int[] count = new int[TW], row = new int[TW];
+        for (int g = 0; g < q; g += LaneSums.GROUP) {
+            for (int s = 0; s < TW; s++) count[s] = Math.clamp(Math.min(j1, j0 + (s + 1) * q) - (j0 + s * q + g), 0, LaneSums.GROUP);
+            for (int t = 0; t < count[0]; t++) {
+                for (int s = 0; s < TW; s++) row[s] = t < count[s] ? j0 + s * q + g + t : j0 + g + t;
+                int i = 0;
+                if (w.f32() != null) {
+                    for (; i + TA <= m; i += TA) tileF32(x, i, w.f32(), k, row, sums, t);
+                    for (; i < m; i++) columnF32(x[i], i, w.f32(), k, row, sums, t);
+                } else {
+                    for (; i + TA <= m; i += TA) tileBf16(x, i, w.bf16(), k, row, sums, t);
+                    for (; i < m; i++) columnBf16(x[i], i, w.bf16(), k, row, sums, t);
+                }
+            }
+            for (int s = 0; s < TW; s++) finish(sums[s], x, w, j0 + s * q + g, count[s], c, cOff, ldc, accumulate);
+        }
+    }
+
+    /** Stores outputs [first, first + count) of every row of A: the lane sums plus each row's last k % L products. */
+    private static void finish(LaneSums sums, float[][] x, WeightRows w, int first, int count, float[] c, int cOff, int ldc, boolean accumulate) {
+        int k = w.cols(), kv = k - k % L;
+        for (int i = 0; i < x.length && count > 0; i++) {
+            float[] total = sums.finish(i, count);
+            for (int t = 0; t < count; t++) {
+                float sum = total[t];
+                for (int p = kv; p < k; p++) sum += x[i][p] * w.get(first + t, p);
+                int at = cOff + i * ldc + first + t;
+                c[at] = accumulate ? c[at] + sum : sum;
+            }
+        }
+    }
+
+    // The fp32 and bf16 tiles are kept apart on purpose: choosing the load inside the loop (the choice
+    // is loop-invariant) decoded bf16 slower.
+
+    /** Rows i..i+3 of A against the tile's four weight rows. */
+    private static void tileF32(float[][] x, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
+        float[] x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+        int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+        FloatVector c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+        for (int p = 0; p < kv; p += L) {
+            FloatVector a0 = FloatVector.fromArray(S, x0, p), a1 = FloatVector.fromArray(S, x1, p);
+            FloatVector a2 = FloatVector.fromArray(S, x2, p), a3 = FloatVector.fromArray(S, x3, p);
+            FloatVector w0 = FloatVector.fromArray(S, w, r0 + p);
+            c00 = w0.fma(a0, c00); c10 = w0.fma(a1, c10); c20 = w0.fma(a2, c20); c30 = w0.fma(a3, c30);
+            FloatVector w1 = FloatVector.fromArray(S, w, r1 + p);
+            c01 = w1.fma(a0, c01); c11 = w1.fma(a1, c11); c21 = w1.fma(a2, c21); c31 = w1.fma(a3, c31);
+            FloatVector w2 = FloatVector.fromArray(S, w, r2 + p);
+            c02 = w2.fma(a0, c02); c12 = w2.fma(a1, c12); c22 = w2.fma(a2, c22); c32 = w2.fma(a3, c32);
+            FloatVector w3 = FloatVector.fromArray(S, w, r3 + p);
+            c03 = w3.fma(a0, c03); c13 = w3.fma(a1, c13); c23 = w3.fma(a2, c23); c33 = w3.fma(a3, c33);
+        }
+        put(sums, i, t, c00, c01, c02, c03);
+        put(sums, i + 1, t, c10, c11, c12, c13);
+        put(sums, i + 2, t, c20, c21, c22, c23);
+        put(sums, i + 3, t, c30, c31, c32, c33);
+    }
+
+    /** One row of A (a leftover, or the only one) against the tile's four weight rows. */
+    private static void columnF32(float[] xi, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
+        int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        for (int p = 0; p < kv; p += L) {
+            FloatVector a = FloatVector.fromArray(S, xi, p);
+            c0 = FloatVector.fromArray(S, w, r0 + p).fma(a, c0);
+            c1 = FloatVector.fromArray(S, w, r1 + p).fma(a, c1);
+            c2 = FloatVector.fromArray(S, w, r2 + p).fma(a, c2);
+            c3 = FloatVector.fromArray(S, w, r3 + p).fma(a, c3);
+        }
+        put(sums, i, t, c0, c1, c2, c3);
+    }
+
+    private static void tileBf16(float[][] x, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
+        float[] x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
+        int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+        FloatVector c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+        for (int p = 0; p < kv; p += L) {
+            FloatVector a0 = FloatVector.fromArray(S, x0, p), a1 = FloatVector.fromArray(S, x1, p);
+            FloatVector a2 = FloatVector.fromArray(S, x2, p), a3 = FloatVector.fromArray(S, x3, p);
+            FloatVector w0 = Gemm.bf16(w, r0 + p);
+            c00 = w0.fma(a0, c00); c10 = w0.fma(a1, c10); c20 = w0.fma(a2, c20); c30 = w0.fma(a3, c30);
+            FloatVector w1 = Gemm.bf16(w, r1 + p);
+            c01 = w1.fma(a0, c01); c11 = w1.fma(a1, c11); c21 = w1.fma(a2, c21); c31 = w1.fma(a3, c31);
+            FloatVector w2 = Gemm.bf16(w, r2 + p);
+            c02 = w2.fma(a0, c02); c12 = w2.fma(a1, c12); c22 = w2.fma(a2, c22); c32 = w2.fma(a3, c32);
+            FloatVector w3 = Gemm.bf16(w, r3 + p);
+            c03 = w3.fma(a0, c03); c13 = w3.fma(a1, c13); c23 = w3.fma(a2, c23); c33 = w3.fma(a3, c33);
+        }
+        put(sums, i, t, c00, c01, c02, c03);
+        put(sums, i + 1, t, c10, c11, c12, c13);
+        put(sums, i + 2, t, c20, c21, c22, c23);
+        put(sums, i + 3, t, c30, c31, c32, c33);
+    }
+
+    private static void columnBf16(float[] xi, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
+        int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        for (int p = 0; p < kv; p += L) {
+            FloatVector a = FloatVector.fromArray(S, xi, p);
+            c0 = Gemm.bf16(w, r0 + p).fma(a, c0);
+            c1 = Gemm.bf16(w, r1 + p).fma(a, c1);
+            c2 = Gemm.bf16(w, r2 + p).fma(a, c2);
+            c3 = Gemm.bf16(w, r3 + p).fma(a, c3);
+        }
+        put(sums, i, t, c0, c1, c2, c3);
+    }
+
+    /** Row i's partial sums for output t of each of the four streams. */
+    private static void put(LaneSums[] sums, int i, int t, FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3) {
+        sums[0].put(i, t, s0);
+        sums[1].put(i, t, s1);
+        sums[2].put(i, t, s2);
+        sums[3].put(i, t, s3);
+    }
+}
