@@ -115,7 +115,7 @@ public final class ContinuousBatcher implements AutoCloseable {
     private final LinkedBlockingQueue<Ticket> queue = new LinkedBlockingQueue<>();
     private final Thread loop;
     private final StepListener stepListener;
-    private final AtomicLong steps = new AtomicLong(), tokens = new AtomicLong();
+    private final AtomicLong steps = new AtomicLong(), tokens = new AtomicLong(), cancelled = new AtomicLong();
     private volatile boolean closed;
     private volatile int activeCount;
     // the mixed model of the adapters the active sequences use, rebuilt only when that set changes
@@ -150,6 +150,11 @@ public final class ContinuousBatcher implements AutoCloseable {
 
     public long steps() {
         return steps.get();
+    }
+
+    /** Requests given up (cancelled by their caller) before they finished, so far. */
+    public long cancelled() {
+        return cancelled.get();
     }
 
     /** New tokens produced so far, over all requests. */
@@ -213,6 +218,7 @@ public final class ContinuousBatcher implements AutoCloseable {
             Ticket t = activeCount == 0 && admitted.isEmpty() ? queue.poll(100, TimeUnit.MILLISECONDS) : queue.poll();
             if (t == null) break;
             if (t.cancelled) {
+                cancelled.incrementAndGet();
                 t.result.completeExceptionally(new CancellationException("cancelled before it started"));
                 s--;
                 continue;
@@ -244,6 +250,7 @@ public final class ContinuousBatcher implements AutoCloseable {
             Active a = slots[s];
             if (a == null) continue;
             if (a.ticket.cancelled) {
+                cancelled.incrementAndGet();
                 finish(s, null, new CancellationException("cancelled"));
                 continue;
             }

@@ -44,16 +44,23 @@ final class Metrics {
     final Histogram batchRows = new Histogram(1, 2, 4, 8, 16, 32, 64, 128, 256);
     final Histogram timeToFirstToken = new Histogram(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30);
     final Histogram timePerToken = new Histogram(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1);
-    private final Map<String, LongSupplier> gauges = new TreeMap<>();
-    private final Map<String, String> gaugeHelp = new TreeMap<>();
+    private final Map<String, LongSupplier> gauges = new TreeMap<>(), counters = new TreeMap<>();
+    private final Map<String, String> help = new TreeMap<>();
 
     void request(String endpoint, int status) {
         requests.computeIfAbsent(endpoint + "|" + status, k -> new AtomicLong()).incrementAndGet();
     }
 
+    /** A value that goes up and down, read when scraped. */
     void gauge(String name, String help, LongSupplier value) {
         gauges.put(name, value);
-        gaugeHelp.put(name, help);
+        this.help.put(name, help);
+    }
+
+    /** A count that only grows, read when scraped. */
+    void counter(String name, String help, LongSupplier value) {
+        counters.put(name, value);
+        this.help.put(name, help);
     }
 
     String text() {
@@ -65,7 +72,8 @@ final class Metrics {
         });
         counter(out, "lora4j_prompt_tokens_total", "prompt tokens of finished requests", promptTokens.get());
         counter(out, "lora4j_generation_tokens_total", "tokens generated for finished requests", completionTokens.get());
-        gauges.forEach((name, v) -> out.append("# HELP ").append(name).append(' ').append(gaugeHelp.get(name)).append("\n# TYPE ").append(name)
+        counters.forEach((name, v) -> counter(out, name, help.get(name), v.getAsLong()));
+        gauges.forEach((name, v) -> out.append("# HELP ").append(name).append(' ').append(help.get(name)).append("\n# TYPE ").append(name)
                 .append(" gauge\n").append(name).append(' ').append(v.getAsLong()).append('\n'));
         batchRows.write(out, "lora4j_batch_size", "sequences decoded together per step");
         timeToFirstToken.write(out, "lora4j_time_to_first_token_seconds", "from a request's arrival to its first new token");

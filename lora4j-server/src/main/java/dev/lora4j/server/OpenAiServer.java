@@ -84,6 +84,7 @@ public final class OpenAiServer implements AutoCloseable {
         }
         metrics.gauge("lora4j_queue_length", "requests waiting for a slot", batcher::queued);
         metrics.gauge("lora4j_active_sequences", "sequences being decoded", batcher::active);
+        metrics.counter("lora4j_requests_cancelled_total", "requests given up before they finished (client gone, timeout, shutdown)", batcher::cancelled);
         metrics.gauge("lora4j_adapters_loaded", "adapters held in memory", adapters::loadedCount);
         metrics.gauge("lora4j_adapters_known", "adapters served (loaded or evicted)", () -> adapters.names().size());
         QueuedThreadPool pool = new QueuedThreadPool(64, 4);
@@ -219,14 +220,26 @@ public final class OpenAiServer implements AutoCloseable {
         String id = (chat ? "chatcmpl-" : "cmpl-") + Long.toHexString(System.nanoTime()) + ids.incrementAndGet();
         long deadline = System.nanoTime() + options.requestTimeout().toNanos();
         return stream ? stream(response, callback, ticket, pieces, id, model, chat, includeUsage, deadline)
-                : whole(response, callback, ticket, id, model, chat, deadline);
+                : whole(request, response, callback, ticket, id, model, chat, deadline);
     }
 
-    private int whole(Response response, Callback callback, ContinuousBatcher.Ticket ticket, String id, String model, boolean chat, long deadline)
-            throws IOException {
+    private int whole(Request request, Response response, Callback callback, ContinuousBatcher.Ticket ticket, String id, String model, boolean chat,
+                      long deadline) throws IOException {
         Completion c;
         try {
-            c = ticket.result().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            while (true) {
+                try {
+                    c = ticket.result().get(Math.min(CLIENT_CHECK_NANOS, Math.max(1, deadline - System.nanoTime())), TimeUnit.NANOSECONDS);
+                    break;
+                } catch (TimeoutException e) {
+                    if (System.nanoTime() >= deadline) throw e;
+                    if (clientGone(request, response)) {
+                        ticket.cancel(); // its slot is freed at the next step; nobody is left to answer
+                        callback.failed(new IOException("the client closed the connection"));
+                        return 499; // nginx's "client closed request", for the metrics
+                    }
+                }
+            }
         } catch (TimeoutException e) {
             ticket.cancel();
             throw new ApiError(504, "timeout_error", "the request ran longer than --request-timeout " + options.requestTimeout().toSeconds() + " s", null, "timeout");
@@ -245,6 +258,29 @@ public final class OpenAiServer implements AutoCloseable {
         usage(root, c);
         send(response, callback, 200, "application/json", JSON.writeValueAsString(root));
         return 200;
+    }
+
+    /** How often a request waiting for its whole answer checks that its client is still there. */
+    private static final long CLIENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    /**
+     * Whether the client of a request that is not streamed has hung up. HTTP/1.1 says so only through the
+     * socket, and Jetty does not read a connection while its request is being handled, so this reads it:
+     * one byte, without blocking. End of input means the client is gone. A byte read belongs to a request
+     * pipelined behind this one; the connection is then closed after this response (it cannot be put back).
+     */
+    private static boolean clientGone(Request request, Response response) {
+        org.eclipse.jetty.io.EndPoint ep = request.getConnectionMetaData().getConnection().getEndPoint();
+        if (!ep.isOpen() || ep.isInputShutdown()) return true;
+        try {
+            java.nio.ByteBuffer probe = java.nio.ByteBuffer.allocate(1);
+            probe.limit(0);
+            int n = ep.fill(probe);
+            if (n > 0) response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            return n < 0;
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     private int stream(Response response, Callback callback, ContinuousBatcher.Ticket ticket, LinkedBlockingQueue<String> pieces, String id,

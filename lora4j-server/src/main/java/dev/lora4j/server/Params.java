@@ -41,6 +41,7 @@ final class Params {
             if (stops.stream().anyMatch(String::isEmpty)) throw OpenAiServer.ApiError.invalid("'stop' must not be empty", "stop");
         }
         b.stopStrings(stops);
+        if (OpenAiServer.bool(body, "ignore_eos", false)) b.eosIds(List.of()); // vLLM's extension: run to max_tokens
         return b.build();
     }
 

@@ -225,4 +225,64 @@ class OpenAiServerTest {
             pool.shutdownNow();
         }
     }
+
+    static long metric(String name) throws Exception {
+        String body = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        for (String line : body.split("\n")) if (line.startsWith(name + " ")) return Long.parseLong(line.substring(name.length() + 1).trim());
+        throw new AssertionError("no metric " + name + " in\n" + body);
+    }
+
+    /**
+     * A client that sends a long request and hangs up (a raw socket, closed right after the request)
+     * has its request cancelled and its slot freed, whether it asked for a stream or not.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "stream={0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void aClientThatHangsUpIsCancelledAndItsSlotFreed(boolean stream) throws Exception {
+        long before = metric("lora4j_requests_cancelled_total");
+        // the longest request the bundled model allows, which ends only at its length
+        String body = "{\"model\":\"base\",\"prompt\":\"Once\",\"max_tokens\":120,\"ignore_eos\":true,\"stream\":" + stream + "}";
+        URI u = URI.create(server.url());
+        int hangUps = 0;
+        for (int attempt = 0; attempt < 5 && metric("lora4j_requests_cancelled_total") == before; attempt++) {
+            try (java.net.Socket socket = new java.net.Socket(u.getHost(), u.getPort())) {
+                byte[] b = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY
+                        + "\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                socket.getOutputStream().write(b);
+                socket.getOutputStream().flush();
+                if (stream) socket.getInputStream().read(); // the stream has started
+            }
+            hangUps++;
+            for (int i = 0; i < 100 && metric("lora4j_requests_cancelled_total") == before; i++) Thread.sleep(20);
+        }
+        assertThat(metric("lora4j_requests_cancelled_total")).as("cancelled after %d hang-ups", hangUps).isGreaterThan(before);
+        for (int i = 0; i < 250 && metric("lora4j_active_sequences") > 0; i++) Thread.sleep(20);
+        assertThat(metric("lora4j_active_sequences")).isZero();
+    }
+
+    /** Rounds of concurrent requests leave the heap where the first round left it: nothing per request is kept. */
+    @Test
+    void memoryStaysFlatUnderLoad() throws Exception {
+        java.lang.management.MemoryMXBean mem = java.lang.management.ManagementFactory.getMemoryMXBean();
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        long[] used = new long[4];
+        try {
+            for (int round = 0; round < used.length; round++) {
+                List<Future<?>> all = new ArrayList<>();
+                for (int i = 0; i < 32; i++) {
+                    int k = i;
+                    all.add(pool.submit(() -> openai.completions().create(CompletionCreateParams.builder().model(k % 2 == 0 ? "a0" : "base")
+                            .prompt("Once upon a time " + k).maxTokens(24).temperature(0.8).seed(k).build())));
+                }
+                for (Future<?> f : all) f.get(120, TimeUnit.SECONDS);
+                for (int g = 0; g < 3; g++) System.gc();
+                used[round] = mem.getHeapMemoryUsage().getUsed();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // after warm-up, later rounds may not grow the live heap by more than a few MB
+        assertThat(used[3] - used[1]).as("heap after rounds: %s", java.util.Arrays.toString(used)).isLessThan(8L << 20);
+    }
 }
