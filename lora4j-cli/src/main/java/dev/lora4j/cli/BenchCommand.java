@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
                 "'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters), streams (concurrent decode streams through the continuous batcher, 1 or 16 adapters: tokens/s, time to first token, per-token latency) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
+    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters), streams (concurrent decode streams through the continuous batcher, 1 or 16 adapters: tokens/s end to end and while decoding, time to first token, per-token latency) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
     String what;
 
     @Option(names = "--model", paramLabel = "DIR", description = "train, serve, decode: the checkpoint (bench/train_torch.py make writes a random GPT-2-small one).")
