@@ -9,7 +9,6 @@ import dev.lora4j.model.Transformer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
@@ -20,8 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Continuous batching over one {@link TextGenerator}: one thread owns the model and a KV cache of
- * {@code slots} sequences; each step admits waiting requests into free slots (their prompts prefilled,
- * those of one length as one pass), samples the next token of every active sequence, and runs one decode
+ * {@code slots} sequences; each step admits waiting requests into free slots (each prompt prefilled in a
+ * pass of its own, as generating it alone would), samples the next token of every active sequence, and runs one decode
  * pass over all of them as one batch in which each row uses its own adapter. Requests join and leave
  * between steps; a cancelled one frees its slot at the next step.
  *
@@ -230,17 +229,14 @@ public final class ContinuousBatcher implements AutoCloseable {
         }
         if (activeCount == 0) return;
         AdapterSet.Mixed mixed = routing();
-        // prefill the admitted prompts, those of one length as one pass
+        // prefill the admitted prompts one pass each, exactly as generating that prompt alone does: which
+        // kernel a pass uses depends on its row count, so grouping prompts could change a prompt's bits
         int prefillTokens = 0;
-        Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
-        for (int s : admitted) byLength.computeIfAbsent(slots[s].seenCount, k -> new ArrayList<>()).add(s);
-        for (var group : byLength.entrySet()) {
-            int n = group.getKey();
-            int[] seqs = group.getValue().stream().mapToInt(Integer::intValue).toArray(), flat = new int[seqs.length * n];
-            for (int j = 0; j < seqs.length; j++) System.arraycopy(slots[seqs[j]].seen, 0, flat, j * n, n);
-            float[] l = mixed.call(names(seqs), () -> mixed.model().forwardCached(flat, seqs, n, cache));
+        for (int s : admitted) {
+            int[] seqs = {s}, prompt = Arrays.copyOf(slots[s].seen, slots[s].seenCount);
+            float[] l = mixed.call(names(seqs), () -> mixed.model().forwardCached(prompt, seqs, prompt.length, cache));
             spread(l, seqs);
-            prefillTokens += flat.length;
+            prefillTokens += prompt.length;
         }
         // the next token of every active sequence; those that end leave their slot
         int[] rows = new int[slots.length], next = new int[slots.length];
