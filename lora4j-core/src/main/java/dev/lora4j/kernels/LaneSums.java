@@ -30,6 +30,18 @@ final class LaneSums {
         return lanes.length / (GROUP * L);
     }
 
+    /**
+     * Where output q of A's row i is kept in {@link #lanes()}: kernels write their accumulators there
+     * themselves, since handing vectors to a method that C2 does not inline boxes them.
+     */
+    static int at(int i, int q) {
+        return (i * GROUP + q) * L;
+    }
+
+    float[] lanes() {
+        return lanes;
+    }
+
     /** Keeps output q (0 ≤ q < GROUP) of A's row i as its vector of partial sums. */
     void put(int i, int q, FloatVector partial) {
         partial.intoArray(lanes, (i * GROUP + q) * L);

@@ -96,10 +96,13 @@ final class RowsGemv {
     }
 
     // The fp32 and bf16 tiles are kept apart on purpose: choosing the load inside the loop (the choice
-    // is loop-invariant) decoded bf16 slower.
+    // is loop-invariant) decoded bf16 slower. Each writes its accumulators into the partial sums
+    // itself: passing sixteen vectors to a helper that C2 does not inline boxes them (the bf16 tile,
+    // the larger, ran several times slower that way).
 
     /** Rows i..i+3 of A against the tile's four weight rows. */
     private static void tileF32(float[][] x, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
+        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
         float[] x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
         FloatVector z = FloatVector.zero(S);
@@ -117,14 +120,19 @@ final class RowsGemv {
             FloatVector w3 = FloatVector.fromArray(S, w, r3 + p);
             c03 = w3.fma(a0, c03); c13 = w3.fma(a1, c13); c23 = w3.fma(a2, c23); c33 = w3.fma(a3, c33);
         }
-        put(sums, i, t, c00, c01, c02, c03);
-        put(sums, i + 1, t, c10, c11, c12, c13);
-        put(sums, i + 2, t, c20, c21, c22, c23);
-        put(sums, i + 3, t, c30, c31, c32, c33);
+        int o = LaneSums.at(i, t);
+        c00.intoArray(l0, o); c01.intoArray(l1, o); c02.intoArray(l2, o); c03.intoArray(l3, o);
+        int o1 = LaneSums.at(i + 1, t);
+        c10.intoArray(l0, o1); c11.intoArray(l1, o1); c12.intoArray(l2, o1); c13.intoArray(l3, o1);
+        int o2 = LaneSums.at(i + 2, t);
+        c20.intoArray(l0, o2); c21.intoArray(l1, o2); c22.intoArray(l2, o2); c23.intoArray(l3, o2);
+        int o3 = LaneSums.at(i + 3, t);
+        c30.intoArray(l0, o3); c31.intoArray(l1, o3); c32.intoArray(l2, o3); c33.intoArray(l3, o3);
     }
 
     /** One row of A (a leftover, or the only one) against the tile's four weight rows. */
     private static void columnF32(float[] xi, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
+        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
         for (int p = 0; p < kv; p += L) {
@@ -134,10 +142,12 @@ final class RowsGemv {
             c2 = FloatVector.fromArray(S, w, r2 + p).fma(a, c2);
             c3 = FloatVector.fromArray(S, w, r3 + p).fma(a, c3);
         }
-        put(sums, i, t, c0, c1, c2, c3);
+        int o = LaneSums.at(i, t);
+        c0.intoArray(l0, o); c1.intoArray(l1, o); c2.intoArray(l2, o); c3.intoArray(l3, o);
     }
 
     private static void tileBf16(float[][] x, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
+        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
         float[] x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
         FloatVector z = FloatVector.zero(S);
@@ -155,13 +165,18 @@ final class RowsGemv {
             FloatVector w3 = Gemm.bf16(w, r3 + p);
             c03 = w3.fma(a0, c03); c13 = w3.fma(a1, c13); c23 = w3.fma(a2, c23); c33 = w3.fma(a3, c33);
         }
-        put(sums, i, t, c00, c01, c02, c03);
-        put(sums, i + 1, t, c10, c11, c12, c13);
-        put(sums, i + 2, t, c20, c21, c22, c23);
-        put(sums, i + 3, t, c30, c31, c32, c33);
+        int o = LaneSums.at(i, t);
+        c00.intoArray(l0, o); c01.intoArray(l1, o); c02.intoArray(l2, o); c03.intoArray(l3, o);
+        int o1 = LaneSums.at(i + 1, t);
+        c10.intoArray(l0, o1); c11.intoArray(l1, o1); c12.intoArray(l2, o1); c13.intoArray(l3, o1);
+        int o2 = LaneSums.at(i + 2, t);
+        c20.intoArray(l0, o2); c21.intoArray(l1, o2); c22.intoArray(l2, o2); c23.intoArray(l3, o2);
+        int o3 = LaneSums.at(i + 3, t);
+        c30.intoArray(l0, o3); c31.intoArray(l1, o3); c32.intoArray(l2, o3); c33.intoArray(l3, o3);
     }
 
     private static void columnBf16(float[] xi, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
+        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
         for (int p = 0; p < kv; p += L) {
@@ -171,14 +186,7 @@ final class RowsGemv {
             c2 = Gemm.bf16(w, r2 + p).fma(a, c2);
             c3 = Gemm.bf16(w, r3 + p).fma(a, c3);
         }
-        put(sums, i, t, c0, c1, c2, c3);
-    }
-
-    /** Row i's partial sums for output t of each of the four streams. */
-    private static void put(LaneSums[] sums, int i, int t, FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3) {
-        sums[0].put(i, t, s0);
-        sums[1].put(i, t, s1);
-        sums[2].put(i, t, s2);
-        sums[3].put(i, t, s3);
+        int o = LaneSums.at(i, t);
+        c0.intoArray(l0, o); c1.intoArray(l1, o); c2.intoArray(l2, o); c3.intoArray(l3, o);
     }
 }
