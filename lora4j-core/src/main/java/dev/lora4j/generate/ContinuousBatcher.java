@@ -4,6 +4,7 @@ import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.AdapterSet;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.model.KvCache;
+import dev.lora4j.model.Linear;
 import dev.lora4j.model.Transformer;
 
 import java.util.ArrayList;
@@ -11,6 +12,7 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -19,8 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Continuous batching over one {@link TextGenerator}: one thread owns the model and a KV cache of
- * {@code slots} sequences; each step admits waiting requests into free slots (each prompt prefilled in a
- * pass of its own, as generating it alone would), samples the next token of every active sequence, and runs one decode
+ * {@code slots} sequences; each step admits waiting requests into free slots (their prompts prefilled,
+ * those of one length together as far as that leaves each prompt's arithmetic as if it were alone), samples the next token of every active sequence, and runs one decode
  * pass over all of them as one batch in which each row uses its own adapter. Requests join and leave
  * between steps; a cancelled one frees its slot at the next step.
  *
@@ -229,14 +231,26 @@ public final class ContinuousBatcher implements AutoCloseable {
         }
         if (activeCount == 0) return;
         AdapterSet.Mixed mixed = routing();
-        // prefill the admitted prompts one pass each, exactly as generating that prompt alone does: which
-        // kernel a pass uses depends on its row count, so grouping prompts could change a prompt's bits
+        // Prefill. Which kernel a pass uses depends on its rows (up to Linear.DECODE_ROWS stream the decode
+        // copy of the weights, more go through the GEMM) and on its sequences (the same bound for the LM head),
+        // and each kernel sums a row the same way whatever else is in its pass. So prompts of one length share
+        // a pass only where that keeps every one in the kernels it would get alone: short prompts while the
+        // pass stays within the bound, long ones up to that many sequences. A prompt's bits are then those of
+        // generating it alone.
         int prefillTokens = 0;
-        for (int s : admitted) {
-            int[] seqs = {s}, prompt = Arrays.copyOf(slots[s].seen, slots[s].seenCount);
-            float[] l = mixed.call(names(seqs), () -> mixed.model().forwardCached(prompt, seqs, prompt.length, cache));
-            spread(l, seqs);
-            prefillTokens += prompt.length;
+        Map<Integer, List<Integer>> byLength = new TreeMap<>();
+        for (int s : admitted) byLength.computeIfAbsent(slots[s].seenCount, k -> new ArrayList<>()).add(s);
+        for (var group : byLength.entrySet()) {
+            int n = group.getKey(), per = n <= Linear.DECODE_ROWS ? Linear.DECODE_ROWS / n : Linear.DECODE_ROWS;
+            List<Integer> all = group.getValue();
+            for (int from = 0; from < all.size(); from += per) {
+                int[] seqs = all.subList(from, Math.min(all.size(), from + per)).stream().mapToInt(Integer::intValue).toArray();
+                int[] flat = new int[seqs.length * n];
+                for (int j = 0; j < seqs.length; j++) System.arraycopy(slots[seqs[j]].seen, 0, flat, j * n, n);
+                float[] l = mixed.call(names(seqs), () -> mixed.model().forwardCached(flat, seqs, n, cache));
+                spread(l, seqs);
+                prefillTokens += flat.length;
+            }
         }
         // the next token of every active sequence; those that end leave their slot
         int[] rows = new int[slots.length], next = new int[slots.length];
@@ -264,9 +278,12 @@ public final class ContinuousBatcher implements AutoCloseable {
                 next[kept++] = id;
             }
         }
-        if (kept > 0) {
-            int[] seqs = Arrays.copyOf(rows, kept), ids = Arrays.copyOf(next, kept);
-            AdapterSet.Mixed decode = routing();
+        // decode, in passes of at most Linear.DECODE_ROWS sequences: each row then always goes through the
+        // decode kernel, whatever the batch size
+        AdapterSet.Mixed decode = kept > 0 ? routing() : null;
+        for (int from = 0; from < kept; from += Linear.DECODE_ROWS) {
+            int to = Math.min(kept, from + Linear.DECODE_ROWS);
+            int[] seqs = Arrays.copyOfRange(rows, from, to), ids = Arrays.copyOfRange(next, from, to);
             float[] l = decode.call(names(seqs), () -> decode.model().forwardCached(ids, seqs, 1, cache));
             spread(l, seqs);
         }

@@ -57,6 +57,72 @@ class ContinuousBatcherTest {
         }
     }
 
+    /**
+     * Many prompts arriving together, short ones (prefilled several to a pass) and long ones, with more
+     * slots than one decode pass takes: each still gets what it gets alone, sampled draws included.
+     */
+    @Test
+    void promptsPrefilledTogetherAndWideBatchesGetWhatTheyGetAlone() throws Exception {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(5);
+        int vocab = g.config().vocabSize();
+        List<TextGenerator.Request> rs = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            int[] prompt = rnd.ints(i % 5 == 0 ? 40 : 5, 0, vocab).toArray();
+            rs.add(TextGenerator.Request.ids(prompt).adapter(i % 3 == 0 ? null : "a" + (i % 3))
+                    .config(GenerationConfig.builder().maxNewTokens(12).temperature(i % 2 == 0 ? 0 : 1.0).seed(i).eosIds(List.of()).build()));
+        }
+        List<Completion> alone = new ArrayList<>();
+        for (TextGenerator.Request r : rs) alone.add(g.generate(r));
+        List<Long> rows = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (ContinuousBatcher b = new ContinuousBatcher(g, new ContinuousBatcher.Options(40, 64, 128), (n, prefill, nanos) -> rows.add((long) n))) {
+            List<ContinuousBatcher.Ticket> tickets = new ArrayList<>();
+            for (TextGenerator.Request r : rs) tickets.add(b.submit(r));
+            for (int i = 0; i < rs.size(); i++)
+                assertThat(tickets.get(i).result().get(60, TimeUnit.SECONDS).ids()).as("request %d", i).containsExactly(alone.get(i).ids());
+        }
+        assertThat(rows.stream().mapToLong(Long::longValue).max().orElse(0)).isGreaterThan(dev.lora4j.model.Linear.DECODE_ROWS);
+    }
+
+    /**
+     * The premise of how the batcher groups prompts: a pass's logits for a sequence are the very bits of
+     * that sequence alone while every sequence stays in the kernels it gets alone (short prompts up to
+     * Linear.DECODE_ROWS rows in all, long ones together), and differ when a pass of short prompts
+     * crosses into the GEMM.
+     */
+    @Test
+    void groupedPassesGiveEachSequenceItsBitsAloneWithinTheKernelBounds() {
+        dev.lora4j.model.Transformer base = g.base();
+        base.copyWeightsForDecoding();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(9);
+        int vocab = g.config().vocabSize();
+        int[][] shortOnes = new int[7][], longOnes = new int[2][];
+        for (int i = 0; i < shortOnes.length; i++) shortOnes[i] = rnd.ints(5, 0, vocab).toArray();
+        for (int i = 0; i < longOnes.length; i++) longOnes[i] = rnd.ints(40, 0, vocab).toArray();
+        assertThat(together(base, java.util.Arrays.copyOf(shortOnes, 6))).isEqualTo(alone(base, java.util.Arrays.copyOf(shortOnes, 6)));
+        assertThat(together(base, longOnes)).isEqualTo(alone(base, longOnes));
+        // the scalar twins sum every output in one order, so there the bound changes nothing
+        if (dev.lora4j.kernels.Kernels.SIMD)
+            assertThat(together(base, shortOnes)).as("35 rows go through the GEMM").isNotEqualTo(alone(base, shortOnes));
+    }
+
+    private static float[] alone(dev.lora4j.model.Transformer m, int[][] prompts) {
+        int vocab = m.config().vocabSize();
+        float[] out = new float[prompts.length * vocab];
+        for (int i = 0; i < prompts.length; i++)
+            System.arraycopy(m.forwardCached(prompts[i], new int[] {0}, prompts[i].length, new dev.lora4j.model.KvCache(m.config(), 1, 64)), 0, out, i * vocab, vocab);
+        return out;
+    }
+
+    private static float[] together(dev.lora4j.model.Transformer m, int[][] prompts) {
+        int n = prompts[0].length;
+        int[] flat = new int[prompts.length * n], seqs = new int[prompts.length];
+        for (int i = 0; i < prompts.length; i++) {
+            System.arraycopy(prompts[i], 0, flat, i * n, n);
+            seqs[i] = i;
+        }
+        return m.forwardCached(flat, seqs, n, new dev.lora4j.model.KvCache(m.config(), prompts.length, 64));
+    }
+
     @Test
     void aCancelledRequestFreesItsSlotAndTheOthersGoOn() throws Exception {
         try (ContinuousBatcher b = new ContinuousBatcher(g, new ContinuousBatcher.Options(1, 8, 256), null)) {
