@@ -6,6 +6,7 @@ import dev.lora4j.lora.LoraModel;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Linear;
 import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.Parallel;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -95,7 +96,8 @@ public final class ContinuousBatcher implements AutoCloseable {
         final int[] seen, out;
         final int total;
         int seenCount, produced;
-        float[] logits;
+        float[] logits; // the last pass's logits, shared by its sequences: this one's start at logitsAt
+        int logitsAt;
 
         Active(Ticket ticket, int capacity) {
             this.ticket = ticket;
@@ -256,16 +258,24 @@ public final class ContinuousBatcher implements AutoCloseable {
         int[] rows = new int[slots.length], next = new int[slots.length];
         int kept = 0;
         int vocab = base.config().vocabSize();
+        int[] live = new int[slots.length], drawn = new int[slots.length];
+        int n = 0;
         for (int s = 0; s < slots.length; s++) {
-            Active a = slots[s];
-            if (a == null) continue;
-            if (a.ticket.cancelled) {
+            if (slots[s] == null) continue;
+            if (slots[s].ticket.cancelled) {
                 cancelled.incrementAndGet();
                 finish(s, null, new CancellationException("cancelled"));
-                continue;
-            }
+            } else live[n++] = s;
+        }
+        // each sequence draws with its own sampler and generator: in parallel, with the same draws
+        Parallel.forChunks(n, j -> {
+            Active a = slots[live[j]];
+            drawn[j] = a.ticket.prepared.sequence().sampler().next(a.logits, a.logitsAt, vocab, a.seen, a.seenCount);
+        });
+        for (int j = 0; j < n; j++) {
+            int s = live[j], id = drawn[j];
+            Active a = slots[s];
             Generator.Sequence seq = a.ticket.prepared.sequence();
-            int id = seq.sampler().next(a.logits, 0, vocab, a.seen, a.seenCount);
             if (a.produced == 0) a.ticket.firstTokenNanos = System.nanoTime();
             a.out[a.produced++] = id;
             a.seen[a.seenCount++] = id;
@@ -293,7 +303,10 @@ public final class ContinuousBatcher implements AutoCloseable {
 
     private void spread(float[] logits, int[] seqs) {
         int vocab = base.config().vocabSize();
-        for (int j = 0; j < seqs.length; j++) slots[seqs[j]].logits = Arrays.copyOfRange(logits, j * vocab, (j + 1) * vocab);
+        for (int j = 0; j < seqs.length; j++) {
+            slots[seqs[j]].logits = logits;
+            slots[seqs[j]].logitsAt = j * vocab;
+        }
     }
 
     private void finish(int s, Generator.FinishReason reason, Throwable failure) {
