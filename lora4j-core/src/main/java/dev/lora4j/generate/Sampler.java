@@ -11,6 +11,11 @@ import java.util.SplittableRandom;
 public record Sampler(double temperature, int topK, double topP, double repetitionPenalty, SplittableRandom rng) {
 
     public int next(float[] logits, int off, int vocab, int[] seen, int seenCount) {
+        if (temperature <= 0 && repetitionPenalty == 1.0) { // greedy over the logits as they are: no copy
+            int best = off;
+            for (int i = off + 1; i < off + vocab; i++) if (logits[i] > logits[best]) best = i;
+            return best - off;
+        }
         float[] l = Arrays.copyOfRange(logits, off, off + vocab);
         if (repetitionPenalty != 1.0)
             for (int i = 0; i < seenCount; i++) {

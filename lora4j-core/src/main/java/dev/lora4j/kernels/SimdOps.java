@@ -194,6 +194,9 @@ public final class SimdOps implements Ops {
      * at once ({@link LaneSums}), so the rows stream front to back without a reduction per row. Each
      * output equals {@link #dot} of its row, bit for bit.
      */
+    /** dotRows' partial sums, one per thread: a decode step calls it per sequence, head and layer. */
+    private static final ThreadLocal<LaneSums> ONE_ROW = ThreadLocal.withInitial(() -> new LaneSums(1));
+
     @Override
     public void dotRows(float[] q, int qOff, float[] x, int xOff, int ld, int rows, int n, float[] out, int outOff) {
         int nv = n - n % L;
@@ -201,7 +204,7 @@ public final class SimdOps implements Ops {
             for (int r = 0; r < rows; r++) out[outOff + r] = dot(q, qOff, x, xOff + r * ld, n);
             return;
         }
-        LaneSums sums = new LaneSums(1);
+        LaneSums sums = ONE_ROW.get();
         for (int g = 0; g < rows; g += LaneSums.GROUP) {
             int count = Math.min(LaneSums.GROUP, rows - g);
             for (int r = g; r < g + count; r++) {
