@@ -261,7 +261,7 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** How often a request waiting for its whole answer checks that its client is still there. */
-    private static final long CLIENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long CLIENT_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
     /**
      * Whether the client of a request that is not streamed has hung up. HTTP/1.1 says so only through the
