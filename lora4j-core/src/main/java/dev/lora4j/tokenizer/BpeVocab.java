@@ -18,6 +18,8 @@ final class BpeVocab {
     final Map<String, Integer> addedIds = new HashMap<>();
     private final AddedTokens addedTokens;               // finds them in text in one pass
     final String[] byId;
+    /** model.ignore_merges (Llama 3): a pre-token that is itself in the vocabulary is that one token. */
+    final boolean ignoreMerges;
 
     /** Ids beyond this many entries past the vocabulary would only ever allocate memory for nothing. */
     private static final int MAX_ID_GAP = 1 << 20;
@@ -25,6 +27,7 @@ final class BpeVocab {
     /** Reads model.vocab, model.merges and added_tokens as strictly as Rust tokenizers' BPE builder does. */
     BpeVocab(JsonNode j) {
         JsonNode model = j.get("model"), vocabNode = model.get("vocab"), merges = model.get("merges");
+        ignoreMerges = model.path("ignore_merges").asBoolean(false);
         if (vocabNode == null || !vocabNode.isObject()) throw new Lora4jException("model.vocab must be an object of token: id, got " + kind(vocabNode));
         vocabNode.properties().forEach(e -> vocab.put(e.getKey(), id("model.vocab '" + e.getKey() + "'", e.getValue())));
         if (merges != null && !merges.isNull() && !merges.isArray()) throw new Lora4jException("model.merges must be an array, got " + kind(merges));
@@ -86,8 +89,12 @@ final class BpeVocab {
         }
     }
 
-    /** Repeatedly merges the adjacent pair of lowest rank. */
+    /** Repeatedly merges the adjacent pair of lowest rank (unless ignore_merges finds the whole word in the vocabulary). */
     List<String> merge(List<String> word) {
+        if (ignoreMerges && word.size() > 1) {
+            String whole = String.join("", word);
+            if (vocab.containsKey(whole)) return List.of(whole);
+        }
         while (word.size() > 1) {
             int best = -1, bestRank = Integer.MAX_VALUE;
             for (int i = 0; i + 1 < word.size(); i++) {

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 
 /**
  * Byte-level BPE (GPT-2 and its descendants), as tokenizer.json defines it: added tokens are split out
- * first (exact matches, longest first); the rest is cut by the GPT-2 pattern, each piece's UTF-8 bytes
+ * first (exact matches, longest first); the rest is normalized (Unicode forms, lowercase), cut by the GPT-2 pattern (or the Split regex), each piece's UTF-8 bytes
  * mapped to printable characters (the byte-to-unicode table), then merged pair by pair, lowest merge
  * rank first. Decoding maps the characters back to bytes and reads them as UTF-8 (invalid sequences
  * become U+FFFD, as Rust's from_utf8_lossy does).
@@ -33,9 +33,13 @@ public final class ByteLevelBpe implements Tokenizer {
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
     private final String origin;                 // the file, for errors
+    private final UnicodeNormalizer normalizer;  // NFC (Qwen3) and the like, applied to each segment between added tokens
+    private final PostProcessor post;            // the special tokens of encode(add_special_tokens=True)
 
-    private ByteLevelBpe(String origin, Pattern split, BpeVocab v, boolean addPrefixSpace) {
+    private ByteLevelBpe(String origin, Pattern split, BpeVocab v, boolean addPrefixSpace, UnicodeNormalizer normalizer, PostProcessor post) {
         this.origin = origin;
+        this.normalizer = normalizer;
+        this.post = post;
         this.split = split;
         this.v = v;
         this.addPrefixSpace = addPrefixSpace;
@@ -62,8 +66,7 @@ public final class ByteLevelBpe implements Tokenizer {
         if (model.path("byte_fallback").asBoolean(false) || !model.path("continuing_subword_prefix").asText("").isEmpty()
                 || !model.path("end_of_word_suffix").asText("").isEmpty())
             throw new Lora4jException(file + ": BPE with byte_fallback, continuing_subword_prefix or end_of_word_suffix is not supported yet");
-        if (!j.path("normalizer").isNull() && !j.path("normalizer").isMissingNode())
-            throw new Lora4jException(file + ": normalizer '" + j.path("normalizer").path("type").asText() + "' is not supported yet");
+        UnicodeNormalizer normalizer = UnicodeNormalizer.of(file.toString(), j.path("normalizer"));
         JsonNode pre = j.get("pre_tokenizer");
         Pattern split = GPT2;
         JsonNode byteLevel = pre;
@@ -81,7 +84,8 @@ public final class ByteLevelBpe implements Tokenizer {
                 throw new Lora4jException(file + ": the Split pattern is not a regex Java reads: " + e.getDescription());
             }
         }
-        return new ByteLevelBpe(file.toString(), split, vocab(file, j), byteLevel.path("add_prefix_space").asBoolean(false));
+        return new ByteLevelBpe(file.toString(), split, vocab(file, j), byteLevel.path("add_prefix_space").asBoolean(false), normalizer,
+                PostProcessor.of(file.toString(), j.path("post_processor")));
     }
 
     /** The vocabulary, its errors naming the file. */
@@ -113,7 +117,13 @@ public final class ByteLevelBpe implements Tokenizer {
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    @Override
+    public int[] encodeWithSpecialTokens(String text) {
+        return post.apply(encode(text));
+    }
+
     private void encodeSegment(String s, boolean first, List<Integer> out) {
+        s = normalizer.apply(s);
         if (s.isEmpty()) return;
         if (addPrefixSpace && first && !s.startsWith(" ")) s = " " + s;
         Matcher m = split.matcher(new BoundedText(s, origin));

@@ -25,7 +25,7 @@ import java.util.List;
 public final class SentencePieceBpe implements Tokenizer {
     private final BpeVocab v;
     private final List<String[]> normalizers; // {"prepend", s} or {"replace", from, to}
-    private final int[] prefix, suffix;       // special tokens the template puts around a sequence
+    private final PostProcessor post;         // special tokens the template puts around a sequence
     private final boolean byteFallback, fuseUnk;
     private final Integer unk;
     private final int stripStart;
@@ -57,14 +57,13 @@ public final class SentencePieceBpe implements Tokenizer {
         }
     }
 
-    private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, int[] prefix, int[] suffix, boolean byteFallback, boolean fuseUnk,
+    private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, PostProcessor post, boolean byteFallback, boolean fuseUnk,
                              Integer unk, int stripStart, Metaspace metaspace, boolean decodeBytes) {
         this.metaspace = metaspace;
         this.decodeBytes = decodeBytes;
         this.v = v;
         this.normalizers = normalizers;
-        this.prefix = prefix;
-        this.suffix = suffix;
+        this.post = post;
         this.byteFallback = byteFallback;
         this.fuseUnk = fuseUnk;
         this.unk = unk;
@@ -86,20 +85,7 @@ public final class SentencePieceBpe implements Tokenizer {
                 default -> throw new Lora4jException(file + ": normalizer '" + step.path("type").asText() + "' is not supported yet");
             }
         }
-        List<Integer> pre = new ArrayList<>(), post = new ArrayList<>();
-        JsonNode pp = j.path("post_processor");
-        if (pp.path("type").asText().equals("TemplateProcessing")) {
-            boolean seen = false;
-            for (JsonNode piece : pp.get("single")) {
-                if (piece.has("Sequence")) seen = true;
-                else {
-                    String id = piece.get("SpecialToken").get("id").asText();
-                    for (JsonNode x : pp.get("special_tokens").get(id).get("ids")) (seen ? post : pre).add(x.asInt());
-                }
-            }
-        } else if (!pp.isNull() && !pp.isMissingNode()) {
-            throw new Lora4jException(file + ": post-processor '" + pp.path("type").asText() + "' is not supported yet");
-        }
+        PostProcessor post = PostProcessor.of(file.toString(), j.path("post_processor"));
         JsonNode pt = j.path("pre_tokenizer");
         Metaspace meta = pt.path("type").asText().equals("Metaspace") ? Metaspace.of(file, pt) : null;
         int strip = 0;
@@ -111,8 +97,7 @@ public final class SentencePieceBpe implements Tokenizer {
         JsonNode dec = j.path("decoder");
         if (dec.path("type").asText().equals("Metaspace") && !Metaspace.of(file, dec).prependScheme().equals("never")) strip = 1; // the first token's space
         String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
-        return new SentencePieceBpe(v, norms, pre.stream().mapToInt(Integer::intValue).toArray(),
-                post.stream().mapToInt(Integer::intValue).toArray(), model.path("byte_fallback").asBoolean(false),
+        return new SentencePieceBpe(v, norms, post, model.path("byte_fallback").asBoolean(false),
                 model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip, meta, bytes);
     }
 
@@ -139,12 +124,7 @@ public final class SentencePieceBpe implements Tokenizer {
 
     @Override
     public int[] encodeWithSpecialTokens(String text) {
-        int[] body = encode(text);
-        int[] out = new int[prefix.length + body.length + suffix.length];
-        System.arraycopy(prefix, 0, out, 0, prefix.length);
-        System.arraycopy(body, 0, out, prefix.length, body.length);
-        System.arraycopy(suffix, 0, out, prefix.length + body.length, suffix.length);
-        return out;
+        return post.apply(encode(text));
     }
 
     private void encodeSegment(String s, List<Integer> out) {

