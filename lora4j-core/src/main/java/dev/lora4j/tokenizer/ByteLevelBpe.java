@@ -11,12 +11,13 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Matcher;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 
 /**
  * Byte-level BPE (GPT-2 and its descendants), as tokenizer.json defines it: added tokens are split out
- * first (exact matches, longest first); the rest is normalized (Unicode forms, lowercase), cut by the GPT-2 pattern (or the Split regex), each piece's UTF-8 bytes
+ * first (exact matches, longest first); the rest is normalized (Unicode forms, lowercase) and cut into
+ * pieces by the pre-tokenizer's steps (Split patterns, Digits, ByteLevel with GPT-2's pattern), each piece's UTF-8 bytes
  * mapped to printable characters (the byte-to-unicode table), then merged pair by pair, lowest merge
  * rank first. Decoding maps the characters back to bytes and reads them as UTF-8 (invalid sequences
  * become U+FFFD, as Rust's from_utf8_lossy does).
@@ -25,9 +26,8 @@ public final class ByteLevelBpe implements Tokenizer {
     /** GPT-2's split pattern; (?U) gives \s and friends their Unicode meaning, as in Rust's regex. */
     static final Pattern GPT2 = Pattern.compile("(?U)'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
-    private final Pattern split;                 // the pre-tokenizer's pattern: GPT-2's, or a Split regex (Llama 3, Qwen2)
+    private final List<UnaryOperator<List<String>>> preTokenizer; // pieces to pieces, step by step
     private final BpeVocab v;
-    private final boolean addPrefixSpace;
     private final char[] byteToChar = new char[256];
     private final Map<Character, Integer> charToByte = new HashMap<>();
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
@@ -36,13 +36,12 @@ public final class ByteLevelBpe implements Tokenizer {
     private final UnicodeNormalizer normalizer;  // NFC (Qwen3) and the like, applied to each segment between added tokens
     private final PostProcessor post;            // the special tokens of encode(add_special_tokens=True)
 
-    private ByteLevelBpe(String origin, Pattern split, BpeVocab v, boolean addPrefixSpace, UnicodeNormalizer normalizer, PostProcessor post) {
+    private ByteLevelBpe(String origin, List<UnaryOperator<List<String>>> preTokenizer, BpeVocab v, UnicodeNormalizer normalizer, PostProcessor post) {
         this.origin = origin;
+        this.preTokenizer = preTokenizer;
         this.normalizer = normalizer;
         this.post = post;
-        this.split = split;
         this.v = v;
-        this.addPrefixSpace = addPrefixSpace;
         char[] table = byteToUnicode();
         for (int b = 0; b < 256; b++) {
             byteToChar[b] = table[b];
@@ -67,25 +66,43 @@ public final class ByteLevelBpe implements Tokenizer {
                 || !model.path("end_of_word_suffix").asText("").isEmpty())
             throw new Lora4jException(file + ": BPE with byte_fallback, continuing_subword_prefix or end_of_word_suffix is not supported yet");
         UnicodeNormalizer normalizer = UnicodeNormalizer.of(file.toString(), j.path("normalizer"));
-        JsonNode pre = j.get("pre_tokenizer");
-        Pattern split = GPT2;
-        JsonNode byteLevel = pre;
-        if (pre.path("type").asText().equals("Sequence")) { // Split(regex, Isolated), then ByteLevel without its regex
-            JsonNode steps = pre.get("pretokenizers");
-            JsonNode sp = steps.get(0);
-            byteLevel = steps.get(steps.size() - 1);
-            if (steps.size() != 2 || !sp.path("type").asText().equals("Split") || !sp.path("pattern").has("Regex")
-                    || !sp.path("behavior").asText().equals("Isolated") || sp.path("invert").asBoolean(false)
-                    || !byteLevel.path("type").asText().equals("ByteLevel") || byteLevel.path("use_regex").asBoolean(true))
-                throw new Lora4jException(file + ": pre-tokenizer sequence " + steps + " is not supported yet (expected Split(regex, Isolated) then ByteLevel)");
-            try {
-                split = Pattern.compile("(?U)" + sp.get("pattern").get("Regex").asText());
-            } catch (java.util.regex.PatternSyntaxException e) {
-                throw new Lora4jException(file + ": the Split pattern is not a regex Java reads: " + e.getDescription());
+        List<UnaryOperator<List<String>>> steps = new ArrayList<>();
+        boolean[] byteLevel = new boolean[1];
+        preTokenizer(file.toString(), j.get("pre_tokenizer"), steps, byteLevel);
+        if (!byteLevel[0]) throw new Lora4jException(file + ": a byte-level BPE needs a ByteLevel pre-tokenizer; this one has none");
+        return new ByteLevelBpe(file.toString(), steps, vocab(file, j), normalizer, PostProcessor.of(file.toString(), j.path("post_processor")));
+    }
+
+    /**
+     * The pre-tokenizer as steps over the list of pieces, in order: Split (any behavior), Digits, and
+     * ByteLevel (a space before each piece that lacks one, when add_prefix_space; then GPT-2's pattern,
+     * when use_regex), nested in Sequences.
+     */
+    private static void preTokenizer(String origin, JsonNode pre, List<UnaryOperator<List<String>>> steps, boolean[] byteLevel) {
+        switch (pre.path("type").asText("")) {
+            case "Sequence" -> { for (JsonNode step : pre.path("pretokenizers")) preTokenizer(origin, step, steps, byteLevel); }
+            case "Split" -> steps.add(each(Split.of(origin, pre)::apply));
+            case "Digits" -> steps.add(each(Split.digits(pre.path("individual_digits").asBoolean(false), origin)::apply));
+            case "ByteLevel" -> {
+                byteLevel[0] = true;
+                boolean prefix = pre.path("add_prefix_space").asBoolean(false), regex = pre.path("use_regex").asBoolean(true);
+                Split gpt2 = new Split(GPT2, Split.Behavior.ISOLATED, false, origin);
+                steps.add(each(piece -> {
+                    String p = prefix && !piece.startsWith(" ") ? " " + piece : piece;
+                    return regex ? gpt2.apply(p) : List.of(p);
+                }));
             }
+            default -> throw new Lora4jException(origin + ": pre-tokenizer '" + pre.path("type").asText("") + "' is not supported yet for byte-level BPE"
+                    + " (supported: ByteLevel, Split, Digits, Sequence)");
         }
-        return new ByteLevelBpe(file.toString(), split, vocab(file, j), byteLevel.path("add_prefix_space").asBoolean(false), normalizer,
-                PostProcessor.of(file.toString(), j.path("post_processor")));
+    }
+
+    private static UnaryOperator<List<String>> each(java.util.function.Function<String, List<String>> f) {
+        return pieces -> {
+            List<String> out = new ArrayList<>();
+            for (String p : pieces) out.addAll(f.apply(p));
+            return out;
+        };
     }
 
     /** The vocabulary, its errors naming the file. */
@@ -107,7 +124,7 @@ public final class ByteLevelBpe implements Tokenizer {
         List<Integer> out = new ArrayList<>();
         v.split(text, new BpeVocab.Pieces() {
             public void segment(String s, boolean first) {
-                encodeSegment(s, first, out);
+                encodeSegment(s, out);
             }
 
             public void added(int id) {
@@ -122,18 +139,10 @@ public final class ByteLevelBpe implements Tokenizer {
         return post.apply(encode(text));
     }
 
-    private void encodeSegment(String s, boolean first, List<Integer> out) {
-        s = normalizer.apply(s);
-        if (s.isEmpty()) return;
-        if (addPrefixSpace && first && !s.startsWith(" ")) s = " " + s;
-        Matcher m = split.matcher(new BoundedText(s, origin));
-        int last = 0;
-        while (m.find()) { // Isolated: the matches are pieces, and so is any text between them
-            if (m.start() > last) for (int id : bpe(s.substring(last, m.start()))) out.add(id);
-            if (m.end() > m.start()) for (int id : bpe(m.group())) out.add(id);
-            last = m.end();
-        }
-        if (last < s.length()) for (int id : bpe(s.substring(last))) out.add(id);
+    private void encodeSegment(String s, List<Integer> out) {
+        List<String> pieces = List.of(normalizer.apply(s));
+        for (UnaryOperator<List<String>> step : preTokenizer) pieces = step.apply(pieces);
+        for (String piece : pieces) for (int id : bpe(piece)) out.add(id);
     }
 
     /** One pre-tokenized piece through the byte map and the merges. */
