@@ -15,6 +15,7 @@ import java.util.Map;
 final class BpeVocab {
     final Map<String, Integer> vocab = new HashMap<>();
     final Map<String, Integer> ranks = new HashMap<>(); // "a b" → merge rank
+    private final LongLongMap mergeTable = new LongLongMap();  // (id a, id b) → (rank, id of a + b)
     final Map<String, Integer> addedIds = new HashMap<>();
     private final AddedTokens addedTokens;               // finds them in text in one pass
     final String[] byId;
@@ -46,7 +47,8 @@ final class BpeVocab {
             }
             for (String t : new String[] {a, b, a + b})
                 if (!vocab.containsKey(t)) throw new Lora4jException("model.merges[" + r + "] " + m + ": '" + t + "' is not in the vocabulary");
-            ranks.putIfAbsent(a + " " + b, r++);
+            if (ranks.putIfAbsent(a + " " + b, r) == null) mergeTable.put(pair(vocab.get(a), vocab.get(b)), (long) r << 32 | vocab.get(a + b));
+            r++;
         }
         JsonNode added = j.path("added_tokens");
         if (!added.isMissingNode() && !added.isNull() && !added.isArray()) throw new Lora4jException("added_tokens must be an array, got " + kind(added));
@@ -89,35 +91,97 @@ final class BpeVocab {
         }
     }
 
-    /** Repeatedly merges the adjacent pair of lowest rank (unless ignore_merges finds the whole word in the vocabulary). */
+    /**
+     * Merges a word's symbols as Rust tokenizers' BPE does: always the pair of lowest rank, leftmost
+     * first, one occurrence at a time, so a pair the merge just formed competes at once with the rest
+     * (Gemma's ranks are not ordered by length, and merging every occurrence of the best pair in one
+     * sweep gives other ids). A heap of (rank, position) keeps it O(n log n): the text between two added
+     * tokens of a SentencePiece-style tokenizer is one long word. Symbols outside the vocabulary take
+     * part in no merge and come back as they were; with ignore_merges, a word that is itself in the
+     * vocabulary is that one token.
+     */
     List<String> merge(List<String> word) {
-        if (ignoreMerges && word.size() > 1) {
+        int n = word.size();
+        if (n == 0) return word;
+        if (ignoreMerges && n > 1) {
             String whole = String.join("", word);
             if (vocab.containsKey(whole)) return List.of(whole);
         }
-        while (word.size() > 1) {
-            int best = -1, bestRank = Integer.MAX_VALUE;
-            for (int i = 0; i + 1 < word.size(); i++) {
-                Integer rank = ranks.get(word.get(i) + " " + word.get(i + 1));
-                if (rank != null && rank < bestRank) {
-                    bestRank = rank;
-                    best = i;
-                }
-            }
-            if (best < 0) break;
-            String a = word.get(best), b = word.get(best + 1);
-            List<String> next = new ArrayList<>(word.size());
-            for (int i = 0; i < word.size(); i++) {
-                if (i + 1 < word.size() && word.get(i).equals(a) && word.get(i + 1).equals(b)) {
-                    next.add(a + b);
-                    i++;
-                } else {
-                    next.add(word.get(i));
-                }
-            }
-            word = next;
+        if (n == 1) return word;
+        int[] sym = new int[n], prev = new int[n], next = new int[n];
+        for (int i = 0; i < n; i++) {
+            Integer id = vocab.get(word.get(i));
+            sym[i] = id == null ? -1 : id;
+            prev[i] = i - 1;
+            next[i] = i + 1 < n ? i + 1 : -1;
         }
-        return word;
+        LongHeap heap = new LongHeap(n);
+        for (int i = 0; i + 1 < n; i++) push(heap, sym[i], sym[i + 1], i);
+        boolean[] gone = new boolean[n];
+        while (!heap.isEmpty()) {
+            long top = heap.pop();
+            int rank = (int) (top >>> 32), pos = (int) top;
+            if (gone[pos] || next[pos] < 0) continue;
+            int right = next[pos];
+            long merge = mergeTable.get(pair(sym[pos], sym[right]));
+            if (merge < 0 || (int) (merge >>> 32) != rank) continue; // stale: one of the two has changed since
+            sym[pos] = (int) merge;
+            gone[right] = true;
+            next[pos] = next[right];
+            if (next[right] >= 0) prev[next[right]] = pos;
+            if (prev[pos] >= 0) push(heap, sym[prev[pos]], sym[pos], prev[pos]);
+            if (next[pos] >= 0) push(heap, sym[pos], sym[next[pos]], pos);
+        }
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i >= 0; i = next[i]) out.add(sym[i] >= 0 && byId[sym[i]] != null ? byId[sym[i]] : word.get(i));
+        return out;
+    }
+
+    private void push(LongHeap heap, int a, int b, int pos) {
+        long merge = mergeTable.get(pair(a, b));
+        if (merge >= 0) heap.push((merge >>> 32) << 32 | pos);
+    }
+
+    private static long pair(int a, int b) {
+        return a < 0 || b < 0 ? -1 : (long) a << 32 | b;
+    }
+
+    /** (rank, position) keys, smallest first: lower rank wins, then the leftmost position. */
+    private static final class LongHeap {
+        private long[] a;
+        private int size;
+
+        LongHeap(int capacity) {
+            a = new long[Math.max(4, capacity)];
+        }
+
+        boolean isEmpty() {
+            return size == 0;
+        }
+
+        void push(long v) {
+            if (size == a.length) a = java.util.Arrays.copyOf(a, 2 * size);
+            int i = size++;
+            while (i > 0 && a[(i - 1) / 2] > v) {
+                a[i] = a[(i - 1) / 2];
+                i = (i - 1) / 2;
+            }
+            a[i] = v;
+        }
+
+        long pop() {
+            long top = a[0], last = a[--size];
+            int i = 0;
+            while (2 * i + 1 < size) {
+                int c = 2 * i + 1;
+                if (c + 1 < size && a[c + 1] < a[c]) c++;
+                if (a[c] >= last) break;
+                a[i] = a[c];
+                i = c;
+            }
+            a[i] = last;
+            return top;
+        }
     }
 
     private static int id(String what, JsonNode v) {

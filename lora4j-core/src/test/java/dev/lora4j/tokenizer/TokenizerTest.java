@@ -62,4 +62,23 @@ class TokenizerTest {
         Tokenizer tok = Tokenizer.load(TestPaths.fixture("tokenizers").resolve("gpt2"));
         assertThatThrownBy(() -> tok.decode(new int[] {60000})).hasMessageContaining("token id 60000 is outside the vocabulary");
     }
+
+    /**
+     * Merges go one occurrence at a time, lowest rank first, as in Rust tokenizers: with "ab a" ranked
+     * before "a b" (ranks not ordered by length, as in Gemma's files), "abab" is [aba, b], where merging
+     * every "a b" at once would give [ab, ab]. Expected ids from Rust tokenizers 0.23.2 on this file.
+     */
+    @Test
+    void mergesGoOneOccurrenceAtATimeLowestRankFirst() throws IOException {
+        Path f = tmp.resolve("rank.json");
+        Files.writeString(f, """
+                {"added_tokens": [], "normalizer": null, "post_processor": null,
+                 "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+                 "decoder": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+                 "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "aba": 3}, "merges": ["ab a", "a b"]}}""");
+        Tokenizer t = Tokenizer.load(f);
+        assertThat(t.encode("abab")).containsExactly(3, 1);
+        assertThat(t.encode("ababab")).containsExactly(3, 1, 2);
+        assertThat(t.encode("aab")).containsExactly(0, 2);
+    }
 }
