@@ -394,16 +394,33 @@ public final class OpenAiServer implements AutoCloseable {
     }
 
     /** The request's JSON object, at most --max-body-bytes. */
+    /** Bytes of a refused body read and dropped before the 413, at most. */
+    private static final long DRAIN_BYTES = 64L << 20;
+
+    /**
+     * Reads and drops the rest of a refused body (up to {@link #DRAIN_BYTES}): a client still sending
+     * it would otherwise have its connection reset under it and never see the 413.
+     */
+    private static void drain(InputStream in) throws IOException {
+        long left = DRAIN_BYTES;
+        byte[] sink = new byte[64 << 10];
+        for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) left -= n;
+    }
+
     private JsonNode body(Request request) throws IOException {
         long declared = request.getLength();
-        if (declared > options.maxBodyBytes())
-            throw new ApiError(413, "invalid_request_error", "the request body has " + declared + " bytes; at most " + options.maxBodyBytes() + " are accepted", null, null);
         byte[] bytes;
         try (InputStream in = Content.Source.asInputStream(request)) {
+            if (declared > options.maxBodyBytes()) {
+                drain(in);
+                throw new ApiError(413, "invalid_request_error", "the request body has " + declared + " bytes; at most " + options.maxBodyBytes() + " are accepted", null, null);
+            }
             bytes = in.readNBytes(options.maxBodyBytes() + 1);
+            if (bytes.length > options.maxBodyBytes()) {
+                drain(in);
+                throw new ApiError(413, "invalid_request_error", "the request body is over " + options.maxBodyBytes() + " bytes", null, null);
+            }
         }
-        if (bytes.length > options.maxBodyBytes())
-            throw new ApiError(413, "invalid_request_error", "the request body is over " + options.maxBodyBytes() + " bytes", null, null);
         JsonNode j;
         try {
             j = JSON.readTree(bytes);
