@@ -48,6 +48,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
     boolean skipBadLines;
 
+    @Option(names = "--no-eos", description = "Do not end \"text\" and \"completion\" examples with the tokenizer's EOS token (appended by default, as in training).")
+    boolean noEos;
+
     @Option(names = "--json", description = "End stdout with one JSON object: loss, perplexity, tokens, examples, seconds.")
     boolean json;
 
@@ -57,7 +60,7 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--batch-size", batchSize);
         threads.apply();
         try (Transformer m = Transformer.load(model)) {
-            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextEncoder.ofModel(model, chatTemplate));
+            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextEncoder.ofModel(model, chatTemplate).withAppendEos(!noEos));
             if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);

@@ -112,6 +112,10 @@ final class TrainCommand implements Callable<Integer> {
     double evalSplit;
     @Option(names = "--overwrite", description = "Replace the earlier run in --out (only the files it listed are deleted; anything else there is refused).")
     boolean overwrite;
+    @Option(names = "--no-eos", description = "Do not end \"text\" and \"completion\" examples with the tokenizer's EOS token"
+            + " (by default it is appended unless already there, as TRL's SFTTrainer does, so the model learns to stop).")
+    boolean noEos;
+
     @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
     boolean skipBadLines;
     @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
@@ -204,9 +208,9 @@ final class TrainCommand implements Callable<Integer> {
         if (given("--log-every")) train.logEvery(logEvery);
 
         DataConfig d = base.data();
-        d = new DataConfig(d.train(), given("--eval-data") ? evalData : d.eval(), given("--eval-split") ? evalSplit : d.evalSplit(),
-                given("--pack") ? pack : d.pack(), given("--skip-bad-lines") ? skipBadLines : d.skipBadLines(),
-                given("--chat-template") ? chatTemplate : d.chatTemplate());
+        d = d.toBuilder().eval(given("--eval-data") ? evalData : d.eval()).evalSplit(given("--eval-split") ? evalSplit : d.evalSplit())
+                .pack(given("--pack") ? pack : d.pack()).skipBadLines(given("--skip-bad-lines") ? skipBadLines : d.skipBadLines())
+                .chatTemplate(given("--chat-template") ? chatTemplate : d.chatTemplate()).appendEos(given("--no-eos") ? !noEos : d.appendEos()).build();
         return base.toBuilder().data(d).lora(lora.build()).train(train.build())
                 .full(given("--full") ? full : base.full()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
     }

@@ -78,7 +78,7 @@ public final class Pretrain {
             Files.writeString(text, corpus.replace("\n", EOS + "\n"));
             Path run = work.resolve("run");
             TrainOptions t = TrainOptions.builder(init, text, run).full(true)
-                    .data(new DataConfig(text, null, 0, true, false, null))
+                    .data(DataConfig.builder(text).pack(true).appendEos(false).build())
                     .train(TrainConfig.builder().optimizer(OptimizerConfig.builder().lr(o.lr()).weightDecay(0.1).betas(0.9, 0.95).build())
                             .schedule(new ScheduleConfig(Schedule.COSINE, Math.max(1, o.steps() / 20))).steps(o.steps())
                             .batchSize(o.batch()).seqLen(o.seqLen()).seed(o.seed()).build())

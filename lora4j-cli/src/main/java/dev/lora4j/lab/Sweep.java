@@ -124,13 +124,13 @@ public final class Sweep {
             TrainOptions o = template.toBuilder().out(runDir).initAdapter(null).full(false)
                     .lora(template.lora().toBuilder().r(c.rank()).alpha(alpha > 0 ? alpha : 2.0 * c.rank()).targets(targets)
                             .rankPattern(Map.of()).alphaPattern(Map.of()).build())
-                    .data(new DataConfig(d.train(), null, 0, d.pack(), d.skipBadLines(), d.chatTemplate()))
+                    .data(d.toBuilder().eval(null).evalSplit(0).build())
                     .train(template.train().toBuilder().evalEvery(0).saveEvery(0).build()).build();
             TrainingRun.Result tr = TrainingRun.start(o, progress, false, CommandLineTraining.install());
             try (Transformer base = Transformer.load(modelDir)) {
                 LoraModel lm = PeftAdapter.load(runDir, base);
                 TokenDataset ev = TokenDataset.read(evalData, base.config().vocabSize(), d.skipBadLines(),
-                        dev.lora4j.data.TextEncoder.ofModel(modelDir, d.chatTemplate())); // text and prompt/completion too, labels kept
+                        dev.lora4j.data.TextEncoder.ofModel(modelDir, d.chatTemplate()).withAppendEos(d.appendEos())); // text and prompt/completion too, labels kept
                 Evaluator.Result er = Evaluator.evaluate(lm.model(), ev.examples(), ev.labels(), template.train().seqLen(), template.train().batchSize());
                 Result r = new Result(c, lm.trainableParameters(), tr.lastLoss(), er.loss(), er.perplexity(), (System.nanoTime() - t0) / 1e9);
                 ObjectNode j = om.createObjectNode().put("targets", c.targets()).put("rank", c.rank()).put("trainable", r.trainable())

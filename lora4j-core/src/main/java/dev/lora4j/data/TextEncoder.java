@@ -14,15 +14,35 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * How a model turns text into ids: its tokenizer and chat template (either may be missing), with a
- * fingerprint of both that keys the tokenized-data cache.
+ * How a model turns text into ids: its tokenizer and chat template (either may be missing), its EOS
+ * id and whether "text" and "completion" examples end with it, with a fingerprint of all that keys
+ * the tokenized-data cache.
+ *
+ * @param eos       the tokenizer's end-of-sequence id (tokenizer_config.json's eos_token, else config.json's
+ *                  eos_token_id, the first if several), or -1 when the model names none
+ * @param appendEos end "text" and "completion" examples with eos unless they end with it already (TRL's SFTTrainer)
  */
-public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, String fingerprint) {
+public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boolean appendEos, String fingerprint) {
 
     /** No tokenizer: only "input_ids" data can be read. */
-    public static final TextEncoder NONE = new TextEncoder(null, null, "none");
+    public static final TextEncoder NONE = new TextEncoder(null, null, -1, false, "none");
 
-    /** The model directory's tokenizer.json and chat template (chatTemplateFile overrides tokenizer_config.json's). */
+    /** The same encoder, appending EOS or not. */
+    public TextEncoder withAppendEos(boolean append) {
+        if (append == appendEos) return this;
+        String base = fingerprint.endsWith(" +eos") ? fingerprint.substring(0, fingerprint.length() - 5) : fingerprint;
+        return new TextEncoder(tokenizer, chat, eos, append, append ? base + " +eos" : base);
+    }
+
+    /** ids, ending with the EOS id when appendEos and it is not there already. */
+    int[] endWithEos(int[] ids) {
+        if (!appendEos || eos < 0 || ids.length > 0 && ids[ids.length - 1] == eos) return ids;
+        int[] out = java.util.Arrays.copyOf(ids, ids.length + 1);
+        out[ids.length] = eos;
+        return out;
+    }
+
+    /** The model directory's tokenizer.json and chat template (chatTemplateFile overrides tokenizer_config.json's); EOS appended. */
     public static TextEncoder ofModel(Path modelDir, Path chatTemplateFile) {
         Tokenizer tok = Tokenizer.ofModel(modelDir);
         ChatTemplate chat = ChatTemplate.ofModel(modelDir, chatTemplateFile);
@@ -31,12 +51,31 @@ public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, String fingerp
             Path tj = modelDir.resolve("tokenizer.json");
             if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
             if (chat != null) d.update(chat.fingerprint().getBytes(StandardCharsets.UTF_8));
-            return new TextEncoder(tok, chat, HexFormat.of().formatHex(d.digest()));
+            return new TextEncoder(tok, chat, eosId(modelDir, tok), false, HexFormat.of().formatHex(d.digest())).withAppendEos(true);
         } catch (IOException e) {
             throw new Lora4jException(modelDir + ": cannot read tokenizer.json: " + e.getMessage());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** tokenizer_config.json's eos_token as the tokenizer encodes it (one id), else config.json's eos_token_id (the first of a list), else -1. */
+    private static int eosId(Path modelDir, Tokenizer tok) {
+        Path tc = modelDir.resolve("tokenizer_config.json"), cfg = modelDir.resolve("config.json");
+        if (tok != null && Files.isRegularFile(tc)) {
+            com.fasterxml.jackson.databind.JsonNode e = dev.lora4j.io.ModelFiles.readJson(tc).path("eos_token");
+            String text = e.isTextual() ? e.asText() : e.path("content").isTextual() ? e.path("content").asText() : null;
+            if (text != null && !text.isEmpty()) {
+                int[] ids = tok.encode(text);
+                if (ids.length == 1) return ids[0];
+            }
+        }
+        if (Files.isRegularFile(cfg)) {
+            com.fasterxml.jackson.databind.JsonNode e = dev.lora4j.io.ModelFiles.readJson(cfg).path("eos_token_id");
+            if (e.isInt()) return e.asInt();
+            if (e.isArray() && !e.isEmpty() && e.get(0).isInt()) return e.get(0).asInt();
+        }
+        return -1;
     }
 
     /**

@@ -43,7 +43,8 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
      * Reads JSONL (lines with "input_ids" (+ "labels"), "text", "prompt" + "completion" (the loss then on
      * the completion only), or "messages" (a chat through the chat template, the loss on the assistant
      * turns only)) or plain .txt (one example per non-empty line). Text needs a tokenizer; texts and
-     * prompts get the special tokens its post-processor defines (e.g. Llama's BOS). Data that needed the
+     * prompts get the special tokens its post-processor defines (e.g. Llama's BOS), and texts and
+     * completions end with the EOS token when the encoder appends it (TRL's SFTTrainer does). Data that needed the
      * tokenizer is cached beside the file ({@link TokenCache}), so the next run reads ids, not text.
      */
     public static TokenDataset read(Path file, int vocabSize, boolean skipBad, TextEncoder format) {
@@ -59,7 +60,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
 
     private static TokenDataset parse(Path file, int vocabSize, boolean skipBad, TextEncoder format) {
         dev.lora4j.tokenizer.Tokenizer tokenizer = format.tokenizer();
-        if (file.getFileName().toString().endsWith(".txt")) return readText(file, vocabSize, tokenizer);
+        if (file.getFileName().toString().endsWith(".txt")) return readText(file, vocabSize, format);
         List<int[]> out = new ArrayList<>(), labels = new ArrayList<>();
         List<String> adapters = new ArrayList<>();
         int skipped = 0;
@@ -76,7 +77,7 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
                         ids = ids(file, no, n, vocabSize);
                         lab = labels(file, no, n, ids.length, vocabSize);
                     } else {
-                        int[][] enc = n.has("messages") ? encodeMessages(file + ":" + no, n, format) : encodeText(file, no, n, tokenizer);
+                        int[][] enc = n.has("messages") ? encodeMessages(file + ":" + no, n, format) : encodeText(file, no, n, format);
                         ids = checkIds(file, no, enc[0], vocabSize);
                         lab = enc[1];
                     }
@@ -99,18 +100,19 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
     }
 
     /** {ids, labels} of a "text" or "prompt" + "completion" line (labels null: all ids count). */
-    private static int[][] encodeText(Path file, int no, JsonNode n, dev.lora4j.tokenizer.Tokenizer tok) {
+    private static int[][] encodeText(Path file, int no, JsonNode n, TextEncoder format) {
+        dev.lora4j.tokenizer.Tokenizer tok = format.tokenizer();
         String where = file + ":" + no;
         boolean text = n.hasNonNull("text"), pc = n.hasNonNull("prompt") || n.hasNonNull("completion");
         if (!text && !pc) throw new Lora4jException(where + ": expected \"input_ids\", \"text\", \"prompt\" and \"completion\", or \"messages\"");
         if (tok == null) throw new Lora4jException(where + ": text needs the model's tokenizer.json, and the model directory has none");
         if (text) {
             if (!n.get("text").isTextual()) throw new Lora4jException(where + ": \"text\" must be a string");
-            return new int[][] {tok.encodeWithSpecialTokens(n.get("text").asText()), null};
+            return new int[][] {format.endWithEos(tok.encodeWithSpecialTokens(n.get("text").asText())), null};
         }
         if (!n.path("prompt").isTextual() || !n.path("completion").isTextual())
             throw new Lora4jException(where + ": \"prompt\" and \"completion\" must both be strings");
-        int[] p = tok.encodeWithSpecialTokens(n.get("prompt").asText()), c = tok.encode(n.get("completion").asText());
+        int[] p = tok.encodeWithSpecialTokens(n.get("prompt").asText()), c = format.endWithEos(tok.encode(n.get("completion").asText()));
         int[] ids = new int[p.length + c.length], lab = new int[ids.length];
         System.arraycopy(p, 0, ids, 0, p.length);
         System.arraycopy(c, 0, ids, p.length, c.length);
@@ -140,14 +142,15 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         return ids;
     }
 
-    private static TokenDataset readText(Path file, int vocabSize, dev.lora4j.tokenizer.Tokenizer tok) {
+    private static TokenDataset readText(Path file, int vocabSize, TextEncoder format) {
+        dev.lora4j.tokenizer.Tokenizer tok = format.tokenizer();
         if (tok == null) throw new Lora4jException(file + ": a .txt file needs the model's tokenizer.json, and the model directory has none");
         List<int[]> out = new ArrayList<>();
         try {
             int no = 0;
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 no++;
-                if (!line.isBlank()) out.add(checkIds(file, no, tok.encodeWithSpecialTokens(line), vocabSize));
+                if (!line.isBlank()) out.add(checkIds(file, no, format.endWithEos(tok.encodeWithSpecialTokens(line)), vocabSize));
             }
         } catch (IOException e) {
             throw new Lora4jException(file + ": cannot read: " + e.getMessage(), e);

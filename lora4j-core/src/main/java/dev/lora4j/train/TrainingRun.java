@@ -196,7 +196,7 @@ public final class TrainingRun {
     private TokenDataset[] readData(Transformer base) {
         DataConfig d = o.data();
         int vocab = base.config().vocabSize();
-        TextEncoder tok = TextEncoder.ofModel(o.model(), d.chatTemplate());
+        TextEncoder tok = TextEncoder.ofModel(o.model(), d.chatTemplate()).withAppendEos(d.appendEos());
         TokenDataset train = TokenDataset.read(d.train(), vocab, d.skipBadLines(), tok);
         if (train.skipped() > 0) progress.printf("%s: %d bad lines skipped%n", d.train(), train.skipped());
         TokenDataset eval = d.eval() == null ? null : TokenDataset.read(d.eval(), vocab, d.skipBadLines(), tok);

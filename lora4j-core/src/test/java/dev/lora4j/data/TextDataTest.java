@@ -92,9 +92,34 @@ class TextDataTest {
             assertThat(again.examples().get(i)).containsExactly(first.examples().get(i));
             assertThat(again.labels().get(i)).isEqualTo(first.labels().get(i));
         }
-        assertThat(TokenDataset.read(data, 50000, false, fmt).examples().get(0)).containsExactly(first.examples().get(0));
+        assertThat(TokenDataset.read(data, 50300, false, fmt).examples().get(0)).containsExactly(first.examples().get(0));
         // a corrupt cache is ignored, never trusted
         Files.write(cache, new byte[] {1, 2, 3});
         assertThat(TokenDataset.read(data, 50257, false, fmt).examples().get(1)).containsExactly(first.examples().get(1));
+    }
+
+    /**
+     * As TRL's SFTTrainer builds examples: a text and a completion end with the tokenizer's EOS (GPT-2's
+     * 50256 here), counted in the loss, unless already there; without appending, the ids are the bare
+     * encoding, under another cache key.
+     */
+    @Test
+    void textsAndCompletionsEndWithEosUnlessTurnedOff() throws IOException {
+        Path model = chatModel();
+        Path data = tmp.resolve("eos.jsonl");
+        Files.writeString(data, "{\"text\": \"hello world\"}\n{\"prompt\": \"Q: 2+2?\", \"completion\": \" 4\"}\n{\"text\": \"done<|endoftext|>\"}\n");
+        TextEncoder fmt = TextEncoder.ofModel(model, null);
+        assertThat(fmt.eos()).isEqualTo(50256);
+        TokenDataset with = TokenDataset.read(data, 50257, false, fmt);
+        int[] text = with.examples().get(0), pc = with.examples().get(1), already = with.examples().get(2);
+        assertThat(text[text.length - 1]).isEqualTo(50256);
+        assertThat(pc[pc.length - 1]).isEqualTo(50256);
+        assertThat(with.labels().get(1)[pc.length - 1]).as("the EOS is a target").isEqualTo(50256);
+        assertThat(already[already.length - 1]).isEqualTo(50256);
+        assertThat(already[already.length - 2]).as("not appended twice").isNotEqualTo(50256);
+        TokenDataset without = TokenDataset.read(data, 50257, false, fmt.withAppendEos(false));
+        assertThat(without.examples().get(0)).containsExactly(java.util.Arrays.copyOf(text, text.length - 1));
+        assertThat(without.examples().get(1)).containsExactly(java.util.Arrays.copyOf(pc, pc.length - 1));
+        assertThat(TokenCache.key(data, 50257, false, fmt)).isNotEqualTo(TokenCache.key(data, 50257, false, fmt.withAppendEos(false)));
     }
 }

@@ -24,7 +24,7 @@ class OptionsJsonTest {
     @Test
     void everyFieldSurvivesARoundTrip() {
         TrainOptions o = TrainOptions.builder(Path.of("m"), Path.of("d.jsonl"), Path.of("o")).initAdapter(Path.of("init"))
-                .data(new DataConfig(Path.of("d.jsonl"), null, 0.25, true, true, Path.of("t.jinja")))
+                .data(DataConfig.builder(Path.of("d.jsonl")).evalSplit(0.25).pack(true).skipBadLines(true).chatTemplate(Path.of("t.jinja")).appendEos(false).build())
                 .lora(LoraConfig.builder().r(16).alpha(32).dropout(0.05).targets(new LoraConfig.TargetRegex(".*q_proj")).layers(List.of(0, 2))
                         .rankPattern(Map.of("v_proj", 4)).alphaPattern(Map.of("v_proj", 2.0)).init(LoraConfig.Init.GAUSSIAN).rslora(true).build())
                 .train(TrainConfig.builder().optimizer(OptimizerConfig.builder().kind(OptimizerConfig.Kind.SGD).lr(0.1).momentum(0.9).weightDecay(0.01)
