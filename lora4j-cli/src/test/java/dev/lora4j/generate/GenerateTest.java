@@ -164,9 +164,12 @@ class GenerateTest {
         CliRunner.Run r = CliRunner.run("eval", "--model", m.toString(), "--data", pc.toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();
         var tok = dev.lora4j.tokenizer.Tokenizer.load(m);
-        // completion tokens only, plus every predicted token of the text line
+        // completion tokens only, plus every predicted token of the text line; each ends with EOS (TRL's way)
         long expected = tok.encode(" Four.").length + tok.encode("Hello, world!").length - 1;
-        assertThat(new ObjectMapper().readTree(r.lastLine()).get("tokens").asLong()).isEqualTo(expected);
+        assertThat(new ObjectMapper().readTree(r.lastLine()).get("tokens").asLong()).isEqualTo(expected + 2);
+        CliRunner.Run noEos = CliRunner.run("eval", "--model", m.toString(), "--data", pc.toString(), "--no-eos", "--json");
+        assertThat(noEos.code()).as(noEos.err()).isZero();
+        assertThat(new ObjectMapper().readTree(noEos.lastLine()).get("tokens").asLong()).isEqualTo(expected);
         CliRunner.Run t = CliRunner.run("eval", "--model", m.toString(), "--data", txt.toString(), "--json");
         assertThat(t.code()).as(t.err()).isZero();
         assertThat(new ObjectMapper().readTree(t.lastLine()).get("examples").asInt()).isEqualTo(2);
