@@ -48,6 +48,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--skip-bad-lines", description = "Count and skip data lines that are not valid examples, instead of stopping.")
     boolean skipBadLines;
 
+    @Option(names = "--truncation", paramLabel = "right|left|drop", defaultValue = "right",
+            description = "An example longer than --seq-len keeps its first tokens (right, the default), its last (left), or is left out (drop).")
+    String truncation;
+
     @Option(names = "--no-eos", description = "Do not end \"text\" and \"completion\" examples with the tokenizer's EOS token (appended by default, as in training).")
     boolean noEos;
 
@@ -60,10 +64,12 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--batch-size", batchSize);
         threads.apply();
         try (Transformer m = Transformer.load(model)) {
-            TokenDataset ds = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextEncoder.ofModel(model, chatTemplate).withAppendEos(!noEos));
-            if (ds.skipped() > 0) System.err.println(data + ": " + ds.skipped() + " bad lines skipped");
+            TokenDataset read = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextEncoder.ofModel(model, chatTemplate).withAppendEos(!noEos));
+            if (read.skipped() > 0) System.err.println(data + ": " + read.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);
+            System.err.println("data: " + read.summary(t));
+            TokenDataset ds = read.truncated(t, TokenDataset.Truncation.parse(truncation));
             Evaluator.Result r;
             if (ds.routed()) {
                 AdapterSet.Mixed mixed = AdapterSpecs.named(m, adapters).mixed();

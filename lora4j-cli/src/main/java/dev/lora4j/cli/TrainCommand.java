@@ -1,5 +1,7 @@
 package dev.lora4j.cli;
 
+import dev.lora4j.data.TokenDataset;
+
 import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.LoraConfig;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -112,6 +114,10 @@ final class TrainCommand implements Callable<Integer> {
     double evalSplit;
     @Option(names = "--overwrite", description = "Replace the earlier run in --out (only the files it listed are deleted; anything else there is refused).")
     boolean overwrite;
+    @Option(names = "--truncation", paramLabel = "right|left|drop", defaultValue = "right",
+            description = "An example longer than --seq-len (not packed) keeps its first tokens (right, the default), its last (left), or is left out (drop).")
+    String truncation;
+
     @Option(names = "--no-eos", description = "Do not end \"text\" and \"completion\" examples with the tokenizer's EOS token"
             + " (by default it is appended unless already there, as TRL's SFTTrainer does, so the model learns to stop).")
     boolean noEos;
@@ -210,7 +216,8 @@ final class TrainCommand implements Callable<Integer> {
         DataConfig d = base.data();
         d = d.toBuilder().eval(given("--eval-data") ? evalData : d.eval()).evalSplit(given("--eval-split") ? evalSplit : d.evalSplit())
                 .pack(given("--pack") ? pack : d.pack()).skipBadLines(given("--skip-bad-lines") ? skipBadLines : d.skipBadLines())
-                .chatTemplate(given("--chat-template") ? chatTemplate : d.chatTemplate()).appendEos(given("--no-eos") ? !noEos : d.appendEos()).build();
+                .chatTemplate(given("--chat-template") ? chatTemplate : d.chatTemplate()).appendEos(given("--no-eos") ? !noEos : d.appendEos())
+                .truncation(given("--truncation") ? TokenDataset.Truncation.parse(truncation) : d.truncation()).build();
         return base.toBuilder().data(d).lora(lora.build()).train(train.build())
                 .full(given("--full") ? full : base.full()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
     }

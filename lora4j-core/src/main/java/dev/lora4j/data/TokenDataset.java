@@ -199,6 +199,73 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
         return new TokenDataset(source, List.copyOf(blocks), List.copyOf(blockLabels), java.util.Collections.nCopies(blocks.size(), null), skipped);
     }
 
+    /** What to do with an example longer than the sequence length (TRL's truncation side, or leaving it out). */
+    public enum Truncation {
+        /** keep its first tokens (Hugging Face's default side) */
+        RIGHT,
+        /** keep its last tokens */
+        LEFT,
+        /** leave the example out */
+        DROP;
+
+        public static Truncation parse(String s) {
+            for (Truncation t : values()) if (t.name().equalsIgnoreCase(s)) return t;
+            throw new Lora4jException("--truncation must be right, left or drop, got '" + s + "'");
+        }
+    }
+
+    /** Examples with more than t tokens. */
+    public int longerThan(int t) {
+        int n = 0;
+        for (int[] e : examples) if (e.length > t) n++;
+        return n;
+    }
+
+    /** Tokens in all examples. */
+    public long tokens() {
+        long n = 0;
+        for (int[] e : examples) n += e.length;
+        return n;
+    }
+
+    /** The tokens whose prediction counts in the loss: positions 1.. of each example (cut to t) not labelled -100. */
+    public long targetTokens(int t) {
+        long n = 0;
+        for (int i = 0; i < examples.size(); i++) {
+            int[] ids = examples.get(i), l = labels == null ? null : labels.get(i);
+            for (int j = 1; j < Math.min(t, ids.length); j++) if (l == null || l[j] != Batch.IGNORE) n++;
+        }
+        return n;
+    }
+
+    /** Every example cut to at most t tokens as {@code mode} says (ids and labels alike; RIGHT is what batching does anyway). */
+    public TokenDataset truncated(int t, Truncation mode) {
+        if (longerThan(t) == 0) return this;
+        List<int[]> e = new ArrayList<>(), l = new ArrayList<>();
+        List<String> a = new ArrayList<>();
+        for (int i = 0; i < examples.size(); i++) {
+            int[] ids = examples.get(i), lab = labels == null ? null : labels.get(i);
+            if (ids.length > t) {
+                if (mode == Truncation.DROP) continue;
+                int from = mode == Truncation.LEFT ? ids.length - t : 0;
+                ids = java.util.Arrays.copyOfRange(ids, from, from + t);
+                if (lab != null) lab = java.util.Arrays.copyOfRange(lab, from, from + t);
+            }
+            e.add(ids);
+            l.add(lab);
+            a.add(adapters == null ? null : adapters.get(i));
+        }
+        if (e.isEmpty()) throw new Lora4jException((source == null ? "the data" : source.toString()) + ": every example is longer than --seq-len " + t
+                + " and --truncation drop leaves none");
+        return new TokenDataset(source, List.copyOf(e), java.util.Collections.unmodifiableList(l), java.util.Collections.unmodifiableList(a), skipped);
+    }
+
+    /** One line for the log: examples, tokens, the tokens that count in the loss within t, and how many are longer than t. */
+    public String summary(int t) {
+        return String.format(java.util.Locale.ROOT, "%,d examples, %,d tokens, %,d target tokens within --seq-len %d, %,d longer than that",
+                examples.size(), tokens(), targetTokens(t), t, longerThan(t));
+    }
+
     /** Splits off a held-out fraction (chosen by a seeded shuffle): {train, eval}. */
     public TokenDataset[] split(double evalFraction, long seed) {
         int n = examples.size(), held = (int) Math.round(n * evalFraction);

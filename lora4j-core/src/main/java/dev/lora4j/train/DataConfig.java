@@ -1,6 +1,7 @@
 package dev.lora4j.train;
 
 import dev.lora4j.Lora4jException;
+import dev.lora4j.data.TokenDataset;
 
 import java.nio.file.Path;
 
@@ -15,12 +16,16 @@ import java.nio.file.Path;
  * @param chatTemplate a Jinja file overriding the model's chat template for "messages" data (null: the model's)
  * @param appendEos    end "text" and "completion" examples with the tokenizer's EOS token unless they end
  *                     with it already, as TRL's SFTTrainer does, so that a trained model learns to stop (default true)
+ * @param truncation   what happens to an example longer than seq-len when examples are not packed: keep its
+ *                     first tokens (RIGHT, the default), its last (LEFT), or leave it out (DROP)
  */
-public record DataConfig(Path train, Path eval, double evalSplit, boolean pack, boolean skipBadLines, Path chatTemplate, boolean appendEos) {
+public record DataConfig(Path train, Path eval, double evalSplit, boolean pack, boolean skipBadLines, Path chatTemplate, boolean appendEos,
+                         TokenDataset.Truncation truncation) {
     public DataConfig {
         if (train == null) throw new Lora4jException("--data must be given");
         Check.inUnit("--eval-split", evalSplit);
         if (evalSplit > 0 && eval != null) throw new Lora4jException("give --eval-data or --eval-split, not both");
+        if (truncation == null) throw new Lora4jException("--truncation must be right, left or drop");
     }
 
     /** Training data only, read strictly, one example a row, EOS appended. */
@@ -33,7 +38,8 @@ public record DataConfig(Path train, Path eval, double evalSplit, boolean pack, 
     }
 
     public Builder toBuilder() {
-        return new Builder(train).eval(eval).evalSplit(evalSplit).pack(pack).skipBadLines(skipBadLines).chatTemplate(chatTemplate).appendEos(appendEos);
+        return new Builder(train).eval(eval).evalSplit(evalSplit).pack(pack).skipBadLines(skipBadLines).chatTemplate(chatTemplate).appendEos(appendEos)
+                .truncation(truncation);
     }
 
     public DataConfig withEval(Path v) {
@@ -44,6 +50,7 @@ public record DataConfig(Path train, Path eval, double evalSplit, boolean pack, 
         private Path train, eval, chatTemplate;
         private double evalSplit;
         private boolean pack, skipBadLines, appendEos = true;
+        private TokenDataset.Truncation truncation = TokenDataset.Truncation.RIGHT;
 
         private Builder(Path train) {
             this.train = train;
@@ -84,8 +91,13 @@ public record DataConfig(Path train, Path eval, double evalSplit, boolean pack, 
             return this;
         }
 
+        public Builder truncation(TokenDataset.Truncation v) {
+            truncation = v;
+            return this;
+        }
+
         public DataConfig build() {
-            return new DataConfig(train, eval, evalSplit, pack, skipBadLines, chatTemplate, appendEos);
+            return new DataConfig(train, eval, evalSplit, pack, skipBadLines, chatTemplate, appendEos, truncation);
         }
     }
 }

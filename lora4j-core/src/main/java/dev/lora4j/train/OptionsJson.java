@@ -42,6 +42,7 @@ public final class OptionsJson {
         data.put("skip_bad_lines", d.skipBadLines());
         data.put("chat_template", d.chatTemplate() == null ? null : d.chatTemplate().toString());
         data.put("append_eos", d.appendEos());
+        data.put("truncation", d.truncation().name().toLowerCase(java.util.Locale.ROOT));
         j.set("lora", writeLora(o.lora()));
         j.set("train", writeTrain(o.train()));
         return j;
@@ -109,10 +110,10 @@ public final class OptionsJson {
 
     private static TrainOptions readOptions(JsonNode j, String where) {
         Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "data", "lora", "train"));
-        Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template", "append_eos"));
+        Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template", "append_eos", "truncation"));
         DataConfig data = DataConfig.builder(d.path("train", null)).eval(d.path("eval", null)).evalSplit(d.number("eval_split", 0))
                 .pack(d.bool("pack", false)).skipBadLines(d.bool("skip_bad_lines", false)).chatTemplate(d.path("chat_template", null))
-                .appendEos(d.bool("append_eos", true)).build();
+                .appendEos(d.bool("append_eos", true)).truncation(dev.lora4j.data.TokenDataset.Truncation.parse(d.text("truncation", "right"))).build();
         return new TrainOptions(f.path("model", null), f.path("out", null), data, readLora(f.object("lora", LORA_FIELDS)),
                 f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)));
     }

@@ -153,20 +153,10 @@ public final class Trainer {
 
     /** Refuses data in which no token counts in the loss (truncated to t): training on it would change nothing. */
     static void requireTargets(TokenDataset data, int t) {
-        if (targetTokens(data, t) == 0)
+        if (data.targetTokens(t) == 0)
             throw new Lora4jException((data.source() == null ? "the training data" : data.source().toString())
                     + ": no example has a token to learn (examples of one token, or every label -100 within --seq-len " + t
                     + "): there is nothing to train on");
-    }
-
-    /** The tokens whose prediction counts in the loss: positions 1.. of each example (truncated to t) not labelled -100. */
-    static long targetTokens(TokenDataset data, int t) {
-        long n = 0;
-        for (int i = 0; i < data.examples().size(); i++) {
-            int[] ids = data.examples().get(i), labels = data.labels() == null ? null : data.labels().get(i);
-            for (int j = 1; j < Math.min(t, ids.length); j++) if (labels == null || labels[j] != -100) n++;
-        }
-        return n;
     }
 
     /** An update that made any weight NaN or infinite stops the run before anything of that step is saved. */

@@ -205,10 +205,16 @@ public final class TrainingRun {
             train = parts[0];
             eval = parts[1];
         }
+        int t = Trainer.seqLen(o.train(), base);
+        progress.println("data: " + train.summary(t) + (eval == null ? "" : "; evaluation: " + eval.summary(t))
+                + (d.evalSplit() > 0 ? " (held out of " + d.train().getFileName() + ")" : ""));
         if (d.pack()) {
-            int t = Trainer.seqLen(o.train(), base);
             train = train.packed(t);
             if (eval != null) eval = eval.packed(t);
+        } else {
+            // examples longer than seq-len: cut (their first or last tokens) or left out, as --truncation says
+            train = train.truncated(t, d.truncation());
+            if (eval != null) eval = eval.truncated(t, d.truncation());
         }
         return new TokenDataset[] {train, eval};
     }

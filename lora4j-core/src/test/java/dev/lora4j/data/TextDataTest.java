@@ -122,4 +122,25 @@ class TextDataTest {
         assertThat(without.examples().get(1)).containsExactly(java.util.Arrays.copyOf(pc, pc.length - 1));
         assertThat(TokenCache.key(data, 50257, false, fmt)).isNotEqualTo(TokenCache.key(data, 50257, false, fmt.withAppendEos(false)));
     }
+
+    /** Examples longer than the sequence length keep their first or last tokens (labels alike) or are left out, and are counted. */
+    @Test
+    void longExamplesAreCutOrDroppedAsAskedAndCounted() {
+        int[] a = {1, 2, 3}, b = {1, 2, 3, 4, 5, 6}, c = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+        int[] bl = {-100, -100, 3, 4, 5, 6};
+        TokenDataset ds = new TokenDataset(null, java.util.List.of(a, b, c), java.util.Arrays.asList(null, bl, null), java.util.Arrays.asList(null, "x", null), 0);
+        assertThat(ds.longerThan(5)).isEqualTo(2);
+        assertThat(ds.summary(5)).isEqualTo("3 examples, 19 tokens, 9 target tokens within --seq-len 5, 2 longer than that");
+        TokenDataset right = ds.truncated(5, TokenDataset.Truncation.RIGHT), left = ds.truncated(5, TokenDataset.Truncation.LEFT);
+        assertThat(right.examples().get(2)).containsExactly(1, 2, 3, 4, 5);
+        assertThat(right.labels().get(1)).containsExactly(-100, -100, 3, 4, 5);
+        assertThat(left.examples().get(2)).containsExactly(6, 7, 8, 9, 10);
+        assertThat(left.labels().get(1)).containsExactly(-100, 3, 4, 5, 6);
+        assertThat(left.adapters()).containsExactly(null, "x", null);
+        TokenDataset drop = ds.truncated(5, TokenDataset.Truncation.DROP);
+        assertThat(drop.examples()).hasSize(1);
+        assertThat(drop.examples().get(0)).containsExactly(a);
+        assertThat(ds.truncated(10, TokenDataset.Truncation.DROP)).isSameAs(ds);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TokenDataset.Truncation.parse("middle")).hasMessageContaining("--truncation");
+    }
 }
