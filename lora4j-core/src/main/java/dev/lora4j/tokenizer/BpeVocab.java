@@ -17,6 +17,7 @@ final class BpeVocab {
     final Map<String, Integer> ranks = new HashMap<>(); // "a b" → merge rank
     private final LongLongMap mergeTable = new LongLongMap();  // (id a, id b) → (rank, id of a + b)
     final Map<String, Integer> addedIds = new HashMap<>();
+    final java.util.Set<String> special = new java.util.HashSet<>(); // added tokens marked "special"
     private final AddedTokens addedTokens;               // finds them in text in one pass
     final String[] byId;
     /** model.ignore_merges (Llama 3): a pre-token that is itself in the vocabulary is that one token. */
@@ -57,6 +58,7 @@ final class BpeVocab {
             if (content == null || !content.isTextual() || content.asText().isEmpty())
                 throw new Lora4jException("added_tokens: every token needs a non-empty string \"content\", got " + t);
             addedIds.put(content.asText(), id("added token '" + content.asText() + "'", t.get("id")));
+            if (t.path("special").asBoolean(false)) special.add(content.asText());
         }
         addedTokens = new AddedTokens(addedIds.keySet());
         int max = 0;

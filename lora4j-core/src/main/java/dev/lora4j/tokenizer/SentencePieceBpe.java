@@ -30,6 +30,7 @@ public final class SentencePieceBpe implements Tokenizer {
     private final Integer unk;
     private final int stripStart;
     private final Metaspace metaspace; // null when the normalizer does the job
+    private final Split split;         // a Split pre-tokenizer (Gemma), applied after the normalizer; or null
     private final boolean decodeBytes; // the decoder turns <0xXX> tokens back into bytes (ByteFallback)
 
     /** The Metaspace pre-tokenizer: prependScheme is always, first or never. */
@@ -58,8 +59,9 @@ public final class SentencePieceBpe implements Tokenizer {
     }
 
     private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, PostProcessor post, boolean byteFallback, boolean fuseUnk,
-                             Integer unk, int stripStart, Metaspace metaspace, boolean decodeBytes) {
+                             Integer unk, int stripStart, Metaspace metaspace, Split split, boolean decodeBytes) {
         this.metaspace = metaspace;
+        this.split = split;
         this.decodeBytes = decodeBytes;
         this.v = v;
         this.normalizers = normalizers;
@@ -88,6 +90,7 @@ public final class SentencePieceBpe implements Tokenizer {
         PostProcessor post = PostProcessor.of(file.toString(), j.path("post_processor"));
         JsonNode pt = j.path("pre_tokenizer");
         Metaspace meta = pt.path("type").asText().equals("Metaspace") ? Metaspace.of(file, pt) : null;
+        Split split = pt.path("type").asText().equals("Split") ? Split.of(file.toString(), pt) : null;
         int strip = 0;
         boolean bytes = false;
         for (JsonNode d : j.path("decoder").path("decoders")) {
@@ -98,7 +101,7 @@ public final class SentencePieceBpe implements Tokenizer {
         if (dec.path("type").asText().equals("Metaspace") && !Metaspace.of(file, dec).prependScheme().equals("never")) strip = 1; // the first token's space
         String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
         return new SentencePieceBpe(v, norms, post, model.path("byte_fallback").asBoolean(false),
-                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip, meta, bytes);
+                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip, meta, split, bytes);
     }
 
     @Override
@@ -130,6 +133,11 @@ public final class SentencePieceBpe implements Tokenizer {
     private void encodeSegment(String s, List<Integer> out) {
         if (s.isEmpty()) return;
         for (String[] n : normalizers) s = n[0].equals("prepend") ? n[1] + s : s.replace(n[1], n[2]);
+        if (split == null) encodeWord(s, out);
+        else for (String piece : split.apply(s)) encodeWord(piece, out);
+    }
+
+    private void encodeWord(String s, List<Integer> out) {
         List<String> word = new ArrayList<>();
         s.codePoints().forEach(cp -> word.add(new String(Character.toChars(cp))));
         List<String> merged = v.merge(word);
@@ -150,7 +158,10 @@ public final class SentencePieceBpe implements Tokenizer {
         }
     }
 
-    /** Decodes, leaving special (added) tokens out, as decode(ids, skip_special_tokens=True) does. */
+    /**
+     * Decodes as decode(ids, skip_special_tokens=True) does: special added tokens are left out, other
+     * added tokens (Gemma's "\n", runs of "▁", tags) are decoded like any token.
+     */
     @Override
     public String decode(int[] ids) {
         StringBuilder text = new StringBuilder();
@@ -158,7 +169,7 @@ public final class SentencePieceBpe implements Tokenizer {
         for (int id : ids) {
             v.checkId(id);
             String tok = v.byId[id];
-            if (v.addedIds.containsKey(tok)) continue;
+            if (v.special.contains(tok)) continue; // other added tokens go through the decoder like any token
             if (decodeBytes && tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
                 bytes.write(Integer.parseInt(tok.substring(3, 5), 16));
                 continue;
