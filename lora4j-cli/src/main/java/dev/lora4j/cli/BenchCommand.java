@@ -9,16 +9,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks: matmul, train, serve, streams, decode.",
+        description = {"Benchmarks: matmul, train, serve, streams, decode, tokenize.",
                 "'matmul': fp32 GEMM GFLOP/s on the shapes of a GPT-2-small training step in the",
                 "layouts forward and backward use (NN, NT = A·Bᵀ, TN = Aᵀ·B). bench/matmul.sh runs it beside OpenBLAS."})
 final class BenchCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters), streams (concurrent decode streams through the continuous batcher, 1 or 16 adapters: tokens/s end to end and while decoding, time to first token, per-token latency) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
+    @Parameters(index = "0", paramLabel = "WHAT", description = "What to measure: matmul, train (training throughput and peak memory), serve (forward latency with merged, unmerged and mixed adapters), tokenize (tokenizer load time and encode tokens/s), streams (concurrent decode streams through the continuous batcher, 1 or 16 adapters: tokens/s end to end and while decoding, time to first token, per-token latency) or decode (prompt and decode tokens/s beside the measured read bandwidth).")
     String what;
 
     @Option(names = "--model", paramLabel = "DIR", description = "train, serve, decode: the checkpoint (bench/train_torch.py make writes a random GPT-2-small one).")
@@ -58,7 +59,8 @@ final class BenchCommand implements Callable<Integer> {
         if (what.equals("serve")) return serve();
         if (what.equals("decode")) return decode();
         if (what.equals("streams")) return streams();
-        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train, serve, streams or decode)");
+        if (what.equals("tokenize")) return tokenize();
+        if (!what.equals("matmul")) throw new dev.lora4j.Lora4jException("bench: unknown benchmark '" + what + "' (expected matmul, train, serve, streams, decode or tokenize)");
         if (casesFromStdin) return matmulFromStdin();
         if (!json) System.out.printf("fp32 matmul, %s, %d thread(s)%n%-22s %10s %10s%n", Kernels.describe(), Parallel.threads(), "M x K x N layout", "GFLOP/s", "ms");
         for (MatmulBench.Case cs : MatmulBench.gpt2SmallCases()) {
@@ -66,6 +68,21 @@ final class BenchCommand implements Callable<Integer> {
             if (json) System.out.println(matmulJson(r));
             else System.out.printf("%-22s %10.1f %10.2f%n", cs, r.gflops(), r.millis());
         }
+        return 0;
+    }
+
+    @Option(names = "--tokenizer", paramLabel = "FILE", description = "tokenize: a tokenizer.json (or a model directory).")
+    Path tokenizerFile;
+
+    @Option(names = "--text", paramLabel = "FILE", description = "tokenize: text to encode, one document a line (\\n inside a line stands for a newline).")
+    Path textFile;
+
+    /** Load time of a tokenizer.json and single-thread encode throughput over a text file, one JSON line. */
+    private int tokenize() throws Exception {
+        if (tokenizerFile == null || textFile == null) throw new dev.lora4j.Lora4jException("bench tokenize needs --tokenizer FILE and --text FILE");
+        var r = dev.lora4j.bench.TokenizeBench.run(tokenizerFile, textFile);
+        System.out.println(new ObjectMapper().writeValueAsString(Map.of("impl", "lora4j", "load_ms", r.loadMillis(), "tokens", r.tokens(),
+                "tokens_per_s", r.tokensPerSecond())));
         return 0;
     }
 
