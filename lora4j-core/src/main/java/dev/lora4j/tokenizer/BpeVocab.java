@@ -14,7 +14,6 @@ import java.util.Map;
  */
 final class BpeVocab {
     final Map<String, Integer> vocab = new HashMap<>();
-    final Map<String, Integer> ranks = new HashMap<>(); // "a b" → merge rank
     private final LongLongMap mergeTable = new LongLongMap();  // (id a, id b) → (rank, id of a + b)
     final Map<String, Integer> addedIds = new HashMap<>();
     final java.util.Set<String> special = new java.util.HashSet<>(); // added tokens marked "special"
@@ -46,9 +45,11 @@ final class BpeVocab {
             } else {
                 throw new Lora4jException("model.merges[" + r + "] must be \"a b\" or [\"a\", \"b\"], got " + m);
             }
-            for (String t : new String[] {a, b, a + b})
-                if (!vocab.containsKey(t)) throw new Lora4jException("model.merges[" + r + "] " + m + ": '" + t + "' is not in the vocabulary");
-            if (ranks.putIfAbsent(a + " " + b, r) == null) mergeTable.put(pair(vocab.get(a), vocab.get(b)), (long) r << 32 | vocab.get(a + b));
+            Integer ia = vocab.get(a), ib = vocab.get(b), iab = vocab.get(a + b);
+            if (ia == null || ib == null || iab == null)
+                throw new Lora4jException("model.merges[" + r + "] " + m + ": '" + (ia == null ? a : ib == null ? b : a + b) + "' is not in the vocabulary");
+            long key = pair(ia, ib);
+            if (mergeTable.get(key) < 0) mergeTable.put(key, (long) r << 32 | iab); // a repeated pair keeps its first rank
             r++;
         }
         JsonNode added = j.path("added_tokens");
