@@ -97,15 +97,21 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
         if (n == 1) { // one new token (decoding): a dot product with each cached key, then a weighted sum of values
-            Parallel.forChunks(b * heads, u -> { // one chunk per head, claimed as threads come free
-                int bi = u / heads, hh = u % heads, total = pos[bi] + 1, from = firstVisible(pos[bi]);
-                float[] p = new float[total];
-                int kv = cache.offset(seqs[bi], hh / group), q = bi * w + hh * headDim, out = bi * ldo + hh * headDim;
-                ops.dotRows(qkv, q, cache.k(), kv + from * headDim, headDim, total - from, headDim, p, from);
-                for (int j = from; j < total; j++) p[j] *= scale;
-                ops.softmax(p, from, total - from);
-                Arrays.fill(att, out, out + headDim, 0f);
-                ops.axpyRows(p, from, total - from, cache.v(), kv + from * headDim, headDim, att, out, headDim);
+            // a chunk per head while there are few sequences; a chunk per sequence (all its heads) when there
+            // are enough of those to share out, which claims and allocates a sixth as often
+            int per = b >= 4 * Parallel.threads() ? heads : 1;
+            Parallel.forChunks(b * heads / per, chunk -> {
+                float[] p = null;
+                for (int u = chunk * per; u < (chunk + 1) * per; u++) {
+                    int bi = u / heads, hh = u % heads, total = pos[bi] + 1, from = firstVisible(pos[bi]);
+                    if (p == null || p.length < total) p = new float[total];
+                    int kv = cache.offset(seqs[bi], hh / group), q = bi * w + hh * headDim, out = bi * ldo + hh * headDim;
+                    ops.dotRows(qkv, q, cache.k(), kv + from * headDim, headDim, total - from, headDim, p, from);
+                    for (int j = from; j < total; j++) p[j] *= scale;
+                    ops.softmax(p, from, total - from);
+                    Arrays.fill(att, out, out + headDim, 0f);
+                    ops.axpyRows(p, from, total - from, cache.v(), kv + from * headDim, headDim, att, out, headDim);
+                }
             });
             output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
             return;
