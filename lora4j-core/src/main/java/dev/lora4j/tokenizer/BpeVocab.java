@@ -203,7 +203,7 @@ final class BpeVocab {
     }
 
     /** The decoders lora4j's tokenizers implement; any other would decode text wrongly, so it is refused up front. */
-    private static final java.util.Set<String> DECODERS = java.util.Set.of("ByteLevel", "Metaspace", "Sequence", "Replace", "ByteFallback", "Fuse", "Strip");
+    private static final java.util.Set<String> DECODERS = java.util.Set.of("ByteLevel", "Metaspace", "Sequence", "Replace", "ByteFallback", "Fuse", "Strip", "WordPiece");
 
     static void checkDecoder(java.nio.file.Path file, JsonNode d) {
         if (d == null || d.isNull()) return;
