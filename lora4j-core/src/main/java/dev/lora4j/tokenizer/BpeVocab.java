@@ -17,6 +17,8 @@ final class BpeVocab {
     private final LongLongMap mergeTable = new LongLongMap();  // (id a, id b) → (rank, id of a + b)
     final Map<String, Integer> addedIds = new HashMap<>();
     final java.util.Set<String> special = new java.util.HashSet<>(); // added tokens marked "special"
+    private final Map<String, Integer> addedFlags = new HashMap<>();  // LSTRIP | RSTRIP | SINGLE_WORD of an added token
+    private static final int LSTRIP = 1, RSTRIP = 2, SINGLE_WORD = 4;
     private final AddedTokens addedTokens;               // finds them in text in one pass
     final String[] byId;
     /** model.ignore_merges (Llama 3): a pre-token that is itself in the vocabulary is that one token. */
@@ -60,6 +62,9 @@ final class BpeVocab {
                 throw new Lora4jException("added_tokens: every token needs a non-empty string \"content\", got " + t);
             addedIds.put(content.asText(), id("added token '" + content.asText() + "'", t.get("id")));
             if (t.path("special").asBoolean(false)) special.add(content.asText());
+            int flags = (t.path("lstrip").asBoolean(false) ? LSTRIP : 0) | (t.path("rstrip").asBoolean(false) ? RSTRIP : 0)
+                    | (t.path("single_word").asBoolean(false) ? SINGLE_WORD : 0);
+            if (flags != 0) addedFlags.put(content.asText(), flags);
         }
         addedTokens = new AddedTokens(addedIds.keySet());
         int max = 0;
@@ -81,17 +86,41 @@ final class BpeVocab {
         void added(int id);
     }
 
-    /** Splits text at added tokens (leftmost match, longest first), in order, in one pass over the text. */
+    /**
+     * Splits text at added tokens (leftmost match, longest first), in order, in one pass over the text,
+     * as Rust's added vocabulary does: a single_word token matches only between non-word characters (a
+     * match inside a word stays text), and lstrip / rstrip tokens take the whitespace before / after them.
+     */
     void split(String text, Pieces out) {
-        int pos = 0;
-        while (pos <= text.length()) {
-            long found = addedTokens.next(text, pos);
-            int next = found < 0 ? text.length() : (int) (found >>> 32), length = (int) found;
-            if (next > pos) out.segment(text.substring(pos, next), pos == 0);
+        int pos = 0, from = 0;
+        while (from <= text.length()) {
+            long found = addedTokens.next(text, from);
             if (found < 0) break;
-            out.added(addedIds.get(text.substring(next, next + length)));
-            pos = next + length;
+            int start = (int) (found >>> 32), stop = start + (int) found;
+            String token = text.substring(start, stop);
+            int flags = addedFlags.getOrDefault(token, 0);
+            if ((flags & SINGLE_WORD) != 0 && (start > 0 && isWordChar(text.codePointBefore(start)) || stop < text.length() && isWordChar(text.codePointAt(stop)))) {
+                from = stop;
+                continue;
+            }
+            int first = start, last = stop;
+            if ((flags & LSTRIP) != 0) while (first > pos && isWhitespace(text.codePointBefore(first))) first = text.offsetByCodePoints(first, -1);
+            if ((flags & RSTRIP) != 0) while (last < text.length() && isWhitespace(text.codePointAt(last))) last = text.offsetByCodePoints(last, 1);
+            if (first > pos) out.segment(text.substring(pos, first), pos == 0);
+            out.added(addedIds.get(token));
+            pos = from = last;
         }
+        if (pos < text.length()) out.segment(text.substring(pos), pos == 0);
+    }
+
+    /** Rust's char::is_alphanumeric, or '_'. */
+    private static boolean isWordChar(int c) {
+        return Character.isLetterOrDigit(c) || c == '_' || Character.getType(c) == Character.LETTER_NUMBER || Character.getType(c) == Character.OTHER_NUMBER;
+    }
+
+    /** Rust's char::is_whitespace: the Unicode White_Space property. */
+    static boolean isWhitespace(int c) {
+        return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == 0x85;
     }
 
     /**
