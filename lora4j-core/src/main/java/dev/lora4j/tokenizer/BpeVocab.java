@@ -79,6 +79,26 @@ final class BpeVocab {
         addedIds.forEach((k, v) -> byId[v] = k);
     }
 
+    /** Encodes one segment of text between added tokens, appending its ids. */
+    interface SegmentEncoder {
+        void encode(String segment, boolean first, List<Integer> out);
+    }
+
+    /** The ids of text: each added token's id, every other segment through the tokenizer's own steps. */
+    int[] encode(String text, SegmentEncoder segments) {
+        List<Integer> out = new ArrayList<>();
+        split(text, new Pieces() {
+            public void segment(String s, boolean first) {
+                segments.encode(s, first, out);
+            }
+
+            public void added(int id) {
+                out.add(id);
+            }
+        });
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
     /** Receives the pieces of a text: ordinary segments (to normalise and merge) and added tokens' ids. */
     interface Pieces {
         void segment(String s, boolean first);

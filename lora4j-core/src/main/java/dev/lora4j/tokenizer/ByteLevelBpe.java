@@ -121,17 +121,7 @@ public final class ByteLevelBpe implements Tokenizer {
 
     @Override
     public int[] encode(String text) {
-        List<Integer> out = new ArrayList<>();
-        v.split(text, new BpeVocab.Pieces() {
-            public void segment(String s, boolean first) {
-                encodeSegment(s, out);
-            }
-
-            public void added(int id) {
-                out.add(id);
-            }
-        });
-        return out.stream().mapToInt(Integer::intValue).toArray();
+        return v.encode(text, (s, first, out) -> encodeSegment(s, out));
     }
 
     @Override

@@ -111,18 +111,10 @@ public final class SentencePieceBpe implements Tokenizer {
 
     @Override
     public int[] encode(String text) {
-        List<Integer> out = new ArrayList<>();
-        v.split(text, new BpeVocab.Pieces() {
-            public void segment(String s, boolean first) {
-                if (metaspace == null) encodeSegment(s, out);
-                else for (String w : metaspace.words(s, first)) encodeSegment(w, out);
-            }
-
-            public void added(int id) {
-                out.add(id);
-            }
+        return v.encode(text, (s, first, out) -> {
+            if (metaspace == null) encodeSegment(s, out);
+            else for (String w : metaspace.words(s, first)) encodeSegment(w, out);
         });
-        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @Override

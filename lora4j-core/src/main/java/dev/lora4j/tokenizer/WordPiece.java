@@ -62,17 +62,9 @@ public final class WordPiece implements Tokenizer {
 
     @Override
     public int[] encode(String text) {
-        List<Integer> out = new ArrayList<>();
-        v.split(text, new BpeVocab.Pieces() {
-            public void segment(String s, boolean first) {
-                for (String word : preTokenize(normalize(s))) encodeWord(word, out);
-            }
-
-            public void added(int id) {
-                out.add(id);
-            }
+        return v.encode(text, (s, first, out) -> {
+            for (String word : preTokenize(normalize(s))) encodeWord(word, out);
         });
-        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @Override
