@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * One sequence's new tokens turned into text as they come: decoded whole each time (so bytes split
- * across tokens come out as the characters they make), cut at the first stop string, and passed to a
+ * across tokens come out as the characters they make), special tokens left out, cut at the first stop string, and passed to a
  * listener without the tail that could still become a character or a stop string. Also the sequence's
  * stop condition: it ends once its text holds a stop string.
  */
@@ -33,7 +33,7 @@ final class TextStream implements java.util.function.IntConsumer, Generator.Stop
         for (int e : eosIds) if (e == id) return; // ends the text, is not part of it
         if (n == ids.length) ids = Arrays.copyOf(ids, 2 * n);
         ids[n++] = id;
-        String decoded = tokenizer.decode(Arrays.copyOf(ids, n));
+        String decoded = tokenizer.decode(Arrays.copyOf(ids, n), true); // special tokens are markup, not text (vLLM and HF pipelines skip them too)
         int cut = firstStop(decoded);
         if (cut >= 0) {
             stopped = true;

@@ -155,12 +155,18 @@ public final class ByteLevelBpe implements Tokenizer {
 
     @Override
     public String decode(int[] ids) {
+        return decode(ids, false);
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         StringBuilder text = new StringBuilder();
         for (int id : ids) {
             v.checkId(id);
             String tok = v.byId[id];
             if (v.addedIds.containsKey(tok)) { // added tokens are text as they are
+                if (skipSpecialTokens && v.special.contains(tok)) continue;
                 text.append(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
                 bytes.reset();
                 text.append(tok);

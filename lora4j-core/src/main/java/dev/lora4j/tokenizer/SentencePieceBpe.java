@@ -156,12 +156,17 @@ public final class SentencePieceBpe implements Tokenizer {
      */
     @Override
     public String decode(int[] ids) {
+        return decode(ids, true);
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
         StringBuilder text = new StringBuilder();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (int id : ids) {
             v.checkId(id);
             String tok = v.byId[id];
-            if (v.special.contains(tok)) continue; // other added tokens go through the decoder like any token
+            if (skipSpecialTokens && v.special.contains(tok)) continue; // other added tokens go through the decoder like any token
             if (decodeBytes && tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
                 bytes.write(Integer.parseInt(tok.substring(3, 5), 16));
                 continue;

@@ -17,7 +17,14 @@ public interface Tokenizer {
         return encode(text);
     }
 
+    /**
+     * Text of ids. Byte-level tokenizers keep special tokens as their text; SentencePiece-style and
+     * WordPiece ones leave them out (the defaults these kinds have always had here).
+     */
     String decode(int[] ids);
+
+    /** Text of ids as Rust tokenizers' decode(ids, skip_special_tokens) gives it: special added tokens left out when asked. */
+    String decode(int[] ids, boolean skipSpecialTokens);
 
     int vocabSize();
 

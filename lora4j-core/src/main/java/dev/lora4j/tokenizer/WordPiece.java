@@ -145,12 +145,17 @@ public final class WordPiece implements Tokenizer {
 
     @Override
     public String decode(int[] ids) {
+        return decode(ids, true);
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
         StringBuilder text = new StringBuilder();
         int n = 0;
         for (int id : ids) {
             v.checkId(id);
             String tok = v.byId[id];
-            if (v.special.contains(tok)) continue;
+            if (skipSpecialTokens && v.special.contains(tok)) continue;
             if (n > 0) tok = tok.startsWith(decodePrefix) ? tok.substring(decodePrefix.length()) : " " + tok;
             text.append(cleanup ? cleanup(tok) : tok);
             n++;

