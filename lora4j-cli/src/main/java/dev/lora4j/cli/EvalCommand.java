@@ -68,8 +68,9 @@ final class EvalCommand implements Callable<Integer> {
             if (read.skipped() > 0) System.err.println(data + ": " + read.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();
             int t = Math.min(seqLen, maxPos);
-            System.err.println("data: " + read.summary(t));
-            TokenDataset ds = read.truncated(t, TokenDataset.Truncation.parse(truncation));
+            TokenDataset.Truncation mode = TokenDataset.Truncation.parse(truncation);
+            System.err.println("data: " + read.summary(t, mode));
+            TokenDataset ds = read.truncated(t, mode);
             Evaluator.Result r;
             if (ds.routed()) {
                 AdapterSet.Mixed mixed = AdapterSpecs.named(m, adapters).mixed();

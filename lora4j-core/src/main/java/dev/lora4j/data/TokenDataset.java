@@ -230,10 +230,17 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
 
     /** The tokens whose prediction counts in the loss: positions 1.. of each example (cut to t) not labelled -100. */
     public long targetTokens(int t) {
+        return targetTokens(t, Truncation.RIGHT);
+    }
+
+    /** {@link #targetTokens(int)} with the examples longer than t cut (or left out) as {@code mode} says. */
+    public long targetTokens(int t, Truncation mode) {
         long n = 0;
         for (int i = 0; i < examples.size(); i++) {
             int[] ids = examples.get(i), l = labels == null ? null : labels.get(i);
-            for (int j = 1; j < Math.min(t, ids.length); j++) if (l == null || l[j] != Batch.IGNORE) n++;
+            if (ids.length > t && mode == Truncation.DROP) continue;
+            int from = ids.length > t && mode == Truncation.LEFT ? ids.length - t : 0, to = Math.min(ids.length, from + t);
+            for (int j = from + 1; j < to; j++) if (l == null || l[j] != Batch.IGNORE) n++;
         }
         return n;
     }
@@ -262,8 +269,13 @@ public record TokenDataset(Path source, List<int[]> examples, List<int[]> labels
 
     /** One line for the log: examples, tokens, the tokens that count in the loss within t, and how many are longer than t. */
     public String summary(int t) {
+        return summary(t, Truncation.RIGHT);
+    }
+
+    /** {@link #summary(int)}, the target tokens counted as they will be once longer examples are cut as {@code mode} says. */
+    public String summary(int t, Truncation mode) {
         return String.format(java.util.Locale.ROOT, "%,d examples, %,d tokens, %,d target tokens within --seq-len %d, %,d longer than that",
-                examples.size(), tokens(), targetTokens(t), t, longerThan(t));
+                examples.size(), tokens(), targetTokens(t, mode), t, longerThan(t));
     }
 
     /** Splits off a held-out fraction (chosen by a seeded shuffle): {train, eval}. */

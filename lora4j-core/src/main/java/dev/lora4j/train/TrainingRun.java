@@ -206,7 +206,8 @@ public final class TrainingRun {
             eval = parts[1];
         }
         int t = Trainer.seqLen(o.train(), base);
-        progress.println("data: " + train.summary(t) + (eval == null ? "" : "; evaluation: " + eval.summary(t))
+        TokenDataset.Truncation cut = d.pack() ? TokenDataset.Truncation.RIGHT : d.truncation(); // packed examples are not cut
+        progress.println("data: " + train.summary(t, cut) + (eval == null ? "" : "; evaluation: " + eval.summary(t, cut))
                 + (d.evalSplit() > 0 ? " (held out of " + d.train().getFileName() + ")" : ""));
         if (d.pack()) {
             train = train.packed(t);

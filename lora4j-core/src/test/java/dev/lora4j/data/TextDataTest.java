@@ -137,6 +137,8 @@ class TextDataTest {
         assertThat(left.examples().get(2)).containsExactly(6, 7, 8, 9, 10);
         assertThat(left.labels().get(1)).containsExactly(-100, 3, 4, 5, 6);
         assertThat(left.adapters()).containsExactly(null, "x", null);
+        for (TokenDataset.Truncation mode : TokenDataset.Truncation.values())
+            assertThat(ds.targetTokens(5, mode)).as("the summary counts what %s leaves", mode).isEqualTo(ds.truncated(5, mode).targetTokens(5));
         TokenDataset drop = ds.truncated(5, TokenDataset.Truncation.DROP);
         assertThat(drop.examples()).hasSize(1);
         assertThat(drop.examples().get(0)).containsExactly(a);
