@@ -78,7 +78,7 @@ public final class WordPiece implements Tokenizer {
         s.codePoints().forEach(c -> {
             if (cleanText) {
                 if (c == 0 || c == 0xFFFD || isControl(c)) return;
-                if (isWhitespace(c)) {
+                if (BpeVocab.isWhitespace(c)) {
                     b.append(' ');
                     return;
                 }
@@ -101,7 +101,7 @@ public final class WordPiece implements Tokenizer {
         List<String> out = new ArrayList<>();
         StringBuilder word = new StringBuilder();
         s.codePoints().forEach(c -> {
-            if (Character.isWhitespace(c) || Character.isSpaceChar(c)) {
+            if (BpeVocab.isWhitespace(c)) {
                 if (!word.isEmpty()) out.add(word.toString());
                 word.setLength(0);
             } else if (isPunctuation(c)) {
@@ -168,10 +168,6 @@ public final class WordPiece implements Tokenizer {
         return s.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
                 .replace(" n't", "n't").replace(" 'm", "'m").replace(" do not", " don't").replace(" 's", "'s")
                 .replace(" 've", "'ve").replace(" 're", "'re");
-    }
-
-    private static boolean isWhitespace(int c) {
-        return c == '\t' || c == '\n' || c == '\r' || c == ' ' || Character.isWhitespace(c) || Character.getType(c) == Character.SPACE_SEPARATOR;
     }
 
     /** Rust's char::is_other (Cc, Cf, Cs, Co, Cn), except tab, newline and carriage return. */
