@@ -58,10 +58,9 @@ public record Sampler(double temperature, int topK, double topP, double repetiti
         for (int i = 0; i < vocab; i++) {
             int bits = Float.floatToIntBits(l[i]);
             int ascending = bits < 0 ? ~bits : bits | Integer.MIN_VALUE; // unsigned order of this = order of the floats
-            keys[i] = ((long) ~ascending << 32) | i; // ~: highest logit first, as an unsigned compare of the high word
+            // ~: highest logit first as an unsigned high word; flipping its top bit makes that the signed order
+            keys[i] = (((long) ~ascending << 32) | i) ^ Long.MIN_VALUE;
         }
-        // unsigned order of the high word = signed order after flipping its top bit
-        for (int i = 0; i < vocab; i++) keys[i] ^= Long.MIN_VALUE;
         Arrays.sort(keys);
         int[] order = new int[vocab];
         for (int i = 0; i < vocab; i++) order[i] = (int) keys[i];
