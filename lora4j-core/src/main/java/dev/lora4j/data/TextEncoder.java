@@ -21,17 +21,21 @@ import java.util.List;
  * @param eos       the tokenizer's end-of-sequence id (tokenizer_config.json's eos_token, else config.json's
  *                  eos_token_id, the first if several), or -1 when the model names none
  * @param appendEos end "text" and "completion" examples with eos unless they end with it already (TRL's SFTTrainer)
+ * @param files     a digest of the tokenizer and chat template files
  */
-public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boolean appendEos, String fingerprint) {
+public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boolean appendEos, String files) {
 
     /** No tokenizer: only "input_ids" data can be read. */
     public static final TextEncoder NONE = new TextEncoder(null, null, -1, false, "none");
 
     /** The same encoder, appending EOS or not. */
     public TextEncoder withAppendEos(boolean append) {
-        if (append == appendEos) return this;
-        String base = fingerprint.endsWith(" +eos") ? fingerprint.substring(0, fingerprint.length() - 5) : fingerprint;
-        return new TextEncoder(tokenizer, chat, eos, append, append ? base + " +eos" : base);
+        return new TextEncoder(tokenizer, chat, eos, append, files);
+    }
+
+    /** What keys the tokenized-data cache: the files, and whether EOS is appended. */
+    public String fingerprint() {
+        return appendEos ? files + " +eos" : files;
     }
 
     /** ids, ending with the EOS id when appendEos and it is not there already. */
@@ -51,7 +55,7 @@ public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boole
             Path tj = modelDir.resolve("tokenizer.json");
             if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
             if (chat != null) d.update(chat.fingerprint().getBytes(StandardCharsets.UTF_8));
-            return new TextEncoder(tok, chat, eosId(modelDir, tok), false, HexFormat.of().formatHex(d.digest())).withAppendEos(true);
+            return new TextEncoder(tok, chat, eosId(modelDir, tok), true, HexFormat.of().formatHex(d.digest()));
         } catch (IOException e) {
             throw new Lora4jException(modelDir + ": cannot read tokenizer.json: " + e.getMessage());
         } catch (NoSuchAlgorithmException e) {
