@@ -19,7 +19,15 @@ public final class Main {
 
     /** Runs the CLI and returns its exit code: 0 ok, 1 bad input or failure, 2 bad usage. */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new Main());
+        return execute(new CommandLine(new Main()), args);
+    }
+
+    /**
+     * Runs a command line (this one, or another launcher's built from these commands) with lora4j's error
+     * handling: bad input and file-system refusals print one line and exit 1; anything else is a bug and
+     * prints its stack trace.
+     */
+    public static int execute(CommandLine cli, String... args) {
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             IOException io = ex instanceof IOException e ? e : ex instanceof UncheckedIOException u ? u.getCause() : null;

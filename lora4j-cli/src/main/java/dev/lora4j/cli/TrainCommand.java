@@ -14,6 +14,7 @@ import dev.lora4j.train.Schedule;
 import dev.lora4j.train.ScheduleConfig;
 import dev.lora4j.train.TrainConfig;
 import dev.lora4j.train.TrainOptions;
+import dev.lora4j.train.StepEngine;
 import dev.lora4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,12 +24,24 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fine-tune with LoRA (or --full) and write a PEFT adapter.",
                 "--out receives adapter_config.json and adapter_model.safetensors (or a full checkpoint), metrics.jsonl and",
                 "loss.png. Data: JSONL, one example a line (input_ids, text, prompt + completion, or chat messages), or .txt."})
-final class TrainCommand implements Callable<Integer> {
+public final class TrainCommand implements Callable<Integer> {
+    /** Where the passes run: this process unless a launcher (lora4j-spark's) says otherwise when the command runs. */
+    private Supplier<StepEngine> engine = () -> StepEngine.LOCAL;
+
+    public TrainCommand() {}
+
+    /** The same command, its forward and backward passes run by the engine (made once the options are parsed). */
+    public TrainCommand engine(Supplier<StepEngine> engine) {
+        this.engine = engine;
+        return this;
+    }
+
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
     @Option(names = "--data", paramLabel = "FILE", description = "Training data: JSONL (input_ids (+ labels), text, prompt + completion, or messages per line) or .txt.")
@@ -144,11 +157,12 @@ final class TrainCommand implements Callable<Integer> {
                 System.err.println("lora4j: note: --resume continues with the checkpoint's settings; ignored: " + String.join(", ", ignored)
                         + " (only --steps, to train further, and --threads apply)");
             boolean stepsGiven = spec.commandLine().getParseResult().hasMatchedOption("--steps");
-            TrainingRun.resume(resume, stepsGiven ? steps : null, System.err, dev.lora4j.lab.CommandLineTraining.install());
+            TrainingRun.resume(resume, stepsGiven ? steps : null, System.err, dev.lora4j.lab.CommandLineTraining.install(), engine.get());
             return 0;
         }
         TrainOptions o = options();
-        TrainingRun.start(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install());
+        StepEngine e = engine.get();
+        TrainingRun.start(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install(), e);
         return 0;
     }
 

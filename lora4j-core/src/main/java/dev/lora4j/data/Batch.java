@@ -25,12 +25,18 @@ public record Batch(int[] tokens /* (B·T) */, int[] targets /* (B·T) */, int b
             int[] l = labels == null || labels.get(first + r) == null ? e : labels.get(first + r);
             int n = Math.min(t, e.length);
             System.arraycopy(e, 0, tokens, r * t, n);
-            for (int i = 0; i + 1 < n; i++) {
-                targets[r * t + i] = l[i + 1];
-                if (l[i + 1] != IGNORE) count++;
-            }
+            for (int i = 0; i + 1 < n; i++) targets[r * t + i] = l[i + 1];
+            count += targets(e, l, t);
             real += n;
         }
         return new Batch(tokens, targets, b, t, count, real);
+    }
+
+    /** The tokens of example (labels: its labels, null for the ids themselves) that count in the loss once truncated to t. */
+    public static long targets(int[] example, int[] labels, int t) {
+        int[] l = labels == null ? example : labels;
+        long count = 0;
+        for (int i = 1; i < Math.min(t, example.length); i++) if (l[i] != IGNORE) count++;
+        return count;
     }
 }

@@ -20,12 +20,13 @@ import java.util.regex.Pattern;
  * @param rslora           rank-stabilised scaling
  */
 public record LoraConfig(int r, double alpha, double dropout, Targets targets, List<Integer> layersToTransform,
-                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, boolean rslora) {
+                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, boolean rslora)
+        implements java.io.Serializable /* shipped to the workers of a distributed run */ {
 
     public enum Init { KAIMING, GAUSSIAN }
 
     /** Which modules to adapt. */
-    public sealed interface Targets {
+    public sealed interface Targets extends java.io.Serializable {
         boolean matches(String module);
     }
 

@@ -27,6 +27,11 @@ public interface Trainable {
     /** One line saying what is trained, as PEFT's print_trainable_parameters does. */
     String summary();
 
+    /** The LoRA adapters trained, or null when the model's own weights are (full fine-tuning). */
+    default LoraModel adapter() {
+        return null;
+    }
+
     /** LoRA's A and B of every adapted module, under PEFT's names (module.lora_A, module.lora_B). */
     static Trainable lora(LoraModel lm) {
         List<Parameter> params = new ArrayList<>();
@@ -41,6 +46,7 @@ public interface Trainable {
             public void zeroGrad() { lm.zeroGrad(); }
             public void setTraining(boolean training, long seed) { lm.setTraining(training, seed); }
             public String summary() { return lm.trainableLine(); }
+            public LoraModel adapter() { return lm; }
         };
     }
 

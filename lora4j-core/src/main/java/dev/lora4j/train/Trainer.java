@@ -4,7 +4,6 @@ import dev.lora4j.Lora4jException;
 import dev.lora4j.data.Batch;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
-import dev.lora4j.model.Activations;
 import dev.lora4j.model.Transformer;
 
 import java.io.IOException;
@@ -42,8 +41,10 @@ public final class Trainer {
     private final TokenDataset data, evalData;
     private final TrainConfig c;
     private final TrainListener listener;
+    private final StepEngine engine;
 
-    private Trainer(Trainable model, TokenDataset data, TokenDataset evalData, TrainConfig c, TrainListener listener) {
+    private Trainer(Trainable model, TokenDataset data, TokenDataset evalData, TrainConfig c, TrainListener listener, StepEngine engine) {
+        this.engine = engine;
         this.model = model;
         this.data = data;
         this.evalData = evalData;
@@ -64,8 +65,17 @@ public final class Trainer {
 
     /** As {@link #fit(Trainable, TokenDataset, TokenDataset, TrainConfig, TrainListener)}, continuing from a saved state. */
     public static Result fit(Trainable model, TokenDataset train, TokenDataset eval, TrainConfig config, TrainListener listener, TrainState from) {
+        return fit(model, train, eval, config, listener, from, StepEngine.LOCAL);
+    }
+
+    /**
+     * As {@link #fit(Trainable, TokenDataset, TokenDataset, TrainConfig, TrainListener, TrainState)}, with the forward and
+     * backward passes run by engine (lora4j-spark's runs them on a cluster).
+     */
+    public static Result fit(Trainable model, TokenDataset train, TokenDataset eval, TrainConfig config, TrainListener listener, TrainState from,
+                             StepEngine engine) {
         try {
-            return new Trainer(model, train, eval, config, listener).loop(from);
+            return new Trainer(model, train, eval, config, listener, engine).loop(from);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } finally {
@@ -92,9 +102,19 @@ public final class Trainer {
                         + opt.state().size());
             opt.restore(from.optimizerState(), from.optimizerSteps());
         }
+        if (start >= total) return new Result(start, Double.NaN, false, List.of(), List.of());
+        StepEngine.Run run = new StepEngine.Run(model, data, evalData, c, t);
+        try (StepEngine.Steps steps = engine.open(run)) {
+            return steps(steps, from, opt, params, total, microPerEpoch, t);
+        }
+    }
+
+    private Result steps(StepEngine.Steps steps, TrainState from, Optimizer opt, List<Parameter> params, long total, long microPerEpoch, int t)
+            throws IOException {
+        List<int[]> examples = data.examples();
+        int n = examples.size(), bsz = c.batchSize();
+        long start = from.step();
         List<TrainListener.Point> curve = new ArrayList<>(), evalCurve = new ArrayList<>();
-        if (start >= total) return new Result(start, Double.NaN, false, curve, evalCurve);
-        Activations act = new Activations(model.model().config(), bsz, t, true);
         Map<Long, int[]> orders = new LinkedHashMap<>();
         long t0 = System.nanoTime(), tokensSeen = 0, firstStepEnd = 0;
         double lastLoss = Double.NaN;
@@ -105,31 +125,22 @@ public final class Trainer {
                 return new Result(step, lastLoss, true, curve, evalCurve);
             }
             float lr = (float) (c.optimizer().lr() * c.schedule().factor(step, total));
-            model.zeroGrad();
-            List<Batch> micro = new ArrayList<>();
+            List<int[]> micro = new ArrayList<>();
             long count = 0;
             for (int a = 0; a < c.gradAccum(); a++) {
                 long mi = step * c.gradAccum() + a, epoch = mi / microPerEpoch;
                 int[] order = orders.computeIfAbsent(epoch, e -> order(n, e));
                 if (orders.size() > 2) orders.remove(orders.keySet().iterator().next());
-                List<int[]> rows = new ArrayList<>(), rowLabels = new ArrayList<>();
-                int first = (int) (mi % microPerEpoch) * bsz;
-                for (int r = first; r < Math.min(n, first + bsz); r++) {
-                    rows.add(examples.get(order[r]));
-                    rowLabels.add(data.labels() == null ? null : data.labels().get(order[r]));
+                int first = (int) (mi % microPerEpoch) * bsz, last = Math.min(n, first + bsz);
+                int[] rows = java.util.Arrays.copyOfRange(order, first, last);
+                micro.add(rows);
+                for (int r : rows) {
+                    int[] e = examples.get(r);
+                    count += Batch.targets(e, data.labels() == null ? null : data.labels().get(r), t);
+                    tokensSeen += Math.min(t, e.length);
                 }
-                Batch b = Batch.of(rows, rowLabels, 0, bsz, t);
-                micro.add(b);
-                count += b.targetCount();
             }
-            double sum = 0;
-            for (int a = 0; a < micro.size(); a++) {
-                Batch b = micro.get(a);
-                if (b.targetCount() == 0) continue;
-                model.setTraining(true, c.seed() * 1_000_003L + step * 31 + a);
-                sum += model.model().loss(b.tokens(), b.targets(), bsz, t, act, 1f / count).sum();
-                tokensSeen += b.tokenCount();
-            }
+            double sum = steps.step(step, micro, Math.max(1, count));
             double loss = sum / Math.max(1, count);
             if (!Double.isFinite(loss))
                 throw new Lora4jException("loss is " + loss + " at step " + (step + 1) + "; stopped without saving this step"
@@ -145,7 +156,11 @@ public final class Trainer {
             double eta = step == start ? Double.NaN : (System.nanoTime() - firstStepEnd) / 1e9 / (step - start) * (total - step - 1);
             listener.onStep(new TrainListener.Step(step + 1, total, loss, lr, gradNorm, tokensSeen / Math.max(secs, 1e-9), secs, eta));
             boolean last = step + 1 == total;
-            if (evalData != null && (last || c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0)) evaluate(step + 1, evalCurve);
+            if (evalData != null && (last || c.evalEvery() > 0 && (step + 1) % c.evalEvery() == 0)) {
+                Evaluator.Result r = steps.evaluate();
+                evalCurve.add(new TrainListener.Point(step + 1, r.loss()));
+                listener.onEval(step + 1, r);
+            }
             if (c.saveEvery() > 0 && ((step + 1) % c.saveEvery() == 0 || last)) listener.onCheckpoint(new TrainState(step + 1, opt.state(), opt.steps()));
         }
         return new Result(total, lastLoss, false, curve, evalCurve);
@@ -184,12 +199,5 @@ public final class Trainer {
             idx[j] = tmp;
         }
         return idx;
-    }
-
-    private void evaluate(long step, List<TrainListener.Point> evalCurve) throws IOException {
-        model.setTraining(false, 0);
-        Evaluator.Result r = Evaluator.evaluate(model.model(), evalData.examples(), evalData.labels(), c.seqLen(), c.batchSize());
-        evalCurve.add(new TrainListener.Point(step, r.loss()));
-        listener.onEval(step, r);
     }
 }

@@ -51,8 +51,10 @@ public final class TrainingRun {
     private final PrintStream progress;
     private final boolean replaceEarlierRun;
     private final TrainListener listener;
+    private final StepEngine engine;
 
-    private TrainingRun(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener) {
+    private TrainingRun(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener, StepEngine engine) {
+        this.engine = engine;
         this.o = o;
         this.progress = progress;
         this.replaceEarlierRun = replaceEarlierRun;
@@ -70,7 +72,12 @@ public final class TrainingRun {
      * deleted first, and a directory holding anything else is refused.
      */
     public static Result start(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener) {
-        return new TrainingRun(o, progress, replaceEarlierRun, listener).run(null);
+        return start(o, progress, replaceEarlierRun, listener, StepEngine.LOCAL);
+    }
+
+    /** As {@link #start(TrainOptions, PrintStream, boolean, TrainListener)}, the passes run by engine (e.g. on a Spark cluster). */
+    public static Result start(TrainOptions o, PrintStream progress, boolean replaceEarlierRun, TrainListener listener, StepEngine engine) {
+        return new TrainingRun(o, progress, replaceEarlierRun, listener, engine).run(null);
     }
 
     /**
@@ -79,6 +86,11 @@ public final class TrainingRun {
      * run further; the schedule then runs to the new end).
      */
     public static Result resume(Path dir, Long steps, PrintStream progress, TrainListener listener) {
+        return resume(dir, steps, progress, listener, StepEngine.LOCAL);
+    }
+
+    /** As {@link #resume(Path, Long, PrintStream, TrainListener)}, the passes run by engine. */
+    public static Result resume(Path dir, Long steps, PrintStream progress, TrainListener listener, StepEngine engine) {
         Path ckpt;
         TrainOptions o;
         try {
@@ -90,7 +102,7 @@ public final class TrainingRun {
             listener.onClose(); // the run never started
             throw e;
         }
-        return new TrainingRun(o, progress, false, listener).run(ckpt);
+        return new TrainingRun(o, progress, false, listener, engine).run(ckpt);
     }
 
     static Path findCheckpoint(Path dir) {
@@ -180,7 +192,7 @@ public final class TrainingRun {
         progress.println(p.trainee().trainable().summary());
         RunDirectory dir = new RunDirectory(p.trainee());
         dir.readCurves(p.from().step());
-        Trainer.Result r = Trainer.fit(p.trainee().trainable(), p.train(), p.eval(), o.train(), dir.andThen(listener), p.from());
+        Trainer.Result r = Trainer.fit(p.trainee().trainable(), p.train(), p.eval(), o.train(), dir.andThen(listener), p.from(), engine);
         if (r.stopped()) {
             progress.printf("%ninterrupted: checkpoint saved in %s; continue with --resume %s%n", o.out().resolve("checkpoint-" + r.steps()), o.out());
         } else {

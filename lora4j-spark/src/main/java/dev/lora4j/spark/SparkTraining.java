@@ -1,0 +1,376 @@
+package dev.lora4j.spark;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.data.Batch;
+import dev.lora4j.data.TokenDataset;
+import dev.lora4j.eval.Evaluator;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.train.Parameter;
+import dev.lora4j.train.StepEngine;
+import org.apache.spark.SparkFiles;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.storage.StorageLevel;
+
+import java.io.PrintStream;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Data-parallel LoRA training on Spark: each optimizer step is one Spark job over the cached training
+ * examples. Every task runs forward and backward on the step's examples its partition holds, with the
+ * frozen base loaded once per executor JVM ({@link Workers}) and the adapter weights of the step
+ * broadcast; the task's adapter gradient, loss sum and target count come back summed by
+ * {@code treeAggregate}. The driver's {@link dev.lora4j.train.Trainer} does everything else exactly as in
+ * one process: which examples make the step, the normaliser (the step's target tokens), clipping, the
+ * optimizer, the schedule, evaluation (whose loss is also computed on the executors) and checkpoints.
+ *
+ * <p>What differs from one process: the order in which the per-example gradients are summed (within a
+ * partition, then across partitions), and the dropout masks, which are drawn per partition. With
+ * dropout 0 the two runs agree to float rounding; the gradients of a step do not depend on how Spark
+ * schedules or retries its tasks.
+ */
+public final class SparkTraining implements StepEngine {
+    /**
+     * How a run uses the cluster.
+     *
+     * @param partitions      partitions of the training data (0: Spark's default parallelism); a step runs one task per partition
+     * @param executorThreads lora4j threads per executor JVM (0: its spark.executor.cores, else all the cores it sees)
+     * @param modelPath       where the executors read the base model (shared storage); null: the driver's path
+     * @param shipModel       send the model directory with the job ({@code SparkContext.addFile}) instead
+     * @param failTask        testing: the first attempt of this task fails (null: none)
+     */
+    public record Options(int partitions, int executorThreads, String modelPath, boolean shipModel, FailTask failTask) implements Serializable {
+        public Options {
+            if (partitions < 0) throw new Lora4jException("--partitions must be >= 0, got " + partitions);
+            if (executorThreads < 0) throw new Lora4jException("--executor-threads must be >= 0, got " + executorThreads);
+            if (shipModel && modelPath != null) throw new Lora4jException("give --ship-model or --executor-model, not both");
+        }
+
+        public static Options defaults() {
+            return new Options(0, 0, null, false, null);
+        }
+
+        public Options withPartitions(int p) {
+            return new Options(p, executorThreads, modelPath, shipModel, failTask);
+        }
+
+        public Options withExecutorThreads(int n) {
+            return new Options(partitions, n, modelPath, shipModel, failTask);
+        }
+
+        public Options withModelPath(String path) {
+            return new Options(partitions, executorThreads, path, shipModel, failTask);
+        }
+
+        public Options withShipModel(boolean ship) {
+            return new Options(partitions, executorThreads, modelPath, ship, failTask);
+        }
+
+        public Options withFailTask(FailTask f) {
+            return new Options(partitions, executorThreads, modelPath, shipModel, f);
+        }
+    }
+
+    /** A task attempt made to fail, to show that Spark's retry leaves the step unchanged. */
+    public record FailTask(long step, int partition) implements Serializable {}
+
+    /**
+     * What the cluster cost, over the steps of the last run.
+     *
+     * @param steps               optimizer steps run
+     * @param stepSeconds         mean wall time of a step's Spark job (broadcast, tasks, aggregation)
+     * @param taskSeconds         mean time of the slowest task's forward and backward in a step
+     * @param resultBytesPerStep  mean serialized task results per step (what the executors send back)
+     * @param broadcastBytes      the adapter weights broadcast each step (sent once to each executor)
+     */
+    public record Stats(long steps, double stepSeconds, double taskSeconds, double resultBytesPerStep, long broadcastBytes) {
+        /** Per step, the time that is not forward and backward: scheduling, serialization, the exchange. */
+        public double overheadSeconds() {
+            return stepSeconds - taskSeconds;
+        }
+    }
+
+    private static final java.security.SecureRandom VERSIONS = new java.security.SecureRandom();
+    private final JavaSparkContext sc;
+    private final Options options;
+    private final PrintStream report;
+    private volatile Stats stats = new Stats(0, 0, 0, 0, 0);
+
+    /** An engine on sc; report (may be null) receives one summary line when a run ends. */
+    public SparkTraining(JavaSparkContext sc, Options options, PrintStream report) {
+        this.sc = sc;
+        this.options = options;
+        this.report = report;
+    }
+
+    public Stats stats() {
+        return stats;
+    }
+
+    @Override
+    public Steps open(Run run) {
+        LoraModel lm = run.model().adapter();
+        if (lm == null)
+            throw new Lora4jException("--full is not supported on Spark: each step would exchange the whole model's gradients;"
+                    + " train a LoRA adapter (only its gradients travel)");
+        Path local = run.model().model().source() == null ? null : run.model().model().source().dir();
+        if (local == null && options.modelPath() == null) throw new Lora4jException("the base model was not loaded from a directory: give the executors' model path");
+        String shipped = null, path = options.modelPath() != null ? options.modelPath() : local.toAbsolutePath().toString();
+        if (options.shipModel()) {
+            sc.sc().addFile(local.toAbsolutePath().toString(), true);
+            shipped = local.getFileName().toString();
+        }
+        Job job = new Job(path, shipped, lm.config(), run.config().batchSize(), run.seqLen(), run.config().seed(), options.executorThreads(),
+                options.failTask());
+        int n = run.train().examples().size();
+        int parts = Math.max(1, Math.min(n, options.partitions() > 0 ? options.partitions() : sc.defaultParallelism()));
+        return new SparkSteps(run, job, parts);
+    }
+
+    /** Everything a task needs, shipped with it (small: names and numbers). */
+    private record Job(String modelPath, String shippedName, dev.lora4j.lora.LoraConfig lora, int rows, int t, long seed, int threads,
+                       FailTask failTask) implements Serializable {
+        String modelDir() {
+            return shippedName != null ? SparkFiles.get(shippedName) : modelPath;
+        }
+    }
+
+    private final class SparkSteps implements Steps {
+        private final Run run;
+        private final Job job;
+        private final int[] starts; // block p holds examples [starts[p], starts[p + 1])
+        private final JavaRDD<ExampleBlock> train, eval;
+        private final List<Parameter> params;
+        private final ResultBytes resultBytes = new ResultBytes();
+        private Broadcast<float[]> weights;
+        private long version = -1, publishedAt = -1, steps, stepNanos, taskNanos;
+        private final long bytesBefore;
+
+        SparkSteps(Run run, Job job, int parts) {
+            this.run = run;
+            this.job = job;
+            this.params = run.model().parameters();
+            int n = run.train().examples().size();
+            starts = new int[parts + 1];
+            for (int p = 0; p <= parts; p++) starts[p] = (int) ((long) n * p / parts);
+            train = sc.parallelize(blocks(run.train(), starts), parts).persist(StorageLevel.MEMORY_ONLY());
+            eval = run.eval() == null ? null : sc.parallelize(blocks(run.eval(), evenStarts(run.eval().examples().size(), parts)), parts)
+                    .persist(StorageLevel.MEMORY_ONLY());
+            sc.sc().addSparkListener(resultBytes);
+            bytesBefore = resultBytes.bytes.get();
+        }
+
+        @Override
+        public double step(long step, List<int[]> micro, long targets) {
+            long t0 = System.nanoTime();
+            // which of its examples each partition runs, per micro-batch (local indices)
+            int parts = starts.length - 1;
+            int[][][] plan = new int[parts][micro.size()][];
+            for (int a = 0; a < micro.size(); a++) {
+                int[] count = new int[parts];
+                for (int r : micro.get(a)) count[owner(r)]++;
+                for (int p = 0; p < parts; p++) plan[p][a] = new int[count[p]];
+                Arrays.fill(count, 0);
+                for (int r : micro.get(a)) {
+                    int p = owner(r);
+                    plan[p][a][count[p]++] = r - starts[p];
+                }
+            }
+            Broadcast<float[]> w = publish();
+            long v = version;
+            float scale = 1f / targets;
+            Job j = job;
+            GradientSum sum = onCluster("step " + (step + 1), () -> train
+                    .mapPartitionsWithIndex((p, blocks) -> List.of(task(j, step, p, blocks, plan[p], w, v, scale)).iterator(), true)
+                    .treeAggregate(new GradientSum(), GradientSum::add, GradientSum::add, 2));
+            if (sum.grads == null) throw new IllegalStateException("step " + (step + 1) + ": no task returned gradients");
+            int at = 0;
+            for (Parameter prm : params) {
+                float[] g = prm.grad();
+                for (int i = 0; i < g.length; i++) g[i] = (float) sum.grads[at++];
+            }
+            if (sum.targets != targets)
+                throw new IllegalStateException("step " + (step + 1) + ": the tasks counted " + sum.targets + " target tokens, the driver " + targets);
+            steps++;
+            stepNanos += System.nanoTime() - t0;
+            taskNanos += sum.maxTaskNanos;
+            return sum.loss;
+        }
+
+        @Override
+        public Evaluator.Result evaluate() {
+            long t0 = System.nanoTime();
+            Broadcast<float[]> w = publish();
+            long v = version;
+            Job j = job;
+            int seqLen = run.config().seqLen();
+            double[] sum = onCluster("evaluation", () -> eval.map(b -> evalTask(j, b, w, v, seqLen))
+                    .treeReduce((x, y) -> new double[] {x[0] + y[0], x[1] + y[1], x[2] + y[2]}, 2));
+            double loss = sum[1] == 0 ? Double.NaN : sum[0] / sum[1];
+            return new Evaluator.Result(loss, Math.exp(loss), (long) sum[1], (int) sum[2], (System.nanoTime() - t0) / 1e9);
+        }
+
+        /** Broadcasts the driver's current adapter weights once per version (a step changes them). */
+        private Broadcast<float[]> publish() {
+            if (weights != null && publishedAt == steps) return weights;
+            if (weights != null) weights.destroy();
+            int n = 0;
+            for (Parameter p : params) n += p.value().length;
+            float[] flat = new float[n];
+            int at = 0;
+            for (Parameter p : params) {
+                System.arraycopy(p.value(), 0, flat, at, p.value().length);
+                at += p.value().length;
+            }
+            weights = sc.broadcast(flat);
+            // unique across runs: an executor JVM (a local one above all) keeps its workers from one run to the next
+            version = VERSIONS.nextLong();
+            publishedAt = steps;
+            return weights;
+        }
+
+        private int owner(int example) {
+            int p = Arrays.binarySearch(starts, example);
+            if (p >= 0) {
+                while (p + 1 < starts.length && starts[p + 1] == example) p++; // empty blocks before it
+                return p;
+            }
+            return -p - 2;
+        }
+
+        @Override
+        public void close() {
+            if (weights != null) weights.destroy();
+            train.unpersist(false);
+            if (eval != null) eval.unpersist(false);
+            sc.sc().removeSparkListener(resultBytes);
+            long bytes = resultBytes.bytes.get() - bytesBefore;
+            int n = 0;
+            for (Parameter p : params) n += p.value().length;
+            stats = new Stats(steps, steps == 0 ? 0 : stepNanos / 1e9 / steps, steps == 0 ? 0 : taskNanos / 1e9 / steps,
+                    steps == 0 ? 0 : (double) bytes / steps, 4L * n);
+            Stats s = stats;
+            if (report != null && steps > 0)
+                report.printf(Locale.ROOT, "spark: %d steps on %d partitions: %.3f s a step, of which %.3f s the slowest task's forward and backward"
+                                + " (%.3f s overhead); %.0f bytes of task results and %d bytes of broadcast weights a step%n",
+                        s.steps(), starts.length - 1, s.stepSeconds(), s.taskSeconds(), s.overheadSeconds(), s.resultBytesPerStep(), s.broadcastBytes());
+        }
+    }
+
+    /** One task of a step: forward and backward over its partition's examples of the step, micro-batch by micro-batch. */
+    private static GradientSum task(Job j, long step, int partition, Iterator<ExampleBlock> blocks, int[][] plan, Broadcast<float[]> w, long version,
+                                    float scale) {
+        GradientSum empty = new GradientSum();
+        empty.tasks = 1;
+        if (!blocks.hasNext()) return empty;
+        ExampleBlock block = blocks.next();
+        boolean any = false;
+        for (int[] sub : plan) any |= sub.length > 0;
+        if (!any) return empty;
+        TaskContext ctx = TaskContext.get();
+        if (j.failTask() != null && j.failTask().step() == step && j.failTask().partition() == partition && ctx != null && ctx.attemptNumber() == 0)
+            throw new IllegalStateException("lora4j: injected failure of step " + (step + 1) + ", partition " + partition + ", attempt 0");
+        long t0 = System.nanoTime();
+        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.rows(), j.t(), j.threads());
+        try {
+            wk.load(version, w.value());
+            LoraModel lm = wk.lora;
+            lm.zeroGrad();
+            double loss = 0;
+            long targets = 0, tokens = 0;
+            for (int a = 0; a < plan.length; a++) {
+                if (plan[a].length == 0) continue;
+                List<int[]> ids = new ArrayList<>(plan[a].length), labels = new ArrayList<>(plan[a].length);
+                for (int i : plan[a]) {
+                    ids.add(block.ids()[i]);
+                    labels.add(block.labels()[i]);
+                }
+                Batch b = Batch.of(ids, labels, 0, j.rows(), j.t());
+                if (b.targetCount() == 0) continue;
+                lm.setTraining(true, j.seed() * 1_000_003L + step * 31 + a + partition * 0x632BE59BD9B4E019L);
+                loss += lm.model().loss(b.tokens(), b.targets(), b.b(), b.t(), wk.act, scale).sum();
+                targets += b.targetCount();
+                tokens += b.tokenCount();
+            }
+            lm.setTraining(false, 0);
+            return GradientSum.of(wk.grads(), loss, targets, tokens, System.nanoTime() - t0);
+        } finally {
+            Workers.release(wk);
+        }
+    }
+
+    /** The loss sum, target count and example count of one evaluation block. */
+    private static double[] evalTask(Job j, ExampleBlock block, Broadcast<float[]> w, long version, int seqLen) {
+        if (block.size() == 0) return new double[3];
+        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.rows(), j.t(), j.threads());
+        try {
+            wk.load(version, w.value());
+            wk.lora.setTraining(false, 0);
+            Evaluator.Result r = Evaluator.evaluate(wk.lora.model(), Arrays.asList(block.ids()), Arrays.asList(block.labels()), seqLen, j.rows());
+            return new double[] {r.tokens() == 0 ? 0 : r.loss() * r.tokens(), r.tokens(), block.size()};
+        } finally {
+            Workers.release(wk);
+        }
+    }
+
+    /**
+     * Runs a Spark job; a failed one (after Spark's retries) becomes one clear line: lora4j's own message
+     * when a task failed on bad input, else Spark's first line.
+     */
+    static <T> T onCluster(String what, java.util.function.Supplier<T> job) {
+        try {
+            return job.get();
+        } catch (Exception e) { // SparkException is checked, yet thrown through Scala's signatures
+            if (e instanceof Lora4jException l) throw l;
+            String m = String.valueOf(e.getMessage());
+            int at = m.indexOf(Lora4jException.class.getName() + ": ");
+            if (at >= 0) {
+                String own = m.substring(at + Lora4jException.class.getName().length() + 2);
+                throw new Lora4jException(own.lines().findFirst().orElse(own), e);
+            }
+            throw new Lora4jException(what + " failed on the cluster: " + m.lines().findFirst().orElse(m), e);
+        }
+    }
+
+    private static List<ExampleBlock> blocks(TokenDataset d, int[] starts) {
+        List<ExampleBlock> out = new ArrayList<>();
+        for (int p = 0; p + 1 < starts.length; p++) {
+            int from = starts[p], to = starts[p + 1];
+            int[][] ids = new int[to - from][], labels = new int[to - from][];
+            for (int i = from; i < to; i++) {
+                ids[i - from] = d.examples().get(i);
+                labels[i - from] = d.labels() == null ? null : d.labels().get(i);
+            }
+            out.add(new ExampleBlock(from, ids, labels));
+        }
+        return out;
+    }
+
+    private static int[] evenStarts(int n, int parts) {
+        int[] s = new int[parts + 1];
+        for (int p = 0; p <= parts; p++) s[p] = (int) ((long) n * p / parts);
+        return s;
+    }
+
+    /** Counts the bytes of task results the driver receives. */
+    private static final class ResultBytes extends SparkListener {
+        final AtomicLong bytes = new AtomicLong();
+
+        @Override
+        public void onTaskEnd(SparkListenerTaskEnd end) {
+            if (end.taskMetrics() != null) bytes.addAndGet(end.taskMetrics().resultSize());
+        }
+    }
+}

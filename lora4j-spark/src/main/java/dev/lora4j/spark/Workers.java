@@ -1,0 +1,94 @@
+package dev.lora4j.spark;
+
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.model.Activations;
+import dev.lora4j.model.Transformer;
+import dev.lora4j.tensor.Parallel;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * The executor's side of a distributed run: the frozen base, loaded (memory-mapped) once per executor
+ * JVM, and a pool of adapter copies over it, one per task running at the same time. A worker remembers
+ * which broadcast weights it holds, so consecutive tasks of one step on one executor copy them once.
+ */
+final class Workers {
+    private static final Map<String, Transformer> BASES = new ConcurrentHashMap<>();
+    private static final Map<String, ConcurrentLinkedQueue<Worker>> IDLE = new ConcurrentHashMap<>();
+    private static volatile boolean threadsSet;
+
+    private Workers() {}
+
+    /** One task's adapter over the shared base, with its activation buffers. */
+    static final class Worker {
+        final String key;
+        final LoraModel lora;
+        final Activations act;
+        long version = -1;
+
+        Worker(String key, LoraModel lora, Activations act) {
+            this.key = key;
+            this.lora = lora;
+            this.act = act;
+        }
+
+        /** Loads the flat A, B, A, B, ... weights of version (module order) unless they are loaded already. */
+        void load(long version, float[] flat) {
+            if (this.version == version) return;
+            int at = 0;
+            for (LoraLinear l : lora.modules().values()) {
+                System.arraycopy(flat, at, l.a(), 0, l.a().length);
+                at += l.a().length;
+                System.arraycopy(flat, at, l.b(), 0, l.b().length);
+                at += l.b().length;
+            }
+            if (at != flat.length) throw new IllegalStateException("broadcast holds " + flat.length + " weights, the adapter " + at);
+            this.version = version;
+        }
+
+        /** The gradients, flat in the order of {@link #load}. */
+        float[] grads() {
+            int n = 0;
+            for (LoraLinear l : lora.modules().values()) n += l.gradA().length + l.gradB().length;
+            float[] out = new float[n];
+            int at = 0;
+            for (LoraLinear l : lora.modules().values()) {
+                System.arraycopy(l.gradA(), 0, out, at, l.gradA().length);
+                at += l.gradA().length;
+                System.arraycopy(l.gradB(), 0, out, at, l.gradB().length);
+                at += l.gradB().length;
+            }
+            return out;
+        }
+    }
+
+    /** A worker for the model at dir with adapters of config, activations for (rows, t); give it back with {@link #release}. */
+    static Worker acquire(String dir, LoraConfig config, int rows, int t, int threads) {
+        if (threads > 0 && !threadsSet && !onDriver()) {
+            // an executor's tasks use the threads it was given, not every core of the machine it shares
+            Parallel.setThreads(threads);
+            threadsSet = true;
+        }
+        String key = dir + "|" + config.hashCode() + "|" + rows + "|" + t;
+        Worker w = IDLE.computeIfAbsent(key, k -> new ConcurrentLinkedQueue<>()).poll();
+        if (w != null) return w;
+        Transformer base = BASES.computeIfAbsent(dir, d -> Transformer.load(Path.of(d)));
+        LoraModel lm = LoraModel.of(base, config, lin -> new float[][] {new float[config.rankFor(lin.name()) * lin.in()],
+                new float[lin.out() * config.rankFor(lin.name())]});
+        return new Worker(key, lm, new Activations(base.config(), rows, t, true));
+    }
+
+    static void release(Worker w) {
+        IDLE.get(w.key).add(w);
+    }
+
+    private static boolean onDriver() {
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        return env == null || "driver".equals(env.executorId());
+    }
+}
