@@ -156,11 +156,14 @@ public final class BatchInference {
                     result.add(append(r, Double.NaN, Double.NaN, 0));
                     continue;
                 }
-                int[] tokens = java.util.Arrays.copyOf(ids, n), targets = new int[n];
+                // padded to a power of two (at most the cap), so a partition keeps a few activation buffers, not one per length;
+                // the padding comes after the text and counts in nothing (attention is causal)
+                int cap = Math.min(s.seqLen(), m.config().maxPositions()), t = Math.min(cap, Integer.highestOneBit(n - 1) << 1);
+                int[] tokens = java.util.Arrays.copyOf(ids, t), targets = new int[t];
+                java.util.Arrays.fill(targets, dev.lora4j.data.Batch.IGNORE);
                 System.arraycopy(ids, 1, targets, 0, n - 1);
-                targets[n - 1] = dev.lora4j.data.Batch.IGNORE;
-                Activations a = acts.computeIfAbsent(name + "", k -> new Activations(m.config(), 1, Math.min(s.seqLen(), m.config().maxPositions()), false));
-                Transformer.LossSum ls = m.loss(tokens, targets, 1, n, a, 0f);
+                Activations a = acts.computeIfAbsent(name + "@" + t, k -> new Activations(m.config(), 1, t, false));
+                Transformer.LossSum ls = m.loss(tokens, targets, 1, t, a, 0f);
                 double mean = ls.sum() / ls.count();
                 result.add(append(r, -mean, Math.exp(mean), (int) ls.count()));
             }

@@ -24,6 +24,7 @@ final class SparkOptions {
     boolean shipModel;
 
     private SparkSession session;
+    private boolean ownSession; // a session the JVM had already (an application calling SparkMain.run) is left running
 
     SparkTraining.Options training() {
         return SparkTraining.Options.defaults().withPartitions(partitions).withExecutorThreads(executorThreads).withModelPath(executorModel)
@@ -38,6 +39,7 @@ final class SparkOptions {
         if (master != null) b.master(master);
         else if (!new org.apache.spark.SparkConf().contains("spark.master"))
             throw new Lora4jException("no Spark master: run under spark-submit, or give --master (e.g. --master 'local[2]')");
+        ownSession = SparkSession.getDefaultSession().isEmpty();
         session = b.getOrCreate();
         session.sparkContext().setLogLevel("WARN");
         return session;
@@ -48,7 +50,7 @@ final class SparkOptions {
     }
 
     synchronized void stop() {
-        if (session != null) session.stop();
+        if (session != null && ownSession) session.stop();
         session = null;
     }
 }
