@@ -3,43 +3,61 @@ package dev.lora4j.spark;
 import java.io.Serializable;
 
 /**
- * What the tasks of one step send back, summed up the tree: the adapter gradients, the loss sum and
+ * What the tasks of one step send back, combined up the tree: the adapter gradients, the loss sum and
  * the target tokens counted, and the longest time a task computed (to tell Spark's overhead from the
  * work).
  *
- * <p>Gradients are summed in double. A partition's gradient arrives as floats, so the double sum of a
- * few of them is exact (hence the same in whatever order Spark combines them, and the same when a task
- * is retried) unless one partition's value is more than about 2^29 times another's, where the smaller
- * one is below float's precision anyway.
+ * <p>A task sends its gradient as floats (4 bytes a weight); combining two sums promotes them to
+ * double. The double sum of a few float values is exact, hence the same in whatever order Spark
+ * combines them and when a task is retried, unless the values span more than about 2^28 in magnitude,
+ * where the smaller one is below float precision anyway.
  */
 final class GradientSum implements Serializable {
-    double[] grads; // null until a partition with examples adds to it
+    private float[] partial;  // one task's gradient, as it travels
+    private double[] sum;     // two or more combined
     double loss;
     long targets, tokens;
     long maxTaskNanos;
-    int tasks;
+    int tasks = 1;
+
+    /** A task that had none of the step's examples. */
+    static GradientSum none() {
+        return new GradientSum();
+    }
 
     static GradientSum of(float[] grads, double loss, long targets, long tokens, long nanos) {
         GradientSum s = new GradientSum();
-        s.grads = new double[grads.length];
-        for (int i = 0; i < grads.length; i++) s.grads[i] = grads[i];
+        s.partial = grads;
         s.loss = loss;
         s.targets = targets;
         s.tokens = tokens;
         s.maxTaskNanos = nanos;
-        s.tasks = 1;
         return s;
     }
 
-    /** this + other, into whichever holds an array (both may be reused: Spark hands over its own copies). */
+    boolean empty() {
+        return partial == null && sum == null;
+    }
+
+    /** The gradient of weight i. */
+    double grad(int i) {
+        return sum != null ? sum[i] : partial[i];
+    }
+
+    /** this + other (either may be changed and returned: Spark hands each combine its own copies). */
     GradientSum add(GradientSum o) {
-        if (o.grads == null) {
-            tasks += o.tasks;
-            maxTaskNanos = Math.max(maxTaskNanos, o.maxTaskNanos);
-            return this;
+        if (o.empty() || empty()) {
+            GradientSum keep = empty() ? o : this, gone = keep == this ? o : this;
+            keep.tasks += gone.tasks;
+            keep.maxTaskNanos = Math.max(keep.maxTaskNanos, gone.maxTaskNanos);
+            return keep;
         }
-        if (grads == null) return o.add(this);
-        for (int i = 0; i < grads.length; i++) grads[i] += o.grads[i];
+        if (sum == null) {
+            sum = new double[partial.length];
+            for (int i = 0; i < sum.length; i++) sum[i] = partial[i];
+            partial = null;
+        }
+        for (int i = 0; i < sum.length; i++) sum[i] += o.grad(i);
         loss += o.loss;
         targets += o.targets;
         tokens += o.tokens;

@@ -31,10 +31,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * Data-parallel LoRA training on Spark: each optimizer step is one Spark job over the cached training
  * examples. Every task runs forward and backward on the step's examples its partition holds, with the
  * frozen base loaded once per executor JVM ({@link Workers}) and the adapter weights of the step
- * broadcast; the task's adapter gradient, loss sum and target count come back summed by
- * {@code treeAggregate}. The driver's {@link dev.lora4j.train.Trainer} does everything else exactly as in
- * one process: which examples make the step, the normaliser (the step's target tokens), clipping, the
- * optimizer, the schedule, evaluation (whose loss is also computed on the executors) and checkpoints.
+ * broadcast; the task's adapter gradient, loss sum and target count come back summed up a tree
+ * ({@code treeReduce}, {@code treeAggregate}'s form for values made one per partition). The driver's
+ * {@link dev.lora4j.train.Trainer} does everything else exactly as in one process: which examples make
+ * the step, the normaliser (the step's target tokens), clipping, the optimizer, the schedule,
+ * evaluation (whose loss is also computed on the executors) and checkpoints.
  *
  * <p>What differs from one process: the order in which the per-example gradients are summed (within a
  * partition, then across partitions), and the dropout masks, which are drawn per partition. With
@@ -194,12 +195,12 @@ public final class SparkTraining implements StepEngine {
             Job j = job;
             GradientSum sum = onCluster("step " + (step + 1), () -> train
                     .mapPartitionsWithIndex((p, blocks) -> List.of(task(j, step, p, blocks, plan[p], w, v, scale)).iterator(), true)
-                    .treeAggregate(new GradientSum(), GradientSum::add, GradientSum::add, 2));
-            if (sum.grads == null) throw new IllegalStateException("step " + (step + 1) + ": no task returned gradients");
+                    .treeReduce(GradientSum::add, 2));
+            if (sum.empty()) throw new IllegalStateException("step " + (step + 1) + ": no task returned gradients");
             int at = 0;
             for (Parameter prm : params) {
                 float[] g = prm.grad();
-                for (int i = 0; i < g.length; i++) g[i] = (float) sum.grads[at++];
+                for (int i = 0; i < g.length; i++) g[i] = (float) sum.grad(at++);
             }
             if (sum.targets != targets)
                 throw new IllegalStateException("step " + (step + 1) + ": the tasks counted " + sum.targets + " target tokens, the driver " + targets);
@@ -272,8 +273,7 @@ public final class SparkTraining implements StepEngine {
     /** One task of a step: forward and backward over its partition's examples of the step, micro-batch by micro-batch. */
     private static GradientSum task(Job j, long step, int partition, Iterator<ExampleBlock> blocks, int[][] plan, Broadcast<float[]> w, long version,
                                     float scale) {
-        GradientSum empty = new GradientSum();
-        empty.tasks = 1;
+        GradientSum empty = GradientSum.none();
         if (!blocks.hasNext()) return empty;
         ExampleBlock block = blocks.next();
         boolean any = false;
