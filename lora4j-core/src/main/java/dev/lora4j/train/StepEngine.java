@@ -26,8 +26,10 @@ public interface StepEngine {
      * @param eval   the evaluation examples, or null
      * @param config the training configuration
      * @param seqLen the length every training batch is padded to: the longest example, at most the configured length
+     * @param order  the order of the training examples in an epoch (indices; the step's micro-batches are consecutive runs of it),
+     *               so that an engine can lay the data out ahead of the steps
      */
-    record Run(Trainable model, TokenDataset train, TokenDataset eval, TrainConfig config, int seqLen) {}
+    record Run(Trainable model, TokenDataset train, TokenDataset eval, TrainConfig config, int seqLen, java.util.function.LongFunction<int[]> order) {}
 
     /**
      * The passes of one run.

@@ -103,7 +103,7 @@ public final class Trainer {
             opt.restore(from.optimizerState(), from.optimizerSteps());
         }
         if (start >= total) return new Result(start, Double.NaN, false, List.of(), List.of());
-        StepEngine.Run run = new StepEngine.Run(model, data, evalData, c, t);
+        StepEngine.Run run = new StepEngine.Run(model, data, evalData, c, t, epoch -> order(n, epoch));
         try (StepEngine.Steps steps = engine.open(run)) {
             return steps(steps, from, opt, params, total, microPerEpoch, t);
         }
@@ -187,7 +187,7 @@ public final class Trainer {
         }
     }
 
-    /** The order of the examples in an epoch: a seeded shuffle, or as given. */
+    /** The order of the examples in an epoch: a seeded shuffle (from the seed and the epoch alone), or as given. */
     private int[] order(int n, long epoch) {
         int[] idx = new int[n];
         for (int i = 0; i < n; i++) idx[i] = i;

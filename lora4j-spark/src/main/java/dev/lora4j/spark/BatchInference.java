@@ -47,8 +47,8 @@ public final class BatchInference {
     /**
      * What the executors load and how they run it.
      *
-     * @param model         the base model directory as the executors see it (shared storage), or its name among the job's files when shipped
-     * @param shipped       the model was sent with {@code SparkContext.addFile}: read it from {@link SparkFiles}
+     * @param model         the base model directory as the executors see it (shared storage), or its name when shipped
+     * @param shipped       the model's files were sent with the job ({@code --ship-model}): read them from the executor's {@link SparkFiles} root
      * @param adapters      adapter name → PEFT adapter directory (as the executors see it)
      * @param adapterColumn the column naming each row's adapter (null, or a null value: the base alone)
      * @param batchSize     rows run together
@@ -106,7 +106,7 @@ public final class BatchInference {
         }
 
         String modelDir() {
-            return shipped ? SparkFiles.get(model) : model;
+            return shipped ? SparkTraining.shippedDir() : model;
         }
     }
 

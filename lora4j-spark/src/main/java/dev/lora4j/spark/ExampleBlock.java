@@ -3,11 +3,10 @@ package dev.lora4j.spark;
 import java.io.Serializable;
 
 /**
- * The examples one partition holds: a contiguous run of the data set, from index first on, with their
- * labels (null entries: the ids themselves). Training data is cut into as many blocks as partitions,
- * so the driver knows which partition holds each example without asking.
+ * The examples one partition holds (ids, and labels with null entries for the ids themselves). The
+ * driver lays the data out, so it knows which partition holds each example, and where, without asking.
  */
-record ExampleBlock(int first, int[][] ids, int[][] labels) implements Serializable {
+record ExampleBlock(int partition, int[][] ids, int[][] labels) implements Serializable {
     int size() {
         return ids.length;
     }

@@ -23,7 +23,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -129,10 +131,7 @@ public final class SparkTraining implements StepEngine {
         Path local = run.model().model().source() == null ? null : run.model().model().source().dir();
         if (local == null && options.modelPath() == null) throw new Lora4jException("the base model was not loaded from a directory: give the executors' model path");
         String shipped = null, path = options.modelPath() != null ? options.modelPath() : local.toAbsolutePath().toString();
-        if (options.shipModel()) {
-            sc.sc().addFile(local.toAbsolutePath().toString(), true);
-            shipped = local.getFileName().toString();
-        }
+        if (options.shipModel()) shipped = shipModel(sc, local);
         Job job = new Job(path, shipped, lm.config(), run.config().batchSize(), run.seqLen(), run.config().seed(), options.executorThreads(),
                 options.failTask());
         int n = run.train().examples().size();
@@ -141,60 +140,142 @@ public final class SparkTraining implements StepEngine {
     }
 
     /** Everything a task needs, shipped with it (small: names and numbers). */
-    private record Job(String modelPath, String shippedName, dev.lora4j.lora.LoraConfig lora, int rows, int t, long seed, int threads,
+    private record Job(String modelPath, String shipped, dev.lora4j.lora.LoraConfig lora, int rows, int t, long seed, int threads,
                        FailTask failTask) implements Serializable {
         String modelDir() {
-            return shippedName != null ? SparkFiles.get(shippedName) : modelPath;
+            return shipped != null ? shippedDir() : modelPath;
         }
+    }
+
+    /**
+     * Sends the model directory's files with the job ({@code SparkContext.addFile}, one by one: Spark ships
+     * directories only from Hadoop file systems); an executor finds them in {@link #shippedDir()}. Returns
+     * a marker for the tasks. Subdirectories are not sent (a Hugging Face checkpoint keeps its files at the top).
+     */
+    static String shipModel(JavaSparkContext sc, Path dir) {
+        try (var files = java.nio.file.Files.list(dir)) {
+            List<Path> regular = files.filter(java.nio.file.Files::isRegularFile).sorted().toList();
+            if (regular.stream().noneMatch(f -> f.getFileName().toString().equals("config.json")))
+                throw new Lora4jException(dir + ": no config.json; --ship-model sends a Hugging Face model directory");
+            for (Path f : regular) sc.sc().addFile(f.toAbsolutePath().toString());
+            return dir.getFileName().toString();
+        } catch (java.io.IOException e) {
+            throw new Lora4jException(dir + ": cannot list the model directory: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Where an executor finds the files {@link #shipModel} sent, asked from the task's thread: a SQL job's tasks see the
+     * files of their session, in a directory of its own.
+     */
+    static String shippedDir() {
+        return Path.of(SparkFiles.get("config.json")).toAbsolutePath().getParent().toString();
     }
 
     private final class SparkSteps implements Steps {
         private final Run run;
         private final Job job;
-        private final int[] starts; // block p holds examples [starts[p], starts[p + 1])
-        private final JavaRDD<ExampleBlock> train, eval;
+        private final int parts;
+        private final long microPerEpoch;
+        private final Map<Long, Layout> layouts = new LinkedHashMap<>();
+        private final JavaRDD<ExampleBlock> eval;
         private final List<Parameter> params;
         private final ResultBytes resultBytes = new ResultBytes();
         private Broadcast<float[]> weights;
         private long version = -1, publishedAt = -1, steps, stepNanos, taskNanos;
         private final long bytesBefore;
 
+        /** An epoch's examples over the partitions: position i of the epoch's order is in partition i % parts, at i / parts. */
+        private record Layout(int[] order, JavaRDD<ExampleBlock> blocks) {}
+
         SparkSteps(Run run, Job job, int parts) {
             this.run = run;
             this.job = job;
+            this.parts = parts;
             this.params = run.model().parameters();
-            int n = run.train().examples().size();
-            starts = new int[parts + 1];
-            for (int p = 0; p <= parts; p++) starts[p] = (int) ((long) n * p / parts);
-            train = sc.parallelize(blocks(run.train(), starts), parts).persist(StorageLevel.MEMORY_ONLY());
+            int n = run.train().examples().size(), bsz = run.config().batchSize();
+            microPerEpoch = (n + bsz - 1) / bsz;
+            awaitExecutors(parts);
             eval = run.eval() == null ? null : sc.parallelize(blocks(run.eval(), evenStarts(run.eval().examples().size(), parts)), parts)
                     .persist(StorageLevel.MEMORY_ONLY());
             sc.sc().addSparkListener(resultBytes);
             bytesBefore = resultBytes.bytes.get();
         }
 
+        /**
+         * The epoch's layout, cached on the executors. Dealing the epoch's order out round-robin gives every partition an
+         * equal share of each micro-batch (consecutive positions), so no task waits for a partition that drew more of the
+         * step's examples. The data travels to the executors once an epoch; two epochs are kept (a step may span both).
+         */
+        private Layout layout(long epoch) {
+            Layout l = layouts.get(epoch);
+            if (l != null) return l;
+            int[] order = run.order().apply(epoch);
+            TokenDataset d = run.train();
+            List<ExampleBlock> blocks = new ArrayList<>();
+            for (int p = 0; p < parts; p++) {
+                int size = (order.length - p + parts - 1) / parts;
+                int[][] ids = new int[size][], labels = new int[size][];
+                for (int i = 0; i < size; i++) {
+                    int e = order[p + i * parts];
+                    ids[i] = d.examples().get(e);
+                    labels[i] = d.labels() == null ? null : d.labels().get(e);
+                }
+                blocks.add(new ExampleBlock(p, ids, labels));
+            }
+            JavaRDD<ExampleBlock> rdd = sc.parallelize(blocks, parts).persist(StorageLevel.MEMORY_ONLY());
+            // cached now, while every executor is free: the blocks spread over them, and each step's tasks then run where
+            // their block is (one executor caching everything would run every step's tasks one after the other)
+            onCluster("caching epoch " + (epoch + 1) + "'s training data", rdd::count);
+            l = new Layout(order, rdd);
+            layouts.put(epoch, l);
+            if (layouts.size() > 2) {
+                Long oldest = layouts.keySet().iterator().next();
+                layouts.remove(oldest).blocks().unpersist(false);
+            }
+            return l;
+        }
+
         @Override
         public double step(long step, List<int[]> micro, long targets) {
             long t0 = System.nanoTime();
-            // which of its examples each partition runs, per micro-batch (local indices)
-            int parts = starts.length - 1;
-            int[][][] plan = new int[parts][micro.size()][];
+            int bsz = run.config().batchSize(), accum = run.config().gradAccum();
+            // the epochs the step's micro-batches come from (two at an epoch's end), and which examples each partition runs
+            List<Long> epochs = new ArrayList<>();
             for (int a = 0; a < micro.size(); a++) {
+                long e = (step * accum + a) / microPerEpoch;
+                if (!epochs.contains(e)) epochs.add(e);
+            }
+            int[][][] plan = new int[epochs.size() * parts][micro.size()][];
+            for (int[][] p : plan) Arrays.fill(p, new int[0]);
+            JavaRDD<ExampleBlock> blocks = null;
+            for (int k = 0; k < epochs.size(); k++) {
+                Layout l = layout(epochs.get(k));
+                blocks = blocks == null ? l.blocks() : blocks.union(l.blocks());
+            }
+            for (int a = 0; a < micro.size(); a++) {
+                long mi = step * accum + a, e = mi / microPerEpoch;
+                int k = epochs.indexOf(e), first = (int) (mi % microPerEpoch) * bsz;
+                int[] rows = micro.get(a), order = layouts.get(e).order();
                 int[] count = new int[parts];
-                for (int r : micro.get(a)) count[owner(r)]++;
-                for (int p = 0; p < parts; p++) plan[p][a] = new int[count[p]];
+                for (int i = 0; i < rows.length; i++) {
+                    if (order[first + i] != rows[i]) throw new IllegalStateException("step " + (step + 1) + ": the data order and the layout disagree");
+                    count[(first + i) % parts]++;
+                }
+                for (int p = 0; p < parts; p++) plan[k * parts + p][a] = new int[count[p]];
                 Arrays.fill(count, 0);
-                for (int r : micro.get(a)) {
-                    int p = owner(r);
-                    plan[p][a][count[p]++] = r - starts[p];
+                for (int i = 0; i < rows.length; i++) {
+                    int pos = first + i, p = pos % parts;
+                    plan[k * parts + p][a][count[p]++] = pos / parts;
                 }
             }
+            JavaRDD<ExampleBlock> on = blocks;
             Broadcast<float[]> w = publish();
             long v = version;
             float scale = 1f / targets;
             Job j = job;
-            GradientSum sum = onCluster("step " + (step + 1), () -> train
-                    .mapPartitionsWithIndex((p, blocks) -> List.of(task(j, step, p, blocks, plan[p], w, v, scale)).iterator(), true)
+            GradientSum sum = onCluster("step " + (step + 1), () -> on
+                    .mapPartitionsWithIndex((p, it) -> List.of(task(j, step, p, it, plan[p], w, v, scale)).iterator(), true)
                     .treeReduce(GradientSum::add, 2));
             if (sum.empty()) throw new IllegalStateException("step " + (step + 1) + ": no task returned gradients");
             int at = 0;
@@ -223,6 +304,27 @@ public final class SparkTraining implements StepEngine {
             return new Evaluator.Result(loss, Math.exp(loss), (long) sum[1], (int) sum[2], (System.nanoTime() - t0) / 1e9);
         }
 
+        /**
+         * Waits (at most a minute) until a cluster's executors offer a task slot per partition: executors register one by
+         * one after the application starts.
+         */
+        private void awaitExecutors(int parts) {
+            if (sc.master().startsWith("local")) return;
+            int perExecutor = Math.max(1, sc.getConf().getInt("spark.executor.cores", 1) / Math.max(1, sc.getConf().getInt("spark.task.cpus", 1)));
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                int executors = sc.statusTracker().getExecutorInfos().length - 1; // less the driver
+                if (executors * perExecutor >= parts) return;
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            if (report != null) report.printf("spark: fewer task slots than the %d partitions after a minute; starting anyway%n", parts);
+        }
+
         /** Broadcasts the driver's current adapter weights once per version (a step changes them). */
         private Broadcast<float[]> publish() {
             if (weights != null && publishedAt == steps) return weights;
@@ -242,19 +344,10 @@ public final class SparkTraining implements StepEngine {
             return weights;
         }
 
-        private int owner(int example) {
-            int p = Arrays.binarySearch(starts, example);
-            if (p >= 0) {
-                while (p + 1 < starts.length && starts[p + 1] == example) p++; // empty blocks before it
-                return p;
-            }
-            return -p - 2;
-        }
-
         @Override
         public void close() {
             if (weights != null) weights.destroy();
-            train.unpersist(false);
+            for (Layout l : layouts.values()) l.blocks().unpersist(false);
             if (eval != null) eval.unpersist(false);
             sc.sc().removeSparkListener(resultBytes);
             long bytes = resultBytes.bytes.get() - bytesBefore;
@@ -266,7 +359,7 @@ public final class SparkTraining implements StepEngine {
             if (report != null && steps > 0)
                 report.printf(Locale.ROOT, "spark: %d steps on %d partitions: %.3f s a step, of which %.3f s the slowest task's forward and backward"
                                 + " (%.3f s overhead); %.0f bytes of task results and %d bytes of broadcast weights a step%n",
-                        s.steps(), starts.length - 1, s.stepSeconds(), s.taskSeconds(), s.overheadSeconds(), s.resultBytesPerStep(), s.broadcastBytes());
+                        s.steps(), parts, s.stepSeconds(), s.taskSeconds(), s.overheadSeconds(), s.resultBytesPerStep(), s.broadcastBytes());
         }
     }
 
@@ -283,7 +376,7 @@ public final class SparkTraining implements StepEngine {
         if (j.failTask() != null && j.failTask().step() == step && j.failTask().partition() == partition && ctx != null && ctx.attemptNumber() == 0)
             throw new IllegalStateException("lora4j: injected failure of step " + (step + 1) + ", partition " + partition + ", attempt 0");
         long t0 = System.nanoTime();
-        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.rows(), j.t(), j.threads());
+        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.t(), j.threads());
         try {
             wk.load(version, w.value());
             LoraModel lm = wk.lora;
@@ -297,14 +390,16 @@ public final class SparkTraining implements StepEngine {
                     ids.add(block.ids()[i]);
                     labels.add(block.labels()[i]);
                 }
-                Batch b = Batch.of(ids, labels, 0, j.rows(), j.t());
+                Batch b = Batch.of(ids, labels, 0, ids.size(), j.t());
                 if (b.targetCount() == 0) continue;
                 lm.setTraining(true, j.seed() * 1_000_003L + step * 31 + a + partition * 0x632BE59BD9B4E019L);
-                loss += lm.model().loss(b.tokens(), b.targets(), b.b(), b.t(), wk.act, scale).sum();
+                loss += lm.model().loss(b.tokens(), b.targets(), b.b(), b.t(), wk.activations(b.b()), scale).sum();
                 targets += b.targetCount();
                 tokens += b.tokenCount();
             }
             lm.setTraining(false, 0);
+            if (System.getenv("LORA4J_DEBUG") != null) System.err.printf("DEBUG step %d part %d rows %s t %d threads %d took %.3f s%n", step, partition,
+                    Arrays.toString(Arrays.stream(plan).mapToInt(x -> x.length).toArray()), j.t(), dev.lora4j.tensor.Parallel.threads(), (System.nanoTime() - t0) / 1e9);
             return GradientSum.of(wk.grads(), loss, targets, tokens, System.nanoTime() - t0);
         } finally {
             Workers.release(wk);
@@ -314,7 +409,7 @@ public final class SparkTraining implements StepEngine {
     /** The loss sum, target count and example count of one evaluation block. */
     private static double[] evalTask(Job j, ExampleBlock block, Broadcast<float[]> w, long version, int seqLen) {
         if (block.size() == 0) return new double[3];
-        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.rows(), j.t(), j.threads());
+        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.t(), j.threads());
         try {
             wk.load(version, w.value());
             wk.lora.setTraining(false, 0);
@@ -353,7 +448,7 @@ public final class SparkTraining implements StepEngine {
                 ids[i - from] = d.examples().get(i);
                 labels[i - from] = d.labels() == null ? null : d.labels().get(i);
             }
-            out.add(new ExampleBlock(from, ids, labels));
+            out.add(new ExampleBlock(p, ids, labels));
         }
         return out;
     }

@@ -28,13 +28,22 @@ final class Workers {
     static final class Worker {
         final String key;
         final LoraModel lora;
-        final Activations act;
+        private final int t;
+        private final Map<Integer, Activations> acts = new java.util.HashMap<>();
         long version = -1;
 
-        Worker(String key, LoraModel lora, Activations act) {
+        Worker(String key, LoraModel lora, int t) {
             this.key = key;
             this.lora = lora;
-            this.act = act;
+            this.t = t;
+        }
+
+        /**
+         * Training activations for a batch of rows: a task's share of a micro-batch is run at its own size, not padded
+         * to the full micro-batch (padding rows would cost as much as real ones).
+         */
+        Activations activations(int rows) {
+            return acts.computeIfAbsent(rows, r -> new Activations(lora.model().config(), r, t, true));
         }
 
         /** Loads the flat A, B, A, B, ... weights of version (module order) unless they are loaded already. */
@@ -67,20 +76,20 @@ final class Workers {
         }
     }
 
-    /** A worker for the model at dir with adapters of config, activations for (rows, t); give it back with {@link #release}. */
-    static Worker acquire(String dir, LoraConfig config, int rows, int t, int threads) {
+    /** A worker for the model at dir with adapters of config, training batches t long; give it back with {@link #release}. */
+    static Worker acquire(String dir, LoraConfig config, int t, int threads) {
         if (threads > 0 && !threadsSet && !onDriver()) {
             // an executor's tasks use the threads it was given, not every core of the machine it shares
             Parallel.setThreads(threads);
             threadsSet = true;
         }
-        String key = dir + "|" + config.hashCode() + "|" + rows + "|" + t;
+        String key = dir + "|" + config.hashCode() + "|" + t;
         Worker w = IDLE.computeIfAbsent(key, k -> new ConcurrentLinkedQueue<>()).poll();
         if (w != null) return w;
         Transformer base = BASES.computeIfAbsent(dir, d -> Transformer.load(Path.of(d)));
         LoraModel lm = LoraModel.of(base, config, lin -> new float[][] {new float[config.rankFor(lin.name()) * lin.in()],
                 new float[lin.out() * config.rankFor(lin.name())]});
-        return new Worker(key, lm, new Activations(base.config(), rows, t, true));
+        return new Worker(key, lm, t);
     }
 
     static void release(Worker w) {

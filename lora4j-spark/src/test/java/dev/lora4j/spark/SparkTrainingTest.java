@@ -31,7 +31,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Distributed training in Spark local mode against single-process training on the same global batches:
- * the bundled model, the demo's data, 20 AdamW steps with gradient accumulation and evaluation.
+ * the bundled model, the demo's data, 24 AdamW steps (into a second epoch) with gradient accumulation and
+ * evaluation.
  */
 class SparkTrainingTest {
     @TempDir
@@ -42,7 +43,8 @@ class SparkTrainingTest {
         return TrainOptions.builder(model, data, out)
                 .data(DataConfig.builder(data).evalSplit(0.1).build())
                 .lora(LoraConfig.builder().r(4).alpha(8).targets("q_proj,v_proj,o_proj").build())
-                .train(TrainConfig.builder().steps(20).batchSize(4).gradAccum(2).seqLen(64).evalEvery(10).build())
+                // 180 training examples, 45 micro-batches an epoch: step 23 takes the last of epoch 1 and the first of epoch 2
+                .train(TrainConfig.builder().steps(24).batchSize(4).gradAccum(2).seqLen(64).evalEvery(12).build())
                 .build();
     }
 
@@ -70,7 +72,7 @@ class SparkTrainingTest {
         Path spark = train("spark", "local[2]", sc -> new SparkTraining(sc, SparkTraining.Options.defaults().withPartitions(3), null));
 
         List<double[]> a = metrics(local, "loss"), b = metrics(spark, "loss");
-        assertThat(b).hasSize(20);
+        assertThat(b).hasSize(24);
         for (int i = 0; i < a.size(); i++) {
             assertThat(b.get(i)[0]).isEqualTo(a.get(i)[0]);
             assertThat(Math.abs(b.get(i)[1] - a.get(i)[1]) / Math.abs(a.get(i)[1])).as("loss at step %d", i + 1).isLessThan(1e-5);
