@@ -84,8 +84,6 @@ submit 1 spark1 train "${common[@]}" --out "$tmp/spark1" --partitions 1 --execut
 echo "spark, 2 executors"
 submit 2 spark2 train "${common[@]}" --out "$tmp/spark2" --partitions 2 --executor-threads 1 --ship-model
 
-grep -h "^spark:" "$tmp/spark1.log" "$tmp/spark2.log"
-
 # batch inference on the cluster: ids prompts need no tokenizer for scoring? the random model has none, so score the bundled model's texts
 bm="$root/models/lora4j-stories"
 /usr/bin/python3 - "$tmp/prompts.jsonl" <<'PY'

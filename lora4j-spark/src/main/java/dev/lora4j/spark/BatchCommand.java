@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.Lora4jException;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -61,7 +60,7 @@ abstract class BatchCommand implements Callable<Integer> {
             if (!Files.isDirectory(a.getValue())) throw new Lora4jException("--adapter " + a.getKey() + "=" + a.getValue() + ": not an adapter directory");
         SparkSession session = spark.session("lora4j " + getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT));
         String modelPath = spark.executorModel != null ? spark.executorModel : model.toAbsolutePath().toString();
-        if (spark.shipModel) modelPath = SparkTraining.shipModel(JavaSparkContext.fromSparkContext(session.sparkContext()), model);
+        if (spark.shipModel) modelPath = BatchInference.shipModel(session, model);
         BatchInference.Settings s = BatchInference.Settings.of(modelPath).shipped(spark.shipModel).batchSize(batchSize);
         for (var a : adapters.entrySet()) s = s.adapter(a.getKey(), a.getValue().toAbsolutePath().toString());
         s = configure(s);

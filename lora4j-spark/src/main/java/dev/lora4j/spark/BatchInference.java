@@ -110,6 +110,17 @@ public final class BatchInference {
         }
     }
 
+    /**
+     * Sends the model directory's files with the session's jobs, for {@link Settings#shipped}: SQL jobs see the files of
+     * their own session only, so they are added within it. Returns the name to give {@link Settings#of}.
+     */
+    public static String shipModel(org.apache.spark.sql.SparkSession session, Path dir) {
+        org.apache.spark.api.java.JavaSparkContext sc = org.apache.spark.api.java.JavaSparkContext.fromSparkContext(session.sparkContext());
+        if (session instanceof org.apache.spark.sql.classic.SparkSession classic)
+            return classic.artifactManager().withResources(() -> SparkTraining.shipModel(sc, dir));
+        return SparkTraining.shipModel(sc, dir);
+    }
+
     /** in with {@value #COMPLETION}, {@value #COMPLETION_TOKENS} and {@value #FINISH_REASON} added: the text generated after each row's prompt. */
     public static Dataset<Row> generate(Dataset<Row> in, String promptColumn, Settings s) {
         int prompt = column(in, promptColumn), adapter = s.adapterColumn() == null ? -1 : column(in, s.adapterColumn());

@@ -398,8 +398,6 @@ public final class SparkTraining implements StepEngine {
                 tokens += b.tokenCount();
             }
             lm.setTraining(false, 0);
-            if (System.getenv("LORA4J_DEBUG") != null) System.err.printf("DEBUG step %d part %d rows %s t %d threads %d took %.3f s%n", step, partition,
-                    Arrays.toString(Arrays.stream(plan).mapToInt(x -> x.length).toArray()), j.t(), dev.lora4j.tensor.Parallel.threads(), (System.nanoTime() - t0) / 1e9);
             return GradientSum.of(wk.grads(), loss, targets, tokens, System.nanoTime() - t0);
         } finally {
             Workers.release(wk);

@@ -129,6 +129,21 @@ class BatchInferenceTest {
     }
 
     @Test
+    void scoreJobReadsAndWritesParquet() {
+        Path in = tmp.resolve("texts.parquet"), out = tmp.resolve("scored.parquet");
+        prompts("text").write().parquet(in.toString());
+        int rc = SparkMain.run("score", "--master", "local[2]", "--model", MODEL.toString(), "--adapter", "tense=" + adapter,
+                "--input", in.toString(), "--output", out.toString(), "--ship-model");
+        assertThat(rc).isZero();
+        List<Row> rows = spark.read().parquet(out.toString()).collectAsList();
+        assertThat(rows).hasSize(PROMPTS.length);
+        for (Row r : rows) {
+            assertThat(r.getString(r.fieldIndex("text"))).isEqualTo(PROMPTS[r.getInt(r.fieldIndex("id"))]);
+            assertThat(r.getDouble(r.fieldIndex(BatchInference.PERPLEXITY))).isGreaterThan(1);
+        }
+    }
+
+    @Test
     void aBadJsonlLineFailsTheJobNamingFileAndLine() throws IOException {
         Path in = tmp.resolve("bad.jsonl");
         Files.writeString(in, "{\"prompt\": \"Once\"}\n{\"prompt\": 7}\n");

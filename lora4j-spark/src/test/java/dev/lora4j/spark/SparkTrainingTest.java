@@ -109,6 +109,57 @@ class SparkTrainingTest {
                 .hasMessageContaining("injected failure of step 1, partition 0");
     }
 
+    @Test
+    void aLostDriverResumesFromItsLastCheckpointToTheSameAdapter() throws IOException {
+        SparkTraining.Options two = SparkTraining.Options.defaults().withPartitions(2);
+        Path whole = train("whole", "local[2]", sc -> new SparkTraining(sc, two, null));
+        // the first driver stops after step 10 (as a killed one would, its last checkpoint at step 10); a new one resumes
+        Path out = tmp.resolve("resumed");
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        TrainOptions o = options(out).toBuilder().train(options(out).train().toBuilder().saveEvery(5).build()).build();
+        SparkSession s = SparkSession.builder().master("local[2]").appName("lora4j-test").config("spark.ui.enabled", "false").getOrCreate();
+        try {
+            s.sparkContext().setLogLevel("ERROR");
+            var sc = JavaSparkContext.fromSparkContext(s.sparkContext());
+            TrainingRun.Result first = TrainingRun.start(o, quiet, false, new TrainListener() {
+                int steps;
+
+                @Override
+                public void onStep(Step step) {
+                    steps++;
+                }
+
+                @Override
+                public boolean stopRequested() {
+                    return steps == 10;
+                }
+            }, new SparkTraining(sc, two, null));
+            assertThat(first.interrupted()).isTrue();
+            assertThat(out.resolve("checkpoint-10")).isDirectory();
+            TrainingRun.Result second = TrainingRun.resume(out, null, quiet, TrainListener.NONE, new SparkTraining(sc, two, null));
+            assertThat(second.steps()).isEqualTo(24);
+        } finally {
+            s.stop();
+        }
+        Map<String, float[]> a = adapter(whole), b = adapter(out);
+        for (String k : a.keySet()) assertThat(b.get(k)).as(k).containsExactly(a.get(k));
+        assertThat(metrics(out, "loss")).usingRecursiveComparison().isEqualTo(metrics(whole, "loss"));
+    }
+
+    @Test
+    void fullFineTuningIsRefusedWithTheReason() {
+        assertThatThrownBy(() -> {
+            SparkSession s = SparkSession.builder().master("local[1]").appName("lora4j-test").config("spark.ui.enabled", "false").getOrCreate();
+            try {
+                Path out = tmp.resolve("full");
+                TrainingRun.start(options(out).toBuilder().full(true).build(), new PrintStream(new ByteArrayOutputStream()), false, TrainListener.NONE,
+                        new SparkTraining(JavaSparkContext.fromSparkContext(s.sparkContext()), SparkTraining.Options.defaults(), null));
+            } finally {
+                s.stop();
+            }
+        }).isInstanceOf(dev.lora4j.Lora4jException.class).hasMessageContaining("--full is not supported on Spark");
+    }
+
     private static List<double[]> metrics(Path run, String key) throws IOException {
         List<double[]> out = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
