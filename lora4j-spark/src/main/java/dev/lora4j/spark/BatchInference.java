@@ -6,7 +6,6 @@ import dev.lora4j.generate.GenerationConfig;
 import dev.lora4j.generate.TextGenerator;
 import dev.lora4j.model.Activations;
 import dev.lora4j.model.Transformer;
-import org.apache.spark.SparkFiles;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -47,8 +46,8 @@ public final class BatchInference {
     /**
      * What the executors load and how they run it.
      *
-     * @param model         the base model directory as the executors see it (shared storage), or its name when shipped
-     * @param shipped       the model's files were sent with the job ({@code --ship-model}): read them from the executor's {@link SparkFiles} root
+     * @param model         the base model directory as the executors see it (shared storage), or what {@link #shipModel} returned
+     * @param shipped       the model's files were sent with the job ({@link #shipModel}, {@code --ship-model})
      * @param adapters      adapter name → PEFT adapter directory (as the executors see it)
      * @param adapterColumn the column naming each row's adapter (null, or a null value: the base alone)
      * @param batchSize     rows run together
@@ -106,19 +105,13 @@ public final class BatchInference {
         }
 
         String modelDir() {
-            return shipped ? SparkTraining.shippedDir() : model;
+            return shipped ? ShippedModel.find(model) : model;
         }
     }
 
-    /**
-     * Sends the model directory's files with the session's jobs, for {@link Settings#shipped}: SQL jobs see the files of
-     * their own session only, so they are added within it. Returns the name to give {@link Settings#of}.
-     */
+    /** Sends the model directory's files with the session's jobs, for {@link Settings#shipped}; returns the name to give {@link Settings#of}. */
     public static String shipModel(org.apache.spark.sql.SparkSession session, Path dir) {
-        org.apache.spark.api.java.JavaSparkContext sc = org.apache.spark.api.java.JavaSparkContext.fromSparkContext(session.sparkContext());
-        if (session instanceof org.apache.spark.sql.classic.SparkSession classic)
-            return classic.artifactManager().withResources(() -> SparkTraining.shipModel(sc, dir));
-        return SparkTraining.shipModel(sc, dir);
+        return ShippedModel.ship(session, dir);
     }
 
     /** in with {@value #COMPLETION}, {@value #COMPLETION_TOKENS} and {@value #FINISH_REASON} added: the text generated after each row's prompt. */
@@ -126,8 +119,7 @@ public final class BatchInference {
         int prompt = column(in, promptColumn), adapter = s.adapterColumn() == null ? -1 : column(in, s.adapterColumn());
         StructType out = in.schema().add(COMPLETION, DataTypes.StringType, false).add(COMPLETION_TOKENS, DataTypes.IntegerType, false)
                 .add(FINISH_REASON, DataTypes.StringType, false);
-        MapPartitionsFunction<Row, Row> f = rows -> new Batched(rows, s.batchSize(), batch -> {
-            TextGenerator gen = generator(s);
+        return perBatch(in, s, out, (gen, batch) -> {
             List<TextGenerator.Request> requests = new ArrayList<>();
             for (Row r : batch) {
                 if (r.isNullAt(prompt)) throw new Lora4jException("column '" + promptColumn + "' is null in a row; every row needs a prompt");
@@ -141,7 +133,6 @@ public final class BatchInference {
             }
             return result;
         });
-        return in.mapPartitions(f, Encoders.row(out));
     }
 
     /**
@@ -152,8 +143,7 @@ public final class BatchInference {
         int text = column(in, textColumn), adapter = s.adapterColumn() == null ? -1 : column(in, s.adapterColumn());
         StructType out = in.schema().add(LOG_LIKELIHOOD, DataTypes.DoubleType, false).add(PERPLEXITY, DataTypes.DoubleType, false)
                 .add(SCORED_TOKENS, DataTypes.IntegerType, false);
-        MapPartitionsFunction<Row, Row> f = rows -> new Batched(rows, s.batchSize(), batch -> {
-            TextGenerator gen = generator(s);
+        return perBatch(in, s, out, (gen, batch) -> {
             if (gen.tokenizer() == null) throw new Lora4jException(s.model() + ": no tokenizer.json, so text cannot be scored");
             List<Row> result = new ArrayList<>();
             Map<String, Activations> acts = new LinkedHashMap<>();
@@ -180,7 +170,17 @@ public final class BatchInference {
             }
             return result;
         });
+    }
+
+    /** The rows of each partition through run, batchSize at a time as they are read, with the executor's model; out: the result's schema. */
+    private static Dataset<Row> perBatch(Dataset<Row> in, Settings s, StructType out, BatchRun run) {
+        MapPartitionsFunction<Row, Row> f = rows -> new Batched(rows, s.batchSize(), batch -> run.apply(generator(s), batch));
         return in.mapPartitions(f, Encoders.row(out));
+    }
+
+    /** What a batch of rows becomes: the rows with their results appended. */
+    private interface BatchRun extends Serializable {
+        List<Row> apply(TextGenerator generator, List<Row> batch);
     }
 
     private static int column(Dataset<Row> in, String name) {
@@ -216,16 +216,12 @@ public final class BatchInference {
 
     /** A partition's rows, run batchSize at a time as they are read. */
     private static final class Batched implements Iterator<Row> {
-        interface Run extends Serializable {
-            List<Row> apply(List<Row> batch);
-        }
-
         private final Iterator<Row> rows;
         private final int size;
-        private final Run run;
+        private final java.util.function.Function<List<Row>, List<Row>> run;
         private Iterator<Row> ready = java.util.Collections.emptyIterator();
 
-        Batched(Iterator<Row> rows, int size, Run run) {
+        Batched(Iterator<Row> rows, int size, java.util.function.Function<List<Row>, List<Row>> run) {
             this.rows = rows;
             this.size = size;
             this.run = run;

@@ -8,7 +8,6 @@ import dev.lora4j.lora.LoraLinear;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.train.Parameter;
 import dev.lora4j.train.StepEngine;
-import org.apache.spark.SparkFiles;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -131,7 +130,7 @@ public final class SparkTraining implements StepEngine {
         Path local = run.model().model().source() == null ? null : run.model().model().source().dir();
         if (local == null && options.modelPath() == null) throw new Lora4jException("the base model was not loaded from a directory: give the executors' model path");
         String shipped = null, path = options.modelPath() != null ? options.modelPath() : local.toAbsolutePath().toString();
-        if (options.shipModel()) shipped = shipModel(sc, local);
+        if (options.shipModel()) shipped = ShippedModel.ship(sc, local);
         Job job = new Job(path, shipped, lm.config(), run.config().batchSize(), run.seqLen(), run.config().seed(), options.executorThreads(),
                 options.failTask());
         int n = run.train().examples().size();
@@ -143,33 +142,8 @@ public final class SparkTraining implements StepEngine {
     private record Job(String modelPath, String shipped, dev.lora4j.lora.LoraConfig lora, int rows, int t, long seed, int threads,
                        FailTask failTask) implements Serializable {
         String modelDir() {
-            return shipped != null ? shippedDir() : modelPath;
+            return shipped != null ? ShippedModel.find(shipped) : modelPath;
         }
-    }
-
-    /**
-     * Sends the model directory's files with the job ({@code SparkContext.addFile}, one by one: Spark ships
-     * directories only from Hadoop file systems); an executor finds them in {@link #shippedDir()}. Returns
-     * a marker for the tasks. Subdirectories are not sent (a Hugging Face checkpoint keeps its files at the top).
-     */
-    static String shipModel(JavaSparkContext sc, Path dir) {
-        try (var files = java.nio.file.Files.list(dir)) {
-            List<Path> regular = files.filter(java.nio.file.Files::isRegularFile).sorted().toList();
-            if (regular.stream().noneMatch(f -> f.getFileName().toString().equals("config.json")))
-                throw new Lora4jException(dir + ": no config.json; --ship-model sends a Hugging Face model directory");
-            for (Path f : regular) sc.sc().addFile(f.toAbsolutePath().toString());
-            return dir.getFileName().toString();
-        } catch (java.io.IOException e) {
-            throw new Lora4jException(dir + ": cannot list the model directory: " + e.getMessage());
-        }
-    }
-
-    /**
-     * Where an executor finds the files {@link #shipModel} sent, asked from the task's thread: a SQL job's tasks see the
-     * files of their session, in a directory of its own.
-     */
-    static String shippedDir() {
-        return Path.of(SparkFiles.get("config.json")).toAbsolutePath().getParent().toString();
     }
 
     private final class SparkSteps implements Steps {

@@ -78,9 +78,10 @@ final class Workers {
 
     /** A worker for the model at dir with adapters of config, training batches t long; give it back with {@link #release}. */
     static Worker acquire(String dir, LoraConfig config, int t, int threads) {
-        if (threads > 0 && !threadsSet && !onDriver()) {
-            // an executor's tasks use the threads it was given, not every core of the machine it shares
-            Parallel.setThreads(threads);
+        if (!threadsSet && !onDriver()) {
+            // an executor's tasks use the cores it was given, not every core of the machine it shares
+            int n = threads > 0 ? threads : org.apache.spark.SparkEnv.get().conf().getInt("spark.executor.cores", 0);
+            if (n > 0) Parallel.setThreads(n);
             threadsSet = true;
         }
         String key = dir + "|" + config.hashCode() + "|" + t;
