@@ -92,8 +92,9 @@ public final class SparkTraining implements StepEngine {
      * What the cluster cost, over the steps of the last run.
      *
      * @param steps               optimizer steps run
-     * @param stepSeconds         mean wall time of a step's Spark job (broadcast, tasks, aggregation)
-     * @param taskSeconds         mean time of the slowest task's forward and backward in a step
+     * @param stepSeconds         mean wall time of a step's Spark job (broadcast, tasks, aggregation), the first step left out (it loads
+     *                            the model on every executor and warms the JIT up)
+     * @param taskSeconds         mean time of the slowest task's forward and backward in a step, the first left out
      * @param resultBytesPerStep  mean serialized task results per step (what the executors send back)
      * @param broadcastBytes      the adapter weights broadcast each step (sent once to each executor)
      */
@@ -259,9 +260,10 @@ public final class SparkTraining implements StepEngine {
             }
             if (sum.targets != targets)
                 throw new IllegalStateException("step " + (step + 1) + ": the tasks counted " + sum.targets + " target tokens, the driver " + targets);
-            steps++;
-            stepNanos += System.nanoTime() - t0;
-            taskNanos += sum.maxTaskNanos;
+            if (steps++ > 0) { // the first step loads the model on every executor and warms the JIT up: the means leave it out
+                stepNanos += System.nanoTime() - t0;
+                taskNanos += sum.maxTaskNanos;
+            }
             return sum.loss;
         }
 
@@ -327,12 +329,12 @@ public final class SparkTraining implements StepEngine {
             long bytes = resultBytes.bytes.get() - bytesBefore;
             int n = 0;
             for (Parameter p : params) n += p.value().length;
-            stats = new Stats(steps, steps == 0 ? 0 : stepNanos / 1e9 / steps, steps == 0 ? 0 : taskNanos / 1e9 / steps,
-                    steps == 0 ? 0 : (double) bytes / steps, 4L * n);
+            long timed = Math.max(1, steps - 1);
+            stats = new Stats(steps, stepNanos / 1e9 / timed, taskNanos / 1e9 / timed, steps == 0 ? 0 : (double) bytes / steps, 4L * n);
             Stats s = stats;
             if (report != null && steps > 0)
-                report.printf(Locale.ROOT, "spark: %d steps on %d partitions: %.3f s a step, of which %.3f s the slowest task's forward and backward"
-                                + " (%.3f s overhead); %.0f bytes of task results and %d bytes of broadcast weights a step%n",
+                report.printf(Locale.ROOT, "spark: %d steps on %d partitions: %.3f s a step after the first, of which %.3f s the slowest task's forward"
+                                + " and backward (%.3f s overhead); %.0f bytes of task results and %d bytes of broadcast weights a step%n",
                         s.steps(), parts, s.stepSeconds(), s.taskSeconds(), s.overheadSeconds(), s.resultBytesPerStep(), s.broadcastBytes());
         }
     }
