@@ -86,6 +86,9 @@ public final class TrainCommand implements Callable<Integer> {
     String betas;
     @Option(names = "--eps", defaultValue = "1e-8", description = "AdamW eps (default: ${DEFAULT-VALUE}).")
     double eps;
+    @Option(names = "--loraplus-lr-ratio", defaultValue = "1", paramLabel = "R",
+            description = "LoRA+: LoRA's B matrices learn at R times --lr (PEFT's loraplus_lr_ratio; the paper suggests about 16; default: ${DEFAULT-VALUE}, plain LoRA).")
+    double loraplusLrRatio;
     @Option(names = "--schedule", defaultValue = "linear", description = "constant, linear or cosine (default: ${DEFAULT-VALUE}).")
     String schedule;
     @Option(names = "--warmup-steps", defaultValue = "0", description = "Linear warm-up steps (default: ${DEFAULT-VALUE}).")
@@ -209,6 +212,7 @@ public final class TrainCommand implements Callable<Integer> {
             opt.betas(b[0], b[1]);
         }
         if (given("--eps")) opt.eps(eps);
+        if (given("--loraplus-lr-ratio")) opt.loraplusLrRatio(loraplusLrRatio);
         ScheduleConfig sched = base.train().schedule();
         if (given("--schedule") || given("--warmup-steps"))
             sched = new ScheduleConfig(given("--schedule") ? enumOf(Schedule.class, "--schedule", schedule) : sched.shape(),

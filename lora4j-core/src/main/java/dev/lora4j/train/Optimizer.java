@@ -18,15 +18,39 @@ public sealed interface Optimizer {
     void restore(List<float[]> state, long steps);
 
     /**
+     * Per-parameter multipliers of the learning rate for LoRA+ (Hayou et al. 2024, PEFT's create_loraplus_optimizer):
+     * LoRA's B matrices (names ending ".lora_B") learn at ratio times the rate of everything else.
+     */
+    static float[] loraPlus(List<Parameter> params, double ratio) {
+        float[] scale = new float[params.size()];
+        for (int k = 0; k < scale.length; k++) scale[k] = params.get(k).name().endsWith(".lora_B") ? (float) ratio : 1f;
+        return scale;
+    }
+
+    private static float[] ones(int n) {
+        float[] f = new float[n];
+        java.util.Arrays.fill(f, 1f);
+        return f;
+    }
+
+    /**
      * AdamW (torch.optim.AdamW): p ← p·(1 − lr·wd); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
      * p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps).
      */
     final class AdamW implements Optimizer {
         private final float beta1, beta2, eps, weightDecay;
+        private final float[] lrScale;
         private final float[][] m, v;
         private long t;
 
         public AdamW(List<Parameter> params, float beta1, float beta2, float eps, float weightDecay) {
+            this(params, beta1, beta2, eps, weightDecay, ones(params.size()));
+        }
+
+        /** With parameter k at learning rate lr · lrScale[k] (its own parameter group, in PyTorch's terms). */
+        public AdamW(List<Parameter> params, float beta1, float beta2, float eps, float weightDecay, float[] lrScale) {
+            if (lrScale.length != params.size()) throw new IllegalArgumentException(lrScale.length + " learning-rate scales for " + params.size() + " parameters");
+            this.lrScale = lrScale.clone();
             this.beta1 = beta1;
             this.beta2 = beta2;
             this.eps = eps;
@@ -43,10 +67,9 @@ public sealed interface Optimizer {
         public void step(List<Parameter> params, float lr) {
             t++;
             double bc1 = 1 - Math.pow(beta1, t), bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, t));
-            float stepSize = (float) (lr / bc1);
             for (int k = 0; k < params.size(); k++) {
                 float[] p = params.get(k).value(), g = params.get(k).grad(), mk = m[k], vk = v[k];
-                float decay = 1f - lr * weightDecay;
+                float lrk = lr * lrScale[k], stepSize = (float) (lrk / bc1), decay = 1f - lrk * weightDecay;
                 for (int i = 0; i < p.length; i++) {
                     if (weightDecay != 0f) p[i] *= decay;
                     mk[i] = beta1 * mk[i] + (1 - beta1) * g[i];
@@ -88,10 +111,18 @@ public sealed interface Optimizer {
      */
     final class Sgd implements Optimizer {
         private final float momentum, weightDecay;
+        private final float[] lrScale;
         private final float[][] buf;
         private long t;
 
         public Sgd(List<Parameter> params, float momentum, float weightDecay) {
+            this(params, momentum, weightDecay, ones(params.size()));
+        }
+
+        /** With parameter k at learning rate lr · lrScale[k]. */
+        public Sgd(List<Parameter> params, float momentum, float weightDecay, float[] lrScale) {
+            if (lrScale.length != params.size()) throw new IllegalArgumentException(lrScale.length + " learning-rate scales for " + params.size() + " parameters");
+            this.lrScale = lrScale.clone();
             this.momentum = momentum;
             this.weightDecay = weightDecay;
             buf = new float[params.size()][];
@@ -102,13 +133,14 @@ public sealed interface Optimizer {
         public void step(List<Parameter> params, float lr) {
             for (int k = 0; k < params.size(); k++) {
                 float[] p = params.get(k).value(), g = params.get(k).grad(), b = buf[k];
+                float lrk = lr * lrScale[k];
                 for (int i = 0; i < p.length; i++) {
                     float d = g[i] + weightDecay * p[i];
                     if (momentum != 0f) {
                         b[i] = t == 0 ? d : momentum * b[i] + d;
                         d = b[i];
                     }
-                    p[i] -= lr * d;
+                    p[i] -= lrk * d;
                 }
             }
             t++;

@@ -12,8 +12,10 @@ import java.util.List;
  * @param beta2       AdamW's second-moment decay (default 0.999)
  * @param eps         AdamW's denominator term (default 1e-8)
  * @param momentum    SGD's momentum (default 0)
+ * @param loraplusLrRatio LoRA+: LoRA's B matrices learn at this multiple of lr (PEFT's loraplus_lr_ratio; default 1, plain LoRA)
  */
-public record OptimizerConfig(Kind kind, double lr, double weightDecay, double beta1, double beta2, double eps, double momentum) {
+public record OptimizerConfig(Kind kind, double lr, double weightDecay, double beta1, double beta2, double eps, double momentum,
+                              double loraplusLrRatio) {
 
     public enum Kind { ADAMW, SGD }
 
@@ -25,6 +27,8 @@ public record OptimizerConfig(Kind kind, double lr, double weightDecay, double b
         Check.inUnit("--betas (beta2)", beta2);
         Check.positiveFinite("--eps", eps);
         Check.inUnit("--momentum", momentum);
+        Check.positiveFinite("--loraplus-lr-ratio", loraplusLrRatio);
+        if (loraplusLrRatio > 1e4) throw new dev.lora4j.Lora4jException("--loraplus-lr-ratio must be at most 1e4 (the paper uses about 16), got " + loraplusLrRatio);
     }
 
     /** AdamW with PyTorch's defaults and lr 2e-4. */
@@ -37,20 +41,21 @@ public record OptimizerConfig(Kind kind, double lr, double weightDecay, double b
     }
 
     public Builder toBuilder() {
-        return new Builder().kind(kind).lr(lr).weightDecay(weightDecay).betas(beta1, beta2).eps(eps).momentum(momentum);
+        return new Builder().kind(kind).lr(lr).weightDecay(weightDecay).betas(beta1, beta2).eps(eps).momentum(momentum).loraplusLrRatio(loraplusLrRatio);
     }
 
     /** A fresh optimizer (zero state) over these parameters. */
     public Optimizer create(List<Parameter> params) {
         return switch (kind) {
-            case ADAMW -> new Optimizer.AdamW(params, (float) beta1, (float) beta2, (float) eps, (float) weightDecay);
-            case SGD -> new Optimizer.Sgd(params, (float) momentum, (float) weightDecay);
+            case ADAMW -> new Optimizer.AdamW(params, (float) beta1, (float) beta2, (float) eps, (float) weightDecay,
+                    Optimizer.loraPlus(params, loraplusLrRatio));
+            case SGD -> new Optimizer.Sgd(params, (float) momentum, (float) weightDecay, Optimizer.loraPlus(params, loraplusLrRatio));
         };
     }
 
     public static final class Builder {
         private Kind kind = Kind.ADAMW;
-        private double lr = 2e-4, weightDecay, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum;
+        private double lr = 2e-4, weightDecay, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum, loraplusLrRatio = 1;
 
         private Builder() {}
 
@@ -85,8 +90,13 @@ public record OptimizerConfig(Kind kind, double lr, double weightDecay, double b
             return this;
         }
 
+        public Builder loraplusLrRatio(double v) {
+            loraplusLrRatio = v;
+            return this;
+        }
+
         public OptimizerConfig build() {
-            return new OptimizerConfig(kind, lr, weightDecay, beta1, beta2, eps, momentum);
+            return new OptimizerConfig(kind, lr, weightDecay, beta1, beta2, eps, momentum, loraplusLrRatio);
         }
     }
 }

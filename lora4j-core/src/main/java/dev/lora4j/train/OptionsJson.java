@@ -91,6 +91,7 @@ public final class OptionsJson {
         opt.putArray("betas").add(o.beta1()).add(o.beta2());
         opt.put("eps", o.eps());
         opt.put("momentum", o.momentum());
+        opt.put("loraplus_lr_ratio", o.loraplusLrRatio());
         ObjectNode s = j.putObject("schedule");
         s.put("shape", t.schedule().shape().name().toLowerCase(Locale.ROOT));
         s.put("warmup_steps", t.schedule().warmupSteps());
@@ -143,9 +144,10 @@ public final class OptionsJson {
 
     private static TrainConfig readTrain(Fields t) {
         TrainConfig.Builder b = TrainConfig.builder();
-        Fields o = t.object("optimizer", Set.of("kind", "lr", "weight_decay", "betas", "eps", "momentum"));
+        Fields o = t.object("optimizer", Set.of("kind", "lr", "weight_decay", "betas", "eps", "momentum", "loraplus_lr_ratio"));
         OptimizerConfig.Builder ob = OptimizerConfig.builder().kind(o.choice("kind", OptimizerConfig.Kind.class, OptimizerConfig.Kind.ADAMW))
-                .lr(o.number("lr", 2e-4)).weightDecay(o.number("weight_decay", 0)).eps(o.number("eps", 1e-8)).momentum(o.number("momentum", 0));
+                .lr(o.number("lr", 2e-4)).weightDecay(o.number("weight_decay", 0)).eps(o.number("eps", 1e-8)).momentum(o.number("momentum", 0))
+                .loraplusLrRatio(o.number("loraplus_lr_ratio", 1));
         List<Double> betas = o.doubles("betas");
         if (betas != null) {
             if (betas.size() != 2) throw o.error("betas", "two numbers like [0.9, 0.999]");

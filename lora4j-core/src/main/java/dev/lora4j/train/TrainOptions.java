@@ -28,6 +28,8 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (lora == null) lora = LoraConfig.builder().build();
         if (train == null) train = TrainConfig.builder().build();
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
+        if (full && train != null && train.optimizer().loraplusLrRatio() != 1)
+            throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --full trains no adapter");
     }
 
     /**
