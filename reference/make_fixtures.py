@@ -6,6 +6,7 @@ logits and losses computed by a from-the-definitions PyTorch forward pass, into
 lora4j-core/src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
 
 Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
+(only the Qwen3 fixtures: /usr/bin/python3 reference/make_fixtures.py qwen3)
 Fixture version: 1. Changing this script changes the fixtures: commit both together.
 """
 import json, math, os, re, struct, sys
@@ -135,8 +136,10 @@ def llama_forward(cfg, W, ids, lora=None):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
-        q = rope(lin(p + "self_attn.q_proj", h).view(B, T, H, D), cfg)
-        k = rope(lin(p + "self_attn.k_proj", h).view(B, T, KV, D), cfg)
+        q, k = lin(p + "self_attn.q_proj", h).view(B, T, H, D), lin(p + "self_attn.k_proj", h).view(B, T, KV, D)
+        if p + "self_attn.q_norm.weight" in W:  # Qwen3: RMSNorm over each head of q and k, before the rotation
+            q, k = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps), rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+        q, k = rope(q, cfg), rope(k, cfg)
         v = lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
         x = x + lin(p + "self_attn.o_proj", attention(q, k, v, H, KV, window))
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
@@ -196,6 +199,9 @@ def make_llama(cfg):
             if qkv_bias:
                 W[p + f"self_attn.{n}_proj.bias"] = rnd(o, std=0.1)
         W[p + "self_attn.o_proj.weight"] = rnd(C, H * D)
+        if cfg["model_type"] == "qwen3":
+            W[p + "self_attn.q_norm.weight"] = 1 + rnd(D, std=0.3)
+            W[p + "self_attn.k_norm.weight"] = 1 + rnd(D, std=0.3)
         W[p + "post_attention_layernorm.weight"] = 1 + rnd(C, std=0.1)
         W[p + "mlp.gate_proj.weight"] = rnd(F, C)
         W[p + "mlp.up_proj.weight"] = rnd(F, C)
@@ -391,7 +397,29 @@ def write_optimizer_fixture():
     print("optimizers: written")
 
 
+def write_qwen3_fixtures():
+    """Qwen3 (q/k head norms, head_dim apart from hidden_size / heads), with its own seed: the other fixtures do not move."""
+    torch.manual_seed(3)
+    qwen3 = {"model_type": "qwen3", "hidden_size": 48, "intermediate_size": 80, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 103, "max_position_embeddings": 64, "rms_norm_eps": 1e-6,
+             "rope_theta": 1000000.0, "tie_word_embeddings": True, "hidden_act": "silu", "attention_bias": False, "use_sliding_window": False}
+    write_fixture("qwen3-qknorm", qwen3, make_llama(qwen3), llama_forward)
+    C, H, KV, D = 48, 4, 2, 16
+    mods = {}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        mods.update({p + "self_attn.q_proj": (C, H * D), p + "self_attn.k_proj": (C, KV * D), p + "self_attn.v_proj": (C, KV * D),
+                     p + "self_attn.o_proj": (H * D, C)})
+    write_lora_fixture("qwen3-qknorm", "lora-qwen3-attention", llama_forward, mods,
+                       {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "use_rslora": False,
+                        "rank_pattern": {}, "alpha_pattern": {}})
+    write_full_grads("qwen3-qknorm", llama_forward)
+
+
 def main():
+    if sys.argv[1:] == ["qwen3"]:
+        write_qwen3_fixtures()
+        return
     llama = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 97, "max_position_embeddings": 64,
              "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False, "hidden_act": "silu",
@@ -463,6 +491,7 @@ def main():
         print(f"stories260k: loss {loss:.6f}")
     else:
         print("stories260k not found beside the repository; its fixture was left as it was", file=sys.stderr)
+    write_qwen3_fixtures()  # last: it seeds its own stream
 
 
 if __name__ == "__main__":

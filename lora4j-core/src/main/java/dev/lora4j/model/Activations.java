@@ -14,7 +14,8 @@ public final class Activations {
     /** What one layer keeps. In inference mode all layers share one instance and xIn == xMid. */
     public record Layer(float[] xIn /* (BT, C) */, float[] stats1 /* (BT, 2) */, float[] qkv /* (BT, W) */,
                         float[] att /* (BT, H·D) */, float[] xMid /* (BT, C) */,
-                        float[] stats2 /* (BT, 2) */, float[] pre /* (BT, F or 2F) */) {}
+                        float[] stats2 /* (BT, 2) */, float[] pre /* (BT, F or 2F) */,
+                        float[] qkPre /* (BT, (H + KV)·D): q and k before their head norms; null without them or in inference */) {}
 
     /**
      * The logits buffer holds LOGIT_ROWS × V floats, so the (B·T, V) logits never exist whole: it takes
@@ -39,7 +40,8 @@ public final class Activations {
         layers = new Layer[n];
         for (int l = 0; l < n; l++) {
             float[] xIn = new float[bt * dim];
-            layers[l] = new Layer(xIn, new float[bt * 2], new float[bt * c.qkvWidth()], new float[bt * c.heads() * c.headDim()], training ? new float[bt * dim] : xIn, new float[bt * 2], new float[bt * pre]);
+            float[] qkPre = training && c.qkNorm() ? new float[bt * (c.heads() + c.kvHeads()) * c.headDim()] : null;
+            layers[l] = new Layer(xIn, new float[bt * 2], new float[bt * c.qkvWidth()], new float[bt * c.heads() * c.headDim()], training ? new float[bt * dim] : xIn, new float[bt * 2], new float[bt * pre], qkPre);
         }
         xFinal = training ? new float[bt * dim] : layers[0].xIn();
         statsFinal = new float[bt * 2];
@@ -80,6 +82,7 @@ public final class Activations {
         for (Layer l : layers) {
             n += l.xIn().length + l.stats1().length + l.qkv().length + l.att().length + l.stats2().length + l.pre().length;
             if (l.xMid() != l.xIn()) n += l.xMid().length;
+            if (l.qkPre() != null) n += l.qkPre().length;
         }
         if (training) n += dx.length + dh.length + datt.length + dqkv.length + dact.length + (dpre == null ? 0 : dpre.length);
         return 4 * n;

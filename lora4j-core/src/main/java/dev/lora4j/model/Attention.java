@@ -13,11 +13,32 @@ import java.util.List;
  *
  * <p>The input projections write side by side into one qkv buffer (B·T, W), W = (H + 2·KV)·D, laid
  * out [q | k | v]: GPT-2 fills it with its one fused {@code c_attn}, the Llama family with three
- * projections. Query head h reads key/value head h / (H/KV). Rotary embeddings, when present,
+ * projections. Query head h reads key/value head h / (H/KV). Qwen3 normalises each head of q and k
+ * (RMSNorm over D, weights shared by the heads) before the rotation. Rotary embeddings, when present,
  * rotate q and k in place, so qkv holds the rotated values the backward pass needs.
  */
 public record Attention(List<Projection> inputs /* write [q | k | v] in order */, Projection output, int heads, int kvHeads,
-                        int headDim, Rope rope /* null for learned positions */, int slidingWindow) {
+                        int headDim, Rope rope /* null for learned positions */, int slidingWindow,
+                        Norm qNorm /* (D) or null */, Norm kNorm /* (D) or null */) {
+
+    public Attention(List<Projection> inputs, Projection output, int heads, int kvHeads, int headDim, Rope rope, int slidingWindow) {
+        this(inputs, output, heads, kvHeads, headDim, rope, slidingWindow, null, null);
+    }
+
+    /** The same attention with other projections (norms, rotary and shape kept). */
+    public Attention withProjections(List<Projection> newInputs, Projection newOutput) {
+        return new Attention(newInputs, newOutput, heads, kvHeads, headDim, rope, slidingWindow, qNorm, kNorm);
+    }
+
+    /** The same attention with other head norms (e.g. trainable copies). */
+    public Attention withHeadNorms(Norm q, Norm k) {
+        return new Attention(inputs, output, heads, kvHeads, headDim, rope, slidingWindow, q, k);
+    }
+
+    /** Whether q and k are normalised per head (Qwen3); training then keeps their values before the norm. */
+    public boolean normalisesHeads() {
+        return qNorm != null;
+    }
 
     /** Rows per block of a causal pass over many rows (training, a prompt); a multiple of 16 (the matmul's strips and the transposes' blocks). */
     private static final int BLOCK = 64;
@@ -27,9 +48,10 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
     }
 
     /**
-     * x(B·T, C) += Wo·attention(h). Leaves qkv (B·T, W, q and k rotated) and att (B·T, H·D) for the backward pass.
+     * x(B·T, C) += Wo·attention(h). Leaves qkv (B·T, W, q and k rotated) and att (B·T, H·D) for the backward pass, and
+     * with head norms q and k before their norm in qkPre (B·T, (H + KV)·D; null when not training).
      */
-    public void forward(float[] h, int b, int t, int c, float[] qkv, float[] att, float[] x) {
+    public void forward(float[] h, int b, int t, int c, float[] qkv, float[] qkPre, float[] att, float[] x) {
         int w = qkvWidth(), bt = b * t;
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
@@ -37,6 +59,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             p.forward(hm, qkv, col, w, false);
             col += p.out();
         }
+        if (qNorm != null) normaliseHeads(qkv, bt, qkPre);
         if (rope != null) rotate(qkv, b, t, 0, false);
         attend(qkv, b, t, att);
         output.forward(Mat.of(att, 0, bt, heads * headDim), x, 0, c, true);
@@ -46,18 +69,62 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      * Backward of {@link #forward}: given dy = dL/dx (B·T, C) and the saved h, qkv and att, writes
      * dh = dL/dh (B·T, C); datt (B·T, H·D) and dqkv (B·T, W) are scratch.
      */
-    public void backward(float[] h, int b, int t, int c, float[] qkv, float[] att,
+    public void backward(float[] h, int b, int t, int c, float[] qkv, float[] qkPre, float[] att,
                          float[] dy, float[] datt, float[] dqkv, float[] dh) {
         int w = qkvWidth(), bt = b * t;
         output.backward(Mat.of(att, 0, bt, heads * headDim), Mat.of(dy, 0, bt, c), datt, 0, heads * headDim, false);
         attendBackward(qkv, datt, dqkv, b, t);
         if (rope != null) rotate(dqkv, b, t, 0, true);
+        if (qNorm != null) normaliseHeadsBackward(dqkv, bt, qkPre);
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
         for (Projection p : inputs) {
             p.backward(hm, Mat.of(dqkv, col, bt, p.out(), w), dh, 0, c, col > 0);
             col += p.out();
         }
+    }
+
+    /**
+     * q and k of every row, head by head, through their RMSNorm (q heads with qNorm's weights, k heads with kNorm's),
+     * in place; the values before, when kept (pre not null), go to pre (rows, (H + KV)·D).
+     */
+    private void normaliseHeads(float[] qkv, int rows, float[] pre) {
+        int w = qkvWidth(), n = heads + kvHeads;
+        Ops ops = Kernels.ops();
+        Parallel.forRange(rows, 16, (r0, r1) -> {
+            float[] x = pre != null ? pre : new float[n * headDim];
+            for (int r = r0; r < r1; r++) {
+                int base = pre != null ? r * n * headDim : 0;
+                System.arraycopy(qkv, r * w, x, base, n * headDim);
+                for (int hd = 0; hd < n; hd++) {
+                    Norm norm = hd < heads ? qNorm : kNorm;
+                    ops.rmsNorm(qkv, r * w + hd * headDim, x, base + hd * headDim, norm.weight(), headDim, ((ModelConfig.RmsNormKind) norm.kind()).eps());
+                }
+            }
+        });
+    }
+
+    /**
+     * Backward of {@link #normaliseHeads}: dqkv's q and k parts, gradients after the norms, become gradients before them;
+     * trainable norms (full fine-tuning) accumulate their weight gradients, rows in order on one thread (deterministic).
+     */
+    private void normaliseHeadsBackward(float[] dqkv, int rows, float[] pre) {
+        int w = qkvWidth(), n = heads + kvHeads;
+        Ops ops = Kernels.ops();
+        Parallel.forRange(rows, qNorm.weightGrad() == null ? 16 : Integer.MAX_VALUE, (r0, r1) -> {
+            float[] g = new float[headDim], scratch = new float[headDim];
+            for (int r = r0; r < r1; r++) {
+                for (int hd = 0; hd < n; hd++) {
+                    Norm norm = hd < heads ? qNorm : kNorm;
+                    int at = r * w + hd * headDim, x = (r * n + hd) * headDim;
+                    // the same rstd as the forward pass, recomputed from the kept input
+                    float rstd = ops.rmsNorm(scratch, 0, pre, x, norm.weight(), headDim, ((ModelConfig.RmsNormKind) norm.kind()).eps());
+                    System.arraycopy(dqkv, at, g, 0, headDim);
+                    Arrays.fill(dqkv, at, at + headDim, 0f);
+                    ops.rmsNormBackward(dqkv, at, g, 0, pre, x, rstd, norm.weight(), norm.weightGrad(), headDim);
+                }
+            }
+        });
     }
 
     /** Rotates q and k of every row, row i of a sequence being at position pos0 + i (or rotates back, for gradients). */
@@ -90,6 +157,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             p.forward(hm, qkv, col, w, false);
             col += p.out();
         }
+        if (qNorm != null) normaliseHeads(qkv, rows, null);
         if (rope != null) rotateAt(qkv, pos, n);
         for (int bi = 0; bi < b; bi++)
             for (int i = 0; i < n; i++) cache.append(qkv, bi * n + i, seqs[bi], pos[bi] + i, heads * headDim, w);

@@ -20,14 +20,16 @@ public record Block(int index, Norm norm1, Attention attention, Norm norm2, Mlp 
 
     /**
      * The same block with its norms and projections replaced (e.g. wrapped in LoRA adapters, made
-     * trainable, merged), visited in module order: norm1, attention inputs, attention output, norm2, MLP.
+     * trainable, merged), visited in module order: norm1, attention inputs, attention output, the head norms
+     * of q and k (Qwen3), norm2, MLP.
      */
     public Block map(UnaryOperator<Norm> norms, UnaryOperator<Projection> projections) {
         Norm n1 = norms.apply(norm1);
         Attention a = attention;
         List<Projection> inputs = new ArrayList<>();
         for (Projection p : a.inputs()) inputs.add(projections.apply(p));
-        Attention na = new Attention(inputs, projections.apply(a.output()), a.heads(), a.kvHeads(), a.headDim(), a.rope(), a.slidingWindow());
+        Attention na = a.withProjections(inputs, projections.apply(a.output()));
+        if (a.normalisesHeads()) na = na.withHeadNorms(norms.apply(a.qNorm()), norms.apply(a.kNorm()));
         Norm n2 = norms.apply(norm2);
         Mlp m = switch (mlp) {
             case Mlp.Gelu g -> {

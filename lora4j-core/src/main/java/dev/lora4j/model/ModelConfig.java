@@ -26,7 +26,8 @@ public record ModelConfig(
         PositionKind positions,
         MlpKind mlp,
         boolean tiedHead,     // LM head shares the token embedding
-        int slidingWindow) {  // 0 = full causal attention
+        int slidingWindow,    // 0 = full causal attention
+        boolean qkNorm) {     // RMSNorm on each head of q and k before the rotation (Qwen3)
 
     public sealed interface NormKind {
         float eps();
@@ -65,8 +66,8 @@ public record ModelConfig(
         String type = text(file, c, "model_type");
         return switch (type) {
             case "gpt2" -> gpt2(file, c);
-            case "llama", "mistral", "qwen2" -> llama(file, c, type);
-            default -> throw new Lora4jException(file + ": model_type '" + type + "' is not supported (expected gpt2, llama, mistral or qwen2)");
+            case "llama", "mistral", "qwen2", "qwen3" -> llama(file, c, type);
+            default -> throw new Lora4jException(file + ": model_type '" + type + "' is not supported (expected gpt2, llama, mistral, qwen2 or qwen3)");
         };
     }
 
@@ -83,7 +84,7 @@ public record ModelConfig(
         int maxPos = c.has("n_positions") ? integer(file, c, "n_positions") : integer(file, c, "n_ctx");
         return new ModelConfig("gpt2", integer(file, c, "vocab_size"), dim, integer(file, c, "n_layer"), heads, heads,
                 dim / heads, hidden, maxPos, new LayerNormKind((float) positive(file, c, "layer_norm_epsilon", 1e-5)),
-                new LearnedPositions(), new GeluMlp(), true, 0);
+                new LearnedPositions(), new GeluMlp(), true, 0, false);
     }
 
     private static ModelConfig llama(Path file, JsonNode c, String type) {
@@ -129,7 +130,7 @@ public record ModelConfig(
                 headDim, integer(file, c, "intermediate_size"), c.hasNonNull("max_position_embeddings") ? integer(file, c, "max_position_embeddings") : 2048,
                 new RmsNormKind((float) positive(file, c, "rms_norm_eps", 1e-6)),
                 new Rotary(theta, scaling), new SwiGluMlp(),
-                c.path("tie_word_embeddings").asBoolean(false), window);
+                c.path("tie_word_embeddings").asBoolean(false), window, type.equals("qwen3"));
     }
 
     private static JsonNode field(Path file, JsonNode c, String name) {

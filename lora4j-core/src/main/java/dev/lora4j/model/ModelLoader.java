@@ -63,7 +63,8 @@ final class ModelLoader {
             Attention attn = new Attention(
                     List.of(linear(ck, p + "self_attn.q_proj", C, q, qkvBias), linear(ck, p + "self_attn.k_proj", C, kv, qkvBias),
                             linear(ck, p + "self_attn.v_proj", C, kv, qkvBias)),
-                    linear(ck, p + "self_attn.o_proj", q, C, oBias), c.heads(), c.kvHeads(), c.headDim(), rope, c.slidingWindow());
+                    linear(ck, p + "self_attn.o_proj", q, C, oBias), c.heads(), c.kvHeads(), c.headDim(), rope, c.slidingWindow(),
+                    c.qkNorm() ? headNorm(ck, c, p + "self_attn.q_norm") : null, c.qkNorm() ? headNorm(ck, c, p + "self_attn.k_norm") : null);
             Mlp mlp = new Mlp.SwiGlu(linear(ck, p + "mlp.gate_proj", C, F, mlpBias), linear(ck, p + "mlp.up_proj", C, F, mlpBias),
                     linear(ck, p + "mlp.down_proj", F, C, mlpBias));
             blocks.add(new Block(i, norm(ck, c, p + "input_layernorm", false), attn, norm(ck, c, p + "post_attention_layernorm", false), mlp));
@@ -86,6 +87,11 @@ final class ModelLoader {
     private static Linear conv1d(ModelFiles ck, String fileName, String moduleName, int in, int out) {
         Tensor w = ck.tensor(fileName + ".weight", in, out);
         return new Linear(moduleName, w, ck.tensor(fileName + ".bias", out).toArray(), in, out, true);
+    }
+
+    /** Qwen3's RMSNorm over one head of q or k: weights (D), the model's eps. */
+    private static Norm headNorm(ModelFiles ck, ModelConfig c, String name) {
+        return new Norm(name, c.norm(), ck.tensor(name + ".weight", c.headDim()).toArray(), null);
     }
 
     private static Norm norm(ModelFiles ck, ModelConfig c, String name, boolean bias) {

@@ -103,7 +103,7 @@ public final class Transformer implements AutoCloseable {
             if (s.xIn() != x) System.arraycopy(x, 0, s.xIn(), 0, bt * dim);
             blk.norm1().forward(a.h, s.xIn(), bt, dim, s.stats1());
             if (s.xMid() != s.xIn()) System.arraycopy(s.xIn(), 0, s.xMid(), 0, bt * dim);
-            blk.attention().forward(a.h, b, t, dim, s.qkv(), s.att(), s.xMid());
+            blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid());
             blk.norm2().forward(a.h, s.xMid(), bt, dim, s.stats2());
             x = l + 1 < blocks.size() ? a.layer(l + 1).xIn() : a.xFinal;
             if (x != s.xMid()) System.arraycopy(s.xMid(), 0, x, 0, bt * dim);
@@ -210,7 +210,7 @@ public final class Transformer implements AutoCloseable {
             blk.norm2().backward(a.dx, a.dh, s.xMid(), bt, dim, s.stats2());
             // xMid = xIn + attention(norm1(xIn))
             blk.norm1().forward(a.h, s.xIn(), bt, dim, null);
-            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.att(), a.dx, a.datt, a.dqkv, a.dh);
+            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), a.dx, a.datt, a.dqkv, a.dh);
             blk.norm1().backward(a.dx, a.dh, s.xIn(), bt, dim, s.stats1());
         }
     }

@@ -255,6 +255,26 @@ class GradientCheckTest {
         checkAttention(at, b, t, c, 10000.0, 3, v);
     }
 
+    @Test
+    void qwen3AttentionWithHeadNormsAndLora() {
+        int b = 2, t = 6, heads = 4, kv = 2, hd = 4, c = 8, r = 2;
+        LoraLinear q = loraOn("q_proj", c, heads * hd, r, 2f);
+        LoraLinear k = loraOn("k_proj", c, kv * hd, r, 1.5f);
+        LoraLinear v = loraOn("v_proj", c, kv * hd, r, 0.5f);
+        Linear o = plain("o_proj", heads * hd, c, false);
+        Rope rope = new Rope(new Rotary(1000000.0, null), hd);
+        ModelConfig.RmsNormKind kind = new ModelConfig.RmsNormKind(1e-6f);
+        float[] qw = random(hd, 0.3), kw = random(hd, 0.3);
+        for (int i = 0; i < hd; i++) {
+            qw[i] += 1;
+            kw[i] += 1;
+        }
+        Attention at = new Attention(List.of(q, k, v), o, heads, kv, hd, rope, 0, new Norm("q_norm", kind, qw, null), new Norm("k_norm", kind, kw, null));
+        checkAttention(at, b, t, c, 1000000.0, 0, q);
+        checkAttention(at, b, t, c, 1000000.0, 0, k);
+        checkAttention(at, b, t, c, 1000000.0, 0, v);
+    }
+
     /**
      * Past 64 positions the training pass works on blocks of query rows (and, for dK and dV, of key
      * rows): these lengths cross block edges, end mid-block, and have a sliding window that starts
@@ -278,9 +298,10 @@ class GradientCheckTest {
         float[] h = random(bt * c, 1.5), w = random(bt * c, 1);
         float[] qkv = new float[bt * wdt], att = new float[bt * at.heads() * hd];
         float[] x = new float[bt * c], dh = new float[bt * c];
+        float[] qkPre = at.normalisesHeads() ? new float[bt * (at.heads() + at.kvHeads()) * hd] : null;
         for (Projection p : at.inputs()) if (p instanceof LoraLinear l) l.zeroGrad();
-        at.forward(h, b, t, c, qkv, att, x);
-        at.backward(h, b, t, c, qkv, att, w, new float[att.length], new float[qkv.length], dh);
+        at.forward(h, b, t, c, qkv, qkPre, att, x);
+        at.backward(h, b, t, c, qkv, qkPre, att, w, new float[att.length], new float[qkv.length], dh);
         double[] wd = d(w);
         checkLora("attention (" + target.name() + ")", target, dh, d(h), (hh, a, bb) -> {
             double[] q = new double[bt * wdt];
@@ -294,6 +315,16 @@ class GradientCheckTest {
                     for (int j = 0; j < p.out(); j++) q[r * wdt + col + j] = y[r * p.out() + j] + (base.bias() == null ? 0 : base.bias()[j]);
                 col += p.out();
             }
+            if (at.normalisesHeads()) // Qwen3: RMSNorm over each head of q and k, before the rotation
+                for (int r = 0; r < bt; r++)
+                    for (int head = 0; head < at.heads() + at.kvHeads(); head++) {
+                        Norm n = head < at.heads() ? at.qNorm() : at.kNorm();
+                        int o = r * wdt + head * hd;
+                        double ss = 0;
+                        for (int j = 0; j < hd; j++) ss += q[o + j] * q[o + j];
+                        double rstd = 1 / Math.sqrt(ss / hd + n.kind().eps());
+                        for (int j = 0; j < hd; j++) q[o + j] = q[o + j] * rstd * n.weight()[j];
+                    }
             double[] a2 = attention(q, b, t, at.heads(), at.kvHeads(), hd, theta, window);
             Linear out = at.output().base();
             return dot(wd, linear(a2, bt, d(out.weight().toArray()), out.bias() == null ? null : d(out.bias()), at.heads() * hd, c));
