@@ -6,7 +6,7 @@ logits and losses computed by a from-the-definitions PyTorch forward pass, into
 lora4j-core/src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
 
 Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
-(only the Qwen3 fixtures: /usr/bin/python3 reference/make_fixtures.py qwen3)
+(only the Qwen3 or Phi-3 fixtures: /usr/bin/python3 reference/make_fixtures.py qwen3|phi3)
 Fixture version: 1. Changing this script changes the fixtures: commit both together.
 """
 import json, math, os, re, struct, sys
@@ -129,21 +129,29 @@ def llama_forward(cfg, W, ids, lora=None):
     KV = cfg.get("num_key_value_heads", H)
     D = cfg.get("head_dim", C // H)
     eps = cfg["rms_norm_eps"]
-    window = cfg.get("sliding_window") or 0 if (cfg["model_type"] == "mistral" or cfg.get("use_sliding_window")) else 0
+    window = cfg.get("sliding_window") or 0 if (cfg["model_type"] in ("mistral", "phi3") or cfg.get("use_sliding_window")) else 0
     B, T = ids.shape
     x = W["model.embed_tokens.weight"][ids]
     lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h)
+    fused = cfg["model_type"] == "phi3"  # qkv_proj = [q | k | v], gate_up_proj = [gate | up]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
-        q, k = lin(p + "self_attn.q_proj", h).view(B, T, H, D), lin(p + "self_attn.k_proj", h).view(B, T, KV, D)
+        if fused:
+            qkv = lin(p + "self_attn.qkv_proj", h)
+            q, k, v = qkv[..., : H * D].reshape(B, T, H, D), qkv[..., H * D: (H + KV) * D].reshape(B, T, KV, D), qkv[..., (H + KV) * D:].reshape(B, T, KV, D)
+        else:
+            q, k, v = lin(p + "self_attn.q_proj", h).view(B, T, H, D), lin(p + "self_attn.k_proj", h).view(B, T, KV, D), lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
         if p + "self_attn.q_norm.weight" in W:  # Qwen3: RMSNorm over each head of q and k, before the rotation
             q, k = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps), rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
         q, k = rope(q, cfg), rope(k, cfg)
-        v = lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
         x = x + lin(p + "self_attn.o_proj", attention(q, k, v, H, KV, window))
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
-        x = x + lin(p + "mlp.down_proj", torch.nn.functional.silu(lin(p + "mlp.gate_proj", h)) * lin(p + "mlp.up_proj", h))
+        if fused:
+            gate, up = lin(p + "mlp.gate_up_proj", h).chunk(2, dim=-1)
+        else:
+            gate, up = lin(p + "mlp.gate_proj", h), lin(p + "mlp.up_proj", h)
+        x = x + lin(p + "mlp.down_proj", torch.nn.functional.silu(gate) * up)
     x = rms_norm(x, W["model.norm.weight"], eps)
     head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else W["lm_head.weight"]
     return x @ head.T
@@ -194,17 +202,23 @@ def make_llama(cfg):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         W[p + "input_layernorm.weight"] = 1 + rnd(C, std=0.1)
-        for n, o in (("q", H * D), ("k", KV * D), ("v", KV * D)):
-            W[p + f"self_attn.{n}_proj.weight"] = rnd(o, C)
-            if qkv_bias:
-                W[p + f"self_attn.{n}_proj.bias"] = rnd(o, std=0.1)
+        if cfg["model_type"] == "phi3":
+            W[p + "self_attn.qkv_proj.weight"] = rnd((H + 2 * KV) * D, C)
+        else:
+            for n, o in (("q", H * D), ("k", KV * D), ("v", KV * D)):
+                W[p + f"self_attn.{n}_proj.weight"] = rnd(o, C)
+                if qkv_bias:
+                    W[p + f"self_attn.{n}_proj.bias"] = rnd(o, std=0.1)
         W[p + "self_attn.o_proj.weight"] = rnd(C, H * D)
         if cfg["model_type"] == "qwen3":
             W[p + "self_attn.q_norm.weight"] = 1 + rnd(D, std=0.3)
             W[p + "self_attn.k_norm.weight"] = 1 + rnd(D, std=0.3)
         W[p + "post_attention_layernorm.weight"] = 1 + rnd(C, std=0.1)
-        W[p + "mlp.gate_proj.weight"] = rnd(F, C)
-        W[p + "mlp.up_proj.weight"] = rnd(F, C)
+        if cfg["model_type"] == "phi3":
+            W[p + "mlp.gate_up_proj.weight"] = rnd(2 * F, C)
+        else:
+            W[p + "mlp.gate_proj.weight"] = rnd(F, C)
+            W[p + "mlp.up_proj.weight"] = rnd(F, C)
         W[p + "mlp.down_proj.weight"] = rnd(C, F)
     W["model.norm.weight"] = 1 + rnd(C, std=0.1)
     if not cfg.get("tie_word_embeddings"):
@@ -416,9 +430,31 @@ def write_qwen3_fixtures():
     write_full_grads("qwen3-qknorm", llama_forward)
 
 
+def write_phi3_fixtures():
+    """Phi-3 (fused qkv_proj and gate_up_proj, sliding window), with its own seed."""
+    torch.manual_seed(5)
+    phi3 = {"model_type": "phi3", "hidden_size": 48, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 6,
+            "num_key_value_heads": 2, "vocab_size": 107, "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+            "rope_scaling": None, "tie_word_embeddings": False, "hidden_act": "silu", "sliding_window": 7, "attention_bias": False}
+    write_fixture("phi3-fused", phi3, make_llama(phi3), llama_forward)
+    C, H, KV, D, F = 48, 6, 2, 8, 64
+    mods = {}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        mods.update({p + "self_attn.qkv_proj": (C, (H + 2 * KV) * D), p + "self_attn.o_proj": (H * D, C),
+                     p + "mlp.gate_up_proj": (C, 2 * F), p + "mlp.down_proj": (F, C)})
+    write_lora_fixture("phi3-fused", "lora-phi3-fused", llama_forward, mods,
+                       {"r": 4, "lora_alpha": 8, "target_modules": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"], "use_rslora": False,
+                        "rank_pattern": {"gate_up_proj": 2}, "alpha_pattern": {}})
+    write_full_grads("phi3-fused", llama_forward)
+
+
 def main():
     if sys.argv[1:] == ["qwen3"]:
         write_qwen3_fixtures()
+        return
+    if sys.argv[1:] == ["phi3"]:
+        write_phi3_fixtures()
         return
     llama = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 97, "max_position_embeddings": 64,
@@ -491,7 +527,8 @@ def main():
         print(f"stories260k: loss {loss:.6f}")
     else:
         print("stories260k not found beside the repository; its fixture was left as it was", file=sys.stderr)
-    write_qwen3_fixtures()  # last: it seeds its own stream
+    write_qwen3_fixtures()  # last: these seed their own streams
+    write_phi3_fixtures()
 
 
 if __name__ == "__main__":

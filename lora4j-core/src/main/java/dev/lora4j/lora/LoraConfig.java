@@ -187,7 +187,11 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     /** PEFT's defaults for a model type: c_attn for GPT-2, q_proj and v_proj for the Llama family. */
     public static Targets defaultTargets(String modelType) {
-        return new TargetList(modelType.equals("gpt2") ? List.of("c_attn") : List.of("q_proj", "v_proj"));
+        return new TargetList(switch (modelType) {
+            case "gpt2" -> List.of("c_attn");
+            case "phi3" -> List.of("qkv_proj"); // fused q, k, v: the counterpart of q_proj, v_proj
+            default -> List.of("q_proj", "v_proj");
+        });
     }
 
     public int rankFor(String module) {

@@ -14,6 +14,7 @@ public record Block(int index, Norm norm1, Attention attention, Norm norm2, Mlp 
         switch (mlp) {
             case Mlp.Gelu g -> out.addAll(List.of(g.fc(), g.proj()));
             case Mlp.SwiGlu s -> out.addAll(List.of(s.gate(), s.up(), s.down()));
+            case Mlp.FusedSwiGlu s -> out.addAll(List.of(s.gateUp(), s.down()));
         }
         return out;
     }
@@ -39,6 +40,10 @@ public record Block(int index, Norm norm1, Attention attention, Norm norm2, Mlp 
             case Mlp.SwiGlu g -> {
                 Projection gate = projections.apply(g.gate()), up = projections.apply(g.up());
                 yield new Mlp.SwiGlu(gate, up, projections.apply(g.down()));
+            }
+            case Mlp.FusedSwiGlu g -> {
+                Projection gateUp = projections.apply(g.gateUp());
+                yield new Mlp.FusedSwiGlu(gateUp, projections.apply(g.down()));
             }
         };
         return new Block(index, n1, na, n2, m);

@@ -28,7 +28,7 @@ public sealed interface Mlp {
             proj.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
         }
 
-        private static void activate(float[] pre, float[] act, int rows, int f) {
+        static void activate(float[] pre, float[] act, int rows, int f) {
             Parallel.forRange(rows, 16, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().geluTanh(act, r * f, pre, r * f, f);
             });
@@ -63,7 +63,7 @@ public sealed interface Mlp {
             down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
         }
 
-        private static void activate(float[] pre, float[] act, int rows, int f) {
+        static void activate(float[] pre, float[] act, int rows, int f) {
             Parallel.forRange(rows, 16, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().swiglu(act, r * f, pre, r * 2 * f, pre, r * 2 * f + f, f);
             });
@@ -74,18 +74,51 @@ public sealed interface Mlp {
             int f = gate.out();
             activate(pre, act, rows, f);
             down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
-            Parallel.forRange(rows, 16, (r0, r1) -> {
-                for (int r = r0; r < r1; r++)
-                    Kernels.ops().swigluBackward(dpre, r * 2 * f, dpre, r * 2 * f + f, dact, r * f, pre, r * 2 * f, pre, r * 2 * f + f, f);
-            });
+            activateBackward(pre, dact, dpre, rows, f);
             Mat hm = Mat.of(h, 0, rows, c);
             gate.backward(hm, Mat.of(dpre, 0, rows, f, 2 * f), dh, 0, c, false);
             up.backward(hm, Mat.of(dpre, f, rows, f, 2 * f), dh, 0, c, true);
         }
 
+        /** dpre ([dgate | dup], rows × 2F) from dact = dL/d(silu(gate)·up). */
+        static void activateBackward(float[] pre, float[] dact, float[] dpre, int rows, int f) {
+            Parallel.forRange(rows, 16, (r0, r1) -> {
+                for (int r = r0; r < r1; r++)
+                    Kernels.ops().swigluBackward(dpre, r * 2 * f, dpre, r * 2 * f + f, dact, r * f, pre, r * 2 * f, pre, r * 2 * f + f, f);
+            });
+        }
+
         @Override
         public int hidden() {
             return gate.out();
+        }
+    }
+
+    /**
+     * Phi-3: SwiGLU with gate and up fused in one projection whose output is [gate | up] (2F), the layout of pre,
+     * so it writes pre directly: down(silu(gate)·up).
+     */
+    record FusedSwiGlu(Projection gateUp, Projection down) implements Mlp {
+        @Override
+        public void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
+            int f = hidden();
+            gateUp.forward(Mat.of(h, 0, rows, c), pre, 0, 2 * f, false);
+            SwiGlu.activate(pre, act, rows, f);
+            down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+        }
+
+        @Override
+        public void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
+            int f = hidden();
+            SwiGlu.activate(pre, act, rows, f);
+            down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
+            SwiGlu.activateBackward(pre, dact, dpre, rows, f);
+            gateUp.backward(Mat.of(h, 0, rows, c), Mat.of(dpre, 0, rows, 2 * f), dh, 0, c, false);
+        }
+
+        @Override
+        public int hidden() {
+            return gateUp.out() / 2;
         }
     }
 }

@@ -66,8 +66,8 @@ public record ModelConfig(
         String type = text(file, c, "model_type");
         return switch (type) {
             case "gpt2" -> gpt2(file, c);
-            case "llama", "mistral", "qwen2", "qwen3" -> llama(file, c, type);
-            default -> throw new Lora4jException(file + ": model_type '" + type + "' is not supported (expected gpt2, llama, mistral, qwen2 or qwen3)");
+            case "llama", "mistral", "qwen2", "qwen3", "phi3" -> llama(file, c, type);
+            default -> throw new Lora4jException(file + ": model_type '" + type + "' is not supported (expected gpt2, llama, mistral, qwen2, qwen3 or phi3)");
         };
     }
 
@@ -124,7 +124,10 @@ public record ModelConfig(
                         + scaling.highFreqFactor() + " and " + scaling.lowFreqFactor());
         }
         int window = 0;
-        boolean windowOn = type.equals("mistral") || c.path("use_sliding_window").asBoolean(false);
+        // Mistral and Phi-3 apply the window config.json names; Qwen2 only when use_sliding_window says so
+        boolean windowOn = type.equals("mistral") || type.equals("phi3") || c.path("use_sliding_window").asBoolean(false);
+        if (c.hasNonNull("partial_rotary_factor") && c.get("partial_rotary_factor").asDouble() != 1.0)
+            throw new Lora4jException(file + ": partial_rotary_factor " + c.get("partial_rotary_factor") + " is not supported (rotary over the whole head only)");
         if (windowOn && c.hasNonNull("sliding_window")) window = integer(file, c, "sliding_window");
         return new ModelConfig(type, integer(file, c, "vocab_size"), dim, integer(file, c, "num_hidden_layers"), heads, kvHeads,
                 headDim, integer(file, c, "intermediate_size"), c.hasNonNull("max_position_embeddings") ? integer(file, c, "max_position_embeddings") : 2048,

@@ -55,18 +55,21 @@ final class ModelLoader {
         boolean qkvBias = c.modelType().equals("qwen2") || json.path("attention_bias").asBoolean(false);
         boolean oBias = json.path("attention_bias").asBoolean(false);
         boolean mlpBias = json.path("mlp_bias").asBoolean(false);
+        boolean fused = c.modelType().equals("phi3");
         Tensor embed = ck.tensor("model.embed_tokens.weight", c.vocabSize(), C);
         List<Block> blocks = new ArrayList<>();
         for (int i = 0; i < c.layers(); i++) {
             String p = "model.layers." + i + ".";
             Rope rope = new Rope((Rotary) c.positions(), c.headDim());
-            Attention attn = new Attention(
-                    List.of(linear(ck, p + "self_attn.q_proj", C, q, qkvBias), linear(ck, p + "self_attn.k_proj", C, kv, qkvBias),
-                            linear(ck, p + "self_attn.v_proj", C, kv, qkvBias)),
-                    linear(ck, p + "self_attn.o_proj", q, C, oBias), c.heads(), c.kvHeads(), c.headDim(), rope, c.slidingWindow(),
-                    c.qkNorm() ? headNorm(ck, c, p + "self_attn.q_norm") : null, c.qkNorm() ? headNorm(ck, c, p + "self_attn.k_norm") : null);
-            Mlp mlp = new Mlp.SwiGlu(linear(ck, p + "mlp.gate_proj", C, F, mlpBias), linear(ck, p + "mlp.up_proj", C, F, mlpBias),
-                    linear(ck, p + "mlp.down_proj", F, C, mlpBias));
+            // Phi-3 fuses q, k and v into qkv_proj ([q | k | v]) and gate and up into gate_up_proj ([gate | up])
+            List<Projection> inputs = fused ? List.of(linear(ck, p + "self_attn.qkv_proj", C, q + 2 * kv, qkvBias))
+                    : List.of(linear(ck, p + "self_attn.q_proj", C, q, qkvBias), linear(ck, p + "self_attn.k_proj", C, kv, qkvBias),
+                              linear(ck, p + "self_attn.v_proj", C, kv, qkvBias));
+            Attention attn = new Attention(inputs, linear(ck, p + "self_attn.o_proj", q, C, oBias), c.heads(), c.kvHeads(), c.headDim(), rope,
+                    c.slidingWindow(), c.qkNorm() ? headNorm(ck, c, p + "self_attn.q_norm") : null, c.qkNorm() ? headNorm(ck, c, p + "self_attn.k_norm") : null);
+            Mlp mlp = fused ? new Mlp.FusedSwiGlu(linear(ck, p + "mlp.gate_up_proj", C, 2 * F, mlpBias), linear(ck, p + "mlp.down_proj", F, C, mlpBias))
+                    : new Mlp.SwiGlu(linear(ck, p + "mlp.gate_proj", C, F, mlpBias), linear(ck, p + "mlp.up_proj", C, F, mlpBias),
+                                     linear(ck, p + "mlp.down_proj", F, C, mlpBias));
             blocks.add(new Block(i, norm(ck, c, p + "input_layernorm", false), attn, norm(ck, c, p + "post_attention_layernorm", false), mlp));
         }
         Tensor head;

@@ -255,6 +255,30 @@ class GradientCheckTest {
         checkAttention(at, b, t, c, 10000.0, 3, v);
     }
 
+    /** Phi-3's MLP: gate and up fused in one projection ([gate | up]), LoRA on it and on down. */
+    @Test
+    void fusedSwigluMlpWithLoraOnGateUp() {
+        int rows = 3, c = 5, f = 7, r = 2;
+        LoraLinear gateUp = loraOn("gate_up", c, 2 * f, r, 1.7f), down = loraOn("down", f, c, r, 0.9f);
+        Mlp mlp = new Mlp.FusedSwiGlu(gateUp, down);
+        float[] h = random(rows * c, 1.5), w = random(rows * c, 1);
+        float[] pre = new float[rows * 2 * f], act = new float[rows * f], x = new float[rows * c], dh = new float[rows * c];
+        mlp.forward(h, rows, c, pre, act, x);
+        mlp.backward(h, rows, c, pre, act, w, new float[rows * f], new float[rows * 2 * f], dh);
+        double[] wgu = d(gateUp.base().weight().toArray()), bgu = d(gateUp.base().bias()), wdn = d(down.base().weight().toArray());
+        double[] bdn = d(down.base().bias()), wd = d(w), da = d(down.a()), db = d(down.b());
+        checkLora("fused SwiGLU gate_up", gateUp, dh, d(h), (hh, a, b) -> {
+            double[] gu = lora(hh, rows, wgu, c, 2 * f, a, b, r, 1.7);
+            double[] m = new double[rows * f];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < f; j++)
+                    m[i * f + j] = silu(gu[i * 2 * f + j] + bgu[j]) * (gu[i * 2 * f + f + j] + bgu[f + j]);
+            double[] y = lora(m, rows, wdn, f, c, da, db, r, 0.9);
+            for (int i = 0; i < y.length; i++) y[i] += bdn[i % c];
+            return dot(wd, y);
+        });
+    }
+
     @Test
     void qwen3AttentionWithHeadNormsAndLora() {
         int b = 2, t = 6, heads = 4, kv = 2, hd = 4, c = 8, r = 2;
