@@ -90,6 +90,17 @@ def attention(q, k, v, H, KV, window=0):
     return (p @ v).transpose(1, 2).reshape(B, T, H * D)
 
 
+def longrope(cfg, D, T):
+    """LongRoPE as transformers defines it: short or long divisors by the pass's length T, and the attention factor."""
+    rs = cfg["rope_scaling"]
+    original = cfg.get("original_max_position_embeddings", cfg["max_position_embeddings"])
+    factor = cfg["max_position_embeddings"] / original
+    att = rs.get("attention_factor") or (1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original)))
+    ext = torch.tensor(rs["long_factor"] if T > original else rs["short_factor"], dtype=torch.float32)
+    shape = torch.arange(0, D, 2, dtype=torch.int64).float() / D
+    return 1.0 / (ext * cfg.get("rope_theta", 10000.0) ** shape), att
+
+
 def inv_freq(cfg, D):
     f = 1.0 / (cfg.get("rope_theta", 10000.0) ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
     rs = cfg.get("rope_scaling")
@@ -108,9 +119,11 @@ def inv_freq(cfg, D):
 def rope(x, cfg):
     # x: (B, T, heads, D), HF rotate-half
     B, T, _, D = x.shape
-    freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv_freq(cfg, D)[None, :]
+    rs = cfg.get("rope_scaling")
+    inv, att = longrope(cfg, D, T) if rs and rs.get("type", rs.get("rope_type")) == "longrope" else (inv_freq(cfg, D), 1.0)
+    freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]
     emb = torch.cat([freqs, freqs], dim=-1)
-    cos, sin = emb.cos()[None, :, None, :], emb.sin()[None, :, None, :]
+    cos, sin = (emb.cos() * att)[None, :, None, :], (emb.sin() * att)[None, :, None, :]
     x1, x2 = x[..., : D // 2], x[..., D // 2:]
     rot = torch.cat([-x2, x1], dim=-1)
     return x * cos + rot * sin
@@ -447,6 +460,15 @@ def write_phi3_fixtures():
                        {"r": 4, "lora_alpha": 8, "target_modules": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"], "use_rslora": False,
                         "rank_pattern": {"gate_up_proj": 2}, "alpha_pattern": {}})
     write_full_grads("phi3-fused", llama_forward)
+    # the 128k models' LongRoPE. A pass's table depends on its (padded) length, as in transformers, so each fixture keeps
+    # every pass on one side: original context 4 (every pass longer: long divisors, attention factor from 64 / 4), and
+    # original context 64 (every pass within it: short divisors)
+    D = 8
+    for name, original in (("phi3-longrope", 4), ("phi3-longrope-short", 64)):
+        cfg = dict(phi3, max_position_embeddings=64, original_max_position_embeddings=original, sliding_window=None,
+                   rope_scaling={"type": "longrope", "short_factor": [1.0 + 0.3 * i for i in range(D // 2)],
+                                 "long_factor": [1.0 + 0.9 * i * i for i in range(D // 2)]})
+        write_fixture(name, cfg, make_llama(cfg), llama_forward)
 
 
 def main():

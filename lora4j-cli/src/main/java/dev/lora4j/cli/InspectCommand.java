@@ -35,7 +35,8 @@ final class InspectCommand implements Callable<Integer> {
     static String describe(ModelConfig.PositionKind p) {
         return switch (p) {
             case ModelConfig.LearnedPositions l -> "learned";
-            case ModelConfig.Rotary r -> "rotary (theta " + r.theta() + (r.scaling() == null ? "" : ", Llama 3 scaling factor " + r.scaling().factor()) + ")";
+            case ModelConfig.Rotary r -> "rotary (theta " + r.theta() + (r.scaling() == null ? "" : ", Llama 3 scaling factor " + r.scaling().factor())
+                    + (r.longRope() == null ? "" : ", LongRoPE from " + r.longRope().originalMaxPositions() + " positions") + ")";
         };
     }
 

@@ -61,7 +61,7 @@ class GenerateTest {
      * two sequences at a time) equal the full forward pass over the whole sequence, position by position.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "llama-gqa", "llama-bf16"})
+    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "phi3-longrope-short", "llama-gqa", "llama-bf16"})
     void decodeStepLogitsEqualTheFullForward(String name) {
         try (Transformer m = Transformer.load(TestPaths.fixture(name))) {
             assertThat(m.copyWeightsForDecoding()).isTrue();

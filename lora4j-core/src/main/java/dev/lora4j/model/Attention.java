@@ -131,13 +131,14 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
     private void rotate(float[] qkv, int b, int t, int pos0, boolean inverse) {
         rope.ensure(pos0 + t);
         int w = qkvWidth(), half = rope.half();
+        float[] cos = rope.cos(pos0 + t), sin = rope.sin(pos0 + t);
         Ops ops = Kernels.ops();
         Parallel.forRange(b * t, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int pos = pos0 + r % t;
                 for (int hd = 0; hd < heads + kvHeads; hd++) {
-                    if (inverse) ops.ropeBackward(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
-                    else ops.rope(qkv, r * w + hd * headDim, rope.cos(), rope.sin(), pos * half, half);
+                    if (inverse) ops.ropeBackward(qkv, r * w + hd * headDim, cos, sin, pos * half, half);
+                    else ops.rope(qkv, r * w + hd * headDim, cos, sin, pos * half, half);
                 }
             }
         });
@@ -211,12 +212,14 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int most = 0;
         for (int p : pos) most = Math.max(most, p + n);
         rope.ensure(most);
-        float[] cos = rope.cos(), sin = rope.sin();
         int w = qkvWidth(), half = rope.half();
         Ops ops = Kernels.ops();
         Parallel.forRange(pos.length * n, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int at = pos[r / n] + r % n;
+                int seqEnd = pos[r / n] + n, at = seqEnd - n + r % n;
+                // LongRoPE chooses its table by the length this pass covers: per sequence here, so that a sequence in a
+                // ragged batch rotates as it would alone (transformers takes the batch's longest)
+                float[] cos = rope.cos(seqEnd), sin = rope.sin(seqEnd);
                 for (int hd = 0; hd < heads + kvHeads; hd++) ops.rope(qkv, r * w + hd * headDim, cos, sin, at * half, half);
             }
         });

@@ -44,8 +44,18 @@ public record ModelConfig(
     /** A learned table of position embeddings added to the token embeddings (GPT-2's wpe). */
     public record LearnedPositions() implements PositionKind {}
 
-    /** Rotary embeddings on q and k, HF rotate-half convention, with optional Llama-3 frequency scaling. */
-    public record Rotary(double theta, Llama3Scaling scaling) implements PositionKind {}
+    /** Rotary embeddings on q and k, HF rotate-half convention, with optional Llama-3 frequency scaling or LongRoPE. */
+    public record Rotary(double theta, Llama3Scaling scaling, LongRope longRope) implements PositionKind {
+        public Rotary(double theta, Llama3Scaling scaling) {
+            this(theta, scaling, null);
+        }
+    }
+
+    /**
+     * rope_scaling of type "longrope" (Phi-3 128k, Phi-3.5): per-frequency divisors, the short ones while a forward pass
+     * covers at most originalMaxPositions positions and the long ones beyond, and cos and sin scaled by attentionFactor.
+     */
+    public record LongRope(double[] shortFactor, double[] longFactor, int originalMaxPositions, double attentionFactor) {}
 
     /** rope_scaling of type "llama3" (Llama 3.1+). */
     public record Llama3Scaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {}
@@ -109,19 +119,23 @@ public record ModelConfig(
         double theta = v5 && rp.has("rope_theta") ? positive(file, rp, "rope_theta", 10000.0) : positive(file, c, "rope_theta", 10000.0);
         JsonNode rs = c.get("rope_scaling");
         if ((rs == null || rs.isNull()) && v5 && !rp.path("rope_type").asText("default").equals("default")) rs = rp;
+        LongRope longRope = null;
         if (rs != null && !rs.isNull()) {
             String kind = rs.path("rope_type").asText(rs.path("type").asText(""));
-            if (!kind.equals("llama3"))
-                throw new Lora4jException(file + ": rope scaling type '" + kind + "' is not supported (expected llama3 or none)");
-            try {
-                scaling = new Llama3Scaling(positive(file, rs, "factor"), positive(file, rs, "low_freq_factor"),
-                        positive(file, rs, "high_freq_factor"), integer(file, rs, "original_max_position_embeddings"));
-            } catch (Lora4jException e) {
-                throw new Lora4jException(e.getMessage().replace("field '", "field 'rope_scaling."));
+            if (kind.equals("longrope") || kind.equals("su")) longRope = longRope(file, c, rs, headDim);
+            else {
+                if (!kind.equals("llama3"))
+                    throw new Lora4jException(file + ": rope scaling type '" + kind + "' is not supported (expected llama3, longrope or none)");
+                try {
+                    scaling = new Llama3Scaling(positive(file, rs, "factor"), positive(file, rs, "low_freq_factor"),
+                            positive(file, rs, "high_freq_factor"), integer(file, rs, "original_max_position_embeddings"));
+                } catch (Lora4jException e) {
+                    throw new Lora4jException(e.getMessage().replace("field '", "field 'rope_scaling."));
+                }
+                if (!(scaling.highFreqFactor() > scaling.lowFreqFactor()))
+                    throw new Lora4jException(file + ": rope_scaling high_freq_factor must be greater than low_freq_factor, got "
+                            + scaling.highFreqFactor() + " and " + scaling.lowFreqFactor());
             }
-            if (!(scaling.highFreqFactor() > scaling.lowFreqFactor()))
-                throw new Lora4jException(file + ": rope_scaling high_freq_factor must be greater than low_freq_factor, got "
-                        + scaling.highFreqFactor() + " and " + scaling.lowFreqFactor());
         }
         int window = 0;
         // Mistral and Phi-3 apply the window config.json names; Qwen2 only when use_sliding_window says so
@@ -132,8 +146,36 @@ public record ModelConfig(
         return new ModelConfig(type, integer(file, c, "vocab_size"), dim, integer(file, c, "num_hidden_layers"), heads, kvHeads,
                 headDim, integer(file, c, "intermediate_size"), c.hasNonNull("max_position_embeddings") ? integer(file, c, "max_position_embeddings") : 2048,
                 new RmsNormKind((float) positive(file, c, "rms_norm_eps", 1e-6)),
-                new Rotary(theta, scaling), new SwiGluMlp(),
+                new Rotary(theta, scaling, longRope), new SwiGluMlp(),
                 c.path("tie_word_embeddings").asBoolean(false), window, type.equals("qwen3"));
+    }
+
+    /**
+     * LongRoPE as transformers reads it: original_max_position_embeddings from config.json (else max_position_embeddings),
+     * the attention factor given, or √(1 + ln(factor)/ln(original)) with factor = max_position_embeddings / original.
+     */
+    private static LongRope longRope(Path file, JsonNode c, JsonNode rs, int headDim) {
+        double[] shortF = factors(file, rs, "short_factor", headDim), longF = factors(file, rs, "long_factor", headDim);
+        int max = c.hasNonNull("max_position_embeddings") ? integer(file, c, "max_position_embeddings") : 2048;
+        int original = c.hasNonNull("original_max_position_embeddings") ? integer(file, c, "original_max_position_embeddings") : max;
+        double factor = (double) max / original, attention;
+        if (rs.hasNonNull("attention_factor")) attention = positive(file, rs, "attention_factor");
+        else attention = factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original));
+        return new LongRope(shortF, longF, original, attention);
+    }
+
+    private static double[] factors(Path file, JsonNode rs, String name, int headDim) {
+        JsonNode a = rs.get(name);
+        if (a == null || !a.isArray() || a.size() != headDim / 2)
+            throw new Lora4jException(file + ": rope_scaling." + name + " must be an array of " + headDim / 2 + " numbers (head size / 2), got "
+                    + (a == null ? "nothing" : a.isArray() ? a.size() + " entries" : a.toString()));
+        double[] f = new double[a.size()];
+        for (int i = 0; i < f.length; i++) {
+            if (!a.get(i).isNumber() || !(a.get(i).asDouble() > 0) || !Double.isFinite(a.get(i).asDouble()))
+                throw new Lora4jException(file + ": rope_scaling." + name + "[" + i + "] must be a positive number, got " + a.get(i));
+            f[i] = a.get(i).asDouble();
+        }
+        return f;
     }
 
     private static JsonNode field(Path file, JsonNode c, String name) {

@@ -1,15 +1,21 @@
 package dev.lora4j.model;
 
 import dev.lora4j.model.ModelConfig.Llama3Scaling;
+import dev.lora4j.model.ModelConfig.LongRope;
 import dev.lora4j.model.ModelConfig.Rotary;
 
 /**
  * Rotary position tables: cos and sin of position·invFreq[i], (positions, D/2), computed as HF does
  * (inverse frequencies in fp32, the angle as an fp32 product), including Llama 3's frequency scaling.
+ * With LongRoPE there are two tables, as transformers builds them for a forward pass: the short one while
+ * the pass covers at most the original context, the long one beyond it ({@link #longFor}); both scaled by
+ * the attention factor.
  */
 public final class Rope {
-    private final float[] invFreq; // (D/2)
-    private float[] cos = new float[0], sin = new float[0]; // (positions, D/2)
+    private final float[] invFreq, longInvFreq; // (D/2); the long one only with LongRoPE
+    private final float attentionFactor;
+    private final int originalMax;
+    private float[] cos = new float[0], sin = new float[0], longCos = new float[0], longSin = new float[0]; // (positions, D/2)
     private int positions;
 
     public Rope(Rotary kind, int headDim) {
@@ -17,6 +23,22 @@ public final class Rope {
         invFreq = new float[half];
         for (int i = 0; i < half; i++) invFreq[i] = (float) (1.0 / Math.pow(kind.theta(), (float) (2 * i) / headDim));
         if (kind.scaling() != null) scaleLlama3(invFreq, kind.scaling());
+        LongRope lr = kind.longRope();
+        longInvFreq = lr == null ? null : new float[half];
+        if (lr != null) {
+            float[] base = invFreq.clone();
+            for (int i = 0; i < half; i++) {
+                invFreq[i] = (float) (base[i] / lr.shortFactor()[i]);
+                longInvFreq[i] = (float) (base[i] / lr.longFactor()[i]);
+            }
+        }
+        attentionFactor = lr == null ? 1f : (float) lr.attentionFactor();
+        originalMax = lr == null ? Integer.MAX_VALUE : lr.originalMaxPositions();
+    }
+
+    /** Whether a forward pass over positions [0, length) uses the long table (LongRoPE past the original context). */
+    public boolean longFor(int length) {
+        return length > originalMax;
     }
 
     private static void scaleLlama3(float[] invFreq, Llama3Scaling s) {
@@ -37,17 +59,25 @@ public final class Rope {
     /** Makes sure the tables cover positions [0, n). */
     public synchronized void ensure(int n) {
         if (n <= positions) return;
-        int half = invFreq.length;
-        float[] c = new float[n * half], s = new float[n * half];
+        cos = new float[n * half()];
+        sin = new float[n * half()];
+        fill(invFreq, cos, sin, n);
+        if (longInvFreq != null) {
+            longCos = new float[n * half()];
+            longSin = new float[n * half()];
+            fill(longInvFreq, longCos, longSin, n);
+        }
+        positions = n;
+    }
+
+    private void fill(float[] inv, float[] c, float[] s, int n) {
+        int half = inv.length;
         for (int p = 0; p < n; p++)
             for (int i = 0; i < half; i++) {
-                float angle = (float) p * invFreq[i];
-                c[p * half + i] = (float) Math.cos(angle);
-                s[p * half + i] = (float) Math.sin(angle);
+                float angle = (float) p * inv[i];
+                c[p * half + i] = (float) Math.cos(angle) * attentionFactor;
+                s[p * half + i] = (float) Math.sin(angle) * attentionFactor;
             }
-        cos = c;
-        sin = s;
-        positions = n;
     }
 
     public float[] cos() {
@@ -56,6 +86,15 @@ public final class Rope {
 
     public float[] sin() {
         return sin;
+    }
+
+    /** The table a forward pass over length positions uses (the long one with LongRoPE past the original context). */
+    public float[] cos(int length) {
+        return longFor(length) ? longCos : cos;
+    }
+
+    public float[] sin(int length) {
+        return longFor(length) ? longSin : sin;
     }
 
     public int half() {

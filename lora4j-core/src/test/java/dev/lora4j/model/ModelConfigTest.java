@@ -34,6 +34,24 @@ class ModelConfigTest {
         assertThat(((ModelConfig.Rotary) parse("\"tie_word_embeddings\": false").positions()).theta()).isEqualTo(10000.0);
     }
 
+    /** Phi-3 128k's LongRoPE: head size 8, so 4 factors each; factor 32768 / 4096 = 8 gives the default attention factor. */
+    @Test
+    void longRopeAsTransformersReadsIt() throws Exception {
+        String factors = "\"short_factor\": [1.0, 1.1, 1.2, 1.3], \"long_factor\": [1.0, 2.0, 4.0, 8.0]";
+        ModelConfig.Rotary r = (ModelConfig.Rotary) parse("\"max_position_embeddings\": 32768, \"original_max_position_embeddings\": 4096, "
+                + "\"rope_scaling\": {\"type\": \"longrope\", " + factors + "}").positions();
+        assertThat(r.longRope().originalMaxPositions()).isEqualTo(4096);
+        assertThat(r.longRope().attentionFactor()).isEqualTo(Math.sqrt(1 + Math.log(8) / Math.log(4096)));
+        assertThat(r.longRope().longFactor()).containsExactly(1.0, 2.0, 4.0, 8.0);
+        Rope rope = new Rope(r, 8);
+        assertThat(rope.longFor(4096)).isFalse();
+        assertThat(rope.longFor(4097)).isTrue();
+        ModelConfig.Rotary given = (ModelConfig.Rotary) parse("\"rope_scaling\": {\"rope_type\": \"longrope\", \"attention_factor\": 1.25, " + factors + "}").positions();
+        assertThat(given.longRope().attentionFactor()).isEqualTo(1.25);
+        assertThatThrownBy(() -> parse("\"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1.0], \"long_factor\": [1.0, 2.0, 4.0, 8.0]}"))
+                .isInstanceOf(Lora4jException.class).hasMessageContaining("rope_scaling.short_factor must be an array of 4 numbers");
+    }
+
     @Test
     void unsupportedRopeTypesAreNamed() {
         assertThatThrownBy(() -> parse("\"rope_parameters\": {\"rope_type\": \"yarn\", \"rope_theta\": 10000.0, \"factor\": 4.0}"))
