@@ -285,7 +285,8 @@ public final class SparkTraining implements StepEngine {
          * one after the application starts.
          */
         private void awaitExecutors(int parts) {
-            if (sc.master().startsWith("local")) return;
+            // local mode has no executors to wait for; with dynamic allocation, executors come only once tasks are pending
+            if (sc.master().startsWith("local") || sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) return;
             int perExecutor = Math.max(1, sc.getConf().getInt("spark.executor.cores", 1) / Math.max(1, sc.getConf().getInt("spark.task.cpus", 1)));
             long deadline = System.nanoTime() + 60_000_000_000L;
             while (System.nanoTime() < deadline) {
