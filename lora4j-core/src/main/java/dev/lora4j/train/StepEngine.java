@@ -18,6 +18,9 @@ public interface StepEngine {
     /** Opens the engine for one run; the returned steps are closed when the run ends. */
     Steps open(Run run);
 
+    /** Refuses, before anything is written, a run this engine cannot do (with the reason and the option to change). */
+    default void check(TrainOptions options) {}
+
     /**
      * What a run hands its engine.
      *

@@ -120,6 +120,7 @@ public final class TrainingRun {
         // a new run claims its output directory only once the model and the data have been read: bad input leaves nothing
         // behind; a resumed one locks its own first, against a second writer
         try {
+            engine.check(o);
             if (resumeFrom == null) refuseEarlierRun();
             Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model(); // a full fine-tuning checkpoint is a complete model
             if (resumeFrom != null) {

@@ -123,11 +123,19 @@ public final class SparkTraining implements StepEngine {
     }
 
     @Override
+    public void check(dev.lora4j.train.TrainOptions options) {
+        if (options.full()) throw fullRefused();
+    }
+
+    private static Lora4jException fullRefused() {
+        return new Lora4jException("--full is not supported on Spark: each step would exchange the whole model's gradients;"
+                + " train a LoRA adapter (only its gradients travel)");
+    }
+
+    @Override
     public Steps open(Run run) {
         LoraModel lm = run.model().adapter();
-        if (lm == null)
-            throw new Lora4jException("--full is not supported on Spark: each step would exchange the whole model's gradients;"
-                    + " train a LoRA adapter (only its gradients travel)");
+        if (lm == null) throw fullRefused();
         Path local = run.model().model().source() == null ? null : run.model().model().source().dir();
         if (local == null && options.modelPath() == null) throw new Lora4jException("the base model was not loaded from a directory: give the executors' model path");
         String shipped = null, path = options.modelPath() != null ? options.modelPath() : local.toAbsolutePath().toString();

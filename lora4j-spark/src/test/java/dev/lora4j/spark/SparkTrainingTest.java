@@ -158,6 +158,7 @@ class SparkTrainingTest {
                 s.stop();
             }
         }).isInstanceOf(dev.lora4j.Lora4jException.class).hasMessageContaining("--full is not supported on Spark");
+        assertThat(tmp.resolve("full")).as("refused before the output directory is claimed").doesNotExist();
     }
 
     private static List<double[]> metrics(Path run, String key) throws IOException {
