@@ -68,7 +68,7 @@ abstract class BatchCommand implements Callable<Integer> {
         if (java.util.List.of(in.schema().fieldNames()).contains(adapterColumn)) s = s.adapterColumn(adapterColumn);
         if (spark.partitions > 0) in = in.repartition(spark.partitions);
         Dataset<Row> out = run(in, s);
-        SparkTraining.onCluster(getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT), () -> {
+        Jobs.onCluster(getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT), () -> {
             if (fmt.equals("parquet")) out.write().parquet(output);
             else out.write().json(output);
             return null;
@@ -79,8 +79,8 @@ abstract class BatchCommand implements Callable<Integer> {
 
     /** JSONL read by Spark, after a pass that names the file and line of anything that is not an object with a string column. */
     static Dataset<Row> readJsonl(SparkSession session, String path, String column) {
-        JavaRDD<String> lines = SparkTraining.onCluster("reading " + path, () -> session.read().textFile(path).javaRDD());
-        SparkTraining.onCluster("reading " + path, () -> {
+        JavaRDD<String> lines = Jobs.onCluster("reading " + path, () -> session.read().textFile(path).javaRDD());
+        Jobs.onCluster("reading " + path, () -> {
             lines.zipWithIndex().foreach(t -> {
                 String line = t._1();
                 if (line.isBlank()) return;

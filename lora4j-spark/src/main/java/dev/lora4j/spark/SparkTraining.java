@@ -1,14 +1,11 @@
 package dev.lora4j.spark;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.data.Batch;
 import dev.lora4j.data.TokenDataset;
 import dev.lora4j.eval.Evaluator;
-import dev.lora4j.lora.LoraLinear;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.train.Parameter;
 import dev.lora4j.train.StepEngine;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -21,7 +18,6 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -140,24 +136,16 @@ public final class SparkTraining implements StepEngine {
         if (local == null && options.modelPath() == null) throw new Lora4jException("the base model was not loaded from a directory: give the executors' model path");
         String shipped = null, path = options.modelPath() != null ? options.modelPath() : local.toAbsolutePath().toString();
         if (options.shipModel()) shipped = ShippedModel.ship(sc, local);
-        Job job = new Job(path, shipped, lm.config(), run.config().batchSize(), run.seqLen(), run.config().seed(), options.executorThreads(),
+        StepTasks.Job job = new StepTasks.Job(path, shipped, lm.config(), run.config().batchSize(), run.seqLen(), run.config().seed(), options.executorThreads(),
                 options.failTask());
         int n = run.train().examples().size();
         int parts = Math.max(1, Math.min(n, options.partitions() > 0 ? options.partitions() : sc.defaultParallelism()));
         return new SparkSteps(run, job, parts);
     }
 
-    /** Everything a task needs, shipped with it (small: names and numbers). */
-    private record Job(String modelPath, String shipped, dev.lora4j.lora.LoraConfig lora, int rows, int t, long seed, int threads,
-                       FailTask failTask) implements Serializable {
-        String modelDir() {
-            return shipped != null ? ShippedModel.find(shipped) : modelPath;
-        }
-    }
-
     private final class SparkSteps implements Steps {
         private final Run run;
-        private final Job job;
+        private final StepTasks.Job job;
         private final int parts;
         private final long microPerEpoch;
         private final Map<Long, Layout> layouts = new LinkedHashMap<>();
@@ -171,7 +159,7 @@ public final class SparkTraining implements StepEngine {
         /** An epoch's examples over the partitions: position i of the epoch's order is in partition i % parts, at i / parts. */
         private record Layout(int[] order, JavaRDD<ExampleBlock> blocks) {}
 
-        SparkSteps(Run run, Job job, int parts) {
+        SparkSteps(Run run, StepTasks.Job job, int parts) {
             this.run = run;
             this.job = job;
             this.parts = parts;
@@ -209,7 +197,7 @@ public final class SparkTraining implements StepEngine {
             JavaRDD<ExampleBlock> rdd = sc.parallelize(blocks, parts).persist(StorageLevel.MEMORY_ONLY());
             // cached now, while every executor is free: the blocks spread over them, and each step's tasks then run where
             // their block is (one executor caching everything would run every step's tasks one after the other)
-            onCluster("caching epoch " + (epoch + 1) + "'s training data", rdd::count);
+            Jobs.onCluster("caching epoch " + (epoch + 1) + "'s training data", rdd::count);
             l = new Layout(order, rdd);
             layouts.put(epoch, l);
             if (layouts.size() > 2) {
@@ -256,9 +244,9 @@ public final class SparkTraining implements StepEngine {
             Broadcast<float[]> w = publish();
             long v = version;
             float scale = 1f / targets;
-            Job j = job;
-            GradientSum sum = onCluster("step " + (step + 1), () -> on
-                    .mapPartitionsWithIndex((p, it) -> List.of(task(j, step, p, it, plan[p], w, v, scale)).iterator(), true)
+            StepTasks.Job j = job;
+            GradientSum sum = Jobs.onCluster("step " + (step + 1), () -> on
+                    .mapPartitionsWithIndex((p, it) -> List.of(StepTasks.step(j, step, p, it, plan[p], w, v, scale)).iterator(), true)
                     .treeReduce(GradientSum::add, 2));
             if (sum.empty()) throw new IllegalStateException("step " + (step + 1) + ": no task returned gradients");
             int at = 0;
@@ -280,9 +268,9 @@ public final class SparkTraining implements StepEngine {
             long t0 = System.nanoTime();
             Broadcast<float[]> w = publish();
             long v = version;
-            Job j = job;
+            StepTasks.Job j = job;
             int seqLen = run.config().seqLen();
-            double[] sum = onCluster("evaluation", () -> eval.map(b -> evalTask(j, b, w, v, seqLen))
+            double[] sum = Jobs.onCluster("evaluation", () -> eval.map(b -> StepTasks.evaluate(j, b, w, v, seqLen))
                     .treeReduce((x, y) -> new double[] {x[0] + y[0], x[1] + y[1], x[2] + y[2]}, 2));
             double loss = sum[1] == 0 ? Double.NaN : sum[0] / sum[1];
             return new Evaluator.Result(loss, Math.exp(loss), (long) sum[1], (int) sum[2], (System.nanoTime() - t0) / 1e9);
@@ -345,80 +333,6 @@ public final class SparkTraining implements StepEngine {
                 report.printf(Locale.ROOT, "spark: %d steps on %d partitions: %.3f s a step after the first, of which %.3f s the slowest task's forward"
                                 + " and backward (%.3f s overhead); %.0f bytes of task results and %d bytes of broadcast weights a step%n",
                         s.steps(), parts, s.stepSeconds(), s.taskSeconds(), s.overheadSeconds(), s.resultBytesPerStep(), s.broadcastBytes());
-        }
-    }
-
-    /** One task of a step: forward and backward over its partition's examples of the step, micro-batch by micro-batch. */
-    private static GradientSum task(Job j, long step, int partition, Iterator<ExampleBlock> blocks, int[][] plan, Broadcast<float[]> w, long version,
-                                    float scale) {
-        GradientSum empty = GradientSum.none();
-        if (!blocks.hasNext()) return empty;
-        ExampleBlock block = blocks.next();
-        boolean any = false;
-        for (int[] sub : plan) any |= sub.length > 0;
-        if (!any) return empty;
-        TaskContext ctx = TaskContext.get();
-        if (j.failTask() != null && j.failTask().step() == step && j.failTask().partition() == partition && ctx != null && ctx.attemptNumber() == 0)
-            throw new IllegalStateException("lora4j: injected failure of step " + (step + 1) + ", partition " + partition + ", attempt 0");
-        long t0 = System.nanoTime();
-        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.t(), j.threads());
-        try {
-            wk.load(version, w.value());
-            LoraModel lm = wk.lora;
-            lm.zeroGrad();
-            double loss = 0;
-            long targets = 0, tokens = 0;
-            for (int a = 0; a < plan.length; a++) {
-                if (plan[a].length == 0) continue;
-                List<int[]> ids = new ArrayList<>(plan[a].length), labels = new ArrayList<>(plan[a].length);
-                for (int i : plan[a]) {
-                    ids.add(block.ids()[i]);
-                    labels.add(block.labels()[i]);
-                }
-                Batch b = Batch.of(ids, labels, 0, ids.size(), j.t());
-                if (b.targetCount() == 0) continue;
-                lm.setTraining(true, j.seed() * 1_000_003L + step * 31 + a + partition * 0x632BE59BD9B4E019L);
-                loss += lm.model().loss(b.tokens(), b.targets(), b.b(), b.t(), wk.activations(b.b()), scale).sum();
-                targets += b.targetCount();
-                tokens += b.tokenCount();
-            }
-            lm.setTraining(false, 0);
-            return GradientSum.of(wk.grads(), loss, targets, tokens, System.nanoTime() - t0);
-        } finally {
-            Workers.release(wk);
-        }
-    }
-
-    /** The loss sum, target count and example count of one evaluation block. */
-    private static double[] evalTask(Job j, ExampleBlock block, Broadcast<float[]> w, long version, int seqLen) {
-        if (block.size() == 0) return new double[3];
-        Workers.Worker wk = Workers.acquire(j.modelDir(), j.lora(), j.t(), j.threads());
-        try {
-            wk.load(version, w.value());
-            wk.lora.setTraining(false, 0);
-            Evaluator.Result r = Evaluator.evaluate(wk.lora.model(), Arrays.asList(block.ids()), Arrays.asList(block.labels()), seqLen, j.rows());
-            return new double[] {r.tokens() == 0 ? 0 : r.loss() * r.tokens(), r.tokens(), block.size()};
-        } finally {
-            Workers.release(wk);
-        }
-    }
-
-    /**
-     * Runs a Spark job; a failed one (after Spark's retries) becomes one clear line: lora4j's own message
-     * when a task failed on bad input, else Spark's first line.
-     */
-    static <T> T onCluster(String what, java.util.function.Supplier<T> job) {
-        try {
-            return job.get();
-        } catch (Exception e) { // SparkException is checked, yet thrown through Scala's signatures
-            if (e instanceof Lora4jException l) throw l;
-            String m = String.valueOf(e.getMessage());
-            int at = m.indexOf(Lora4jException.class.getName() + ": ");
-            if (at >= 0) {
-                String own = m.substring(at + Lora4jException.class.getName().length() + 2);
-                throw new Lora4jException(own.lines().findFirst().orElse(own), e);
-            }
-            throw new Lora4jException(what + " failed on the cluster: " + m.lines().findFirst().orElse(m), e);
         }
     }
 
