@@ -26,6 +26,11 @@ final class HeadLoss {
      * so that at the end acc = Σ_j softmax_j·head_j and dL/dh = scale·(acc − head[target]).
      */
     static Transformer.LossSum byVocabularyBlocks(Mat head /* (V, C) */, int[] targets, int bt, Activations a, float gradScale) {
+        return byVocabularyBlocks(head, targets, bt, a, gradScale, null);
+    }
+
+    /** As above; perPosition (B·T, may be null) receives each counted position's loss, 0 where the target is ignored. */
+    static Transformer.LossSum byVocabularyBlocks(Mat head, int[] targets, int bt, Activations a, float gradScale, double[] perPosition) {
         int v = head.rows(), dim = head.cols(), block = Math.max(1, Math.min(v, a.logits.length / bt));
         boolean backward = gradScale != 0f;
         Mat hidden = Mat.of(a.h, 0, bt, dim);
@@ -65,9 +70,11 @@ final class HeadLoss {
         long count = 0;
         for (int r = 0; r < bt; r++)
             if (targets[r] >= 0) {
-                sum += (double) lse[r] - targetLogit[r];
+                double loss = (double) lse[r] - targetLogit[r];
+                sum += loss;
                 count++;
-            }
+                if (perPosition != null) perPosition[r] = loss;
+            } else if (perPosition != null) perPosition[r] = 0;
         if (backward) {
             Parallel.forRange(bt, 8, (r0, r1) -> {
                 float[] row = new float[dim];

@@ -196,6 +196,21 @@ public final class Transformer implements AutoCloseable {
         return loss;
     }
 
+    /**
+     * Inference: the cross-entropy of every position against its target (B·T; 0 where the target is −100), for scoring
+     * each row of a batch on its own. The rows do not affect each other.
+     */
+    public double[] positionLosses(int[] tokens, int[] targets, int b, int t, Activations a) {
+        if (grads != null) throw new IllegalStateException("positionLosses is for inference over a frozen head");
+        forwardHidden(tokens, b, t, a);
+        int v = config.vocabSize(), bt = b * t;
+        for (int i = 0; i < bt; i++)
+            if (targets[i] >= v) throw new Lora4jException("target id " + targets[i] + " is outside the vocabulary [0, " + v + ")");
+        double[] out = new double[bt];
+        HeadLoss.byVocabularyBlocks(head.mat(), targets, bt, a, 0f, out);
+        return out;
+    }
+
     /** Backward through the final norm and every block, from dL/d(final hidden) in a.dh. */
     private void backward(int b, int t, Activations a) {
         int bt = b * t, dim = config.dim();

@@ -145,30 +145,41 @@ public final class BatchInference {
                 .add(SCORED_TOKENS, DataTypes.IntegerType, false);
         return perBatch(in, s, out, (gen, batch) -> {
             if (gen.tokenizer() == null) throw new Lora4jException(s.model() + ": no tokenizer.json, so text cannot be scored");
-            List<Row> result = new ArrayList<>();
-            Map<String, Activations> acts = new LinkedHashMap<>();
-            for (Row r : batch) {
+            Row[] result = new Row[batch.size()];
+            // the batch's rows grouped by adapter, each group one forward pass of its rows side by side
+            Map<String, List<Integer>> groups = new LinkedHashMap<>();
+            for (int i = 0; i < batch.size(); i++) {
+                Row r = batch.get(i);
                 if (r.isNullAt(text)) throw new Lora4jException("column '" + textColumn + "' is null in a row; every row needs a text");
-                String name = adapterOf(r, adapter);
-                Transformer m = name == null ? gen.base() : gen.adapter(name).model();
-                int[] ids = gen.tokenizer().encodeWithSpecialTokens(r.getString(text));
-                int n = Math.min(ids.length, Math.min(s.seqLen(), m.config().maxPositions()));
-                if (n < 2) {
-                    result.add(append(r, Double.NaN, Double.NaN, 0));
-                    continue;
-                }
-                // padded to a power of two (at most the cap), so a partition keeps a few activation buffers, not one per length;
-                // the padding comes after the text and counts in nothing (attention is causal)
-                int cap = Math.min(s.seqLen(), m.config().maxPositions()), t = Math.min(cap, Integer.highestOneBit(n - 1) << 1);
-                int[] tokens = java.util.Arrays.copyOf(ids, t), targets = new int[t];
-                java.util.Arrays.fill(targets, dev.lora4j.data.Batch.IGNORE);
-                System.arraycopy(ids, 1, targets, 0, n - 1);
-                Activations a = acts.computeIfAbsent(name + "@" + t, k -> new Activations(m.config(), 1, t, false));
-                Transformer.LossSum ls = m.loss(tokens, targets, 1, t, a, 0f);
-                double mean = ls.sum() / ls.count();
-                result.add(append(r, -mean, Math.exp(mean), (int) ls.count()));
+                groups.computeIfAbsent(adapterOf(r, adapter), k -> new ArrayList<>()).add(i);
             }
-            return result;
+            for (var g : groups.entrySet()) {
+                Transformer m = g.getKey() == null ? gen.base() : gen.adapter(g.getKey()).model();
+                int cap = Math.min(s.seqLen(), m.config().maxPositions()), longest = 2;
+                List<int[]> ids = new ArrayList<>();
+                for (int i : g.getValue()) {
+                    int[] e = gen.tokenizer().encodeWithSpecialTokens(batch.get(i).getString(text));
+                    ids.add(java.util.Arrays.copyOf(e, Math.min(e.length, cap)));
+                    longest = Math.max(longest, ids.getLast().length);
+                }
+                // padded to a power of two (at most the cap): few distinct shapes; the padding comes after each text and
+                // counts in nothing (attention is causal, rows are independent)
+                int rows = ids.size(), t = Math.min(cap, Integer.highestOneBit(longest - 1) << 1);
+                dev.lora4j.data.Batch b = dev.lora4j.data.Batch.of(ids, 0, rows, t);
+                double[] losses = m.positionLosses(b.tokens(), b.targets(), rows, t, new Activations(m.config(), rows, t, false));
+                for (int k = 0; k < rows; k++) {
+                    int n = ids.get(k).length, at = g.getValue().get(k);
+                    if (n < 2) {
+                        result[at] = append(batch.get(at), Double.NaN, Double.NaN, 0);
+                        continue;
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < n - 1; j++) sum += losses[k * t + j];
+                    double mean = sum / (n - 1);
+                    result[at] = append(batch.get(at), -mean, Math.exp(mean), n - 1);
+                }
+            }
+            return java.util.Arrays.asList(result);
         });
     }
 
