@@ -65,6 +65,13 @@ class ReferenceModelTest {
             int[][] ids = ids(ref.get("input_ids"));
             Evaluator.Result r = Evaluator.evaluate(m, List.of(ids), 64, 2);
             assertThat(r.loss()).isCloseTo(ref.get("loss").asDouble(), offset(1e-4));
+            // per-position losses (scoring) add up to the batch loss, each row's on its own
+            List<int[]> rows = List.of(ids);
+            dev.lora4j.data.Batch batch = dev.lora4j.data.Batch.of(rows, 0, rows.size(), rows.getFirst().length);
+            Activations act = new Activations(m.config(), batch.b(), batch.t(), false);
+            Transformer.LossSum whole = m.loss(batch.tokens(), batch.targets(), batch.b(), batch.t(), act, 0f);
+            double[] each = m.positionLosses(batch.tokens(), batch.targets(), batch.b(), batch.t(), act);
+            assertThat(java.util.Arrays.stream(each).sum()).isCloseTo(whole.sum(), offset(1e-9 * Math.abs(whole.sum())));
             List<int[]> ex = new ArrayList<>(List.of(ids(ref.get("eval_examples"))));
             for (int bs : new int[] {1, 2, 4}) {
                 Evaluator.Result e = Evaluator.evaluate(m, ex, 64, bs);
