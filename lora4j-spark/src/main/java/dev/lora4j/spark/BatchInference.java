@@ -32,7 +32,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <pre>{@code
  * Dataset<Row> out = BatchInference.generate(prompts, "prompt",
- *         BatchInference.Settings.of("/shared/models/gpt2").adapter("sql", "/shared/adapters/sql").adapterColumn("adapter"));
+ *         BatchInference.Settings.of("/mnt/nfs/models/gpt2").adapter("sql", "/mnt/nfs/adapters/sql").adapterColumn("adapter"));
  * }</pre>
  */
 public final class BatchInference {
