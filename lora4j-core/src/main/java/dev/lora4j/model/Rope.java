@@ -80,14 +80,6 @@ public final class Rope {
             }
     }
 
-    public float[] cos() {
-        return cos;
-    }
-
-    public float[] sin() {
-        return sin;
-    }
-
     /** The table a forward pass over length positions uses (the long one with LongRoPE past the original context). */
     public float[] cos(int length) {
         return longFor(length) ? longCos : cos;

@@ -184,9 +184,8 @@ public final class Transformer implements AutoCloseable {
         boolean backward = gradScale != 0f;
         if (backward && !a.training) throw new IllegalArgumentException("backward needs training activations");
         forwardHidden(tokens, b, t, a);
-        int v = config.vocabSize(), dim = config.dim(), bt = b * t;
-        for (int i = 0; i < bt; i++)
-            if (targets[i] >= v) throw new Lora4jException("target id " + targets[i] + " is outside the vocabulary [0, " + v + ")");
+        int bt = b * t;
+        requireTargetsInVocabulary(targets, bt);
         LossSum loss = grads == null ? HeadLoss.byVocabularyBlocks(head.mat(), targets, bt, a, gradScale)
                 : HeadLoss.byRowChunks(head.mat(), grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
         if (backward) {
@@ -203,12 +202,17 @@ public final class Transformer implements AutoCloseable {
     public double[] positionLosses(int[] tokens, int[] targets, int b, int t, Activations a) {
         if (grads != null) throw new IllegalStateException("positionLosses is for inference over a frozen head");
         forwardHidden(tokens, b, t, a);
-        int v = config.vocabSize(), bt = b * t;
-        for (int i = 0; i < bt; i++)
-            if (targets[i] >= v) throw new Lora4jException("target id " + targets[i] + " is outside the vocabulary [0, " + v + ")");
+        int bt = b * t;
+        requireTargetsInVocabulary(targets, bt);
         double[] out = new double[bt];
         HeadLoss.byVocabularyBlocks(head.mat(), targets, bt, a, 0f, out);
         return out;
+    }
+
+    private void requireTargetsInVocabulary(int[] targets, int bt) {
+        int v = config.vocabSize();
+        for (int i = 0; i < bt; i++)
+            if (targets[i] >= v) throw new Lora4jException("target id " + targets[i] + " is outside the vocabulary [0, " + v + ")");
     }
 
     /** Backward through the final norm and every block, from dL/d(final hidden) in a.dh. */

@@ -167,7 +167,7 @@ public final class SparkTraining implements StepEngine {
             int n = run.train().examples().size(), bsz = run.config().batchSize();
             microPerEpoch = (n + bsz - 1) / bsz;
             awaitExecutors(parts);
-            eval = run.eval() == null ? null : sc.parallelize(blocks(run.eval(), evenStarts(run.eval().examples().size(), parts)), parts)
+            eval = run.eval() == null ? null : sc.parallelize(evalBlocks(run.eval(), parts), parts)
                     .persist(StorageLevel.MEMORY_ONLY());
             sc.sc().addSparkListener(resultBytes);
             bytesBefore = resultBytes.bytes.get();
@@ -185,14 +185,8 @@ public final class SparkTraining implements StepEngine {
             TokenDataset d = run.train();
             List<ExampleBlock> blocks = new ArrayList<>();
             for (int p = 0; p < parts; p++) {
-                int size = (order.length - p + parts - 1) / parts;
-                int[][] ids = new int[size][], labels = new int[size][];
-                for (int i = 0; i < size; i++) {
-                    int e = order[p + i * parts];
-                    ids[i] = d.examples().get(e);
-                    labels[i] = d.labels() == null ? null : d.labels().get(e);
-                }
-                blocks.add(new ExampleBlock(p, ids, labels));
+                int first = p;
+                blocks.add(ExampleBlock.of(d, (order.length - p + parts - 1) / parts, i -> order[first + i * parts]));
             }
             JavaRDD<ExampleBlock> rdd = sc.parallelize(blocks, parts).persist(StorageLevel.MEMORY_ONLY());
             // cached now, while every executor is free: the blocks spread over them, and each step's tasks then run where
@@ -336,24 +330,15 @@ public final class SparkTraining implements StepEngine {
         }
     }
 
-    private static List<ExampleBlock> blocks(TokenDataset d, int[] starts) {
+    /** The evaluation examples cut into parts contiguous blocks (their order does not matter: the loss is a sum). */
+    private static List<ExampleBlock> evalBlocks(TokenDataset d, int parts) {
         List<ExampleBlock> out = new ArrayList<>();
-        for (int p = 0; p + 1 < starts.length; p++) {
-            int from = starts[p], to = starts[p + 1];
-            int[][] ids = new int[to - from][], labels = new int[to - from][];
-            for (int i = from; i < to; i++) {
-                ids[i - from] = d.examples().get(i);
-                labels[i - from] = d.labels() == null ? null : d.labels().get(i);
-            }
-            out.add(new ExampleBlock(p, ids, labels));
+        int n = d.examples().size();
+        for (int p = 0; p < parts; p++) {
+            int from = (int) ((long) n * p / parts), to = (int) ((long) n * (p + 1) / parts);
+            out.add(ExampleBlock.of(d, to - from, i -> from + i));
         }
         return out;
-    }
-
-    private static int[] evenStarts(int n, int parts) {
-        int[] s = new int[parts + 1];
-        for (int p = 0; p <= parts; p++) s[p] = (int) ((long) n * p / parts);
-        return s;
     }
 
     /** Counts the bytes of task results the driver receives. */
