@@ -1,0 +1,182 @@
+package dev.lora4j.quant;
+
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * GGML's block formats as ggml-quants.c lays them out, over a segment that is a GGUF file's mapped
+ * tensor data (read in place) or a heap array: Q8_0, Q4_0, Q4_K and Q6_K. Block b of row r starts at
+ * byte (r · blocksPerRow + b) · blockBytes. Values are computed as llama.cpp's reference dequantizers
+ * write them, one float32 operation at a time.
+ */
+public final class GgmlMatrix extends QuantizedMatrix {
+    private final QuantType type;
+    private final MemorySegment data;
+    private final int blocksPerRow;
+
+    public GgmlMatrix(QuantType type, int rows, int cols, MemorySegment data) {
+        super(rows, cols, type);
+        if (type != QuantType.Q8_0 && type != QuantType.Q4_0 && type != QuantType.Q4_K && type != QuantType.Q6_K)
+            throw new IllegalArgumentException(type.label + " is not a GGML block format");
+        this.type = type;
+        this.blocksPerRow = cols / type.blockSize;
+        if (data.byteSize() != (long) rows * blocksPerRow * type.blockBytes)
+            throw new IllegalArgumentException(type.label + ": " + data.byteSize() + " bytes for " + rows + "x" + cols + ", expected " + (long) rows * blocksPerRow * type.blockBytes);
+        this.data = data;
+    }
+
+    /** Q8_0 and Q4_0 as ggml's quantize_row_q8_0_ref / quantize_row_q4_0_ref compute them. */
+    static GgmlMatrix quantizeBlocks(QuantType type, int rows, int cols, RowSource w) {
+        int per = cols / type.blockSize;
+        byte[] out = new byte[Math.toIntExact((long) rows * per * type.blockBytes)];
+        MemorySegment seg = MemorySegment.ofArray(out);
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            w.row(r, row);
+            for (int b = 0; b < per; b++) {
+                long o = ((long) r * per + b) * type.blockBytes;
+                int c0 = b * 32;
+                if (type == QuantType.Q8_0) {
+                    float amax = 0;
+                    for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(row[c0 + j]));
+                    float d = amax / 127f, inv = d != 0 ? 1f / d : 0f;
+                    seg.set(U16, o, Float.floatToFloat16(d));
+                    for (int j = 0; j < 32; j++) out[(int) o + 2 + j] = (byte) roundAway(row[c0 + j] * inv);
+                } else {
+                    float amax = 0, max = 0;
+                    for (int j = 0; j < 32; j++) {
+                        float v = row[c0 + j];
+                        if (amax < Math.abs(v)) {
+                            amax = Math.abs(v);
+                            max = v;
+                        }
+                    }
+                    float d = max / -8f, inv = d != 0 ? 1f / d : 0f;
+                    seg.set(U16, o, Float.floatToFloat16(d));
+                    for (int j = 0; j < 16; j++) {
+                        int lo = Math.min(15, (int) (row[c0 + j] * inv + 8.5f)), hi = Math.min(15, (int) (row[c0 + 16 + j] * inv + 8.5f));
+                        out[(int) o + 2 + j] = (byte) (lo | hi << 4);
+                    }
+                }
+            }
+        }
+        return new GgmlMatrix(type, rows, cols, seg);
+    }
+
+    @Override
+    public QuantType type() {
+        return type;
+    }
+
+    @Override
+    public long byteSize() {
+        return data.byteSize();
+    }
+
+    MemorySegment data() {
+        return data;
+    }
+
+    private long block(int r, int b) {
+        return ((long) r * blocksPerRow + b) * type.blockBytes;
+    }
+
+    @Override
+    void decode(int r, int block0, int blocks, float[] dst, int off, boolean simd) {
+        int bs = type.blockSize;
+        for (int b = 0; b < blocks; b++) {
+            long o = block(r, block0 + b);
+            int at = off + b * bs;
+            switch (type) {
+                case Q8_0 -> q8_0(o, dst, at, simd);
+                case Q4_0 -> q4_0(o, dst, at, simd);
+                case Q4_K -> q4_k(o, dst, at);
+                case Q6_K -> q6_k(o, dst, at);
+                default -> throw new AssertionError(type);
+            }
+        }
+    }
+
+    private void q8_0(long o, float[] dst, int at, boolean simd) {
+        float d = half(data, o);
+        int j = 0;
+        if (simd) for (; j < 32; j += L) bytes(data, o + 2 + j).mul(d).intoArray(dst, at + j);
+        for (; j < 32; j++) dst[at + j] = data.get(ValueLayout.JAVA_BYTE, o + 2 + j) * d;
+    }
+
+    private void q4_0(long o, float[] dst, int at, boolean simd) {
+        float d = half(data, o);
+        int j = 0;
+        if (simd) {
+            for (; j < 16; j += L) {
+                nibbles(data, o + 2 + j, false).sub(8f).mul(d).intoArray(dst, at + j);
+                nibbles(data, o + 2 + j, true).sub(8f).mul(d).intoArray(dst, at + 16 + j);
+            }
+        }
+        for (; j < 16; j++) {
+            int q = data.get(ValueLayout.JAVA_BYTE, o + 2 + j) & 0xff;
+            dst[at + j] = ((q & 0x0f) - 8) * d;
+            dst[at + 16 + j] = ((q >>> 4) - 8) * d;
+        }
+    }
+
+    /** ggml's get_scale_min_k4: sub-block j's 6-bit scale (which = 0) or minimum (which = 1). */
+    private int scaleMin(long scales, int j, int which) {
+        int qj = data.get(ValueLayout.JAVA_BYTE, scales + j) & 0xff, qj4 = data.get(ValueLayout.JAVA_BYTE, scales + j + 4) & 0xff;
+        if (j < 4) return which == 0 ? qj & 63 : qj4 & 63;
+        int qjm4 = data.get(ValueLayout.JAVA_BYTE, scales + j - 4) & 0xff;
+        return which == 0 ? (qj4 & 0x0f) | ((qjm4 >>> 6) << 4) : (qj4 >>> 4) | ((qj >>> 6) << 4);
+    }
+
+    private void q4_k(long o, float[] dst, int at) {
+        float d = half(data, o), dmin = half(data, o + 2);
+        long scales = o + 4, qs = o + 16;
+        for (int j = 0; j < 4; j++) {
+            float d1 = d * scaleMin(scales, 2 * j, 0), m1 = dmin * scaleMin(scales, 2 * j, 1);
+            float d2 = d * scaleMin(scales, 2 * j + 1, 0), m2 = dmin * scaleMin(scales, 2 * j + 1, 1);
+            for (int l = 0; l < 32; l++) {
+                int q = data.get(ValueLayout.JAVA_BYTE, qs + 32L * j + l) & 0xff;
+                dst[at + 64 * j + l] = d1 * (q & 0x0f) - m1;
+                dst[at + 64 * j + 32 + l] = d2 * (q >>> 4) - m2;
+            }
+        }
+    }
+
+    private void q6_k(long o, float[] dst, int at) {
+        for (int e = 0; e < 256; e++) dst[at + e] = q6kElement(o, e);
+    }
+
+    private float q6kElement(long o, int e) {
+        float d = half(data, o + 208);
+        int n = e / 128, quarter = (e % 128) / 32, l = e % 32;
+        int ql = data.get(ValueLayout.JAVA_BYTE, o + n * 64L + l + (quarter % 2) * 32) & 0xff;
+        int qh = data.get(ValueLayout.JAVA_BYTE, o + 128 + n * 32L + l) & 0xff;
+        int low = quarter < 2 ? ql & 0x0f : ql >>> 4;
+        int q = (low | ((qh >>> (2 * quarter)) & 3) << 4) - 32;
+        int sc = data.get(ValueLayout.JAVA_BYTE, o + 192 + e / 16);
+        return d * sc * q;
+    }
+
+    @Override
+    float element(int r, int c) {
+        int bs = type.blockSize, j = c % bs;
+        long o = block(r, c / bs);
+        return switch (type) {
+            case Q8_0 -> data.get(ValueLayout.JAVA_BYTE, o + 2 + j) * half(data, o);
+            case Q4_0 -> {
+                int q = data.get(ValueLayout.JAVA_BYTE, o + 2 + j % 16) & 0xff;
+                yield ((j < 16 ? q & 0x0f : q >>> 4) - 8) * half(data, o);
+            }
+            case Q4_K -> {
+                int pair = j / 64, l = j % 32, sub = 2 * pair + (j % 64) / 32;
+                float d = half(data, o) * scaleMin(o + 4, sub, 0), m = half(data, o + 2) * scaleMin(o + 4, sub, 1);
+                int q = data.get(ValueLayout.JAVA_BYTE, o + 16 + 32L * pair + l) & 0xff;
+                yield d * ((j % 64) < 32 ? q & 0x0f : q >>> 4) - m;
+            }
+            case Q6_K -> q6kElement(o, j);
+            default -> throw new AssertionError(type);
+        };
+    }
+
+}

@@ -1,0 +1,113 @@
+package dev.lora4j.quant;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * A frozen weight (rows = outputs, cols = inputs) held quantized, row-major, each row split into blocks
+ * along the inputs. It is never widened whole: kernels dequantize the spans they are about to use
+ * (a panel as the matmul packs it, a row as the decode step streams it), so the model's full-precision
+ * copy never exists. Immutable and safe to share between threads.
+ *
+ * <p>Every format has two decoders, the Vector API one and its scalar twin; both compute each value by
+ * the format's definition with the same float32 operations in the same order, so they agree bit for bit.
+ */
+public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, GgmlMatrix {
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    /** Bytes that widen into one float vector; vector decoding needs at least 8 lanes. */
+    static final VectorSpecies<Byte> BYTES = L >= 8 ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final int rows, cols;
+
+    QuantizedMatrix(int rows, int cols, QuantType type) {
+        if (rows <= 0 || !type.fits(cols))
+            throw new IllegalArgumentException(type.label + " needs rows of whole " + type.blockSize + "-element blocks, not " + rows + "x" + cols);
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public abstract QuantType type();
+
+    /** Bytes the quantized weight occupies (values, scales and everything else it needs). */
+    public abstract long byteSize();
+
+    /**
+     * Quantizes a weight given as a (rows = outputs, cols = inputs) reader into {@code type} (int8, NF4,
+     * Q8_0 or Q4_0: the formats lora4j writes).
+     */
+    public static QuantizedMatrix quantize(QuantType type, int rows, int cols, RowSource w) {
+        return switch (type) {
+            case INT8 -> Int8Matrix.quantizeRows(rows, cols, w);
+            case NF4 -> Nf4Matrix.quantizeBlocks(rows, cols, w);
+            case Q8_0, Q4_0 -> GgmlMatrix.quantizeBlocks(type, rows, cols, w);
+            default -> throw new IllegalArgumentException("lora4j reads " + type.label + " but does not write it");
+        };
+    }
+
+    /** Rows of a weight to quantize: fills {@code dst[0:cols]} with row r. */
+    @FunctionalInterface
+    public interface RowSource {
+        void row(int r, float[] dst);
+    }
+
+    /** Element (r, c) as fp32. */
+    public float get(int r, int c) {
+        return element(r, c);
+    }
+
+    /**
+     * Row r's elements [c, c + n) as fp32 into dst[off:], vectorized when {@code simd}. Spans of whole
+     * blocks decode block by block; any other span element by element.
+     */
+    public final void dequantize(int r, int c, float[] dst, int off, int n, boolean simd) {
+        int bs = type().blockSize;
+        if (r < 0 || r >= rows || c < 0 || n < 0 || c + n > cols) throw new IndexOutOfBoundsException("row " + r + " [" + c + ", " + (c + n) + ") of " + rows + "x" + cols);
+        if (c % bs == 0 && n % bs == 0) decode(r, c / bs, n / bs, dst, off, simd && BYTES != null);
+        else for (int i = 0; i < n; i++) dst[off + i] = element(r, c + i);
+    }
+
+    /** Blocks [block0, block0 + blocks) of row r into dst[off:]. */
+    abstract void decode(int r, int block0, int blocks, float[] dst, int off, boolean simd);
+
+    /** Element (r, c) by the format's definition. */
+    abstract float element(int r, int c);
+
+    /** L int8 values at a byte offset, widened to fp32. */
+    static FloatVector bytes(MemorySegment s, long at) {
+        return (FloatVector) ByteVector.fromMemorySegment(BYTES, s, at, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    /** The low (high = false) or high 4-bit halves of L bytes at a byte offset, as fp32 in 0..15. */
+    static FloatVector nibbles(MemorySegment s, long at, boolean high) {
+        ByteVector v = ByteVector.fromMemorySegment(BYTES, s, at, ByteOrder.LITTLE_ENDIAN);
+        v = high ? v.lanewise(VectorOperators.LSHR, 4) : v.and((byte) 0x0f);
+        return (FloatVector) v.convertShape(VectorOperators.B2F, S, 0);
+    }
+
+    static float half(MemorySegment s, long at) {
+        return Float.float16ToFloat(s.get(U16, at));
+    }
+
+    /** C's roundf: half away from zero. */
+    static float roundAway(float x) {
+        return (float) Math.copySign(Math.floor(Math.abs((double) x) + 0.5), x); // exact in double
+    }
+}
