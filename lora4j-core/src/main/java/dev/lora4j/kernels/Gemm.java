@@ -1,5 +1,6 @@
 package dev.lora4j.kernels;
 
+import dev.lora4j.quant.QuantizedMatrix;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
@@ -59,6 +60,8 @@ public final class Gemm {
         final float[] b = new float[roundUp(NC, NR) * KC];
         final float[] row = new float[Math.max(KC, NR * L)];
         final float[] tile = new float[MR * NR];
+        /** A quantized B's rows dequantized on their way into a panel: L rows of KC, or a row of NC. */
+        final float[] dequantized = new float[Math.max(L * KC, NC)];
     }
 
     private Gemm() {}
@@ -72,7 +75,7 @@ public final class Gemm {
             if (!accumulate) for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
             return;
         }
-        if (m <= SMALL_M && a.colStride() == 1 && (b.rowStride() == 1 || b.colStride() == 1)) {
+        if (m <= SMALL_M && a.colStride() == 1 && b.quant() == null && (b.rowStride() == 1 || b.colStride() == 1)) {
             Gemv.multiply(a, b, c, cOff, ldc, accumulate);
             return;
         }
@@ -259,7 +262,9 @@ public final class Gemm {
 
     /** Packs panels [q0, q1) of B[pc:pc+kc, jc:jc+nc] into bp, NR columns each, k-major inside a panel; pads columns with 0. */
     private static void packB(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp, float[] scratch) {
-        if (b.colStride() == 1) packRows(b, pc, kc, jc, nc, q0, q1, bp);
+        if (b.quant() != null && b.colStride() == 1) packQuantizedRows(b, pc, kc, jc, nc, q0, q1, bp);
+        else if (b.quant() != null && b.rowStride() == 1) packQuantizedColumns(b, pc, kc, jc, nc, q0, q1, bp);
+        else if (b.colStride() == 1) packRows(b, pc, kc, jc, nc, q0, q1, bp);
         else if (b.rowStride() == 1) packColumns(b, pc, kc, jc, nc, q0, q1, bp, scratch);
         else {
             for (int q = q0; q < q1; q++)
@@ -315,6 +320,49 @@ public final class Gemm {
                     for (int jj = 0; jj < cols; jj++) bp[dst + jj] = tile[jj * L + pp];
                     for (int jj = cols; jj < NR; jj++) bp[dst + jj] = 0f;
                 }
+            }
+        }
+    }
+
+    /**
+     * B = W with W quantized (the backward pass through a frozen weight): each k is a row of W; the
+     * row's span under panels [q0, q1) is dequantized once, whole blocks at a time, then dealt out.
+     */
+    private static void packQuantizedRows(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp) {
+        QuantizedMatrix w = b.quant();
+        float[] row = BUFFERS.get().dequantized;
+        int from = q0 * NR, to = Math.min(nc, q1 * NR);
+        for (int p = 0; p < kc; p++) {
+            long idx = b.offset() + (long) (pc + p) * b.rowStride() + jc + from;
+            w.dequantize((int) (idx / w.cols()), (int) (idx % w.cols()), row, 0, to - from, true);
+            for (int q = q0; q < q1; q++) {
+                int dst = q * kc * NR + p * NR, cols = Math.min(NR, nc - q * NR);
+                System.arraycopy(row, q * NR - from, bp, dst, cols);
+                java.util.Arrays.fill(bp, dst + cols, dst + NR, 0f);
+            }
+        }
+    }
+
+    /**
+     * B = Wᵀ with W quantized (the forward pass): each column of B is a row of W. L rows' spans of kc
+     * are dequantized side by side, then transposed into the panel 16×16 at a time ({@link Transpose16}).
+     */
+    private static void packQuantizedColumns(Mat b, int pc, int kc, int jc, int nc, int q0, int q1, float[] bp) {
+        QuantizedMatrix w = b.quant();
+        float[] rows = BUFFERS.get().dequantized;
+        for (int q = q0; q < q1; q++) {
+            int base = q * kc * NR, cols = Math.min(NR, nc - q * NR);
+            for (int g = 0; g < NR; g += L) {
+                int n = Math.clamp(cols - g, 0, L);
+                for (int ii = 0; ii < n; ii++) {
+                    long idx = b.offset() + (long) pc * b.rowStride() + (long) (jc + q * NR + g + ii) * b.colStride();
+                    w.dequantize((int) (idx / w.cols()), (int) (idx % w.cols()), rows, ii * kc, kc, true);
+                }
+                int p = 0;
+                if (Transpose16.AVAILABLE && n == L)
+                    for (; p + L <= kc; p += L) Transpose16.block(rows, p, kc, bp, base + p * NR + g, NR);
+                for (; p < kc; p++)
+                    for (int ii = 0; ii < L; ii++) bp[base + p * NR + g + ii] = ii < n ? rows[ii * kc + p] : 0f;
             }
         }
     }

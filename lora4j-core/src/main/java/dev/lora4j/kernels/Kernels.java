@@ -1,5 +1,6 @@
 package dev.lora4j.kernels;
 
+import dev.lora4j.quant.QuantizedMatrix;
 import dev.lora4j.tensor.Mat;
 
 /**
@@ -45,6 +46,12 @@ public final class Kernels {
             return;
         }
         RowsGemv.multiply(a, w, c, cOff, ldc, accumulate);
+    }
+
+    /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a quantized weight (decoding). */
+    public static void matmulTransposed(Mat a, QuantizedMatrix w, float[] c, int cOff, int ldc, boolean accumulate) {
+        if (SIMD) QuantGemv.multiply(a, w, c, cOff, ldc, accumulate);
+        else ScalarGemm.matmul(a, Mat.of(w).t(), c, cOff, ldc, accumulate);
     }
 
     /** Describes the choice, for logs and --help: which path runs and how to change it. */

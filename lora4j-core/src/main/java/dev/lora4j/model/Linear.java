@@ -56,7 +56,8 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
         WeightRows rows = decodeCopy.rows();
         // a decode step of a batch reads the heap rows (the packed path would re-pack the mapped weights every call)
-        if (rows != null && x.rows() <= DECODE_ROWS) Kernels.matmulTransposed(x, rows, y, yOff, ldy, accumulate);
+        if (weight.quant() != null && x.rows() <= DECODE_ROWS) Kernels.matmulTransposed(x, weight.quant(), y, yOff, ldy, accumulate);
+        else if (rows != null && x.rows() <= DECODE_ROWS) Kernels.matmulTransposed(x, rows, y, yOff, ldy, accumulate);
         else Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
         if (bias != null) {
             Parallel.forRange(x.rows(), 64, (r0, r1) -> {

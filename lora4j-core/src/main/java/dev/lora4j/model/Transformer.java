@@ -157,7 +157,8 @@ public final class Transformer implements AutoCloseable {
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
         WeightRows headCopy = headRows;
-        if (headCopy != null && b <= Linear.DECODE_ROWS) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
+        if (head.quant() != null && b <= Linear.DECODE_ROWS) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
+        else if (headCopy != null && b <= Linear.DECODE_ROWS) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
         else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
         return logits;
     }
@@ -256,8 +257,8 @@ public final class Transformer implements AutoCloseable {
         List<Linear> frozen = new ArrayList<>();
         for (Block blk : blocks)
             for (Projection p : blk.projections())
-                if (!(p instanceof TrainableLinear) && p.base().decodeCopy().rows() == null) frozen.add(p.base());
-        boolean copyHead = grads == null && headRows == null;
+                if (!(p instanceof TrainableLinear) && p.base().weight().quant() == null && p.base().decodeCopy().rows() == null) frozen.add(p.base());
+        boolean copyHead = grads == null && headRows == null && head.quant() == null; // quantized weights decode as they are
         long need = copyHead ? WeightRows.bytes(head.mat().t()) : 0;
         for (Linear l : frozen) need += WeightRows.bytes(l.wT());
         Runtime rt = Runtime.getRuntime();

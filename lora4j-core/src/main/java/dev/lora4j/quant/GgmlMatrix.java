@@ -101,7 +101,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
     private void q8_0(long o, float[] dst, int at, boolean simd) {
         float d = half(data, o);
         int j = 0;
-        if (simd) for (; j < 32; j += L) bytes(data, o + 2 + j).mul(d).intoArray(dst, at + j);
+        if (simd) for (; j < 32; j += QuantVectors.L) QuantVectors.bytes(data, o + 2 + j).mul(d).intoArray(dst, at + j);
         for (; j < 32; j++) dst[at + j] = data.get(ValueLayout.JAVA_BYTE, o + 2 + j) * d;
     }
 
@@ -109,9 +109,9 @@ public final class GgmlMatrix extends QuantizedMatrix {
         float d = half(data, o);
         int j = 0;
         if (simd) {
-            for (; j < 16; j += L) {
-                nibbles(data, o + 2 + j, false).sub(8f).mul(d).intoArray(dst, at + j);
-                nibbles(data, o + 2 + j, true).sub(8f).mul(d).intoArray(dst, at + 16 + j);
+            for (; j < 16; j += QuantVectors.L) {
+                QuantVectors.nibbles(data, o + 2 + j, false).sub(8f).mul(d).intoArray(dst, at + j);
+                QuantVectors.nibbles(data, o + 2 + j, true).sub(8f).mul(d).intoArray(dst, at + 16 + j);
             }
         }
         for (; j < 16; j++) {

@@ -54,7 +54,7 @@ public final class Int8Matrix extends QuantizedMatrix {
         float s = scales[r];
         long base = (long) r * cols() + c;
         int i = 0;
-        if (simd) for (; i + L <= n; i += L) bytes(values, base + i).mul(s).intoArray(dst, off + i);
+        if (simd) for (; i + QuantVectors.L <= n; i += QuantVectors.L) QuantVectors.bytes(values, base + i).mul(s).intoArray(dst, off + i);
         for (; i < n; i++) dst[off + i] = values.get(java.lang.foreign.ValueLayout.JAVA_BYTE, base + i) * s;
     }
 

@@ -1,7 +1,5 @@
 package dev.lora4j.quant;
 
-import jdk.incubator.vector.FloatVector;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -24,7 +22,6 @@ public final class Nf4Matrix extends QuantizedMatrix {
             0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
     static final float[] DYNAMIC = dynamicMap();
     static final int GROUP = 256;
-    private static final FloatVector LEVELS_VECTOR = L == 16 ? FloatVector.fromArray(S, LEVELS, 0) : null;
 
     private final MemorySegment codes;   // (rows · cols / 2) bytes
     private final byte[] absmaxCodes;    // one a block
@@ -155,10 +152,10 @@ public final class Nf4Matrix extends QuantizedMatrix {
             long b = first + i, o = b * 32;
             float a = absmax(b);
             int at = off + i * 64, j = 0;
-            if (simd && LEVELS_VECTOR != null) {
-                for (; j < 32; j += L) {
-                    nibbles(codes, o + j, false).selectFrom(LEVELS_VECTOR).mul(a).intoArray(dst, at + j);
-                    nibbles(codes, o + j, true).selectFrom(LEVELS_VECTOR).mul(a).intoArray(dst, at + 32 + j);
+            if (simd && QuantVectors.NF4_LEVELS != null) {
+                for (; j < 32; j += QuantVectors.L) {
+                    QuantVectors.nibbles(codes, o + j, false).selectFrom(QuantVectors.NF4_LEVELS).mul(a).intoArray(dst, at + j);
+                    QuantVectors.nibbles(codes, o + j, true).selectFrom(QuantVectors.NF4_LEVELS).mul(a).intoArray(dst, at + 32 + j);
                 }
             }
             for (; j < 32; j++) {

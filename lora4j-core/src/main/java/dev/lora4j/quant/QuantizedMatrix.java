@@ -1,11 +1,5 @@
 package dev.lora4j.quant;
 
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -18,12 +12,9 @@ import java.nio.ByteOrder;
  *
  * <p>Every format has two decoders, the Vector API one and its scalar twin; both compute each value by
  * the format's definition with the same float32 operations in the same order, so they agree bit for bit.
+ * Callers choose (the kernels pass {@code Kernels.SIMD}); the vector classes load only when asked for.
  */
 public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, GgmlMatrix {
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    static final int L = S.length();
-    /** Bytes that widen into one float vector; vector decoding needs at least 8 lanes. */
-    static final VectorSpecies<Byte> BYTES = L >= 8 ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
     static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -80,7 +71,7 @@ public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, Ggml
     public final void dequantize(int r, int c, float[] dst, int off, int n, boolean simd) {
         int bs = type().blockSize;
         if (r < 0 || r >= rows || c < 0 || n < 0 || c + n > cols) throw new IndexOutOfBoundsException("row " + r + " [" + c + ", " + (c + n) + ") of " + rows + "x" + cols);
-        if (c % bs == 0 && n % bs == 0) decode(r, c / bs, n / bs, dst, off, simd && BYTES != null);
+        if (c % bs == 0 && n % bs == 0) decode(r, c / bs, n / bs, dst, off, simd && QuantVectors.AVAILABLE);
         else for (int i = 0; i < n; i++) dst[off + i] = element(r, c + i);
     }
 
@@ -89,18 +80,6 @@ public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, Ggml
 
     /** Element (r, c) by the format's definition. */
     abstract float element(int r, int c);
-
-    /** L int8 values at a byte offset, widened to fp32. */
-    static FloatVector bytes(MemorySegment s, long at) {
-        return (FloatVector) ByteVector.fromMemorySegment(BYTES, s, at, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, S, 0);
-    }
-
-    /** The low (high = false) or high 4-bit halves of L bytes at a byte offset, as fp32 in 0..15. */
-    static FloatVector nibbles(MemorySegment s, long at, boolean high) {
-        ByteVector v = ByteVector.fromMemorySegment(BYTES, s, at, ByteOrder.LITTLE_ENDIAN);
-        v = high ? v.lanewise(VectorOperators.LSHR, 4) : v.and((byte) 0x0f);
-        return (FloatVector) v.convertShape(VectorOperators.B2F, S, 0);
-    }
 
     static float half(MemorySegment s, long at) {
         return Float.float16ToFloat(s.get(U16, at));

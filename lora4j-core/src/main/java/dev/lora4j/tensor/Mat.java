@@ -1,5 +1,7 @@
 package dev.lora4j.tensor;
 
+import dev.lora4j.quant.QuantizedMatrix;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -13,14 +15,25 @@ import java.nio.ByteOrder;
  * <p>Elements are fp32, or bf16 in a segment (a bf16 checkpoint's weights, kept as stored: half the
  * memory and half the bytes a decode step reads). Reads widen bf16 to fp32 exactly, so results do
  * not depend on which of the two a weight is kept in.
+ *
+ * <p>A frozen weight may instead be a {@link QuantizedMatrix} ({@code quant}; element index
+ * {@code r·cols + c} of its rows): reads dequantize it, and the kernels dequantize the spans they pack.
  */
-public record Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride, DType dtype) {
+public record Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride, DType dtype,
+                  QuantizedMatrix quant) {
 
     public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     public Mat {
         if (dtype != DType.F32 && (dtype != DType.BF16 || segment == null))
             throw new IllegalArgumentException("a matrix holds fp32, or bf16 in a segment; not " + dtype + (segment == null ? " in an array" : ""));
+        if ((array != null ? 1 : 0) + (segment != null ? 1 : 0) + (quant != null ? 1 : 0) != 1)
+            throw new IllegalArgumentException("a matrix views exactly one of an array, a segment and a quantized weight");
+    }
+
+    /** A matrix of the given dtype over an array or a segment. */
+    public Mat(float[] array, MemorySegment segment, long offset, int rows, int cols, int rowStride, int colStride, DType dtype) {
+        this(array, segment, offset, rows, cols, rowStride, colStride, dtype, null);
     }
 
     /** An fp32 matrix. */
@@ -47,13 +60,18 @@ public record Mat(float[] array, MemorySegment segment, long offset, int rows, i
         return new Mat(null, s, offset, rows, cols, cols, 1, dtype);
     }
 
+    /** A quantized weight as its (rows, cols) matrix. */
+    public static Mat of(QuantizedMatrix q) {
+        return new Mat(null, null, 0, q.rows(), q.cols(), q.cols(), 1, DType.F32, q);
+    }
+
     /** Rows [from, from + count) of this matrix, a view. */
     public Mat rows(int from, int count) {
-        return new Mat(array, segment, offset + (long) from * rowStride, count, cols, rowStride, colStride, dtype);
+        return new Mat(array, segment, offset + (long) from * rowStride, count, cols, rowStride, colStride, dtype, quant);
     }
 
     public Mat t() {
-        return new Mat(array, segment, offset, cols, rows, colStride, rowStride, dtype);
+        return new Mat(array, segment, offset, cols, rows, colStride, rowStride, dtype, quant);
     }
 
     public boolean bf16() {
@@ -67,6 +85,7 @@ public record Mat(float[] array, MemorySegment segment, long offset, int rows, i
     /** The element at element index idx of the storage. */
     public float at(long idx) {
         if (array != null) return array[(int) idx];
+        if (quant != null) return quant.get((int) (idx / quant.cols()), (int) (idx % quant.cols()));
         return bf16() ? DType.bf16At(segment, idx) : segment.getAtIndex(F32, idx);
     }
 
@@ -74,6 +93,7 @@ public record Mat(float[] array, MemorySegment segment, long offset, int rows, i
     public void copyRow(int i, int j, float[] dst, int dstOff, int n) {
         long idx = offset + (long) i * rowStride + j;
         if (array != null) System.arraycopy(array, (int) idx, dst, dstOff, n);
+        else if (quant != null) quant.dequantize((int) (idx / quant.cols()), (int) (idx % quant.cols()), dst, dstOff, n, false);
         else if (bf16()) for (int q = 0; q < n; q++) dst[dstOff + q] = DType.bf16At(segment, idx + q);
         else MemorySegment.copy(segment, F32, idx * 4, dst, dstOff, n);
     }

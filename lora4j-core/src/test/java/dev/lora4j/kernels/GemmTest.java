@@ -33,6 +33,44 @@ class GemmTest {
         return out.stream();
     }
 
+    /**
+     * A quantized weight W (out, in) as B = Wᵀ (the forward pass: panels packed from W's rows) and as
+     * B = W (backward), against the scalar twin over the same dequantizing view; and a decode step of a
+     * few rows ({@link QuantGemv}). Shapes cross KC (768) and NC (3072) and end in partial panels.
+     */
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @MethodSource("quantizedShapes")
+    void quantizedWeightsMatchScalar(dev.lora4j.quant.QuantType type, int m, int in, int out) {
+        float[] w = random(out * in, 4);
+        var q = dev.lora4j.quant.QuantizedMatrix.quantize(type, out, in, (r, dst) -> System.arraycopy(w, r * in, dst, 0, in));
+        Mat wq = Mat.of(q);
+        for (boolean backward : new boolean[] {false, true}) {
+            int k = backward ? out : in, n = backward ? in : out;
+            Mat a = Mat.of(random(m * k, 5), 0, m, k), b = backward ? wq : wq.t();
+            float[] c1 = new float[m * n], c2 = new float[m * n];
+            Gemm.matmul(a, b, c1, 0, n, false);
+            ScalarGemm.matmul(a, b, c2, 0, n, false);
+            for (int i = 0; i < c1.length; i++)
+                assertThat(c1[i]).as("%s element %d", backward ? "backward" : "forward", i).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(1e-6f * k));
+        }
+        int rows = Math.min(m, 5);
+        Mat a = Mat.of(random(rows * in, 6), 0, rows, in);
+        float[] c1 = random(rows * out, 7), c2 = c1.clone();
+        QuantGemv.multiply(a, q, c1, 0, out, true);
+        ScalarGemm.matmul(a, wq.t(), c2, 0, out, true);
+        for (int i = 0; i < c1.length; i++) assertThat(c1[i]).as("decode element %d", i).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(1e-6f * in));
+    }
+
+    static Stream<Arguments> quantizedShapes() {
+        List<Arguments> out = new ArrayList<>();
+        for (var t : List.of(dev.lora4j.quant.QuantType.INT8, dev.lora4j.quant.QuantType.NF4, dev.lora4j.quant.QuantType.Q8_0, dev.lora4j.quant.QuantType.Q4_0)) {
+            out.add(Arguments.of(t, 30, 64, 70));
+            out.add(Arguments.of(t, 100, 896, 3100));
+        }
+        out.add(Arguments.of(dev.lora4j.quant.QuantType.INT8, 13, 50, 9));
+        return out.stream();
+    }
+
     static float[] random(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         float[] a = new float[n];
