@@ -41,6 +41,8 @@ final class EvalCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Mixin
     ThreadsOption threads = new ThreadsOption();
+    @picocli.CommandLine.Mixin
+    QuantizeOption quantize = new QuantizeOption();
 
     @Option(names = "--chat-template", paramLabel = "FILE", description = "Jinja chat template for \"messages\" data, instead of tokenizer_config.json's.")
     Path chatTemplate;
@@ -63,7 +65,7 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--seq-len", seqLen);
         Options.positive("--batch-size", batchSize);
         threads.apply();
-        try (Transformer m = Transformer.load(model)) {
+        try (Transformer m = dev.lora4j.model.Quantization.load(model, quantize.type(), r -> System.err.println(r.describe()))) {
             TokenDataset read = TokenDataset.read(data, m.config().vocabSize(), skipBadLines, dev.lora4j.data.TextEncoder.ofModel(model, chatTemplate).withAppendEos(!noEos));
             if (read.skipped() > 0) System.err.println(data + ": " + read.skipped() + " bad lines skipped");
             int maxPos = m.config().maxPositions();

@@ -76,6 +76,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Mixin
     ThreadsOption threads = new ThreadsOption();
+    @picocli.CommandLine.Mixin
+    QuantizeOption quantize = new QuantizeOption();
 
     @Option(names = "--json", description = "End stdout with one JSON object: ids (the new token ids).")
     boolean json;
@@ -106,7 +108,8 @@ final class GenerateCommand implements Callable<Integer> {
         for (String text : prompt) requests.add(TextGenerator.Request.text(text));
         if (route != null && route.size() != requests.size())
             throw new Lora4jException("--route names " + route.size() + " adapters for " + requests.size() + " prompts");
-        try (TextGenerator g = TextGenerator.builder(model).chatTemplate(chatTemplate).build()) {
+        try (TextGenerator g = TextGenerator.builder(model).chatTemplate(chatTemplate).quantize(quantize.type())
+                .onQuantized(r -> System.err.println(r.describe())).build()) {
             if ((!prompt.isEmpty() || chat) && g.tokenizer() == null)
                 throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
             if (chat && g.chatTemplate() == null)

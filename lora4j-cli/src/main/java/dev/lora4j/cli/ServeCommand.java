@@ -50,11 +50,13 @@ final class ServeCommand implements Callable<Integer> {
     long requestTimeout;
     @picocli.CommandLine.Mixin
     ThreadsOption threads = new ThreadsOption();
+    @picocli.CommandLine.Mixin
+    QuantizeOption quantize = new QuantizeOption();
 
     @Override
     public Integer call() throws InterruptedException {
         threads.apply();
-        ServeOptions.Builder b = ServeOptions.builder(model).chatTemplate(chatTemplate).adapterRoots(adapterDirs).servedModelName(servedModelName)
+        ServeOptions.Builder b = ServeOptions.builder(model).chatTemplate(chatTemplate).quantize(quantize.type()).adapterRoots(adapterDirs).servedModelName(servedModelName)
                 .host(host).port(port).apiKey(apiKey != null ? apiKey : System.getenv("LORA4J_API_KEY")).maxBatch(maxBatch).maxQueue(maxQueue)
                 .maxLoadedAdapters(maxLoadedAdapters).maxSequenceLength(maxSeqLen).maxBodyBytes(maxBodyBytes);
         if (requestTimeout < 1 || requestTimeout > 86_400) throw new Lora4jException("--request-timeout must be in [1, 86400] seconds, got " + requestTimeout);

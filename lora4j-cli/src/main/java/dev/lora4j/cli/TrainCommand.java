@@ -144,6 +144,8 @@ public final class TrainCommand implements Callable<Integer> {
     Path chatTemplate;
     @picocli.CommandLine.Mixin
     ThreadsOption threads = new ThreadsOption();
+    @picocli.CommandLine.Mixin
+    QuantizeOption quantize = new QuantizeOption();
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
@@ -237,7 +239,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .chatTemplate(given("--chat-template") ? chatTemplate : d.chatTemplate()).appendEos(given("--no-eos") ? !noEos : d.appendEos())
                 .truncation(given("--truncation") ? TokenDataset.Truncation.parse(truncation) : d.truncation()).build();
         return base.toBuilder().data(d).lora(lora.build()).train(train.build())
-                .full(given("--full") ? full : base.full()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
+                .full(given("--full") ? full : base.full()).quantize(given("--quantize") ? quantize.type() : base.quantize()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
     }
 
     /** A --config file: the options object of a trainer_state.json, or that whole file. */

@@ -110,6 +110,8 @@ public final class TextGenerator implements AutoCloseable {
     public static final class Builder {
         private final Path modelDir;
         private Path chatTemplate;
+        private dev.lora4j.quant.QuantType quantize;
+        private java.util.function.Consumer<dev.lora4j.model.Quantization.Report> onQuantized = r -> {};
         private final Map<String, Path> adapters = new LinkedHashMap<>();
 
         private Builder(Path modelDir) {
@@ -122,6 +124,18 @@ public final class TextGenerator implements AutoCloseable {
             return this;
         }
 
+        /** Quantize the frozen base at load (int8 or nf4; null, the default, keeps the weights as stored). */
+        public Builder quantize(dev.lora4j.quant.QuantType type) {
+            quantize = type;
+            return this;
+        }
+
+        /** Where the quantization's report goes (nowhere by default). */
+        public Builder onQuantized(java.util.function.Consumer<dev.lora4j.model.Quantization.Report> report) {
+            onQuantized = report;
+            return this;
+        }
+
         /** A PEFT adapter directory to load under a name. */
         public Builder adapter(String name, Path dir) {
             if (adapters.put(name, dir) != null) throw new Lora4jException("an adapter named '" + name + "' is given twice");
@@ -129,7 +143,7 @@ public final class TextGenerator implements AutoCloseable {
         }
 
         public TextGenerator build() {
-            Transformer base = Transformer.load(modelDir);
+            Transformer base = dev.lora4j.model.Quantization.load(modelDir, quantize, onQuantized);
             try {
                 TextGenerator g = new TextGenerator(modelDir, base, chatTemplate);
                 adapters.forEach(g::loadAdapter);

@@ -32,6 +32,23 @@ public final class Quantization {
 
     private Quantization() {}
 
+    /**
+     * Loads a checkpoint, quantized when {@code type} is not null (the report goes to {@code report});
+     * the model is closed again if quantizing fails.
+     */
+    public static Transformer load(java.nio.file.Path dir, QuantType type, java.util.function.Consumer<Report> report) {
+        Transformer t = Transformer.load(dir);
+        if (type == null) return t;
+        try {
+            Result r = apply(t, type);
+            report.accept(r.report());
+            return r.model();
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
     public static Result apply(Transformer model, QuantType type) {
         List<Linear> linears = new ArrayList<>();
         for (Block b : model.blocks())

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.quant.QuantType;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,6 +34,7 @@ public final class OptionsJson {
         j.put("out", o.out().toString());
         j.put("full", o.full());
         j.put("init_adapter", o.initAdapter() == null ? null : o.initAdapter().toString());
+        j.put("quantize", o.quantize() == null ? null : o.quantize().label);
         DataConfig d = o.data();
         ObjectNode data = j.putObject("data");
         data.put("train", d.train().toString());
@@ -110,13 +112,20 @@ public final class OptionsJson {
     }
 
     private static TrainOptions readOptions(JsonNode j, String where) {
-        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "data", "lora", "train"));
+        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "train"));
         Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template", "append_eos", "truncation"));
         DataConfig data = DataConfig.builder(d.path("train", null)).eval(d.path("eval", null)).evalSplit(d.number("eval_split", 0))
                 .pack(d.bool("pack", false)).skipBadLines(d.bool("skip_bad_lines", false)).chatTemplate(d.path("chat_template", null))
                 .appendEos(d.bool("append_eos", true)).truncation(dev.lora4j.data.TokenDataset.Truncation.parse(d.text("truncation", "right"))).build();
         return new TrainOptions(f.path("model", null), f.path("out", null), data, readLora(f.object("lora", LORA_FIELDS)),
-                f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)));
+                f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)), quantize(f.text("quantize", null), where));
+    }
+
+    private static QuantType quantize(String name, String where) {
+        if (name == null) return null;
+        QuantType t = QuantType.ofOption(name);
+        if (t == null) throw new Lora4jException(where + ": \"quantize\" must be \"int8\" or \"nf4\", not \"" + name + "\"");
+        return t;
     }
 
     private static final Set<String> LORA_FIELDS = Set.of("r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_is_regex",

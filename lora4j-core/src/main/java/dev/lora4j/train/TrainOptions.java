@@ -2,6 +2,7 @@ package dev.lora4j.train;
 
 import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.quant.QuantType;
 
 import java.nio.file.Path;
 
@@ -18,8 +19,10 @@ import java.nio.file.Path;
  * @param full        full fine-tuning: every weight trained, out receives a complete checkpoint
  * @param initAdapter start from this PEFT adapter (its r, alpha and targets) instead of fresh adapters, or null
  * @param train       optimizer, schedule, batches and cadences
+ * @param quantize    the frozen base quantized at load (QLoRA: int8 or nf4), or null for the weights as stored
  */
-public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lora, boolean full, Path initAdapter, TrainConfig train) {
+public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lora, boolean full, Path initAdapter, TrainConfig train,
+                           QuantType quantize) {
 
     public TrainOptions {
         if (model == null) throw new Lora4jException("--model must be given");
@@ -30,6 +33,9 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (full && initAdapter != null) throw new Lora4jException("--full trains every weight; it cannot start from --init-adapter");
         if (full && train != null && train.optimizer().loraplusLrRatio() != 1)
             throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --full trains no adapter");
+        if (full && quantize != null) throw new Lora4jException("--quantize freezes the base in " + quantize.label + "; --full trains every weight");
+        if (quantize != null && quantize != QuantType.INT8 && quantize != QuantType.NF4)
+            throw new Lora4jException("--quantize takes int8 or nf4, not " + quantize.label);
     }
 
     /**
@@ -46,7 +52,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
     }
 
     public Builder toBuilder() {
-        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train);
+        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize);
     }
 
     public static final class Builder {
@@ -55,6 +61,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         private LoraConfig lora = LoraConfig.builder().build();
         private boolean full;
         private TrainConfig train = TrainConfig.builder().build();
+        private QuantType quantize;
 
         private Builder() {}
 
@@ -93,8 +100,14 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
             return this;
         }
 
+        /** Quantize the frozen base at load (int8 or nf4), or null (the default) for the weights as stored. */
+        public Builder quantize(QuantType v) {
+            quantize = v;
+            return this;
+        }
+
         public TrainOptions build() {
-            return new TrainOptions(model, out, data, lora, full, initAdapter, train);
+            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize);
         }
     }
 }

@@ -14,6 +14,7 @@ import dev.lora4j.io.SafeTensors;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.model.Quantization;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.tensor.DType;
 import dev.lora4j.tensor.Tensor;
@@ -124,11 +125,11 @@ public final class TrainingRun {
             if (resumeFrom == null) refuseEarlierRun();
             Path weights = o.full() && resumeFrom != null ? resumeFrom : o.model(); // a full fine-tuning checkpoint is a complete model
             if (resumeFrom != null) {
-                try (OwnedDirectory owned = OwnedDirectory.lock(o.out(), "train"); Transformer base = Transformer.load(weights)) {
+                try (OwnedDirectory owned = OwnedDirectory.lock(o.out(), "train"); Transformer base = loadBase(weights)) {
                     return trainIn(owned, prepare(base, resumeFrom));
                 }
             }
-            try (Transformer base = Transformer.load(weights)) {
+            try (Transformer base = loadBase(weights)) {
                 Prepared p = prepare(base, null);
                 try (OwnedDirectory owned = OwnedDirectory.claim(o.out(), "train", replaceEarlierRun, "--out")) {
                     return trainIn(owned, p);
@@ -140,6 +141,10 @@ public final class TrainingRun {
         } finally {
             listener.onClose();
         }
+    }
+
+    private Transformer loadBase(Path weights) {
+        return Quantization.load(weights, o.quantize(), r -> progress.println(r.describe()));
     }
 
     private Result trainIn(OwnedDirectory owned, Prepared p) throws IOException {

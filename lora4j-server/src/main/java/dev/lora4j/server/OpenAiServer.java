@@ -72,7 +72,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     private OpenAiServer(ServeOptions options) {
         this.options = options;
-        this.generator = TextGenerator.builder(options.model()).chatTemplate(options.chatTemplate()).build();
+        this.generator = TextGenerator.builder(options.model()).chatTemplate(options.chatTemplate()).quantize(options.quantize()).build();
         try {
             adapters = new AdapterRegistry(generator, options.adapterRoots(), options.maxLoadedAdapters());
             options.adapters().forEach(adapters::register);

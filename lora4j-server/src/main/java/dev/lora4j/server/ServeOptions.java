@@ -13,6 +13,7 @@ import java.util.Map;
  *
  * @param model              the base model directory
  * @param chatTemplate       a Jinja file replacing the model's chat template, or null
+ * @param quantize           the base quantized at load (int8 or nf4), or null for the weights as stored
  * @param adapters           adapters served from the start, by name
  * @param adapterRoots       directories under which /v1/load_lora_adapter may load adapters (none: loading refused)
  * @param servedModelName    the base's name in the API (default: the model directory's name)
@@ -28,7 +29,7 @@ import java.util.Map;
  */
 public record ServeOptions(Path model, Path chatTemplate, Map<String, Path> adapters, List<Path> adapterRoots, String servedModelName,
                            String host, int port, String apiKey, int maxBatch, int maxQueue, int maxLoadedAdapters,
-                           int maxSequenceLength, int maxBodyBytes, Duration requestTimeout) {
+                           int maxSequenceLength, int maxBodyBytes, Duration requestTimeout, dev.lora4j.quant.QuantType quantize) {
     public ServeOptions {
         if (model == null) throw new Lora4jException("--model must be given");
         adapters = Map.copyOf(adapters == null ? Map.of() : adapters);
@@ -57,6 +58,7 @@ public record ServeOptions(Path model, Path chatTemplate, Map<String, Path> adap
     public static final class Builder {
         private final Path model;
         private Path chatTemplate;
+        private dev.lora4j.quant.QuantType quantize;
         private final Map<String, Path> adapters = new LinkedHashMap<>();
         private List<Path> adapterRoots = List.of();
         private String servedModelName, host = "127.0.0.1", apiKey;
@@ -65,6 +67,11 @@ public record ServeOptions(Path model, Path chatTemplate, Map<String, Path> adap
 
         private Builder(Path model) {
             this.model = model;
+        }
+
+        public Builder quantize(dev.lora4j.quant.QuantType v) {
+            quantize = v;
+            return this;
         }
 
         public Builder chatTemplate(Path v) {
@@ -134,7 +141,7 @@ public record ServeOptions(Path model, Path chatTemplate, Map<String, Path> adap
 
         public ServeOptions build() {
             return new ServeOptions(model, chatTemplate, adapters, adapterRoots, servedModelName, host, port, apiKey, maxBatch, maxQueue,
-                    maxLoadedAdapters, maxSequenceLength, maxBodyBytes, requestTimeout);
+                    maxLoadedAdapters, maxSequenceLength, maxBodyBytes, requestTimeout, quantize);
         }
     }
 }
