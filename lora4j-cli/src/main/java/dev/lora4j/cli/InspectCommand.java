@@ -63,15 +63,15 @@ final class InspectCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "parameters   %,d%n", m.parameterCount());
             Map<String, Long> dtypes = new TreeMap<>();
             Map<String, SafeTensors.Entry> all = new TreeMap<>();
-            for (SafeTensors f : m.source().files())
+            for (SafeTensors f : files(m))
                 for (SafeTensors.Entry e : f.entries().values()) {
                     dtypes.merge(e.dtype().name(), e.numel(), Long::sum);
                     all.put(e.name(), e);
                 }
             StringBuilder sb = new StringBuilder();
             dtypes.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ", ").append(k).append(String.format(Locale.ROOT, " %,d", v)));
-            System.out.printf(Locale.ROOT, "dtypes       %s (%d tensors in %d file%s)%n", sb, all.size(), m.source().files().size(),
-                    m.source().files().size() == 1 ? "" : "s");
+            System.out.printf(Locale.ROOT, "dtypes       %s (%d tensors in %d file%s)%n", sb, all.size(), files(m).size(),
+                    files(m).size() == 1 ? "" : "s");
             if (!noTensors) {
                 int w = all.keySet().stream().mapToInt(String::length).max().orElse(4);
                 System.out.printf(Locale.ROOT, "%n%-" + w + "s  %-5s  %-16s  %s%n", "tensor", "dtype", "shape", "elements");
@@ -80,6 +80,11 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The safetensors files of a checkpoint directory (none for a GGUF file). */
+    private static java.util.List<SafeTensors> files(Transformer m) {
+        return m.source() instanceof dev.lora4j.io.ModelFiles mf ? mf.files() : java.util.List.of();
     }
 
     private void printJson(Transformer m, ModelConfig c) throws com.fasterxml.jackson.core.JsonProcessingException {
@@ -94,7 +99,7 @@ final class InspectCommand implements Callable<Integer> {
         var dtypes = o.putObject("dtypes");
         var tensors = o.putArray("tensors");
         Map<String, SafeTensors.Entry> all = new TreeMap<>();
-        for (SafeTensors f : m.source().files()) all.putAll(f.entries());
+        for (SafeTensors f : files(m)) all.putAll(f.entries());
         Map<String, Long> byDtype = new TreeMap<>();
         for (SafeTensors.Entry e : all.values()) {
             byDtype.merge(e.dtype().name(), e.numel(), Long::sum);

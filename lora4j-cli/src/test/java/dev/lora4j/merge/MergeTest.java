@@ -53,7 +53,7 @@ class MergeTest {
             assertThat(logits(lora.base())).as("unmerge: the base is exactly W0").containsExactly(base0);
             assertThat(withAdapter).isNotEqualTo(base0);
             // every tensor an adapter does not target is bit-identical
-            ModelFiles ck = b.source();
+            ModelFiles ck = (ModelFiles) b.source();
             try (SafeTensors m = SafeTensors.open(out.resolve("model.safetensors"))) {
                 assertThat(m.entries().keySet()).containsExactlyElementsOf(ck.names());
                 java.util.Set<String> targeted = new java.util.HashSet<>();

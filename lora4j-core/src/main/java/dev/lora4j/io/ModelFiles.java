@@ -18,7 +18,7 @@ import java.util.Set;
  * A Hugging Face checkpoint directory: config.json plus model.safetensors, or shards listed by
  * model.safetensors.index.json. Tensors are looked up by name across shards and stay memory-mapped.
  */
-public final class ModelFiles implements AutoCloseable {
+public final class ModelFiles implements WeightSource {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
@@ -96,10 +96,12 @@ public final class ModelFiles implements AutoCloseable {
         }
     }
 
+    @Override
     public Path dir() {
         return dir;
     }
 
+    @Override
     public JsonNode config() {
         return config;
     }
@@ -108,6 +110,7 @@ public final class ModelFiles implements AutoCloseable {
         return byName.keySet();
     }
 
+    @Override
     public boolean has(String name) {
         return byName.containsKey(name);
     }
@@ -137,6 +140,7 @@ public final class ModelFiles implements AutoCloseable {
     }
 
     /** The tensor, checked to have exactly the expected shape. */
+    @Override
     public Tensor tensor(String name, int... shape) {
         SafeTensors.Entry e = entry(name);
         if (!java.util.Arrays.equals(e.shape(), shape))
@@ -149,6 +153,7 @@ public final class ModelFiles implements AutoCloseable {
      * The first NaN or infinite weight, as "tensor[index] = value", or null when every weight is finite.
      * One pass over the files (what one decoded token reads anyway), in 64k-element chunks.
      */
+    @Override
     public String firstNonFinite() {
         float[] chunk = new float[1 << 16];
         for (String name : names()) {

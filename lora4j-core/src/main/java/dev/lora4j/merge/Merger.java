@@ -119,7 +119,8 @@ public final class Merger {
                 weights.add(w.weight());
             }
             Map<String, float[]> merged = mergedWeights(base, adapters, weights);
-            ModelFiles ck = base.source();
+            if (!(base.source() instanceof ModelFiles ck))
+                throw new Lora4jException(modelDir + ": merge writes a Hugging Face checkpoint from one; for a GGUF model use export-gguf --adapter");
             AtomicFiles.writeDirectory(out, dir -> {
                 writeWeights(ck, merged, forced, dir);
                 copyOtherFiles(ck.dir(), dir, forced);

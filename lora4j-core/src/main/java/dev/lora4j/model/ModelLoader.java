@@ -2,6 +2,7 @@ package dev.lora4j.model;
 
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.ModelFiles;
+import dev.lora4j.io.WeightSource;
 import dev.lora4j.model.ModelConfig.Rotary;
 import dev.lora4j.tensor.Tensor;
 
@@ -19,9 +20,13 @@ final class ModelLoader {
     private ModelLoader() {}
 
     static Transformer load(Path dir) {
-        ModelFiles ck = ModelFiles.open(dir);
+        return load(ModelFiles.open(dir), dir.resolve("config.json"));
+    }
+
+    /** A model from any weight source (closed again if loading fails); {@code configPath} names its configuration in messages. */
+    static Transformer load(WeightSource ck, Path configPath) {
         try {
-            ModelConfig c = ModelConfig.parse(dir.resolve("config.json"), ck.config());
+            ModelConfig c = ModelConfig.parse(configPath, ck.config());
             return switch (c.modelType()) {
                 case "gpt2" -> gpt2(ck, c);
                 default -> llama(ck, c);
@@ -32,7 +37,7 @@ final class ModelLoader {
         }
     }
 
-    private static Transformer gpt2(ModelFiles ck, ModelConfig c) {
+    private static Transformer gpt2(WeightSource ck, ModelConfig c) {
         String file = ck.has("transformer.wte.weight") ? "transformer." : "";
         int C = c.dim(), F = c.hidden();
         Tensor wte = ck.tensor(file + "wte.weight", c.vocabSize(), C);
@@ -49,7 +54,7 @@ final class ModelLoader {
         return new Transformer(c, wte, wpe, blocks, norm(ck, c, file + "ln_f", true), wte, ck);
     }
 
-    private static Transformer llama(ModelFiles ck, ModelConfig c) {
+    private static Transformer llama(WeightSource ck, ModelConfig c) {
         int C = c.dim(), F = c.hidden(), q = c.heads() * c.headDim(), kv = c.kvHeads() * c.headDim();
         var json = ck.config();
         boolean qkvBias = c.modelType().equals("qwen2") || json.path("attention_bias").asBoolean(false);
@@ -80,24 +85,24 @@ final class ModelLoader {
     }
 
     /** nn.Linear: weight (out, in). */
-    private static Linear linear(ModelFiles ck, String name, int in, int out, boolean bias) {
+    private static Linear linear(WeightSource ck, String name, int in, int out, boolean bias) {
         Tensor w = ck.tensor(name + ".weight", out, in);
         float[] b = bias ? ck.tensor(name + ".bias", out).toArray() : null;
         return new Linear(name, w, b, in, out, false);
     }
 
     /** GPT-2's Conv1D: weight (in, out), always with a bias. */
-    private static Linear conv1d(ModelFiles ck, String fileName, String moduleName, int in, int out) {
+    private static Linear conv1d(WeightSource ck, String fileName, String moduleName, int in, int out) {
         Tensor w = ck.tensor(fileName + ".weight", in, out);
         return new Linear(moduleName, w, ck.tensor(fileName + ".bias", out).toArray(), in, out, true);
     }
 
     /** Qwen3's RMSNorm over one head of q or k: weights (D), the model's eps. */
-    private static Norm headNorm(ModelFiles ck, ModelConfig c, String name) {
+    private static Norm headNorm(WeightSource ck, ModelConfig c, String name) {
         return new Norm(name, c.norm(), ck.tensor(name + ".weight", c.headDim()).toArray(), null);
     }
 
-    private static Norm norm(ModelFiles ck, ModelConfig c, String name, boolean bias) {
+    private static Norm norm(WeightSource ck, ModelConfig c, String name, boolean bias) {
         float[] w = ck.tensor(name + ".weight", c.dim()).toArray();
         float[] b = bias ? ck.tensor(name + ".bias", c.dim()).toArray() : null;
         return new Norm(name, c.norm(), w, b);

@@ -1,7 +1,7 @@
 package dev.lora4j.model;
 
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.ModelFiles;
+import dev.lora4j.io.WeightSource;
 import dev.lora4j.kernels.Kernels;
 import dev.lora4j.kernels.WeightRows;
 import dev.lora4j.tensor.Mat;
@@ -29,19 +29,19 @@ public final class Transformer implements AutoCloseable {
     private final List<Block> blocks;
     private final Norm finalNorm;
     private final Tensor head;              // (V, C); the token embedding itself when tied
-    private final ModelFiles source;        // keeps the mapping alive; null for in-memory models
+    private final WeightSource source;        // keeps the mapping alive; null for in-memory models
     private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
 
     /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */
     public record EmbeddingGrads(float[] token, float[] position, float[] head) {}
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
-                       Norm finalNorm, Tensor head, ModelFiles source) {
+                       Norm finalNorm, Tensor head, WeightSource source) {
         this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, null);
     }
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
-                       Norm finalNorm, Tensor head, ModelFiles source, EmbeddingGrads grads) {
+                       Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -81,7 +81,7 @@ public final class Transformer implements AutoCloseable {
         return head;
     }
 
-    public ModelFiles source() {
+    public WeightSource source() {
         return source;
     }
 
