@@ -20,6 +20,8 @@ final class ModelLoader {
     private ModelLoader() {}
 
     static Transformer load(Path dir) {
+        if (java.nio.file.Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".gguf"))
+            return load(dev.lora4j.io.gguf.GgufWeights.open(dir), dir);
         return load(ModelFiles.open(dir), dir.resolve("config.json"));
     }
 

@@ -52,7 +52,7 @@ public final class Transformer implements AutoCloseable {
         this.grads = grads;
     }
 
-    /** Loads a Hugging Face checkpoint directory (config.json + safetensors). */
+    /** Loads a Hugging Face checkpoint directory (config.json + safetensors), or a GGUF file of the llama architecture. */
     public static Transformer load(Path dir) {
         return ModelLoader.load(dir);
     }

@@ -74,7 +74,8 @@ public final class GgmlMatrix extends QuantizedMatrix {
         return data.byteSize();
     }
 
-    MemorySegment data() {
+    /** The blocks, as a GGUF file stores them. */
+    public MemorySegment data() {
         return data;
     }
 

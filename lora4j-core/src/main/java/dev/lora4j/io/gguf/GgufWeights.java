@@ -1,0 +1,147 @@
+package dev.lora4j.io.gguf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.io.WeightSource;
+import dev.lora4j.quant.GgmlMatrix;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * A GGUF model of llama.cpp's "llama" architecture read as a Hugging Face Llama checkpoint: its
+ * metadata becomes config.json's fields, its tensors answer to HF names. F32 and BF16 tensors and the
+ * quantized ones (Q8_0, Q4_0, Q4_K, Q6_K) are read in place from the mapping; F16 ones are widened to
+ * fp32 on the heap (lora4j computes in fp32 and keeps no F16 weights). q and k come back to HF's row
+ * order: their rows are copied once, in the file's own format.
+ */
+public final class GgufWeights implements WeightSource {
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final GgufFile file;
+    private final ObjectNode config;
+    private final int heads, kvHeads;
+
+    private GgufWeights(GgufFile file, ObjectNode config) {
+        this.file = file;
+        this.config = config;
+        this.heads = config.get("num_attention_heads").asInt();
+        this.kvHeads = config.get("num_key_value_heads").asInt();
+    }
+
+    public static GgufWeights open(Path path) {
+        GgufFile f = GgufFile.open(path);
+        try {
+            return new GgufWeights(f, config(f));
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /** config.json as Hugging Face would write it for this model. */
+    static ObjectNode config(GgufFile f) {
+        String arch = f.require("general.architecture", String.class);
+        if (!arch.equals("llama"))
+            throw new Lora4jException(f.path() + ": general.architecture is '" + arch + "'; lora4j reads GGUF models of the 'llama' architecture");
+        if (f.metadata().containsKey("general.type") && !"model".equals(f.metadata().get("general.type")))
+            throw new Lora4jException(f.path() + ": general.type is '" + f.metadata().get("general.type") + "', not a model (a LoRA adapter GGUF goes with --adapter)");
+        Object scaling = f.metadata().get("llama.rope.scaling.type");
+        if ((scaling != null && !"none".equals(scaling)) || f.tensors().containsKey("rope_freqs.weight"))
+            throw new Lora4jException(f.path() + ": RoPE scaling (" + (scaling != null ? scaling : "rope_freqs.weight") + ") is not read from GGUF yet");
+        ObjectNode c = new ObjectMapper().createObjectNode();
+        int dim = f.integer("llama.embedding_length"), heads = f.integer("llama.attention.head_count");
+        int kv = f.metadata().containsKey("llama.attention.head_count_kv") ? f.integer("llama.attention.head_count_kv") : heads;
+        GgufFile.TensorInfo embed = f.tensors().get("token_embd.weight");
+        if (embed == null) throw new Lora4jException(f.path() + ": missing tensor 'token_embd.weight'");
+        c.put("model_type", "llama");
+        c.put("hidden_size", dim);
+        c.put("intermediate_size", f.integer("llama.feed_forward_length"));
+        c.put("num_hidden_layers", f.integer("llama.block_count"));
+        c.put("num_attention_heads", heads);
+        c.put("num_key_value_heads", kv);
+        if (f.metadata().containsKey("llama.rope.dimension_count") && heads > 0 && f.integer("llama.rope.dimension_count") != dim / heads)
+            c.put("head_dim", f.integer("llama.rope.dimension_count"));
+        c.put("vocab_size", embed.dims()[1]);
+        c.put("max_position_embeddings", f.integer("llama.context_length"));
+        c.put("rms_norm_eps", ((Number) f.require("llama.attention.layer_norm_rms_epsilon", Number.class)).doubleValue());
+        c.put("rope_theta", f.metadata().get("llama.rope.freq_base") instanceof Number n ? n.doubleValue() : 10000.0);
+        c.put("tie_word_embeddings", !f.tensors().containsKey("output.weight"));
+        c.put("hidden_act", "silu");
+        if (f.metadata().get("tokenizer.ggml.bos_token_id") instanceof Number n) c.put("bos_token_id", n.intValue());
+        if (f.metadata().get("tokenizer.ggml.eos_token_id") instanceof Number n) c.put("eos_token_id", n.intValue());
+        return c;
+    }
+
+    public GgufFile file() {
+        return file;
+    }
+
+    @Override
+    public Path dir() {
+        return file.path();
+    }
+
+    @Override
+    public JsonNode config() {
+        return config;
+    }
+
+    @Override
+    public boolean has(String name) {
+        String g = LlamaLayout.ggufName(name);
+        return g != null && file.tensors().containsKey(g);
+    }
+
+    @Override
+    public Tensor tensor(String name, int... shape) {
+        String g = LlamaLayout.ggufName(name);
+        GgufFile.TensorInfo t = g == null ? null : file.tensors().get(g);
+        if (t == null) throw new Lora4jException(file.path() + ": missing tensor '" + (g == null ? name : g) + "' (" + name + ")");
+        long[] want = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) want[i] = shape[shape.length - 1 - i];
+        if (!Arrays.equals(t.dims(), want))
+            throw new Lora4jException(file.path() + ": tensor '" + g + "' has dims " + Arrays.toString(t.dims()) + ", expected " + Arrays.toString(want));
+        int cols = shape[shape.length - 1], rows = (int) (t.numel() / cols);
+        MemorySegment data = inHfOrder(t.data(), rows, t.type().bytes(cols), LlamaLayout.permutedHeads(name, heads, kvHeads));
+        return switch (t.type()) {
+            case F32 -> new Tensor(name, shape, data, DType.F32);
+            case BF16 -> new Tensor(name, shape, data, DType.BF16);
+            case F16 -> {
+                float[] a = new float[Math.toIntExact(t.numel())];
+                for (int i = 0; i < a.length; i++) a[i] = Float.float16ToFloat(data.getAtIndex(U16, i));
+                yield Tensor.of(name, a, shape);
+            }
+            default -> {
+                if (shape.length != 2) throw new Lora4jException(file.path() + ": tensor '" + g + "' is " + t.type() + " but not a matrix");
+                yield Tensor.quantized(name, new GgmlMatrix(t.type().quant, rows, cols, data));
+            }
+        };
+    }
+
+    /** The rows of a q or k tensor in HF's order (a heap copy); any other tensor as it lies. */
+    private static MemorySegment inHfOrder(MemorySegment data, int rows, long rowBytes, int heads) {
+        if (heads == 0) return data;
+        byte[] out = new byte[Math.toIntExact(data.byteSize())];
+        MemorySegment o = MemorySegment.ofArray(out);
+        for (int g = 0; g < rows; g++) MemorySegment.copy(data, g * rowBytes, o, LlamaLayout.hfRow(g, rows, heads) * rowBytes, rowBytes);
+        return o;
+    }
+
+    @Override
+    public String firstNonFinite() {
+        return null; // quantized blocks hold no NaN by construction; F32 weights are not scanned here
+    }
+
+    @Override
+    public void close() {
+        file.close();
+    }
+}

@@ -1,0 +1,203 @@
+package dev.lora4j.io.gguf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.TestPaths;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.LoraModel;
+import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.model.KvCache;
+import dev.lora4j.model.Transformer;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * llama.cpp itself (node-llama-cpp 3.21.1's prebuilt CPU build, reference/llamacpp) reads the GGUF files
+ * lora4j writes, and lora4j reads GGUF files it did not write (reference/gguf_fixture.py): with an F32 KV
+ * cache and flash attention off, greedy tokens are identical for F32 and F16 models, with and without an
+ * exported LoRA adapter; for Q8_0, Q4_0 and Q4_K, where llama.cpp also rounds the activations inside its
+ * dot products, teacher-forced next-token log-probabilities agree closely and their argmax almost always.
+ *
+ * <p>bin/test installs the package and requires these tests ({@code -Dlora4j.llamacpp=required}); elsewhere
+ * they are skipped when it is not installed.
+ */
+class LlamaCppTest {
+    static final Path SCRIPT = TestPaths.repo("reference/llamacpp/llamacpp.mjs");
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final int[][] PROMPTS = {{510, 100, 200, 300}, {510, 57, 265, 12, 400, 401, 33}, {42}};
+
+    @TempDir
+    static Path tmp;
+    static Transformer base;
+
+    @BeforeAll
+    static void needsLlamaCpp() {
+        boolean installed = Files.isDirectory(TestPaths.repo("reference/llamacpp/node_modules/node-llama-cpp"));
+        if (!"required".equals(System.getProperty("lora4j.llamacpp")))
+            Assumptions.assumeTrue(installed, "node-llama-cpp is not installed in reference/llamacpp (bin/test installs it)");
+        assertThat(installed).as("reference/llamacpp/node_modules/node-llama-cpp (npm ci in reference/llamacpp)").isTrue();
+        base = Transformer.load(TestPaths.bundledModel());
+    }
+
+    static JsonNode llamaCpp(Map<String, Object> request) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("node", SCRIPT.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        p.getOutputStream().write(JSON.writeValueAsBytes(request));
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("llama.cpp finished").isTrue();
+        assertThat(p.exitValue()).as("llama.cpp's exit status").isZero();
+        return JSON.readTree(new String(out, StandardCharsets.UTF_8));
+    }
+
+    static int[] llamaCppGreedy(Path model, Path adapter, int[] prompt, int n) throws IOException, InterruptedException {
+        Map<String, Object> req = new LinkedHashMap<>();
+        req.put("model", model.toString());
+        req.put("adapter", adapter == null ? null : adapter.toString());
+        req.put("ids", prompt);
+        req.put("greedy", n);
+        return JSON.convertValue(llamaCpp(req).get("tokens"), int[].class);
+    }
+
+    /** lora4j's greedy continuation, EOS included (llama.cpp is asked to yield it too). */
+    static int[] greedy(Transformer m, int[] prompt, int n) {
+        KvCache cache = new KvCache(m.config(), 1, prompt.length + n);
+        float[] logits = m.forwardCached(prompt, new int[] {0}, prompt.length, cache);
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+            out[i] = best;
+            if (i + 1 < n) logits = m.forwardCached(new int[] {best}, new int[] {0}, 1, cache);
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "F16"})
+    void greedyTokensEqualLlamaCpp(String type) throws Exception {
+        Path file = tmp.resolve("stories-" + type + ".gguf");
+        GgufExport.writeModel(base, TestPaths.bundledModel(), file, GgmlType.valueOf(type), "stories");
+        try (Transformer fromGguf = Transformer.load(file)) {
+            for (int[] prompt : PROMPTS) {
+                int[] want = llamaCppGreedy(file, null, prompt, 32);
+                assertThat(greedy(fromGguf, prompt, 32)).as("%s prompt %s: lora4j reading the GGUF", type, Arrays.toString(prompt)).containsExactly(want);
+                if (type.equals("F32")) assertThat(greedy(base, prompt, 32)).as("lora4j reading the safetensors").containsExactly(want);
+            }
+        }
+    }
+
+    @Test
+    void exportedAdapterActsTheSameInLlamaCpp() throws Exception {
+        LoraConfig cfg = LoraConfig.builder().r(8).alpha(16).targets("all-linear").build();
+        LoraModel lm = LoraModel.inject(base, cfg, 3);
+        SplittableRandom rnd = new SplittableRandom(4);
+        for (LoraLinear l : lm.modules().values())
+            for (int i = 0; i < l.b().length; i++) l.b()[i] = (float) (rnd.nextGaussian() * 0.3);
+        Path peft = tmp.resolve("adapter"), gguf = tmp.resolve("adapter.gguf"), f32 = tmp.resolve("base-f32.gguf"), f16 = tmp.resolve("base-f16.gguf");
+        PeftAdapter.save(peft, lm, "stories");
+        GgufExport.writeAdapter(PeftAdapter.load(peft, base), gguf);
+        GgufExport.writeModel(base, TestPaths.bundledModel(), f32, GgmlType.F32, "stories");
+        GgufExport.writeModel(base, TestPaths.bundledModel(), f16, GgmlType.F16, "stories");
+        try (Transformer half = Transformer.load(f16)) {
+            LoraModel onHalf = PeftAdapter.load(peft, half);
+            int changed = 0;
+            for (int[] prompt : PROMPTS) {
+                int[] adapted = greedy(lm.model(), prompt, 24);
+                if (!Arrays.equals(adapted, greedy(base, prompt, 24))) changed++;
+                assertThat(llamaCppGreedy(f32, gguf, prompt, 24)).as("F32 base + adapter, prompt %s", Arrays.toString(prompt)).containsExactly(adapted);
+                assertThat(llamaCppGreedy(f16, gguf, prompt, 24)).as("F16 base + adapter").containsExactly(greedy(onHalf.model(), prompt, 24));
+            }
+            assertThat(changed).as("prompts whose answer the adapter changes").isEqualTo(PROMPTS.length);
+        }
+    }
+
+    /**
+     * Teacher-forced next-token log-probabilities of a 96-token sequence, lora4j and llama.cpp reading the
+     * same quantized GGUF of the bundled (trained) model: written by lora4j, or by reference/gguf_fixture.py.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"Q8_0", "Q4_0", "stories-q4_0.gguf"})
+    void quantizedLogProbabilitiesAgree(String which) throws Exception {
+        Path file = which.endsWith(".gguf") ? TestPaths.fixture("gguf").resolve(which) : tmp.resolve("stories-" + which + ".gguf");
+        if (!which.endsWith(".gguf")) GgufExport.writeModel(base, TestPaths.bundledModel(), file, GgmlType.valueOf(which), "stories");
+        Agreement a = agreement(file);
+        assertThat(a.mean).as("%s mean |diff| in nats", which).isLessThan(0.05);
+        assertThat(a.max).as("%s max |diff| in nats", which).isLessThan(0.3);
+        assertThat(a.argmax).as("%s argmax agreement", which).isGreaterThanOrEqualTo(0.95);
+    }
+
+    /**
+     * K-quants (Q4_K matrices, Q6_K embeddings) in a file lora4j did not write: greedy tokens equal llama.cpp's;
+     * the random model's next-token distributions are flat, so its log-probabilities are compared, not its argmax.
+     */
+    @Test
+    void kQuantsReadAsLlamaCppReadsThem() throws Exception {
+        Path file = TestPaths.fixture("gguf").resolve("random-llama-q4_k.gguf");
+        try (Transformer m = Transformer.load(file)) {
+            for (int[] prompt : PROMPTS)
+                assertThat(greedy(m, prompt, 16)).as("prompt %s", Arrays.toString(prompt)).containsExactly(llamaCppGreedy(file, null, prompt, 16));
+        }
+        Agreement a = agreement(file);
+        assertThat(a.mean).as("mean |diff| in nats").isLessThan(0.05);
+        assertThat(a.max).as("max |diff| in nats").isLessThan(0.3);
+    }
+
+    record Agreement(double mean, double max, double argmax) {}
+
+    static Agreement agreement(Path file) throws Exception {
+        String which = file.getFileName().toString();
+        try (Transformer m = Transformer.load(file)) {
+            int v = m.config().vocabSize(), t = 96;
+            int[] ids = new int[t];
+            SplittableRandom rnd = new SplittableRandom(9);
+            for (int i = 0; i < t; i++) ids[i] = rnd.nextInt(v - 1);
+            float[] logits = m.forward(ids, 1, t, new dev.lora4j.model.Activations(m.config(), 1, t, false));
+            JsonNode ref = llamaCpp(Map.of("model", file.toString(), "ids", ids, "logprobs", true)).get("logprobs");
+            double sum = 0, max = 0;
+            int agree = 0;
+            for (int i = 0; i + 1 < t; i++) {
+                double lse = logSumExp(logits, i * v, v);
+                double mine = logits[i * v + ids[i + 1]] - lse, theirs = ref.get(i).get(ids[i + 1]).asDouble();
+                sum += Math.abs(mine - theirs);
+                max = Math.max(max, Math.abs(mine - theirs));
+                int a = argmax(logits, i * v, v), b = 0;
+                for (int k = 1; k < v; k++) if (ref.get(i).get(k).asDouble(-1e30) > ref.get(i).get(b).asDouble(-1e30)) b = k;
+                if (a == b) agree++;
+            }
+            double mean = sum / (t - 1), agreement = agree / (double) (t - 1);
+            System.out.printf("llama.cpp vs lora4j, %s: next-token log-probability |diff| mean %.5f max %.5f nats, argmax agrees at %.1f%% of %d positions%n",
+                    which, mean, max, 100 * agreement, t - 1);
+            return new Agreement(mean, max, agreement);
+        }
+    }
+
+    static double logSumExp(float[] x, int off, int n) {
+        double m = Double.NEGATIVE_INFINITY, s = 0;
+        for (int i = 0; i < n; i++) m = Math.max(m, x[off + i]);
+        for (int i = 0; i < n; i++) s += Math.exp(x[off + i] - m);
+        return m + Math.log(s);
+    }
+
+    static int argmax(float[] x, int off, int n) {
+        int b = 0;
+        for (int i = 1; i < n; i++) if (x[off + i] > x[off + b]) b = i;
+        return b;
+    }
+}
