@@ -2,6 +2,7 @@
 // One JSON request on stdin, one JSON answer on stdout:
 //   {"model": F, "adapter": A|null, "ids": [...], "greedy": N}  -> {"tokens": [N greedy ids after ids]}
 //   {"model": F, "adapter": A|null, "ids": [...], "logprobs": true} -> {"logprobs": [[vocab log-probs after ids[0..i]] for each i]}
+//   {"model": F, "tokenize": [texts]} -> {"ids": [[ids of each text, no BOS, special tokens as text]]}
 // The KV cache is F32 and flash attention off (llama.cpp's defaults, an F16 cache and flash attention "auto",
 // change the numbers); given ids, llama.cpp adds no BOS.
 import {getLlama} from "node-llama-cpp";
@@ -13,6 +14,12 @@ const request = JSON.parse(await new Promise(resolve => {
 }));
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 const model = await llama.loadModel({modelPath: request.model});
+if (request.tokenize) {
+    process.stdout.write(JSON.stringify({ids: request.tokenize.map(t => Array.from(model.tokenize(t, false)))}) + "\n");
+    await model.dispose();
+    await llama.dispose();
+    process.exit(0);
+}
 const context = await model.createContext({
     contextSize: 256, sequences: 1, flashAttention: false, threads: 2,
     experimentalKvCacheKeyType: "F32", experimentalKvCacheValueType: "F32",

@@ -53,7 +53,8 @@ public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boole
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
             Path tj = modelDir.resolve("tokenizer.json");
-            if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
+            if (Tokenizer.isGguf(modelDir)) d.update(Files.readAllBytes(modelDir)); // its vocabulary is in its metadata
+            else if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
             if (chat != null) d.update(chat.fingerprint().getBytes(StandardCharsets.UTF_8));
             return new TextEncoder(tok, chat, eosId(modelDir, tok), true, HexFormat.of().formatHex(d.digest()));
         } catch (IOException e) {
@@ -65,6 +66,12 @@ public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boole
 
     /** tokenizer_config.json's eos_token as the tokenizer encodes it (one id), else config.json's eos_token_id (the first of a list), else -1. */
     private static int eosId(Path modelDir, Tokenizer tok) {
+        if (Tokenizer.isGguf(modelDir)) {
+            try (var f = dev.lora4j.io.gguf.GgufFile.open(modelDir)) {
+                var vocab = dev.lora4j.io.gguf.GgufVocab.read(f);
+                return vocab == null ? -1 : vocab.eos();
+            }
+        }
         Path tc = modelDir.resolve("tokenizer_config.json"), cfg = modelDir.resolve("config.json");
         if (tok != null && Files.isRegularFile(tc)) {
             com.fasterxml.jackson.databind.JsonNode e = dev.lora4j.io.ModelFiles.readJson(tc).path("eos_token");

@@ -95,7 +95,7 @@ public final class TextGenerator implements AutoCloseable {
         this.base = base;
         this.tokenizer = Tokenizer.ofModel(modelDir);
         this.template = ChatTemplate.ofModel(modelDir, chatTemplate);
-        this.modelEosIds = eosIds(modelDir);
+        this.modelEosIds = eosIds(modelDir, base);
         this.serving = new AdapterSet(base).mixed();
     }
 
@@ -292,13 +292,18 @@ public final class TextGenerator implements AutoCloseable {
         };
     }
 
-    /** eos_token_id of config.json and generation_config.json: one id, or a list (Llama 3 instruct). */
-    private static int[] eosIds(Path modelDir) {
+    /**
+     * eos_token_id of the model's configuration (config.json, or a GGUF file's metadata) and of
+     * generation_config.json: one id, or a list (Llama 3 instruct).
+     */
+    private static int[] eosIds(Path modelDir, Transformer base) {
         Set<Integer> ids = new LinkedHashSet<>();
-        for (String file : List.of("config.json", "generation_config.json")) {
-            Path f = modelDir.resolve(file);
-            if (!Files.isRegularFile(f)) continue;
-            JsonNode eos = ModelFiles.readJson(f).path("eos_token_id");
+        List<JsonNode> configs = new java.util.ArrayList<>();
+        if (base.source() != null) configs.add(base.source().config());
+        Path generation = modelDir.resolve("generation_config.json");
+        if (Files.isRegularFile(generation)) configs.add(ModelFiles.readJson(generation));
+        for (JsonNode c : configs) {
+            JsonNode eos = c.path("eos_token_id");
             if (eos.isInt()) ids.add(eos.asInt());
             else if (eos.isArray()) for (JsonNode e : eos) if (e.isInt()) ids.add(e.asInt());
         }

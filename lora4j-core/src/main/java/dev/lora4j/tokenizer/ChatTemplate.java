@@ -70,7 +70,19 @@ public final class ChatTemplate {
      * The template of a model directory: overrideFile when given, else tokenizer_config.json's
      * chat_template (a string, or a list of named templates of which "default" is taken); null when neither.
      */
+    /** A GGUF file's tokenizer.chat_template, with its vocabulary's BOS and EOS texts; null when it has none. */
+    private static ChatTemplate ofGguf(Path file) {
+        try (var f = dev.lora4j.io.gguf.GgufFile.open(file)) {
+            if (!(f.metadata().get("tokenizer.chat_template") instanceof String template)) return null;
+            var vocab = dev.lora4j.io.gguf.GgufVocab.read(f);
+            String bos = vocab != null && vocab.bos() >= 0 && vocab.bos() < vocab.tokens().length ? vocab.tokens()[vocab.bos()] : null;
+            String eos = vocab != null && vocab.eos() >= 0 && vocab.eos() < vocab.tokens().length ? vocab.tokens()[vocab.eos()] : null;
+            return new ChatTemplate(template, file + " (tokenizer.chat_template)", bos, eos);
+        }
+    }
+
     public static ChatTemplate ofModel(Path modelDir, Path overrideFile) {
+        if (overrideFile == null && Tokenizer.isGguf(modelDir)) return ofGguf(modelDir);
         Path config = modelDir.resolve("tokenizer_config.json");
         JsonNode cfg = Files.exists(config) ? ModelFiles.readJson(config) : null;
         String bos = cfg == null ? null : tokenText(cfg.get("bos_token")), eos = cfg == null ? null : tokenText(cfg.get("eos_token"));

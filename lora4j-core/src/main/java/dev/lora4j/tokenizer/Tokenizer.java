@@ -28,15 +28,33 @@ public interface Tokenizer {
 
     int vocabSize();
 
-    /** The tokenizer of a model directory, or null when it has no tokenizer.json. */
+    /**
+     * The tokenizer of a model directory, or null when it has no tokenizer.json; of a GGUF file, the one its
+     * metadata holds (tokenizer.ggml.*), or null when it holds none.
+     */
     static Tokenizer ofModel(Path modelDir) {
+        if (isGguf(modelDir)) {
+            try (var f = dev.lora4j.io.gguf.GgufFile.open(modelDir)) {
+                var vocab = dev.lora4j.io.gguf.GgufVocab.read(f);
+                return vocab == null ? null : of(modelDir, vocab.toTokenizerJson(modelDir));
+            }
+        }
         return Files.exists(modelDir.resolve("tokenizer.json")) ? load(modelDir) : null;
+    }
+
+    /** Whether a model path is a GGUF file rather than a checkpoint directory. */
+    static boolean isGguf(Path model) {
+        return Files.isRegularFile(model) && model.getFileName().toString().endsWith(".gguf");
     }
 
     /** Reads a tokenizer.json (or the one in a model directory); unsupported kinds name the missing feature. */
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
-        JsonNode j = ModelFiles.readJson(file);
+        return of(file, ModelFiles.readJson(file));
+    }
+
+    /** The tokenizer a tokenizer.json's content describes; {@code file} names it in messages. */
+    static Tokenizer of(Path file, JsonNode j) {
         if (!j.isObject() || !j.path("model").isObject()) throw new Lora4jException(file + ": not a tokenizer.json (no \"model\" object)");
         BpeVocab.checkDecoder(file, j.get("decoder"));
         String model = j.path("model").path("type").asText("");

@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -101,6 +102,18 @@ class LlamaCppTest {
                 if (type.equals("F32")) assertThat(greedy(base, prompt, 32)).as("lora4j reading the safetensors").containsExactly(want);
             }
         }
+    }
+
+    /** llama.cpp tokenizes text with the vocabulary export-gguf wrote as lora4j does (byte-level BPE, the bundled model's). */
+    @Test
+    void exportedVocabularyTokenizesAsLora4j() throws Exception {
+        Path file = tmp.resolve("stories-vocab.gguf");
+        GgufExport.writeModel(base, TestPaths.bundledModel(), file, GgmlType.Q8_0, "stories");
+        List<String> texts = List.of("Once upon a time, Mia saw a big dog.", "  two  spaces\nnew line", "The cat's hat isn't red; it's 42% blue!");
+        JsonNode theirs = llamaCpp(Map.of("model", file.toString(), "tokenize", texts)).get("ids");
+        dev.lora4j.tokenizer.Tokenizer mine = dev.lora4j.tokenizer.Tokenizer.ofModel(file);
+        for (int i = 0; i < texts.size(); i++)
+            assertThat(mine.encode(texts.get(i))).as(texts.get(i)).containsExactly(JSON.convertValue(theirs.get(i), int[].class));
     }
 
     @Test
