@@ -39,6 +39,8 @@ public final class FullModel implements Trainable {
     }
 
     public static FullModel of(Transformer base) {
+        if (base.source() != null && !(base.source() instanceof ModelFiles))
+            throw new dev.lora4j.Lora4jException(base.source().dir() + ": --full writes a Hugging Face checkpoint, from one; over a GGUF model, train LoRA");
         List<Parameter> params = new ArrayList<>();
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Tensor wte = copy(base.tokenEmbedding());
