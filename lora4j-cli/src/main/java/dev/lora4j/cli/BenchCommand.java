@@ -45,6 +45,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Mixin
     ThreadsOption threads = new ThreadsOption();
+    @picocli.CommandLine.Mixin
+    QuantizeOption quantize = new QuantizeOption();
 
     @Option(names = "--seconds", defaultValue = "1.5", paramLabel = "S", description = "Time per case, warm-up included (default: ${DEFAULT-VALUE}).")
     double seconds;
@@ -55,6 +57,8 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         threads.apply();
+        if (quantize.quantize != null && !what.equals("decode"))
+            throw new dev.lora4j.Lora4jException("bench: --quantize applies to decode (time training over a quantized base with lora4j train --quantize)");
         if (what.equals("train")) return train();
         if (what.equals("serve")) return serve();
         if (what.equals("decode")) return decode();
@@ -168,10 +172,11 @@ final class BenchCommand implements Callable<Integer> {
 
     private int decode() throws Exception {
         if (model == null) throw new dev.lora4j.Lora4jException("bench decode needs --model DIR");
-        try (dev.lora4j.model.Transformer m = dev.lora4j.model.Transformer.load(model)) {
+        try (dev.lora4j.model.Transformer m = dev.lora4j.model.Quantization.load(model, quantize.type(), q -> System.err.println(q.describe()))) {
             var res = dev.lora4j.bench.DecodeBench.run(m, seqLen, steps, 3);
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("impl", "lora4j");
+            o.put("quantize", quantize.type() == null ? null : quantize.type().label);
             o.put("prompt_tokens_per_s", res.promptTokensPerSecond());
             o.put("decode_tokens_per_s", res.decodeTokensPerSecond());
             o.put("weight_bytes", res.weightBytes());
