@@ -35,7 +35,7 @@ class QuantizedTrainingTest {
                 "--quantize", "nf4", "--steps", "30", "--batch-size", "4", "--lr", "3e-3", "--save-every", "15");
         assertThat(r.code()).as(r.err()).isZero();
         assertThat(r.out() + r.err()).contains("quantized 43 weights to nf4");
-        assertThat(Files.readString(out.resolve("checkpoint-15/trainer_state.json"))).contains("\"quantize\":\"nf4\"");
+        assertThat(Files.readString(out.resolve("checkpoint-15/trainer_state.json"))).contains("\"quantize\" : \"nf4\"");
         double base = loss(CliRunner.run("eval", "--model", MODEL.toString(), "--data", DATA.toString(), "--json"));
         double overNf4 = loss(CliRunner.run("eval", "--model", MODEL.toString(), "--quantize", "nf4", "--adapter", out.toString(), "--data", DATA.toString(), "--json"));
         double overFull = loss(CliRunner.run("eval", "--model", MODEL.toString(), "--adapter", out.toString(), "--data", DATA.toString(), "--json"));
