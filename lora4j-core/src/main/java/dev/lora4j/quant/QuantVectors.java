@@ -21,6 +21,39 @@ final class QuantVectors {
 
     private QuantVectors() {}
 
+    /**
+     * Σ w[p]·x[xOff + p] for p < k: four accumulators over runs of 4L, the rest into the first, lanes added
+     * in lane order, then the last k % L products. Every decode kernel sums in exactly this order (the
+     * fused ones included), so a row's result does not depend on how it was computed or what else ran.
+     */
+    static float dot(float[] w, float[] x, int xOff, int k, float[] lanes) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        int p = 0;
+        for (; p + 4 * L <= k; p += 4 * L) {
+            s0 = FloatVector.fromArray(S, w, p).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+            s1 = FloatVector.fromArray(S, w, p + L).fma(FloatVector.fromArray(S, x, xOff + p + L), s1);
+            s2 = FloatVector.fromArray(S, w, p + 2 * L).fma(FloatVector.fromArray(S, x, xOff + p + 2 * L), s2);
+            s3 = FloatVector.fromArray(S, w, p + 3 * L).fma(FloatVector.fromArray(S, x, xOff + p + 3 * L), s3);
+        }
+        for (; p + L <= k; p += L) s0 = FloatVector.fromArray(S, w, p).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+        float sum = finish(s0, s1, s2, s3, lanes);
+        for (; p < k; p++) sum += w[p] * x[xOff + p];
+        return sum;
+    }
+
+    /** The four accumulators added pairwise, then their lanes in lane order (reduceLanes sums in another order once compiled). */
+    static float finish(FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3, float[] lanes) {
+        s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
+        float sum = 0;
+        for (int i = 0; i < L; i++) sum += lanes[i];
+        return sum;
+    }
+
+    /** L int8 values at index i of a heap array, widened to fp32. */
+    static FloatVector bytes(byte[] a, int i) {
+        return (FloatVector) ByteVector.fromArray(BYTES, a, i).convertShape(VectorOperators.B2F, S, 0);
+    }
+
     /** L int8 values at a byte offset, widened to fp32. */
     static FloatVector bytes(MemorySegment s, long at) {
         return (FloatVector) ByteVector.fromMemorySegment(BYTES, s, at, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, S, 0);

@@ -75,6 +75,22 @@ public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, Ggml
         else for (int i = 0; i < n; i++) dst[off + i] = element(r, c + i);
     }
 
+    /**
+     * Σ_p W[r, p]·x[xOff + p], vectorized: row r dequantized into {@code row} (at least cols long), then
+     * {@link QuantVectors#dot}. Formats that compute it straight from their bytes (no round trip through
+     * {@code row}) do the same operations in the same order, so the bits are the same either way.
+     * {@code lanes} holds a vector's lanes. The decode kernels' inner loop; SIMD only.
+     */
+    public float dot(int r, float[] x, int xOff, float[] row, float[] lanes) {
+        dequantize(r, 0, row, 0, cols, true);
+        return QuantVectors.dot(row, x, xOff, cols, lanes);
+    }
+
+    /** {@link QuantVectors#dot} of a dequantized row: what {@link #dot} computes, from a row decoded once for many x. */
+    public static float dotRow(float[] row, float[] x, int xOff, int k, float[] lanes) {
+        return QuantVectors.dot(row, x, xOff, k, lanes);
+    }
+
     /** Blocks [block0, block0 + blocks) of row r into dst[off:]. */
     abstract void decode(int r, int block0, int blocks, float[] dst, int off, boolean simd);
 

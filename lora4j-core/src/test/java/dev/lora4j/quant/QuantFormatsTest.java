@@ -133,6 +133,30 @@ class QuantFormatsTest {
         assertThat(Math.sqrt(err / norm)).as("%s relative error", type).isLessThan(bound).isGreaterThan(0);
     }
 
+    /** The decode kernels' fused dot products equal a dequantized row's dot product bit for bit (so a batch's rows do not depend on the batch). */
+    @ParameterizedTest
+    @EnumSource(value = QuantType.class, names = {"INT8", "NF4", "Q8_0", "Q4_0"})
+    void fusedDotEqualsDotOfTheDequantizedRow(QuantType type) {
+        Random rnd = new Random(8);
+        for (int cols : new int[] {64, 96, 320, 832}) {
+            if (!type.fits(cols)) continue;
+            int rows = 5;
+            float[] w = new float[rows * cols], x = new float[cols + 3], row = new float[cols], lanes = new float[64];
+            for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            QuantizedMatrix q = QuantizedMatrix.quantize(type, rows, cols, source(w, cols));
+            for (int r = 0; r < rows; r++) {
+                float fused = q.dot(r, x, 3, new float[cols], lanes);
+                q.dequantize(r, 0, row, 0, cols, true);
+                assertThat(Float.floatToRawIntBits(fused)).as("%s %d cols, row %d", type, cols, r)
+                        .isEqualTo(Float.floatToRawIntBits(QuantizedMatrix.dotRow(row, x, 3, cols, lanes)));
+                double exact = 0;
+                for (int p = 0; p < cols; p++) exact += (double) q.get(r, p) * x[3 + p];
+                assertThat((double) fused).isCloseTo(exact, org.assertj.core.data.Offset.offset(1e-4 * Math.sqrt(cols)));
+            }
+        }
+    }
+
     @Test
     void refusesRowsOfPartialBlocks() {
         assertThatThrownBy(() -> QuantizedMatrix.quantize(QuantType.NF4, 2, 96, source(new float[192], 96)))
