@@ -42,12 +42,14 @@ public final class SafeTensors implements AutoCloseable {
     private final Path path;
     private final Arena arena;
     private final MemorySegment data;
+    private final long dataStart; // the data's position in the file
     private final Map<String, Entry> entries;
     private final Map<String, String> metadata;
 
-    private SafeTensors(Path path, Arena arena, MemorySegment data, Map<String, Entry> entries, Map<String, String> metadata) {
+    private SafeTensors(Path path, Arena arena, MemorySegment data, long dataStart, Map<String, Entry> entries, Map<String, String> metadata) {
         this.path = path;
         this.arena = arena;
+        this.dataStart = dataStart;
         this.data = data;
         this.entries = entries;
         this.metadata = metadata;
@@ -66,7 +68,7 @@ public final class SafeTensors implements AutoCloseable {
             MemorySegment data = all.asSlice(8 + n);
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, Entry> entries = parseHeader(path, new String(header, StandardCharsets.UTF_8), data.byteSize(), metadata);
-            return new SafeTensors(path, arena, data, entries, metadata);
+            return new SafeTensors(path, arena, data, 8 + n, entries, metadata);
         } catch (IOException e) {
             arena.close();
             throw new Lora4jException(path + ": cannot read: " + e.getMessage(), e);
@@ -191,6 +193,25 @@ public final class SafeTensors implements AutoCloseable {
         float[] a = new float[Math.toIntExact(e.numel())];
         e.dtype().toFloats(raw, 0, a, a.length);
         return Tensor.of(name, a, e.shape());
+    }
+
+    /**
+     * Bytes [from, from + dst.length) of a tensor, read from the file with positional reads: they pass
+     * through the page cache, never through this process's mapping, so they do not stay resident here.
+     */
+    public void read(String name, long from, byte[] dst) {
+        Entry e = entry(name);
+        if (from < 0 || from + dst.length > e.end() - e.begin()) throw new IndexOutOfBoundsException(name + ": bytes [" + from + ", " + (from + dst.length) + ")");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(dst);
+            long at = dataStart + e.begin() + from;
+            while (b.hasRemaining()) {
+                int n = ch.read(b, at + b.position());
+                if (n < 0) throw new Lora4jException(path + ": ends inside tensor '" + name + "'");
+            }
+        } catch (java.io.IOException ex) {
+            throw new Lora4jException(path + ": cannot read tensor '" + name + "': " + ex.getMessage(), ex);
+        }
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.lora4j.model;
 
+import dev.lora4j.io.ModelFiles;
+import dev.lora4j.io.WeightSource;
 import dev.lora4j.kernels.WeightRows;
 import dev.lora4j.quant.QuantType;
 import dev.lora4j.quant.QuantizedMatrix;
@@ -14,7 +16,7 @@ import java.util.Map;
 /**
  * Quantizes a loaded model's frozen weights at load (QLoRA's frozen base): every block projection, the
  * token embedding and the LM head (one tensor when tied), each to rows of outputs in the chosen format.
- * The mapped checkpoint is read, never written. A projection whose input width is not a whole number of
+ * The checkpoint is read from its files, never written, and its full-precision weights never stay resident. A projection whose input width is not a whole number of
  * blocks stays as it was (llama.cpp's converter does the same), and so do norms, biases and position
  * embeddings: they are small, and LoRA trains beside them in fp32.
  */
@@ -58,7 +60,7 @@ public final class Quantization {
             }
         Map<Linear, Linear> replaced = new IdentityHashMap<>();
         Linear[] out = new Linear[linears.size()];
-        Parallel.forChunks(linears.size(), i -> out[i] = quantize(linears.get(i), type));
+        Parallel.forChunks(linears.size(), i -> out[i] = quantize(model.source(), linears.get(i), type));
         long before = 0, after = 0;
         int kept = 0;
         for (int i = 0; i < out.length; i++) {
@@ -68,7 +70,7 @@ public final class Quantization {
             if (out[i] == linears.get(i)) kept++;
         }
         Tensor wte = model.tokenEmbedding(), head = model.head();
-        Tensor qWte = quantize(wte, type), qHead = head == wte ? qWte : quantize(head, type);
+        Tensor qWte = quantize(model.source(), wte, type), qHead = head == wte ? qWte : quantize(model.source(), head, type);
         before += wte.byteSize() + (head == wte ? 0 : head.byteSize());
         after += qWte.byteSize() + (head == wte ? 0 : qHead.byteSize());
         kept += (qWte == wte ? 1 : 0) + (head != wte && qHead == head ? 1 : 0);
@@ -79,19 +81,41 @@ public final class Quantization {
         return new Result(q, new Report(type, changed, kept, before, after));
     }
 
-    private static Linear quantize(Linear l, QuantType type) {
+    /**
+     * A projection's weight as rows of outputs. From a safetensors checkpoint the rows are read from the file
+     * ({@link FileRows}: the mapping stays untouched, so the full-precision weights never become resident);
+     * otherwise (a GGUF file, an in-memory model) from the weight itself.
+     */
+    private static Linear quantize(WeightSource source, Linear l, QuantType type) {
         if (!type.fits(l.in())) return l;
-        WeightRows rows = WeightRows.copyOf(l.wT()); // (out, in), one tensor at a time
-        QuantizedMatrix q = QuantizedMatrix.quantize(type, l.out(), l.in(), (r, dst) -> {
-            for (int p = 0; p < l.in(); p++) dst[p] = rows.get(r, p);
-        });
-        return new Linear(l.name(), Tensor.quantized(l.weight().name(), q), l.bias(), l.in(), l.out(), false);
+        String name = l.weight().name();
+        QuantizedMatrix.RowSource rows;
+        if (FileRows.readable(source, name) && !l.fanInFanOut()) {
+            rows = new FileRows((ModelFiles) source, name, l.out(), l.in());
+        } else if (FileRows.readable(source, name)) { // GPT-2's Conv1D (in, out): a row of outputs is a column
+            float[] w = new FileRows((ModelFiles) source, name, l.in(), l.out()).all(l.in());
+            rows = (r, dst) -> {
+                for (int p = 0; p < l.in(); p++) dst[p] = w[p * l.out() + r];
+            };
+        } else {
+            WeightRows copy = WeightRows.copyOf(l.wT()); // (out, in), one tensor at a time
+            rows = (r, dst) -> {
+                for (int p = 0; p < l.in(); p++) dst[p] = copy.get(r, p);
+            };
+        }
+        return new Linear(l.name(), Tensor.quantized(name, QuantizedMatrix.quantize(type, l.out(), l.in(), rows)), l.bias(), l.in(), l.out(), false);
     }
 
     /** An embedding or head (V, C): its rows are already rows of outputs. */
-    private static Tensor quantize(Tensor t, QuantType type) {
+    private static Tensor quantize(WeightSource source, Tensor t, QuantType type) {
         if (t.rank() != 2 || !type.fits(t.dim(1))) return t;
-        var m = t.mat();
-        return Tensor.quantized(t.name(), QuantizedMatrix.quantize(type, t.dim(0), t.dim(1), (r, dst) -> m.copyRow(r, 0, dst, 0, t.dim(1))));
+        int rows = t.dim(0), cols = t.dim(1);
+        QuantizedMatrix.RowSource read;
+        if (FileRows.readable(source, t.name())) read = new FileRows((ModelFiles) source, t.name(), rows, cols);
+        else {
+            var m = t.mat();
+            read = (r, dst) -> m.copyRow(r, 0, dst, 0, cols);
+        }
+        return Tensor.quantized(t.name(), QuantizedMatrix.quantize(type, rows, cols, read));
     }
 }
