@@ -30,7 +30,7 @@ run() { # name, model dtype, extra options
 for i in 1 2; do
   run "fp32" f32; run "bf16" bf16; run "int8" f32 --quantize int8; run "nf4" f32 --quantize nf4
 done
-echo "LoRA (r = 8, q/v... the model type's default targets) over GPT-2-small-shaped random weights, batch $batch x 256, 2 threads, $steps steps, best of 2"
+echo "LoRA (r = 8 on the default targets, c_attn) over GPT-2-small-shaped random weights, batch $batch x 256, 2 threads, $steps steps, best of 2"
 echo "| base | tokens/s | peak RSS | RSS vs fp32 | last loss |"
 echo "|---|---:|---:|---:|---:|"
 /usr/bin/python3 - "$tmp/results" <<'PY'
