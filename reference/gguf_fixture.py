@@ -17,6 +17,7 @@ import struct
 
 import numpy as np
 
+import make_fixtures
 import quant_fixture as q
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -122,30 +123,11 @@ def main():
         print(path, os.path.getsize(path))
 
 
-def read_safetensors(path):
-    """A safetensors file of F32 or BF16 tensors as float32 arrays."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, en = e["data_offsets"]
-        if e["dtype"] == "BF16":
-            a = (np.frombuffer(data[b:en], dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
-        else:
-            a = np.frombuffer(data[b:en], dtype=np.float32)
-        out[name] = a.reshape(e["shape"]).copy()
-    return out
-
-
 def stories_q4_0():
     d = os.path.join(ROOT, "models", "lora4j-stories")
     cfg = json.load(open(os.path.join(d, "config.json")))
     tok = json.load(open(os.path.join(d, "tokenizer.json")))
-    w = read_safetensors(os.path.join(d, "model.safetensors"))
+    w = {k: v.numpy() for k, v in make_fixtures.load_safetensors(os.path.join(d, "model.safetensors")).items()}
     vocab, dim, heads, kv = cfg["vocab_size"], cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     tokens, types = [None] * vocab, [1] * vocab
     for s_, i in tok["model"]["vocab"].items():

@@ -49,8 +49,9 @@ def load_safetensors(path):
         if name == "__metadata__":
             continue
         b, en = e["data_offsets"]
-        assert e["dtype"] == "F32"
-        out[name] = torch.frombuffer(bytearray(data[b:en]), dtype=torch.float32).reshape(e["shape"])
+        assert e["dtype"] in ("F32", "BF16")
+        dtype = torch.float32 if e["dtype"] == "F32" else torch.bfloat16
+        out[name] = torch.frombuffer(bytearray(data[b:en]), dtype=dtype).float().reshape(e["shape"])
     return out
 
 
