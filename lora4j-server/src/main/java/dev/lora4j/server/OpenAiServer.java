@@ -72,7 +72,8 @@ public final class OpenAiServer implements AutoCloseable {
 
     private OpenAiServer(ServeOptions options) {
         this.options = options;
-        this.generator = TextGenerator.builder(options.model()).chatTemplate(options.chatTemplate()).quantize(options.quantize()).build();
+        this.generator = TextGenerator.builder(options.model()).chatTemplate(options.chatTemplate()).quantize(options.quantize())
+                .onQuantized(r -> System.getLogger("dev.lora4j.server").log(System.Logger.Level.INFO, "lora4j serve: " + r.describe())).build();
         try {
             adapters = new AdapterRegistry(generator, options.adapterRoots(), options.maxLoadedAdapters());
             options.adapters().forEach(adapters::register);
