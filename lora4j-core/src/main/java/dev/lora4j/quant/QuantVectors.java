@@ -15,7 +15,7 @@ final class QuantVectors {
     static final int L = S.length();
     /** Bytes that widen into one float vector; vector decoding needs at least 8 lanes. */
     static final boolean AVAILABLE = L >= 8;
-    private static final VectorSpecies<Byte> BYTES = AVAILABLE ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    static final VectorSpecies<Byte> BYTES = AVAILABLE ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
     /** NF4's 16 levels in one vector, where a vector holds 16 floats (table lookups by lane select). */
     static final FloatVector NF4_LEVELS = L == 16 ? FloatVector.fromArray(S, Nf4Matrix.LEVELS, 0) : null;
 
