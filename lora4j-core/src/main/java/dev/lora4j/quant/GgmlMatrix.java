@@ -1,5 +1,7 @@
 package dev.lora4j.quant;
 
+import jdk.incubator.vector.FloatVector;
+
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -167,7 +169,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
     public float dot(int r, float[] x, int xOff, float[] row, float[] lanes) {
         if (QuantVectors.L != 16 || (type != QuantType.Q8_0 && type != QuantType.Q4_0)) return super.dot(r, x, xOff, row, lanes);
         var S = QuantVectors.S;
-        var s0 = jdk.incubator.vector.FloatVector.zero(S);
+        var s0 = FloatVector.zero(S);
         var s1 = s0;
         var s2 = s0;
         var s3 = s0;
@@ -177,15 +179,15 @@ public final class GgmlMatrix extends QuantizedMatrix {
         for (; p + 64 <= k; p += 64, o += 2L * type.blockBytes) {
             long o2 = o + type.blockBytes;
             float d = half(data, o), d2 = half(data, o2);
-            s0 = (q8 ? QuantVectors.bytes(data, o + 2) : QuantVectors.nibbles(data, o + 2, false).sub(8f)).mul(d).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p), s0);
-            s1 = (q8 ? QuantVectors.bytes(data, o + 18) : QuantVectors.nibbles(data, o + 2, true).sub(8f)).mul(d).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 16), s1);
-            s2 = (q8 ? QuantVectors.bytes(data, o2 + 2) : QuantVectors.nibbles(data, o2 + 2, false).sub(8f)).mul(d2).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 32), s2);
-            s3 = (q8 ? QuantVectors.bytes(data, o2 + 18) : QuantVectors.nibbles(data, o2 + 2, true).sub(8f)).mul(d2).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 48), s3);
+            s0 = (q8 ? QuantVectors.bytes(data, o + 2) : QuantVectors.nibbles(data, o + 2, false).sub(8f)).mul(d).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+            s1 = (q8 ? QuantVectors.bytes(data, o + 18) : QuantVectors.nibbles(data, o + 2, true).sub(8f)).mul(d).fma(FloatVector.fromArray(S, x, xOff + p + 16), s1);
+            s2 = (q8 ? QuantVectors.bytes(data, o2 + 2) : QuantVectors.nibbles(data, o2 + 2, false).sub(8f)).mul(d2).fma(FloatVector.fromArray(S, x, xOff + p + 32), s2);
+            s3 = (q8 ? QuantVectors.bytes(data, o2 + 18) : QuantVectors.nibbles(data, o2 + 2, true).sub(8f)).mul(d2).fma(FloatVector.fromArray(S, x, xOff + p + 48), s3);
         }
         if (p < k) { // one block left: both vectors into the first accumulator, as the tail of the plain dot
             float d = half(data, o);
-            s0 = (q8 ? QuantVectors.bytes(data, o + 2) : QuantVectors.nibbles(data, o + 2, false).sub(8f)).mul(d).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p), s0);
-            s0 = (q8 ? QuantVectors.bytes(data, o + 18) : QuantVectors.nibbles(data, o + 2, true).sub(8f)).mul(d).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 16), s0);
+            s0 = (q8 ? QuantVectors.bytes(data, o + 2) : QuantVectors.nibbles(data, o + 2, false).sub(8f)).mul(d).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+            s0 = (q8 ? QuantVectors.bytes(data, o + 18) : QuantVectors.nibbles(data, o + 2, true).sub(8f)).mul(d).fma(FloatVector.fromArray(S, x, xOff + p + 16), s0);
         }
         return QuantVectors.finish(s0, s1, s2, s3, lanes);
     }

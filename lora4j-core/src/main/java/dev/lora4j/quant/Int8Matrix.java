@@ -1,6 +1,9 @@
 package dev.lora4j.quant;
 
+import jdk.incubator.vector.FloatVector;
+
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * int8 with one absmax scale per output row: s = max|w|/127, q = roundf(w · (1/s)), w = q · s
@@ -57,7 +60,7 @@ public final class Int8Matrix extends QuantizedMatrix {
         long base = (long) r * cols() + c;
         int i = 0;
         if (simd) for (; i + QuantVectors.L <= n; i += QuantVectors.L) QuantVectors.bytes(values, base + i).mul(s).intoArray(dst, off + i);
-        for (; i < n; i++) dst[off + i] = values.get(java.lang.foreign.ValueLayout.JAVA_BYTE, base + i) * s;
+        for (; i < n; i++) dst[off + i] = values.get(ValueLayout.JAVA_BYTE, base + i) * s;
     }
 
     /** {@link QuantizedMatrix#dot} straight from the bytes: each vector widened, scaled and multiplied as the row buffer would be. */
@@ -68,18 +71,18 @@ public final class Int8Matrix extends QuantizedMatrix {
         float s = scales[r];
         int base = r * k;
         byte[] values = array;
-        var s0 = jdk.incubator.vector.FloatVector.zero(QuantVectors.S);
+        var s0 = FloatVector.zero(QuantVectors.S);
         var s1 = s0;
         var s2 = s0;
         var s3 = s0;
         int p = 0;
         for (; p + 4 * l <= k; p += 4 * l) {
-            s0 = QuantVectors.bytes(values, base + p).mul(s).fma(jdk.incubator.vector.FloatVector.fromArray(QuantVectors.S, x, xOff + p), s0);
-            s1 = QuantVectors.bytes(values, base + p + l).mul(s).fma(jdk.incubator.vector.FloatVector.fromArray(QuantVectors.S, x, xOff + p + l), s1);
-            s2 = QuantVectors.bytes(values, base + p + 2 * l).mul(s).fma(jdk.incubator.vector.FloatVector.fromArray(QuantVectors.S, x, xOff + p + 2 * l), s2);
-            s3 = QuantVectors.bytes(values, base + p + 3 * l).mul(s).fma(jdk.incubator.vector.FloatVector.fromArray(QuantVectors.S, x, xOff + p + 3 * l), s3);
+            s0 = QuantVectors.bytes(values, base + p).mul(s).fma(FloatVector.fromArray(QuantVectors.S, x, xOff + p), s0);
+            s1 = QuantVectors.bytes(values, base + p + l).mul(s).fma(FloatVector.fromArray(QuantVectors.S, x, xOff + p + l), s1);
+            s2 = QuantVectors.bytes(values, base + p + 2 * l).mul(s).fma(FloatVector.fromArray(QuantVectors.S, x, xOff + p + 2 * l), s2);
+            s3 = QuantVectors.bytes(values, base + p + 3 * l).mul(s).fma(FloatVector.fromArray(QuantVectors.S, x, xOff + p + 3 * l), s3);
         }
-        for (; p + l <= k; p += l) s0 = QuantVectors.bytes(values, base + p).mul(s).fma(jdk.incubator.vector.FloatVector.fromArray(QuantVectors.S, x, xOff + p), s0);
+        for (; p + l <= k; p += l) s0 = QuantVectors.bytes(values, base + p).mul(s).fma(FloatVector.fromArray(QuantVectors.S, x, xOff + p), s0);
         float sum = QuantVectors.finish(s0, s1, s2, s3, lanes);
         for (; p < k; p++) sum += values[base + p] * s * x[xOff + p];
         return sum;
@@ -87,6 +90,6 @@ public final class Int8Matrix extends QuantizedMatrix {
 
     @Override
     float element(int r, int c) {
-        return values.get(java.lang.foreign.ValueLayout.JAVA_BYTE, (long) r * cols() + c) * scales[r];
+        return values.get(ValueLayout.JAVA_BYTE, (long) r * cols() + c) * scales[r];
     }
 }

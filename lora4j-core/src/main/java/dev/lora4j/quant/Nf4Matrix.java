@@ -1,7 +1,12 @@
 package dev.lora4j.quant;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -177,23 +182,23 @@ public final class Nf4Matrix extends QuantizedMatrix {
         var S = QuantVectors.S;
         var B = QuantVectors.BYTES;
         var levels = QuantVectors.NF4_LEVELS;
-        var s0 = jdk.incubator.vector.FloatVector.zero(S);
+        var s0 = FloatVector.zero(S);
         var s1 = s0;
         var s2 = s0;
         var s3 = s0;
         long b = (long) r * (cols() / 64);
         for (int p = 0; p < cols(); p += 64, b++) {
             float a = absmax(b);
-            var v0 = jdk.incubator.vector.ByteVector.fromMemorySegment(B, codes, b * 32, java.nio.ByteOrder.LITTLE_ENDIAN);
-            var v1 = jdk.incubator.vector.ByteVector.fromMemorySegment(B, codes, b * 32 + 16, java.nio.ByteOrder.LITTLE_ENDIAN);
-            var w0 = ((jdk.incubator.vector.FloatVector) v0.and((byte) 0x0f).convertShape(jdk.incubator.vector.VectorOperators.B2F, S, 0)).selectFrom(levels);
-            var w1 = ((jdk.incubator.vector.FloatVector) v1.and((byte) 0x0f).convertShape(jdk.incubator.vector.VectorOperators.B2F, S, 0)).selectFrom(levels);
-            var w2 = ((jdk.incubator.vector.FloatVector) v0.lanewise(jdk.incubator.vector.VectorOperators.LSHR, 4).convertShape(jdk.incubator.vector.VectorOperators.B2F, S, 0)).selectFrom(levels);
-            var w3 = ((jdk.incubator.vector.FloatVector) v1.lanewise(jdk.incubator.vector.VectorOperators.LSHR, 4).convertShape(jdk.incubator.vector.VectorOperators.B2F, S, 0)).selectFrom(levels);
-            s0 = w0.mul(a).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p), s0);
-            s1 = w1.mul(a).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 16), s1);
-            s2 = w2.mul(a).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 32), s2);
-            s3 = w3.mul(a).fma(jdk.incubator.vector.FloatVector.fromArray(S, x, xOff + p + 48), s3);
+            var v0 = ByteVector.fromMemorySegment(B, codes, b * 32, ByteOrder.LITTLE_ENDIAN);
+            var v1 = ByteVector.fromMemorySegment(B, codes, b * 32 + 16, ByteOrder.LITTLE_ENDIAN);
+            var w0 = ((FloatVector) v0.and((byte) 0x0f).convertShape(VectorOperators.B2F, S, 0)).selectFrom(levels);
+            var w1 = ((FloatVector) v1.and((byte) 0x0f).convertShape(VectorOperators.B2F, S, 0)).selectFrom(levels);
+            var w2 = ((FloatVector) v0.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, S, 0)).selectFrom(levels);
+            var w3 = ((FloatVector) v1.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, S, 0)).selectFrom(levels);
+            s0 = w0.mul(a).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+            s1 = w1.mul(a).fma(FloatVector.fromArray(S, x, xOff + p + 16), s1);
+            s2 = w2.mul(a).fma(FloatVector.fromArray(S, x, xOff + p + 32), s2);
+            s3 = w3.mul(a).fma(FloatVector.fromArray(S, x, xOff + p + 48), s3);
         }
         return QuantVectors.finish(s0, s1, s2, s3, lanes);
     }
