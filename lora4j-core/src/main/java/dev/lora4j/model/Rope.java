@@ -36,6 +36,19 @@ public final class Rope {
         originalMax = lr == null ? Integer.MAX_VALUE : lr.originalMaxPositions();
     }
 
+    /**
+     * Llama 3's frequency scaling as one divisor per frequency (D/2): what llama.cpp reads as the
+     * {@code rope_freqs} tensor (its converter writes the same numbers).
+     */
+    public static float[] llama3Divisors(double theta, int headDim, Llama3Scaling s) {
+        int half = headDim / 2;
+        float[] base = new float[half], scaled = new float[half], out = new float[half];
+        for (int i = 0; i < half; i++) base[i] = scaled[i] = (float) (1.0 / Math.pow(theta, (float) (2 * i) / headDim));
+        scaleLlama3(scaled, s);
+        for (int i = 0; i < half; i++) out[i] = base[i] / scaled[i];
+        return out;
+    }
+
     /** Whether a forward pass over positions [0, length) uses the long table (LongRoPE past the original context). */
     public boolean longFor(int length) {
         return length > originalMax;

@@ -35,8 +35,8 @@ public final class GgufExport {
         if (!plain || c.qkNorm() || config.path("attention_bias").asBoolean(false) || config.path("mlp_bias").asBoolean(false))
             throw new Lora4jException("export-gguf writes models of llama.cpp's llama architecture (Llama, Mistral without a sliding window); this one is "
                     + c.modelType());
-        if (c.positions() instanceof ModelConfig.Rotary r && (r.scaling() != null || r.longRope() != null))
-            throw new Lora4jException("export-gguf: RoPE scaling (rope_scaling in config.json) is not written to GGUF yet");
+        if (c.positions() instanceof ModelConfig.Rotary r && r.longRope() != null)
+            throw new Lora4jException("export-gguf: LongRoPE (rope_scaling longrope) is not written to GGUF yet; llama3 scaling is");
     }
 
     /** The model (its weights as they are now: a merged model passes its merged weights) as a GGUF file. */
@@ -57,6 +57,9 @@ public final class GgufExport {
         w.put("llama.attention.layer_norm_rms_epsilon", c.norm().eps());
         GgufVocab.of(modelDir, config, c.vocabSize()).writeTo(w);
         matrix(w, "token_embd.weight", m.tokenEmbedding().mat(), 0, type);
+        ModelConfig.Rotary rotary = (ModelConfig.Rotary) c.positions();
+        if (rotary.scaling() != null) // Llama 3.1+: llama.cpp divides each frequency by rope_freqs
+            vector(w, "rope_freqs.weight", dev.lora4j.model.Rope.llama3Divisors(rotary.theta(), c.headDim(), rotary.scaling()));
         vector(w, "output_norm.weight", m.finalNorm().weight());
         if (!c.tiedHead()) matrix(w, "output.weight", m.head().mat(), 0, type);
         for (Block b : m.blocks()) {

@@ -54,8 +54,8 @@ public final class GgufWeights implements WeightSource {
         if (f.metadata().containsKey("general.type") && !"model".equals(f.metadata().get("general.type")))
             throw new Lora4jException(f.path() + ": general.type is '" + f.metadata().get("general.type") + "', not a model (a LoRA adapter GGUF goes with --adapter)");
         Object scaling = f.metadata().get("llama.rope.scaling.type");
-        if ((scaling != null && !"none".equals(scaling)) || f.tensors().containsKey("rope_freqs.weight"))
-            throw new Lora4jException(f.path() + ": RoPE scaling (" + (scaling != null ? scaling : "rope_freqs.weight") + ") is not read from GGUF yet");
+        if (scaling != null && !"none".equals(scaling))
+            throw new Lora4jException(f.path() + ": RoPE scaling '" + scaling + "' is not read from GGUF yet (rope_freqs is)");
         ObjectNode c = new ObjectMapper().createObjectNode();
         int dim = f.integer("llama.embedding_length"), heads = f.integer("llama.attention.head_count");
         int kv = f.metadata().containsKey("llama.attention.head_count_kv") ? f.integer("llama.attention.head_count_kv") : heads;
@@ -75,6 +75,20 @@ public final class GgufWeights implements WeightSource {
         c.put("rope_theta", f.metadata().get("llama.rope.freq_base") instanceof Number n ? n.doubleValue() : 10000.0);
         c.put("tie_word_embeddings", !f.tensors().containsKey("output.weight"));
         c.put("hidden_act", "silu");
+        GgufFile.TensorInfo freqs = f.tensors().get("rope_freqs.weight");
+        if (freqs != null) { // per-frequency divisors (Llama 3.1+): LongRoPE's short factors, with one table and no attention factor
+            int headDim = c.has("head_dim") ? c.get("head_dim").asInt() : dim / heads;
+            if (freqs.type() != GgmlType.F32 || freqs.dims().length != 1 || freqs.dims()[0] != headDim / 2)
+                throw new Lora4jException(f.path() + ": rope_freqs.weight must be " + headDim / 2 + " F32 values, got " + freqs.type() + " " + Arrays.toString(freqs.dims()));
+            ObjectNode rs = c.putObject("rope_scaling").put("rope_type", "longrope").put("attention_factor", 1.0);
+            var shortF = rs.putArray("short_factor");
+            var longF = rs.putArray("long_factor");
+            for (int i = 0; i < headDim / 2; i++) {
+                float v = freqs.data().getAtIndex(GgufFile.F32, i);
+                shortF.add(v);
+                longF.add(v);
+            }
+        }
         if (f.metadata().get("tokenizer.ggml.bos_token_id") instanceof Number n) c.put("bos_token_id", n.intValue());
         if (f.metadata().get("tokenizer.ggml.eos_token_id") instanceof Number n) c.put("eos_token_id", n.intValue());
         return c;

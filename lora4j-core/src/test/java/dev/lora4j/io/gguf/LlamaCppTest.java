@@ -104,6 +104,33 @@ class LlamaCppTest {
         }
     }
 
+    /**
+     * Llama 3.1's RoPE scaling: export-gguf writes it as llama.cpp's rope_freqs tensor, lora4j reads that
+     * back, and greedy tokens agree three ways (past the original context of 32, so every band is scaled).
+     */
+    @Test
+    void llama3RopeScalingThroughRopeFreqs() throws Exception {
+        Path dir = tmp.resolve("llama31");
+        Files.createDirectories(dir);
+        for (String f : List.of("model.safetensors", "tokenizer.json", "tokenizer_config.json"))
+            Files.copy(TestPaths.bundledModel().resolve(f), dir.resolve(f));
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(TestPaths.bundledModel().resolve("config.json").toFile());
+        config.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+                .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 32);
+        Files.writeString(dir.resolve("config.json"), config.toString());
+        Path file = tmp.resolve("llama31.gguf");
+        int[] prompt = {510, 100, 200, 300, 17, 99, 45, 46, 47, 48};
+        try (Transformer hf = Transformer.load(dir)) {
+            GgufExport.writeModel(hf, dir, file, GgmlType.F32, "llama31");
+            int[] want = greedy(hf, prompt, 40);
+            assertThat(want).as("the scaling changes the answer").isNotEqualTo(greedy(base, prompt, 40));
+            try (Transformer fromGguf = Transformer.load(file)) {
+                assertThat(greedy(fromGguf, prompt, 40)).as("lora4j reading rope_freqs").containsExactly(want);
+            }
+            assertThat(llamaCppGreedy(file, null, prompt, 40)).as("llama.cpp").containsExactly(want);
+        }
+    }
+
     /** llama.cpp tokenizes text with the vocabulary export-gguf wrote as lora4j does (byte-level BPE, the bundled model's). */
     @Test
     void exportedVocabularyTokenizesAsLora4j() throws Exception {
