@@ -62,29 +62,40 @@ final class InspectCommand implements Callable<Integer> {
                     c.tiedHead() ? "tied to embeddings" : "separate", c.slidingWindow() > 0 ? ", sliding window " + c.slidingWindow() : "");
             System.out.printf(Locale.ROOT, "parameters   %,d%n", m.parameterCount());
             Map<String, Long> dtypes = new TreeMap<>();
-            Map<String, SafeTensors.Entry> all = new TreeMap<>();
-            for (SafeTensors f : files(m))
-                for (SafeTensors.Entry e : f.entries().values()) {
-                    dtypes.merge(e.dtype().name(), e.numel(), Long::sum);
-                    all.put(e.name(), e);
-                }
+            Map<String, Stored> all = stored(m);
+            for (Stored e : all.values()) dtypes.merge(e.dtype(), e.numel(), Long::sum);
             StringBuilder sb = new StringBuilder();
             dtypes.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ", ").append(k).append(String.format(Locale.ROOT, " %,d", v)));
-            System.out.printf(Locale.ROOT, "dtypes       %s (%d tensors in %d file%s)%n", sb, all.size(), files(m).size(),
-                    files(m).size() == 1 ? "" : "s");
+            int files = m.source() instanceof dev.lora4j.io.ModelFiles mf ? mf.files().size() : 1;
+            System.out.printf(Locale.ROOT, "dtypes       %s (%d tensors in %d file%s)%n", sb, all.size(), files, files == 1 ? "" : "s");
             if (!noTensors) {
                 int w = all.keySet().stream().mapToInt(String::length).max().orElse(4);
                 System.out.printf(Locale.ROOT, "%n%-" + w + "s  %-5s  %-16s  %s%n", "tensor", "dtype", "shape", "elements");
-                for (SafeTensors.Entry e : all.values())
+                for (Stored e : all.values())
                     System.out.printf(Locale.ROOT, "%-" + w + "s  %-5s  %-16s  %,d%n", e.name(), e.dtype(), Arrays.toString(e.shape()), e.numel());
             }
         }
         return 0;
     }
 
-    /** The safetensors files of a checkpoint directory (none for a GGUF file). */
-    private static java.util.List<SafeTensors> files(Transformer m) {
-        return m.source() instanceof dev.lora4j.io.ModelFiles mf ? mf.files() : java.util.List.of();
+    /** A tensor as its file stores it: name, dtype (safetensors' or ggml's), shape outermost first. */
+    private record Stored(String name, String dtype, long[] shape, long numel) {}
+
+    /** The stored tensors of a checkpoint directory's safetensors files, or of a GGUF file, by name. */
+    private static Map<String, Stored> stored(Transformer m) {
+        Map<String, Stored> all = new TreeMap<>();
+        if (m.source() instanceof dev.lora4j.io.ModelFiles mf) {
+            for (SafeTensors f : mf.files())
+                for (SafeTensors.Entry e : f.entries().values())
+                    all.put(e.name(), new Stored(e.name(), e.dtype().name(), Arrays.stream(e.shape()).asLongStream().toArray(), e.numel()));
+        } else if (m.source() instanceof dev.lora4j.io.gguf.GgufWeights g) {
+            for (var t : g.file().tensors().values()) {
+                long[] shape = new long[t.dims().length];
+                for (int i = 0; i < shape.length; i++) shape[i] = t.dims()[shape.length - 1 - i];
+                all.put(t.name(), new Stored(t.name(), t.type().name(), shape, t.numel()));
+            }
+        }
+        return all;
     }
 
     private void printJson(Transformer m, ModelConfig c) throws com.fasterxml.jackson.core.JsonProcessingException {
@@ -98,15 +109,13 @@ final class InspectCommand implements Callable<Integer> {
         o.put("tied_head", c.tiedHead()).put("sliding_window", c.slidingWindow()).put("parameters", m.parameterCount());
         var dtypes = o.putObject("dtypes");
         var tensors = o.putArray("tensors");
-        Map<String, SafeTensors.Entry> all = new TreeMap<>();
-        for (SafeTensors f : files(m)) all.putAll(f.entries());
         Map<String, Long> byDtype = new TreeMap<>();
-        for (SafeTensors.Entry e : all.values()) {
-            byDtype.merge(e.dtype().name(), e.numel(), Long::sum);
+        for (Stored e : stored(m).values()) {
+            byDtype.merge(e.dtype(), e.numel(), Long::sum);
             if (noTensors) continue;
-            var t = tensors.addObject().put("name", e.name()).put("dtype", e.dtype().name()).put("elements", e.numel());
+            var t = tensors.addObject().put("name", e.name()).put("dtype", e.dtype()).put("elements", e.numel());
             var shape = t.putArray("shape");
-            for (int d : e.shape()) shape.add(d);
+            for (long d : e.shape()) shape.add(d);
         }
         byDtype.forEach(dtypes::put);
         System.out.println(om.writeValueAsString(o));

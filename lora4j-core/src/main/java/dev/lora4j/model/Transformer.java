@@ -29,7 +29,7 @@ public final class Transformer implements AutoCloseable {
     private final List<Block> blocks;
     private final Norm finalNorm;
     private final Tensor head;              // (V, C); the token embedding itself when tied
-    private final WeightSource source;        // keeps the mapping alive; null for in-memory models
+    private final WeightSource source;      // keeps the mapping alive; null for in-memory models
     private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
 
     /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */

@@ -16,7 +16,6 @@ import java.nio.ByteOrder;
  */
 public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, GgmlMatrix {
     static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final int rows, cols;
 
