@@ -10,6 +10,7 @@ import jdk.incubator.vector.FloatVector;
  * With one or two rows of A, each weight row is decoded straight into the dot products
  * ({@link QuantizedMatrix#dot}); with more, once into a row buffer that stays in L1 and is dotted with
  * every row of A. Only the quantized bytes stream from memory, so fewer bytes a weight, a faster step.
+ * Each thread reads its rows from {@link #STREAMS} places at once.
  *
  * <p>Each output is one dot product summed the same way (four vector accumulators in order, their
  * lanes, then the tail) whatever m and the thread count, so a sequence's logits do not depend on what
@@ -19,6 +20,12 @@ import jdk.incubator.vector.FloatVector;
 final class QuantGemv {
     /** Up to this many rows of A, each weight row is decoded once per row of A (fused); more, once into a buffer. */
     private static final int FUSED_ROWS = 2;
+    /**
+     * A thread's rows are taken in turn from this many parts of its range: the hardware prefetcher then
+     * follows that many streams, where one row after another left int8 decoding waiting on memory
+     * (docs/performance-notes.md).
+     */
+    private static final int STREAMS = 8;
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[FloatVector.SPECIES_PREFERRED.length()]);
 
@@ -32,7 +39,10 @@ final class QuantGemv {
         Parallel.forRange(w.rows(), 16, (j0, j1) -> {
             float[] row = ROW.get(), lanes = LANES.get();
             if (row.length < k) ROW.set(row = new float[k]);
-            for (int j = j0; j < j1; j++) {
+            int q = (j1 - j0 + STREAMS - 1) / STREAMS;
+            for (int step = 0; step < STREAMS * q; step++) { // rows taken in turn from STREAMS parts of the range
+                int j = j0 + (step % STREAMS) * q + step / STREAMS;
+                if (j >= j1) continue;
                 if (m > FUSED_ROWS) w.dequantize(j, 0, row, 0, k, true);
                 for (int i = 0; i < m; i++) {
                     float sum = m > FUSED_ROWS ? QuantizedMatrix.dotRow(row, x, i * k, k, lanes) : w.dot(j, x, i * k, row, lanes);
