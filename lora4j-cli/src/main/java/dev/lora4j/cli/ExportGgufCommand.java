@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
                 "  --model DIR --out F.gguf [--type T]            the model, with its tokenizer",
                 "  --model DIR --adapter A --merge --out F.gguf   the model with the adapter merged in",
                 "  --model DIR --adapter A --out A.gguf           the adapter alone (llama-cli --lora A.gguf)",
-                "Llama-architecture models (Llama, Mistral without a sliding window). Norms stay f32."})
+                "llama.cpp's llama architecture (Llama, Llama 3.1+, Mistral without a sliding window) and qwen2. Norms stay f32."})
 final class ExportGgufCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;

@@ -20,7 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes what llama.cpp loads: a model of its "llama" architecture (F32, F16, Q8_0 or Q4_0; norms stay F32,
+ * Writes what llama.cpp loads: a model of its "llama" or "qwen2" architecture (F32, F16, Q8_0 or Q4_0; norms stay F32,
  * and rows that are not whole 32-element blocks fall back to F16, as its converter does), and a
  * LoRA adapter (general.type "adapter", lora_a / lora_b tensors per target, q and k rows permuted as
  * for the model). The tokenizer goes into the model's metadata ({@link GgufVocab}).
@@ -28,15 +28,24 @@ import java.util.List;
 public final class GgufExport {
     private GgufExport() {}
 
-    /** The model types whose layout is llama.cpp's "llama" architecture as lora4j writes it. */
-    static void requireLlama(Transformer m, JsonNode config) {
+    /**
+     * llama.cpp's architecture for this model: "llama" (Llama, Mistral without a sliding window) or "qwen2"
+     * (Qwen2 without one); anything else is refused by name.
+     */
+    static String architecture(Transformer m, JsonNode config) {
         ModelConfig c = m.config();
-        boolean plain = c.modelType().equals("llama") || c.modelType().equals("mistral") && c.slidingWindow() == 0;
-        if (!plain || c.qkNorm() || config.path("attention_bias").asBoolean(false) || config.path("mlp_bias").asBoolean(false))
-            throw new Lora4jException("export-gguf writes models of llama.cpp's llama architecture (Llama, Mistral without a sliding window); this one is "
-                    + c.modelType());
+        boolean plain = c.slidingWindow() == 0 && !c.qkNorm() && !config.path("attention_bias").asBoolean(false) && !config.path("mlp_bias").asBoolean(false);
+        String arch = switch (c.modelType()) {
+            case "llama", "mistral" -> "llama";
+            case "qwen2" -> "qwen2";
+            default -> null;
+        };
+        if (arch == null || !plain)
+            throw new Lora4jException("export-gguf writes llama.cpp's llama architecture (Llama, Mistral without a sliding window) and qwen2 (Qwen2 without one);"
+                    + " this one is " + c.modelType() + (arch != null ? " with a sliding window or extra biases" : ""));
         if (c.positions() instanceof ModelConfig.Rotary r && r.longRope() != null)
             throw new Lora4jException("export-gguf: LongRoPE (rope_scaling longrope) is not written to GGUF yet; llama3 scaling is");
+        return arch;
     }
 
     /** The model (its weights as they are now: a merged model passes its merged weights) as a GGUF file. */
@@ -45,16 +54,16 @@ public final class GgufExport {
             throw new Lora4jException("--type must be f32, f16, q8_0 or q4_0, got " + type);
         JsonNode config = m.source() != null ? m.source().config() : null;
         if (config == null) throw new Lora4jException("export-gguf needs a model loaded from files");
-        requireLlama(m, config);
+        String arch = architecture(m, config), p0 = arch + ".";
         ModelConfig c = m.config();
         GgufWriter w = new GgufWriter();
-        w.put("general.architecture", "llama").put("general.type", "model").put("general.name", name);
+        w.put("general.architecture", arch).put("general.type", "model").put("general.name", name);
         w.put("general.file_type", switch (type) { case F16 -> 1; case Q8_0 -> 7; case Q4_0 -> 2; default -> 0; });
-        w.put("llama.context_length", c.maxPositions()).put("llama.embedding_length", c.dim()).put("llama.block_count", c.layers());
-        w.put("llama.feed_forward_length", c.hidden()).put("llama.attention.head_count", c.heads()).put("llama.attention.head_count_kv", c.kvHeads());
-        w.put("llama.rope.dimension_count", c.headDim()).put("llama.vocab_size", c.vocabSize());
-        w.put("llama.rope.freq_base", (float) ((ModelConfig.Rotary) c.positions()).theta());
-        w.put("llama.attention.layer_norm_rms_epsilon", c.norm().eps());
+        w.put(p0 + "context_length", c.maxPositions()).put(p0 + "embedding_length", c.dim()).put(p0 + "block_count", c.layers());
+        w.put(p0 + "feed_forward_length", c.hidden()).put(p0 + "attention.head_count", c.heads()).put(p0 + "attention.head_count_kv", c.kvHeads());
+        w.put(p0 + "rope.dimension_count", c.headDim()).put(p0 + "vocab_size", c.vocabSize());
+        w.put(p0 + "rope.freq_base", (float) ((ModelConfig.Rotary) c.positions()).theta());
+        w.put(p0 + "attention.layer_norm_rms_epsilon", c.norm().eps());
         GgufVocab.of(modelDir, config, c.vocabSize()).writeTo(w);
         matrix(w, "token_embd.weight", m.tokenEmbedding().mat(), 0, type);
         ModelConfig.Rotary rotary = (ModelConfig.Rotary) c.positions();
@@ -68,7 +77,8 @@ public final class GgufExport {
             vector(w, p + "ffn_norm.weight", b.norm2().weight());
             for (Projection proj : b.projections()) {
                 String hf = proj.name() + ".weight", g = LlamaLayout.ggufName(hf);
-                matrix(w, g, proj.base().wT().t(), LlamaLayout.permutedHeads(hf, c.heads(), c.kvHeads()), type);
+                matrix(w, g, proj.base().wT().t(), LlamaLayout.permutedHeads(arch, hf, c.heads(), c.kvHeads()), type);
+                if (proj.base().bias() != null) vector(w, LlamaLayout.ggufName(proj.name() + ".bias"), proj.base().bias());
             }
         }
         w.write(out);
@@ -81,17 +91,17 @@ public final class GgufExport {
      */
     public static void writeAdapter(LoraModel lm, Path out) throws IOException {
         Transformer base = lm.base();
-        requireLlama(base, base.source() != null ? base.source().config() : com.fasterxml.jackson.databind.node.MissingNode.getInstance());
+        String arch = architecture(base, base.source() != null ? base.source().config() : com.fasterxml.jackson.databind.node.MissingNode.getInstance());
         ModelConfig c = base.config();
         List<LoraLinear> modules = new ArrayList<>(lm.modules().values());
         boolean uniform = modules.stream().allMatch(l -> l.rank() == modules.getFirst().rank() && l.scale() == modules.getFirst().scale());
         GgufWriter w = new GgufWriter();
-        w.put("general.architecture", "llama").put("general.type", "adapter").put("adapter.type", "lora");
+        w.put("general.architecture", arch).put("general.type", "adapter").put("adapter.type", "lora");
         w.put("adapter.lora.alpha", uniform ? modules.getFirst().scale() * modules.getFirst().rank() : 0f);
         for (LoraLinear l : modules) {
             String hf = l.name() + ".weight", g = LlamaLayout.ggufName(hf);
             if (g == null) throw new Lora4jException("export-gguf: llama.cpp has no tensor for the adapted module " + l.name());
-            int in = l.base().in(), outDim = l.base().out(), r = l.rank(), heads = LlamaLayout.permutedHeads(hf, c.heads(), c.kvHeads());
+            int in = l.base().in(), outDim = l.base().out(), r = l.rank(), heads = LlamaLayout.permutedHeads(arch, hf, c.heads(), c.kvHeads());
             float scale = uniform ? 1f : l.scale();
             matrix(w, g + ".lora_a", Mat.of(l.a(), 0, r, in), 0, GgmlType.F32);
             float[] b = l.b().clone();

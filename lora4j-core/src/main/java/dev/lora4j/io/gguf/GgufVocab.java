@@ -32,6 +32,8 @@ public record GgufVocab(String model, String pre, String[] tokens, int[] types, 
     static final int NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER = 4, UNUSED = 5, BYTE = 6;
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Llama 3's pre-tokenizer split pattern (tokenizer.json's Split regex; llama.cpp's "llama-bpe"). */
+    /** Qwen2's pre-tokenizer split pattern (llama.cpp's "qwen2"): Llama 3's with single digits. */
+    static final String QWEN2_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     static final String LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
     /** The vocabulary of a model directory's tokenizer.json, padded with unused tokens to the model's vocabulary size. */
@@ -53,7 +55,8 @@ public record GgufVocab(String model, String pre, String[] tokens, int[] types, 
         int bos = config.path("bos_token_id").isInt() ? config.get("bos_token_id").asInt() : -1;
         int eos = config.path("eos_token_id").isInt() ? config.get("eos_token_id").asInt() : config.path("eos_token_id").path(0).asInt(-1);
         if (byteLevel) {
-            String pre = j.toString().contains("\"Split\"") ? "llama-bpe" : "gpt-2";
+            String split = j.path("pre_tokenizer").findPath("Regex").asText("");
+            String pre = split.equals(QWEN2_SPLIT) ? "qwen2" : j.toString().contains("\"Split\"") ? "llama-bpe" : "gpt-2";
             return new GgufVocab("gpt2", pre, tokens, types, null, merges.toArray(String[]::new), bos, eos, unk);
         }
         if (!m.path("byte_fallback").asBoolean(false))
@@ -133,11 +136,13 @@ public record GgufVocab(String model, String pre, String[] tokens, int[] types, 
                 for (String mg : this.merges) merges.add(mg);
                 ObjectNode byteLevel = JSON.createObjectNode().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true);
                 if (pre == null || pre.equals("gpt-2") || pre.equals("default")) j.set("pre_tokenizer", byteLevel.deepCopy().put("use_regex", true));
-                else if (pre.equals("llama-bpe") || pre.equals("llama3")) {
+                else if (pre.equals("llama-bpe") || pre.equals("llama3") || pre.equals("qwen2")) {
                     ObjectNode seq = j.putObject("pre_tokenizer").put("type", "Sequence");
                     seq.putArray("pretokenizers").add(JSON.createObjectNode().put("type", "Split").put("behavior", "Isolated").put("invert", false)
-                            .set("pattern", JSON.createObjectNode().put("Regex", LLAMA3_SPLIT))).add(byteLevel.deepCopy().put("use_regex", false));
-                } else throw new Lora4jException(where + ": tokenizer.ggml.pre '" + pre + "' is not read yet (gpt-2 and llama-bpe are)");
+                            .set("pattern", JSON.createObjectNode().put("Regex", pre.equals("qwen2") ? QWEN2_SPLIT : LLAMA3_SPLIT)))
+                            .add(byteLevel.deepCopy().put("use_regex", false));
+                    if (pre.equals("qwen2")) j.putObject("normalizer").put("type", "NFC");
+                } else throw new Lora4jException(where + ": tokenizer.ggml.pre '" + pre + "' is not read yet (gpt-2, llama-bpe and qwen2 are)");
                 j.set("decoder", byteLevel.deepCopy().put("use_regex", true));
             }
             case "llama" -> {

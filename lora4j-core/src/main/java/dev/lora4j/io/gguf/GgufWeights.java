@@ -16,7 +16,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
- * A GGUF model of llama.cpp's "llama" architecture read as a Hugging Face Llama checkpoint: its
+ * A GGUF model of llama.cpp's "llama" or "qwen2" architecture read as a Hugging Face checkpoint: its
  * metadata becomes config.json's fields, its tensors answer to HF names. F32 and BF16 tensors are read
  * in place from the mapping; quantized ones (Q8_0, Q4_0, Q4_K, Q6_K) are copied once to the heap in their
  * own format (never widened); F16 ones are widened to fp32 on the heap (lora4j computes in fp32 and keeps
@@ -27,11 +27,13 @@ public final class GgufWeights implements WeightSource {
 
     private final GgufFile file;
     private final ObjectNode config;
+    private final String arch;
     private final int heads, kvHeads;
 
     private GgufWeights(GgufFile file, ObjectNode config) {
         this.file = file;
         this.config = config;
+        this.arch = config.get("model_type").asText();
         this.heads = config.get("num_attention_heads").asInt();
         this.kvHeads = config.get("num_key_value_heads").asInt();
     }
@@ -49,30 +51,30 @@ public final class GgufWeights implements WeightSource {
     /** config.json as Hugging Face would write it for this model. */
     static ObjectNode config(GgufFile f) {
         String arch = f.require("general.architecture", String.class);
-        if (!arch.equals("llama"))
-            throw new Lora4jException(f.path() + ": general.architecture is '" + arch + "'; lora4j reads GGUF models of the 'llama' architecture");
+        if (!LlamaLayout.ARCHITECTURES.contains(arch))
+            throw new Lora4jException(f.path() + ": general.architecture is '" + arch + "'; lora4j reads GGUF models of the 'llama' and 'qwen2' architectures");
         if (f.metadata().containsKey("general.type") && !"model".equals(f.metadata().get("general.type")))
             throw new Lora4jException(f.path() + ": general.type is '" + f.metadata().get("general.type") + "', not a model (a LoRA adapter GGUF goes with --adapter)");
-        Object scaling = f.metadata().get("llama.rope.scaling.type");
+        Object scaling = f.metadata().get(arch + ".rope.scaling.type");
         if (scaling != null && !"none".equals(scaling))
             throw new Lora4jException(f.path() + ": RoPE scaling '" + scaling + "' is not read from GGUF yet (rope_freqs is)");
         ObjectNode c = new ObjectMapper().createObjectNode();
-        int dim = f.integer("llama.embedding_length"), heads = f.integer("llama.attention.head_count");
-        int kv = f.metadata().containsKey("llama.attention.head_count_kv") ? f.integer("llama.attention.head_count_kv") : heads;
+        int dim = f.integer(arch + ".embedding_length"), heads = f.integer(arch + ".attention.head_count");
+        int kv = f.metadata().containsKey(arch + ".attention.head_count_kv") ? f.integer(arch + ".attention.head_count_kv") : heads;
         GgufFile.TensorInfo embed = f.tensors().get("token_embd.weight");
         if (embed == null) throw new Lora4jException(f.path() + ": missing tensor 'token_embd.weight'");
-        c.put("model_type", "llama");
+        c.put("model_type", arch);
         c.put("hidden_size", dim);
-        c.put("intermediate_size", f.integer("llama.feed_forward_length"));
-        c.put("num_hidden_layers", f.integer("llama.block_count"));
+        c.put("intermediate_size", f.integer(arch + ".feed_forward_length"));
+        c.put("num_hidden_layers", f.integer(arch + ".block_count"));
         c.put("num_attention_heads", heads);
         c.put("num_key_value_heads", kv);
-        if (f.metadata().containsKey("llama.rope.dimension_count") && heads > 0 && f.integer("llama.rope.dimension_count") != dim / heads)
-            c.put("head_dim", f.integer("llama.rope.dimension_count"));
+        if (f.metadata().containsKey(arch + ".rope.dimension_count") && heads > 0 && f.integer(arch + ".rope.dimension_count") != dim / heads)
+            c.put("head_dim", f.integer(arch + ".rope.dimension_count"));
         c.put("vocab_size", embed.dims()[1]);
-        c.put("max_position_embeddings", f.integer("llama.context_length"));
-        c.put("rms_norm_eps", ((Number) f.require("llama.attention.layer_norm_rms_epsilon", Number.class)).doubleValue());
-        c.put("rope_theta", f.metadata().get("llama.rope.freq_base") instanceof Number n ? n.doubleValue() : 10000.0);
+        c.put("max_position_embeddings", f.integer(arch + ".context_length"));
+        c.put("rms_norm_eps", ((Number) f.require(arch + ".attention.layer_norm_rms_epsilon", Number.class)).doubleValue());
+        c.put("rope_theta", f.metadata().get(arch + ".rope.freq_base") instanceof Number n ? n.doubleValue() : 10000.0);
         c.put("tie_word_embeddings", !f.tensors().containsKey("output.weight"));
         c.put("hidden_act", "silu");
         GgufFile.TensorInfo freqs = f.tensors().get("rope_freqs.weight");
@@ -124,7 +126,7 @@ public final class GgufWeights implements WeightSource {
         if (!Arrays.equals(t.dims(), want))
             throw new Lora4jException(file.path() + ": tensor '" + g + "' has dims " + Arrays.toString(t.dims()) + ", expected " + Arrays.toString(want));
         int cols = shape[shape.length - 1], rows = (int) (t.numel() / cols);
-        MemorySegment data = inHfOrder(t.data(), rows, t.type().bytes(cols), LlamaLayout.permutedHeads(name, heads, kvHeads));
+        MemorySegment data = inHfOrder(t.data(), rows, t.type().bytes(cols), LlamaLayout.permutedHeads(arch, name, heads, kvHeads));
         return switch (t.type()) {
             case F32 -> new Tensor(name, shape, data, DType.F32);
             case BF16 -> new Tensor(name, shape, data, DType.BF16);

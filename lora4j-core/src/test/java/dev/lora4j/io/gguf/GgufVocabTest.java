@@ -59,6 +59,27 @@ class GgufVocabTest {
         }
     }
 
+    /** Qwen3's real tokenizer.json (NFC, Qwen2's split pattern) through GGUF ("qwen2" pre-tokenizer) gives Rust tokenizers' ids. */
+    @Test
+    void qwenVocabularyRoundTripsAsQwen2() throws Exception {
+        Path src = TestPaths.repo("lora4j-core/src/test/resources/tokenizers/qwen3"), dir = tmp.resolve("qwen3");
+        Files.createDirectories(dir);
+        try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(src.resolve("tokenizer.json.gz")))) {
+            Files.copy(in, dir.resolve("tokenizer.json"));
+        }
+        int vocab = Tokenizer.load(dir).vocabSize();
+        GgufVocab v = GgufVocab.of(dir, new ObjectMapper().createObjectNode(), vocab);
+        assertThat(v.pre()).isEqualTo("qwen2");
+        Tokenizer back = roundTrip(dir, new ObjectMapper().createObjectNode(), vocab);
+        int checked = 0;
+        for (String line : Files.readAllLines(src.resolve("cases.jsonl"))) {
+            JsonNode c = new ObjectMapper().readTree(line);
+            assertThat(back.encode(c.get("text").asText())).as(c.get("text").asText()).containsExactly(new ObjectMapper().convertValue(c.get("ids"), int[].class));
+            checked++;
+        }
+        assertThat(checked).isGreaterThan(20);
+    }
+
     @Test
     void badVocabulariesAreRefusedByName() throws Exception {
         Path dir = tmp.resolve("m");

@@ -131,6 +131,47 @@ class LlamaCppTest {
         }
     }
 
+    /**
+     * llama.cpp's qwen2 architecture: q, k and v with biases, halves rotated as HF does (no row permutation).
+     * The bundled model given random q/k/v biases and called Qwen2; greedy tokens agree three ways.
+     */
+    @Test
+    void qwen2WithBiases() throws Exception {
+        Path dir = tmp.resolve("qwen2");
+        Files.createDirectories(dir);
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(TestPaths.bundledModel().resolve(f), dir.resolve(f));
+        Map<String, dev.lora4j.tensor.Tensor> weights = new LinkedHashMap<>();
+        SplittableRandom rnd = new SplittableRandom(5);
+        try (dev.lora4j.io.SafeTensors st = dev.lora4j.io.SafeTensors.open(TestPaths.bundledModel().resolve("model.safetensors"))) {
+            for (String name : st.entries().keySet()) {
+                weights.put(name, dev.lora4j.tensor.Tensor.of(name, st.tensor(name).toArray(), st.entry(name).shape()));
+                if (name.matches(".*self_attn\\.[qkv]_proj\\.weight")) {
+                    int out = st.entry(name).shape()[0];
+                    float[] b = new float[out];
+                    for (int i = 0; i < out; i++) b[i] = (float) (rnd.nextGaussian() * 0.5);
+                    String bias = name.replace(".weight", ".bias");
+                    weights.put(bias, dev.lora4j.tensor.Tensor.of(bias, b, out));
+                }
+            }
+        }
+        dev.lora4j.io.SafeTensorsWriter.write(dir.resolve("model.safetensors"), weights, dev.lora4j.tensor.DType.F32, null);
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(TestPaths.bundledModel().resolve("config.json").toFile());
+        config.put("model_type", "qwen2").put("use_sliding_window", false).putArray("architectures").add("Qwen2ForCausalLM");
+        Files.writeString(dir.resolve("config.json"), config.toString());
+        Path file = tmp.resolve("qwen2.gguf");
+        int[] prompt = {510, 100, 200, 300, 17, 99};
+        try (Transformer hf = Transformer.load(dir)) {
+            GgufExport.writeModel(hf, dir, file, GgmlType.F32, "qwen2");
+            int[] want = greedy(hf, prompt, 32);
+            assertThat(want).as("the biases change the answer").isNotEqualTo(greedy(base, prompt, 32));
+            try (Transformer fromGguf = Transformer.load(file)) {
+                assertThat(fromGguf.config().modelType()).isEqualTo("qwen2");
+                assertThat(greedy(fromGguf, prompt, 32)).as("lora4j reading the qwen2 GGUF").containsExactly(want);
+            }
+            assertThat(llamaCppGreedy(file, null, prompt, 32)).as("llama.cpp").containsExactly(want);
+        }
+    }
+
     /** llama.cpp tokenizes text with the vocabulary export-gguf wrote as lora4j does (byte-level BPE, the bundled model's). */
     @Test
     void exportedVocabularyTokenizesAsLora4j() throws Exception {
