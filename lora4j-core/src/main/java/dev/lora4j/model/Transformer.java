@@ -52,7 +52,7 @@ public final class Transformer implements AutoCloseable {
         this.grads = grads;
     }
 
-    /** Loads a Hugging Face checkpoint directory (config.json + safetensors), or a GGUF file of the llama architecture. */
+    /** Loads a Hugging Face checkpoint directory (config.json + safetensors), or a GGUF file of the llama or qwen2 architecture. */
     public static Transformer load(Path dir) {
         return ModelLoader.load(dir);
     }
