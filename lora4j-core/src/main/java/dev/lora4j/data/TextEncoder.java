@@ -53,8 +53,10 @@ public record TextEncoder(Tokenizer tokenizer, ChatTemplate chat, int eos, boole
         try {
             MessageDigest d = MessageDigest.getInstance("SHA-256");
             Path tj = modelDir.resolve("tokenizer.json");
-            if (Tokenizer.isGguf(modelDir)) d.update(Files.readAllBytes(modelDir)); // its vocabulary is in its metadata
-            else if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
+            if (Tokenizer.isGguf(modelDir)) { // the vocabulary is in the metadata: the weights (gigabytes) are no part of it
+                com.fasterxml.jackson.databind.JsonNode j = Tokenizer.ggufTokenizerJson(modelDir);
+                if (j != null) d.update(j.toString().getBytes(StandardCharsets.UTF_8));
+            } else if (Files.exists(tj)) d.update(Files.readAllBytes(tj));
             if (chat != null) d.update(chat.fingerprint().getBytes(StandardCharsets.UTF_8));
             return new TextEncoder(tok, chat, eosId(modelDir, tok), true, HexFormat.of().formatHex(d.digest()));
         } catch (IOException e) {

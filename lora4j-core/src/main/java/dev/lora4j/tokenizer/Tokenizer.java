@@ -34,12 +34,18 @@ public interface Tokenizer {
      */
     static Tokenizer ofModel(Path modelDir) {
         if (isGguf(modelDir)) {
-            try (var f = dev.lora4j.io.gguf.GgufFile.open(modelDir)) {
-                var vocab = dev.lora4j.io.gguf.GgufVocab.read(f);
-                return vocab == null ? null : of(modelDir, vocab.toTokenizerJson(modelDir));
-            }
+            JsonNode j = ggufTokenizerJson(modelDir);
+            return j == null ? null : of(modelDir, j);
         }
         return Files.exists(modelDir.resolve("tokenizer.json")) ? load(modelDir) : null;
+    }
+
+    /** The tokenizer.json a GGUF file's tokenizer.ggml.* metadata amounts to, or null when it has none. */
+    static JsonNode ggufTokenizerJson(Path file) {
+        try (var f = dev.lora4j.io.gguf.GgufFile.open(file)) {
+            var vocab = dev.lora4j.io.gguf.GgufVocab.read(f);
+            return vocab == null ? null : vocab.toTokenizerJson(file);
+        }
     }
 
     /** Whether a model path is a GGUF file rather than a checkpoint directory. */
