@@ -18,9 +18,13 @@ import jdk.incubator.vector.VectorSpecies;
  * read bandwidth; adjacent rows are no second stream).
  *
  * <p>Every output is summed the same way, whatever m, the tile it falls in and the thread count: one
- * accumulator over the vectors in order, its lanes in lane order ({@link LaneSums}), then the last
- * k % L products in order. A sequence's logits therefore do not depend on what else is in the batch.
- * The scalar twin is {@link ScalarGemm#matmul(Mat, WeightRows, float[], int, int, boolean)}.
+ * accumulator over the vectors in order, its lanes added as {@link LaneSums}' tree, then the last k % L
+ * products in order. A sequence's logits therefore do not depend on what else is in the batch. A tile
+ * takes the first two rounds of the tree at once, while its accumulators are in registers: the four
+ * streams' vectors for one output of one row of A fold into one vector (four quarters, one a stream),
+ * which is all it stores; {@link #finish} takes the remaining rounds over groups of outputs. Storing
+ * the four vectors and folding them later took a third of a 16-row step at k = 768 (their storage did
+ * not fit in L1 beside A). The scalar twin is {@link ScalarGemm#matmul(Mat, WeightRows, float[], int, int, boolean)}.
  */
 final class RowsGemv {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -30,6 +34,15 @@ final class RowsGemv {
      * accumulators, fewer loads a multiply-add), then four, then one.
      */
     private static final int TW = 4, TA = 4;
+    /** Outputs of each stream finished together. */
+    private static final int GROUP = LaneSums.GROUP;
+    /**
+     * Rounds 0 and 1 of the tree (L ≥ 4 always), then 2 and 3 where L has them. Written out in each tile:
+     * a helper taking its vectors is not inlined into a tile that large and boxes them (ten times slower).
+     */
+    private static final FloatVector LO0 = LaneSums.LOW[0], HI0 = LaneSums.HIGH[0], LO1 = LaneSums.LOW[1], HI1 = LaneSums.HIGH[1];
+    private static final FloatVector LO2 = L >= 8 ? LaneSums.LOW[2] : null, HI2 = L >= 8 ? LaneSums.HIGH[2] : null;
+    private static final FloatVector LO3 = L >= 16 ? LaneSums.LOW[3] : null, HI3 = L >= 16 ? LaneSums.HIGH[3] : null;
 
     private RowsGemv() {}
 
@@ -69,30 +82,39 @@ final class RowsGemv {
         }
     }
 
-    /** Each thread's partial sums, kept between calls: allocating them per range was a visible part of a step. */
-    private static final ThreadLocal<LaneSums[]> SUMS = new ThreadLocal<>();
-
-    private static LaneSums[] sums(int m) {
-        LaneSums[] s = SUMS.get();
-        if (s == null || s[0].rows() < m) {
-            s = new LaneSums[TW];
-            for (int i = 0; i < TW; i++) s[i] = new LaneSums(Math.max(m, 4));
-            SUMS.set(s);
+    /**
+     * A thread's folded partial sums, kept between calls (allocating them per range was a visible part of
+     * a step): (rows of A, GROUP, L), where the vector for (row i, output t of the group) holds the four
+     * streams' partial sums, L/4 each; then the finished sums of one row, (GROUP, TW).
+     */
+    private record Folded(float[] lanes, float[] total) {
+        static int at(int i, int t) {
+            return (i * GROUP + t) * L;
         }
-        return s;
+    }
+
+    private static final ThreadLocal<Folded> FOLDED = new ThreadLocal<>();
+
+    private static Folded folded(int m) {
+        Folded f = FOLDED.get();
+        if (f == null || f.lanes().length < m * GROUP * L) {
+            f = new Folded(new float[Math.max(m, 4) * GROUP * L], new float[GROUP * TW]);
+            FOLDED.set(f);
+        }
+        return f;
     }
 
     /**
      * Outputs [j0, j1): stream s is [j0 + s·q, j0 + (s+1)·q) clipped to j1, walked in groups of
-     * {@link LaneSums#GROUP} outputs. A tile whose stream has run out reads stream 0's row again and
+     * {@link #GROUP} outputs. A tile whose stream has run out reads stream 0's row again and
      * drops the result (at most three such tiles per range).
      */
     private static void range(X x, WeightRows w, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = x.rows(), k = w.cols(), q = (j1 - j0 + TW - 1) / TW;
-        LaneSums[] sums = sums(m);
+        Folded sums = folded(m);
         int[] count = new int[TW], row = new int[TW];
-        for (int g = 0; g < q; g += LaneSums.GROUP) {
-            for (int s = 0; s < TW; s++) count[s] = Math.clamp(Math.min(j1, j0 + (s + 1) * q) - (j0 + s * q + g), 0, LaneSums.GROUP);
+        for (int g = 0; g < q; g += GROUP) {
+            for (int s = 0; s < TW; s++) count[s] = Math.clamp(Math.min(j1, j0 + (s + 1) * q) - (j0 + s * q + g), 0, GROUP);
             for (int t = 0; t < count[0]; t++) {
                 for (int s = 0; s < TW; s++) row[s] = t < count[s] ? j0 + s * q + g + t : j0 + g + t;
                 int i = 0;
@@ -106,17 +128,43 @@ final class RowsGemv {
                     for (; i < m; i++) columnBf16(x, i, w.bf16(), k, row, sums, t);
                 }
             }
-            for (int s = 0; s < TW; s++) finish(sums[s], x, w, j0 + s * q + g, count[s], c, cOff, ldc, accumulate);
+            for (int i = 0; i < m; i++) finish(sums, i, x, w, j0, q, g, count, c, cOff, ldc, accumulate);
         }
     }
 
-    /** Stores outputs [first, first + count) of every row of A: the lane sums plus each row's last k % L products. */
-    private static void finish(LaneSums sums, X x, WeightRows w, int first, int count, float[] c, int cOff, int ldc, boolean accumulate) {
+    /**
+     * Stores row i's outputs of the group: rounds 2 and 3 of the tree over the folded vectors (those of
+     * four consecutive outputs fold into one vector of their 16 sums at L = 16, two at L = 8), 0 + the
+     * sum, then the row's last k % L products.
+     */
+    private static void finish(Folded sums, int i, X x, WeightRows w, int j0, int q, int g, int[] count, float[] c, int cOff, int ldc, boolean accumulate) {
+        float[] f = sums.lanes(), total = sums.total(); // total[t·TW + s]: output t of stream s
+        int base = Folded.at(i, 0);
+        FloatVector zero = FloatVector.zero(S);
+        if (L == 16) {
+            for (int t = 0; t < count[0]; t += 4) {
+                int o = base + t * L;
+                FloatVector a = FloatVector.fromArray(S, f, o), b = FloatVector.fromArray(S, f, o + L);
+                FloatVector u = LO2.selectFrom(a, b).add(HI2.selectFrom(a, b));
+                a = FloatVector.fromArray(S, f, o + 2 * L);
+                b = FloatVector.fromArray(S, f, o + 3 * L);
+                FloatVector v = LO2.selectFrom(a, b).add(HI2.selectFrom(a, b));
+                zero.add(LO3.selectFrom(u, v).add(HI3.selectFrom(u, v))).intoArray(total, t * TW);
+            }
+        } else if (L == 8) {
+            for (int t = 0; t < count[0]; t += 2) {
+                FloatVector a = FloatVector.fromArray(S, f, base + t * L), b = FloatVector.fromArray(S, f, base + (t + 1) * L);
+                zero.add(LO2.selectFrom(a, b).add(HI2.selectFrom(a, b))).intoArray(total, t * TW);
+            }
+        } else {
+            for (int t = 0; t < count[0]; t++)
+                for (int s = 0; s < TW; s++) total[t * TW + s] = treeSum(f, base + t * L + s * (L / TW), L / TW);
+        }
         int k = w.cols(), kv = k - k % L;
-        for (int i = 0; i < x.rows() && count > 0; i++) {
-            float[] total = sums.finish(i, count);
-            for (int t = 0; t < count; t++) {
-                float sum = total[t];
+        for (int s = 0; s < TW; s++) {
+            int first = j0 + s * q + g;
+            for (int t = 0; t < count[s]; t++) {
+                float sum = total[t * TW + s];
                 for (int p = kv; p < k; p++) sum += x.data()[x.at()[i] + p] * w.get(first + t, p);
                 int at = cOff + i * ldc + first + t;
                 c[at] = accumulate ? c[at] + sum : sum;
@@ -124,14 +172,21 @@ final class RowsGemv {
         }
     }
 
+    /** 0 + the tree sum of n partial sums (n a power of two), for vector widths the cases above do not cover. */
+    private static float treeSum(float[] a, int off, int n) {
+        float[] v = java.util.Arrays.copyOfRange(a, off, off + n);
+        for (int h = n / 2; h > 0; h /= 2)
+            for (int l = 0; l < h; l++) v[l] = v[l] + v[l + h];
+        return 0f + v[0];
+    }
+
     // The fp32 and bf16 tiles are kept apart on purpose: choosing the load inside the loop (the choice
-    // is loop-invariant) decoded bf16 slower. Each writes its accumulators into the partial sums
-    // itself: passing sixteen vectors to a helper that C2 does not inline boxes them (the bf16 tile,
-    // the larger, ran several times slower that way).
+    // is loop-invariant) decoded bf16 slower. Each folds and stores its accumulators itself: passing
+    // its vectors to a helper that C2 does not inline boxes them (several times slower).
 
     /** Rows i..i+5 of A against the tile's four weight rows (24 accumulators). */
-    private static void tile6F32(X x, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
-        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
+    private static void tile6F32(X x, int i, float[] w, int k, int[] row, Folded sums, int t) {
+        float[] f = sums.lanes();
         float[] xs = x.data();
         int x0 = x.at()[i], x1 = x.at()[i + 1], x2 = x.at()[i + 2], x3 = x.at()[i + 3], x4 = x.at()[i + 4], x5 = x.at()[i + 5];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
@@ -156,23 +211,30 @@ final class RowsGemv {
             a = FloatVector.fromArray(S, xs, x5 + p);
             c50 = w0.fma(a, c50); c51 = w1.fma(a, c51); c52 = w2.fma(a, c52); c53 = w3.fma(a, c53);
         }
-        int o = LaneSums.at(i, t);
-        c00.intoArray(l0, o); c01.intoArray(l1, o); c02.intoArray(l2, o); c03.intoArray(l3, o);
-        int o1 = LaneSums.at(i + 1, t);
-        c10.intoArray(l0, o1); c11.intoArray(l1, o1); c12.intoArray(l2, o1); c13.intoArray(l3, o1);
-        int o2 = LaneSums.at(i + 2, t);
-        c20.intoArray(l0, o2); c21.intoArray(l1, o2); c22.intoArray(l2, o2); c23.intoArray(l3, o2);
-        int o3 = LaneSums.at(i + 3, t);
-        c30.intoArray(l0, o3); c31.intoArray(l1, o3); c32.intoArray(l2, o3); c33.intoArray(l3, o3);
-        int o4 = LaneSums.at(i + 4, t);
-        c40.intoArray(l0, o4); c41.intoArray(l1, o4); c42.intoArray(l2, o4); c43.intoArray(l3, o4);
-        int o5 = LaneSums.at(i + 5, t);
-        c50.intoArray(l0, o5); c51.intoArray(l1, o5); c52.intoArray(l2, o5); c53.intoArray(l3, o5);
+        FloatVector h01, h23; // the stream pairs (0, 1) and (2, 3) after round 0
+        int o = Folded.at(i, t);
+        h01 = LO0.selectFrom(c00, c01).add(HI0.selectFrom(c00, c01)); h23 = LO0.selectFrom(c02, c03).add(HI0.selectFrom(c02, c03));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o);
+        int o1 = Folded.at(i + 1, t);
+        h01 = LO0.selectFrom(c10, c11).add(HI0.selectFrom(c10, c11)); h23 = LO0.selectFrom(c12, c13).add(HI0.selectFrom(c12, c13));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o1);
+        int o2 = Folded.at(i + 2, t);
+        h01 = LO0.selectFrom(c20, c21).add(HI0.selectFrom(c20, c21)); h23 = LO0.selectFrom(c22, c23).add(HI0.selectFrom(c22, c23));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o2);
+        int o3 = Folded.at(i + 3, t);
+        h01 = LO0.selectFrom(c30, c31).add(HI0.selectFrom(c30, c31)); h23 = LO0.selectFrom(c32, c33).add(HI0.selectFrom(c32, c33));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o3);
+        int o4 = Folded.at(i + 4, t);
+        h01 = LO0.selectFrom(c40, c41).add(HI0.selectFrom(c40, c41)); h23 = LO0.selectFrom(c42, c43).add(HI0.selectFrom(c42, c43));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o4);
+        int o5 = Folded.at(i + 5, t);
+        h01 = LO0.selectFrom(c50, c51).add(HI0.selectFrom(c50, c51)); h23 = LO0.selectFrom(c52, c53).add(HI0.selectFrom(c52, c53));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o5);
     }
 
     /** Rows i..i+3 of A against the tile's four weight rows. */
-    private static void tileF32(X x, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
-        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
+    private static void tileF32(X x, int i, float[] w, int k, int[] row, Folded sums, int t) {
+        float[] f = sums.lanes();
         float[] xs = x.data();
         int x0 = x.at()[i], x1 = x.at()[i + 1], x2 = x.at()[i + 2], x3 = x.at()[i + 3];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
@@ -191,19 +253,24 @@ final class RowsGemv {
             FloatVector w3 = FloatVector.fromArray(S, w, r3 + p);
             c03 = w3.fma(a0, c03); c13 = w3.fma(a1, c13); c23 = w3.fma(a2, c23); c33 = w3.fma(a3, c33);
         }
-        int o = LaneSums.at(i, t);
-        c00.intoArray(l0, o); c01.intoArray(l1, o); c02.intoArray(l2, o); c03.intoArray(l3, o);
-        int o1 = LaneSums.at(i + 1, t);
-        c10.intoArray(l0, o1); c11.intoArray(l1, o1); c12.intoArray(l2, o1); c13.intoArray(l3, o1);
-        int o2 = LaneSums.at(i + 2, t);
-        c20.intoArray(l0, o2); c21.intoArray(l1, o2); c22.intoArray(l2, o2); c23.intoArray(l3, o2);
-        int o3 = LaneSums.at(i + 3, t);
-        c30.intoArray(l0, o3); c31.intoArray(l1, o3); c32.intoArray(l2, o3); c33.intoArray(l3, o3);
+        FloatVector h01, h23; // the stream pairs (0, 1) and (2, 3) after round 0
+        int o = Folded.at(i, t);
+        h01 = LO0.selectFrom(c00, c01).add(HI0.selectFrom(c00, c01)); h23 = LO0.selectFrom(c02, c03).add(HI0.selectFrom(c02, c03));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o);
+        int o1 = Folded.at(i + 1, t);
+        h01 = LO0.selectFrom(c10, c11).add(HI0.selectFrom(c10, c11)); h23 = LO0.selectFrom(c12, c13).add(HI0.selectFrom(c12, c13));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o1);
+        int o2 = Folded.at(i + 2, t);
+        h01 = LO0.selectFrom(c20, c21).add(HI0.selectFrom(c20, c21)); h23 = LO0.selectFrom(c22, c23).add(HI0.selectFrom(c22, c23));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o2);
+        int o3 = Folded.at(i + 3, t);
+        h01 = LO0.selectFrom(c30, c31).add(HI0.selectFrom(c30, c31)); h23 = LO0.selectFrom(c32, c33).add(HI0.selectFrom(c32, c33));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o3);
     }
 
     /** One row of A (a leftover, or the only one) against the tile's four weight rows. */
-    private static void columnF32(X x, int i, float[] w, int k, int[] row, LaneSums[] sums, int t) {
-        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
+    private static void columnF32(X x, int i, float[] w, int k, int[] row, Folded sums, int t) {
+        float[] f = sums.lanes();
         float[] xs = x.data();
         int xi = x.at()[i];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
@@ -215,12 +282,14 @@ final class RowsGemv {
             c2 = FloatVector.fromArray(S, w, r2 + p).fma(a, c2);
             c3 = FloatVector.fromArray(S, w, r3 + p).fma(a, c3);
         }
-        int o = LaneSums.at(i, t);
-        c0.intoArray(l0, o); c1.intoArray(l1, o); c2.intoArray(l2, o); c3.intoArray(l3, o);
+        FloatVector h01, h23; // the stream pairs (0, 1) and (2, 3) after round 0
+        int o = Folded.at(i, t);
+        h01 = LO0.selectFrom(c0, c1).add(HI0.selectFrom(c0, c1)); h23 = LO0.selectFrom(c2, c3).add(HI0.selectFrom(c2, c3));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o);
     }
 
-    private static void tile6Bf16(X x, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
-        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
+    private static void tile6Bf16(X x, int i, short[] w, int k, int[] row, Folded sums, int t) {
+        float[] f = sums.lanes();
         float[] xs = x.data();
         int x0 = x.at()[i], x1 = x.at()[i + 1], x2 = x.at()[i + 2], x3 = x.at()[i + 3], x4 = x.at()[i + 4], x5 = x.at()[i + 5];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
@@ -245,22 +314,29 @@ final class RowsGemv {
             a = FloatVector.fromArray(S, xs, x5 + p);
             c50 = w0.fma(a, c50); c51 = w1.fma(a, c51); c52 = w2.fma(a, c52); c53 = w3.fma(a, c53);
         }
-        int o = LaneSums.at(i, t);
-        c00.intoArray(l0, o); c01.intoArray(l1, o); c02.intoArray(l2, o); c03.intoArray(l3, o);
-        int o1 = LaneSums.at(i + 1, t);
-        c10.intoArray(l0, o1); c11.intoArray(l1, o1); c12.intoArray(l2, o1); c13.intoArray(l3, o1);
-        int o2 = LaneSums.at(i + 2, t);
-        c20.intoArray(l0, o2); c21.intoArray(l1, o2); c22.intoArray(l2, o2); c23.intoArray(l3, o2);
-        int o3 = LaneSums.at(i + 3, t);
-        c30.intoArray(l0, o3); c31.intoArray(l1, o3); c32.intoArray(l2, o3); c33.intoArray(l3, o3);
-        int o4 = LaneSums.at(i + 4, t);
-        c40.intoArray(l0, o4); c41.intoArray(l1, o4); c42.intoArray(l2, o4); c43.intoArray(l3, o4);
-        int o5 = LaneSums.at(i + 5, t);
-        c50.intoArray(l0, o5); c51.intoArray(l1, o5); c52.intoArray(l2, o5); c53.intoArray(l3, o5);
+        FloatVector h01, h23; // the stream pairs (0, 1) and (2, 3) after round 0
+        int o = Folded.at(i, t);
+        h01 = LO0.selectFrom(c00, c01).add(HI0.selectFrom(c00, c01)); h23 = LO0.selectFrom(c02, c03).add(HI0.selectFrom(c02, c03));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o);
+        int o1 = Folded.at(i + 1, t);
+        h01 = LO0.selectFrom(c10, c11).add(HI0.selectFrom(c10, c11)); h23 = LO0.selectFrom(c12, c13).add(HI0.selectFrom(c12, c13));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o1);
+        int o2 = Folded.at(i + 2, t);
+        h01 = LO0.selectFrom(c20, c21).add(HI0.selectFrom(c20, c21)); h23 = LO0.selectFrom(c22, c23).add(HI0.selectFrom(c22, c23));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o2);
+        int o3 = Folded.at(i + 3, t);
+        h01 = LO0.selectFrom(c30, c31).add(HI0.selectFrom(c30, c31)); h23 = LO0.selectFrom(c32, c33).add(HI0.selectFrom(c32, c33));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o3);
+        int o4 = Folded.at(i + 4, t);
+        h01 = LO0.selectFrom(c40, c41).add(HI0.selectFrom(c40, c41)); h23 = LO0.selectFrom(c42, c43).add(HI0.selectFrom(c42, c43));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o4);
+        int o5 = Folded.at(i + 5, t);
+        h01 = LO0.selectFrom(c50, c51).add(HI0.selectFrom(c50, c51)); h23 = LO0.selectFrom(c52, c53).add(HI0.selectFrom(c52, c53));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o5);
     }
 
-    private static void tileBf16(X x, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
-        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
+    private static void tileBf16(X x, int i, short[] w, int k, int[] row, Folded sums, int t) {
+        float[] f = sums.lanes();
         float[] xs = x.data();
         int x0 = x.at()[i], x1 = x.at()[i + 1], x2 = x.at()[i + 2], x3 = x.at()[i + 3];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
@@ -279,18 +355,23 @@ final class RowsGemv {
             FloatVector w3 = Gemm.bf16(w, r3 + p);
             c03 = w3.fma(a0, c03); c13 = w3.fma(a1, c13); c23 = w3.fma(a2, c23); c33 = w3.fma(a3, c33);
         }
-        int o = LaneSums.at(i, t);
-        c00.intoArray(l0, o); c01.intoArray(l1, o); c02.intoArray(l2, o); c03.intoArray(l3, o);
-        int o1 = LaneSums.at(i + 1, t);
-        c10.intoArray(l0, o1); c11.intoArray(l1, o1); c12.intoArray(l2, o1); c13.intoArray(l3, o1);
-        int o2 = LaneSums.at(i + 2, t);
-        c20.intoArray(l0, o2); c21.intoArray(l1, o2); c22.intoArray(l2, o2); c23.intoArray(l3, o2);
-        int o3 = LaneSums.at(i + 3, t);
-        c30.intoArray(l0, o3); c31.intoArray(l1, o3); c32.intoArray(l2, o3); c33.intoArray(l3, o3);
+        FloatVector h01, h23; // the stream pairs (0, 1) and (2, 3) after round 0
+        int o = Folded.at(i, t);
+        h01 = LO0.selectFrom(c00, c01).add(HI0.selectFrom(c00, c01)); h23 = LO0.selectFrom(c02, c03).add(HI0.selectFrom(c02, c03));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o);
+        int o1 = Folded.at(i + 1, t);
+        h01 = LO0.selectFrom(c10, c11).add(HI0.selectFrom(c10, c11)); h23 = LO0.selectFrom(c12, c13).add(HI0.selectFrom(c12, c13));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o1);
+        int o2 = Folded.at(i + 2, t);
+        h01 = LO0.selectFrom(c20, c21).add(HI0.selectFrom(c20, c21)); h23 = LO0.selectFrom(c22, c23).add(HI0.selectFrom(c22, c23));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o2);
+        int o3 = Folded.at(i + 3, t);
+        h01 = LO0.selectFrom(c30, c31).add(HI0.selectFrom(c30, c31)); h23 = LO0.selectFrom(c32, c33).add(HI0.selectFrom(c32, c33));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o3);
     }
 
-    private static void columnBf16(X x, int i, short[] w, int k, int[] row, LaneSums[] sums, int t) {
-        float[] l0 = sums[0].lanes(), l1 = sums[1].lanes(), l2 = sums[2].lanes(), l3 = sums[3].lanes(); // each stream's partial sums
+    private static void columnBf16(X x, int i, short[] w, int k, int[] row, Folded sums, int t) {
+        float[] f = sums.lanes();
         float[] xs = x.data();
         int xi = x.at()[i];
         int r0 = row[0] * k, r1 = row[1] * k, r2 = row[2] * k, r3 = row[3] * k, kv = k - k % L;
@@ -302,7 +383,9 @@ final class RowsGemv {
             c2 = Gemm.bf16(w, r2 + p).fma(a, c2);
             c3 = Gemm.bf16(w, r3 + p).fma(a, c3);
         }
-        int o = LaneSums.at(i, t);
-        c0.intoArray(l0, o); c1.intoArray(l1, o); c2.intoArray(l2, o); c3.intoArray(l3, o);
+        FloatVector h01, h23; // the stream pairs (0, 1) and (2, 3) after round 0
+        int o = Folded.at(i, t);
+        h01 = LO0.selectFrom(c0, c1).add(HI0.selectFrom(c0, c1)); h23 = LO0.selectFrom(c2, c3).add(HI0.selectFrom(c2, c3));
+        LO1.selectFrom(h01, h23).add(HI1.selectFrom(h01, h23)).intoArray(f, o);
     }
 }

@@ -68,10 +68,17 @@ final class VectorMath {
         return FloatVector.broadcast(S, 1f).div(exp(x.neg()).add(1f));
     }
 
-    /** The sum of the lanes, in lane order. */
+    /**
+     * The sum of the lanes as a tree, the order every decode kernel finishes its dot products in
+     * ({@link LaneSums}): lane l + L/2 added to lane l, then l + L/4, ..., then lane 1 to lane 0, and
+     * 0 + that (so an all −0 vector sums to +0, as a scalar loop from 0 does). A tree rather than lane
+     * order because sixteen outputs then fold together in 30 selects (a 16×16 transpose took 64).
+     */
     static float sum(FloatVector v) {
-        float s = 0f;
-        for (int i = 0; i < L; i++) s += v.lane(i); // no array: this runs once per output of a decode step
-        return s;
+        if (L >= 16) v = v.add(v.slice(8));
+        if (L >= 8) v = v.add(v.slice(4));
+        if (L >= 4) v = v.add(v.slice(2));
+        v = v.add(v.slice(1));
+        return 0f + v.lane(0);
     }
 }

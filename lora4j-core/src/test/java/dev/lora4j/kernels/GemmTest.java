@@ -230,6 +230,30 @@ class GemmTest {
         }
     }
 
+    /**
+     * Each output is the order RowsGemv documents, written out in scalars: lane l accumulates the
+     * products p ≡ l (mod L) by fused multiply-adds, the lanes are added as LaneSums' tree, then 0 + that,
+     * then the last k % L products, in order.
+     */
+    @Test
+    void heapRowsSumInTheDocumentedOrder() {
+        int k = 3 * 64 + 5, n = 83, m = 7, l = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        float[] b = random(k * n, 21), a = random(m * k, 22), c = new float[m * n];
+        WeightRows rows = WeightRows.copyOf(Mat.of(b, 0, k, n));
+        RowsGemv.multiply(Mat.of(a, 0, m, k), rows, c, 0, n, false);
+        int kv = k - k % l;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float[] lanes = new float[l];
+                for (int p = 0; p < kv; p++) lanes[p % l] = Math.fma(rows.get(j, p), a[i * k + p], lanes[p % l]);
+                for (int h = l / 2; h > 0; h /= 2)
+                    for (int q = 0; q < h; q++) lanes[q] = lanes[q] + lanes[q + h];
+                float sum = 0f + lanes[0];
+                for (int p = kv; p < k; p++) sum += a[i * k + p] * rows.get(j, p);
+                assertThat(Float.floatToRawIntBits(c[i * n + j])).as("row %d, output %d", i, j).isEqualTo(Float.floatToRawIntBits(sum));
+            }
+    }
+
     /** Rows are grouped into four streams per thread's range; how they group must not change any output. */
     @Test
     void heapRowsGiveTheSameBitsWhateverTheThreadCount() {

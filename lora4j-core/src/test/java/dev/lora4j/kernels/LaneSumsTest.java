@@ -7,10 +7,10 @@ import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Finished groups against the lane-by-lane sum that decoding used before: the same bits, whole groups or not. */
+/** Finished groups against one vector at a time, and that against the tree written out in scalars: the same bits. */
 class LaneSumsTest {
     @Test
-    void groupSumsEqualTheLaneByLaneSumBitForBit() {
+    void groupSumsEqualOneVectorAtATimeBitForBit() {
         SplittableRandom rnd = new SplittableRandom(11);
         int l = FloatVector.SPECIES_PREFERRED.length(), rowsOfA = 3;
         for (int count : new int[] {LaneSums.GROUP, 1, 7, LaneSums.GROUP - 1}) {
@@ -29,6 +29,21 @@ class LaneSumsTest {
                     assertThat(Float.floatToRawIntBits(total[q])).as("count %d, row %d, output %d", count, i, q)
                             .isEqualTo(Float.floatToRawIntBits(VectorMath.sum(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, put[i][q], 0))));
             }
+        }
+    }
+
+    @Test
+    void vectorSumIsTheTreeOfItsLanes() {
+        SplittableRandom rnd = new SplittableRandom(12);
+        int l = FloatVector.SPECIES_PREFERRED.length();
+        for (int trial = 0; trial < 200; trial++) {
+            float[] v = new float[l];
+            for (int k = 0; k < l; k++) v[k] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(-3, 6)));
+            float[] tree = v.clone(); // lane l + h onto lane l, h = L/2, L/4, ..., 1; then 0 + lane 0
+            for (int h = l / 2; h > 0; h /= 2)
+                for (int k = 0; k < h; k++) tree[k] = tree[k] + tree[k + h];
+            float sum = VectorMath.sum(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, v, 0));
+            assertThat(Float.floatToRawIntBits(sum)).as("trial %d", trial).isEqualTo(Float.floatToRawIntBits(0f + tree[0]));
         }
     }
 }
