@@ -5,8 +5,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A 16×16 block of fp32 transposed in registers: sixteen rows are loaded as vectors and come out as
- * sixteen columns. Used for packing B = Wᵀ (a row-major weight read down its columns) and for
- * finishing sixteen dot products at once ({@link LaneSums}). Four rounds of
+ * sixteen columns. Used for packing B = Wᵀ (a row-major weight read down its columns). Four rounds of
  * two-source lane selects (vpermt2ps on AVX-512) swap ever larger sub-blocks: 1×1, 2×2, 4×4, 8×8.
  * Copying through a tile element by element ran at ≈ 1.2 Gfloat/s here; this, at 3–6.
  * Only for 16-lane vectors ({@link #AVAILABLE}); otherwise {@link Gemm} keeps its scalar tile.

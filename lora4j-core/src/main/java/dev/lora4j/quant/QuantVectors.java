@@ -23,7 +23,7 @@ final class QuantVectors {
 
     /**
      * Σ w[p]·x[xOff + p] for p < k: four accumulators over runs of 4L, the rest into the first, lanes added
-     * in lane order, then the last k % L products. Every decode kernel sums in exactly this order (the
+     * in lane order, then the last k % L products. Every quantized decode kernel sums in exactly this order (the
      * fused ones included), so a row's result does not depend on how it was computed or what else ran.
      */
     static float dot(float[] w, float[] x, int xOff, int k, float[] lanes) {
