@@ -4,7 +4,6 @@ import dev.lora4j.Lora4jException;
 import dev.lora4j.lora.AdapterSet;
 import dev.lora4j.lora.LoraModel;
 import dev.lora4j.model.KvCache;
-import dev.lora4j.model.Linear;
 import dev.lora4j.model.Transformer;
 import dev.lora4j.tensor.Parallel;
 
@@ -13,7 +12,6 @@ import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -22,10 +20,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Continuous batching over one {@link TextGenerator}: one thread owns the model and a KV cache of
- * {@code slots} sequences; each step admits waiting requests into free slots (their prompts prefilled,
- * those of one length together as far as that leaves each prompt's arithmetic as if it were alone), samples the next token of every active sequence, and runs one decode
- * pass over all of them as one batch in which each row uses its own adapter. Requests join and leave
- * between steps; a cancelled one frees its slot at the next step.
+ * {@code slots} sequences; each step admits waiting requests into free slots, runs one ragged pass over
+ * every active sequence (the prompts of those just admitted, one new token for the others) in which each
+ * row uses its own adapter, and samples the next token of each. Requests join and leave between steps; a
+ * cancelled one frees its slot at the next step.
  *
  * <p>A request holds the adapter it was submitted with (a {@link LoraModel}) until it ends, so an adapter
  * unloaded or evicted meanwhile still serves the sequences that use it.
@@ -51,9 +49,9 @@ public final class ContinuousBatcher implements AutoCloseable {
         }
     }
 
-    /** What the batcher reports after each step, for metrics. */
+    /** What the batcher reports after each step, for metrics: the sequences in its pass, the prompt tokens among its rows, its time. */
     public interface StepListener {
-        void onStep(int rows, int prefillTokens, long nanos);
+        void onStep(int sequences, int prefillTokens, long nanos);
     }
 
     /** One submitted request: its result, its prompt length, and a way to give it up. */
@@ -96,6 +94,7 @@ public final class ContinuousBatcher implements AutoCloseable {
         final int[] seen, out;
         final int total;
         int seenCount, produced;
+        int fed; // tokens of seen already in the cache: 0 until the prompt's pass, then seenCount − 1 between steps
         float[] logits; // the last pass's logits, shared by its sequences: this one's start at logitsAt
         int logitsAt;
 
@@ -108,6 +107,12 @@ public final class ContinuousBatcher implements AutoCloseable {
             out = new int[total - prompt.length];
         }
     }
+
+    /**
+     * Prompt tokens admitted into one step's pass at most (one prompt always goes in): a pass holds its
+     * rows' activations at once, and the sequences already decoding wait for it.
+     */
+    static final int PROMPT_TOKENS_PER_STEP = 8192;
 
     private final TextGenerator generator;
     private final Transformer base;
@@ -216,8 +221,11 @@ public final class ContinuousBatcher implements AutoCloseable {
     private void step() throws InterruptedException {
         long t0 = System.nanoTime();
         List<Integer> admitted = new ArrayList<>();
+        int promptBudget = PROMPT_TOKENS_PER_STEP;
         for (int s = 0; s < slots.length; s++) {
             if (slots[s] != null) continue;
+            Ticket peeked = admitted.isEmpty() ? null : queue.peek(); // only this thread takes from the queue
+            if (peeked != null && peeked.promptTokens() > promptBudget) break;
             Ticket t = activeCount == 0 && admitted.isEmpty() ? queue.poll(100, TimeUnit.MILLISECONDS) : queue.poll();
             if (t == null) break;
             if (t.cancelled) {
@@ -229,51 +237,55 @@ public final class ContinuousBatcher implements AutoCloseable {
             slots[s] = new Active(t, capacity);
             cache.clear(s);
             admitted.add(s);
+            promptBudget -= t.promptTokens();
             activeCount++;
         }
-        if (activeCount == 0) return;
-        AdapterSet.Mixed mixed = routing();
-        // Prefill. Which kernel a pass uses depends on its rows (up to Linear.DECODE_ROWS stream the decode
-        // copy of the weights, more go through the GEMM) and on its sequences (the same bound for the LM head),
-        // and each kernel sums a row the same way whatever else is in its pass. So prompts of one length share
-        // a pass only where that keeps every one in the kernels it would get alone: short prompts while the
-        // pass stays within the bound, long ones up to that many sequences. A prompt's bits are then those of
-        // generating it alone.
-        int prefillTokens = 0;
-        Map<Integer, List<Integer>> byLength = new TreeMap<>();
-        for (int s : admitted) byLength.computeIfAbsent(slots[s].seenCount, k -> new ArrayList<>()).add(s);
-        for (var group : byLength.entrySet()) {
-            int n = group.getKey(), per = n <= Linear.DECODE_ROWS ? Linear.DECODE_ROWS / n : Linear.DECODE_ROWS;
-            List<Integer> all = group.getValue();
-            for (int from = 0; from < all.size(); from += per) {
-                int[] seqs = all.subList(from, Math.min(all.size(), from + per)).stream().mapToInt(Integer::intValue).toArray();
-                int[] flat = new int[seqs.length * n];
-                for (int j = 0; j < seqs.length; j++) System.arraycopy(slots[seqs[j]].seen, 0, flat, j * n, n);
-                float[] l = mixed.call(names(seqs), () -> mixed.model().forwardCached(flat, seqs, n, cache));
-                spread(l, seqs);
-                prefillTokens += flat.length;
-            }
-        }
-        // the next token of every active sequence; those that end leave their slot
-        int[] rows = new int[slots.length], next = new int[slots.length];
-        int kept = 0;
-        int vocab = base.config().vocabSize();
-        int[] live = new int[slots.length], drawn = new int[slots.length];
-        int n = 0;
-        for (int s = 0; s < slots.length; s++) {
-            if (slots[s] == null) continue;
-            if (slots[s].ticket.cancelled) {
+        for (int s = 0; s < slots.length; s++)
+            if (slots[s] != null && slots[s].ticket.cancelled) {
                 cancelled.incrementAndGet();
                 finish(s, null, new CancellationException("cancelled"));
-            } else live[n++] = s;
+            }
+        if (activeCount == 0) return;
+        // One ragged pass: the token each sequence under way drew last, then the prompts just admitted,
+        // those of up to Linear.DECODE_ROWS tokens before longer ones; each row with its own adapter. Each
+        // sequence goes through the kernels it would get in a pass of its own (Transformer.forwardRagged),
+        // so its bits are those of generating it alone.
+        List<Integer> order = new ArrayList<>();
+        for (int s = 0; s < slots.length; s++) if (slots[s] != null && slots[s].fed > 0) order.add(s);
+        admitted.removeIf(s -> slots[s] == null);
+        admitted.sort(java.util.Comparator.comparingInt(s -> slots[s].seenCount));
+        order.addAll(admitted);
+        int b = order.size(), rows = 0, prefillTokens = 0;
+        int[] seqs = new int[b], lengths = new int[b];
+        for (int j = 0; j < b; j++) {
+            Active a = slots[order.get(j)];
+            seqs[j] = order.get(j);
+            lengths[j] = a.seenCount - a.fed;
+            rows += lengths[j];
+            if (a.fed == 0) prefillTokens += lengths[j];
         }
+        AdapterSet.Mixed mixed = routing(); // before names(): it names the routes
+        int[] flat = new int[rows];
+        String[] routes = new String[rows], perSequence = names(seqs);
+        for (int j = 0, r = 0; j < b; j++) {
+            Active a = slots[seqs[j]];
+            System.arraycopy(a.seen, a.fed, flat, r, lengths[j]);
+            Arrays.fill(routes, r, r + lengths[j], perSequence[j]);
+            r += lengths[j];
+            a.fed = a.seenCount;
+        }
+        float[] l = mixed.call(routes, () -> mixed.model().forwardRagged(flat, seqs, lengths, cache));
+        spread(l, seqs);
+        // the next token of every sequence; those that end leave their slot
+        int vocab = base.config().vocabSize();
+        int[] drawn = new int[b];
         // each sequence draws with its own sampler and generator: in parallel, with the same draws
-        Parallel.forChunks(n, j -> {
-            Active a = slots[live[j]];
+        Parallel.forChunks(b, j -> {
+            Active a = slots[seqs[j]];
             drawn[j] = a.ticket.prepared.sequence().sampler().next(a.logits, a.logitsAt, vocab, a.seen, a.seenCount);
         });
-        for (int j = 0; j < n; j++) {
-            int s = live[j], id = drawn[j];
+        for (int j = 0; j < b; j++) {
+            int s = seqs[j], id = drawn[j];
             Active a = slots[s];
             Generator.Sequence seq = a.ticket.prepared.sequence();
             if (a.produced == 0) a.ticket.firstTokenNanos = System.nanoTime();
@@ -283,22 +295,9 @@ public final class ContinuousBatcher implements AutoCloseable {
             seq.onToken().accept(id);
             if (contains(seq.eosIds(), id) || seq.stop().done(s, a.out, a.produced)) finish(s, Generator.FinishReason.STOP, null);
             else if (a.seenCount == a.total) finish(s, Generator.FinishReason.LENGTH, null);
-            else {
-                rows[kept] = s;
-                next[kept++] = id;
-            }
-        }
-        // decode, in passes of at most Linear.DECODE_ROWS sequences: each row then always goes through the
-        // decode kernel, whatever the batch size
-        AdapterSet.Mixed decode = kept > 0 ? routing() : null;
-        for (int from = 0; from < kept; from += Linear.DECODE_ROWS) {
-            int to = Math.min(kept, from + Linear.DECODE_ROWS);
-            int[] seqs = Arrays.copyOfRange(rows, from, to), ids = Arrays.copyOfRange(next, from, to);
-            float[] l = decode.call(names(seqs), () -> decode.model().forwardCached(ids, seqs, 1, cache));
-            spread(l, seqs);
         }
         steps.incrementAndGet();
-        if (stepListener != null) stepListener.onStep(kept, prefillTokens, System.nanoTime() - t0);
+        if (stepListener != null) stepListener.onStep(b, prefillTokens, System.nanoTime() - t0);
     }
 
     private void spread(float[] logits, int[] seqs) {

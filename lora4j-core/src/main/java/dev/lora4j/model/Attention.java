@@ -7,6 +7,7 @@ import dev.lora4j.tensor.Parallel;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * Causal multi-head self-attention with grouped-query heads, forward and backward.
@@ -151,7 +152,19 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      * sequence so far. Sequences may be at different positions (a ragged batch). x(B·n, C) += Wo·attention(h).
      */
     public void forwardCached(float[] h, int[] seqs, int[] pos, int n, int c, float[] qkv, float[] att, float[] x, KvCache.Layer cache) {
-        int b = seqs.length, w = qkvWidth(), rows = b * n;
+        int[] start = new int[seqs.length + 1];
+        for (int i = 0; i <= seqs.length; i++) start[i] = i * n;
+        forwardCached(h, seqs, pos, start, c, qkv, att, x, cache);
+    }
+
+    /**
+     * {@link #forwardCached(float[], int[], int[], int, int, float[], float[], float[], KvCache.Layer)} with
+     * a number of new tokens of its own for each sequence: sequence i's rows are [start[i], start[i + 1]).
+     * One new token (a decode step) takes the dot-product path, more (a prompt) the blocked matmuls; each
+     * sequence's arithmetic is the same as in a pass of its own.
+     */
+    public void forwardCached(float[] h, int[] seqs, int[] pos, int[] start, int c, float[] qkv, float[] att, float[] x, KvCache.Layer cache) {
+        int b = seqs.length, w = qkvWidth(), rows = start[b];
         Mat hm = Mat.of(h, 0, rows, c);
         int col = 0;
         for (Projection p : inputs) {
@@ -159,22 +172,24 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
             col += p.out();
         }
         if (qNorm != null) normaliseHeads(qkv, rows, null);
-        if (rope != null) rotateAt(qkv, pos, n);
+        if (rope != null) rotateAt(qkv, pos, start);
         for (int bi = 0; bi < b; bi++)
-            for (int i = 0; i < n; i++) cache.append(qkv, bi * n + i, seqs[bi], pos[bi] + i, heads * headDim, w);
+            for (int r = start[bi]; r < start[bi + 1]; r++) cache.append(qkv, r, seqs[bi], pos[bi] + r - start[bi], heads * headDim, w);
         int group = heads / kvHeads, ldo = heads * headDim;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
-        if (n == 1) { // one new token (decoding): a dot product with each cached key, then a weighted sum of values
+        int[] decoding = IntStream.range(0, b).filter(bi -> start[bi + 1] - start[bi] == 1).toArray();
+        int[] prompts = IntStream.range(0, b).filter(bi -> start[bi + 1] - start[bi] > 1).toArray();
+        if (decoding.length > 0) { // one new token: a dot product with each cached key, then a weighted sum of values
             // a chunk per head while there are few sequences; a chunk per sequence (all its heads) when there
             // are enough of those to share out, which claims and allocates a sixth as often
-            int per = b >= 4 * Parallel.threads() ? heads : 1;
-            Parallel.forChunks(b * heads / per, chunk -> {
+            int per = decoding.length >= 4 * Parallel.threads() ? heads : 1;
+            Parallel.forChunks(decoding.length * heads / per, chunk -> {
                 float[] p = null;
                 for (int u = chunk * per; u < (chunk + 1) * per; u++) {
-                    int bi = u / heads, hh = u % heads, total = pos[bi] + 1, from = firstVisible(pos[bi]);
+                    int bi = decoding[u / heads], hh = u % heads, total = pos[bi] + 1, from = firstVisible(pos[bi]);
                     if (p == null || p.length < total) p = new float[total];
-                    int kv = cache.offset(seqs[bi], hh / group), q = bi * w + hh * headDim, out = bi * ldo + hh * headDim;
+                    int kv = cache.offset(seqs[bi], hh / group), q = start[bi] * w + hh * headDim, out = start[bi] * ldo + hh * headDim;
                     ops.dotRows(qkv, q, cache.k(), kv + from * headDim, headDim, total - from, headDim, p, from);
                     for (int j = from; j < total; j++) p[j] *= scale;
                     ops.softmax(p, from, total - from);
@@ -182,41 +197,45 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                     ops.axpyRows(p, from, total - from, cache.v(), kv + from * headDim, headDim, att, out, headDim);
                 }
             });
-            output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
-            return;
         }
-        Parallel.forRange(b * heads, 1, (u0, u1) -> { // a prompt: blocks of new rows, each seeing the keys up to its last row
-            for (int u = u0; u < u1; u++) {
-                int bi = u / heads, hh = u % heads, kvh = hh / group, pos0 = pos[bi];
-                float[] p = new float[Math.min(BLOCK, n) * (pos0 + n)];
-                Mat q = Mat.of(qkv, bi * n * w + hh * headDim, n, headDim, w);
-                for (int i0 = 0; i0 < n; i0 += BLOCK) {
-                    int i1 = Math.min(n, i0 + BLOCK), keys = pos0 + i1;
-                    Kernels.matmul(q.rows(i0, i1 - i0), cache.keys(seqs[bi], kvh, keys).t(), p, 0, keys, false);
-                    for (int i = i0; i < i1; i++) {
-                        int abs = pos0 + i, row = (i - i0) * keys, from = firstVisible(abs);
-                        Arrays.fill(p, row, row + from, 0f);
-                        for (int j = from; j <= abs; j++) p[row + j] *= scale;
-                        ops.softmax(p, row + from, abs + 1 - from);
-                        Arrays.fill(p, row + abs + 1, row + keys, 0f);
+        if (prompts.length > 0) {
+            Parallel.forRange(prompts.length * heads, 1, (u0, u1) -> { // a prompt: blocks of new rows, each seeing the keys up to its last row
+                for (int u = u0; u < u1; u++) {
+                    int bi = prompts[u / heads], hh = u % heads, kvh = hh / group, pos0 = pos[bi], n = start[bi + 1] - start[bi];
+                    float[] p = new float[Math.min(BLOCK, n) * (pos0 + n)];
+                    Mat q = Mat.of(qkv, start[bi] * w + hh * headDim, n, headDim, w);
+                    for (int i0 = 0; i0 < n; i0 += BLOCK) {
+                        int i1 = Math.min(n, i0 + BLOCK), keys = pos0 + i1;
+                        Kernels.matmul(q.rows(i0, i1 - i0), cache.keys(seqs[bi], kvh, keys).t(), p, 0, keys, false);
+                        for (int i = i0; i < i1; i++) {
+                            int abs = pos0 + i, row = (i - i0) * keys, from = firstVisible(abs);
+                            Arrays.fill(p, row, row + from, 0f);
+                            for (int j = from; j <= abs; j++) p[row + j] *= scale;
+                            ops.softmax(p, row + from, abs + 1 - from);
+                            Arrays.fill(p, row + abs + 1, row + keys, 0f);
+                        }
+                        Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), cache.values(seqs[bi], kvh, keys), att, (start[bi] + i0) * ldo + hh * headDim, ldo, false);
                     }
-                    Kernels.matmul(Mat.of(p, 0, i1 - i0, keys), cache.values(seqs[bi], kvh, keys), att, (bi * n + i0) * ldo + hh * headDim, ldo, false);
                 }
-            }
-        });
+            });
+        }
         output.forward(Mat.of(att, 0, rows, heads * headDim), x, 0, c, true);
     }
 
-    /** Rotates q and k of every row of a (B·n) block, row i of sequence bi being at position pos[bi] + i. */
-    private void rotateAt(float[] qkv, int[] pos, int n) {
-        int most = 0;
-        for (int p : pos) most = Math.max(most, p + n);
+    /** Rotates q and k of every new row, row r of sequence i (start[i] ≤ r < start[i + 1]) being at position pos[i] + r − start[i]. */
+    private void rotateAt(float[] qkv, int[] pos, int[] start) {
+        int b = pos.length, most = 0;
+        int[] seqOf = new int[start[b]];
+        for (int i = 0; i < b; i++) {
+            most = Math.max(most, pos[i] + start[i + 1] - start[i]);
+            Arrays.fill(seqOf, start[i], start[i + 1], i);
+        }
         rope.ensure(most);
         int w = qkvWidth(), half = rope.half();
         Ops ops = Kernels.ops();
-        Parallel.forRange(pos.length * n, 16, (r0, r1) -> {
+        Parallel.forRange(start[b], 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int seqEnd = pos[r / n] + n, at = seqEnd - n + r % n;
+                int i = seqOf[r], seqEnd = pos[i] + start[i + 1] - start[i], at = pos[i] + r - start[i];
                 // LongRoPE chooses its table by the length this pass covers: per sequence here, so that a sequence in a
                 // ragged batch rotates as it would alone (transformers takes the batch's longest)
                 float[] cos = rope.cos(seqEnd), sin = rope.sin(seqEnd);

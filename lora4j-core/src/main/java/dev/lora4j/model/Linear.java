@@ -51,14 +51,25 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
     /** Rows up to which a forward pass reads the decoding copy of the weights (batched decode steps). */
     public static final int DECODE_ROWS = 32;
 
+    /**
+     * In a ragged pass ({@link Transformer#forwardRagged}): how many leading rows go through the decode
+     * kernel, the rest through the GEMM, whatever the total. Unbound: all rows through the decode kernel
+     * up to {@link #DECODE_ROWS} rows, none beyond. Each kernel sums a row the same way whatever else is
+     * in its call, so this keeps each sequence of a ragged pass on the kernel it would get alone.
+     */
+    static final ScopedValue<Integer> DECODE_KERNEL_ROWS = ScopedValue.newInstance();
+
     /** y(rows, out) at y[yOff] with row stride ldy: y = x·Wᵀ + b (or y += ..., when accumulate). */
     @Override
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
         WeightRows rows = decodeCopy.rows();
+        int n = x.rows(), decode = DECODE_KERNEL_ROWS.isBound() ? Math.min(n, DECODE_KERNEL_ROWS.get()) : n <= DECODE_ROWS ? n : 0;
+        if (weight.quant() == null && rows == null) decode = 0;
         // a decode step of a batch reads the heap rows (the packed path would re-pack the mapped weights every call)
-        if (weight.quant() != null && x.rows() <= DECODE_ROWS) Kernels.matmulTransposed(x, weight.quant(), y, yOff, ldy, accumulate);
-        else if (rows != null && x.rows() <= DECODE_ROWS) Kernels.matmulTransposed(x, rows, y, yOff, ldy, accumulate);
-        else Kernels.matmul(x, wT(), y, yOff, ldy, accumulate);
+        Mat head = decode == n ? x : x.rows(0, decode);
+        if (decode > 0 && weight.quant() != null) Kernels.matmulTransposed(head, weight.quant(), y, yOff, ldy, accumulate);
+        else if (decode > 0) Kernels.matmulTransposed(head, rows, y, yOff, ldy, accumulate);
+        if (decode < n) Kernels.matmul(decode == 0 ? x : x.rows(decode, n - decode), wT(), y, yOff + decode * ldy, ldy, accumulate);
         if (bias != null) {
             Parallel.forRange(x.rows(), 64, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Kernels.ops().axpy(1f, bias, 0, y, yOff + r * ldy, out);

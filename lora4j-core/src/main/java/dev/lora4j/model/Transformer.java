@@ -131,34 +131,75 @@ public final class Transformer implements AutoCloseable {
      * threads with caches of their own may share the model.
      */
     public float[] forwardCached(int[] tokens, int[] seqs, int n, KvCache cache) {
-        ModelConfig c = config;
-        int b = seqs.length, dim = c.dim(), rows = b * n;
-        if (tokens.length != rows) throw new IllegalArgumentException(tokens.length + " tokens for " + b + " sequences of " + n);
-        int[] pos = new int[b];
+        int b = seqs.length;
+        if (tokens.length != b * n) throw new IllegalArgumentException(tokens.length + " tokens for " + b + " sequences of " + n);
+        int[] start = new int[b + 1];
+        for (int i = 0; i <= b; i++) start[i] = i * n;
+        return forwardCached(tokens, seqs, start, cache, false);
+    }
+
+    /**
+     * One pass over sequences that each bring their own number of new tokens, lengths[i] for sequence
+     * seqs[i] (tokens: theirs one after another): decode steps (one token) and prompts (many) together,
+     * the ragged batch of continuous batching. Each sequence's logits are those of a pass of its own:
+     * the rows of sequences of up to {@link Linear#DECODE_ROWS} tokens go through the decode kernels and
+     * the rest through the GEMM, and each kernel sums a row the same way whatever shares its call. For
+     * that, such short sequences must come first. Returns the logits (B, V) of each one's last new token.
+     */
+    public float[] forwardRagged(int[] tokens, int[] seqs, int[] lengths, KvCache cache) {
+        int b = seqs.length;
+        if (lengths.length != b) throw new IllegalArgumentException(lengths.length + " lengths for " + b + " sequences");
+        int[] start = new int[b + 1];
+        boolean longSeen = false;
         for (int i = 0; i < b; i++) {
+            if (lengths[i] < 1) throw new IllegalArgumentException("sequence " + seqs[i] + " brings " + lengths[i] + " tokens; at least 1 expected");
+            boolean isLong = lengths[i] > Linear.DECODE_ROWS;
+            if (longSeen && !isLong)
+                throw new IllegalArgumentException("sequence " + seqs[i] + " (" + lengths[i] + " tokens) follows one of more than " + Linear.DECODE_ROWS + "; short ones come first");
+            longSeen |= isLong;
+            start[i + 1] = Math.addExact(start[i], lengths[i]);
+        }
+        if (tokens.length != start[b]) throw new IllegalArgumentException(tokens.length + " tokens for sequences of " + start[b] + " in all");
+        return forwardCached(tokens, seqs, start, cache, true);
+    }
+
+    /** Sequence i's new tokens are rows [start[i], start[i + 1]); ragged: each sequence on the kernels it would get alone. */
+    private float[] forwardCached(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged) {
+        ModelConfig c = config;
+        int b = seqs.length, dim = c.dim(), rows = start[b], decodeRows = 0;
+        int[] pos = new int[b], rowPos = new int[rows];
+        for (int i = 0; i < b; i++) {
+            int n = start[i + 1] - start[i];
             pos[i] = cache.length(seqs[i]);
             if (pos[i] + n > cache.capacity())
                 throw new Lora4jException("sequence of " + (pos[i] + n) + " tokens exceeds the context of " + cache.capacity());
+            for (int r = start[i]; r < start[i + 1]; r++) rowPos[r] = pos[i] + r - start[i];
+            if (n <= Linear.DECODE_ROWS) decodeRows = start[i + 1];
         }
         float[] x = new float[rows * dim], h = new float[rows * dim], qkv = new float[rows * c.qkvWidth()];
         float[] att = new float[rows * c.heads() * c.headDim()];
         float[] pre = new float[rows * (c.mlp() instanceof ModelConfig.SwiGluMlp ? 2 : 1) * c.hidden()], act = new float[rows * c.hidden()];
-        embed(tokens, b, n, pos, x);
-        for (int l = 0; l < blocks.size(); l++) {
-            Block blk = blocks.get(l);
-            blk.norm1().forward(h, x, rows, dim, null);
-            blk.attention().forwardCached(h, seqs, pos, n, dim, qkv, att, x, cache.layer(l));
-            blk.norm2().forward(h, x, rows, dim, null);
-            blk.mlp().forward(h, rows, dim, pre, act, x);
-        }
-        for (int s : seqs) cache.advance(s, n);
+        embed(tokens, rowPos, x);
+        Runnable blocksPass = () -> {
+            for (int l = 0; l < blocks.size(); l++) {
+                Block blk = blocks.get(l);
+                blk.norm1().forward(h, x, rows, dim, null);
+                blk.attention().forwardCached(h, seqs, pos, start, dim, qkv, att, x, cache.layer(l));
+                blk.norm2().forward(h, x, rows, dim, null);
+                blk.mlp().forward(h, rows, dim, pre, act, x);
+            }
+        };
+        if (ragged) ScopedValue.where(Linear.DECODE_KERNEL_ROWS, decodeRows).run(blocksPass);
+        else blocksPass.run();
+        for (int i = 0; i < b; i++) cache.advance(seqs[i], start[i + 1] - start[i]);
         float[] last = new float[b * dim];
-        for (int bi = 0; bi < b; bi++) System.arraycopy(x, (bi * n + n - 1) * dim, last, bi * dim, dim);
+        for (int bi = 0; bi < b; bi++) System.arraycopy(x, (start[bi + 1] - 1) * dim, last, bi * dim, dim);
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
         WeightRows headCopy = headRows;
-        if (head.quant() != null && b <= Linear.DECODE_ROWS) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
-        else if (headCopy != null && b <= Linear.DECODE_ROWS) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
+        boolean decodeHead = ragged || b <= Linear.DECODE_ROWS; // ragged: every sequence's head row as it would be alone
+        if (head.quant() != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
+        else if (headCopy != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
         else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
         return logits;
     }
@@ -284,16 +325,23 @@ public final class Transformer implements AutoCloseable {
 
     /** x(B·T, C) = wte[token] (+ wpe[pos0[sequence] + position]). */
     private void embed(int[] tokens, int b, int t, int[] pos0, float[] x) {
+        int[] rowPos = new int[b * t];
+        for (int r = 0; r < b * t; r++) rowPos[r] = pos0[r / t] + r % t;
+        embed(tokens, rowPos, x);
+    }
+
+    /** x(rows, C) = the embeddings of tokens[r] at position rowPos[r]. */
+    private void embed(int[] tokens, int[] rowPos, float[] x) {
         int dim = config.dim(), vocab = config.vocabSize();
         Mat wte = tokenEmbedding.mat(), wpe = positionEmbedding == null ? null : positionEmbedding.mat();
-        Parallel.forRange(b * t, 64, (r0, r1) -> {
+        Parallel.forRange(rowPos.length, 64, (r0, r1) -> {
             float[] row = new float[dim];
             for (int r = r0; r < r1; r++) {
                 int tok = tokens[r];
                 if (tok < 0 || tok >= vocab) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
                 wte.copyRow(tok, 0, x, r * dim, dim);
                 if (wpe != null) {
-                    int p = pos0[r / t] + r % t;
+                    int p = rowPos[r];
                     if (p >= positionEmbedding.dim(0))
                         throw new Lora4jException("position " + p + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
                     wpe.copyRow(p, 0, row, 0, dim);

@@ -105,6 +105,37 @@ class ContinuousBatcherTest {
             assertThat(together(base, shortOnes)).as("35 rows go through the GEMM").isNotEqualTo(alone(base, shortOnes));
     }
 
+    /**
+     * One ragged pass (what each step of the batcher runs): two sequences decoding at different positions,
+     * a short prompt and a long one (the GEMM's) give each sequence the very bits of its own passes.
+     */
+    @Test
+    void aRaggedPassGivesEachSequenceItsBitsAlone() {
+        dev.lora4j.model.Transformer base = g.base();
+        base.copyWeightsForDecoding();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(13);
+        int vocab = g.config().vocabSize();
+        int[][] before = {rnd.ints(7, 0, vocab).toArray(), rnd.ints(36, 0, vocab).toArray()}; // already in the cache
+        int[][] now = {{rnd.nextInt(vocab)}, {rnd.nextInt(vocab)}, rnd.ints(5, 0, vocab).toArray(), rnd.ints(40, 0, vocab).toArray()};
+        dev.lora4j.model.KvCache cache = new dev.lora4j.model.KvCache(g.config(), 4, 96);
+        for (int i = 0; i < before.length; i++) base.forwardCached(before[i], new int[] {i}, before[i].length, cache);
+        int[] flat = java.util.stream.Stream.of(now).flatMapToInt(java.util.Arrays::stream).toArray();
+        float[] ragged = base.forwardRagged(flat, new int[] {0, 1, 2, 3}, new int[] {1, 1, 5, 40}, cache);
+        for (int i = 0; i < now.length; i++) {
+            dev.lora4j.model.KvCache own = new dev.lora4j.model.KvCache(g.config(), 1, 96);
+            if (i < before.length) base.forwardCached(before[i], new int[] {0}, before[i].length, own);
+            float[] alone = base.forwardCached(now[i], new int[] {0}, now[i].length, own);
+            assertThat(java.util.Arrays.copyOfRange(ragged, i * vocab, (i + 1) * vocab)).as("sequence %d", i).containsExactly(alone);
+        }
+        assertThat(cache.length(3)).isEqualTo(40);
+        assertThat(cache.length(0)).isEqualTo(8);
+        // a long one before a short one would put the short one's rows in the GEMM
+        dev.lora4j.model.KvCache fresh = new dev.lora4j.model.KvCache(g.config(), 2, 96);
+        int[] both = java.util.stream.IntStream.concat(java.util.Arrays.stream(now[3]), java.util.Arrays.stream(now[2])).toArray();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> base.forwardRagged(both, new int[] {0, 1}, new int[] {40, 5}, fresh))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("short ones come first");
+    }
+
     private static float[] alone(dev.lora4j.model.Transformer m, int[][] prompts) {
         int vocab = m.config().vocabSize();
         float[] out = new float[prompts.length * vocab];

@@ -75,7 +75,7 @@ final class Metrics {
         counters.forEach((name, v) -> counter(out, name, help.get(name), v.getAsLong()));
         gauges.forEach((name, v) -> out.append("# HELP ").append(name).append(' ').append(help.get(name)).append("\n# TYPE ").append(name)
                 .append(" gauge\n").append(name).append(' ').append(v.getAsLong()).append('\n'));
-        batchRows.write(out, "lora4j_batch_size", "sequences decoded together per step");
+        batchRows.write(out, "lora4j_batch_size", "sequences in each step's pass (new tokens and prompts together)");
         timeToFirstToken.write(out, "lora4j_time_to_first_token_seconds", "from a request's arrival to its first new token");
         timePerToken.write(out, "lora4j_time_per_output_token_seconds", "per request, the mean time between new tokens after the first");
         return out.toString();
