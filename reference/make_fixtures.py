@@ -91,6 +91,71 @@ def attention(q, k, v, H, KV, window=0):
     return (p @ v).transpose(1, 2).reshape(B, T, H * D)
 
 
+def gemma_rms_norm(x, w, eps):
+    """Gemma's RMSNorm: the checkpoint stores the gain as w = gain - 1."""
+    var = x.pow(2).mean(-1, keepdim=True)
+    return (x * torch.rsqrt(var + eps)) * (1.0 + w)
+
+
+def gemma_attention(q, k, v, H, KV, window, scale, softcap):
+    """Attention as Gemma 2/3 define it: scores scaled by query_pre_attn_scalar^-1/2, soft-capped (Gemma 2)."""
+    B, T, _, D = q.shape
+    k = k.repeat_interleave(H // KV, dim=2)
+    v = v.repeat_interleave(H // KV, dim=2)
+    q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+    s = (q @ k.transpose(-1, -2)) * scale
+    if softcap:
+        s = torch.tanh(s / softcap) * softcap
+    s = s.masked_fill(~causal_mask(T, window), float("-inf"))
+    p = torch.softmax(s, dim=-1)
+    return (p @ v).transpose(1, 2).reshape(B, T, H * D)
+
+
+def gemma_sliding(cfg, i):
+    """Whether layer i attends within the sliding window: Gemma 2 every other layer from the first, Gemma 3 all but
+    every sliding_window_pattern-th, unless layer_types lists them."""
+    if cfg["model_type"] == "gemma":
+        return False
+    if cfg.get("layer_types"):
+        return cfg["layer_types"][i] == "sliding_attention"
+    pattern = 2 if cfg["model_type"] == "gemma2" else cfg.get("sliding_window_pattern", 6)
+    return (i + 1) % pattern != 0
+
+
+def gemma_forward(cfg, W, ids, lora=None):
+    """Gemma, Gemma 2 and Gemma 3 (text) from their model definitions: GeGLU, embeddings times sqrt(C), norms before and
+    after each half (2, 3), soft caps (2), q/k norms and the sliding layers' own rotary base (3), tied head."""
+    C, H = cfg["hidden_size"], cfg["num_attention_heads"]
+    KV, D, eps, kind = cfg.get("num_key_value_heads", H), cfg.get("head_dim", C // H), cfg["rms_norm_eps"], cfg["model_type"]
+    B, T = ids.shape
+    x = W["model.embed_tokens.weight"][ids] * torch.tensor(C ** 0.5, dtype=torch.float32)
+    lin = lambda name, h: h @ W[name + ".weight"].T + lora_term(lora, name, h)
+    sandwich = kind != "gemma"
+    scale = cfg["query_pre_attn_scalar"] ** -0.5 if cfg.get("query_pre_attn_scalar") else D ** -0.5
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        sliding = gemma_sliding(cfg, i)
+        rcfg = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None) if kind == "gemma3_text" and sliding else cfg
+        h = gemma_rms_norm(x, W[p + "input_layernorm.weight"], eps)
+        q, k, v = lin(p + "self_attn.q_proj", h).view(B, T, H, D), lin(p + "self_attn.k_proj", h).view(B, T, KV, D), lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
+        if p + "self_attn.q_norm.weight" in W:
+            q, k = gemma_rms_norm(q, W[p + "self_attn.q_norm.weight"], eps), gemma_rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
+        q, k = rope(q, rcfg), rope(k, rcfg)
+        o = lin(p + "self_attn.o_proj", gemma_attention(q, k, v, H, KV, cfg["sliding_window"] if sliding else 0, scale, cfg.get("attn_logit_softcapping")))
+        if sandwich:
+            o = gemma_rms_norm(o, W[p + "post_attention_layernorm.weight"], eps)
+        x = x + o
+        h = gemma_rms_norm(x, W[p + ("pre_feedforward_layernorm" if sandwich else "post_attention_layernorm") + ".weight"], eps)
+        m = lin(p + "mlp.down_proj", torch.nn.functional.gelu(lin(p + "mlp.gate_proj", h), approximate="tanh") * lin(p + "mlp.up_proj", h))
+        if sandwich:
+            m = gemma_rms_norm(m, W[p + "post_feedforward_layernorm.weight"], eps)
+        x = x + m
+    x = gemma_rms_norm(x, W["model.norm.weight"], eps)
+    logits = x @ W["model.embed_tokens.weight"].T
+    cap = cfg.get("final_logit_softcapping")
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
 def longrope(cfg, D, T):
     """LongRoPE as transformers defines it: short or long divisors by the pass's length T, and the attention factor."""
     rs = cfg["rope_scaling"]
@@ -105,6 +170,8 @@ def longrope(cfg, D, T):
 def inv_freq(cfg, D):
     f = 1.0 / (cfg.get("rope_theta", 10000.0) ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
     rs = cfg.get("rope_scaling")
+    if rs and rs.get("rope_type", rs.get("type")) == "linear":  # positions divided by factor
+        return f / rs["factor"]
     if rs:
         factor, lo, hi, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
         low_wavelen, high_wavelen = old / lo, old / hi
@@ -237,6 +304,28 @@ def make_llama(cfg):
     W["model.norm.weight"] = 1 + rnd(C, std=0.1)
     if not cfg.get("tie_word_embeddings"):
         W["lm_head.weight"] = rnd(V, C, std=0.5)
+    return W
+
+
+def make_gemma(cfg):
+    C, H, V, F = cfg["hidden_size"], cfg["num_attention_heads"], cfg["vocab_size"], cfg["intermediate_size"]
+    KV, D = cfg.get("num_key_value_heads", H), cfg.get("head_dim", C // H)
+    norms = ["input_layernorm", "post_attention_layernorm"] + (["pre_feedforward_layernorm", "post_feedforward_layernorm"] if cfg["model_type"] != "gemma" else [])
+    W = {"model.embed_tokens.weight": rnd(V, C, std=0.5)}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        for n in norms:
+            W[p + n + ".weight"] = rnd(C, std=0.3)  # stored as gain - 1
+        for n, o in (("q", H * D), ("k", KV * D), ("v", KV * D)):
+            W[p + f"self_attn.{n}_proj.weight"] = rnd(o, C)
+        W[p + "self_attn.o_proj.weight"] = rnd(C, H * D)
+        if cfg["model_type"] == "gemma3_text":
+            W[p + "self_attn.q_norm.weight"] = rnd(D, std=0.3)
+            W[p + "self_attn.k_norm.weight"] = rnd(D, std=0.3)
+        W[p + "mlp.gate_proj.weight"] = rnd(F, C)
+        W[p + "mlp.up_proj.weight"] = rnd(F, C)
+        W[p + "mlp.down_proj.weight"] = rnd(C, F)
+    W["model.norm.weight"] = rnd(C, std=0.3)
     return W
 
 
@@ -472,7 +561,39 @@ def write_phi3_fixtures():
         write_fixture(name, cfg, make_llama(cfg), llama_forward)
 
 
+def write_gemma_fixtures():
+    """Gemma 2 (soft caps, sandwich norms, alternating sliding layers) and Gemma 3 text (q/k norms, local rotary base,
+    linear rope scaling on the global layers), each with a LoRA adapter on every linear module and full gradients."""
+    torch.manual_seed(7)
+    gemma2 = {"model_type": "gemma2", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 109, "max_position_embeddings": 64, "rms_norm_eps": 1e-6,
+              "rope_theta": 10000.0, "tie_word_embeddings": True, "hidden_activation": "gelu_pytorch_tanh",
+              "query_pre_attn_scalar": 24, "sliding_window": 4, "attn_logit_softcapping": 3.0, "final_logit_softcapping": 5.0,
+              "attention_bias": False}
+    gemma3 = {"model_type": "gemma3_text", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4,
+              "num_key_value_heads": 1, "head_dim": 16, "vocab_size": 113, "max_position_embeddings": 64, "rms_norm_eps": 1e-6,
+              "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "rope_scaling": {"rope_type": "linear", "factor": 4.0},
+              "tie_word_embeddings": True, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 16,
+              "sliding_window": 5, "sliding_window_pattern": 3, "attn_logit_softcapping": None, "final_logit_softcapping": None,
+              "attention_bias": False}
+    for name, cfg in (("gemma2-softcap", gemma2), ("gemma3-local-global", gemma3)):
+        write_fixture(name, cfg, make_gemma(cfg), gemma_forward)
+        C, H, KV, D, F = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"], cfg["intermediate_size"]
+        mods = {}
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"model.layers.{i}."
+            mods.update({p + "self_attn.q_proj": (C, H * D), p + "self_attn.k_proj": (C, KV * D), p + "self_attn.v_proj": (C, KV * D),
+                         p + "self_attn.o_proj": (H * D, C), p + "mlp.gate_proj": (C, F), p + "mlp.up_proj": (C, F), p + "mlp.down_proj": (F, C)})
+        write_lora_fixture(name, "lora-" + name, gemma_forward, mods,
+                           {"r": 4, "lora_alpha": 8, "target_modules": "all-linear", "use_rslora": False,
+                            "rank_pattern": {}, "alpha_pattern": {}})
+        write_full_grads(name, gemma_forward)
+
+
 def main():
+    if sys.argv[1:] == ["gemma"]:
+        write_gemma_fixtures()
+        return
     if sys.argv[1:] == ["qwen3"]:
         write_qwen3_fixtures()
         return
@@ -552,6 +673,7 @@ def main():
         print("stories260k not found beside the repository; its fixture was left as it was", file=sys.stderr)
     write_qwen3_fixtures()  # last: these seed their own streams
     write_phi3_fixtures()
+    write_gemma_fixtures()
 
 
 if __name__ == "__main__":

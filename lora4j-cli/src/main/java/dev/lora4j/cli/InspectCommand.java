@@ -28,7 +28,7 @@ final class InspectCommand implements Callable<Integer> {
     static String describe(ModelConfig.NormKind n) {
         return switch (n) {
             case ModelConfig.LayerNormKind l -> "LayerNorm (eps " + l.eps() + ")";
-            case ModelConfig.RmsNormKind r -> "RMSNorm (eps " + r.eps() + ")";
+            case ModelConfig.RmsNormKind r -> "RMSNorm (eps " + r.eps() + (r.offset() == 0f ? "" : ", weight stored as gain − " + r.offset()) + ")";
         };
     }
 
@@ -36,14 +36,35 @@ final class InspectCommand implements Callable<Integer> {
         return switch (p) {
             case ModelConfig.LearnedPositions l -> "learned";
             case ModelConfig.Rotary r -> "rotary (theta " + r.theta() + (r.scaling() == null ? "" : ", Llama 3 scaling factor " + r.scaling().factor())
-                    + (r.longRope() == null ? "" : ", LongRoPE from " + r.longRope().originalMaxPositions() + " positions") + ")";
+                    + (r.longRope() == null ? "" : ", LongRoPE from " + r.longRope().originalMaxPositions() + " positions")
+                    + (r.linearFactor() == 1.0 ? "" : ", linear scaling factor " + r.linearFactor()) + ")";
         };
+    }
+
+    /** Gemma's departures from the Llama block, or "" for other models. */
+    static String describe(ModelConfig c) {
+        ModelConfig.Gemma g = c.gemma();
+        if (g == ModelConfig.Gemma.NONE) return "";
+        java.util.List<String> parts = new java.util.ArrayList<>();
+        parts.add(String.format(Locale.ROOT, "embeddings × %.4f", g.embeddingScale()));
+        if (g.queryScale() != 0f) parts.add(String.format(Locale.ROOT, "scores × %.6f", g.queryScale()));
+        if (g.attentionSoftcap() != 0f) parts.add("attention soft cap " + g.attentionSoftcap());
+        if (g.logitSoftcap() != 0f) parts.add("logit soft cap " + g.logitSoftcap());
+        if (g.sandwichNorms()) parts.add("norms before and after attention and MLP");
+        if (g.slidingLayers() != null) {
+            int n = 0;
+            for (boolean b : g.slidingLayers()) if (b) n++;
+            parts.add(n + " of " + c.layers() + " layers sliding-window");
+        }
+        if (g.localRope() != null) parts.add("sliding layers' rotary theta " + g.localRope().theta());
+        return String.join(", ", parts);
     }
 
     static String describe(ModelConfig.MlpKind m) {
         return switch (m) {
             case ModelConfig.GeluMlp g -> "GELU";
             case ModelConfig.SwiGluMlp g -> "SwiGLU";
+            case ModelConfig.GeGluMlp g -> "GeGLU (gelu_tanh)";
         };
     }
 
@@ -60,6 +81,8 @@ final class InspectCommand implements Callable<Integer> {
                     c.modelType(), c.layers(), c.dim(), c.heads(), c.kvHeads(), c.headDim(), c.hidden(), c.vocabSize(), c.maxPositions());
             System.out.printf(Locale.ROOT, "parts        norm %s, positions %s, MLP %s, head %s%s%n", describe(c.norm()), describe(c.positions()), describe(c.mlp()),
                     c.tiedHead() ? "tied to embeddings" : "separate", c.slidingWindow() > 0 ? ", sliding window " + c.slidingWindow() : "");
+            String gemma = describe(c);
+            if (!gemma.isEmpty()) System.out.printf(Locale.ROOT, "gemma        %s%n", gemma);
             System.out.printf(Locale.ROOT, "parameters   %,d%n", m.parameterCount());
             Map<String, Long> dtypes = new TreeMap<>();
             Map<String, Stored> all = stored(m);
@@ -107,6 +130,7 @@ final class InspectCommand implements Callable<Integer> {
         o.put("intermediate_size", c.hidden()).put("vocab_size", c.vocabSize()).put("max_positions", c.maxPositions());
         o.put("norm", describe(c.norm())).put("positions", describe(c.positions())).put("mlp", describe(c.mlp()));
         o.put("tied_head", c.tiedHead()).put("sliding_window", c.slidingWindow()).put("parameters", m.parameterCount());
+        if (!describe(c).isEmpty()) o.put("gemma", describe(c));
         var dtypes = o.putObject("dtypes");
         var tensors = o.putArray("tensors");
         Map<String, Long> byDtype = new TreeMap<>();

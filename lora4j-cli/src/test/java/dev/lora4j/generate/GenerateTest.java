@@ -46,7 +46,7 @@ class GenerateTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "llama-gqa"})
+    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "gemma2-softcap", "gemma3-local-global", "llama-gqa"})
     void cachedEqualsRecomputedOnEveryArchitecture(String name) {
         try (Transformer m = Transformer.load(TestPaths.fixture(name))) {
             int[] prompt = {3, 14, 15, 9, 2};
@@ -61,7 +61,8 @@ class GenerateTest {
      * two sequences at a time) equal the full forward pass over the whole sequence, position by position.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "phi3-longrope-short", "llama-gqa", "llama-bf16"})
+    @ValueSource(strings = {"gpt2-prefixed", "mistral-window", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "phi3-longrope-short", "gemma2-softcap",
+            "gemma3-local-global", "llama-gqa", "llama-bf16"})
     void decodeStepLogitsEqualTheFullForward(String name) {
         try (Transformer m = Transformer.load(TestPaths.fixture(name))) {
             assertThat(m.copyWeightsForDecoding()).isTrue();
@@ -87,7 +88,7 @@ class GenerateTest {
      * table to outgrow). The sliding window (5) starts inside earlier blocks.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "mistral-window"})
+    @ValueSource(strings = {"llama-gqa", "mistral-window", "gemma2-softcap", "gemma3-local-global"})
     void longPromptLogitsEqualTheFullForward(String name, @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
         try (var files = java.nio.file.Files.list(TestPaths.fixture(name))) {
             for (java.nio.file.Path f : files.toList()) java.nio.file.Files.copy(f, dir.resolve(f.getFileName()));

@@ -15,7 +15,19 @@ public final class Activations {
     public record Layer(float[] xIn /* (BT, C) */, float[] stats1 /* (BT, 2) */, float[] qkv /* (BT, W) */,
                         float[] att /* (BT, H·D) */, float[] xMid /* (BT, C) */,
                         float[] stats2 /* (BT, 2) */, float[] pre /* (BT, F or 2F) */,
-                        float[] qkPre /* (BT, (H + KV)·D): q and k before their head norms; null without them or in inference */) {}
+                        float[] qkPre /* (BT, (H + KV)·D): q and k before their head norms; null without them or in inference */,
+                        Sandwich sandwich /* null without sandwich norms */) {}
+
+    /** With sandwich norms (Gemma 2, 3): each half's output before its norm (BT, C), and that norm's stats (BT, 2). */
+    public record Sandwich(float[] attOut, float[] attStats, float[] mlpOut, float[] mlpStats) {
+        static Sandwich of(int bt, int dim) {
+            return new Sandwich(new float[bt * dim], new float[bt * 2], new float[bt * dim], new float[bt * 2]);
+        }
+
+        long floats() {
+            return 2L * attOut.length + 2L * attStats.length;
+        }
+    }
 
     /**
      * The logits buffer holds LOGIT_ROWS × V floats, so the (B·T, V) logits never exist whole: it takes
@@ -30,18 +42,20 @@ public final class Activations {
     final float[] h, act;                         // scratch: a normalised input (BT, C); MLP activation (BT, F)
     final float[] logits;                         // LOGIT_ROWS × V floats
     final float[] dx, dh, datt, dqkv, dact, dpre; // backward scratch (training only)
+    final float[] dOut;                           // backward scratch with sandwich norms: dL/d(a half's output before its norm)
 
     public Activations(ModelConfig c, int b, int t, boolean training) {
         this.b = b;
         this.t = t;
         this.training = training;
-        int bt = b * t, dim = c.dim(), pre = (c.mlp() instanceof ModelConfig.SwiGluMlp ? 2 : 1) * c.hidden();
+        int bt = b * t, dim = c.dim(), pre = (c.gatedMlp() ? 2 : 1) * c.hidden();
         int n = training ? c.layers() : 1;
         layers = new Layer[n];
         for (int l = 0; l < n; l++) {
             float[] xIn = new float[bt * dim];
             float[] qkPre = training && c.qkNorm() ? new float[bt * (c.heads() + c.kvHeads()) * c.headDim()] : null;
-            layers[l] = new Layer(xIn, new float[bt * 2], new float[bt * c.qkvWidth()], new float[bt * c.heads() * c.headDim()], training ? new float[bt * dim] : xIn, new float[bt * 2], new float[bt * pre], qkPre);
+            layers[l] = new Layer(xIn, new float[bt * 2], new float[bt * c.qkvWidth()], new float[bt * c.heads() * c.headDim()], training ? new float[bt * dim] : xIn, new float[bt * 2], new float[bt * pre], qkPre,
+                    c.gemma().sandwichNorms() ? Sandwich.of(bt, dim) : null);
         }
         xFinal = training ? new float[bt * dim] : layers[0].xIn();
         statsFinal = new float[bt * 2];
@@ -53,7 +67,8 @@ public final class Activations {
         datt = training ? new float[bt * c.heads() * c.headDim()] : null;
         dqkv = training ? new float[bt * c.qkvWidth()] : null;
         dact = training ? new float[bt * c.hidden()] : null;
-        dpre = training && c.mlp() instanceof ModelConfig.SwiGluMlp ? new float[bt * pre] : null;
+        dpre = training && c.gatedMlp() ? new float[bt * pre] : null;
+        dOut = training && c.gemma().sandwichNorms() ? new float[bt * dim] : null;
     }
 
     Layer layer(int l) {
@@ -83,7 +98,9 @@ public final class Activations {
             n += l.xIn().length + l.stats1().length + l.qkv().length + l.att().length + l.stats2().length + l.pre().length;
             if (l.xMid() != l.xIn()) n += l.xMid().length;
             if (l.qkPre() != null) n += l.qkPre().length;
+            if (l.sandwich() != null) n += l.sandwich().floats();
         }
+        if (dOut != null) n += dOut.length;
         if (training) n += dx.length + dh.length + datt.length + dqkv.length + dact.length + (dpre == null ? 0 : dpre.length);
         return 4 * n;
     }

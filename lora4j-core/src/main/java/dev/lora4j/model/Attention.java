@@ -20,20 +20,60 @@ import java.util.stream.IntStream;
  */
 public record Attention(List<Projection> inputs /* write [q | k | v] in order */, Projection output, int heads, int kvHeads,
                         int headDim, Rope rope /* null for learned positions */, int slidingWindow,
-                        Norm qNorm /* (D) or null */, Norm kNorm /* (D) or null */) {
+                        Norm qNorm /* (D) or null */, Norm kNorm /* (D) or null */, Scores scores) {
 
     public Attention(List<Projection> inputs, Projection output, int heads, int kvHeads, int headDim, Rope rope, int slidingWindow) {
         this(inputs, output, heads, kvHeads, headDim, rope, slidingWindow, null, null);
     }
 
+    public Attention(List<Projection> inputs, Projection output, int heads, int kvHeads, int headDim, Rope rope, int slidingWindow,
+                     Norm qNorm, Norm kNorm) {
+        this(inputs, output, heads, kvHeads, headDim, rope, slidingWindow, qNorm, kNorm, Scores.of(headDim, 0f, 0f));
+    }
+
+    /**
+     * How q·k becomes a score before the softmax: s = scale·q·k (scale 1/√D unless the model names another), then,
+     * with a soft cap (Gemma 2), cap·tanh(s/cap), which bounds every score to (−cap, cap).
+     */
+    public record Scores(float scale, float softcap /* 0 = none */) {
+        /** queryScale 0 means 1/√D. */
+        public static Scores of(int headDim, float queryScale, float softcap) {
+            return new Scores(queryScale != 0f ? queryScale : (float) (1.0 / Math.sqrt(headDim)), softcap);
+        }
+
+        /** p[from, to) = score(p) in place, p holding q·k. */
+        void apply(float[] p, int from, int to) {
+            if (softcap == 0f) {
+                for (int j = from; j < to; j++) p[j] *= scale;
+                return;
+            }
+            for (int j = from; j < to; j++) p[j] = softcap * (float) Math.tanh(p[j] * scale / softcap);
+        }
+
+        /**
+         * dp[from, to) = dL/d(q·k) in place, from dp = dL/d(score) and the scores themselves (capped: z at
+         * zOff + j; unused without a cap): scale, times 1 − (z/cap)² (= 1 − tanh²) with a cap.
+         */
+        void backward(float[] dp, int from, int to, float[] z, int zOff) {
+            if (softcap == 0f) {
+                for (int j = from; j < to; j++) dp[j] *= scale;
+                return;
+            }
+            for (int j = from; j < to; j++) {
+                float t = z[zOff + j] / softcap;
+                dp[j] *= scale * (1f - t * t);
+            }
+        }
+    }
+
     /** The same attention with other projections (norms, rotary and shape kept). */
     public Attention withProjections(List<Projection> newInputs, Projection newOutput) {
-        return new Attention(newInputs, newOutput, heads, kvHeads, headDim, rope, slidingWindow, qNorm, kNorm);
+        return new Attention(newInputs, newOutput, heads, kvHeads, headDim, rope, slidingWindow, qNorm, kNorm, scores);
     }
 
     /** The same attention with other head norms (e.g. trainable copies). */
     public Attention withHeadNorms(Norm q, Norm k) {
-        return new Attention(inputs, output, heads, kvHeads, headDim, rope, slidingWindow, q, k);
+        return new Attention(inputs, output, heads, kvHeads, headDim, rope, slidingWindow, q, k, scores);
     }
 
     /** Whether q and k are normalised per head (Qwen3); training then keeps their values before the norm. */
@@ -93,13 +133,13 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int w = qkvWidth(), n = heads + kvHeads;
         Ops ops = Kernels.ops();
         Parallel.forRange(rows, 16, (r0, r1) -> {
-            float[] x = pre != null ? pre : new float[n * headDim];
+            float[] x = pre != null ? pre : new float[n * headDim], qGain = qNorm.gain(), kGain = kNorm.gain();
             for (int r = r0; r < r1; r++) {
                 int base = pre != null ? r * n * headDim : 0;
                 System.arraycopy(qkv, r * w, x, base, n * headDim);
                 for (int hd = 0; hd < n; hd++) {
                     Norm norm = hd < heads ? qNorm : kNorm;
-                    ops.rmsNorm(qkv, r * w + hd * headDim, x, base + hd * headDim, norm.weight(), headDim, ((ModelConfig.RmsNormKind) norm.kind()).eps());
+                    ops.rmsNorm(qkv, r * w + hd * headDim, x, base + hd * headDim, hd < heads ? qGain : kGain, headDim, ((ModelConfig.RmsNormKind) norm.kind()).eps());
                 }
             }
         });
@@ -113,16 +153,17 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int w = qkvWidth(), n = heads + kvHeads;
         Ops ops = Kernels.ops();
         Parallel.forRange(rows, qNorm.weightGrad() == null ? 16 : Integer.MAX_VALUE, (r0, r1) -> {
-            float[] g = new float[headDim], scratch = new float[headDim];
+            float[] g = new float[headDim], scratch = new float[headDim], qGain = qNorm.gain(), kGain = kNorm.gain();
             for (int r = r0; r < r1; r++) {
                 for (int hd = 0; hd < n; hd++) {
                     Norm norm = hd < heads ? qNorm : kNorm;
+                    float[] gain = hd < heads ? qGain : kGain;
                     int at = r * w + hd * headDim, x = (r * n + hd) * headDim;
                     // the same rstd as the forward pass, recomputed from the kept input
-                    float rstd = ops.rmsNorm(scratch, 0, pre, x, norm.weight(), headDim, ((ModelConfig.RmsNormKind) norm.kind()).eps());
+                    float rstd = ops.rmsNorm(scratch, 0, pre, x, gain, headDim, ((ModelConfig.RmsNormKind) norm.kind()).eps());
                     System.arraycopy(dqkv, at, g, 0, headDim);
                     Arrays.fill(dqkv, at, at + headDim, 0f);
-                    ops.rmsNormBackward(dqkv, at, g, 0, pre, x, rstd, norm.weight(), norm.weightGrad(), headDim);
+                    ops.rmsNormBackward(dqkv, at, g, 0, pre, x, rstd, gain, norm.weightGrad(), headDim);
                 }
             }
         });
@@ -176,7 +217,6 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         for (int bi = 0; bi < b; bi++)
             for (int r = start[bi]; r < start[bi + 1]; r++) cache.append(qkv, r, seqs[bi], pos[bi] + r - start[bi], heads * headDim, w);
         int group = heads / kvHeads, ldo = heads * headDim;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
         int[] decoding = IntStream.range(0, b).filter(bi -> start[bi + 1] - start[bi] == 1).toArray();
         int[] prompts = IntStream.range(0, b).filter(bi -> start[bi + 1] - start[bi] > 1).toArray();
@@ -191,7 +231,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                     if (p == null || p.length < total) p = new float[total];
                     int kv = cache.offset(seqs[bi], hh / group), q = start[bi] * w + hh * headDim, out = start[bi] * ldo + hh * headDim;
                     ops.dotRows(qkv, q, cache.k(), kv + from * headDim, headDim, total - from, headDim, p, from);
-                    for (int j = from; j < total; j++) p[j] *= scale;
+                    scores.apply(p, from, total);
                     ops.softmax(p, from, total - from);
                     Arrays.fill(att, out, out + headDim, 0f);
                     ops.axpyRows(p, from, total - from, cache.v(), kv + from * headDim, headDim, att, out, headDim);
@@ -210,7 +250,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                         for (int i = i0; i < i1; i++) {
                             int abs = pos0 + i, row = (i - i0) * keys, from = firstVisible(abs);
                             Arrays.fill(p, row, row + from, 0f);
-                            for (int j = from; j <= abs; j++) p[row + j] *= scale;
+                            scores.apply(p, row + from, row + abs + 1);
                             ops.softmax(p, row + from, abs + 1 - from);
                             Arrays.fill(p, row + abs + 1, row + keys, 0f);
                         }
@@ -288,7 +328,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                 transpose(k(qkv, bi, t, kvh), kT);
                 for (int i0 = 0; i0 < t; i0 += BLOCK) {
                     int i1 = Math.min(t, i0 + BLOCK);
-                    probabilities(qkv, bi, t, hh, kT, i0, i1, p, 0, i1);
+                    probabilities(qkv, bi, t, hh, kT, i0, i1, p, 0, i1, null);
                     Kernels.matmul(Mat.of(p, 0, i1 - i0, i1, i1), v(qkv, bi, t, kvh).rows(0, i1), att, (bi * t + i0) * ldo + hh * headDim, ldo, false);
                 }
             }
@@ -296,18 +336,19 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
     }
 
     /**
-     * Rows [i0, i1) of p = softmax(q·kᵀ/√D + causal/window mask) for one (batch, query head), over keys
+     * Rows [i0, i1) of p = softmax(scores(q·kᵀ) + causal/window mask) for one (batch, query head), over keys
      * [0, i1) (every later key is masked for these rows): row i at p[pOff + (i - i0)·ld], masked entries 0.
-     * kT(D, T) holds the head's keys transposed.
+     * kT(D, T) holds the head's keys transposed. With z (laid out as p) the scores before the softmax are kept
+     * there too (the backward pass of a soft cap needs them).
      */
-    private void probabilities(float[] qkv, int bi, int t, int hh, float[] kT, int i0, int i1, float[] p, int pOff, int ld) {
-        float scale = (float) (1.0 / Math.sqrt(headDim));
+    private void probabilities(float[] qkv, int bi, int t, int hh, float[] kT, int i0, int i1, float[] p, int pOff, int ld, float[] z) {
         Ops ops = Kernels.ops();
         Kernels.matmul(q(qkv, bi, t, hh).rows(i0, i1 - i0), Mat.of(kT, 0, headDim, i1, t), p, pOff, ld, false);
         for (int i = i0; i < i1; i++) {
             int row = pOff + (i - i0) * ld, from = firstVisible(i);
             Arrays.fill(p, row, row + from, 0f);
-            for (int j = from; j <= i; j++) p[row + j] *= scale;
+            scores.apply(p, row + from, row + i + 1);
+            if (z != null) System.arraycopy(p, row + from, z, row + from, i + 1 - from);
             ops.softmax(p, row + from, i + 1 - from);
             Arrays.fill(p, row + i + 1, row + i1, 0f);
         }
@@ -316,7 +357,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
     /**
      * dqkv from datt, per (batch, key/value head), so the query heads that share a k/v head add their
      * dK and dV in one thread. P is recomputed (cheaper in memory than keeping B·H·T² floats a layer):
-     * dV += Pᵀ·dO; dP = dO·Vᵀ; dS = softmax'(dP)/√D; dQ = dS·K; dK += dSᵀ·Q.
+     * dV += Pᵀ·dO; dP = dO·Vᵀ; dS = scores'(softmax'(dP)); dQ = dS·K; dK += dSᵀ·Q.
      *
      * <p>P, dS and dQ go a block of query rows at a time (rows [i0, i1) see keys [0, i1)); dV and dK a
      * block of key rows at a time (keys [j0, j1) are seen by queries [j0, T) only). What is skipped is
@@ -328,6 +369,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         int group = heads / kvHeads, ldo = heads * headDim;
         Parallel.forRange(b * kvHeads, 1, (u0, u1) -> {
             float[] p = new float[t * t], dp = new float[t * t], kT = new float[headDim * t], vT = new float[headDim * t];
+            float[] z = scores.softcap() != 0f ? new float[t * t] : null;
             for (int u = u0; u < u1; u++) {
                 int bi = u / kvHeads, kvh = u % kvHeads;
                 transpose(k(qkv, bi, t, kvh), kT);
@@ -335,26 +377,28 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
                 for (int g = 0; g < group; g++) {
                     int hh = kvh * group + g;
                     Mat dO = Mat.of(datt, bi * t * ldo + hh * headDim, t, headDim, ldo);
-                    for (int i0 = 0; i0 < t; i0 += BLOCK) queryBlockBackward(qkv, dO, dqkv, bi, t, hh, kT, vT, i0, p, dp);
+                    for (int i0 = 0; i0 < t; i0 += BLOCK) queryBlockBackward(qkv, dO, dqkv, bi, t, hh, kT, vT, i0, p, dp, z);
                     for (int j0 = 0; j0 < t; j0 += BLOCK) keyBlockBackward(qkv, dO, dqkv, bi, t, hh, j0, p, dp, g > 0);
                 }
             }
         });
     }
 
-    /** Query rows [i0, i0 + BLOCK) of one head: P and dS = softmax'(dO·Vᵀ)/√D into rows of p and dp (T×T), and dQ = dS·K. */
+    /**
+     * Query rows [i0, i0 + BLOCK) of one head: P and dS = scores'(softmax'(dO·Vᵀ)) into rows of p and dp (T×T), and
+     * dQ = dS·K; z (T×T, with a soft cap) takes the scores.
+     */
     private void queryBlockBackward(float[] qkv, Mat dO, float[] dqkv, int bi, int t, int hh, float[] kT, float[] vT,
-                                    int i0, float[] p, float[] dp) {
+                                    int i0, float[] p, float[] dp, float[] z) {
         int i1 = Math.min(t, i0 + BLOCK), n = i1 - i0, w = qkvWidth();
-        float scale = (float) (1.0 / Math.sqrt(headDim));
         Ops ops = Kernels.ops();
-        probabilities(qkv, bi, t, hh, kT, i0, i1, p, i0 * t, t);
+        probabilities(qkv, bi, t, hh, kT, i0, i1, p, i0 * t, t, z);
         Kernels.matmul(dO.rows(i0, n), Mat.of(vT, 0, headDim, i1, t), dp, i0 * t, t, false);
         for (int i = i0; i < i1; i++) {
             int row = i * t, from = firstVisible(i);
             Arrays.fill(dp, row, row + from, 0f);
             ops.softmaxBackward(dp, row + from, p, row + from, i + 1 - from);
-            for (int j = from; j <= i; j++) dp[row + j] *= scale;
+            scores.backward(dp, row + from, row + i + 1, z, 0);
             Arrays.fill(dp, row + i + 1, row + i1, 0f);
         }
         Kernels.matmul(Mat.of(dp, i0 * t, n, i1, t), k(qkv, bi, t, hh / (heads / kvHeads)).rows(0, i1), dqkv, (int) q(dqkv, bi, t, hh).offset() + i0 * w, w, false);

@@ -24,17 +24,18 @@ final class HeadLoss {
      *   L' = log(e^L + Σ_block e^z),   acc' = acc·e^(L − L') + Σ_block e^(z − L')·head_j
      * </pre>
      * so that at the end acc = Σ_j softmax_j·head_j and dL/dh = scale·(acc − head[target]).
+     *
+     * <p>With a soft cap (Gemma 2) the logits are z = cap·tanh(l/cap) of the head's l, and each term of acc and
+     * the target's carry dz/dl = 1 − (z/cap)². perPosition (B·T, may be null) receives each counted position's
+     * loss, 0 where the target is ignored.
      */
-    static Transformer.LossSum byVocabularyBlocks(Mat head /* (V, C) */, int[] targets, int bt, Activations a, float gradScale) {
-        return byVocabularyBlocks(head, targets, bt, a, gradScale, null);
-    }
-
-    /** As above; perPosition (B·T, may be null) receives each counted position's loss, 0 where the target is ignored. */
-    static Transformer.LossSum byVocabularyBlocks(Mat head, int[] targets, int bt, Activations a, float gradScale, double[] perPosition) {
+    static Transformer.LossSum byVocabularyBlocks(Mat head /* (V, C) */, float cap /* 0 = none */, int[] targets, int bt, Activations a,
+                                                  float gradScale, double[] perPosition) {
         int v = head.rows(), dim = head.cols(), block = Math.max(1, Math.min(v, a.logits.length / bt));
         boolean backward = gradScale != 0f;
         Mat hidden = Mat.of(a.h, 0, bt, dim);
-        float[] lse = new float[bt], targetLogit = new float[bt], rescale = new float[bt];
+        float[] lse = new float[bt], targetLogit = new float[bt], rescale = new float[bt], targetSlope = new float[bt];
+        Arrays.fill(targetSlope, 1f);
         Arrays.fill(lse, Float.NEGATIVE_INFINITY);
         if (backward) Arrays.fill(a.dh, 0, bt * dim, 0f);
         for (int v0 = 0; v0 < v; v0 += block) {
@@ -48,12 +49,21 @@ final class HeadLoss {
                         if (backward) Arrays.fill(a.logits, off, off + vb, 0f);
                         continue;
                     }
-                    if (target >= first && target < first + vb) targetLogit[r] = a.logits[off + target - first];
+                    if (cap != 0f) softcap(a.logits, off, vb, cap);
+                    if (target >= first && target < first + vb) {
+                        float z = a.logits[off + target - first] / (cap != 0f ? cap : 1f);
+                        targetLogit[r] = a.logits[off + target - first];
+                        if (cap != 0f) targetSlope[r] = 1f - z * z;
+                    }
                     float was = lse[r], now = logAddExp(was, Kernels.ops().logSumExp(a.logits, off, vb));
                     lse[r] = now;
                     if (backward) {
                         rescale[r] = (float) Math.exp((double) was - now); // 0 for the first block
-                        Kernels.ops().expMinus(a.logits, off, vb, now);
+                        if (cap == 0f) Kernels.ops().expMinus(a.logits, off, vb, now);
+                        else for (int j = off; j < off + vb; j++) {
+                            float z = a.logits[j] / cap;
+                            a.logits[j] = (float) Math.exp(a.logits[j] - now) * (1f - z * z);
+                        }
                     }
                 }
             });
@@ -81,11 +91,16 @@ final class HeadLoss {
                 for (int r = r0; r < r1; r++) {
                     if (targets[r] < 0) continue; // its acc stayed 0
                     head.copyRow(targets[r], 0, row, 0, dim);
-                    for (int j = 0; j < dim; j++) a.dh[r * dim + j] = gradScale * (a.dh[r * dim + j] - row[j]);
+                    for (int j = 0; j < dim; j++) a.dh[r * dim + j] = gradScale * (a.dh[r * dim + j] - targetSlope[r] * row[j]);
                 }
             });
         }
         return new Transformer.LossSum(sum, count);
+    }
+
+    /** z = cap·tanh(z/cap) over z[off, off + n). */
+    static void softcap(float[] z, int off, int n, float cap) {
+        for (int j = off; j < off + n; j++) z[j] = cap * (float) Math.tanh(z[j] / cap);
     }
 
     /** log(e^a + e^b), with e^−∞ = 0. */
@@ -98,9 +113,10 @@ final class HeadLoss {
     /**
      * A trained head (full fine-tuning), LOGIT_ROWS rows at a time: its own gradient,
      * dHead (V, C) += dlogitsᵀ·h, needs each row's final softmax. A tied head's gradient is the token
-     * embedding's.
+     * embedding's. With a soft cap, as above.
      */
-    static Transformer.LossSum byRowChunks(Mat head /* (V, C) */, float[] headGrad, int[] targets, int bt, Activations a, float gradScale) {
+    static Transformer.LossSum byRowChunks(Mat head /* (V, C) */, float cap /* 0 = none */, float[] headGrad, int[] targets, int bt,
+                                           Activations a, float gradScale) {
         int v = head.rows(), dim = head.cols();
         boolean backward = gradScale != 0f;
         double sum = 0;
@@ -111,17 +127,26 @@ final class HeadLoss {
             Kernels.matmul(h, head.t(), a.logits, 0, v, false);
             double[] part = new double[rows];
             Parallel.forRange(rows, 8, (i0, i1) -> {
+                float[] slope = cap != 0f ? new float[v] : null;
                 for (int i = i0; i < i1; i++) {
                     int target = targets[first + i], off = i * v;
                     if (target < 0) {
                         if (backward) Arrays.fill(a.logits, off, off + v, 0f);
                         continue;
                     }
+                    if (cap != 0f) {
+                        softcap(a.logits, off, v, cap);
+                        for (int j = 0; j < v; j++) {
+                            float z = a.logits[off + j] / cap;
+                            slope[j] = 1f - z * z;
+                        }
+                    }
                     part[i] = Kernels.ops().crossEntropy(a.logits, off, v, target);
-                    if (backward) { // dL/dlogits = scale·(softmax − onehot)
+                    if (backward) { // dL/dlogits = scale·(softmax − onehot)(·dz/dl with a cap)
                         Kernels.ops().softmax(a.logits, off, v);
                         a.logits[off + target] -= 1f;
                         for (int j = 0; j < v; j++) a.logits[off + j] *= gradScale;
+                        if (cap != 0f) for (int j = 0; j < v; j++) a.logits[off + j] *= slope[j];
                     }
                 }
             });

@@ -121,4 +121,53 @@ public sealed interface Mlp {
             return gateUp.out() / 2;
         }
     }
+
+    /** Gemma: down(gelu_tanh(gate(h))·up(h)). pre holds [gate | up] side by side, (B·T, 2F), as for SwiGLU. */
+    record GeGlu(Projection gate, Projection up, Projection down) implements Mlp {
+        @Override
+        public void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
+            int f = gate.out();
+            Mat hm = Mat.of(h, 0, rows, c);
+            gate.forward(hm, pre, 0, 2 * f, false);
+            up.forward(hm, pre, f, 2 * f, false);
+            activate(pre, act, rows, f);
+            down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+        }
+
+        /** act = gelu_tanh(gate)·up, the activation rounded to fp32 before the product (as transformers). */
+        static void activate(float[] pre, float[] act, int rows, int f) {
+            Parallel.forRange(rows, 16, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    Kernels.ops().geluTanh(act, r * f, pre, r * 2 * f, f);
+                    for (int j = 0, a = r * f, u = r * 2 * f + f; j < f; j++) act[a + j] *= pre[u + j];
+                }
+            });
+        }
+
+        @Override
+        public void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
+            int f = gate.out();
+            activate(pre, act, rows, f);
+            down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
+            Parallel.forRange(rows, 16, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int g = r * 2 * f, u = g + f, a = r * f;
+                    Kernels.ops().geluTanh(dpre, u, pre, g, f);                               // dup = dact·gelu(gate)
+                    for (int j = 0; j < f; j++) {
+                        dpre[u + j] *= dact[a + j];
+                        dpre[g + j] = dact[a + j] * pre[u + j];                               // dL/d(gelu(gate)) = dact·up
+                    }
+                    Kernels.ops().geluTanhBackward(dpre, g, dpre, g, pre, g, f);              // dgate = that·gelu'(gate)
+                }
+            });
+            Mat hm = Mat.of(h, 0, rows, c);
+            gate.backward(hm, Mat.of(dpre, 0, rows, f, 2 * f), dh, 0, c, false);
+            up.backward(hm, Mat.of(dpre, f, rows, f, 2 * f), dh, 0, c, true);
+        }
+
+        @Override
+        public int hidden() {
+            return gate.out();
+        }
+    }
 }

@@ -3,7 +3,6 @@ package dev.lora4j.model;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.WeightSource;
-import dev.lora4j.model.ModelConfig.Rotary;
 import dev.lora4j.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -62,22 +61,30 @@ final class ModelLoader {
         boolean qkvBias = c.modelType().equals("qwen2") || json.path("attention_bias").asBoolean(false);
         boolean oBias = json.path("attention_bias").asBoolean(false);
         boolean mlpBias = json.path("mlp_bias").asBoolean(false);
-        boolean fused = c.modelType().equals("phi3");
+        boolean fused = c.modelType().equals("phi3"), gemma = c.mlp() instanceof ModelConfig.GeGluMlp, sandwich = c.gemma().sandwichNorms();
         Tensor embed = ck.tensor("model.embed_tokens.weight", c.vocabSize(), C);
         List<Block> blocks = new ArrayList<>();
         for (int i = 0; i < c.layers(); i++) {
             String p = "model.layers." + i + ".";
-            Rope rope = new Rope((Rotary) c.positions(), c.headDim());
+            Rope rope = new Rope(c.rotaryOf(i), c.headDim());
             // Phi-3 fuses q, k and v into qkv_proj ([q | k | v]) and gate and up into gate_up_proj ([gate | up])
             List<Projection> inputs = fused ? List.of(linear(ck, p + "self_attn.qkv_proj", C, q + 2 * kv, qkvBias))
                     : List.of(linear(ck, p + "self_attn.q_proj", C, q, qkvBias), linear(ck, p + "self_attn.k_proj", C, kv, qkvBias),
                               linear(ck, p + "self_attn.v_proj", C, kv, qkvBias));
             Attention attn = new Attention(inputs, linear(ck, p + "self_attn.o_proj", q, C, oBias), c.heads(), c.kvHeads(), c.headDim(), rope,
-                    c.slidingWindow(), c.qkNorm() ? headNorm(ck, c, p + "self_attn.q_norm") : null, c.qkNorm() ? headNorm(ck, c, p + "self_attn.k_norm") : null);
-            Mlp mlp = fused ? new Mlp.FusedSwiGlu(linear(ck, p + "mlp.gate_up_proj", C, 2 * F, mlpBias), linear(ck, p + "mlp.down_proj", F, C, mlpBias))
-                    : new Mlp.SwiGlu(linear(ck, p + "mlp.gate_proj", C, F, mlpBias), linear(ck, p + "mlp.up_proj", C, F, mlpBias),
-                                     linear(ck, p + "mlp.down_proj", F, C, mlpBias));
-            blocks.add(new Block(i, norm(ck, c, p + "input_layernorm", false), attn, norm(ck, c, p + "post_attention_layernorm", false), mlp));
+                    c.windowOf(i), c.qkNorm() ? headNorm(ck, c, p + "self_attn.q_norm") : null, c.qkNorm() ? headNorm(ck, c, p + "self_attn.k_norm") : null,
+                    Attention.Scores.of(c.headDim(), c.gemma().queryScale(), c.gemma().attentionSoftcap()));
+            Mlp mlp;
+            if (fused) mlp = new Mlp.FusedSwiGlu(linear(ck, p + "mlp.gate_up_proj", C, 2 * F, mlpBias), linear(ck, p + "mlp.down_proj", F, C, mlpBias));
+            else if (gemma) mlp = new Mlp.GeGlu(linear(ck, p + "mlp.gate_proj", C, F, mlpBias), linear(ck, p + "mlp.up_proj", C, F, mlpBias),
+                                                 linear(ck, p + "mlp.down_proj", F, C, mlpBias));
+            else mlp = new Mlp.SwiGlu(linear(ck, p + "mlp.gate_proj", C, F, mlpBias), linear(ck, p + "mlp.up_proj", C, F, mlpBias),
+                                      linear(ck, p + "mlp.down_proj", F, C, mlpBias));
+            // with sandwich norms (Gemma 2, 3) post_attention_layernorm is the attention's own output norm and
+            // pre_feedforward_layernorm the MLP's input norm; elsewhere post_attention_layernorm is the MLP's input norm
+            if (sandwich) blocks.add(new Block(i, norm(ck, c, p + "input_layernorm", false), attn, norm(ck, c, p + "pre_feedforward_layernorm", false), mlp,
+                    norm(ck, c, p + "post_attention_layernorm", false), norm(ck, c, p + "post_feedforward_layernorm", false)));
+            else blocks.add(new Block(i, norm(ck, c, p + "input_layernorm", false), attn, norm(ck, c, p + "post_attention_layernorm", false), mlp));
         }
         Tensor head;
         if (c.tiedHead()) head = embed;

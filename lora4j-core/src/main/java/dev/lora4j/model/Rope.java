@@ -23,6 +23,7 @@ public final class Rope {
         invFreq = new float[half];
         for (int i = 0; i < half; i++) invFreq[i] = (float) (1.0 / Math.pow(kind.theta(), (float) (2 * i) / headDim));
         if (kind.scaling() != null) scaleLlama3(invFreq, kind.scaling());
+        if (kind.linearFactor() != 1.0) for (int i = 0; i < half; i++) invFreq[i] /= (float) kind.linearFactor(); // in fp32, as transformers
         LongRope lr = kind.longRope();
         longInvFreq = lr == null ? null : new float[half];
         if (lr != null) {

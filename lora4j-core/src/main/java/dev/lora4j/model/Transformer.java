@@ -100,16 +100,34 @@ public final class Transformer implements AutoCloseable {
         for (int l = 0; l < blocks.size(); l++) {
             Block blk = blocks.get(l);
             Activations.Layer s = a.layer(l);
+            Activations.Sandwich sw = s.sandwich();
             if (s.xIn() != x) System.arraycopy(x, 0, s.xIn(), 0, bt * dim);
             blk.norm1().forward(a.h, s.xIn(), bt, dim, s.stats1());
             if (s.xMid() != s.xIn()) System.arraycopy(s.xIn(), 0, s.xMid(), 0, bt * dim);
-            blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid());
+            if (sw == null) blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid());
+            else {
+                java.util.Arrays.fill(sw.attOut(), 0, bt * dim, 0f);
+                blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), sw.attOut());
+                addNormed(blk.postAttentionNorm(), sw.attOut(), sw.attStats(), a.h, s.xMid(), bt);
+            }
             blk.norm2().forward(a.h, s.xMid(), bt, dim, s.stats2());
             x = l + 1 < blocks.size() ? a.layer(l + 1).xIn() : a.xFinal;
             if (x != s.xMid()) System.arraycopy(s.xMid(), 0, x, 0, bt * dim);
-            blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, x);
+            if (sw == null) blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, x);
+            else {
+                java.util.Arrays.fill(sw.mlpOut(), 0, bt * dim, 0f);
+                blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, sw.mlpOut());
+                addNormed(blk.postMlpNorm(), sw.mlpOut(), sw.mlpStats(), a.h, x, bt);
+            }
         }
         finalNorm.forward(a.h, a.xFinal, bt, dim, a.statsFinal);
+    }
+
+    /** x(rows, C) += norm(out) (a sandwich norm), through scratch; stats (rows, 2) or null. */
+    private void addNormed(Norm norm, float[] out, float[] stats, float[] scratch, float[] x, int rows) {
+        int dim = config.dim();
+        norm.forward(scratch, out, rows, dim, stats);
+        Parallel.forRange(rows, 64, (r0, r1) -> Kernels.ops().axpy(1f, scratch, r0 * dim, x, r0 * dim, (r1 - r0) * dim));
     }
 
     /**
@@ -178,15 +196,26 @@ public final class Transformer implements AutoCloseable {
         }
         float[] x = new float[rows * dim], h = new float[rows * dim], qkv = new float[rows * c.qkvWidth()];
         float[] att = new float[rows * c.heads() * c.headDim()];
-        float[] pre = new float[rows * (c.mlp() instanceof ModelConfig.SwiGluMlp ? 2 : 1) * c.hidden()], act = new float[rows * c.hidden()];
+        float[] pre = new float[rows * (c.gatedMlp() ? 2 : 1) * c.hidden()], act = new float[rows * c.hidden()];
         embed(tokens, rowPos, x);
+        float[] out = c.gemma().sandwichNorms() ? new float[rows * dim] : null; // a half's output before its norm
         Runnable blocksPass = () -> {
             for (int l = 0; l < blocks.size(); l++) {
                 Block blk = blocks.get(l);
                 blk.norm1().forward(h, x, rows, dim, null);
-                blk.attention().forwardCached(h, seqs, pos, start, dim, qkv, att, x, cache.layer(l));
+                if (out == null) blk.attention().forwardCached(h, seqs, pos, start, dim, qkv, att, x, cache.layer(l));
+                else {
+                    java.util.Arrays.fill(out, 0f);
+                    blk.attention().forwardCached(h, seqs, pos, start, dim, qkv, att, out, cache.layer(l));
+                    addNormed(blk.postAttentionNorm(), out, null, h, x, rows);
+                }
                 blk.norm2().forward(h, x, rows, dim, null);
-                blk.mlp().forward(h, rows, dim, pre, act, x);
+                if (out == null) blk.mlp().forward(h, rows, dim, pre, act, x);
+                else {
+                    java.util.Arrays.fill(out, 0f);
+                    blk.mlp().forward(h, rows, dim, pre, act, out);
+                    addNormed(blk.postMlpNorm(), out, null, h, x, rows);
+                }
             }
         };
         if (ragged) ScopedValue.where(Linear.DECODE_KERNEL_ROWS, decodeRows).run(blocksPass);
@@ -201,7 +230,17 @@ public final class Transformer implements AutoCloseable {
         if (head.quant() != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
         else if (headCopy != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
         else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
+        softcapLogits(logits);
         return logits;
+    }
+
+    /** Gemma 2's final soft cap, z = cap·tanh(z/cap), in place (nothing for other models). */
+    private void softcapLogits(float[] logits) {
+        float cap = config.gemma().logitSoftcap();
+        if (cap == 0f) return;
+        Parallel.forRange(logits.length, 4096, (i0, i1) -> {
+            for (int i = i0; i < i1; i++) logits[i] = cap * (float) Math.tanh(logits[i] / cap);
+        });
     }
 
     /** Logits (B·T, V) for tokens (B·T, row-major): for tests and generation; training never holds them whole. */
@@ -210,6 +249,7 @@ public final class Transformer implements AutoCloseable {
         int v = config.vocabSize(), bt = b * t;
         float[] logits = new float[Math.multiplyExact(bt, v)];
         Kernels.matmul(Mat.of(a.h, 0, bt, config.dim()), head.mat().t(), logits, 0, v, false);
+        softcapLogits(logits);
         return logits;
     }
 
@@ -228,8 +268,9 @@ public final class Transformer implements AutoCloseable {
         forwardHidden(tokens, b, t, a);
         int bt = b * t;
         requireTargetsInVocabulary(targets, bt);
-        LossSum loss = grads == null ? HeadLoss.byVocabularyBlocks(head.mat(), targets, bt, a, gradScale)
-                : HeadLoss.byRowChunks(head.mat(), grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
+        float cap = config.gemma().logitSoftcap();
+        LossSum loss = grads == null ? HeadLoss.byVocabularyBlocks(head.mat(), cap, targets, bt, a, gradScale, null)
+                : HeadLoss.byRowChunks(head.mat(), cap, grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
         if (backward) {
             backward(b, t, a);
             if (grads != null) embedBackward(tokens, b, t, a.dx);
@@ -247,7 +288,7 @@ public final class Transformer implements AutoCloseable {
         int bt = b * t;
         requireTargetsInVocabulary(targets, bt);
         double[] out = new double[bt];
-        HeadLoss.byVocabularyBlocks(head.mat(), targets, bt, a, 0f, out);
+        HeadLoss.byVocabularyBlocks(head.mat(), config.gemma().logitSoftcap(), targets, bt, a, 0f, out);
         return out;
     }
 
@@ -265,22 +306,33 @@ public final class Transformer implements AutoCloseable {
         for (int l = blocks.size() - 1; l >= 0; l--) {
             Block blk = blocks.get(l);
             Activations.Layer s = a.layer(l);
-            // x_next = xMid + mlp(norm2(xMid))
+            Activations.Sandwich sw = s.sandwich();
+            // x_next = xMid + [postMlp](mlp(norm2(xMid)))
+            float[] dy = sw == null ? a.dx : normedBackward(blk.postMlpNorm(), sw.mlpOut(), sw.mlpStats(), a, bt);
             blk.norm2().forward(a.h, s.xMid(), bt, dim, null);
-            blk.mlp().backward(a.h, bt, dim, s.pre(), a.act, a.dx, a.dact, a.dpre, a.dh);
+            blk.mlp().backward(a.h, bt, dim, s.pre(), a.act, dy, a.dact, a.dpre, a.dh);
             blk.norm2().backward(a.dx, a.dh, s.xMid(), bt, dim, s.stats2());
-            // xMid = xIn + attention(norm1(xIn))
+            // xMid = xIn + [postAttention](attention(norm1(xIn)))
+            dy = sw == null ? a.dx : normedBackward(blk.postAttentionNorm(), sw.attOut(), sw.attStats(), a, bt);
             blk.norm1().forward(a.h, s.xIn(), bt, dim, null);
-            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), a.dx, a.datt, a.dqkv, a.dh);
+            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), dy, a.datt, a.dqkv, a.dh);
             blk.norm1().backward(a.dx, a.dh, s.xIn(), bt, dim, s.stats1());
         }
     }
 
-    /** Embedding gradients: wte[token] += dx[row], wpe[position] += dx[row], rows in order. */
+    /** dL/d(out) in a.dOut for x += norm(out) (a sandwich norm), from dL/dx in a.dx. */
+    private float[] normedBackward(Norm norm, float[] out, float[] stats, Activations a, int bt) {
+        java.util.Arrays.fill(a.dOut, 0f);
+        norm.backward(a.dOut, a.dx, out, bt, config.dim(), stats);
+        return a.dOut;
+    }
+
+    /** Embedding gradients: wte[token] += scale·dx[row], wpe[position] += dx[row], rows in order. */
     private void embedBackward(int[] tokens, int b, int t, float[] dx) {
         int dim = config.dim();
+        float scale = config.gemma().embeddingScale();
         for (int r = 0; r < b * t; r++) {
-            Kernels.ops().axpy(1f, dx, r * dim, grads.token(), tokens[r] * dim, dim);
+            Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
             if (grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
         }
     }
@@ -330,9 +382,10 @@ public final class Transformer implements AutoCloseable {
         embed(tokens, rowPos, x);
     }
 
-    /** x(rows, C) = the embeddings of tokens[r] at position rowPos[r]. */
+    /** x(rows, C) = the embeddings of tokens[r] at position rowPos[r] (Gemma's times √C, rounded to fp32 first). */
     private void embed(int[] tokens, int[] rowPos, float[] x) {
         int dim = config.dim(), vocab = config.vocabSize();
+        float scale = config.gemma().embeddingScale();
         Mat wte = tokenEmbedding.mat(), wpe = positionEmbedding == null ? null : positionEmbedding.mat();
         Parallel.forRange(rowPos.length, 64, (r0, r1) -> {
             float[] row = new float[dim];
@@ -340,6 +393,7 @@ public final class Transformer implements AutoCloseable {
                 int tok = tokens[r];
                 if (tok < 0 || tok >= vocab) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
                 wte.copyRow(tok, 0, x, r * dim, dim);
+                if (scale != 1f) for (int j = r * dim; j < (r + 1) * dim; j++) x[j] *= scale;
                 if (wpe != null) {
                     int p = rowPos[r];
                     if (p >= positionEmbedding.dim(0))
@@ -355,6 +409,8 @@ public final class Transformer implements AutoCloseable {
         long n = tokenEmbedding.numel() + (positionEmbedding == null ? 0 : positionEmbedding.numel());
         for (Block blk : blocks) {
             n += normParams(blk.norm1()) + normParams(blk.norm2());
+            if (blk.sandwich()) n += normParams(blk.postAttentionNorm()) + normParams(blk.postMlpNorm());
+            if (blk.attention().normalisesHeads()) n += normParams(blk.attention().qNorm()) + normParams(blk.attention().kNorm());
             for (Projection p : blk.projections()) n += p.base().parameterCount();
         }
         n += normParams(finalNorm);

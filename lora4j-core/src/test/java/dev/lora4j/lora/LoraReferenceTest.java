@@ -39,7 +39,7 @@ class LoraReferenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"lora-llama-all-linear", "lora-gpt2-rslora", "lora-qwen3-attention", "lora-phi3-fused"})
+    @ValueSource(strings = {"lora-llama-all-linear", "lora-gpt2-rslora", "lora-qwen3-attention", "lora-phi3-fused", "lora-gemma2-softcap", "lora-gemma3-local-global"})
     void gradientsMatchAutograd(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
         JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
@@ -83,7 +83,7 @@ class LoraReferenceTest {
      * and the LoRA gradients (sums over rows) must agree, ignored targets included.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"lora-llama-all-linear", "lora-gpt2-rslora", "lora-qwen3-attention", "lora-phi3-fused"})
+    @ValueSource(strings = {"lora-llama-all-linear", "lora-gpt2-rslora", "lora-qwen3-attention", "lora-phi3-fused", "lora-gemma2-softcap", "lora-gemma3-local-global"})
     void vocabularyBlocksGiveTheSameLossAndGradientsAsOneBlock(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
         JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());

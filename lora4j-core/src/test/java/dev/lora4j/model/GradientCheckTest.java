@@ -122,6 +122,25 @@ class GradientCheckTest {
         }
     }
 
+    /** Gemma's RMSNorm, its weight stored as γ − 1: dx and (trained, as in full fine-tuning) dγ. */
+    @Test
+    void normWithUnitOffset() {
+        int rows = 3, c = 21;
+        float[] x = random(rows * c, 2), w = random(rows * c, 1);
+        Norm n = new Norm("n", new RmsNormKind(1e-6f, 1f), random(c, 0.3), null).trainable();
+        float[] out = new float[rows * c], stats = new float[rows * 2], dx = new float[rows * c];
+        n.forward(out, x, rows, c, stats);
+        n.backward(dx, w, x, rows, c, stats);
+        double[] wd = d(w), xd = d(x), gd = d(n.weight());
+        java.util.function.Function<double[], double[]> gain = g -> {
+            double[] one = g.clone();
+            for (int i = 0; i < one.length; i++) one[i] += 1;
+            return one;
+        };
+        assertClose("Gemma RMSNorm dx", dx, numeric(xx -> dot(wd, norm(xx, rows, c, gain.apply(gd), null, true, 1e-6)), xd.clone()));
+        assertClose("Gemma RMSNorm dγ", n.weightGrad(), numeric(gg -> dot(wd, norm(xd, rows, c, gain.apply(gg), null, true, 1e-6)), gd.clone()));
+    }
+
     LoraLinear loraOn(String name, int in, int out, int r, float s) {
         Linear base = new Linear(name, Tensor.of(name, random(out * in, 0.5), out, in), random(out, 0.2), in, out, false);
         LoraLinear l = new LoraLinear(base, r, s, 0f, random(r * in, 0.5), random(out * r, 0.5));
@@ -196,8 +215,42 @@ class GradientCheckTest {
         assertClose("SwiGLU up dB", up.gradB(), numeric(bb -> viaUp.applyAsDouble(new double[][] {ua, bb}), ub.clone()));
     }
 
+    /** Gemma's MLP: down(gelu_tanh(gate)·up), LoRA on gate and down. */
+    @Test
+    void gegluMlpWithLoraOnGateAndDown() {
+        int rows = 3, c = 5, f = 19, r = 2;
+        LoraLinear gate = loraOn("gate", c, f, r, 1.1f), down = loraOn("down", f, c, r, 2.5f);
+        Linear up = plain("up", c, f, true);
+        Mlp mlp = new Mlp.GeGlu(gate, up, down);
+        float[] h = random(rows * c, 1.5), w = random(rows * c, 1);
+        float[] pre = new float[rows * 2 * f], act = new float[rows * f], x = new float[rows * c], dh = new float[rows * c];
+        mlp.forward(h, rows, c, pre, act, x);
+        mlp.backward(h, rows, c, pre, act, w, new float[rows * f], new float[rows * 2 * f], dh);
+        double[] wg = d(gate.base().weight().toArray()), bg = d(gate.base().bias()), wu = d(up.weight().toArray()), bu = d(up.bias());
+        double[] wdn = d(down.base().weight().toArray()), bdn = d(down.base().bias()), wd = d(w), ga = d(gate.a()), gb = d(gate.b());
+        double[] da = d(down.a()), db = d(down.b()), hd = d(h);
+        ToDoubleFunction<double[][]> loss = p -> { // p = {h, gate A, gate B, down A, down B}
+            double[] g = lora(p[0], rows, wg, c, f, p[1], p[2], r, 1.1), u = linear(p[0], rows, wu, bu, c, f);
+            double[] m = new double[rows * f];
+            for (int i = 0; i < m.length; i++) m[i] = gelu(g[i] + bg[i % f]) * u[i];
+            double[] y = lora(m, rows, wdn, f, c, p[3], p[4], r, 2.5);
+            for (int i = 0; i < y.length; i++) y[i] += bdn[i % c];
+            return dot(wd, y);
+        };
+        assertClose("GeGLU dh", dh, numeric(hh -> loss.applyAsDouble(new double[][] {hh, ga, gb, da, db}), hd.clone()));
+        assertClose("GeGLU gate dA", gate.gradA(), numeric(aa -> loss.applyAsDouble(new double[][] {hd, aa, gb, da, db}), ga.clone()));
+        assertClose("GeGLU gate dB", gate.gradB(), numeric(bb -> loss.applyAsDouble(new double[][] {hd, ga, bb, da, db}), gb.clone()));
+        assertClose("GeGLU down dA", down.gradA(), numeric(aa -> loss.applyAsDouble(new double[][] {hd, ga, gb, aa, db}), da.clone()));
+        assertClose("GeGLU down dB", down.gradB(), numeric(bb -> loss.applyAsDouble(new double[][] {hd, ga, gb, da, bb}), db.clone()));
+    }
+
     /** Double-precision attention over qkv rows laid out [q | k | v], rotate-half RoPE, causal + window. */
     static double[] attention(double[] qkv, int b, int t, int heads, int kv, int hd, double theta, int window) {
+        return attention(qkv, b, t, heads, kv, hd, theta, window, 1 / Math.sqrt(hd), 0);
+    }
+
+    /** As above with scores scale·q·k, soft-capped to cap·tanh(s/cap) when cap > 0 (Gemma 2). */
+    static double[] attention(double[] qkv, int b, int t, int heads, int kv, int hd, double theta, int window, double scale, double cap) {
         int w = (heads + 2 * kv) * hd;
         double[] x = qkv.clone();
         if (theta > 0) {
@@ -222,7 +275,8 @@ class GradientCheckTest {
                     for (int j = from; j <= i; j++) {
                         double dotp = 0;
                         for (int e = 0; e < hd; e++) dotp += x[(bi * t + i) * w + h * hd + e] * x[(bi * t + j) * w + (heads + kvh) * hd + e];
-                        s[j] = dotp / Math.sqrt(hd);
+                        s[j] = dotp * scale;
+                        if (cap > 0) s[j] = cap * Math.tanh(s[j] / cap);
                         max = Math.max(max, s[j]);
                     }
                     for (int j = from; j <= i; j++) sum += s[j] = Math.exp(s[j] - max);
@@ -299,6 +353,25 @@ class GradientCheckTest {
         checkAttention(at, b, t, c, 1000000.0, 0, v);
     }
 
+    /** Gemma 2: scores scaled by query_pre_attn_scalar^−½ and soft-capped; Gemma 3: q/k norms whose weights are stored as γ − 1. */
+    @Test
+    void gemmaAttentionWithSoftcapScaleHeadNormsAndLora() {
+        int b = 2, t = 7, heads = 4, kv = 2, hd = 4, c = 8, r = 2;
+        LoraLinear q = loraOn("q_proj", c, heads * hd, r, 2f);
+        LoraLinear k = loraOn("k_proj", c, kv * hd, r, 1.5f);
+        LoraLinear v = loraOn("v_proj", c, kv * hd, r, 0.5f);
+        Linear o = plain("o_proj", heads * hd, c, false);
+        Rope rope = new Rope(new Rotary(10000.0, null), hd);
+        Attention capped = new Attention(List.of(q, k, v), o, heads, kv, hd, rope, 3, null, null, Attention.Scores.of(hd, 0.35f, 1.2f));
+        checkAttention(capped, b, t, c, 10000.0, 3, q);
+        checkAttention(capped, b, t, c, 10000.0, 3, k);
+        ModelConfig.RmsNormKind gemma = new ModelConfig.RmsNormKind(1e-6f, 1f);
+        Attention normed = new Attention(List.of(q, k, v), o, heads, kv, hd, rope, 0, new Norm("q_norm", gemma, random(hd, 0.3), null),
+                new Norm("k_norm", gemma, random(hd, 0.3), null), Attention.Scores.of(hd, 0.25f, 0f));
+        checkAttention(normed, b, t, c, 10000.0, 0, q);
+        checkAttention(normed, b, t, c, 10000.0, 0, v);
+    }
+
     /**
      * Past 64 positions the training pass works on blocks of query rows (and, for dK and dV, of key
      * rows): these lengths cross block edges, end mid-block, and have a sliding window that starts
@@ -347,9 +420,9 @@ class GradientCheckTest {
                         double ss = 0;
                         for (int j = 0; j < hd; j++) ss += q[o + j] * q[o + j];
                         double rstd = 1 / Math.sqrt(ss / hd + n.kind().eps());
-                        for (int j = 0; j < hd; j++) q[o + j] = q[o + j] * rstd * n.weight()[j];
+                        for (int j = 0; j < hd; j++) q[o + j] = q[o + j] * rstd * n.gain()[j];
                     }
-            double[] a2 = attention(q, b, t, at.heads(), at.kvHeads(), hd, theta, window);
+            double[] a2 = attention(q, b, t, at.heads(), at.kvHeads(), hd, theta, window, at.scores().scale(), at.scores().softcap());
             Linear out = at.output().base();
             return dot(wd, linear(a2, bt, d(out.weight().toArray()), out.bias() == null ? null : d(out.bias()), at.heads() * hd, c));
         });

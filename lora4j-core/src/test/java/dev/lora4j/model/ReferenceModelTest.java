@@ -56,7 +56,7 @@ class ReferenceModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-gqa", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "phi3-longrope", "phi3-longrope-short", "mistral-window", "llama-bf16", "gpt2-plain", "gpt2-prefixed"})
+    @ValueSource(strings = {"llama-gqa", "qwen2-tied-bias", "qwen3-qknorm", "phi3-fused", "phi3-longrope", "phi3-longrope-short", "gemma2-softcap", "gemma3-local-global", "mistral-window", "llama-bf16", "gpt2-plain", "gpt2-prefixed"})
     void matchesPyTorch(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
         JsonNode ref = JSON.readTree(dir.resolve("reference.json").toFile());

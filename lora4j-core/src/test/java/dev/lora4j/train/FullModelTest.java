@@ -25,7 +25,7 @@ class FullModelTest {
     Path tmp;
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2-plain", "llama-gqa", "qwen3-qknorm", "phi3-fused"})
+    @ValueSource(strings = {"gpt2-plain", "llama-gqa", "qwen3-qknorm", "phi3-fused", "gemma2-softcap", "gemma3-local-global"})
     void gradientsMatchAutograd(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
         var ref = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("reference.json").toFile());
