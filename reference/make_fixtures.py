@@ -129,7 +129,7 @@ def gemma_forward(cfg, W, ids, lora=None):
     KV, D, eps, kind = cfg.get("num_key_value_heads", H), cfg.get("head_dim", C // H), cfg["rms_norm_eps"], cfg["model_type"]
     B, T = ids.shape
     x = W["model.embed_tokens.weight"][ids] * torch.tensor(C ** 0.5, dtype=torch.float32)
-    lin = lambda name, h: h @ W[name + ".weight"].T + lora_term(lora, name, h)
+    lin = lambda name, h: h @ W[name + ".weight"].T + lora_term(lora, name, h, W[name + ".weight"])
     sandwich = kind != "gemma"
     scale = cfg["query_pre_attn_scalar"] ** -0.5 if cfg.get("query_pre_attn_scalar") else D ** -0.5
     for i in range(cfg["num_hidden_layers"]):
@@ -197,12 +197,19 @@ def rope(x, cfg):
     return x * cos + rot * sin
 
 
-def lora_term(lora, name, h):
-    """s·(h·Aᵀ)·Bᵀ for an adapted module (PEFT LoRA, no dropout), else 0."""
+def lora_term(lora, name, h, W=None):
+    """s·(h·Aᵀ)·Bᵀ for an adapted module (PEFT LoRA, no dropout), else 0. With a magnitude m (DoRA, PEFT's
+    DoraLinearLayer): (g - 1)·(h·W0ᵀ) + g·s·(h·Aᵀ)·Bᵀ, g = m / ||W0 + s·B·A|| per output row, the norm detached."""
     if not lora or name not in lora:
         return 0
-    A, B, s = lora[name]
-    return s * ((h @ A.T) @ B.T)
+    A, B, s = lora[name][:3]
+    low = s * ((h @ A.T) @ B.T)
+    if len(lora[name]) == 3:
+        return low
+    m = lora[name][3]
+    norm = torch.linalg.norm(W + s * (B @ A), dim=1).detach()  # W: (out, in)
+    g = m / norm
+    return (g - 1) * (h @ W.T) + g * low
 
 
 def llama_forward(cfg, W, ids, lora=None):
@@ -213,7 +220,7 @@ def llama_forward(cfg, W, ids, lora=None):
     window = cfg.get("sliding_window") or 0 if (cfg["model_type"] in ("mistral", "phi3") or cfg.get("use_sliding_window")) else 0
     B, T = ids.shape
     x = W["model.embed_tokens.weight"][ids]
-    lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h)
+    lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h, W[name + ".weight"])
     fused = cfg["model_type"] == "phi3"  # qkv_proj = [q | k | v], gate_up_proj = [gate | up]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
@@ -243,7 +250,7 @@ def gpt2_forward(cfg, W, ids, prefix, lora=None):
     B, T = ids.shape
     g = lambda n: W[prefix + n]
     x = g("wte.weight")[ids] + g("wpe.weight")[:T][None]
-    conv = lambda n, h: h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h)
+    conv = lambda n, h: h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h, g(n + ".weight").T)
     for i in range(cfg["n_layer"]):
         p = f"h.{i}."
         h = layer_norm(x, g(p + "ln_1.weight"), g(p + "ln_1.bias"), eps)
@@ -395,9 +402,10 @@ def write_fixture(name, cfg, W, forward, dtype=torch.float32, shards=1, extra=No
     print(f"{name}: loss {loss:.6f}, eval loss {total / count:.6f}")
 
 
-def write_lora_fixture(base_name, name, forward, modules, cfg_lora):
+def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False):
     """A PEFT adapter with random non-zero A and B on a fixture model, and autograd's gradients of the
-    batch-mean causal-LM loss with respect to every A and B (lora_grads.safetensors, PEFT key names)."""
+    batch-mean causal-LM loss with respect to every A and B (lora_grads.safetensors, PEFT key names). With dora,
+    a magnitude too (PEFT's lora_magnitude_vector), away from its starting value ||W0 + s·B·A|| so that g != 1."""
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     base = os.path.join(OUT, base_name)
@@ -417,6 +425,14 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora):
         lora[mod] = (A, B, s)
         tensors[f"base_model.model.{mod}.lora_A.weight"] = A
         tensors[f"base_model.model.{mod}.lora_B.weight"] = B
+        if dora:
+            w = W[mod + ".weight"] if mod + ".weight" in W else W[mod.removeprefix("transformer.") + ".weight"]
+            w = w.T if cfg["model_type"] == "gpt2" else w  # PEFT's transpose(weight, fan_in_fan_out): (out, in)
+            with torch.no_grad():
+                m0 = torch.linalg.norm(w + s * (B @ A), dim=1) * (1 + 0.3 * torch.rand(fan_out))
+            m = m0.clone().requires_grad_()
+            lora[mod] = (A, B, s, m)
+            tensors[f"base_model.model.{mod}.lora_magnitude_vector.weight"] = m
     logits = forward(cfg, W, ids, lora)
     lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
     loss = -lp.gather(-1, ids[:, 1:, None]).mean()
@@ -425,7 +441,7 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora):
     save_safetensors(os.path.join(d, "lora_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
     conf = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "bias": "none",
             "lora_dropout": 0.0, "init_lora_weights": True, "layers_to_transform": None, "modules_to_save": None,
-            "fan_in_fan_out": cfg["model_type"] == "gpt2", **cfg_lora}
+            "fan_in_fan_out": cfg["model_type"] == "gpt2", "use_dora": dora, **cfg_lora}
     with open(os.path.join(d, "adapter_config.json"), "w") as f:
         json.dump(conf, f, indent=1)
     with open(os.path.join(d, "reference.json"), "w") as f:
@@ -561,6 +577,28 @@ def write_phi3_fixtures():
         write_fixture(name, cfg, make_llama(cfg), llama_forward)
 
 
+def write_dora_fixtures():
+    """DoRA adapters (PEFT's use_dora) on the Llama and GPT-2 fixtures (Conv1D's (in, out) weights), with autograd's
+    gradients of A, B and the magnitude; their own seed."""
+    torch.manual_seed(11)
+    C, H, KV, D, F = 64, 4, 2, 16, 96
+    mods = {}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        mods.update({p + "self_attn.q_proj": (C, H * D), p + "self_attn.v_proj": (C, KV * D), p + "mlp.down_proj": (F, C)})
+    write_lora_fixture("llama-gqa", "dora-llama", llama_forward, mods,
+                       {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj", "down_proj"], "use_rslora": False,
+                        "rank_pattern": {}, "alpha_pattern": {}}, dora=True)
+    C = 48
+    mods = {}
+    for i in range(2):
+        p = f"transformer.h.{i}."
+        mods.update({p + "attn.c_attn": (C, 3 * C), p + "mlp.c_fc": (C, 4 * C)})
+    write_lora_fixture("gpt2-plain", "dora-gpt2", lambda c, w, i, l: gpt2_forward(c, w, i, "", l), mods,
+                       {"r": 3, "lora_alpha": 6, "target_modules": ["c_attn", "c_fc"], "use_rslora": False,
+                        "rank_pattern": {}, "alpha_pattern": {}}, dora=True)
+
+
 def write_gemma_fixtures():
     """Gemma 2 (soft caps, sandwich norms, alternating sliding layers) and Gemma 3 text (q/k norms, local rotary base,
     linear rope scaling on the global layers), each with a LoRA adapter on every linear module and full gradients."""
@@ -591,6 +629,9 @@ def write_gemma_fixtures():
 
 
 def main():
+    if sys.argv[1:] == ["dora"]:
+        write_dora_fixtures()
+        return
     if sys.argv[1:] == ["gemma"]:
         write_gemma_fixtures()
         return
@@ -674,6 +715,7 @@ def main():
     write_qwen3_fixtures()  # last: these seed their own streams
     write_phi3_fixtures()
     write_gemma_fixtures()
+    write_dora_fixtures()
 
 
 if __name__ == "__main__":

@@ -74,6 +74,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "Rank-stabilised scaling alpha/sqrt(r).")
     boolean rslora;
 
+    @Option(names = "--dora", description = "DoRA (PEFT's use_dora): also train a magnitude per output over the normalised W0 + s·B·A.")
+    boolean dora;
+
     @Option(names = "--optimizer", defaultValue = "adamw", description = "adamw or sgd (default: ${DEFAULT-VALUE}).")
     String optimizer;
     @Option(names = "--momentum", defaultValue = "0", description = "SGD momentum (default: ${DEFAULT-VALUE}).")
@@ -203,6 +206,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--alpha-pattern")) lora.alphaPattern(alphaPattern);
         if (given("--init")) lora.init(enumOf(LoraConfig.Init.class, "--init", init));
         if (given("--rslora")) lora.rslora(rslora);
+        if (given("--dora")) lora.dora(dora);
 
         OptimizerConfig.Builder opt = base.train().optimizer().toBuilder();
         if (given("--optimizer")) opt.kind(enumOf(OptimizerConfig.Kind.class, "--optimizer", optimizer));

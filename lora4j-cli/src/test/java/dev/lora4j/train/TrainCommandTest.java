@@ -116,6 +116,30 @@ class TrainCommandTest {
         assertThat(r.err()).contains("match no module", "q_proj", "self_attn.o_proj", "mlp.down_proj");
     }
 
+    /** --dora: PEFT's use_dora and magnitude keys on disk, PEFT's trainable count, and the merged model evaluates as the adapter. */
+    @Test
+    void doraTrainsSavesAndMergesAsPeft() throws IOException {
+        Path model = TestPaths.fixture("gpt2-plain"), data = model.resolve("eval.jsonl"), out = tmp.resolve("dora");
+        CliRunner.Run r = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", out.toString(),
+                "--steps", "3", "--batch-size", "2", "--seq-len", "8", "--lr", "1e-2", "--dora");
+        assertThat(r.code()).as(r.err()).isZero();
+        // LoRA's 3,072 plus a magnitude per c_attn output: 2 × 144
+        assertThat(r.err()).contains("trainable params: 3,360 ||");
+        assertThat(new ObjectMapper().readTree(out.resolve("adapter_config.json").toFile()).get("use_dora").asBoolean()).isTrue();
+        try (SafeTensors st = SafeTensors.open(out.resolve("adapter_model.safetensors"))) {
+            assertThat(st.entry("base_model.model.transformer.h.0.attn.c_attn.lora_magnitude_vector.weight").shape()).containsExactly(144);
+        }
+        CliRunner.Run adapted = CliRunner.run("eval", "--model", model.toString(), "--adapter", out.toString(), "--data", data.toString(), "--json");
+        CliRunner.Run merge = CliRunner.run("merge", "--model", model.toString(), "--adapter", out.toString(), "--out", tmp.resolve("merged").toString());
+        assertThat(merge.code()).as(merge.err()).isZero();
+        CliRunner.Run merged = CliRunner.run("eval", "--model", tmp.resolve("merged").toString(), "--data", data.toString(), "--json");
+        double a = new ObjectMapper().readTree(adapted.lastLine()).get("loss").asDouble(), m = new ObjectMapper().readTree(merged.lastLine()).get("loss").asDouble();
+        assertThat(m).isCloseTo(a, org.assertj.core.data.Offset.offset(1e-5));
+        CliRunner.Run full = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("f").toString(), "--full", "--dora");
+        assertThat(full.code()).isNotZero();
+        assertThat(full.err()).contains("--dora").doesNotContain("Exception");
+    }
+
     @Test
     void trainableLineHasPeftsFormat() throws IOException {
         CliRunner.Run r = CliRunner.run("train", "--model", TestPaths.fixture("gpt2-plain").toString(),

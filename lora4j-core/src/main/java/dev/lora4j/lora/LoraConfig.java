@@ -18,9 +18,10 @@ import java.util.regex.Pattern;
  * @param alphaPattern     module-name pattern → alpha, overriding alpha (PEFT's alpha_pattern)
  * @param init             initialisation of A (B always starts at zero)
  * @param rslora           rank-stabilised scaling
+ * @param dora             DoRA (PEFT's use_dora): a trained magnitude per output over the normalised W0 + s·B·A
  */
 public record LoraConfig(int r, double alpha, double dropout, Targets targets, List<Integer> layersToTransform,
-                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, boolean rslora)
+                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, boolean rslora, boolean dora)
         implements java.io.Serializable /* shipped to the workers of a distributed run */ {
 
     public enum Init { KAIMING, GAUSSIAN }
@@ -109,7 +110,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     public Builder toBuilder() {
         return new Builder().r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layersToTransform)
-                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).rslora(rslora);
+                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).rslora(rslora).dora(dora);
     }
 
     /** LoraConfig by name; see {@link #builder()} for the defaults. */
@@ -122,7 +123,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         private Map<String, Integer> rankPattern = Map.of();
         private Map<String, Double> alphaPattern = Map.of();
         private Init init = Init.KAIMING;
-        private boolean rslora;
+        private boolean rslora, dora;
 
         private Builder() {}
 
@@ -180,8 +181,14 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
             return this;
         }
 
+        /** DoRA: weight-decomposed LoRA (PEFT's use_dora). */
+        public Builder dora(boolean v) {
+            dora = v;
+            return this;
+        }
+
         public LoraConfig build() {
-            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, rslora);
+            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, rslora, dora);
         }
     }
 

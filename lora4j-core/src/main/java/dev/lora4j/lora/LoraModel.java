@@ -15,7 +15,8 @@ import java.util.function.Function;
 
 /**
  * A frozen base model with LoRA adapters injected by composition: every targeted projection is
- * wrapped in a {@link LoraLinear}; the base's weights are shared, never copied or changed.
+ * wrapped in a {@link LoraLinear} (a DoRA one when the config says use_dora); the base's weights are
+ * shared, never copied or changed.
  */
 public final class LoraModel {
     private final Transformer base;
@@ -54,7 +55,10 @@ public final class LoraModel {
         });
     }
 
-    /** Adapters with given factors: {@code weights} returns {A (r, in), B (out, r)} for each adapted linear. */
+    /**
+     * Adapters with given factors: {@code weights} returns {A (r, in), B (out, r)} for each adapted linear, and
+     * for DoRA optionally m (out) third (else m starts at ‖W0 + s·B·A‖).
+     */
     public static LoraModel of(Transformer base, LoraConfig config, Function<Linear, float[][]> weights) {
         return wrap(base, config, weights);
     }
@@ -70,7 +74,11 @@ public final class LoraModel {
             if (!config.adapts(p.name())) return p;
             Linear lin = p.base();
             float[][] ab = weights.apply(lin);
-            LoraLinear l = new LoraLinear(lin, config.rankFor(lin.name()), (float) config.scaling(lin.name()), (float) config.dropout(), ab[0], ab[1]);
+            int r = config.rankFor(lin.name());
+            float s = (float) config.scaling(lin.name()), p0 = (float) config.dropout();
+            LoraLinear l = !config.dora() ? new LoraLinear(lin, r, s, p0, ab[0], ab[1])
+                    : ab.length > 2 && ab[2] != null ? new LoraLinear(lin, r, s, p0, ab[0], ab[1], ab[2])
+                    : LoraLinear.dora(lin, r, s, p0, ab[0], ab[1]);
             modules.put(lin.name(), l);
             return l;
         });

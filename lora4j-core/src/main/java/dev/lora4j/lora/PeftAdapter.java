@@ -28,8 +28,9 @@ import java.util.TreeSet;
 /**
  * PEFT's adapter directory, read and written: {@code adapter_config.json} (a LoraConfig) and
  * {@code adapter_model.safetensors} with keys {@code base_model.model.<module>.lora_A.weight} (r, in)
- * and {@code .lora_B.weight} (out, r), the module path being the CausalLM model's. Files written here
- * load in PEFT, and PEFT's load here.
+ * and {@code .lora_B.weight} (out, r), the module path being the CausalLM model's, and for DoRA
+ * {@code .lora_magnitude_vector.weight} (out) (PEFT 0.12 on; earlier PEFT wrote it without ".weight").
+ * Files written here load in PEFT, and PEFT's load here.
  */
 public final class PeftAdapter {
     public static final String CONFIG = "adapter_config.json", WEIGHTS = "adapter_model.safetensors";
@@ -46,6 +47,7 @@ public final class PeftAdapter {
         for (LoraLinear l : m.modules().values()) {
             tensors.put(PREFIX + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
             tensors.put(PREFIX + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
+            if (l.dora()) tensors.put(PREFIX + l.name() + ".lora_magnitude_vector.weight", Tensor.of(l.name() + ".lora_magnitude_vector", l.magnitude(), l.out()));
         }
         SafeTensorsWriter.write(dir.resolve(WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
         AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(configJson(m.config(), m.base(), baseModel)) + "\n");
@@ -69,14 +71,14 @@ public final class PeftAdapter {
                 A LoRA adapter in PEFT's format, trained with lora4j.
 
                 - base model: `%s`
-                - rank r = %d, lora_alpha = %s%s, dropout %s
+                - rank r = %d, lora_alpha = %s%s%s, dropout %s
                 - adapted modules: %s (%d modules)
                 - %s
 
                 Use it with lora4j (`lora4j generate --model BASE --adapter THIS_DIR`, `lora4j merge`), or with PEFT:
                 `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), THIS_DIR)`.
                 """, baseModel, baseModel, c.r(), c.alpha() == Math.rint(c.alpha()) ? Long.toString((long) c.alpha()) : Double.toString(c.alpha()),
-                c.rslora() ? " (rsLoRA: scale alpha/√r)" : "", c.dropout(), targets, m.modules().size(), m.trainableLine());
+                c.rslora() ? " (rsLoRA: scale alpha/√r)" : "", c.dora() ? ", DoRA (use_dora)" : "", c.dropout(), targets, m.modules().size(), m.trainableLine());
     }
 
     static ObjectNode configJson(LoraConfig c, Transformer base, String baseModel) {
@@ -99,7 +101,7 @@ public final class PeftAdapter {
         o.put("bias", "none");
         o.put("fan_in_fan_out", base.config().modelType().equals("gpt2"));
         o.put("use_rslora", c.rslora());
-        o.put("use_dora", false);
+        o.put("use_dora", c.dora());
         if (c.init() == LoraConfig.Init.GAUSSIAN) o.put("init_lora_weights", "gaussian");
         else o.put("init_lora_weights", true);
         ObjectNode rp = o.putObject("rank_pattern");
@@ -127,7 +129,6 @@ public final class PeftAdapter {
         JsonNode c = ModelFiles.readJson(file);
         String type = c.path("peft_type").asText("LORA");
         if (!type.equals("LORA")) throw new Lora4jException(file + ": peft_type '" + type + "' is not supported (expected LORA)");
-        if (c.path("use_dora").asBoolean(false)) throw new Lora4jException(file + ": use_dora is not supported");
         String bias = c.path("bias").asText("none");
         if (!bias.equals("none")) throw new Lora4jException(file + ": bias '" + bias + "' is not supported (expected none)");
         if (!c.path("modules_to_save").isNull() && !c.path("modules_to_save").isMissingNode() && !c.path("modules_to_save").isEmpty())
@@ -166,7 +167,7 @@ public final class PeftAdapter {
         double dropout = c.path("lora_dropout").asDouble(0.0);
         try {
             return new LoraConfig(rNode.asInt(), alphaNode.asDouble(), dropout, targets, layers, rankPattern, alphaPattern, in,
-                    c.path("use_rslora").asBoolean(false));
+                    c.path("use_rslora").asBoolean(false), c.path("use_dora").asBoolean(false));
         } catch (Lora4jException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": " + e.getMessage());
         }
@@ -188,12 +189,14 @@ public final class PeftAdapter {
                 String module = moduleOf(key);
                 if (module == null)
                     throw new Lora4jException(file + ": tensor '" + key + "' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight or .lora_B.weight)");
-                float[][] ab = byModule.computeIfAbsent(module, k -> new float[2][]);
-                int which = key.contains(".lora_A.") ? 0 : 1;
+                float[][] ab = byModule.computeIfAbsent(module, k -> new float[3][]);
+                int which = key.contains(".lora_A.") ? 0 : key.contains(".lora_B.") ? 1 : 2;
+                if (which == 2 && !config.dora())
+                    throw new Lora4jException(file + ": holds DoRA's magnitude '" + key + "' but adapter_config.json does not set use_dora");
                 // PEFT writes either key style; both for one module would leave which one counts to chance
                 if (ab[which] != null)
-                    throw new Lora4jException(file + ": holds both " + PREFIX + module + (which == 0 ? ".lora_A" : ".lora_B") + ".weight and its"
-                            + " .default. twin; keep one");
+                    throw new Lora4jException(file + ": holds both " + PREFIX + module + SUFFIXES[which] + " and its"
+                            + " other spelling; keep one");
                 ab[which] = st.tensor(key).toArray();
             }
             List<String> known = LoraModel.moduleNames(base);
@@ -208,6 +211,17 @@ public final class PeftAdapter {
                 int r = config.rankFor(lin.name());
                 check(file, st, lin, ".lora_A.weight", r, lin.in());
                 check(file, st, lin, ".lora_B.weight", lin.out(), r);
+                if (config.dora()) {
+                    if (ab[2] == null)
+                        throw new Lora4jException(file + ": missing " + PREFIX + lin.name() + ".lora_magnitude_vector.weight (adapter_config.json sets use_dora)");
+                    String key = magnitudeKey(st, lin.name());
+                    if (!Arrays.equals(st.entry(key).shape(), new int[] {lin.out()}))
+                        throw new Lora4jException(file + ": tensor '" + key + "' has shape " + Arrays.toString(st.entry(key).shape()) + ", expected ["
+                                + lin.out() + "] for " + lin.name() + " (" + lin.in() + " → " + lin.out() + ") of this base model");
+                    for (float v : ab[2])
+                        if (!(v > 0) || !Float.isFinite(v))
+                            throw new Lora4jException(file + ": tensor '" + key + "' holds " + v + "; DoRA's magnitudes are positive and finite");
+                }
                 return ab;
             });
             for (String module : byModule.keySet())
@@ -225,6 +239,14 @@ public final class PeftAdapter {
                     + "] for " + lin.name() + " (" + lin.in() + " → " + lin.out() + ") of this base model");
     }
 
+    private static final String[] SUFFIXES = {".lora_A.weight", ".lora_B.weight", ".lora_magnitude_vector.weight"};
+
+    private static String magnitudeKey(SafeTensors st, String module) {
+        for (String s : List.of(".lora_magnitude_vector.weight", ".lora_magnitude_vector", ".lora_magnitude_vector.default.weight", ".lora_magnitude_vector.default"))
+            if (st.has(PREFIX + module + s)) return PREFIX + module + s;
+        return PREFIX + module + SUFFIXES[2];
+    }
+
     private static String keyIn(SafeTensors st, String module, String suffix) {
         String plain = PREFIX + module + suffix;
         if (st.has(plain)) return plain;
@@ -232,11 +254,12 @@ public final class PeftAdapter {
         return st.has(named) ? named : plain;
     }
 
-    /** "base_model.model.X.lora_A.weight" (or ".lora_A.default.weight") → "X"; null if not a LoRA key. */
+    /** "base_model.model.X.lora_A.weight" (or ".lora_A.default.weight", or DoRA's magnitude) → "X"; null if not a LoRA key. */
     static String moduleOf(String key) {
         if (!key.startsWith(PREFIX)) return null;
         String rest = key.substring(PREFIX.length());
-        for (String s : List.of(".lora_A.weight", ".lora_B.weight", ".lora_A.default.weight", ".lora_B.default.weight"))
+        for (String s : List.of(".lora_A.weight", ".lora_B.weight", ".lora_A.default.weight", ".lora_B.default.weight",
+                ".lora_magnitude_vector.weight", ".lora_magnitude_vector", ".lora_magnitude_vector.default.weight", ".lora_magnitude_vector.default"))
             if (rest.endsWith(s)) return rest.substring(0, rest.length() - s.length());
         return null;
     }

@@ -69,21 +69,43 @@ public final class Merger {
         return d;
     }
 
-    /** The merged weights (checkpoint tensor name → fp32 values) of a base with weighted adapters. */
+    /**
+     * The merged weights (checkpoint tensor name → fp32 values) of a base with weighted adapters. A DoRA module
+     * merges as PEFT merges it, W' = g⊙(W0 + s·B·A) with g = m/‖W0 + s·B·A‖ per output, alone and at weight 1.
+     */
     public static Map<String, float[]> mergedWeights(Transformer base, List<LoraModel> adapters, List<Double> weights) {
         Map<String, float[]> merged = new LinkedHashMap<>();
+        java.util.Set<String> dora = new java.util.HashSet<>();
         for (int i = 0; i < adapters.size(); i++) {
             for (LoraLinear l : adapters.get(i).modules().values()) {
                 Tensor w = l.base().weight();
+                if (l.dora() && (weights.get(i) != 1.0 || merged.containsKey(w.name())) || dora.contains(w.name()))
+                    throw new Lora4jException("DoRA's " + l.name() + " merges alone and at weight 1 (its magnitude rescales the whole adapted"
+                            + " weight); merge that adapter by itself");
                 float[] acc = merged.computeIfAbsent(w.name(), k -> w.toArray().clone());
                 float[] d = delta(l, weights.get(i));
                 for (int j = 0; j < acc.length; j++) acc[j] += d[j];
+                if (l.dora()) {
+                    dora.add(w.name());
+                    rescaleOutputs(acc, l);
+                }
             }
         }
         for (var e : merged.entrySet())
             for (float v : e.getValue())
                 if (!Float.isFinite(v)) throw new Lora4jException("merging gives non-finite values in '" + e.getKey() + "'; nothing was written");
         return merged;
+    }
+
+    /** W (storage orientation) ⊙= m/‖W0 + s·B·A‖ per output: rows of (out, in), columns of Conv1D's (in, out). */
+    private static void rescaleOutputs(float[] w, LoraLinear l) {
+        float[] n = l.weightNorm(), m = l.magnitude();
+        int in = l.in(), out = l.out();
+        for (int o = 0; o < out; o++) {
+            float g = m[o] / n[o];
+            if (l.base().fanInFanOut()) for (int j = 0; j < in; j++) w[j * out + o] *= g;
+            else for (int j = 0; j < in; j++) w[o * in + j] *= g;
+        }
     }
 
     /**

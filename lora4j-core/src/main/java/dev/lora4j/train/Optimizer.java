@@ -19,11 +19,15 @@ public sealed interface Optimizer {
 
     /**
      * Per-parameter multipliers of the learning rate for LoRA+ (Hayou et al. 2024, PEFT's create_loraplus_optimizer):
-     * LoRA's B matrices (names ending ".lora_B") learn at ratio times the rate of everything else.
+     * LoRA's B matrices (names ending ".lora_B") and DoRA's magnitudes (one-dimensional, which PEFT puts in B's group)
+     * learn at ratio times the rate of everything else.
      */
     static float[] loraPlus(List<Parameter> params, double ratio) {
         float[] scale = new float[params.size()];
-        for (int k = 0; k < scale.length; k++) scale[k] = params.get(k).name().endsWith(".lora_B") ? (float) ratio : 1f;
+        for (int k = 0; k < scale.length; k++) {
+            String n = params.get(k).name();
+            scale[k] = n.endsWith(".lora_B") || n.endsWith(".lora_magnitude_vector") ? (float) ratio : 1f;
+        }
         return scale;
     }
 

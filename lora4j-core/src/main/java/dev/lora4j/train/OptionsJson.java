@@ -69,6 +69,7 @@ public final class OptionsJson {
         if (c.alphaPattern().isEmpty()) l.putObject("alpha_pattern");
         l.put("init", c.init().name().toLowerCase(Locale.ROOT));
         l.put("use_rslora", c.rslora());
+        l.put("use_dora", c.dora());
         return l;
     }
 
@@ -129,7 +130,7 @@ public final class OptionsJson {
     }
 
     private static final Set<String> LORA_FIELDS = Set.of("r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_is_regex",
-            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora");
+            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora", "use_dora");
     private static final Set<String> TRAIN_FIELDS = Set.of("steps", "epochs", "batch_size", "grad_accum", "seq_len", "max_grad_norm", "seed",
             "shuffle", "eval_every", "save_every", "log_every", "optimizer", "schedule");
 
@@ -148,7 +149,7 @@ public final class OptionsJson {
         l.numbers("rank_pattern").forEach((k, v) -> rp.put(k, l.toInt("rank_pattern." + k, v)));
         Map<String, Double> ap = new LinkedHashMap<>(l.numbers("alpha_pattern"));
         return b.rankPattern(rp).alphaPattern(ap).init(l.choice("init", LoraConfig.Init.class, LoraConfig.Init.KAIMING))
-                .rslora(l.bool("use_rslora", false)).build();
+                .rslora(l.bool("use_rslora", false)).dora(l.bool("use_dora", false)).build();
     }
 
     private static TrainConfig readTrain(Fields t) {

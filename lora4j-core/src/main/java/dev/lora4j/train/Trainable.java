@@ -32,12 +32,13 @@ public interface Trainable {
         return null;
     }
 
-    /** LoRA's A and B of every adapted module, under PEFT's names (module.lora_A, module.lora_B). */
+    /** LoRA's A and B of every adapted module, and DoRA's magnitude, under PEFT's names (module.lora_A, .lora_B, .lora_magnitude_vector). */
     static Trainable lora(LoraModel lm) {
         List<Parameter> params = new ArrayList<>();
         for (LoraLinear l : lm.modules().values()) {
             params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
             params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
+            if (l.dora()) params.add(new Parameter(l.name() + ".lora_magnitude_vector", l.magnitude(), l.gradMagnitude()));
         }
         List<Parameter> fixed = List.copyOf(params);
         return new Trainable() {

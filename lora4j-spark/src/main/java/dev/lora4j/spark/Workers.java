@@ -8,6 +8,7 @@ import dev.lora4j.model.Transformer;
 import dev.lora4j.tensor.Parallel;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -50,12 +51,11 @@ final class Workers {
         void load(long version, float[] flat) {
             if (this.version == version) return;
             int at = 0;
-            for (LoraLinear l : lora.modules().values()) {
-                System.arraycopy(flat, at, l.a(), 0, l.a().length);
-                at += l.a().length;
-                System.arraycopy(flat, at, l.b(), 0, l.b().length);
-                at += l.b().length;
-            }
+            for (LoraLinear l : lora.modules().values())
+                for (float[] p : values(l)) {
+                    System.arraycopy(flat, at, p, 0, p.length);
+                    at += p.length;
+                }
             if (at != flat.length) throw new IllegalStateException("broadcast holds " + flat.length + " weights, the adapter " + at);
             this.version = version;
         }
@@ -63,16 +63,24 @@ final class Workers {
         /** The gradients, flat in the order of {@link #load}. */
         float[] grads() {
             int n = 0;
-            for (LoraLinear l : lora.modules().values()) n += l.gradA().length + l.gradB().length;
+            for (LoraLinear l : lora.modules().values()) for (float[] g : gradients(l)) n += g.length;
             float[] out = new float[n];
             int at = 0;
-            for (LoraLinear l : lora.modules().values()) {
-                System.arraycopy(l.gradA(), 0, out, at, l.gradA().length);
-                at += l.gradA().length;
-                System.arraycopy(l.gradB(), 0, out, at, l.gradB().length);
-                at += l.gradB().length;
-            }
+            for (LoraLinear l : lora.modules().values())
+                for (float[] g : gradients(l)) {
+                    System.arraycopy(g, 0, out, at, g.length);
+                    at += g.length;
+                }
             return out;
+        }
+
+        /** A module's trained arrays in the driver's parameter order: A, B, and DoRA's magnitude. */
+        private static List<float[]> values(LoraLinear l) {
+            return l.dora() ? List.of(l.a(), l.b(), l.magnitude()) : List.of(l.a(), l.b());
+        }
+
+        private static List<float[]> gradients(LoraLinear l) {
+            return l.dora() ? List.of(l.gradA(), l.gradB(), l.gradMagnitude()) : List.of(l.gradA(), l.gradB());
         }
     }
 

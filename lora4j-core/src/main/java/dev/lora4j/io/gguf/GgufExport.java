@@ -90,6 +90,8 @@ public final class GgufExport {
      * (llama.cpp then applies the user's scale alone).
      */
     public static void writeAdapter(LoraModel lm, Path out) throws IOException {
+        if (lm.config().dora())
+            throw new dev.lora4j.Lora4jException("llama.cpp's LoRA adapters have no DoRA magnitudes; export the merged model instead (export-gguf --model BASE --adapter A --merge --out F.gguf)");
         Transformer base = lm.base();
         String arch = architecture(base, base.source() != null ? base.source().config() : com.fasterxml.jackson.databind.node.MissingNode.getInstance());
         ModelConfig c = base.config();
