@@ -599,6 +599,26 @@ def write_dora_fixtures():
                         "rank_pattern": {}, "alpha_pattern": {}}, dora=True)
 
 
+def write_residual_init_fixture():
+    """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
+    Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
+    singular and QR vectors cancel in it)."""
+    out = {}
+    for model, mod, key in (("llama-gqa", "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.q_proj.weight"),
+                            ("gpt2-plain", "transformer.h.0.attn.c_attn", "h.0.attn.c_attn.weight")):
+        W = load_safetensors(os.path.join(OUT, model, "model.safetensors"))[key].float()
+        w = W.T if model.startswith("gpt2") else W
+        r, scaling = 4, 2.0
+        V, S, Uh = torch.linalg.svd(w, full_matrices=False)
+        Sr = S[:r] / scaling
+        A, B = torch.diag(torch.sqrt(Sr)) @ Uh[:r], V[:, :r] @ torch.diag(torch.sqrt(Sr))
+        out["pissa." + mod] = (scaling * B @ A).contiguous()
+        Q, R = torch.linalg.qr(w)
+        out["olora." + mod] = (scaling * Q[:, :r] @ R[:r]).contiguous()
+    save_safetensors(os.path.join(OUT, "residual_init.safetensors"), out)
+    print("residual_init: written")
+
+
 def write_gemma_fixtures():
     """Gemma 2 (soft caps, sandwich norms, alternating sliding layers) and Gemma 3 text (q/k norms, local rotary base,
     linear rope scaling on the global layers), each with a LoRA adapter on every linear module and full gradients."""
@@ -629,6 +649,9 @@ def write_gemma_fixtures():
 
 
 def main():
+    if sys.argv[1:] == ["residual-init"]:
+        write_residual_init_fixture()
+        return
     if sys.argv[1:] == ["dora"]:
         write_dora_fixtures()
         return
@@ -716,6 +739,7 @@ def main():
     write_phi3_fixtures()
     write_gemma_fixtures()
     write_dora_fixtures()
+    write_residual_init_fixture()
 
 
 if __name__ == "__main__":

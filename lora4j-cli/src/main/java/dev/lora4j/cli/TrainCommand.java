@@ -69,7 +69,8 @@ public final class TrainCommand implements Callable<Integer> {
     java.util.Map<String, Integer> rankPattern;
     @Option(names = "--alpha-pattern", paramLabel = "KEY=A,...", split = ",", description = "Per-module alphas (PEFT's alpha_pattern).")
     java.util.Map<String, Double> alphaPattern;
-    @Option(names = "--init", defaultValue = "kaiming", description = "Initialisation of A: kaiming or gaussian (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--init", defaultValue = "kaiming", description = "Initialisation: kaiming or gaussian (of A; B starts at 0), or pissa, pissa_niter_N, olora"
+            + " (A and B from the base weight's top singular vectors or QR; the rest is what stays frozen) (default: ${DEFAULT-VALUE}).")
     String init;
     @Option(names = "--rslora", description = "Rank-stabilised scaling alpha/sqrt(r).")
     boolean rslora;
@@ -204,7 +205,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--layers")) lora.layers(new ArrayList<>(layers));
         if (given("--rank-pattern")) lora.rankPattern(rankPattern);
         if (given("--alpha-pattern")) lora.alphaPattern(alphaPattern);
-        if (given("--init")) lora.init(enumOf(LoraConfig.Init.class, "--init", init));
+        if (given("--init")) lora.init(init);
         if (given("--rslora")) lora.rslora(rslora);
         if (given("--dora")) lora.dora(dora);
 

@@ -116,6 +116,22 @@ class TrainCommandTest {
         assertThat(r.err()).contains("match no module", "q_proj", "self_attn.o_proj", "mlp.down_proj");
     }
 
+    /** A PiSSA run checkpoints PEFT's converted adapter, and resuming splits it back: bit-identical to the uninterrupted run. */
+    @Test
+    void pissaResumesExactlyFromItsConvertedCheckpoint() throws IOException {
+        Path one = tmp.resolve("pissa");
+        CliRunner.Run r = CliRunner.run(run(one, "--steps", "4", "--save-every", "2", "--target", "q_proj,v_proj", "--lr", "1e-2", "--init", "pissa"));
+        assertThat(r.code()).as(r.err()).isZero();
+        byte[] final1 = Files.readAllBytes(one.resolve("adapter_model.safetensors"));
+        assertThat(Files.readString(one.resolve("adapter_config.json"))).contains("\"init_lora_weights\" : true", "\"r\" : 4");
+        CliRunner.Run again = CliRunner.run("train", "--resume", one.resolve("checkpoint-2").toString());
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(Files.readAllBytes(one.resolve("adapter_model.safetensors"))).isEqualTo(final1);
+        CliRunner.Run bad = CliRunner.run(run(tmp.resolve("bad"), "--steps", "1", "--init", "pissa_niter_x"));
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("pissa_niter_N").doesNotContain("Exception");
+    }
+
     /** --dora: PEFT's use_dora and magnitude keys on disk, PEFT's trainable count, and the merged model evaluates as the adapter. */
     @Test
     void doraTrainsSavesAndMergesAsPeft() throws IOException {

@@ -16,15 +16,33 @@ import java.util.regex.Pattern;
  * @param layersToTransform layer indices to adapt, or null for all
  * @param rankPattern      module-name pattern → rank, overriding r (PEFT's rank_pattern)
  * @param alphaPattern     module-name pattern → alpha, overriding alpha (PEFT's alpha_pattern)
- * @param init             initialisation of A (B always starts at zero)
+ * @param init             initialisation: of A (B starts at zero), or PiSSA / OLoRA (A and B from W0, the residual frozen)
+ * @param pissaNiter       PiSSA from a randomized SVD with this many power iterations (PEFT's "pissa_niter_N"); 0 = exact
  * @param rslora           rank-stabilised scaling
  * @param dora             DoRA (PEFT's use_dora): a trained magnitude per output over the normalised W0 + s·B·A
  */
 public record LoraConfig(int r, double alpha, double dropout, Targets targets, List<Integer> layersToTransform,
-                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, boolean rslora, boolean dora)
+                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, int pissaNiter, boolean rslora, boolean dora)
         implements java.io.Serializable /* shipped to the workers of a distributed run */ {
 
-    public enum Init { KAIMING, GAUSSIAN }
+    public enum Init {
+        KAIMING, GAUSSIAN, PISSA, OLORA;
+
+        /** Whether A and B start as part of W0, leaving the residual as the frozen base. */
+        public boolean residual() {
+            return this == PISSA || this == OLORA;
+        }
+    }
+
+    /** PEFT's init_lora_weights name: true (kaiming), "gaussian", "pissa", "pissa_niter_N", "olora". */
+    public String initName() {
+        return switch (init) {
+            case KAIMING -> "kaiming";
+            case GAUSSIAN -> "gaussian";
+            case OLORA -> "olora";
+            case PISSA -> pissaNiter > 0 ? "pissa_niter_" + pissaNiter : "pissa";
+        };
+    }
 
     /** Which modules to adapt. */
     public sealed interface Targets extends java.io.Serializable {
@@ -70,7 +88,10 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     public LoraConfig {
         if (r < 1 || r > MAX_RANK) throw new Lora4jException("r (--r) must be in [1, " + MAX_RANK + "], got " + r);
-        if (init == null) throw new Lora4jException("init must be given (KAIMING or GAUSSIAN)");
+        if (init == null) throw new Lora4jException("init must be given (kaiming, gaussian, pissa, pissa_niter_N or olora)");
+        if (pissaNiter < 0 || pissaNiter > 1000 || pissaNiter > 0 && init != Init.PISSA)
+            throw new Lora4jException("pissa_niter_N takes N in [1, 1000] with PiSSA only, got " + pissaNiter + " with " + init);
+        if (init.residual() && dora) throw new Lora4jException("PiSSA and OLoRA initialisations are for plain LoRA here, not with use_dora");
         if (!(dropout >= 0 && dropout < 1)) throw new Lora4jException("lora_dropout (--dropout) must be in [0, 1), got " + dropout);
         if (!(alpha > 0) || !Double.isFinite(alpha)) throw new Lora4jException("lora_alpha (--alpha) must be a positive finite number, got " + alpha);
         rankPattern = rankPattern == null ? Map.of() : Map.copyOf(rankPattern);
@@ -110,7 +131,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     public Builder toBuilder() {
         return new Builder().r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layersToTransform)
-                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).rslora(rslora).dora(dora);
+                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).pissaNiter(pissaNiter).rslora(rslora).dora(dora);
     }
 
     /** LoraConfig by name; see {@link #builder()} for the defaults. */
@@ -123,6 +144,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         private Map<String, Integer> rankPattern = Map.of();
         private Map<String, Double> alphaPattern = Map.of();
         private Init init = Init.KAIMING;
+        private int pissaNiter;
         private boolean rslora, dora;
 
         private Builder() {}
@@ -176,6 +198,29 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
             return this;
         }
 
+        /** Power iterations of PiSSA's randomized SVD; 0 = the exact SVD. */
+        public Builder pissaNiter(int v) {
+            pissaNiter = v;
+            return this;
+        }
+
+        /** As PEFT's init_lora_weights names it: kaiming (true), gaussian, pissa, pissa_niter_N, olora. */
+        public Builder init(String spec) {
+            String v = spec.strip().toLowerCase(java.util.Locale.ROOT);
+            if (v.startsWith("pissa_niter_")) {
+                int n;
+                try {
+                    n = Integer.parseInt(v.substring("pissa_niter_".length()));
+                } catch (NumberFormatException e) {
+                    throw new Lora4jException("init '" + spec + "': pissa_niter_N needs a whole number N");
+                }
+                return init(Init.PISSA).pissaNiter(n);
+            }
+            for (Init i : Init.values())
+                if (i.name().equalsIgnoreCase(v) || v.equals("true") && i == Init.KAIMING) return init(i).pissaNiter(0);
+            throw new Lora4jException("init '" + spec + "' is not known (expected kaiming, gaussian, pissa, pissa_niter_N or olora)");
+        }
+
         public Builder rslora(boolean v) {
             rslora = v;
             return this;
@@ -188,7 +233,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         }
 
         public LoraConfig build() {
-            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, rslora, dora);
+            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, pissaNiter, rslora, dora);
         }
     }
 

@@ -23,12 +23,15 @@ public final class LoraModel {
     private final Transformer model;
     private final LoraConfig config;
     private final Map<String, LoraLinear> modules;
+    private final Map<String, ResidualInit.Factors> initial; // PiSSA/OLoRA: each module's A0, B0 (its base is W0 − s·B0·A0); else empty
 
-    private LoraModel(Transformer base, Transformer model, LoraConfig config, Map<String, LoraLinear> modules) {
+    private LoraModel(Transformer base, Transformer model, LoraConfig config, Map<String, LoraLinear> modules,
+                      Map<String, ResidualInit.Factors> initial) {
         this.base = base;
         this.model = model;
         this.config = config;
         this.modules = modules;
+        this.initial = initial;
     }
 
     /** Every projection name of a model, in order (what targets can match). */
@@ -38,13 +41,25 @@ public final class LoraModel {
         return names;
     }
 
-    /** Injects freshly initialised adapters (A random, B zero). */
+    /**
+     * Injects freshly initialised adapters: A random and B zero, or with PiSSA / OLoRA both from W0, each
+     * adapted base then being the residual W0 − s·B0·A0.
+     */
     public static LoraModel inject(Transformer base, LoraConfig config, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
+        if (config.init().residual()) {
+            LoraConfig c = config.withTargetsFor(base.config().modelType());
+            Map<String, ResidualInit.Factors> init = new LinkedHashMap<>();
+            for (Block b : base.blocks())
+                for (Projection p : b.projections())
+                    if (c.adapts(p.name()))
+                        init.put(p.name(), ResidualInit.of(c.init(), c.pissaNiter(), p.base(), c.rankFor(p.name()), c.scaling(p.name()), rng.split()));
+            return overResiduals(base, c, init, lin -> new float[][] {init.get(lin.name()).a().clone(), init.get(lin.name()).b().clone()});
+        }
         return wrap(base, config, lin -> {
             int r = config.rankFor(lin.name());
             float[] a = new float[r * lin.in()];
-            if (config.init() == LoraConfig.Init.KAIMING) {
+            if (config.init() != LoraConfig.Init.GAUSSIAN) {
                 double bound = 1.0 / Math.sqrt(lin.in()); // kaiming_uniform(a=√5) on (r, in)
                 for (int i = 0; i < a.length; i++) a[i] = (float) rng.nextDouble(-bound, bound);
             } else {
@@ -61,6 +76,58 @@ public final class LoraModel {
      */
     public static LoraModel of(Transformer base, LoraConfig config, Function<Linear, float[][]> weights) {
         return wrap(base, config, weights);
+    }
+
+    /**
+     * Adapters over residual bases W0 − s·B0·A0 (PiSSA, OLoRA): {@code init} holds each module's A0 and B0,
+     * {@code weights} its current A and B.
+     */
+    static LoraModel overResiduals(Transformer base, LoraConfig config, Map<String, ResidualInit.Factors> init, Function<Linear, float[][]> weights) {
+        Map<String, LoraLinear> modules = new LinkedHashMap<>();
+        Transformer adapted = base.mapProjections(p -> {
+            ResidualInit.Factors f = init.get(p.name());
+            if (f == null) return p;
+            Linear lin = p.base();
+            float s = (float) config.scaling(lin.name());
+            float[][] ab = weights.apply(lin);
+            LoraLinear l = new LoraLinear(ResidualInit.residual(lin, f, s), config.rankFor(lin.name()), s, (float) config.dropout(), ab[0], ab[1]);
+            modules.put(lin.name(), l);
+            return l;
+        });
+        if (modules.isEmpty()) return wrap(base, config, lin -> null); // the same refusal, naming the modules
+        return new LoraModel(base, adapted, config, modules, Map.copyOf(init));
+    }
+
+    /**
+     * A PiSSA / OLoRA run's adapter as PEFT converts it for saving, read back: rank 2r over the original base, A' = [A; A0],
+     * B' = [B, −B0]. Splits it into the trained A, B over the residual base again (the same residual, bit for bit).
+     */
+    public static LoraModel fromConverted(Transformer base, LoraConfig config, LoraModel converted) {
+        LoraConfig c = config.withTargetsFor(base.config().modelType());
+        Map<String, ResidualInit.Factors> init = new LinkedHashMap<>();
+        Map<String, float[][]> current = new LinkedHashMap<>();
+        for (LoraLinear l : converted.modules().values()) {
+            int r = c.rankFor(l.name()), in = l.in(), out = l.out();
+            if (l.rank() != 2 * r)
+                throw new Lora4jException(l.name() + ": a converted " + c.initName() + " adapter has rank 2r = " + 2 * r + ", this one " + l.rank());
+            float[] a = java.util.Arrays.copyOfRange(l.a(), 0, r * in), a0 = java.util.Arrays.copyOfRange(l.a(), r * in, 2 * r * in);
+            float[] b = new float[out * r], b0 = new float[out * r];
+            for (int o = 0; o < out; o++)
+                for (int k = 0; k < r; k++) {
+                    b[o * r + k] = l.b()[o * 2 * r + k];
+                    b0[o * r + k] = -l.b()[o * 2 * r + r + k];
+                }
+            init.put(l.name(), new ResidualInit.Factors(a0, b0));
+            current.put(l.name(), new float[][] {a, b});
+        }
+        return overResiduals(base, c, init, lin -> current.get(lin.name()));
+    }
+
+    /** PiSSA / OLoRA: each adapted module's starting A0 (r, in) and B0 (out, r); empty for other initialisations. */
+    public Map<String, float[][]> initialFactors() {
+        Map<String, float[][]> out = new LinkedHashMap<>();
+        initial.forEach((k, f) -> out.put(k, new float[][] {f.a(), f.b()}));
+        return out;
     }
 
     /**
@@ -85,7 +152,7 @@ public final class LoraModel {
         if (modules.isEmpty())
             throw new Lora4jException("LoRA targets " + describe(config) + " match no module; the model's modules are: "
                     + String.join(", ", distinctSuffixes(moduleNames(base))) + " (full names like " + moduleNames(base).getFirst() + ")");
-        return new LoraModel(base, adapted, config, modules);
+        return new LoraModel(base, adapted, config, modules, Map.of());
     }
 
     private static String describe(LoraConfig c) {

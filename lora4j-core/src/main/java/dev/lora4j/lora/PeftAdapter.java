@@ -41,17 +41,50 @@ public final class PeftAdapter {
 
     // ------------------------------------------------------------------ writing
 
+    /**
+     * Writes the adapter. A PiSSA / OLoRA one is written as PEFT writes it with path_initial_model_for_weight_conversion:
+     * a plain LoRA of rank 2r against the original base, A' = [A; A0], B' = [B, −B0] (s·B'·A' = s·B·A − s·B0·A0, what
+     * training changed), lora_alpha doubled (×√2 with rsLoRA) so the scale stays, init_lora_weights true.
+     */
     public static void save(Path dir, LoraModel m, String baseModel) throws IOException {
         Files.createDirectories(dir);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, float[][]> init = m.initialFactors();
         for (LoraLinear l : m.modules().values()) {
-            tensors.put(PREFIX + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
-            tensors.put(PREFIX + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
+            float[][] ab = init.isEmpty() ? new float[][] {l.a(), l.b()} : converted(l, init.get(l.name()));
+            int r = ab[0].length / l.in();
+            tensors.put(PREFIX + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", ab[0], r, l.in()));
+            tensors.put(PREFIX + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", ab[1], l.out(), r));
             if (l.dora()) tensors.put(PREFIX + l.name() + ".lora_magnitude_vector.weight", Tensor.of(l.name() + ".lora_magnitude_vector", l.magnitude(), l.out()));
         }
+        LoraConfig c = init.isEmpty() ? m.config() : convertedConfig(m.config());
         SafeTensorsWriter.write(dir.resolve(WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
-        AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(configJson(m.config(), m.base(), baseModel)) + "\n");
+        AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(configJson(c, m.base(), baseModel)) + "\n");
         AtomicFiles.writeString(dir.resolve("README.md"), modelCard(m, baseModel));
+    }
+
+    /** {A' = [A; A0] (2r, in), B' = [B, −B0] (out, 2r)}. */
+    private static float[][] converted(LoraLinear l, float[][] init) {
+        int r = l.rank(), in = l.in(), out = l.out();
+        float[] a = new float[2 * r * in], b = new float[out * 2 * r];
+        System.arraycopy(l.a(), 0, a, 0, r * in);
+        System.arraycopy(init[0], 0, a, r * in, r * in);
+        for (int o = 0; o < out; o++)
+            for (int k = 0; k < r; k++) {
+                b[o * 2 * r + k] = l.b()[o * r + k];
+                b[o * 2 * r + r + k] = -init[1][o * r + k];
+            }
+        return new float[][] {a, b};
+    }
+
+    /** The configuration of a converted PiSSA / OLoRA adapter: ranks doubled, alphas to keep each scale, plain init. */
+    static LoraConfig convertedConfig(LoraConfig c) {
+        double f = c.rslora() ? Math.sqrt(2) : 2;
+        Map<String, Integer> rp = new LinkedHashMap<>();
+        c.rankPattern().forEach((k, v) -> rp.put(k, 2 * v));
+        Map<String, Double> ap = new LinkedHashMap<>();
+        c.alphaPattern().forEach((k, v) -> ap.put(k, f * v));
+        return c.toBuilder().r(2 * c.r()).alpha(f * c.alpha()).rankPattern(rp).alphaPattern(ap).init(LoraConfig.Init.KAIMING).pissaNiter(0).build();
     }
 
     /** A model card as PEFT writes one beside an adapter: what it adapts, its size, and how to load it. */
@@ -102,8 +135,8 @@ public final class PeftAdapter {
         o.put("fan_in_fan_out", base.config().modelType().equals("gpt2"));
         o.put("use_rslora", c.rslora());
         o.put("use_dora", c.dora());
-        if (c.init() == LoraConfig.Init.GAUSSIAN) o.put("init_lora_weights", "gaussian");
-        else o.put("init_lora_weights", true);
+        if (c.init() == LoraConfig.Init.KAIMING) o.put("init_lora_weights", true);
+        else o.put("init_lora_weights", c.initName());
         ObjectNode rp = o.putObject("rank_pattern");
         c.rankPattern().forEach(rp::put);
         ObjectNode ap = o.putObject("alpha_pattern");
@@ -163,11 +196,15 @@ public final class PeftAdapter {
         Map<String, Double> alphaPattern = new LinkedHashMap<>();
         c.path("alpha_pattern").properties().forEach(e -> alphaPattern.put(e.getKey(), e.getValue().asDouble()));
         JsonNode init = c.path("init_lora_weights");
-        LoraConfig.Init in = init.isTextual() && init.asText().equals("gaussian") ? LoraConfig.Init.GAUSSIAN : LoraConfig.Init.KAIMING;
         double dropout = c.path("lora_dropout").asDouble(0.0);
         try {
-            return new LoraConfig(rNode.asInt(), alphaNode.asDouble(), dropout, targets, layers, rankPattern, alphaPattern, in,
-                    c.path("use_rslora").asBoolean(false), c.path("use_dora").asBoolean(false));
+            LoraConfig.Builder b = LoraConfig.builder().r(rNode.asInt()).alpha(alphaNode.asDouble()).dropout(dropout).targets(targets).layers(layers)
+                    .rankPattern(rankPattern).alphaPattern(alphaPattern).rslora(c.path("use_rslora").asBoolean(false))
+                    .dora(c.path("use_dora").asBoolean(false));
+            // true, false (B and A as saved anyway) and the kinds of the first steps: whatever started the run, the file holds where it ended
+            if (init.isTextual() && !init.asText().equals("eva") && !init.asText().startsWith("loftq") && !init.asText().startsWith("corda")) b.init(init.asText());
+            else if (init.isTextual()) throw new Lora4jException("init_lora_weights '" + init.asText() + "' is not supported (expected true, gaussian, pissa, pissa_niter_N or olora)");
+            return b.build();
         } catch (Lora4jException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": " + e.getMessage());
         }
@@ -178,9 +215,34 @@ public final class PeftAdapter {
         return load(dir, base, null);
     }
 
-    /** As {@link #load(Path, Transformer)}, with the adapter's lora_dropout replaced when dropout is not null. */
+    /**
+     * As {@link #load(Path, Transformer)}, with the adapter's lora_dropout replaced when dropout is not null. An adapter saved
+     * by PEFT without conversion from a PiSSA or OLoRA start (init_lora_weights "pissa" or "olora") holds A and B over
+     * the residual base, which is made again from the base as PEFT does on loading; one from a randomized SVD
+     * ("pissa_niter_N") cannot be made again, and is refused.
+     */
     public static LoraModel load(Path dir, Transformer base, Double dropout) {
         LoraConfig config = dropout == null ? readConfig(dir) : readConfig(dir).withDropout(dropout);
+        if (config.init().residual()) {
+            if (config.pissaNiter() > 0)
+                throw new Lora4jException(dir.resolve(CONFIG) + ": init_lora_weights '" + config.initName() + "' was saved without conversion, over a"
+                        + " residual from a randomized SVD that cannot be made again; save it from PEFT with path_initial_model_for_weight_conversion");
+            LoraModel plain = loadWith(dir, base, config.toBuilder().init(LoraConfig.Init.KAIMING).build());
+            Map<String, float[][]> saved = new LinkedHashMap<>();
+            plain.modules().forEach((k, l) -> saved.put(k, new float[][] {l.a(), l.b()}));
+            LoraModel fresh = LoraModel.inject(base, config, 0);
+            return LoraModel.overResiduals(base, fresh.config(), toFactors(fresh.initialFactors()), lin -> saved.get(lin.name()));
+        }
+        return loadWith(dir, base, config);
+    }
+
+    private static Map<String, ResidualInit.Factors> toFactors(Map<String, float[][]> init) {
+        Map<String, ResidualInit.Factors> out = new LinkedHashMap<>();
+        init.forEach((k, v) -> out.put(k, new ResidualInit.Factors(v[0], v[1])));
+        return out;
+    }
+
+    private static LoraModel loadWith(Path dir, Transformer base, LoraConfig config) {
         Path file = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
         try (SafeTensors st = SafeTensors.open(file)) {

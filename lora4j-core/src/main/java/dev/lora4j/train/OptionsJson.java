@@ -67,7 +67,7 @@ public final class OptionsJson {
         if (c.rankPattern().isEmpty()) l.putObject("rank_pattern");
         c.alphaPattern().forEach(l.putObject("alpha_pattern")::put);
         if (c.alphaPattern().isEmpty()) l.putObject("alpha_pattern");
-        l.put("init", c.init().name().toLowerCase(Locale.ROOT));
+        l.put("init", c.initName());
         l.put("use_rslora", c.rslora());
         l.put("use_dora", c.dora());
         return l;
@@ -148,7 +148,12 @@ public final class OptionsJson {
         Map<String, Integer> rp = new LinkedHashMap<>();
         l.numbers("rank_pattern").forEach((k, v) -> rp.put(k, l.toInt("rank_pattern." + k, v)));
         Map<String, Double> ap = new LinkedHashMap<>(l.numbers("alpha_pattern"));
-        return b.rankPattern(rp).alphaPattern(ap).init(l.choice("init", LoraConfig.Init.class, LoraConfig.Init.KAIMING))
+        try {
+            b.init(l.text("init", "kaiming"));
+        } catch (Lora4jException e) {
+            throw new Lora4jException(l.where + ": field '" + l.prefix + "init': " + e.getMessage());
+        }
+        return b.rankPattern(rp).alphaPattern(ap)
                 .rslora(l.bool("use_rslora", false)).dora(l.bool("use_dora", false)).build();
     }
 

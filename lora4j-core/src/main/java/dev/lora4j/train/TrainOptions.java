@@ -34,6 +34,8 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (full && train != null && train.optimizer().loraplusLrRatio() != 1)
             throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --full trains no adapter");
         if (full && lora != null && lora.dora()) throw new Lora4jException("--dora decomposes LoRA's update; --full trains every weight instead");
+        if (quantize != null && lora.init().residual())
+            throw new Lora4jException("--init " + lora.initName() + " takes its start from the base weights and freezes the rest; with --quantize the rest would be quantized again (not supported)");
         if (full && quantize != null) throw new Lora4jException("--quantize freezes the base in " + quantize.label + "; --full trains every weight");
         if (quantize != null && quantize != QuantType.INT8 && quantize != QuantType.NF4)
             throw new Lora4jException("--quantize takes int8 or nf4, not " + quantize.label);

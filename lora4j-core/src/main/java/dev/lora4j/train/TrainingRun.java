@@ -179,7 +179,10 @@ public final class TrainingRun {
             FullModel full = FullModel.of(base);
             trainee = new Trainee(full, dir -> full.save(dir, o.model()));
         } else {
-            LoraModel lm = resumeFrom != null ? PeftAdapter.load(resumeFrom, base, o.lora().dropout())
+            // a PiSSA / OLoRA run's checkpoints hold PEFT's converted adapter: split back into A, B over the residual to resume
+            LoraModel lm = resumeFrom != null && o.initAdapter() == null && o.lora().init().residual()
+                    ? LoraModel.fromConverted(base, o.lora().withDropout(o.lora().dropout()), PeftAdapter.load(resumeFrom, base, o.lora().dropout()))
+                    : resumeFrom != null ? PeftAdapter.load(resumeFrom, base, o.lora().dropout())
                     : o.initAdapter() != null ? PeftAdapter.load(o.initAdapter(), base, o.lora().dropout())
                     : LoraModel.inject(base, o.lora(), o.train().seed());
             trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
