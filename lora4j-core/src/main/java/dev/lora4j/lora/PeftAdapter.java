@@ -258,7 +258,7 @@ public final class PeftAdapter {
                 // PEFT writes either key style; both for one module would leave which one counts to chance
                 if (ab[which] != null)
                     throw new Lora4jException(file + ": holds both " + PREFIX + module + SUFFIXES[which] + " and its"
-                            + " other spelling; keep one");
+                            + (which < 2 ? " .default. twin" : " other spelling (with or without .default and .weight)") + "; keep one");
                 ab[which] = st.tensor(key).toArray();
             }
             List<String> known = LoraModel.moduleNames(base);
