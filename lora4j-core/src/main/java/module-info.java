@@ -13,6 +13,7 @@ module dev.lora4j.core {
     requires jinjava;
     requires ejml.ddense;
     requires ejml.core;
+    requires com.google.protobuf;
     requires java.desktop; // java.beans.FeatureDescriptor, in Jinjava's expression resolver API
 
     exports dev.lora4j;
@@ -21,6 +22,8 @@ module dev.lora4j.core {
     exports dev.lora4j.eval;
     exports dev.lora4j.generate;
     exports dev.lora4j.io;
+    exports dev.lora4j.io.onnx;
+    exports dev.lora4j.encoder;
     exports dev.lora4j.lora;
     exports dev.lora4j.merge;
     exports dev.lora4j.model;

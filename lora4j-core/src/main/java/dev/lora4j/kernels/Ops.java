@@ -34,6 +34,9 @@ public interface Ops {
     /** out = GELU(x) with the tanh approximation (HF "gelu_new"). */
     void geluTanh(float[] out, int outOff, float[] x, int xOff, int n);
 
+    /** out = x·½·(1 + erf(x/√2)), the exact GELU (BERT's "gelu"), erf as a rational approximation good to a few fp32 ulps. */
+    void geluErf(float[] out, int outOff, float[] x, int xOff, int n);
+
     /** out = silu(gate)·up (the SwiGLU product), elementwise. */
     void swiglu(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n);
 

@@ -134,6 +134,23 @@ public final class SimdOps implements Ops {
         tail.geluTanh(out, outOff + i, x, xOff + i, n - i);
     }
 
+    /** {@link ScalarOps#geluErf}'s rational erf, lane by lane with the same operations in the same order. */
+    @Override
+    public void geluErf(float[] out, int outOff, float[] x, int xOff, int n) {
+        int i = 0;
+        float[] a = ScalarOps.ERF_A, b = ScalarOps.ERF_B;
+        for (; i <= n - L; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xOff + i);
+            FloatVector z = v.mul(ScalarOps.INV_SQRT2).max(-4f).min(4f), z2 = z.mul(z);
+            FloatVector p = FloatVector.broadcast(S, a[0]);
+            for (int k = 1; k < a.length; k++) p = p.mul(z2).add(a[k]);
+            FloatVector q = FloatVector.broadcast(S, b[0]);
+            for (int k = 1; k < b.length; k++) q = q.mul(z2).add(b[k]);
+            z.mul(p).div(q).add(1f).mul(v).mul(0.5f).intoArray(out, outOff + i);
+        }
+        tail.geluErf(out, outOff + i, x, xOff + i, n - i);
+    }
+
     @Override
     public void swiglu(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
         int i = 0;

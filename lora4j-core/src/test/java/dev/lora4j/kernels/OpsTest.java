@@ -62,6 +62,9 @@ class OpsTest {
         simd.geluTanh(a1, 0, x, 3, n);
         scalar.geluTanh(a2, 0, x, 3, n);
         close(a1, a2, 1e-5f);
+        simd.geluErf(a1, 0, x, 3, n);
+        scalar.geluErf(a2, 0, x, 3, n);
+        assertThat(a1).containsExactly(a2); // the same operations in the same order, lane by lane
         float[] up = random(n, 13, 2);
         simd.swiglu(a1, 0, x, 3, up, 0, n);
         scalar.swiglu(a2, 0, x, 3, up, 0, n);
@@ -155,6 +158,36 @@ class OpsTest {
         float[] ln = new float[2];
         scalar.layerNorm(ln, 0, new float[] {1f, 3f}, 0, new float[] {1f, 1f}, new float[] {0f, 0f}, 2, 0f);
         assertThat(ln).containsExactly(-1f, 1f);
+    }
+
+    /** The rational erf behind the exact GELU, against erf in double (a Taylor series, and the continued fraction of erfc far out). */
+    @Test
+    void erfIsWithinAFewUlpsOfTheDefinition() {
+        double worst = 0;
+        for (int i = -80000; i <= 80000; i++) {
+            float x = i * 1e-4f;
+            double e = erf(x), got = ScalarOps.erf(x);
+            worst = Math.max(worst, Math.abs(got - e));
+        }
+        assertThat(worst).isLessThan(5e-7); // 3 fp32 ulps at 1
+        float[] out = new float[1];
+        scalar.geluErf(out, 0, new float[] {1f}, 0, 1);
+        assertThat(out[0]).isCloseTo(0.8413447f, offset(2e-7f)); // torch gelu (erf) at 1
+    }
+
+    static double erf(double x) {
+        double a = Math.abs(x);
+        if (a < 3) {
+            double term = a, sum = a;
+            for (int n = 1; n < 200 && Math.abs(term) > 1e-18; n++) {
+                term *= -a * a / n;
+                sum += term / (2 * n + 1);
+            }
+            return Math.signum(x) * 2 / Math.sqrt(Math.PI) * sum;
+        }
+        double t = a;
+        for (int n = 80; n >= 1; n--) t = a + n / 2.0 / t;
+        return Math.signum(x) * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / t);
     }
 
     @Test

@@ -1,0 +1,261 @@
+package dev.lora4j.encoder;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.io.ModelFiles;
+import dev.lora4j.kernels.Kernels;
+import dev.lora4j.kernels.Ops;
+import dev.lora4j.model.Linear;
+import dev.lora4j.model.ModelConfig;
+import dev.lora4j.model.Norm;
+import dev.lora4j.tensor.Mat;
+import dev.lora4j.tensor.Parallel;
+import dev.lora4j.tensor.Tensor;
+import dev.lora4j.tokenizer.Tokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A BERT-family encoder (BERT, MiniLM) over a Hugging Face checkpoint, and sentence embeddings from it as
+ * sentence-transformers makes them (pooling, then optionally length 1). Inference; bidirectional attention
+ * with a padding mask.
+ *
+ * <pre>
+ *   x = LN(word[ids] + type[types] + pos[0..T))                 (B·T, C)
+ *   for each layer:  x = LN(x + Wo·attention(x));  x = LN(x + W2·gelu(W1·x))
+ *   embedding = pool(x over the sequence's tokens) (/ ‖·‖)     (B, C)
+ * </pre>
+ */
+public final class Bert implements AutoCloseable {
+    /** One post-norm block; names are BertModel's. */
+    record Layer(Linear query, Linear key, Linear value, Linear attentionOut, Norm attentionNorm, Linear intermediate, Linear output, Norm outputNorm) {}
+
+    private final BertConfig config;
+    private final Tensor word, position, type; // (V, C), (P, C), (types, C)
+    private final Norm embeddingNorm;
+    private final List<Layer> layers;
+    private final ModelFiles source;
+    private final Tokenizer tokenizer; // null when the directory has none
+
+    private Bert(BertConfig config, Tensor word, Tensor position, Tensor type, Norm embeddingNorm, List<Layer> layers, ModelFiles source, Tokenizer tokenizer) {
+        this.config = config;
+        this.word = word;
+        this.position = position;
+        this.type = type;
+        this.embeddingNorm = embeddingNorm;
+        this.layers = List.copyOf(layers);
+        this.source = source;
+        this.tokenizer = tokenizer;
+    }
+
+    /** A checkpoint directory (config.json, safetensors, and tokenizer.json and sentence-transformers' pooling files if there). */
+    public static Bert load(Path dir) {
+        ModelFiles ck = ModelFiles.open(dir);
+        try {
+            BertConfig c = BertConfig.parse(dir.resolve("config.json"), ck.config());
+            c = withSentenceTransformersPooling(dir, c);
+            String p = ck.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+            int C = c.dim(), F = c.hidden();
+            ModelConfig.LayerNormKind ln = new ModelConfig.LayerNormKind(c.layerNormEps());
+            List<Layer> layers = new ArrayList<>();
+            for (int i = 0; i < c.layers(); i++) {
+                String l = p + "encoder.layer." + i + ".";
+                layers.add(new Layer(linear(ck, l + "attention.self.query", C, C), linear(ck, l + "attention.self.key", C, C),
+                        linear(ck, l + "attention.self.value", C, C), linear(ck, l + "attention.output.dense", C, C),
+                        norm(ck, l + "attention.output.LayerNorm", C, ln), linear(ck, l + "intermediate.dense", C, F),
+                        linear(ck, l + "output.dense", F, C), norm(ck, l + "output.LayerNorm", C, ln)));
+            }
+            Tokenizer tok = Files.exists(dir.resolve("tokenizer.json")) ? Tokenizer.ofModel(dir) : null;
+            return new Bert(c, ck.tensor(p + "embeddings.word_embeddings.weight", c.vocabSize(), C),
+                    ck.tensor(p + "embeddings.position_embeddings.weight", c.maxPositions(), C),
+                    ck.tensor(p + "embeddings.token_type_embeddings.weight", c.typeVocabSize(), C),
+                    norm(ck, p + "embeddings.LayerNorm", C, ln), layers, ck, tok);
+        } catch (RuntimeException e) {
+            ck.close();
+            throw e;
+        }
+    }
+
+    /** sentence-transformers' modules.json and its Pooling module's config, when the directory has them. */
+    private static BertConfig withSentenceTransformersPooling(Path dir, BertConfig c) {
+        Path modules = dir.resolve("modules.json");
+        if (!Files.exists(modules)) return c;
+        JsonNode list;
+        try {
+            list = new com.fasterxml.jackson.databind.ObjectMapper().readTree(modules.toFile());
+        } catch (java.io.IOException e) {
+            throw new Lora4jException(modules + ": not readable JSON (" + e.getMessage() + ")");
+        }
+        if (!list.isArray()) throw new Lora4jException(modules + ": expected a JSON array of modules");
+        BertConfig.Pooling pooling = BertConfig.Pooling.MEAN;
+        boolean normalize = false;
+        for (JsonNode m : list) {
+            String type = m.path("type").asText("");
+            if (type.endsWith("Normalize")) normalize = true;
+            if (type.endsWith("Pooling")) {
+                Path cfg = dir.resolve(m.path("path").asText("")).resolve("config.json");
+                JsonNode pc = ModelFiles.readJson(cfg);
+                if (pc.path("pooling_mode_cls_token").asBoolean(false)) pooling = BertConfig.Pooling.CLS;
+                else if (!pc.path("pooling_mode_mean_tokens").asBoolean(false))
+                    throw new Lora4jException(cfg + ": only mean and CLS pooling are supported (pooling_mode_mean_tokens or pooling_mode_cls_token)");
+            }
+        }
+        return c.withPooling(pooling, normalize);
+    }
+
+    private static Linear linear(ModelFiles ck, String name, int in, int out) {
+        return new Linear(name, ck.tensor(name + ".weight", out, in), ck.tensor(name + ".bias", out).toArray(), in, out, false);
+    }
+
+    private static Norm norm(ModelFiles ck, String name, int c, ModelConfig.LayerNormKind kind) {
+        return new Norm(name, kind, ck.tensor(name + ".weight", c).toArray(), ck.tensor(name + ".bias", c).toArray());
+    }
+
+    public BertConfig config() {
+        return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /**
+     * The last hidden states (B·T, C) of ids (B·T, row-major) with their token types and attention mask (1 = a token,
+     * 0 = padding; a sequence needs at least one token). Padding rows come out too, computed but meaningless.
+     */
+    public float[] hidden(int[] ids, int[] types, int[] mask, int b, int t) {
+        BertConfig c = config;
+        int rows = b * t, C = c.dim();
+        if (ids.length != rows || types.length != rows || mask.length != rows)
+            throw new IllegalArgumentException("ids, types and mask must each hold " + b + " × " + t + " entries");
+        if (t > c.maxPositions()) throw new Lora4jException("sequence length " + t + " exceeds the model's " + c.maxPositions() + " positions");
+        for (int s = 0; s < b; s++) {
+            boolean any = false;
+            for (int j = 0; j < t; j++) any |= mask[s * t + j] != 0;
+            if (!any) throw new Lora4jException("sequence " + s + " has no tokens (its attention mask is all 0)");
+        }
+        float[] x = new float[rows * C], h = new float[rows * C];
+        embed(ids, types, t, h);
+        embeddingNorm.forward(x, h, rows, C, null);
+        float[] q = new float[rows * C], k = new float[rows * C], v = new float[rows * C], att = new float[rows * C];
+        float[] inter = new float[rows * c.hidden()], act = new float[rows * c.hidden()];
+        for (Layer l : layers) {
+            Mat xm = Mat.of(x, 0, rows, C);
+            l.query().forward(xm, q, 0, C, false);
+            l.key().forward(xm, k, 0, C, false);
+            l.value().forward(xm, v, 0, C, false);
+            attend(q, k, v, mask, b, t, att);
+            System.arraycopy(x, 0, h, 0, rows * C);
+            l.attentionOut().forward(Mat.of(att, 0, rows, C), h, 0, C, true);       // h = x + Wo·att
+            l.attentionNorm().forward(x, h, rows, C, null);
+            l.intermediate().forward(Mat.of(x, 0, rows, C), inter, 0, c.hidden(), false);
+            Parallel.forRange(rows, 16, (r0, r1) -> Kernels.ops().geluErf(act, r0 * c.hidden(), inter, r0 * c.hidden(), (r1 - r0) * c.hidden()));
+            System.arraycopy(x, 0, h, 0, rows * C);
+            l.output().forward(Mat.of(act, 0, rows, c.hidden()), h, 0, C, true);     // h = x + W2·gelu(W1·x)
+            l.outputNorm().forward(x, h, rows, C, null);
+        }
+        return x;
+    }
+
+    /** h(B·T, C) = (word[id] + type[type]) + pos[position], in the order transformers adds them. */
+    private void embed(int[] ids, int[] types, int t, float[] h) {
+        int C = config.dim();
+        Mat wm = word.mat(), pm = position.mat(), tm = type.mat();
+        Parallel.forRange(ids.length, 64, (r0, r1) -> {
+            float[] tmp = new float[C], pos = new float[C];
+            for (int r = r0; r < r1; r++) {
+                int id = ids[r], ty = types[r];
+                if (id < 0 || id >= config.vocabSize()) throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+                if (ty < 0 || ty >= config.typeVocabSize()) throw new Lora4jException("token type " + ty + " is outside [0, " + config.typeVocabSize() + ")");
+                wm.copyRow(id, 0, h, r * C, C);
+                tm.copyRow(ty, 0, tmp, 0, C);
+                pm.copyRow(r % t, 0, pos, 0, C);
+                for (int j = 0; j < C; j++) h[r * C + j] = (h[r * C + j] + tmp[j]) + pos[j];
+            }
+        });
+    }
+
+    /** att(B·T, C) = softmax(q·kᵀ/√D over the sequence's unmasked keys)·v, per sequence and head. */
+    private void attend(float[] q, float[] k, float[] v, int[] mask, int b, int t, float[] att) {
+        int C = config.dim(), heads = config.heads(), D = config.headDim();
+        float scale = (float) (1.0 / Math.sqrt(D));
+        Parallel.forRange(b * heads, 1, (u0, u1) -> {
+            float[] p = new float[t * t], kept = new float[t];
+            int[] keys = new int[t];
+            Ops ops = Kernels.ops();
+            for (int u = u0; u < u1; u++) {
+                int s = u / heads, hd = u % heads, base = s * t * C + hd * D, n = 0;
+                for (int j = 0; j < t; j++) if (mask[s * t + j] != 0) keys[n++] = j;
+                Kernels.matmul(Mat.of(q, base, t, D, C), Mat.of(k, base, t, D, C).t(), p, 0, t, false);
+                for (int i = 0; i < t; i++) { // masked keys get probability 0 (transformers adds the lowest float to their scores)
+                    int row = i * t;
+                    for (int j = 0; j < n; j++) kept[j] = p[row + keys[j]] * scale;
+                    ops.softmax(kept, 0, n);
+                    Arrays.fill(p, row, row + t, 0f);
+                    for (int j = 0; j < n; j++) p[row + keys[j]] = kept[j];
+                }
+                Kernels.matmul(Mat.of(p, 0, t, t), Mat.of(v, base, t, D, C), att, base, C, false);
+            }
+        });
+    }
+
+    /** Sentence embeddings (B, C) from hidden states: mean over the tokens (or the first token), then to length 1 when configured. */
+    public float[] pool(float[] hidden, int[] mask, int b, int t) {
+        int C = config.dim();
+        float[] out = new float[b * C];
+        for (int s = 0; s < b; s++) {
+            double[] sum = new double[C];
+            int n = 0;
+            for (int j = 0; j < t; j++) {
+                if (config.pooling() == BertConfig.Pooling.CLS ? j != 0 : mask[s * t + j] == 0) continue;
+                for (int d = 0; d < C; d++) sum[d] += hidden[(s * t + j) * C + d];
+                n++;
+            }
+            double norm = 0;
+            for (int d = 0; d < C; d++) {
+                sum[d] /= Math.max(n, 1);
+                norm += sum[d] * sum[d];
+            }
+            double div = config.normalize() ? Math.max(Math.sqrt(norm), 1e-12) : 1;
+            for (int d = 0; d < C; d++) out[s * C + d] = (float) (sum[d] / div);
+        }
+        return out;
+    }
+
+    /**
+     * Embeddings (texts.size(), C) of texts, through the directory's tokenizer with its special tokens, a batch padded
+     * to its longest text (at most maxTokens, longer texts cut as sentence-transformers cuts them).
+     */
+    public float[] embed(List<String> texts, int maxTokens) {
+        if (tokenizer == null) throw new Lora4jException("this model directory has no tokenizer.json");
+        int b = texts.size();
+        int[][] enc = new int[b][];
+        int t = 1;
+        for (int i = 0; i < b; i++) {
+            int[] ids = tokenizer.encodeWithSpecialTokens(texts.get(i));
+            if (ids.length > maxTokens) { // keep [CLS] … and the final [SEP]
+                int last = ids[ids.length - 1];
+                ids = Arrays.copyOf(ids, maxTokens);
+                ids[maxTokens - 1] = last;
+            }
+            enc[i] = ids;
+            t = Math.max(t, ids.length);
+        }
+        int[] ids = new int[b * t], types = new int[b * t], mask = new int[b * t];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < enc[i].length; j++) {
+                ids[i * t + j] = enc[i][j];
+                mask[i * t + j] = 1;
+            }
+        return pool(hidden(ids, types, mask, b, t), mask, b, t);
+    }
+
+    @Override
+    public void close() {
+        source.close();
+    }
+}
