@@ -1,0 +1,77 @@
+package dev.lora4j.encoder;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.cli.CliRunner;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.JarURLConnection;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** import-onnx straight from LangChain4j's artifact jar, then embed: the commands a JVM team would run on all-MiniLM-L6-v2. */
+class EmbedCommandTest {
+    @TempDir
+    Path tmp;
+
+    static Path artifactJar() throws IOException {
+        URL u = EmbedCommandTest.class.getClassLoader().getResource("all-minilm-l6-v2.onnx");
+        assertThat(u).as("the model artifact on the test classpath").isNotNull();
+        return Path.of(((JarURLConnection) u.openConnection()).getJarFileURL().getPath());
+    }
+
+    @Test
+    void importFromTheArtifactJarAndEmbed() throws IOException {
+        Path dir = tmp.resolve("minilm");
+        CliRunner.Run imp = CliRunner.run("import-onnx", "--onnx", artifactJar().toString(), "--out", dir.toString());
+        assertThat(imp.code()).as(imp.err()).isZero();
+        assertThat(dir.resolve("tokenizer.json")).exists();
+        CliRunner.Run r = CliRunner.run("embed", "--model", dir.toString(), "--text", "A man is playing a guitar.",
+                "--text", "Someone plays an acoustic guitar.", "--text", "The stock market fell sharply today.");
+        assertThat(r.code()).as(r.err()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSize(3);
+        float[][] e = new float[3][];
+        for (int i = 0; i < 3; i++) {
+            JsonNode o = new ObjectMapper().readTree(lines.get(i));
+            e[i] = new ObjectMapper().convertValue(o.get("embedding"), float[].class);
+            assertThat(e[i]).hasSize(384);
+        }
+        assertThat(cos(e[0], e[1])).isGreaterThan(cos(e[0], e[2]) + 0.3);
+        // a second import into the same, now full, directory is refused, and nothing is changed
+        CliRunner.Run again = CliRunner.run("import-onnx", "--onnx", artifactJar().toString(), "--out", dir.toString());
+        assertThat(again.code()).isNotZero();
+        assertThat(again.err()).contains("not empty");
+    }
+
+    @Test
+    void badInputsAreCleanErrors() throws IOException {
+        Path notOnnx = tmp.resolve("x.onnx");
+        Files.writeString(notOnnx, "this is not protobuf");
+        for (String[] args : List.of(new String[] {"import-onnx", "--onnx", tmp.resolve("missing.onnx").toString(), "--out", tmp.resolve("a").toString()},
+                new String[] {"import-onnx", "--onnx", notOnnx.toString(), "--out", tmp.resolve("b").toString()},
+                new String[] {"import-onnx", "--onnx", artifactJar().toString(), "--out", tmp.resolve("c").toString(), "--pooling", "max"},
+                new String[] {"embed", "--model", tmp.toString(), "--text", "x"})) {
+            CliRunner.Run r = CliRunner.run(args);
+            assertThat(r.code()).as(String.join(" ", args)).isNotZero();
+            assertThat(r.err()).as(String.join(" ", args)).startsWith("lora4j: error:").doesNotContain("Exception");
+        }
+        assertThat(tmp.resolve("b")).doesNotExist();
+    }
+
+    static double cos(float[] a, float[] b) {
+        double d = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.length; i++) {
+            d += a[i] * b[i];
+            na += a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return d / Math.sqrt(na * nb);
+    }
+}
