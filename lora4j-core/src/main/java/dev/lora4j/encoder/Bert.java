@@ -125,21 +125,45 @@ public final class Bert implements AutoCloseable {
 
     /**
      * The last hidden states (B·T, C) of ids (B·T, row-major) with their token types and attention mask (1 = a token,
-     * 0 = padding; a sequence needs at least one token). Padding rows come out too, computed but meaningless.
+     * 0 = padding; a sequence needs at least one token). Only the tokens run ({@link #hiddenPacked}); padding rows
+     * come back as zeros.
      */
     public float[] hidden(int[] ids, int[] types, int[] mask, int b, int t) {
-        BertConfig c = config;
-        int rows = b * t, C = c.dim();
+        int rows = b * t, C = config.dim();
         if (ids.length != rows || types.length != rows || mask.length != rows)
             throw new IllegalArgumentException("ids, types and mask must each hold " + b + " × " + t + " entries");
-        if (t > c.maxPositions()) throw new Lora4jException("sequence length " + t + " exceeds the model's " + c.maxPositions() + " positions");
+        if (t > config.maxPositions()) throw new Lora4jException("sequence length " + t + " exceeds the model's " + config.maxPositions() + " positions");
+        int[] start = new int[b + 1];
         for (int s = 0; s < b; s++) {
-            boolean any = false;
-            for (int j = 0; j < t; j++) any |= mask[s * t + j] != 0;
-            if (!any) throw new Lora4jException("sequence " + s + " has no tokens (its attention mask is all 0)");
+            int n = 0;
+            for (int j = 0; j < t; j++) if (mask[s * t + j] != 0) n++;
+            if (n == 0) throw new Lora4jException("sequence " + s + " has no tokens (its attention mask is all 0)");
+            start[s + 1] = start[s] + n;
         }
+        int[] pid = new int[start[b]], ptype = new int[start[b]], pos = new int[start[b]], from = new int[start[b]];
+        for (int s = 0, r = 0; s < b; s++)
+            for (int j = 0; j < t; j++)
+                if (mask[s * t + j] != 0) {
+                    pid[r] = ids[s * t + j];
+                    ptype[r] = types[s * t + j];
+                    pos[r] = j; // a token keeps its position whatever is masked around it
+                    from[r++] = s * t + j;
+                }
+        float[] packed = hiddenPacked(pid, ptype, pos, start), out = new float[rows * C];
+        for (int r = 0; r < from.length; r++) System.arraycopy(packed, r * C, out, from[r] * C, C);
+        return out;
+    }
+
+    /**
+     * The last hidden states (N, C) of sequences packed one after another, no padding: sequence s is rows
+     * [start[s], start[s + 1]), each row with its token id, type and position. Every row-wise step (projections,
+     * norms, GELU) runs over the N real tokens only, and attention over each sequence's own tokens.
+     */
+    public float[] hiddenPacked(int[] ids, int[] types, int[] positions, int[] start) {
+        BertConfig c = config;
+        int rows = ids.length, C = c.dim();
         float[] x = new float[rows * C], h = new float[rows * C];
-        embed(ids, types, t, h);
+        embed(ids, types, positions, h);
         embeddingNorm.forward(x, h, rows, C, null);
         float[] q = new float[rows * C], k = new float[rows * C], v = new float[rows * C], att = new float[rows * C];
         float[] inter = new float[rows * c.hidden()], act = new float[rows * c.hidden()];
@@ -148,7 +172,7 @@ public final class Bert implements AutoCloseable {
             l.query().forward(xm, q, 0, C, false);
             l.key().forward(xm, k, 0, C, false);
             l.value().forward(xm, v, 0, C, false);
-            attend(q, k, v, mask, b, t, att);
+            attend(q, k, v, start, att);
             System.arraycopy(x, 0, h, 0, rows * C);
             l.attentionOut().forward(Mat.of(att, 0, rows, C), h, 0, C, true);       // h = x + Wo·att
             l.attentionNorm().forward(x, h, rows, C, null);
@@ -161,44 +185,41 @@ public final class Bert implements AutoCloseable {
         return x;
     }
 
-    /** h(B·T, C) = (word[id] + type[type]) + pos[position], in the order transformers adds them. */
-    private void embed(int[] ids, int[] types, int t, float[] h) {
+    /** h(N, C) = (word[id] + type[type]) + pos[position], in the order transformers adds them. */
+    private void embed(int[] ids, int[] types, int[] positions, float[] h) {
         int C = config.dim();
         Mat wm = word.mat(), pm = position.mat(), tm = type.mat();
         Parallel.forRange(ids.length, 64, (r0, r1) -> {
             float[] tmp = new float[C], pos = new float[C];
             for (int r = r0; r < r1; r++) {
-                int id = ids[r], ty = types[r];
+                int id = ids[r], ty = types[r], p = positions[r];
                 if (id < 0 || id >= config.vocabSize()) throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
                 if (ty < 0 || ty >= config.typeVocabSize()) throw new Lora4jException("token type " + ty + " is outside [0, " + config.typeVocabSize() + ")");
+                if (p < 0 || p >= config.maxPositions()) throw new Lora4jException("position " + p + " is outside the model's " + config.maxPositions() + " positions");
                 wm.copyRow(id, 0, h, r * C, C);
                 tm.copyRow(ty, 0, tmp, 0, C);
-                pm.copyRow(r % t, 0, pos, 0, C);
+                pm.copyRow(p, 0, pos, 0, C);
                 for (int j = 0; j < C; j++) h[r * C + j] = (h[r * C + j] + tmp[j]) + pos[j];
             }
         });
     }
 
-    /** att(B·T, C) = softmax(q·kᵀ/√D over the sequence's unmasked keys)·v, per sequence and head. */
-    private void attend(float[] q, float[] k, float[] v, int[] mask, int b, int t, float[] att) {
-        int C = config.dim(), heads = config.heads(), D = config.headDim();
+    /** att(N, C) = softmax(q·kᵀ/√D)·v per sequence (rows [start[s], start[s + 1])) and head. */
+    private void attend(float[] q, float[] k, float[] v, int[] start, float[] att) {
+        int C = config.dim(), heads = config.heads(), D = config.headDim(), b = start.length - 1;
         float scale = (float) (1.0 / Math.sqrt(D));
         Parallel.forRange(b * heads, 1, (u0, u1) -> {
-            float[] p = new float[t * t], kept = new float[t];
-            int[] keys = new int[t];
+            float[] p = new float[0];
             Ops ops = Kernels.ops();
             for (int u = u0; u < u1; u++) {
-                int s = u / heads, hd = u % heads, base = s * t * C + hd * D, n = 0;
-                for (int j = 0; j < t; j++) if (mask[s * t + j] != 0) keys[n++] = j;
-                Kernels.matmul(Mat.of(q, base, t, D, C), Mat.of(k, base, t, D, C).t(), p, 0, t, false);
-                for (int i = 0; i < t; i++) { // masked keys get probability 0 (transformers adds the lowest float to their scores)
-                    int row = i * t;
-                    for (int j = 0; j < n; j++) kept[j] = p[row + keys[j]] * scale;
-                    ops.softmax(kept, 0, n);
-                    Arrays.fill(p, row, row + t, 0f);
-                    for (int j = 0; j < n; j++) p[row + keys[j]] = kept[j];
+                int s = u / heads, hd = u % heads, n = start[s + 1] - start[s], base = start[s] * C + hd * D;
+                if (p.length < n * n) p = new float[n * n];
+                Kernels.matmul(Mat.of(q, base, n, D, C), Mat.of(k, base, n, D, C).t(), p, 0, n, false);
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) p[i * n + j] *= scale;
+                    ops.softmax(p, i * n, n);
                 }
-                Kernels.matmul(Mat.of(p, 0, t, t), Mat.of(v, base, t, D, C), att, base, C, false);
+                Kernels.matmul(Mat.of(p, 0, n, n), Mat.of(v, base, n, D, C), att, base, C, false);
             }
         });
     }
@@ -215,20 +236,14 @@ public final class Bert implements AutoCloseable {
                 for (int d = 0; d < C; d++) sum[d] += hidden[(s * t + j) * C + d];
                 n++;
             }
-            double norm = 0;
-            for (int d = 0; d < C; d++) {
-                sum[d] /= Math.max(n, 1);
-                norm += sum[d] * sum[d];
-            }
-            double div = config.normalize() ? Math.max(Math.sqrt(norm), 1e-12) : 1;
-            for (int d = 0; d < C; d++) out[s * C + d] = (float) (sum[d] / div);
+            finishPool(sum, n, out, s * C);
         }
         return out;
     }
 
     /**
-     * Embeddings (texts.size(), C) of texts, through the directory's tokenizer with its special tokens, a batch padded
-     * to its longest text (at most maxTokens, longer texts cut as sentence-transformers cuts them).
+     * Embeddings (texts.size(), C) of texts, through the directory's tokenizer with its special tokens (at most maxTokens,
+     * longer texts cut keeping the final special token), the texts packed without padding.
      */
     public float[] embed(List<String> texts, int maxTokens) {
         if (tokenizer == null) throw new Lora4jException("this model directory has no tokenizer.json");
@@ -245,13 +260,39 @@ public final class Bert implements AutoCloseable {
             enc[i] = ids;
             t = Math.max(t, ids.length);
         }
-        int[] ids = new int[b * t], types = new int[b * t], mask = new int[b * t];
+        int[] start = new int[b + 1];
+        for (int i = 0; i < b; i++) start[i + 1] = start[i] + enc[i].length;
+        int[] ids = new int[start[b]], types = new int[start[b]], pos = new int[start[b]];
         for (int i = 0; i < b; i++)
             for (int j = 0; j < enc[i].length; j++) {
-                ids[i * t + j] = enc[i][j];
-                mask[i * t + j] = 1;
+                ids[start[i] + j] = enc[i][j];
+                pos[start[i] + j] = j;
             }
-        return pool(hidden(ids, types, mask, b, t), mask, b, t);
+        return poolPacked(hiddenPacked(ids, types, pos, start), start);
+    }
+
+    /** Sentence embeddings (B, C) from packed hidden states (sequence s at rows [start[s], start[s + 1])). */
+    public float[] poolPacked(float[] hidden, int[] start) {
+        int b = start.length - 1, C = config.dim();
+        float[] out = new float[b * C];
+        for (int s = 0; s < b; s++) {
+            double[] sum = new double[C];
+            int first = start[s], last = config.pooling() == BertConfig.Pooling.CLS ? first + 1 : start[s + 1];
+            for (int r = first; r < last; r++) for (int d = 0; d < C; d++) sum[d] += hidden[r * C + d];
+            finishPool(sum, last - first, out, s * C);
+        }
+        return out;
+    }
+
+    private void finishPool(double[] sum, int n, float[] out, int at) {
+        int C = sum.length;
+        double norm = 0;
+        for (int d = 0; d < C; d++) {
+            sum[d] /= Math.max(n, 1);
+            norm += sum[d] * sum[d];
+        }
+        double div = config.normalize() ? Math.max(Math.sqrt(norm), 1e-12) : 1;
+        for (int d = 0; d < C; d++) out[at + d] = (float) (sum[d] / div);
     }
 
     @Override
