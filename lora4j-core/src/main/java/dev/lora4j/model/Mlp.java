@@ -18,6 +18,40 @@ public sealed interface Mlp {
 
     int hidden();
 
+    /** A gated MLP's activation: act (rows, F) from pre = [gate | up] (rows, 2F), or its backward into dpre. */
+    @FunctionalInterface
+    interface GateActivation {
+        void apply(float[] pre, float[] out, int rows, int f);
+    }
+
+    @FunctionalInterface
+    interface GateBackward {
+        void apply(float[] pre, float[] dact, float[] dpre, int rows, int f);
+    }
+
+    /** Gate and up side by side into pre (rows, 2F), the activation into act, then x += down(act). */
+    private static void gatedForward(Projection gate, Projection up, Projection down, GateActivation activation,
+                                     float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
+        int f = gate.out();
+        Mat hm = Mat.of(h, 0, rows, c);
+        gate.forward(hm, pre, 0, 2 * f, false);
+        up.forward(hm, pre, f, 2 * f, false);
+        activation.apply(pre, act, rows, f);
+        down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+    }
+
+    /** Backward of {@link #gatedForward}: act recomputed, then down, the activation, and gate and up into dh. */
+    private static void gatedBackward(Projection gate, Projection up, Projection down, GateActivation activation, GateBackward activationBackward,
+                                      float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
+        int f = gate.out();
+        activation.apply(pre, act, rows, f);
+        down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
+        activationBackward.apply(pre, dact, dpre, rows, f);
+        Mat hm = Mat.of(h, 0, rows, c);
+        gate.backward(hm, Mat.of(dpre, 0, rows, f, 2 * f), dh, 0, c, false);
+        up.backward(hm, Mat.of(dpre, f, rows, f, 2 * f), dh, 0, c, true);
+    }
+
     /** GPT-2: c_proj(gelu_tanh(c_fc(h))). pre holds c_fc's output (B·T, F). */
     record Gelu(Projection fc, Projection proj) implements Mlp {
         @Override
@@ -55,12 +89,7 @@ public sealed interface Mlp {
     record SwiGlu(Projection gate, Projection up, Projection down) implements Mlp {
         @Override
         public void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
-            int f = gate.out();
-            Mat hm = Mat.of(h, 0, rows, c);
-            gate.forward(hm, pre, 0, 2 * f, false);
-            up.forward(hm, pre, f, 2 * f, false);
-            activate(pre, act, rows, f);
-            down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+            gatedForward(gate, up, down, SwiGlu::activate, h, rows, c, pre, act, x);
         }
 
         static void activate(float[] pre, float[] act, int rows, int f) {
@@ -71,13 +100,7 @@ public sealed interface Mlp {
 
         @Override
         public void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
-            int f = gate.out();
-            activate(pre, act, rows, f);
-            down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
-            activateBackward(pre, dact, dpre, rows, f);
-            Mat hm = Mat.of(h, 0, rows, c);
-            gate.backward(hm, Mat.of(dpre, 0, rows, f, 2 * f), dh, 0, c, false);
-            up.backward(hm, Mat.of(dpre, f, rows, f, 2 * f), dh, 0, c, true);
+            gatedBackward(gate, up, down, SwiGlu::activate, SwiGlu::activateBackward, h, rows, c, pre, act, dy, dact, dpre, dh);
         }
 
         /** dpre ([dgate | dup], rows × 2F) from dact = dL/d(silu(gate)·up). */
@@ -126,12 +149,7 @@ public sealed interface Mlp {
     record GeGlu(Projection gate, Projection up, Projection down) implements Mlp {
         @Override
         public void forward(float[] h, int rows, int c, float[] pre, float[] act, float[] x) {
-            int f = gate.out();
-            Mat hm = Mat.of(h, 0, rows, c);
-            gate.forward(hm, pre, 0, 2 * f, false);
-            up.forward(hm, pre, f, 2 * f, false);
-            activate(pre, act, rows, f);
-            down.forward(Mat.of(act, 0, rows, f), x, 0, c, true);
+            gatedForward(gate, up, down, GeGlu::activate, h, rows, c, pre, act, x);
         }
 
         /** act = gelu_tanh(gate)·up, the activation rounded to fp32 before the product (as transformers). */
@@ -146,9 +164,11 @@ public sealed interface Mlp {
 
         @Override
         public void backward(float[] h, int rows, int c, float[] pre, float[] act, float[] dy, float[] dact, float[] dpre, float[] dh) {
-            int f = gate.out();
-            activate(pre, act, rows, f);
-            down.backward(Mat.of(act, 0, rows, f), Mat.of(dy, 0, rows, c), dact, 0, f, false);
+            gatedBackward(gate, up, down, GeGlu::activate, GeGlu::activateBackward, h, rows, c, pre, act, dy, dact, dpre, dh);
+        }
+
+        /** dpre ([dgate | dup], rows × 2F) from dact = dL/d(gelu(gate)·up). */
+        static void activateBackward(float[] pre, float[] dact, float[] dpre, int rows, int f) {
             Parallel.forRange(rows, 16, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
                     int g = r * 2 * f, u = g + f, a = r * f;
@@ -160,9 +180,6 @@ public sealed interface Mlp {
                     Kernels.ops().geluTanhBackward(dpre, g, dpre, g, pre, g, f);              // dgate = that·gelu'(gate)
                 }
             });
-            Mat hm = Mat.of(h, 0, rows, c);
-            gate.backward(hm, Mat.of(dpre, 0, rows, f, 2 * f), dh, 0, c, false);
-            up.backward(hm, Mat.of(dpre, f, rows, f, 2 * f), dh, 0, c, true);
         }
 
         @Override
