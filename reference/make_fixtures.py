@@ -203,8 +203,9 @@ def lora_term(lora, name, h, W=None):
     if not lora or name not in lora:
         return 0
     A, B, s = lora[name][:3]
-    low = s * ((h @ A.T) @ B.T)
-    if len(lora[name]) == 3:
+    bias = lora[name][4] if len(lora[name]) > 4 else None  # lora_bias: lora_B is a Linear with a bias
+    low = s * ((h @ A.T) @ B.T + (bias if bias is not None else 0))
+    if len(lora[name]) == 3 or lora[name][3] is None:
         return low
     m = lora[name][3]
     norm = torch.linalg.norm(W + s * (B @ A), dim=1).detach()  # W: (out, in)
@@ -402,7 +403,7 @@ def write_fixture(name, cfg, W, forward, dtype=torch.float32, shards=1, extra=No
     print(f"{name}: loss {loss:.6f}, eval loss {total / count:.6f}")
 
 
-def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False):
+def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False, lora_bias=False):
     """A PEFT adapter with random non-zero A and B on a fixture model, and autograd's gradients of the
     batch-mean causal-LM loss with respect to every A and B (lora_grads.safetensors, PEFT key names). With dora,
     a magnitude too (PEFT's lora_magnitude_vector), away from its starting value ||W0 + s·B·A|| so that g != 1."""
@@ -425,6 +426,10 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False):
         lora[mod] = (A, B, s)
         tensors[f"base_model.model.{mod}.lora_A.weight"] = A
         tensors[f"base_model.model.{mod}.lora_B.weight"] = B
+        if lora_bias:
+            bB = (torch.randn(fan_out) * 0.3).requires_grad_()
+            lora[mod] = (A, B, s, None, bB)
+            tensors[f"base_model.model.{mod}.lora_B.bias"] = bB
         if dora:
             w = W[mod + ".weight"] if mod + ".weight" in W else W[mod.removeprefix("transformer.") + ".weight"]
             w = w.T if cfg["model_type"] == "gpt2" else w  # PEFT's transpose(weight, fan_in_fan_out): (out, in)
@@ -441,7 +446,7 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False):
     save_safetensors(os.path.join(d, "lora_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
     conf = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "bias": "none",
             "lora_dropout": 0.0, "init_lora_weights": True, "layers_to_transform": None, "modules_to_save": None,
-            "fan_in_fan_out": cfg["model_type"] == "gpt2", "use_dora": dora, **cfg_lora}
+            "fan_in_fan_out": cfg["model_type"] == "gpt2", "use_dora": dora, "lora_bias": lora_bias, **cfg_lora}
     with open(os.path.join(d, "adapter_config.json"), "w") as f:
         json.dump(conf, f, indent=1)
     with open(os.path.join(d, "reference.json"), "w") as f:
@@ -599,6 +604,19 @@ def write_dora_fixtures():
                         "rank_pattern": {}, "alpha_pattern": {}}, dora=True)
 
 
+def write_lora_bias_fixture():
+    """lora_bias (PEFT: lora_B a Linear with a bias, the adapter adding s·(B·A·x + b_B)) on GPT-2's c_attn and c_fc."""
+    torch.manual_seed(13)
+    C = 48
+    mods = {}
+    for i in range(2):
+        p = f"transformer.h.{i}."
+        mods.update({p + "attn.c_attn": (C, 3 * C), p + "mlp.c_fc": (C, 4 * C)})
+    write_lora_fixture("gpt2-plain", "lora-gpt2-bias", lambda c, w, i, l: gpt2_forward(c, w, i, "", l), mods,
+                       {"r": 2, "lora_alpha": 5, "target_modules": ["c_attn", "c_fc"], "use_rslora": False,
+                        "rank_pattern": {}, "alpha_pattern": {}}, lora_bias=True)
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -649,6 +667,9 @@ def write_gemma_fixtures():
 
 
 def main():
+    if sys.argv[1:] == ["lora-bias"]:
+        write_lora_bias_fixture()
+        return
     if sys.argv[1:] == ["residual-init"]:
         write_residual_init_fixture()
         return
@@ -740,6 +761,7 @@ def main():
     write_gemma_fixtures()
     write_dora_fixtures()
     write_residual_init_fixture()
+    write_lora_bias_fixture()
 
 
 if __name__ == "__main__":

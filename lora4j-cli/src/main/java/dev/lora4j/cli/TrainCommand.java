@@ -75,6 +75,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "Rank-stabilised scaling alpha/sqrt(r).")
     boolean rslora;
 
+    @Option(names = "--lora-bias", description = "Train a bias on each lora_B too (PEFT's lora_bias), merged into the base's bias.")
+    boolean loraBias;
+
     @Option(names = "--dora", description = "DoRA (PEFT's use_dora): also train a magnitude per output over the normalised W0 + s·B·A.")
     boolean dora;
 
@@ -208,6 +211,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--init")) lora.init(init);
         if (given("--rslora")) lora.rslora(rslora);
         if (given("--dora")) lora.dora(dora);
+        if (given("--lora-bias")) lora.loraBias(loraBias);
 
         OptimizerConfig.Builder opt = base.train().optimizer().toBuilder();
         if (given("--optimizer")) opt.kind(enumOf(OptimizerConfig.Kind.class, "--optimizer", optimizer));

@@ -20,9 +20,11 @@ import java.util.regex.Pattern;
  * @param pissaNiter       PiSSA from a randomized SVD with this many power iterations (PEFT's "pissa_niter_N"); 0 = exact
  * @param rslora           rank-stabilised scaling
  * @param dora             DoRA (PEFT's use_dora): a trained magnitude per output over the normalised W0 + s·B·A
+ * @param loraBias         a trained bias on B (PEFT's lora_bias): the adapter adds s·(B·A·x + b_B)
  */
 public record LoraConfig(int r, double alpha, double dropout, Targets targets, List<Integer> layersToTransform,
-                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, int pissaNiter, boolean rslora, boolean dora)
+                         Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, int pissaNiter, boolean rslora, boolean dora,
+                         boolean loraBias)
         implements java.io.Serializable /* shipped to the workers of a distributed run */ {
 
     public enum Init {
@@ -92,6 +94,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         if (pissaNiter < 0 || pissaNiter > 1000 || pissaNiter > 0 && init != Init.PISSA)
             throw new Lora4jException("pissa_niter_N takes N in [1, 1000] with PiSSA only, got " + pissaNiter + " with " + init);
         if (init.residual() && dora) throw new Lora4jException("PiSSA and OLoRA initialisations are for plain LoRA here, not with use_dora");
+        if (loraBias && (dora || init.residual())) throw new Lora4jException("lora_bias goes with plain LoRA here, not with use_dora, PiSSA or OLoRA");
         if (!(dropout >= 0 && dropout < 1)) throw new Lora4jException("lora_dropout (--dropout) must be in [0, 1), got " + dropout);
         if (!(alpha > 0) || !Double.isFinite(alpha)) throw new Lora4jException("lora_alpha (--alpha) must be a positive finite number, got " + alpha);
         rankPattern = rankPattern == null ? Map.of() : Map.copyOf(rankPattern);
@@ -131,7 +134,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     public Builder toBuilder() {
         return new Builder().r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layersToTransform)
-                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).pissaNiter(pissaNiter).rslora(rslora).dora(dora);
+                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).pissaNiter(pissaNiter).rslora(rslora).dora(dora).loraBias(loraBias);
     }
 
     /** LoraConfig by name; see {@link #builder()} for the defaults. */
@@ -145,7 +148,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         private Map<String, Double> alphaPattern = Map.of();
         private Init init = Init.KAIMING;
         private int pissaNiter;
-        private boolean rslora, dora;
+        private boolean rslora, dora, loraBias;
 
         private Builder() {}
 
@@ -226,6 +229,12 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
             return this;
         }
 
+        /** A trained bias on B (PEFT's lora_bias), starting at 0. */
+        public Builder loraBias(boolean v) {
+            loraBias = v;
+            return this;
+        }
+
         /** DoRA: weight-decomposed LoRA (PEFT's use_dora). */
         public Builder dora(boolean v) {
             dora = v;
@@ -233,7 +242,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         }
 
         public LoraConfig build() {
-            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, pissaNiter, rslora, dora);
+            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, pissaNiter, rslora, dora, loraBias);
         }
     }
 

@@ -26,6 +26,8 @@ import java.util.SplittableRandom;
  * </pre>
  * The norm is a constant for the gradients (the DoRA paper's §4.3, as PEFT does), and with dropout
  * the base term stays undropped: y = W0·x + b + (g − 1)⊙W0·x̃ + g⊙s·B·A·x̃. m starts at ‖W0‖, so g = 1.
+ *
+ * <p>With a bias on B (PEFT's lora_bias, plain LoRA only) the adapter adds s·(B·A·x̃ + b_B); b_B starts at 0.
  */
 public final class LoraLinear implements Projection {
     private final Linear base;
@@ -47,17 +49,27 @@ public final class LoraLinear implements Projection {
     private float[] norm = new float[0];            // training: ‖W0 + s·B·A‖ per output, of the last pass
     private float[] kept = new float[0];            // training: v = W0·x̃ + s·B·A·x̃, (rows, out)
     private volatile float[] inferenceScale;        // g while not training (A, B and m do not change then)
+    private final float[] biasB, gradBiasB;         // lora_bias: b_B (out) and its gradient, or null
 
     public LoraLinear(Linear base, int r, float scale, float dropout, float[] a, float[] b) {
-        this(base, r, scale, dropout, a, b, null);
+        this(base, r, scale, dropout, a, b, null, null);
     }
 
     /** With a magnitude (out) this is a DoRA layer; null: plain LoRA. */
     public LoraLinear(Linear base, int r, float scale, float dropout, float[] a, float[] b, float[] magnitude) {
+        this(base, r, scale, dropout, a, b, magnitude, null);
+    }
+
+    /** With biasB (out), B carries a bias (lora_bias); plain LoRA only. */
+    public LoraLinear(Linear base, int r, float scale, float dropout, float[] a, float[] b, float[] magnitude, float[] biasB) {
         if (a.length != r * base.in() || b.length != base.out() * r)
             throw new IllegalArgumentException(base.name() + ": LoRA A must be " + r + "x" + base.in() + " and B " + base.out() + "x" + r);
         if (magnitude != null && magnitude.length != base.out())
             throw new IllegalArgumentException(base.name() + ": DoRA's magnitude must have " + base.out() + " entries, got " + magnitude.length);
+        if (biasB != null && (biasB.length != base.out() || magnitude != null))
+            throw new IllegalArgumentException(base.name() + ": lora_B's bias must have " + base.out() + " entries, and DoRA has none");
+        this.biasB = biasB;
+        this.gradBiasB = biasB == null ? null : new float[biasB.length];
         this.base = base;
         this.r = r;
         this.scale = scale;
@@ -126,6 +138,15 @@ public final class LoraLinear implements Projection {
         return magnitude != null;
     }
 
+    /** lora_B's bias (out), live; null without lora_bias. */
+    public float[] biasB() {
+        return biasB;
+    }
+
+    public float[] gradBiasB() {
+        return gradBiasB;
+    }
+
     /** Training mode applies dropout (seeded by {@code rng}); inference mode does not. */
     public void setTraining(boolean training, SplittableRandom rng) {
         this.training = training;
@@ -134,7 +155,7 @@ public final class LoraLinear implements Projection {
     }
 
     public long parameterCount() {
-        return a.length + b.length + (magnitude == null ? 0 : magnitude.length);
+        return a.length + b.length + (magnitude == null ? 0 : magnitude.length) + (biasB == null ? 0 : biasB.length);
     }
 
     /**
@@ -217,6 +238,7 @@ public final class LoraLinear implements Projection {
             Kernels.matmul(x, Mat.of(a, 0, r, in).t(), uc, 0, r, false);   // u = x·Aᵀ     (rows, r)
             for (int i = 0; i < uc.length; i++) uc[i] *= scale;             // u = s·x·Aᵀ
             Kernels.matmul(Mat.of(uc, 0, rows, r), Mat.of(b, 0, out(), r).t(), y, yOff, ldy, true); // y += u·Bᵀ
+            addBiasB(y, yOff, ldy, rows);
             return;
         }
         keepRows(rows);
@@ -224,6 +246,13 @@ public final class LoraLinear implements Projection {
         Kernels.matmul(xd, Mat.of(a, 0, r, in).t(), u, 0, r, false);   // u = x̃·Aᵀ   (rows, r)
         for (int i = 0; i < rows * r; i++) u[i] *= scale;              // u = s·x̃·Aᵀ
         Kernels.matmul(Mat.of(u, 0, rows, r), Mat.of(b, 0, out(), r).t(), y, yOff, ldy, true); // y += u·Bᵀ
+        addBiasB(y, yOff, ldy, rows);
+    }
+
+    /** y += s·b_B on every row (lora_bias). */
+    private void addBiasB(float[] y, int yOff, int ldy, int rows) {
+        if (biasB == null) return;
+        for (int i = 0; i < rows; i++) Kernels.ops().axpy(scale, biasB, 0, y, yOff + i * ldy, out());
     }
 
     private void keepRows(int rows) {
@@ -307,6 +336,13 @@ public final class LoraLinear implements Projection {
         }
         base.backward(x, dy, dx, dxOff, lddx, accumulate);
         lowRankBackward(x, dy, dx, dxOff, lddx, null);
+        if (biasB != null) { // db_B += s·Σ_rows dy, rows in order
+            float[] row = new float[out()];
+            for (int i = 0; i < x.rows(); i++) {
+                dy.copyRow(i, 0, row, 0, out());
+                Kernels.ops().axpy(scale, row, 0, gradBiasB, 0, out());
+            }
+        }
     }
 
     /**
@@ -368,5 +404,6 @@ public final class LoraLinear implements Projection {
         java.util.Arrays.fill(gradA, 0f);
         java.util.Arrays.fill(gradB, 0f);
         if (gradMagnitude != null) java.util.Arrays.fill(gradMagnitude, 0f);
+        if (gradBiasB != null) java.util.Arrays.fill(gradBiasB, 0f);
     }
 }

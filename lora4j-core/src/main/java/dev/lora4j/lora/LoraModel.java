@@ -72,7 +72,7 @@ public final class LoraModel {
 
     /**
      * Adapters with given factors: {@code weights} returns {A (r, in), B (out, r)} for each adapted linear, and
-     * for DoRA optionally m (out) third (else m starts at ‖W0 + s·B·A‖).
+     * for DoRA optionally m (out) third (else m starts at ‖W0 + s·B·A‖), with lora_bias b_B (out) fourth (else 0).
      */
     public static LoraModel of(Transformer base, LoraConfig config, Function<Linear, float[][]> weights) {
         return wrap(base, config, weights);
@@ -143,7 +143,8 @@ public final class LoraModel {
             float[][] ab = weights.apply(lin);
             int r = config.rankFor(lin.name());
             float s = (float) config.scaling(lin.name()), p0 = (float) config.dropout();
-            LoraLinear l = !config.dora() ? new LoraLinear(lin, r, s, p0, ab[0], ab[1])
+            LoraLinear l = config.loraBias() ? new LoraLinear(lin, r, s, p0, ab[0], ab[1], null, ab.length > 3 && ab[3] != null ? ab[3] : new float[lin.out()])
+                    : !config.dora() ? new LoraLinear(lin, r, s, p0, ab[0], ab[1])
                     : ab.length > 2 && ab[2] != null ? new LoraLinear(lin, r, s, p0, ab[0], ab[1], ab[2])
                     : LoraLinear.dora(lin, r, s, p0, ab[0], ab[1]);
             modules.put(lin.name(), l);

@@ -29,8 +29,8 @@ public final class MixedLoraLinear implements Projection {
     private final int maxRank;
     private final Linear plain; // the base without its bias, when some adapter is DoRA; else null
 
-    /** An adapter's factors as this layer uses them: A (r, in) and Bᵀ (r, out), row-major; DoRA's g (out) or null. */
-    private record LowRank(float[] a, float[] bT, int rank, float scale, float[] g) {
+    /** An adapter's factors as this layer uses them: A (r, in) and Bᵀ (r, out), row-major; DoRA's g (out) or null; s·b_B (lora_bias) or null. */
+    private record LowRank(float[] a, float[] bT, int rank, float scale, float[] g, float[] scaledBias) {
         static LowRank of(LoraLinear l) {
             int r = l.rank(), out = l.out();
             float[] b = l.b(), bT = new float[r * out];
@@ -42,7 +42,12 @@ public final class MixedLoraLinear implements Projection {
                 g = new float[out];
                 for (int o = 0; o < out; o++) g[o] = l.magnitude()[o] / n[o];
             }
-            return new LowRank(l.a().clone(), bT, r, l.scale(), g);
+            float[] sb = null;
+            if (l.biasB() != null) {
+                sb = new float[out];
+                for (int o = 0; o < out; o++) sb[o] = l.scale() * l.biasB()[o];
+            }
+            return new LowRank(l.a().clone(), bT, r, l.scale(), g, sb);
         }
     }
 
@@ -109,6 +114,7 @@ public final class MixedLoraLinear implements Projection {
                 for (int q = 0; q < l.rank(); q++) u[q] *= l.scale();
                 if (l.g() == null) {
                     ops.axpyRows(u, 0, l.rank(), l.bT(), 0, out, y, yOff + i * ldy, out);    // yᵢ += Σ_q u_q·Bᵀ[q, :]
+                    if (l.scaledBias() != null) ops.axpy(1f, l.scaledBias(), 0, y, yOff + i * ldy, out);
                     continue;
                 }
                 java.util.Arrays.fill(low, 0f);

@@ -56,6 +56,7 @@ public final class PeftAdapter {
             tensors.put(PREFIX + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", ab[0], r, l.in()));
             tensors.put(PREFIX + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", ab[1], l.out(), r));
             if (l.dora()) tensors.put(PREFIX + l.name() + ".lora_magnitude_vector.weight", Tensor.of(l.name() + ".lora_magnitude_vector", l.magnitude(), l.out()));
+            if (l.biasB() != null) tensors.put(PREFIX + l.name() + ".lora_B.bias", Tensor.of(l.name() + ".lora_B.bias", l.biasB(), l.out()));
         }
         LoraConfig c = init.isEmpty() ? m.config() : convertedConfig(m.config());
         SafeTensorsWriter.write(dir.resolve(WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
@@ -132,6 +133,7 @@ public final class PeftAdapter {
             case LoraConfig.AllLinear a -> o.put("target_modules", "all-linear");
         }
         o.put("bias", "none");
+        o.put("lora_bias", c.loraBias());
         o.put("fan_in_fan_out", base.config().modelType().equals("gpt2"));
         o.put("use_rslora", c.rslora());
         o.put("use_dora", c.dora());
@@ -200,7 +202,7 @@ public final class PeftAdapter {
         try {
             LoraConfig.Builder b = LoraConfig.builder().r(rNode.asInt()).alpha(alphaNode.asDouble()).dropout(dropout).targets(targets).layers(layers)
                     .rankPattern(rankPattern).alphaPattern(alphaPattern).rslora(c.path("use_rslora").asBoolean(false))
-                    .dora(c.path("use_dora").asBoolean(false));
+                    .dora(c.path("use_dora").asBoolean(false)).loraBias(c.path("lora_bias").asBoolean(false));
             // true, false (B and A as saved anyway) and the kinds of the first steps: whatever started the run, the file holds where it ended
             if (init.isTextual() && !init.asText().equals("eva") && !init.asText().startsWith("loftq") && !init.asText().startsWith("corda")) b.init(init.asText());
             else if (init.isTextual()) throw new Lora4jException("init_lora_weights '" + init.asText() + "' is not supported (expected true, gaussian, pissa, pissa_niter_N or olora)");
@@ -251,10 +253,12 @@ public final class PeftAdapter {
                 String module = moduleOf(key);
                 if (module == null)
                     throw new Lora4jException(file + ": tensor '" + key + "' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight or .lora_B.weight)");
-                float[][] ab = byModule.computeIfAbsent(module, k -> new float[3][]);
-                int which = key.contains(".lora_A.") ? 0 : key.contains(".lora_B.") ? 1 : 2;
+                float[][] ab = byModule.computeIfAbsent(module, k -> new float[4][]);
+                int which = key.endsWith(".bias") ? 3 : key.contains(".lora_A.") ? 0 : key.contains(".lora_B.") ? 1 : 2;
                 if (which == 2 && !config.dora())
                     throw new Lora4jException(file + ": holds DoRA's magnitude '" + key + "' but adapter_config.json does not set use_dora");
+                if (which == 3 && !config.loraBias())
+                    throw new Lora4jException(file + ": holds lora_B's bias '" + key + "' but adapter_config.json does not set lora_bias");
                 // PEFT writes either key style; both for one module would leave which one counts to chance
                 if (ab[which] != null)
                     throw new Lora4jException(file + ": holds both " + PREFIX + module + SUFFIXES[which] + " and its"
@@ -273,6 +277,11 @@ public final class PeftAdapter {
                 int r = config.rankFor(lin.name());
                 check(file, st, lin, ".lora_A.weight", r, lin.in());
                 check(file, st, lin, ".lora_B.weight", lin.out(), r);
+                if (config.loraBias()) {
+                    if (ab[3] == null) throw new Lora4jException(file + ": missing " + PREFIX + lin.name() + ".lora_B.bias (adapter_config.json sets lora_bias)");
+                    if (ab[3].length != lin.out())
+                        throw new Lora4jException(file + ": " + PREFIX + lin.name() + ".lora_B.bias has " + ab[3].length + " entries, expected " + lin.out());
+                }
                 if (config.dora()) {
                     if (ab[2] == null)
                         throw new Lora4jException(file + ": missing " + PREFIX + lin.name() + ".lora_magnitude_vector.weight (adapter_config.json sets use_dora)");
@@ -301,7 +310,7 @@ public final class PeftAdapter {
                     + "] for " + lin.name() + " (" + lin.in() + " → " + lin.out() + ") of this base model");
     }
 
-    private static final String[] SUFFIXES = {".lora_A.weight", ".lora_B.weight", ".lora_magnitude_vector.weight"};
+    private static final String[] SUFFIXES = {".lora_A.weight", ".lora_B.weight", ".lora_magnitude_vector.weight", ".lora_B.bias"};
 
     private static String magnitudeKey(SafeTensors st, String module) {
         for (String s : List.of(".lora_magnitude_vector.weight", ".lora_magnitude_vector", ".lora_magnitude_vector.default.weight", ".lora_magnitude_vector.default"))
@@ -321,7 +330,8 @@ public final class PeftAdapter {
         if (!key.startsWith(PREFIX)) return null;
         String rest = key.substring(PREFIX.length());
         for (String s : List.of(".lora_A.weight", ".lora_B.weight", ".lora_A.default.weight", ".lora_B.default.weight",
-                ".lora_magnitude_vector.weight", ".lora_magnitude_vector", ".lora_magnitude_vector.default.weight", ".lora_magnitude_vector.default"))
+                ".lora_magnitude_vector.weight", ".lora_magnitude_vector", ".lora_magnitude_vector.default.weight", ".lora_magnitude_vector.default",
+                ".lora_B.bias", ".lora_B.default.bias"))
             if (rest.endsWith(s)) return rest.substring(0, rest.length() - s.length());
         return null;
     }

@@ -41,8 +41,8 @@ public final class Combiner {
     /** Combines adapters (all over base) into a new LoraModel. */
     public static LoraModel combine(Transformer base, List<LoraModel> adapters, List<Double> weights, Method method, int svdRank) {
         for (LoraModel a : adapters)
-            if (a.config().dora())
-                throw new Lora4jException("DoRA adapters do not combine (their magnitudes belong to their own direction); as PEFT, combine plain LoRA adapters only");
+            if (a.config().dora() || a.config().loraBias())
+                throw new Lora4jException("DoRA and lora_bias adapters do not combine here (magnitudes and biases are not factors); combine plain LoRA adapters");
         Set<String> modules = new LinkedHashSet<>();
         for (LoraModel a : adapters) modules.addAll(a.modules().keySet());
         Map<String, float[][]> factors = new LinkedHashMap<>();

@@ -19,14 +19,14 @@ public sealed interface Optimizer {
 
     /**
      * Per-parameter multipliers of the learning rate for LoRA+ (Hayou et al. 2024, PEFT's create_loraplus_optimizer):
-     * LoRA's B matrices (names ending ".lora_B") and DoRA's magnitudes (one-dimensional, which PEFT puts in B's group)
+     * LoRA's B matrices (names ending ".lora_B"), their lora_bias and DoRA's magnitudes (both one-dimensional, which PEFT puts in B's group)
      * learn at ratio times the rate of everything else.
      */
     static float[] loraPlus(List<Parameter> params, double ratio) {
         float[] scale = new float[params.size()];
         for (int k = 0; k < scale.length; k++) {
             String n = params.get(k).name();
-            scale[k] = n.endsWith(".lora_B") || n.endsWith(".lora_magnitude_vector") ? (float) ratio : 1f;
+            scale[k] = n.endsWith(".lora_B") || n.endsWith(".lora_B.bias") || n.endsWith(".lora_magnitude_vector") ? (float) ratio : 1f;
         }
         return scale;
     }

@@ -70,6 +70,7 @@ public final class OptionsJson {
         l.put("init", c.initName());
         l.put("use_rslora", c.rslora());
         l.put("use_dora", c.dora());
+        l.put("lora_bias", c.loraBias());
         return l;
     }
 
@@ -130,7 +131,7 @@ public final class OptionsJson {
     }
 
     private static final Set<String> LORA_FIELDS = Set.of("r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_is_regex",
-            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora", "use_dora");
+            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora", "use_dora", "lora_bias");
     private static final Set<String> TRAIN_FIELDS = Set.of("steps", "epochs", "batch_size", "grad_accum", "seq_len", "max_grad_norm", "seed",
             "shuffle", "eval_every", "save_every", "log_every", "optimizer", "schedule");
 
@@ -154,7 +155,7 @@ public final class OptionsJson {
             throw new Lora4jException(l.where + ": field '" + l.prefix + "init': " + e.getMessage());
         }
         return b.rankPattern(rp).alphaPattern(ap)
-                .rslora(l.bool("use_rslora", false)).dora(l.bool("use_dora", false)).build();
+                .rslora(l.bool("use_rslora", false)).dora(l.bool("use_dora", false)).loraBias(l.bool("lora_bias", false)).build();
     }
 
     private static TrainConfig readTrain(Fields t) {

@@ -39,6 +39,7 @@ public interface Trainable {
             params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
             params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
             if (l.dora()) params.add(new Parameter(l.name() + ".lora_magnitude_vector", l.magnitude(), l.gradMagnitude()));
+            if (l.biasB() != null) params.add(new Parameter(l.name() + ".lora_B.bias", l.biasB(), l.gradBiasB()));
         }
         List<Parameter> fixed = List.copyOf(params);
         return new Trainable() {

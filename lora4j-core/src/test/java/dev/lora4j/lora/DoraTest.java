@@ -102,7 +102,7 @@ class DoraTest {
         assertClose("dm", l.gradMagnitude(), numeric(mm -> loss(xd, a, b, mm, n, w0, base.bias(), mask, s, rows, in, out, r, wd), m.clone()));
     }
 
-    static double dot(float[] a, float[] b) {
+    public static double dot(float[] a, float[] b) {
         double s = 0;
         for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
         return s;

@@ -40,7 +40,7 @@ class LoraReferenceTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"lora-llama-all-linear", "lora-gpt2-rslora", "lora-qwen3-attention", "lora-phi3-fused", "lora-gemma2-softcap", "lora-gemma3-local-global",
-            "dora-llama", "dora-gpt2"})
+            "dora-llama", "dora-gpt2", "lora-gpt2-bias"})
     void gradientsMatchAutograd(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
         JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
@@ -68,12 +68,16 @@ class LoraReferenceTest {
         Transformer.LossSum ls = lm.model().loss(batch.tokens(), batch.targets(), b, t, act, 1f / batch.targetCount());
         assertThat(ls.sum() / ls.count()).isCloseTo(ref.get("loss").asDouble(), offset(1e-4));
         try (SafeTensors grads = SafeTensors.open(dir.resolve("lora_grads.safetensors"))) {
-            assertThat(grads.entries()).hasSize((lm.config().dora() ? 3 : 2) * lm.modules().size());
+            assertThat(grads.entries()).hasSize((lm.config().dora() || lm.config().loraBias() ? 3 : 2) * lm.modules().size());
             for (LoraLinear l : lm.modules().values()) {
                 float[] ga = grads.tensor("base_model.model." + l.name() + ".lora_A.weight").toArray();
                 float[] gb = grads.tensor("base_model.model." + l.name() + ".lora_B.weight").toArray();
                 assertThat(relativeError(l.gradA(), ga)).as("relative error of %s lora_A grad", l.name()).isLessThan(1e-4);
                 assertThat(relativeError(l.gradB(), gb)).as("relative error of %s lora_B grad", l.name()).isLessThan(1e-4);
+                if (l.biasB() != null) {
+                    float[] gbias = grads.tensor("base_model.model." + l.name() + ".lora_B.bias").toArray();
+                    assertThat(relativeError(l.gradBiasB(), gbias)).as("relative error of %s lora_B bias grad", l.name()).isLessThan(1e-4);
+                }
                 if (l.dora()) {
                     float[] gm = grads.tensor("base_model.model." + l.name() + ".lora_magnitude_vector.weight").toArray();
                     assertThat(relativeError(l.gradMagnitude(), gm)).as("relative error of %s magnitude grad", l.name()).isLessThan(1e-4);

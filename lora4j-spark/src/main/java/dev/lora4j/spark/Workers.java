@@ -74,13 +74,14 @@ final class Workers {
             return out;
         }
 
-        /** A module's trained arrays in the driver's parameter order: A, B, and DoRA's magnitude. */
+        /** A module's trained arrays in the driver's parameter order: A, B, and DoRA's magnitude or lora_B's bias. */
         private static List<float[]> values(LoraLinear l) {
-            return l.dora() ? List.of(l.a(), l.b(), l.magnitude()) : List.of(l.a(), l.b());
+            return l.dora() ? List.of(l.a(), l.b(), l.magnitude()) : l.biasB() != null ? List.of(l.a(), l.b(), l.biasB()) : List.of(l.a(), l.b());
         }
 
         private static List<float[]> gradients(LoraLinear l) {
-            return l.dora() ? List.of(l.gradA(), l.gradB(), l.gradMagnitude()) : List.of(l.gradA(), l.gradB());
+            return l.dora() ? List.of(l.gradA(), l.gradB(), l.gradMagnitude())
+                    : l.biasB() != null ? List.of(l.gradA(), l.gradB(), l.gradBiasB()) : List.of(l.gradA(), l.gradB());
         }
     }
 

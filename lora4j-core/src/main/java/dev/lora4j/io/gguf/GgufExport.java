@@ -90,6 +90,8 @@ public final class GgufExport {
      * (llama.cpp then applies the user's scale alone).
      */
     public static void writeAdapter(LoraModel lm, Path out) throws IOException {
+        if (lm.config().loraBias())
+            throw new dev.lora4j.Lora4jException("llama.cpp's LoRA adapters have no lora_B bias; export the merged model instead (export-gguf --model BASE --adapter A --merge --out F.gguf)");
         if (lm.config().dora())
             throw new dev.lora4j.Lora4jException("llama.cpp's LoRA adapters have no DoRA magnitudes; export the merged model instead (export-gguf --model BASE --adapter A --merge --out F.gguf)");
         Transformer base = lm.base();
