@@ -70,6 +70,9 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (java.nio.file.Files.isDirectory(model) && java.nio.file.Files.exists(model.resolve("config.json"))
+                && dev.lora4j.io.ModelFiles.readJson(model.resolve("config.json")).path("model_type").asText("").equals("bert"))
+            return inspectEncoder();
         try (Transformer m = Transformer.load(model)) {
             ModelConfig c = m.config();
             if (json) {
@@ -97,6 +100,34 @@ final class InspectCommand implements Callable<Integer> {
                 for (Stored e : all.values())
                     System.out.printf(Locale.ROOT, "%-" + w + "s  %-5s  %-16s  %,d%n", e.name(), e.dtype(), Arrays.toString(e.shape()), e.numel());
             }
+        }
+        return 0;
+    }
+
+    /** A BERT-family encoder: its shape and pooling (the tensor table as for decoders). */
+    private int inspectEncoder() throws Exception {
+        try (dev.lora4j.encoder.Bert b = dev.lora4j.encoder.Bert.load(model); dev.lora4j.io.ModelFiles mf = dev.lora4j.io.ModelFiles.open(model)) {
+            dev.lora4j.encoder.BertConfig c = b.config();
+            long params = 0;
+            for (String n : mf.names()) params += mf.entry(n).numel();
+            if (json) {
+                com.fasterxml.jackson.databind.node.ObjectNode o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+                o.put("model", model.toString()).put("model_type", "bert").put("layers", c.layers()).put("hidden_size", c.dim())
+                        .put("heads", c.heads()).put("intermediate_size", c.hidden()).put("vocab_size", c.vocabSize())
+                        .put("max_positions", c.maxPositions()).put("pooling", c.pooling().name().toLowerCase(Locale.ROOT))
+                        .put("normalize", c.normalize()).put("parameters", params);
+                System.out.println(o);
+                return 0;
+            }
+            System.out.printf(Locale.ROOT, "model        %s%n", model);
+            System.out.printf(Locale.ROOT, "architecture bert (encoder): %d layers, width %d, %d heads (head size %d), MLP %d, vocabulary %d, %d positions, %d token types%n",
+                    c.layers(), c.dim(), c.heads(), c.headDim(), c.hidden(), c.vocabSize(), c.maxPositions(), c.typeVocabSize());
+            System.out.printf(Locale.ROOT, "parts        LayerNorm (eps %s) after each half, exact GELU, bidirectional attention; sentence vectors: %s pooling%s%n",
+                    c.layerNormEps(), c.pooling().name().toLowerCase(Locale.ROOT), c.normalize() ? ", normalised" : "");
+            System.out.printf(Locale.ROOT, "parameters   %,d%n", params);
+            if (!noTensors)
+                for (String n : new java.util.TreeSet<>(mf.names()))
+                    System.out.printf(Locale.ROOT, "%s  %s%n", n, Arrays.toString(mf.entry(n).shape()));
         }
         return 0;
     }

@@ -44,6 +44,14 @@ class EmbedCommandTest {
             assertThat(e[i]).hasSize(384);
         }
         assertThat(cos(e[0], e[1])).isGreaterThan(cos(e[0], e[2]) + 0.3);
+        CliRunner.Run inspect = CliRunner.run("inspect", "--model", dir.toString(), "--json");
+        assertThat(inspect.code()).as(inspect.err()).isZero();
+        JsonNode info = new ObjectMapper().readTree(inspect.lastLine());
+        assertThat(info.get("parameters").asLong()).isEqualTo(22_565_376L); // all-MiniLM-L6-v2 without its unused pooler
+        assertThat(info.get("heads").asInt()).isEqualTo(12);
+        CliRunner.Run decoderOnly = CliRunner.run("generate", "--model", dir.toString(), "--prompt-ids", "101,102");
+        assertThat(decoderOnly.code()).isNotZero();
+        assertThat(decoderOnly.err()).contains("is an encoder").doesNotContain("Exception");
         // a second import into the same, now full, directory is refused, and nothing is changed
         CliRunner.Run again = CliRunner.run("import-onnx", "--onnx", artifactJar().toString(), "--out", dir.toString());
         assertThat(again.code()).isNotZero();
