@@ -81,6 +81,9 @@ public interface Ops {
     /** dpre = dact · GELU'(pre) (tanh approximation). */
     void geluTanhBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n);
 
+    /** dpre = dact·gelu'(pre) for the exact GELU: gelu'(x) = ½(1 + erf(x/√2)) + x·e^(−x²/2)/√(2π). */
+    void geluErfBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n);
+
     /** Given dact for act = silu(gate)·up: dgate = dact·up·σ(g)(1 + g(1 − σ(g))), dup = dact·silu(gate). */
     void swigluBackward(float[] dgate, int dgOff, float[] dup, int duOff, float[] dact, int daOff,
                         float[] gate, int gOff, float[] up, int uOff, int n);

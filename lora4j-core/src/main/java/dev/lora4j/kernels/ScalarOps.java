@@ -84,6 +84,17 @@ public final class ScalarOps implements Ops {
         }
     }
 
+    static final float INV_SQRT_2PI = (float) (1 / Math.sqrt(2 * Math.PI));
+
+    @Override
+    public void geluErfBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float x = pre[pOff + i];
+            float d = 0.5f * (1f + erf(x * INV_SQRT2)) + x * (float) Math.exp(-0.5f * x * x) * INV_SQRT_2PI;
+            dpre[dpOff + i] = dact[daOff + i] * d;
+        }
+    }
+
     @Override
     public void geluTanh(float[] out, int outOff, float[] x, int xOff, int n) {
         for (int i = 0; i < n; i++) {

@@ -151,6 +151,25 @@ public final class SimdOps implements Ops {
         tail.geluErf(out, outOff + i, x, xOff + i, n - i);
     }
 
+    /** {@link ScalarOps#geluErfBackward}: the same erf, the density's exp from {@link VectorMath#exp}. */
+    @Override
+    public void geluErfBackward(float[] dpre, int dpOff, float[] dact, int daOff, float[] pre, int pOff, int n) {
+        int i = 0;
+        float[] a = ScalarOps.ERF_A, b = ScalarOps.ERF_B;
+        for (; i <= n - L; i += L) {
+            FloatVector x = FloatVector.fromArray(S, pre, pOff + i);
+            FloatVector z = x.mul(ScalarOps.INV_SQRT2).max(-4f).min(4f), z2 = z.mul(z);
+            FloatVector p = FloatVector.broadcast(S, a[0]);
+            for (int k = 1; k < a.length; k++) p = p.mul(z2).add(a[k]);
+            FloatVector q = FloatVector.broadcast(S, b[0]);
+            for (int k = 1; k < b.length; k++) q = q.mul(z2).add(b[k]);
+            FloatVector cdf = z.mul(p).div(q).add(1f).mul(0.5f);
+            FloatVector pdf = VectorMath.exp(x.mul(x).mul(-0.5f)).mul(ScalarOps.INV_SQRT_2PI);
+            cdf.add(x.mul(pdf)).mul(FloatVector.fromArray(S, dact, daOff + i)).intoArray(dpre, dpOff + i);
+        }
+        tail.geluErfBackward(dpre, dpOff + i, dact, daOff + i, pre, pOff + i, n - i);
+    }
+
     @Override
     public void swiglu(float[] out, int outOff, float[] gate, int gateOff, float[] up, int upOff, int n) {
         int i = 0;

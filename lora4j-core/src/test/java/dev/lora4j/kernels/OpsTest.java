@@ -120,6 +120,13 @@ class OpsTest {
         close(dg1, dg2, tol);
         // activations
         float[] a1 = new float[n + 1], a2 = new float[n + 1], up = random(n, 24, 2);
+        simd.geluErfBackward(a1, 1, dout, 1, x, 2, n);
+        scalar.geluErfBackward(a2, 1, dout, 1, x, 2, n);
+        close(a1, a2, 1e-5f);
+        for (int i = 2; i < n + 2; i++) { // against central differences of the forward, in double
+            double xv = x[i], h = 1e-3, slope = (geluErf(xv + h) - geluErf(xv - h)) / (2 * h);
+            assertThat((double) a2[i - 1]).as("gelu' at %f", xv).isCloseTo(dout[i - 1] * slope, offset(2e-5 * Math.max(1, Math.abs(dout[i - 1] * slope))));
+        }
         simd.geluTanhBackward(a1, 1, dout, 1, x, 2, n);
         scalar.geluTanhBackward(a2, 1, dout, 1, x, 2, n);
         close(a1, a2, 1e-5f);
@@ -173,6 +180,10 @@ class OpsTest {
         float[] out = new float[1];
         scalar.geluErf(out, 0, new float[] {1f}, 0, 1);
         assertThat(out[0]).isCloseTo(0.8413447f, offset(2e-7f)); // torch gelu (erf) at 1
+    }
+
+    static double geluErf(double x) {
+        return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
     }
 
     static double erf(double x) {
