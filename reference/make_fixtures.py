@@ -617,6 +617,69 @@ def write_lora_bias_fixture():
                         "rank_pattern": {}, "alpha_pattern": {}}, lora_bias=True)
 
 
+def bert_forward(cfg, W, ids, types, lora=None):
+    """BertModel's last hidden state for one sequence (no padding), from the model definition: post-norm blocks, exact GELU."""
+    C, H, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    D, T = C // H, len(ids)
+    lin = lambda name, h: h @ W[name + ".weight"].T + W[name + ".bias"] + lora_term(lora, name, h)
+    ln = lambda x, name: layer_norm(x, W[name + ".weight"], W[name + ".bias"], eps)
+    x = ln(W["embeddings.word_embeddings.weight"][ids] + W["embeddings.token_type_embeddings.weight"][types]
+           + W["embeddings.position_embeddings.weight"][:T], "embeddings.LayerNorm")
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        q, k, v = (lin(p + "attention.self." + n, x).view(T, H, D).transpose(0, 1) for n in ("query", "key", "value"))
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D), dim=-1) @ v
+        x = ln(x + lin(p + "attention.output.dense", a.transpose(0, 1).reshape(T, C)), p + "attention.output.LayerNorm")
+        x = ln(x + lin(p + "output.dense", torch.nn.functional.gelu(lin(p + "intermediate.dense", x))), p + "output.LayerNorm")
+    return x
+
+
+def write_bert_fixture():
+    """A tiny random BERT (float64 reference), LoRA on query and value with random A and B, two sequences of different
+    lengths; the hidden states and autograd's gradients of L = sum(w * hidden) for A and B."""
+    torch.manual_seed(17)
+    cfg = {"model_type": "bert", "architectures": ["BertModel"], "vocab_size": 61, "hidden_size": 24, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "intermediate_size": 40, "max_position_embeddings": 32, "type_vocab_size": 2,
+           "layer_norm_eps": 1e-12, "hidden_act": "gelu", "position_embedding_type": "absolute"}
+    C, F, V = 24, 40, 61
+    W = {"embeddings.word_embeddings.weight": rnd(V, C, std=0.5), "embeddings.position_embeddings.weight": rnd(32, C, std=0.3),
+         "embeddings.token_type_embeddings.weight": rnd(2, C, std=0.3),
+         "embeddings.LayerNorm.weight": 1 + rnd(C, std=0.1), "embeddings.LayerNorm.bias": rnd(C, std=0.1)}
+    for i in range(2):
+        p = f"encoder.layer.{i}."
+        for n, (o, ii) in (("attention.self.query", (C, C)), ("attention.self.key", (C, C)), ("attention.self.value", (C, C)),
+                           ("attention.output.dense", (C, C)), ("intermediate.dense", (F, C)), ("output.dense", (C, F))):
+            W[p + n + ".weight"], W[p + n + ".bias"] = rnd(o, ii), rnd(o, std=0.1)
+        for n in ("attention.output.LayerNorm", "output.LayerNorm"):
+            W[p + n + ".weight"], W[p + n + ".bias"] = 1 + rnd(C, std=0.1), rnd(C, std=0.1)
+    d = os.path.join(OUT, "bert-tiny")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    save_safetensors(os.path.join(d, "model.safetensors"), W, {"format": "pt"})
+    Wd = {k: v.double() for k, v in W.items()}
+    lora, tensors = {}, {}
+    for i in range(2):
+        for n in ("query", "value"):
+            mod = f"encoder.layer.{i}.attention.self.{n}"
+            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
+            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
+            lora[mod] = (A, B, 2.0)
+            tensors[f"base_model.model.{mod}.lora_A.weight"], tensors[f"base_model.model.{mod}.lora_B.weight"] = A, B
+    seqs, types = [[2, 7, 9, 30, 4], [5, 1, 60, 33, 12, 8, 3, 44]], [[0, 0, 0, 1, 1], [0] * 8]
+    hidden = [bert_forward(cfg, Wd, torch.tensor(s), torch.tensor(t), lora) for s, t in zip(seqs, types)]
+    weights = [torch.randn(h.shape, dtype=torch.float64) for h in hidden]
+    loss = sum((w * h).sum() for w, h in zip(weights, hidden))
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach().float() for k, v in tensors.items()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "lora_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
+    save_safetensors(os.path.join(d, "reference.safetensors"), {"hidden": torch.cat(hidden).detach().float().contiguous(),
+                                                                 "loss_weights": torch.cat(weights).float().contiguous()})
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"sequences": seqs, "types": types, "lora_r": 4, "lora_scale": 2.0, "loss": loss.item()}, f)
+    print(f"bert-tiny: loss {loss.item():.6f}")
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -667,6 +730,9 @@ def write_gemma_fixtures():
 
 
 def main():
+    if sys.argv[1:] == ["bert"]:
+        write_bert_fixture()
+        return
     if sys.argv[1:] == ["lora-bias"]:
         write_lora_bias_fixture()
         return
@@ -762,6 +828,7 @@ def main():
     write_dora_fixtures()
     write_residual_init_fixture()
     write_lora_bias_fixture()
+    write_bert_fixture()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ import dev.lora4j.kernels.Ops;
 import dev.lora4j.model.Linear;
 import dev.lora4j.model.ModelConfig;
 import dev.lora4j.model.Norm;
+import dev.lora4j.model.Projection;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraLinear;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
@@ -31,8 +34,13 @@ import java.util.List;
  * </pre>
  */
 public final class Bert implements AutoCloseable {
-    /** One post-norm block; names are BertModel's. */
-    record Layer(Linear query, Linear key, Linear value, Linear attentionOut, Norm attentionNorm, Linear intermediate, Linear output, Norm outputNorm) {}
+    /** One post-norm block; names are BertModel's. Projections may carry LoRA adapters ({@link #withLora}). */
+    record Layer(Projection query, Projection key, Projection value, Projection attentionOut, Norm attentionNorm, Projection intermediate,
+                 Projection output, Norm outputNorm) {
+        Layer map(java.util.function.UnaryOperator<Projection> f) {
+            return new Layer(f.apply(query), f.apply(key), f.apply(value), f.apply(attentionOut), attentionNorm, f.apply(intermediate), f.apply(output), outputNorm);
+        }
+    }
 
     private final BertConfig config;
     private final Tensor word, position, type; // (V, C), (P, C), (types, C)
@@ -40,8 +48,15 @@ public final class Bert implements AutoCloseable {
     private final List<Layer> layers;
     private final ModelFiles source;
     private final Tokenizer tokenizer; // null when the directory has none
+    private final boolean ownsSource;   // false for a copy with adapters: the base it shares closes the mapping
 
     private Bert(BertConfig config, Tensor word, Tensor position, Tensor type, Norm embeddingNorm, List<Layer> layers, ModelFiles source, Tokenizer tokenizer) {
+        this(config, word, position, type, embeddingNorm, layers, source, tokenizer, true);
+    }
+
+    private Bert(BertConfig config, Tensor word, Tensor position, Tensor type, Norm embeddingNorm, List<Layer> layers, ModelFiles source, Tokenizer tokenizer,
+                 boolean ownsSource) {
+        this.ownsSource = ownsSource;
         this.config = config;
         this.word = word;
         this.position = position;
@@ -160,29 +175,169 @@ public final class Bert implements AutoCloseable {
      * norms, GELU) runs over the N real tokens only, and attention over each sequence's own tokens.
      */
     public float[] hiddenPacked(int[] ids, int[] types, int[] positions, int[] start) {
+        return run(ids, types, positions, start, null);
+    }
+
+    /**
+     * What a training pass keeps for its backward pass, per layer (the pass's own, not the model's): the block's
+     * input, q, k and v, the attention output, the sums before each LayerNorm with their statistics, the first
+     * norm's output and the MLP's pre-activation. {@link #hidden()} is the pass's output (N, C).
+     */
+    public static final class Pass {
+        final int[] start;
+        final int rows;
+        final float[][] xIn, q, k, v, att, h1, stats1, x1, inter, h2, stats2;
+        float[] out;
+
+        Pass(int layers, int[] start, int rows) {
+            this.start = start;
+            this.rows = rows;
+            xIn = new float[layers][]; q = new float[layers][]; k = new float[layers][]; v = new float[layers][]; att = new float[layers][];
+            h1 = new float[layers][]; stats1 = new float[layers][]; x1 = new float[layers][]; inter = new float[layers][];
+            h2 = new float[layers][]; stats2 = new float[layers][];
+        }
+
+        public float[] hidden() {
+            return out;
+        }
+    }
+
+    /** A forward pass over packed sequences (as {@link #hiddenPacked}) that keeps what {@link #backward} needs. */
+    public Pass forwardTraining(int[] ids, int[] types, int[] positions, int[] start) {
+        Pass p = new Pass(layers.size(), start.clone(), ids.length);
+        p.out = run(ids, types, positions, start, p);
+        return p;
+    }
+
+    /** The forward pass; with keep, every layer's activations go there (fresh arrays) instead of reused buffers. */
+    private float[] run(int[] ids, int[] types, int[] positions, int[] start, Pass keep) {
         BertConfig c = config;
-        int rows = ids.length, C = c.dim();
+        int rows = ids.length, C = c.dim(), F = c.hidden();
         float[] x = new float[rows * C], h = new float[rows * C];
         embed(ids, types, positions, h);
         embeddingNorm.forward(x, h, rows, C, null);
         float[] q = new float[rows * C], k = new float[rows * C], v = new float[rows * C], att = new float[rows * C];
-        float[] inter = new float[rows * c.hidden()], act = new float[rows * c.hidden()];
-        for (Layer l : layers) {
+        float[] inter = new float[rows * F], act = new float[rows * F];
+        for (int li = 0; li < layers.size(); li++) {
+            Layer l = layers.get(li);
+            float[] stats1 = null, stats2 = null, h2 = h;
+            if (keep != null) {
+                keep.xIn[li] = x.clone();
+                q = keep.q[li] = new float[rows * C];
+                k = keep.k[li] = new float[rows * C];
+                v = keep.v[li] = new float[rows * C];
+                att = keep.att[li] = new float[rows * C];
+                h = keep.h1[li] = new float[rows * C];
+                stats1 = keep.stats1[li] = new float[rows * 2];
+                inter = keep.inter[li] = new float[rows * F];
+                h2 = keep.h2[li] = new float[rows * C];
+                stats2 = keep.stats2[li] = new float[rows * 2];
+            }
             Mat xm = Mat.of(x, 0, rows, C);
             l.query().forward(xm, q, 0, C, false);
             l.key().forward(xm, k, 0, C, false);
             l.value().forward(xm, v, 0, C, false);
             attend(q, k, v, start, att);
             System.arraycopy(x, 0, h, 0, rows * C);
-            l.attentionOut().forward(Mat.of(att, 0, rows, C), h, 0, C, true);       // h = x + Wo·att
-            l.attentionNorm().forward(x, h, rows, C, null);
-            l.intermediate().forward(Mat.of(x, 0, rows, C), inter, 0, c.hidden(), false);
-            Parallel.forRange(rows, 16, (r0, r1) -> Kernels.ops().geluErf(act, r0 * c.hidden(), inter, r0 * c.hidden(), (r1 - r0) * c.hidden()));
-            System.arraycopy(x, 0, h, 0, rows * C);
-            l.output().forward(Mat.of(act, 0, rows, c.hidden()), h, 0, C, true);     // h = x + W2·gelu(W1·x)
-            l.outputNorm().forward(x, h, rows, C, null);
+            l.attentionOut().forward(Mat.of(att, 0, rows, C), h, 0, C, true);       // h1 = x + Wo·att
+            x = keep != null ? new float[rows * C] : x;
+            l.attentionNorm().forward(x, h, rows, C, stats1);
+            if (keep != null) keep.x1[li] = x;
+            l.intermediate().forward(Mat.of(x, 0, rows, C), inter, 0, F, false);
+            float[] in = inter, ac = act;
+            Parallel.forRange(rows, 16, (r0, r1) -> Kernels.ops().geluErf(ac, r0 * F, in, r0 * F, (r1 - r0) * F));
+            System.arraycopy(x, 0, h2, 0, rows * C);
+            l.output().forward(Mat.of(act, 0, rows, F), h2, 0, C, true);             // h2 = x1 + W2·gelu(W1·x1)
+            x = keep != null ? new float[rows * C] : x;
+            l.outputNorm().forward(x, h2, rows, C, stats2);
         }
         return x;
+    }
+
+    /**
+     * Backward of {@link #forwardTraining} from dL/d(output) (N, C): accumulates the gradients of every trainable
+     * projection (LoRA's A and B); the frozen weights and embeddings get none.
+     */
+    public void backward(Pass p, float[] dOut) {
+        BertConfig c = config;
+        int rows = p.rows, C = c.dim(), F = c.hidden();
+        float[] dx = dOut.clone(), dh = new float[rows * C], datt = new float[rows * C], dq = new float[rows * C], dk = new float[rows * C],
+                dv = new float[rows * C], dact = new float[rows * F], act = new float[rows * F];
+        for (int li = layers.size() - 1; li >= 0; li--) {
+            Layer l = layers.get(li);
+            // x_out = LN2(h2), h2 = x1 + W2·gelu(W1·x1)
+            java.util.Arrays.fill(dh, 0f);
+            l.outputNorm().backward(dh, dx, p.h2[li], rows, C, p.stats2[li]);
+            float[] inter = p.inter[li];
+            Parallel.forRange(rows, 16, (r0, r1) -> Kernels.ops().geluErf(act, r0 * F, inter, r0 * F, (r1 - r0) * F));
+            l.output().backward(Mat.of(act, 0, rows, F), Mat.of(dh, 0, rows, C), dact, 0, F, false);
+            Parallel.forRange(rows, 16, (r0, r1) -> Kernels.ops().geluErfBackward(dact, r0 * F, dact, r0 * F, inter, r0 * F, (r1 - r0) * F));
+            System.arraycopy(dh, 0, dx, 0, rows * C);                                   // dx1 = dh2 + W1ᵀ·dinter
+            l.intermediate().backward(Mat.of(p.x1[li], 0, rows, C), Mat.of(dact, 0, rows, F), dx, 0, C, true);
+            // x1 = LN1(h1), h1 = xIn + Wo·attention(xIn)
+            java.util.Arrays.fill(dh, 0f);
+            l.attentionNorm().backward(dh, dx, p.h1[li], rows, C, p.stats1[li]);
+            l.attentionOut().backward(Mat.of(p.att[li], 0, rows, C), Mat.of(dh, 0, rows, C), datt, 0, C, false);
+            attendBackward(p.q[li], p.k[li], p.v[li], p.start, datt, dq, dk, dv);
+            System.arraycopy(dh, 0, dx, 0, rows * C);                                   // dxIn = dh1 + the projections' inputs
+            Mat xIn = Mat.of(p.xIn[li], 0, rows, C);
+            l.query().backward(xIn, Mat.of(dq, 0, rows, C), dx, 0, C, true);
+            l.key().backward(xIn, Mat.of(dk, 0, rows, C), dx, 0, C, true);
+            l.value().backward(xIn, Mat.of(dv, 0, rows, C), dx, 0, C, true);
+        }
+    }
+
+    /**
+     * dq, dk, dv from datt, per sequence and head, P recomputed: dV = Pᵀ·dO; dP = dO·Vᵀ; dS = softmax'(dP)·scale;
+     * dQ = dS·K; dK = dSᵀ·Q.
+     */
+    private void attendBackward(float[] q, float[] k, float[] v, int[] start, float[] datt, float[] dq, float[] dk, float[] dv) {
+        int C = config.dim(), heads = config.heads(), D = config.headDim(), b = start.length - 1;
+        float scale = (float) (1.0 / Math.sqrt(D));
+        Parallel.forRange(b * heads, 1, (u0, u1) -> {
+            Ops ops = Kernels.ops();
+            for (int u = u0; u < u1; u++) {
+                int s = u / heads, hd = u % heads, n = start[s + 1] - start[s], base = start[s] * C + hd * D;
+                float[] p = new float[n * n], dp = new float[n * n];
+                Kernels.matmul(Mat.of(q, base, n, D, C), Mat.of(k, base, n, D, C).t(), p, 0, n, false);
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < n; j++) p[i * n + j] *= scale;
+                    ops.softmax(p, i * n, n);
+                }
+                Mat dO = Mat.of(datt, base, n, D, C);
+                Kernels.matmul(Mat.of(p, 0, n, n).t(), dO, dv, base, C, false);
+                Kernels.matmul(dO, Mat.of(v, base, n, D, C).t(), dp, 0, n, false);
+                for (int i = 0; i < n; i++) {
+                    ops.softmaxBackward(dp, i * n, p, i * n, n);
+                    for (int j = 0; j < n; j++) dp[i * n + j] *= scale;
+                }
+                Kernels.matmul(Mat.of(dp, 0, n, n), Mat.of(k, base, n, D, C), dq, base, C, false);
+                Kernels.matmul(Mat.of(dp, 0, n, n).t(), Mat.of(q, base, n, D, C), dk, base, C, false);
+            }
+        });
+    }
+
+    /**
+     * This encoder with LoRA adapters on the modules config adapts (PEFT's default for BERT: query and value),
+     * freshly initialised (A random, B zero); the weights are shared (close the base, not this copy). modules receives them by name.
+     */
+    public Bert withLora(LoraConfig config, long seed, java.util.Map<String, LoraLinear> modules) {
+        LoraConfig c = config.targets() != null ? config : config.toBuilder().targets(new LoraConfig.TargetList(List.of("query", "value"))).build();
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        List<Layer> adapted = new ArrayList<>();
+        for (Layer l : layers)
+            adapted.add(l.map(p -> {
+                if (!(p instanceof Linear lin) || !c.adapts(lin.name())) return p;
+                int r = c.rankFor(lin.name());
+                float[] a = new float[r * lin.in()];
+                double bound = 1.0 / Math.sqrt(lin.in());
+                for (int i = 0; i < a.length; i++) a[i] = (float) rng.nextDouble(-bound, bound);
+                LoraLinear lora = new LoraLinear(lin, r, (float) c.scaling(lin.name()), (float) c.dropout(), a, new float[lin.out() * r]);
+                modules.put(lin.name(), lora);
+                return lora;
+            }));
+        if (modules.isEmpty()) throw new Lora4jException("LoRA targets match no module of this encoder (its modules: query, key, value, attention.output.dense, intermediate.dense, output.dense)");
+        return new Bert(this.config, word, position, type, embeddingNorm, adapted, source, tokenizer, false);
     }
 
     /** h(N, C) = (word[id] + type[type]) + pos[position], in the order transformers adds them. */
@@ -297,6 +452,6 @@ public final class Bert implements AutoCloseable {
 
     @Override
     public void close() {
-        source.close();
+        if (ownsSource) source.close();
     }
 }
