@@ -1,0 +1,224 @@
+package dev.lora4j.encoder;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.lora4j.Lora4jException;
+import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.io.SafeTensors;
+import dev.lora4j.io.SafeTensorsWriter;
+import dev.lora4j.lora.LoraConfig;
+import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.lora.PeftAdapter;
+import dev.lora4j.tensor.DType;
+import dev.lora4j.tensor.Tensor;
+import dev.lora4j.train.Optimizer;
+import dev.lora4j.train.Parameter;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Embedding fine-tuning with LoRA, as sentence-transformers' MultipleNegativesRankingLoss trains it: a batch of
+ * (anchor, positive) pairs, each anchor's positive the right answer among all the batch's positives, the loss the
+ * cross-entropy of scale·cos(anchor, positive_j) over j (scale 20). Forward and backward:
+ * <pre>
+ *   e = normalize(mean over tokens(hidden))          (2B, C)  anchors then positives
+ *   S = scale·E_a·E_pᵀ                               (B, B)
+ *   L = mean_i CE(S_i, i);  dS = (softmax(S) − I)/B;  dE_a = scale·dS·E_p;  dE_p = scale·dSᵀ·E_a
+ *   d(pooled) = (dE − e·(e·dE))/‖pooled‖;  d(hidden of each token) = d(pooled)/n
+ * </pre>
+ * The adapter is saved as a PEFT LoRA adapter (task_type FEATURE_EXTRACTION, target_modules the encoder's
+ * module names) that {@link #load} puts back on the encoder.
+ */
+public final class EmbeddingTuner {
+    public static final float SCALE = 20f;
+
+    private final Bert base, model;
+    private final LoraConfig config;
+    private final Map<String, LoraLinear> modules = new LinkedHashMap<>();
+    private final List<Parameter> params = new ArrayList<>();
+
+    public EmbeddingTuner(Bert base, LoraConfig config, long seed) {
+        this.base = base;
+        this.model = base.withLora(config, seed, modules);
+        this.config = config.targets() != null ? config : config.toBuilder().targets(new LoraConfig.TargetList(List.of("query", "value"))).build();
+        for (LoraLinear l : modules.values()) {
+            params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
+            params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
+        }
+    }
+
+    /** The encoder with its adapters. */
+    public Bert model() {
+        return model;
+    }
+
+    public Map<String, LoraLinear> modules() {
+        return modules;
+    }
+
+    public List<Parameter> parameters() {
+        return params;
+    }
+
+    /**
+     * One step's loss and gradients (accumulated into the adapters) for pairs of token ids (with their special
+     * tokens): anchors[i] matches positives[i].
+     */
+    public double lossAndGradients(List<int[]> anchors, List<int[]> positives) {
+        int b = anchors.size(), C = model.config().dim();
+        if (b < 2 || positives.size() != b) throw new Lora4jException("a contrastive batch needs at least 2 pairs, got " + b);
+        List<int[]> all = new ArrayList<>(anchors);
+        all.addAll(positives);
+        int[] start = new int[2 * b + 1];
+        for (int i = 0; i < 2 * b; i++) start[i + 1] = start[i] + all.get(i).length;
+        int[] ids = new int[start[2 * b]], types = new int[ids.length], pos = new int[ids.length];
+        for (int i = 0; i < 2 * b; i++)
+            for (int j = 0; j < all.get(i).length; j++) {
+                ids[start[i] + j] = all.get(i)[j];
+                pos[start[i] + j] = j;
+            }
+        for (LoraLinear l : modules.values()) l.setTraining(true, null);
+        Bert.Pass pass = model.forwardTraining(ids, types, pos, start);
+        float[] hidden = pass.hidden();
+        double[][] pooled = new double[2 * b][C], e = new double[2 * b][C];
+        double[] norms = new double[2 * b];
+        for (int i = 0; i < 2 * b; i++) {
+            int n = start[i + 1] - start[i];
+            for (int r = start[i]; r < start[i + 1]; r++) for (int d = 0; d < C; d++) pooled[i][d] += hidden[r * C + d];
+            double sq = 0;
+            for (int d = 0; d < C; d++) {
+                pooled[i][d] /= n;
+                sq += pooled[i][d] * pooled[i][d];
+            }
+            norms[i] = Math.max(Math.sqrt(sq), 1e-12);
+            for (int d = 0; d < C; d++) e[i][d] = pooled[i][d] / norms[i];
+        }
+        double loss = 0;
+        double[][] dS = new double[b][b];
+        for (int i = 0; i < b; i++) {
+            double[] s = new double[b];
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int j = 0; j < b; j++) {
+                for (int d = 0; d < C; d++) s[j] += e[i][d] * e[b + j][d];
+                s[j] *= SCALE;
+                max = Math.max(max, s[j]);
+            }
+            for (int j = 0; j < b; j++) sum += Math.exp(s[j] - max);
+            loss += (max + Math.log(sum) - s[i]) / b;
+            for (int j = 0; j < b; j++) dS[i][j] = (Math.exp(s[j] - max) / sum - (i == j ? 1 : 0)) / b;
+        }
+        double[][] dE = new double[2 * b][C];
+        for (int i = 0; i < b; i++)
+            for (int j = 0; j < b; j++)
+                for (int d = 0; d < C; d++) {
+                    dE[i][d] += SCALE * dS[i][j] * e[b + j][d];
+                    dE[b + j][d] += SCALE * dS[i][j] * e[i][d];
+                }
+        float[] dHidden = new float[hidden.length];
+        for (int i = 0; i < 2 * b; i++) {
+            double dot = 0;
+            for (int d = 0; d < C; d++) dot += e[i][d] * dE[i][d];
+            int n = start[i + 1] - start[i];
+            for (int d = 0; d < C; d++) {
+                float g = (float) ((dE[i][d] - e[i][d] * dot) / norms[i] / n);
+                for (int r = start[i]; r < start[i + 1]; r++) dHidden[r * C + d] = g;
+            }
+        }
+        model.backward(pass, dHidden);
+        for (LoraLinear l : modules.values()) l.setTraining(false, null);
+        return loss;
+    }
+
+    /** Trains on pairs of texts (the encoder's tokenizer, at most maxTokens each) for steps of batchSize pairs; listener hears each step's loss. */
+    public void train(List<String[]> pairs, int steps, int batchSize, int maxTokens, Optimizer optimizer, float lr, java.util.function.ObjDoubleConsumer<Integer> listener) {
+        if (model.tokenizer() == null) throw new Lora4jException("the encoder directory has no tokenizer.json");
+        if (pairs.size() < 2) throw new Lora4jException("contrastive training needs at least 2 pairs, got " + pairs.size());
+        List<int[][]> encoded = new ArrayList<>();
+        for (String[] p : pairs) encoded.add(new int[][] {cut(model.tokenizer().encodeWithSpecialTokens(p[0]), maxTokens),
+                cut(model.tokenizer().encodeWithSpecialTokens(p[1]), maxTokens)});
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(0);
+        int[] order = java.util.stream.IntStream.range(0, pairs.size()).toArray();
+        int at = order.length;
+        for (int step = 1; step <= steps; step++) {
+            List<int[]> a = new ArrayList<>(), p = new ArrayList<>();
+            while (a.size() < Math.min(batchSize, pairs.size())) {
+                if (at == order.length) { // a new epoch, shuffled
+                    for (int i = order.length - 1; i > 0; i--) {
+                        int j = rnd.nextInt(i + 1), t = order[i];
+                        order[i] = order[j];
+                        order[j] = t;
+                    }
+                    at = 0;
+                }
+                int[][] pair = encoded.get(order[at++]);
+                a.add(pair[0]);
+                p.add(pair[1]);
+            }
+            for (Parameter x : params) Arrays.fill(x.grad(), 0f);
+            double loss = lossAndGradients(a, p);
+            optimizer.step(params, lr);
+            listener.accept(step, loss);
+        }
+    }
+
+    private static int[] cut(int[] ids, int max) {
+        if (ids.length <= max) return ids;
+        int last = ids[ids.length - 1];
+        int[] out = Arrays.copyOf(ids, max);
+        out[max - 1] = last;
+        return out;
+    }
+
+    /** The adapter as PEFT writes one for a BertModel (task_type FEATURE_EXTRACTION). */
+    public void save(Path dir, String baseModel) throws IOException {
+        Files.createDirectories(dir);
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (LoraLinear l : modules.values()) {
+            tensors.put("base_model.model." + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
+            tensors.put("base_model.model." + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
+        }
+        SafeTensorsWriter.write(dir.resolve(PeftAdapter.WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode o = json.createObjectNode();
+        o.put("peft_type", "LORA").put("task_type", "FEATURE_EXTRACTION").put("base_model_name_or_path", baseModel);
+        o.put("r", config.r()).put("lora_alpha", config.alpha()).put("lora_dropout", config.dropout());
+        var t = o.putArray("target_modules");
+        if (config.targets() instanceof LoraConfig.TargetList list) list.names().forEach(t::add);
+        o.put("bias", "none").put("fan_in_fan_out", false).put("use_rslora", config.rslora()).put("use_dora", false).put("init_lora_weights", true);
+        o.putObject("rank_pattern");
+        o.putObject("alpha_pattern");
+        o.putNull("modules_to_save");
+        AtomicFiles.writeString(dir.resolve(PeftAdapter.CONFIG), json.writeValueAsString(o) + "\n");
+    }
+
+    /** The encoder with a saved adapter (PEFT's files, as {@link #save} writes them) on it. */
+    public static Bert load(Bert base, Path dir) {
+        LoraConfig c = PeftAdapter.readConfig(dir);
+        Map<String, LoraLinear> modules = new LinkedHashMap<>();
+        Bert adapted = base.withLora(c, 0, modules);
+        Path file = dir.resolve(PeftAdapter.WEIGHTS);
+        try (SafeTensors st = SafeTensors.open(file)) {
+            for (LoraLinear l : modules.values())
+                for (String part : List.of("lora_A", "lora_B")) {
+                    String key = "base_model.model." + l.name() + "." + part + ".weight";
+                    if (!st.has(key)) throw new Lora4jException(file + ": missing " + key + " (adapter_config.json targets this module)");
+                    float[] dst = part.equals("lora_A") ? l.a() : l.b();
+                    float[] src = st.tensor(key).toArray();
+                    if (src.length != dst.length)
+                        throw new Lora4jException(file + ": " + key + " holds " + src.length + " values, expected " + dst.length + " for " + l.name());
+                    System.arraycopy(src, 0, dst, 0, dst.length);
+                }
+            if (st.entries().size() != 2 * modules.size())
+                throw new Lora4jException(file + ": holds " + st.entries().size() + " tensors; adapter_config.json's targets take " + 2 * modules.size());
+        }
+        return adapted;
+    }
+}
