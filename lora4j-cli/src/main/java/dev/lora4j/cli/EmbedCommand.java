@@ -22,6 +22,9 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Encoder directory (config.json with model_type bert, safetensors, tokenizer.json).")
     Path model;
 
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter from tune-embeddings (PEFT's files).")
+    Path adapter;
+
     @Option(names = "--text", paramLabel = "TEXT", description = "A text to embed (repeatable).")
     List<String> texts = new ArrayList<>();
 
@@ -48,7 +51,8 @@ final class EmbedCommand implements Callable<Integer> {
         if (all.isEmpty()) throw new Lora4jException("give --text TEXT or --file FILE");
         if (maxTokens < 2) throw new Lora4jException("--max-tokens must be at least 2 (the special tokens), got " + maxTokens);
         if (batchSize < 1) throw new Lora4jException("--batch-size must be at least 1, got " + batchSize);
-        try (Bert bert = Bert.load(model)) {
+        try (Bert base = Bert.load(model)) {
+            Bert bert = adapter == null ? base : dev.lora4j.encoder.EmbeddingTuner.load(base, adapter);
             if (maxTokens > bert.config().maxPositions()) throw new Lora4jException("--max-tokens " + maxTokens + " exceeds the model's " + bert.config().maxPositions() + " positions");
             int c = bert.config().dim();
             float[] first = null;

@@ -58,6 +58,42 @@ class EmbedCommandTest {
         assertThat(again.err()).contains("not empty");
     }
 
+    /** tune-embeddings writes an adapter that embed --adapter uses: made-up pairings are learned. */
+    @Test
+    void tuneEmbeddingsThenEmbedWithTheAdapter() throws IOException {
+        Path dir = tmp.resolve("minilm"), data = tmp.resolve("pairs.jsonl"), adapter = tmp.resolve("tuned");
+        assertThat(CliRunner.run("import-onnx", "--onnx", artifactJar().toString(), "--out", dir.toString()).code()).isZero();
+        String[] words = {"river", "mountain", "violin", "harbour", "lantern", "orchard", "glacier", "compass"};
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < words.length; i++) sb.append("{\"anchor\": \"code ").append((char) ('A' + i)).append((char) ('Q' - i)).append("\", \"positive\": \"a ").append(words[i]).append("\"}\n");
+        Files.writeString(data, sb.toString());
+        CliRunner.Run tune = CliRunner.run("tune-embeddings", "--model", dir.toString(), "--data", data.toString(), "--out", adapter.toString(),
+                "--steps", "25", "--batch-size", "8", "--lr", "2e-3");
+        assertThat(tune.code()).as(tune.err()).isZero();
+        assertThat(Files.readString(adapter.resolve("adapter_config.json"))).contains("FEATURE_EXTRACTION");
+        float[][] tuned = embed(dir, adapter, "code AQ", "a river"), plain = embed(dir, null, "code AQ", "a river");
+        assertThat(cos(tuned[0], tuned[1])).isGreaterThan(cos(plain[0], plain[1]) + 0.2);
+        Files.writeString(data, "{\"anchor\": \"x\"}\n");
+        CliRunner.Run bad = CliRunner.run("tune-embeddings", "--model", dir.toString(), "--data", data.toString(), "--out", tmp.resolve("bad").toString());
+        assertThat(bad.code()).isNotZero();
+        assertThat(bad.err()).contains("pairs.jsonl:1").doesNotContain("Exception");
+    }
+
+    static float[][] embed(Path dir, Path adapter, String... texts) throws IOException {
+        List<String> args = new java.util.ArrayList<>(List.of("embed", "--model", dir.toString()));
+        if (adapter != null) args.addAll(List.of("--adapter", adapter.toString()));
+        for (String t : texts) args.addAll(List.of("--text", t));
+        CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+        assertThat(r.code()).as(r.err()).isZero();
+        return r.out().lines().map(l -> {
+            try {
+                return new ObjectMapper().convertValue(new ObjectMapper().readTree(l).get("embedding"), float[].class);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).toArray(float[][]::new);
+    }
+
     @Test
     void badInputsAreCleanErrors() throws IOException {
         Path notOnnx = tmp.resolve("x.onnx");
