@@ -136,8 +136,10 @@ class CliTest {
 
     @Test
     void unsupportedModelType() throws IOException {
-        Path m = brokenModel("{\"model_type\": \"bert\"}");
-        assertOneLineError(run("inspect", "--model", m.toString()), "model_type 'bert' is not supported");
+        Path m = brokenModel("{\"model_type\": \"t5\"}");
+        assertOneLineError(run("inspect", "--model", m.toString()), "model_type 't5' is not supported");
+        Files.writeString(m.resolve("config.json"), "{\"model_type\": \"bert\"}"); // an encoder: read as one, its missing fields named
+        assertOneLineError(run("inspect", "--model", m.toString()), "field 'hidden_size' must be a positive integer");
     }
 
     @Test
