@@ -73,6 +73,10 @@ class EmbedCommandTest {
         assertThat(Files.readString(adapter.resolve("adapter_config.json"))).contains("FEATURE_EXTRACTION");
         float[][] tuned = embed(dir, adapter, "code AQ", "a river"), plain = embed(dir, null, "code AQ", "a river");
         assertThat(cos(tuned[0], tuned[1])).isGreaterThan(cos(plain[0], plain[1]) + 0.2);
+        CliRunner.Run export = CliRunner.run("export-onnx", "--model", dir.toString(), "--adapter", adapter.toString(), "--out", tmp.resolve("tuned.onnx").toString());
+        assertThat(export.code()).as(export.err()).isZero();
+        assertThat(Files.size(tmp.resolve("tuned.onnx"))).isEqualTo(Files.size(dir.resolve("model.onnx"))); // the same graph, other weights
+        assertThat(Files.mismatch(tmp.resolve("tuned.onnx"), dir.resolve("model.onnx"))).isPositive();
         Files.writeString(data, "{\"anchor\": \"x\"}\n");
         CliRunner.Run bad = CliRunner.run("tune-embeddings", "--model", dir.toString(), "--data", data.toString(), "--out", tmp.resolve("bad").toString());
         assertThat(bad.code()).isNotZero();

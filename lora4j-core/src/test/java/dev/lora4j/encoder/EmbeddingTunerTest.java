@@ -50,7 +50,7 @@ class EmbeddingTunerTest {
 
     /** all-MiniLM-L6-v2 learns made-up pairings (codes for words) it cannot know: the loss falls, and the saved adapter gives the tuned vectors. */
     @Test
-    void learnsOnTheRealModelAndSavesAPeftAdapter() throws IOException {
+    void learnsOnTheRealModelAndSavesAPeftAdapter() throws Exception {
         Path dir = tmp.resolve("minilm");
         try (java.io.InputStream in = getClass().getClassLoader().getResourceAsStream("all-minilm-l6-v2.onnx")) {
             java.nio.file.Files.copy(in, tmp.resolve("m.onnx"));
@@ -74,7 +74,42 @@ class EmbeddingTunerTest {
             assertThat(again).containsExactly(tuned);
             float[] before = base.embed(texts, 32);
             assertThat(cos(tuned, 0, 384)).isGreaterThan(cos(before, 0, 384) + 0.1);
+            // merged into the original ONNX graph, ONNX Runtime computes the tuned embeddings
+            BertOnnx.exportMerged(dir.resolve("model.onnx"), t.modules(), tmp.resolve("tuned.onnx"));
+            float[] ort = onnxRuntimeEmbeddings(tmp.resolve("tuned.onnx"), base, texts);
+            for (int i = 0; i < texts.size(); i++) {
+                double dot = 0;
+                for (int d = 0; d < 384; d++) dot += (double) ort[i * 384 + d] * tuned[i * 384 + d];
+                assertThat(dot).as("cosine of text %d, ONNX Runtime on the exported file vs lora4j", i).isGreaterThan(0.99999);
+            }
         }
+    }
+
+    /** Mean-pooled, normalised embeddings that ONNX Runtime computes with the file, one text at a time. */
+    static float[] onnxRuntimeEmbeddings(Path onnx, Bert tokenizerOwner, List<String> texts) throws Exception {
+        var env = ai.onnxruntime.OrtEnvironment.getEnvironment();
+        float[] out = new float[texts.size() * 384];
+        try (var s = env.createSession(onnx.toString(), new ai.onnxruntime.OrtSession.SessionOptions())) {
+            for (int i = 0; i < texts.size(); i++) {
+                int[] ids = tokenizerOwner.tokenizer().encodeWithSpecialTokens(texts.get(i));
+                long[] l = new long[ids.length], m = new long[ids.length];
+                for (int j = 0; j < ids.length; j++) {
+                    l[j] = ids[j];
+                    m[j] = 1;
+                }
+                long[] shape = {1, ids.length};
+                try (var a = ai.onnxruntime.OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(l), shape);
+                     var mk = ai.onnxruntime.OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(m), shape);
+                     var ty = ai.onnxruntime.OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(new long[ids.length]), shape);
+                     var r = s.run(java.util.Map.of("input_ids", a, "attention_mask", mk, "token_type_ids", ty))) {
+                    float[][] h = ((float[][][]) r.get(0).getValue())[0];
+                    float[] flat = new float[ids.length * 384];
+                    for (int j = 0; j < ids.length; j++) System.arraycopy(h[j], 0, flat, j * 384, 384);
+                    System.arraycopy(tokenizerOwner.poolPacked(flat, new int[] {0, ids.length}), 0, out, i * 384, 384);
+                }
+            }
+        }
+        return out;
     }
 
     static double cos(float[] e, int a, int c) {

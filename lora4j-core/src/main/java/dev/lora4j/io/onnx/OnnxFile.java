@@ -31,8 +31,11 @@ public final class OnnxFile implements AutoCloseable {
     /** TensorProto.DataType values read here. */
     public static final int FLOAT = 1, INT64 = 7;
 
-    /** A tensor: its dims, element type, and data (little-endian, as ONNX stores it). */
-    public record Initializer(String name, long[] dims, int dataType, MemorySegment data) {
+    /**
+     * A tensor: its dims, element type, and data (little-endian, as ONNX stores it); fileOffset is where raw_data
+     * starts in the file (−1 when the values are in float_data or int64_data), for rewriting them in place.
+     */
+    public record Initializer(String name, long[] dims, int dataType, MemorySegment data, long fileOffset) {
         public long numel() {
             long n = 1;
             for (long d : dims) n *= d;
@@ -147,6 +150,7 @@ public final class OnnxFile implements AutoCloseable {
         List<Long> dims = new ArrayList<>();
         int type = 0;
         MemorySegment data = null;
+        long offset = -1;
         List<Float> floats = null;
         List<Long> longs = null;
         boolean external = false;
@@ -182,6 +186,7 @@ public final class OnnxFile implements AutoCloseable {
                     int n = in.readRawVarint32();
                     long at = in.getTotalBytesRead();
                     data = file.asSlice(at, n);
+                    offset = at;
                     in.skipRawBytes(n);
                 }
                 case 14 -> external = in.readEnum() == 1;
@@ -197,7 +202,7 @@ public final class OnnxFile implements AutoCloseable {
             data = arena.allocate(8L * longs.size());
             for (int i = 0; i < longs.size(); i++) data.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, longs.get(i));
         } else if (data == null) data = MemorySegment.NULL;
-        Initializer t = new Initializer(name, d, type, data);
+        Initializer t = new Initializer(name, d, type, data, offset);
         long bytes = (type == INT64 ? 8L : type == FLOAT ? 4L : 0L) * t.numel();
         if (bytes > 0 && data.byteSize() != bytes)
             throw new Lora4jException(path + ": tensor '" + name + "' holds " + data.byteSize() + " bytes for dims " + java.util.Arrays.toString(d) + " (" + bytes + " expected)");
