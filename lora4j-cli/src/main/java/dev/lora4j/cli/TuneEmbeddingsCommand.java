@@ -50,6 +50,10 @@ final class TuneEmbeddingsCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "128", description = "Tokens kept per text (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
+    @Option(names = "--eval-fraction", defaultValue = "0", paramLabel = "F",
+            description = "Hold out this share of the pairs (the last ones) and report their recall@1 before and after: how often an anchor's own positive is the nearest of theirs (default: ${DEFAULT-VALUE}).")
+    double evalFraction;
+
     @Mixin
     ThreadsOption threads;
 
@@ -60,6 +64,7 @@ final class TuneEmbeddingsCommand implements Callable<Integer> {
         if (batchSize < 2) throw new Lora4jException("--batch-size must be at least 2 (in-batch negatives), got " + batchSize);
         if (maxTokens < 2) throw new Lora4jException("--max-tokens must be at least 2, got " + maxTokens);
         if (!(lr > 0) || !Double.isFinite(lr)) throw new Lora4jException("--lr must be a positive finite number, got " + lr);
+        if (!(evalFraction >= 0 && evalFraction < 1)) throw new Lora4jException("--eval-fraction must be in [0, 1), got " + evalFraction);
         if (!Files.isRegularFile(data)) throw new Lora4jException(data + ": file not found");
         if (Files.exists(out) && (!Files.isDirectory(out) || Files.list(out).findAny().isPresent()))
             throw new Lora4jException(out + ": exists and is not an empty directory");
@@ -79,7 +84,12 @@ final class TuneEmbeddingsCommand implements Callable<Integer> {
                 throw new Lora4jException(data + ":" + line + ": expected {\"anchor\": TEXT, \"positive\": TEXT}");
             pairs.add(new String[] {o.get("anchor").asText(), o.get("positive").asText()});
         }
+        int held = (int) Math.round(pairs.size() * evalFraction);
+        List<String[]> eval = new ArrayList<>(pairs.subList(pairs.size() - held, pairs.size()));
+        pairs = new ArrayList<>(pairs.subList(0, pairs.size() - held));
+        if (held > 0 && held < 2) throw new Lora4jException("--eval-fraction " + evalFraction + " holds out " + held + " pair; recall@1 needs at least 2");
         try (Bert base = Bert.load(model)) {
+            double before = held > 0 ? EmbeddingTuner.recallAt1(base, eval, maxTokens) : Double.NaN;
             EmbeddingTuner tuner = new EmbeddingTuner(base, LoraConfig.builder().r(r).alpha(alpha).build(), 42);
             System.err.printf(Locale.ROOT, "%d pairs, %d steps of %d; LoRA r = %d on %d modules%n", pairs.size(), steps, Math.min(batchSize, pairs.size()), r, tuner.modules().size());
             tuner.train(pairs, steps, batchSize, maxTokens, new Optimizer.AdamW(tuner.parameters(), 0.9f, 0.999f, 1e-8f, 0f), (float) lr,
@@ -87,6 +97,8 @@ final class TuneEmbeddingsCommand implements Callable<Integer> {
                         if (step == 1 || step % 10 == 0 || step == steps) System.err.printf(Locale.ROOT, "step %d/%d  loss %.4f%n", step, steps, loss);
                     });
             tuner.save(out, model.toString());
+            if (held > 0)
+                System.out.printf(Locale.ROOT, "held-out recall@1 over %d pairs: %.3f before, %.3f after%n", held, before, EmbeddingTuner.recallAt1(tuner.model(), eval, maxTokens));
         }
         System.out.println("saved " + out);
         return 0;

@@ -169,6 +169,51 @@ public final class EmbeddingTuner {
         }
     }
 
+    /**
+     * Retrieval accuracy of an encoder on pairs: the share of anchors whose own positive is the nearest (by cosine) of
+     * all the pairs' positives (recall@1, the in-batch task over the whole set).
+     */
+    public static double recallAt1(Bert model, List<String[]> pairs, int maxTokens) {
+        if (pairs.isEmpty()) throw new Lora4jException("no pairs to evaluate");
+        int n = pairs.size(), c = model.config().dim();
+        List<String> anchors = new ArrayList<>(), positives = new ArrayList<>();
+        for (String[] p : pairs) {
+            anchors.add(p[0]);
+            positives.add(p[1]);
+        }
+        float[] a = embedAll(model, anchors, maxTokens), p = embedAll(model, positives, maxTokens);
+        int hits = 0;
+        for (int i = 0; i < n; i++) {
+            int best = -1;
+            double bestScore = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) {
+                double s = 0, na = 0, np = 0;
+                for (int d = 0; d < c; d++) {
+                    s += (double) a[i * c + d] * p[j * c + d];
+                    na += (double) a[i * c + d] * a[i * c + d];
+                    np += (double) p[j * c + d] * p[j * c + d];
+                }
+                s /= Math.sqrt(na * np);
+                if (s > bestScore) {
+                    bestScore = s;
+                    best = j;
+                }
+            }
+            if (best == i) hits++;
+        }
+        return (double) hits / n;
+    }
+
+    private static float[] embedAll(Bert model, List<String> texts, int maxTokens) {
+        int c = model.config().dim();
+        float[] out = new float[texts.size() * c];
+        for (int s = 0; s < texts.size(); s += 32) {
+            List<String> part = texts.subList(s, Math.min(texts.size(), s + 32));
+            System.arraycopy(model.embed(part, maxTokens), 0, out, s * c, part.size() * c);
+        }
+        return out;
+    }
+
     private static int[] cut(int[] ids, int max) {
         if (ids.length <= max) return ids;
         int last = ids[ids.length - 1];
