@@ -336,10 +336,8 @@ public final class Bert implements AutoCloseable {
             adapted.add(l.map(p -> {
                 if (!(p instanceof Linear lin) || !c.adapts(lin.name())) return p;
                 int r = c.rankFor(lin.name());
-                float[] a = new float[r * lin.in()];
-                double bound = 1.0 / Math.sqrt(lin.in());
-                for (int i = 0; i < a.length; i++) a[i] = (float) rng.nextDouble(-bound, bound);
-                LoraLinear lora = new LoraLinear(lin, r, (float) c.scaling(lin.name()), (float) c.dropout(), a, new float[lin.out() * r]);
+                LoraLinear lora = new LoraLinear(lin, r, (float) c.scaling(lin.name()), (float) c.dropout(),
+                        dev.lora4j.lora.LoraModel.freshA(c, r, lin.in(), rng), new float[lin.out() * r]);
                 modules.put(lin.name(), lora);
                 return lora;
             }));
@@ -413,12 +411,7 @@ public final class Bert implements AutoCloseable {
         int[][] enc = new int[b][];
         int t = 1;
         for (int i = 0; i < b; i++) {
-            int[] ids = tokenizer.encodeWithSpecialTokens(texts.get(i));
-            if (ids.length > maxTokens) { // keep [CLS] … and the final [SEP]
-                int last = ids[ids.length - 1];
-                ids = Arrays.copyOf(ids, maxTokens);
-                ids[maxTokens - 1] = last;
-            }
+            int[] ids = truncate(tokenizer.encodeWithSpecialTokens(texts.get(i)), maxTokens);
             enc[i] = ids;
             t = Math.max(t, ids.length);
         }
@@ -431,6 +424,14 @@ public final class Bert implements AutoCloseable {
                 pos[start[i] + j] = j;
             }
         return poolPacked(hiddenPacked(ids, types, pos, start), start);
+    }
+
+    /** ids cut to at most max tokens the way sentence-transformers cuts them: [CLS] … kept, and the final [SEP]. */
+    public static int[] truncate(int[] ids, int max) {
+        if (ids.length <= max) return ids;
+        int[] out = Arrays.copyOf(ids, max);
+        out[max - 1] = ids[ids.length - 1];
+        return out;
     }
 
     /** Sentence embeddings (B, C) from packed hidden states (sequence s at rows [start[s], start[s + 1])). */

@@ -142,8 +142,8 @@ public final class EmbeddingTuner {
         if (model.tokenizer() == null) throw new Lora4jException("the encoder directory has no tokenizer.json");
         if (pairs.size() < 2) throw new Lora4jException("contrastive training needs at least 2 pairs, got " + pairs.size());
         List<int[][]> encoded = new ArrayList<>();
-        for (String[] p : pairs) encoded.add(new int[][] {cut(model.tokenizer().encodeWithSpecialTokens(p[0]), maxTokens),
-                cut(model.tokenizer().encodeWithSpecialTokens(p[1]), maxTokens)});
+        for (String[] p : pairs) encoded.add(new int[][] {Bert.truncate(model.tokenizer().encodeWithSpecialTokens(p[0]), maxTokens),
+                Bert.truncate(model.tokenizer().encodeWithSpecialTokens(p[1]), maxTokens)});
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(0);
         int[] order = java.util.stream.IntStream.range(0, pairs.size()).toArray();
         int at = order.length;
@@ -211,14 +211,6 @@ public final class EmbeddingTuner {
             List<String> part = texts.subList(s, Math.min(texts.size(), s + 32));
             System.arraycopy(model.embed(part, maxTokens), 0, out, s * c, part.size() * c);
         }
-        return out;
-    }
-
-    private static int[] cut(int[] ids, int max) {
-        if (ids.length <= max) return ids;
-        int last = ids[ids.length - 1];
-        int[] out = Arrays.copyOf(ids, max);
-        out[max - 1] = last;
         return out;
     }
 

@@ -58,16 +58,21 @@ public final class LoraModel {
         }
         return wrap(base, config, lin -> {
             int r = config.rankFor(lin.name());
-            float[] a = new float[r * lin.in()];
-            if (config.init() != LoraConfig.Init.GAUSSIAN) {
-                double bound = 1.0 / Math.sqrt(lin.in()); // kaiming_uniform(a=√5) on (r, in)
-                for (int i = 0; i < a.length; i++) a[i] = (float) rng.nextDouble(-bound, bound);
-            } else {
-                double std = 1.0 / r;
-                for (int i = 0; i < a.length; i++) a[i] = (float) (rng.nextGaussian() * std);
-            }
-            return new float[][] {a, new float[lin.out() * r]};
+            return new float[][] {freshA(config, r, lin.in(), rng), new float[lin.out() * r]};
         });
+    }
+
+    /** A fresh A (r, in), as PEFT starts it: kaiming_uniform(a=√5), i.e. U(±1/√in), or N(0, 1/r) for gaussian. */
+    public static float[] freshA(LoraConfig config, int r, int in, SplittableRandom rng) {
+        float[] a = new float[r * in];
+        if (config.init() != LoraConfig.Init.GAUSSIAN) {
+            double bound = 1.0 / Math.sqrt(in);
+            for (int i = 0; i < a.length; i++) a[i] = (float) rng.nextDouble(-bound, bound);
+        } else {
+            double std = 1.0 / r;
+            for (int i = 0; i < a.length; i++) a[i] = (float) (rng.nextGaussian() * std);
+        }
+        return a;
     }
 
     /**

@@ -88,7 +88,7 @@ public final class Merger {
                 if (l.biasB() != null) { // lora_bias: b += weight·s·b_B, as PEFT merges it
                     if (l.base().bias() == null)
                         throw new Lora4jException(l.name() + " has no bias in the base model for lora_B's bias to merge into; use the adapter unmerged");
-                    float[] bias = merged.computeIfAbsent(biasName(w.name()), k -> l.base().bias().clone());
+                    float[] bias = merged.computeIfAbsent(l.base().biasName(), k -> l.base().bias().clone());
                     float sb = (float) (weights.get(i) * l.scale());
                     for (int j = 0; j < bias.length; j++) bias[j] += sb * l.biasB()[j];
                 }
@@ -102,11 +102,6 @@ public final class Merger {
             for (float v : e.getValue())
                 if (!Float.isFinite(v)) throw new Lora4jException("merging gives non-finite values in '" + e.getKey() + "'; nothing was written");
         return merged;
-    }
-
-    /** The checkpoint name of a weight's bias: "x.weight" → "x.bias". */
-    static String biasName(String weightName) {
-        return weightName.endsWith(".weight") ? weightName.substring(0, weightName.length() - ".weight".length()) + ".bias" : weightName + ".bias";
     }
 
     /** W (storage orientation) ⊙= m/‖W0 + s·B·A‖ per output: rows of (out, in), columns of Conv1D's (in, out). */
@@ -129,7 +124,7 @@ public final class Merger {
         return lora.base().mapProjections(p -> {
             Linear l = p.base();
             float[] m = merged.get(l.weight().name());
-            float[] b = merged.getOrDefault(biasName(l.weight().name()), l.bias());
+            float[] b = merged.getOrDefault(l.biasName(), l.bias());
             return m == null ? l : new Linear(l.name(), Tensor.of(l.weight().name(), m, l.weight().shape()), b, l.in(), l.out(), l.fanInFanOut());
         });
     }

@@ -37,6 +37,12 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
         }
     }
 
+    /** The checkpoint name of this linear's bias: its weight's name with ".bias" for ".weight". */
+    public String biasName() {
+        String w = weight.name();
+        return w.endsWith(".weight") ? w.substring(0, w.length() - ".weight".length()) + ".bias" : w + ".bias";
+    }
+
     /** The weight as an (in, out) matrix: the B operand of y = x·B. */
     public Mat wT() {
         Mat w = weight.mat();

@@ -54,7 +54,7 @@ public final class FullModel implements Trainable {
         UnaryOperator<Projection> train = p -> {
             TrainableLinear t = TrainableLinear.of((Linear) p);
             add(params, tensors, t.base().weight(), t.weightGrad());
-            if (t.biasGrad() != null) addArray(params, tensors, biasName(t.base()), t.base().bias(), t.biasGrad());
+            if (t.biasGrad() != null) addArray(params, tensors, t.base().biasName(), t.base().bias(), t.biasGrad());
             return t;
         };
         UnaryOperator<Norm> norm = n -> {
@@ -73,11 +73,6 @@ public final class FullModel implements Trainable {
 
     private static Tensor copy(Tensor t) {
         return Tensor.of(t.name(), t.toArray().clone(), t.shape());
-    }
-
-    private static String biasName(Linear l) {
-        String w = l.weight().name();
-        return w.endsWith(".weight") ? w.substring(0, w.length() - ".weight".length()) + ".bias" : w + ".bias";
     }
 
     private static void add(List<Parameter> params, Map<String, Tensor> tensors, Tensor t, float[] grad) {

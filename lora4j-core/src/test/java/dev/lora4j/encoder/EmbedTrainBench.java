@@ -44,8 +44,8 @@ public final class EmbedTrainBench {
                 int[][] as = new int[batch][], ps = new int[batch][];
                 for (int i = 0; i < batch; i++) {
                     String l = lines.get((s * batch + i) % lines.size());
-                    as[i] = cut(base.tokenizer().encodeWithSpecialTokens(l.substring(0, l.length() / 2)));
-                    ps[i] = cut(base.tokenizer().encodeWithSpecialTokens(l.substring(l.length() / 2)));
+                    as[i] = Bert.truncate(base.tokenizer().encodeWithSpecialTokens(l.substring(0, l.length() / 2)), 64);
+                    ps[i] = Bert.truncate(base.tokenizer().encodeWithSpecialTokens(l.substring(l.length() / 2)), 64);
                     if (s >= 2) tokens += as[i].length + ps[i].length;
                 }
                 a.add(as);
@@ -64,13 +64,5 @@ public final class EmbedTrainBench {
             double secs = (System.nanoTime() - t0) / 1e9;
             System.out.printf(java.util.Locale.ROOT, "lora4j   %.0f tokens/s (%d steps of %d pairs, %d threads)%n", tokens / secs, steps, batch, threads);
         }
-    }
-
-    private static int[] cut(int[] ids) {
-        if (ids.length <= 64) return ids;
-        int last = ids[ids.length - 1];
-        int[] o = Arrays.copyOf(ids, 64);
-        o[63] = last;
-        return o;
     }
 }
