@@ -680,6 +680,71 @@ def write_bert_fixture():
     print(f"bert-tiny: loss {loss.item():.6f}")
 
 
+def write_bert_seq_cls_fixture():
+    """Sequence classification over bert-tiny (float64 reference of BertForSequenceClassification without dropout):
+    (a) with a pooler (tanh(Wp·h[CLS] + bp)), LoRA on query and value and a classifier saved as PEFT's SEQ_CLS adapter;
+    the loss (mean cross-entropy over two sequences) and autograd's gradients of A, B and the classifier;
+    (b) over the mean of the tokens (bert-tiny has no pooler), every weight trained: the gradients of all of them."""
+    torch.manual_seed(19)
+    src = os.path.join(OUT, "bert-tiny")
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    W = load_safetensors(os.path.join(src, "model.safetensors"))
+    C, K = cfg["hidden_size"], 3
+    seqs, labels = [[2, 7, 9, 30, 4], [5, 1, 60, 33, 12, 8, 3, 44]], [2, 0]
+    classes = ["apple", "banana", "cherry"]
+    # (a) pooler + LoRA
+    d = os.path.join(OUT, "bert-tiny-cls")
+    os.makedirs(os.path.join(d, "adapter"), exist_ok=True)
+    Wa = dict(W)
+    Wa["pooler.dense.weight"], Wa["pooler.dense.bias"] = rnd(C, C), rnd(C, std=0.1)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(dict(cfg, architectures=["BertModel"]), f, indent=1)
+    save_safetensors(os.path.join(d, "model.safetensors"), Wa, {"format": "pt"})
+    Wd = {k: v.double() for k, v in Wa.items()}
+    lora, tensors = {}, {}
+    for i in range(2):
+        for n in ("query", "value"):
+            mod = f"encoder.layer.{i}.attention.self.{n}"
+            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
+            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
+            lora[mod] = (A, B, 2.0)
+            tensors[f"base_model.model.{mod}.lora_A.weight"], tensors[f"base_model.model.{mod}.lora_B.weight"] = A, B
+    Wc = (torch.randn(K, C, dtype=torch.float64) * 0.5).requires_grad_()
+    bc = (torch.randn(K, dtype=torch.float64) * 0.1).requires_grad_()
+    tensors["base_model.model.classifier.weight"], tensors["base_model.model.classifier.bias"] = Wc, bc
+    f_ = torch.stack([torch.tanh(bert_forward(cfg, Wd, torch.tensor(s), torch.zeros(len(s), dtype=torch.long), lora)[0]
+                                 @ Wd["pooler.dense.weight"].T + Wd["pooler.dense.bias"]) for s in seqs])
+    logits = f_ @ Wc.T + bc
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
+    loss.backward()
+    a = os.path.join(d, "adapter")
+    save_safetensors(os.path.join(a, "adapter_model.safetensors"), {k: v.detach().float() for k, v in tensors.items()}, {"format": "pt"})
+    with open(os.path.join(a, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
+                   "target_modules": ["query", "value"], "bias": "none", "fan_in_fan_out": False, "use_rslora": False,
+                   "use_dora": False, "init_lora_weights": True, "modules_to_save": ["classifier", "score"]}, f, indent=1)
+    with open(os.path.join(a, "classifier_config.json"), "w") as f:
+        json.dump({"method": "lora", "pooling": "pooler", "labels": classes}, f, indent=1)
+    save_safetensors(os.path.join(d, "grads.safetensors"), {k: v.grad.float().contiguous() for k, v in tensors.items()})
+    # (b) mean pooling, every weight trained
+    Wf = {k: v.double().requires_grad_() for k, v in W.items()}
+    Wc2 = (torch.randn(K, C, dtype=torch.float64) * 0.5).requires_grad_()
+    bc2 = (torch.randn(K, dtype=torch.float64) * 0.1).requires_grad_()
+    f2 = torch.stack([bert_forward(cfg, Wf, torch.tensor(s), torch.zeros(len(s), dtype=torch.long)).mean(0) for s in seqs])
+    loss2 = torch.nn.functional.cross_entropy(f2 @ Wc2.T + bc2, torch.tensor(labels))
+    loss2.backward()
+    full = {k: v.grad.float().contiguous() for k, v in Wf.items()}
+    full["classifier.weight"], full["classifier.bias"] = Wc2.grad.float().contiguous(), bc2.grad.float().contiguous()
+    save_safetensors(os.path.join(d, "full_grads.safetensors"), full)
+    save_safetensors(os.path.join(d, "full_head.safetensors"), {"classifier.weight": Wc2.detach().float().contiguous(),
+                                                                "classifier.bias": bc2.detach().float().contiguous()})
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"sequences": seqs, "labels": labels, "classes": classes, "loss_pooler_lora": loss.item(),
+                   "logits_pooler_lora": logits.detach().tolist(), "loss_mean_full": loss2.item()}, f, indent=1)
+    print(f"bert-tiny-cls: loss {loss.item():.6f} (pooler, LoRA), {loss2.item():.6f} (mean, full)")
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -732,6 +797,10 @@ def write_gemma_fixtures():
 def main():
     if sys.argv[1:] == ["bert"]:
         write_bert_fixture()
+        write_bert_seq_cls_fixture()
+        return
+    if sys.argv[1:] == ["bert-seq-cls"]:
+        write_bert_seq_cls_fixture()
         return
     if sys.argv[1:] == ["lora-bias"]:
         write_lora_bias_fixture()
@@ -829,6 +898,7 @@ def main():
     write_residual_init_fixture()
     write_lora_bias_fixture()
     write_bert_fixture()
+    write_bert_seq_cls_fixture()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import dev.lora4j.model.Linear;
 import dev.lora4j.model.ModelConfig;
 import dev.lora4j.model.Norm;
 import dev.lora4j.model.Projection;
+import dev.lora4j.model.TrainableLinear;
+import dev.lora4j.train.Parameter;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.lora.LoraLinear;
 import dev.lora4j.tensor.Mat;
@@ -46,17 +48,20 @@ public final class Bert implements AutoCloseable {
     private final Tensor word, position, type; // (V, C), (P, C), (types, C)
     private final Norm embeddingNorm;
     private final List<Layer> layers;
+    private final Projection pooler;    // BertPooler's dense (tanh(W·h[CLS] + b)), null when the checkpoint has none
+    private final EmbeddingGrads embeddingGrads; // null unless the embeddings are trained ({@link #trainable})
     private final ModelFiles source;
     private final Tokenizer tokenizer; // null when the directory has none
     private final boolean ownsSource;   // false for a copy with adapters: the base it shares closes the mapping
 
-    private Bert(BertConfig config, Tensor word, Tensor position, Tensor type, Norm embeddingNorm, List<Layer> layers, ModelFiles source, Tokenizer tokenizer) {
-        this(config, word, position, type, embeddingNorm, layers, source, tokenizer, true);
-    }
+    /** The gradients of the three embedding tables, each shaped as its table. */
+    record EmbeddingGrads(float[] word, float[] position, float[] type) {}
 
-    private Bert(BertConfig config, Tensor word, Tensor position, Tensor type, Norm embeddingNorm, List<Layer> layers, ModelFiles source, Tokenizer tokenizer,
-                 boolean ownsSource) {
+    private Bert(BertConfig config, Tensor word, Tensor position, Tensor type, Norm embeddingNorm, List<Layer> layers, Projection pooler,
+                 EmbeddingGrads embeddingGrads, ModelFiles source, Tokenizer tokenizer, boolean ownsSource) {
         this.ownsSource = ownsSource;
+        this.pooler = pooler;
+        this.embeddingGrads = embeddingGrads;
         this.config = config;
         this.word = word;
         this.position = position;
@@ -85,10 +90,11 @@ public final class Bert implements AutoCloseable {
                         linear(ck, l + "output.dense", F, C), norm(ck, l + "output.LayerNorm", C, ln)));
             }
             Tokenizer tok = Files.exists(dir.resolve("tokenizer.json")) ? Tokenizer.ofModel(dir) : null;
+            Projection pooler = ck.has(p + "pooler.dense.weight") ? linear(ck, p + "pooler.dense", C, C) : null;
             return new Bert(c, ck.tensor(p + "embeddings.word_embeddings.weight", c.vocabSize(), C),
                     ck.tensor(p + "embeddings.position_embeddings.weight", c.maxPositions(), C),
                     ck.tensor(p + "embeddings.token_type_embeddings.weight", c.typeVocabSize(), C),
-                    norm(ck, p + "embeddings.LayerNorm", C, ln), layers, ck, tok);
+                    norm(ck, p + "embeddings.LayerNorm", C, ln), layers, pooler, null, ck, tok, true);
         } catch (RuntimeException e) {
             ck.close();
             throw e;
@@ -128,6 +134,11 @@ public final class Bert implements AutoCloseable {
 
     private static Norm norm(ModelFiles ck, String name, int c, ModelConfig.LayerNormKind kind) {
         return new Norm(name, kind, ck.tensor(name + ".weight", c).toArray(), ck.tensor(name + ".bias", c).toArray());
+    }
+
+    /** The checkpoint this encoder's weights come from (shared by its copies with adapters). */
+    ModelFiles source() {
+        return source;
     }
 
     public BertConfig config() {
@@ -184,14 +195,17 @@ public final class Bert implements AutoCloseable {
      * norm's output and the MLP's pre-activation. {@link #hidden()} is the pass's output (N, C).
      */
     public static final class Pass {
-        final int[] start;
+        final int[] ids, types, positions, start;
         final int rows;
         final float[][] xIn, q, k, v, att, h1, stats1, x1, inter, h2, stats2;
-        float[] out;
+        float[] embedded, embeddedStats, out; // the embeddings' sum before their LayerNorm, with its statistics
 
-        Pass(int layers, int[] start, int rows) {
+        Pass(int layers, int[] ids, int[] types, int[] positions, int[] start) {
+            this.ids = ids;
+            this.types = types;
+            this.positions = positions;
             this.start = start;
-            this.rows = rows;
+            this.rows = ids.length;
             xIn = new float[layers][]; q = new float[layers][]; k = new float[layers][]; v = new float[layers][]; att = new float[layers][];
             h1 = new float[layers][]; stats1 = new float[layers][]; x1 = new float[layers][]; inter = new float[layers][];
             h2 = new float[layers][]; stats2 = new float[layers][];
@@ -200,11 +214,41 @@ public final class Bert implements AutoCloseable {
         public float[] hidden() {
             return out;
         }
+
+        /** The packed sequences' boundaries: sequence s is rows [start[s], start[s + 1]). */
+        public int[] start() {
+            return start.clone();
+        }
+    }
+
+    /** Sequences packed one after another, no padding: ids, token types and positions per row, sequence s at rows [start[s], start[s + 1]). */
+    public record Packed(int[] ids, int[] types, int[] positions, int[] start) {
+        /** Token id sequences (types 0, positions from 0) packed in order. */
+        public static Packed of(List<int[]> sequences) {
+            int b = sequences.size();
+            int[] start = new int[b + 1];
+            for (int i = 0; i < b; i++) start[i + 1] = start[i] + sequences.get(i).length;
+            int[] ids = new int[start[b]], pos = new int[start[b]];
+            for (int i = 0; i < b; i++) {
+                int[] s = sequences.get(i);
+                System.arraycopy(s, 0, ids, start[i], s.length);
+                for (int j = 0; j < s.length; j++) pos[start[i] + j] = j;
+            }
+            return new Packed(ids, new int[start[b]], pos, start);
+        }
+    }
+
+    public float[] hiddenPacked(Packed p) {
+        return run(p.ids(), p.types(), p.positions(), p.start(), null);
+    }
+
+    public Pass forwardTraining(Packed p) {
+        return forwardTraining(p.ids(), p.types(), p.positions(), p.start());
     }
 
     /** A forward pass over packed sequences (as {@link #hiddenPacked}) that keeps what {@link #backward} needs. */
     public Pass forwardTraining(int[] ids, int[] types, int[] positions, int[] start) {
-        Pass p = new Pass(layers.size(), start.clone(), ids.length);
+        Pass p = new Pass(layers.size(), ids.clone(), types.clone(), positions.clone(), start.clone());
         p.out = run(ids, types, positions, start, p);
         return p;
     }
@@ -215,7 +259,13 @@ public final class Bert implements AutoCloseable {
         int rows = ids.length, C = c.dim(), F = c.hidden();
         float[] x = new float[rows * C], h = new float[rows * C];
         embed(ids, types, positions, h);
-        embeddingNorm.forward(x, h, rows, C, null);
+        float[] embStats = keep != null ? new float[rows * 2] : null;
+        embeddingNorm.forward(x, h, rows, C, embStats);
+        if (keep != null) {
+            keep.embedded = h;
+            keep.embeddedStats = embStats;
+            h = new float[rows * C];
+        }
         float[] q = new float[rows * C], k = new float[rows * C], v = new float[rows * C], att = new float[rows * C];
         float[] inter = new float[rows * F], act = new float[rows * F];
         for (int li = 0; li < layers.size(); li++) {
@@ -256,7 +306,8 @@ public final class Bert implements AutoCloseable {
 
     /**
      * Backward of {@link #forwardTraining} from dL/d(output) (N, C): accumulates the gradients of every trainable
-     * projection (LoRA's A and B); the frozen weights and embeddings get none.
+     * projection (LoRA's A and B, or whole weights after {@link #trainable}), of trainable norms and embeddings;
+     * frozen weights get none.
      */
     public void backward(Pass p, float[] dOut) {
         BertConfig c = config;
@@ -285,6 +336,17 @@ public final class Bert implements AutoCloseable {
             l.key().backward(xIn, Mat.of(dk, 0, rows, C), dx, 0, C, true);
             l.value().backward(xIn, Mat.of(dv, 0, rows, C), dx, 0, C, true);
         }
+        if (embeddingGrads == null) return;
+        // x0 = LN(word[id] + type[type] + pos[position]): each table's row gets the sum's gradient, rows in order (deterministic)
+        java.util.Arrays.fill(dh, 0f);
+        embeddingNorm.backward(dh, dx, p.embedded, rows, C, p.embeddedStats);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < C; j++) {
+                float g = dh[r * C + j];
+                embeddingGrads.word()[p.ids[r] * C + j] += g;
+                embeddingGrads.position()[p.positions[r] * C + j] += g;
+                embeddingGrads.type()[p.types[r] * C + j] += g;
+            }
     }
 
     /**
@@ -342,7 +404,49 @@ public final class Bert implements AutoCloseable {
                 return lora;
             }));
         if (modules.isEmpty()) throw new Lora4jException("LoRA targets match no module of this encoder (its modules: query, key, value, attention.output.dense, intermediate.dense, output.dense)");
-        return new Bert(this.config, word, position, type, embeddingNorm, adapted, source, tokenizer, false);
+        return new Bert(this.config, word, position, type, embeddingNorm, adapted, pooler, null, source, tokenizer, false);
+    }
+
+    /**
+     * A copy of this encoder for full fine-tuning: every weight (embeddings, norms, projections, the pooler) its own heap
+     * copy with a gradient; params receives them under their checkpoint names, in checkpoint order.
+     */
+    public Bert trainable(java.util.Map<String, Parameter> params) {
+        Tensor w = trainableCopy(word, params), pos = trainableCopy(position, params), ty = trainableCopy(type, params);
+        EmbeddingGrads grads = new EmbeddingGrads(params.get(w.name()).grad(), params.get(pos.name()).grad(), params.get(ty.name()).grad());
+        java.util.function.UnaryOperator<Norm> norm = n -> {
+            Norm t = n.trainable();
+            params.put(n.name() + ".weight", new Parameter(n.name() + ".weight", t.weight(), t.weightGrad()));
+            params.put(n.name() + ".bias", new Parameter(n.name() + ".bias", t.bias(), t.biasGrad()));
+            return t;
+        };
+        java.util.function.UnaryOperator<Projection> train = p -> {
+            if (!(p instanceof Linear lin)) throw new Lora4jException("full fine-tuning starts from the plain encoder, not one with adapters");
+            TrainableLinear t = TrainableLinear.of(lin);
+            params.put(lin.name() + ".weight", new Parameter(lin.name() + ".weight", t.base().weight().heapArray(), t.weightGrad()));
+            params.put(lin.biasName(), new Parameter(lin.biasName(), t.base().bias(), t.biasGrad()));
+            return t;
+        };
+        Norm embNorm = norm.apply(embeddingNorm);
+        List<Layer> trained = new ArrayList<>();
+        for (Layer l : layers) {
+            Layer t = l.map(train);
+            trained.add(new Layer(t.query(), t.key(), t.value(), t.attentionOut(), norm.apply(l.attentionNorm()), t.intermediate(), t.output(),
+                    norm.apply(l.outputNorm())));
+        }
+        Projection pool = pooler == null ? null : train.apply(pooler);
+        return new Bert(config, w, pos, ty, embNorm, trained, pool, grads, source, tokenizer, false);
+    }
+
+    private static Tensor trainableCopy(Tensor t, java.util.Map<String, Parameter> params) {
+        Tensor copy = Tensor.of(t.name(), t.toArray().clone(), t.shape());
+        params.put(t.name(), new Parameter(t.name(), copy.heapArray(), new float[copy.heapArray().length]));
+        return copy;
+    }
+
+    /** BertPooler's dense layer (applied to the [CLS] row, then tanh), or null when the checkpoint has none. */
+    public Projection pooler() {
+        return pooler;
     }
 
     /** h(N, C) = (word[id] + type[type]) + pos[position], in the order transformers adds them. */
@@ -407,23 +511,10 @@ public final class Bert implements AutoCloseable {
      */
     public float[] embed(List<String> texts, int maxTokens) {
         if (tokenizer == null) throw new Lora4jException("this model directory has no tokenizer.json");
-        int b = texts.size();
-        int[][] enc = new int[b][];
-        int t = 1;
-        for (int i = 0; i < b; i++) {
-            int[] ids = truncate(tokenizer.encodeWithSpecialTokens(texts.get(i)), maxTokens);
-            enc[i] = ids;
-            t = Math.max(t, ids.length);
-        }
-        int[] start = new int[b + 1];
-        for (int i = 0; i < b; i++) start[i + 1] = start[i] + enc[i].length;
-        int[] ids = new int[start[b]], types = new int[start[b]], pos = new int[start[b]];
-        for (int i = 0; i < b; i++)
-            for (int j = 0; j < enc[i].length; j++) {
-                ids[start[i] + j] = enc[i][j];
-                pos[start[i] + j] = j;
-            }
-        return poolPacked(hiddenPacked(ids, types, pos, start), start);
+        List<int[]> enc = new ArrayList<>();
+        for (String text : texts) enc.add(truncate(tokenizer.encodeWithSpecialTokens(text), maxTokens));
+        Packed p = Packed.of(enc);
+        return poolPacked(hiddenPacked(p), p.start());
     }
 
     /** ids cut to at most max tokens the way sentence-transformers cuts them: [CLS] … kept, and the final [SEP]. */

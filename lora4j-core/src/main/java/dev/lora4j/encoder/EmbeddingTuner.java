@@ -77,16 +77,10 @@ public final class EmbeddingTuner {
         if (b < 2 || positives.size() != b) throw new Lora4jException("a contrastive batch needs at least 2 pairs, got " + b);
         List<int[]> all = new ArrayList<>(anchors);
         all.addAll(positives);
-        int[] start = new int[2 * b + 1];
-        for (int i = 0; i < 2 * b; i++) start[i + 1] = start[i] + all.get(i).length;
-        int[] ids = new int[start[2 * b]], types = new int[ids.length], pos = new int[ids.length];
-        for (int i = 0; i < 2 * b; i++)
-            for (int j = 0; j < all.get(i).length; j++) {
-                ids[start[i] + j] = all.get(i)[j];
-                pos[start[i] + j] = j;
-            }
+        Bert.Packed packed = Bert.Packed.of(all);
+        int[] start = packed.start();
         for (LoraLinear l : modules.values()) l.setTraining(true, null);
-        Bert.Pass pass = model.forwardTraining(ids, types, pos, start);
+        Bert.Pass pass = model.forwardTraining(packed);
         float[] hidden = pass.hidden();
         double[][] pooled = new double[2 * b][C], e = new double[2 * b][C];
         double[] norms = new double[2 * b];
@@ -144,23 +138,12 @@ public final class EmbeddingTuner {
         List<int[][]> encoded = new ArrayList<>();
         for (String[] p : pairs) encoded.add(new int[][] {Bert.truncate(model.tokenizer().encodeWithSpecialTokens(p[0]), maxTokens),
                 Bert.truncate(model.tokenizer().encodeWithSpecialTokens(p[1]), maxTokens)});
-        java.util.SplittableRandom rnd = new java.util.SplittableRandom(0);
-        int[] order = java.util.stream.IntStream.range(0, pairs.size()).toArray();
-        int at = order.length;
+        EpochOrder order = new EpochOrder(pairs.size(), 0);
         for (int step = 1; step <= steps; step++) {
             List<int[]> a = new ArrayList<>(), p = new ArrayList<>();
-            while (a.size() < Math.min(batchSize, pairs.size())) {
-                if (at == order.length) { // a new epoch, shuffled
-                    for (int i = order.length - 1; i > 0; i--) {
-                        int j = rnd.nextInt(i + 1), t = order[i];
-                        order[i] = order[j];
-                        order[j] = t;
-                    }
-                    at = 0;
-                }
-                int[][] pair = encoded.get(order[at++]);
-                a.add(pair[0]);
-                p.add(pair[1]);
+            for (int i : order.next(batchSize)) {
+                a.add(encoded.get(i)[0]);
+                p.add(encoded.get(i)[1]);
             }
             for (Parameter x : params) Arrays.fill(x.grad(), 0f);
             double loss = lossAndGradients(a, p);
@@ -216,46 +199,11 @@ public final class EmbeddingTuner {
 
     /** The adapter as PEFT writes one for a BertModel (task_type FEATURE_EXTRACTION). */
     public void save(Path dir, String baseModel) throws IOException {
-        Files.createDirectories(dir);
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (LoraLinear l : modules.values()) {
-            tensors.put("base_model.model." + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
-            tensors.put("base_model.model." + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
-        }
-        SafeTensorsWriter.write(dir.resolve(PeftAdapter.WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode o = json.createObjectNode();
-        o.put("peft_type", "LORA").put("task_type", "FEATURE_EXTRACTION").put("base_model_name_or_path", baseModel);
-        o.put("r", config.r()).put("lora_alpha", config.alpha()).put("lora_dropout", config.dropout());
-        var t = o.putArray("target_modules");
-        if (config.targets() instanceof LoraConfig.TargetList list) list.names().forEach(t::add);
-        o.put("bias", "none").put("fan_in_fan_out", false).put("use_rslora", config.rslora()).put("use_dora", false).put("init_lora_weights", true);
-        o.putObject("rank_pattern");
-        o.putObject("alpha_pattern");
-        o.putNull("modules_to_save");
-        AtomicFiles.writeString(dir.resolve(PeftAdapter.CONFIG), json.writeValueAsString(o) + "\n");
+        EncoderAdapter.save(dir, config, "FEATURE_EXTRACTION", List.of(), baseModel, EncoderAdapter.tensors(modules, Map.of()));
     }
 
     /** The encoder with a saved adapter (PEFT's files, as {@link #save} writes them) on it. */
     public static Bert load(Bert base, Path dir) {
-        LoraConfig c = PeftAdapter.readConfig(dir);
-        Map<String, LoraLinear> modules = new LinkedHashMap<>();
-        Bert adapted = base.withLora(c, 0, modules);
-        Path file = dir.resolve(PeftAdapter.WEIGHTS);
-        try (SafeTensors st = SafeTensors.open(file)) {
-            for (LoraLinear l : modules.values())
-                for (String part : List.of("lora_A", "lora_B")) {
-                    String key = "base_model.model." + l.name() + "." + part + ".weight";
-                    if (!st.has(key)) throw new Lora4jException(file + ": missing " + key + " (adapter_config.json targets this module)");
-                    float[] dst = part.equals("lora_A") ? l.a() : l.b();
-                    float[] src = st.tensor(key).toArray();
-                    if (src.length != dst.length)
-                        throw new Lora4jException(file + ": " + key + " holds " + src.length + " values, expected " + dst.length + " for " + l.name());
-                    System.arraycopy(src, 0, dst, 0, dst.length);
-                }
-            if (st.entries().size() != 2 * modules.size())
-                throw new Lora4jException(file + ": holds " + st.entries().size() + " tensors; adapter_config.json's targets take " + 2 * modules.size());
-        }
-        return adapted;
+        return EncoderAdapter.load(base, dir, java.util.Set.of(), new LinkedHashMap<>(), java.util.Set.of());
     }
 }

@@ -116,6 +116,11 @@ public final class PeftAdapter {
     }
 
     static ObjectNode configJson(LoraConfig c, Transformer base, String baseModel) {
+        return configJson(c, base.config().modelType().equals("gpt2"), baseModel);
+    }
+
+    /** adapter_config.json as PEFT writes it for a causal LM (task_type and modules_to_save are the caller's to change). */
+    public static ObjectNode configJson(LoraConfig c, boolean fanInFanOut, String baseModel) {
         ObjectNode o = JSON.createObjectNode();
         o.put("peft_type", "LORA");
         o.put("task_type", "CAUSAL_LM");
@@ -134,7 +139,7 @@ public final class PeftAdapter {
         }
         o.put("bias", "none");
         o.put("lora_bias", c.loraBias());
-        o.put("fan_in_fan_out", base.config().modelType().equals("gpt2"));
+        o.put("fan_in_fan_out", fanInFanOut);
         o.put("use_rslora", c.rslora());
         o.put("use_dora", c.dora());
         if (c.init() == LoraConfig.Init.KAIMING) o.put("init_lora_weights", true);
@@ -159,6 +164,11 @@ public final class PeftAdapter {
 
     /** Reads adapter_config.json into a LoraConfig, refusing what lora4j does not support. */
     public static LoraConfig readConfig(Path dir) {
+        return readConfig(dir, java.util.Set.of());
+    }
+
+    /** As {@link #readConfig(Path)}, accepting modules_to_save that name only modules in savable (a task head the caller loads). */
+    public static LoraConfig readConfig(Path dir, java.util.Set<String> savable) {
         Path file = dir.resolve(CONFIG);
         if (!Files.isDirectory(dir)) throw new Lora4jException(dir + ": not a directory (expected a PEFT adapter directory)");
         JsonNode c = ModelFiles.readJson(file);
@@ -166,8 +176,9 @@ public final class PeftAdapter {
         if (!type.equals("LORA")) throw new Lora4jException(file + ": peft_type '" + type + "' is not supported (expected LORA)");
         String bias = c.path("bias").asText("none");
         if (!bias.equals("none")) throw new Lora4jException(file + ": bias '" + bias + "' is not supported (expected none)");
-        if (!c.path("modules_to_save").isNull() && !c.path("modules_to_save").isMissingNode() && !c.path("modules_to_save").isEmpty())
-            throw new Lora4jException(file + ": modules_to_save is not supported");
+        for (JsonNode m : c.path("modules_to_save"))
+            if (!savable.contains(m.asText()))
+                throw new Lora4jException(file + ": modules_to_save '" + m.asText() + "' is not supported" + (savable.isEmpty() ? "" : " (expected " + new TreeSet<>(savable) + ")"));
         JsonNode rNode = c.get("r"), alphaNode = c.get("lora_alpha");
         if (rNode == null || !rNode.isIntegralNumber() || !rNode.canConvertToInt() || rNode.asInt() < 1) throw new Lora4jException(file + ": field 'r' must be a positive integer, got " + rNode);
         if (alphaNode == null || !alphaNode.isNumber()) throw new Lora4jException(file + ": field 'lora_alpha' must be a number, got " + alphaNode);
