@@ -17,12 +17,18 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Mean causal-LM loss and perplexity of a model over data.",
+        description = {"Mean causal-LM loss and perplexity of a model over data (or, with --task seq-cls, a classifier's accuracy).",
                 "JSONL lines with \"input_ids\" (+ \"labels\"), \"text\", or \"prompt\" + \"completion\" (loss on the completion),",
                 "or a .txt file (a line per example); text is encoded with the model's tokenizer.json."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
+
+    @Option(names = "--task", defaultValue = "causal-lm", paramLabel = "causal-lm|seq-cls", description = {
+            "seq-cls: accuracy, macro-F1 and loss of a sequence classifier on {\"text\", \"label\"} lines: --model the encoder with",
+            "one --adapter (from train --task seq-cls), or a classifier checkpoint (train --task seq-cls --full, or transformers'",
+            "BertForSequenceClassification). --seq-len defaults to 128 there (default task: causal-lm)."})
+    String task;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "JSONL (input_ids, text, prompt + completion, or messages per line) or .txt.")
     Path data;
@@ -57,12 +63,23 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--no-eos", description = "Do not end \"text\" and \"completion\" examples with the tokenizer's EOS token (appended by default, as in training).")
     boolean noEos;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--json", description = "End stdout with one JSON object: loss, perplexity, tokens, examples, seconds.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
         Options.positive("--seq-len", seqLen);
+        if (!task.equals("causal-lm") && !task.equals("seq-cls")) throw new Lora4jException("--task must be causal-lm or seq-cls, got '" + task + "'");
+        if (task.equals("seq-cls")) {
+            if (adapters.size() > 1) throw new Lora4jException("--task seq-cls takes at most one --adapter, got " + adapters.size());
+            threads.apply();
+            boolean seqLenGiven = spec.commandLine().getParseResult().hasMatchedOption("--seq-len");
+            SequenceClassification.eval(model, adapters.isEmpty() ? null : Path.of(adapters.get(0)), data, seqLenGiven ? seqLen : 128, json);
+            return 0;
+        }
         Options.positive("--batch-size", batchSize);
         threads.apply();
         try (Transformer m = dev.lora4j.model.Quantization.load(model, quantize.type(), r -> System.err.println(r.describe()))) {

@@ -42,6 +42,14 @@ public final class TrainCommand implements Callable<Integer> {
         return this;
     }
 
+    @Option(names = "--task", defaultValue = "causal-lm", paramLabel = "causal-lm|seq-cls", description = {
+            "causal-lm (default): next-token training of a decoder. seq-cls: a BERT-family encoder with a classification head on",
+            "{\"text\", \"label\"} lines; LoRA on query and value plus the head (PEFT task_type SEQ_CLS), or --probe, or --full. Its defaults:",
+            "--lr 1e-3 (--probe 1e-2, --full 5e-5), --epochs 3, --batch-size 16, --seq-len 128; --eval-data reports accuracy and macro-F1."})
+    String task;
+    @Option(names = "--probe", description = "With --task seq-cls: train only the head over the frozen encoder (a linear probe).")
+    boolean probe;
+
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face checkpoint directory.")
     Path model;
     @Option(names = "--data", paramLabel = "FILE", description = "Training data: JSONL (input_ids (+ labels), text, prompt + completion, or messages per line) or .txt.")
@@ -157,8 +165,14 @@ public final class TrainCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         threads.apply();
+        if (!task.equals("causal-lm") && !task.equals("seq-cls")) throw new Lora4jException("--task must be causal-lm or seq-cls, got '" + task + "'");
+        if (task.equals("seq-cls")) {
+            SequenceClassification.train(sequenceClassification());
+            return 0;
+        }
+        if (probe) throw new Lora4jException("--probe trains a classification head: use it with --task seq-cls");
         if (resume != null) {
             java.util.List<String> ignored = new ArrayList<>();
             for (var opt : spec.commandLine().getParseResult().matchedOptions()) {
@@ -176,6 +190,25 @@ public final class TrainCommand implements Callable<Integer> {
         StepEngine e = engine.get();
         TrainingRun.start(o, System.err, overwrite, dev.lora4j.lab.CommandLineTraining.install(), e);
         return 0;
+    }
+
+    /** The seq-cls run this command line asks for; options that only a causal LM run takes are refused by name. */
+    private SequenceClassification.TrainRequest sequenceClassification() {
+        List<String> foreign = new ArrayList<>();
+        for (var opt : spec.commandLine().getParseResult().matchedOptions())
+            if (!SequenceClassification.TRAIN_OPTIONS.contains(opt.longestName())) foreign.add(opt.longestName());
+        if (!foreign.isEmpty()) throw new Lora4jException("--task seq-cls does not take " + String.join(", ", foreign));
+        if (model == null || data == null || out == null) throw new Lora4jException("train --task seq-cls needs --model, --data and --out");
+        if (full && probe) throw new Lora4jException("give --full or --probe, not both");
+        var method = full ? dev.lora4j.encoder.SequenceClassifier.Method.FULL : probe ? dev.lora4j.encoder.SequenceClassifier.Method.PROBE
+                : dev.lora4j.encoder.SequenceClassifier.Method.LORA;
+        LoraConfig.Builder lora = LoraConfig.builder().r(r).alpha(given("--alpha") ? alpha : 2.0 * r).dropout(dropout);
+        if (given("--target")) lora.targets(LoraConfig.parseTargets(target));
+        var training = dev.lora4j.encoder.SequenceClassifier.Training.builder().lr(given("--lr") ? lr : SequenceClassification.defaultLr(method))
+                .epochs(given("--epochs") ? epochs : 3).steps(steps).batchSize(given("--batch-size") ? batchSize : 16).weightDecay(weightDecay)
+                .maxGradNorm(maxGradNorm).seed(seed).build();
+        return new SequenceClassification.TrainRequest(model, data, out, method, lora.build(), training, given("--seq-len") ? seqLen : 128,
+                evalData, evalSplit, logEvery);
     }
 
     private boolean given(String option) {

@@ -422,7 +422,8 @@ public final class SequenceClassifier {
             try (var files = Files.list(baseDir)) {
                 for (Path f : files.toList()) {
                     String n = f.getFileName().toString();
-                    if (n.endsWith(".safetensors") || n.equals("config.json") || n.equals(HEAD_CONFIG)) continue;
+                    // the weights are written below; an ONNX export of the base (import-onnx keeps one) would not be this model
+                    if (n.endsWith(".safetensors") || n.endsWith(".onnx") || n.equals("config.json") || n.equals(HEAD_CONFIG)) continue;
                     if (Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.copy(f, tmp.resolve(n));
                     else if (Files.isDirectory(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) && Files.exists(f.resolve("config.json"))) {
                         Files.createDirectories(tmp.resolve(n)); // sentence-transformers' module folders (1_Pooling)
@@ -475,13 +476,13 @@ public final class SequenceClassifier {
      */
     public static SequenceClassifier load(Bert base, Path baseDir, Path adapter) {
         Path dir = adapter != null ? adapter : baseDir;
+        if (adapter == null && !base.source().has(HEAD + ".weight"))
+            throw new Lora4jException(baseDir + ": no classifier.weight (a sequence classifier checkpoint, or give --adapter with a SEQ_CLS adapter)");
         List<String> classes = readClasses(dir, adapter == null ? baseDir.resolve("config.json") : null);
         int k = classes.size(), c = base.config().dim();
         checkPooling(dir, base);
         if (adapter == null) {
             ModelFiles ck = base.source();
-            if (!ck.has(HEAD + ".weight"))
-                throw new Lora4jException(baseDir + ": no classifier.weight (a sequence classifier checkpoint, or give --adapter with a SEQ_CLS adapter)");
             float[] w = ck.tensor(HEAD + ".weight", k, c).toArray().clone(), b = ck.tensor(HEAD + ".bias", k).toArray().clone();
             return new SequenceClassifier(base, Method.FULL, classes, null, w, b, new LinkedHashMap<>(), new LinkedHashMap<>());
         }

@@ -26,12 +26,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * normalised sentence embeddings out.
  */
 class OnnxRuntimeParityTest {
+    @org.junit.jupiter.api.io.TempDir
+    static Path tmp;
     static Path dir, onnx;
     static Bert bert;
 
     @BeforeAll
     static void convert() throws IOException {
-        Path tmp = Files.createTempDirectory("lora4j-minilm");
         onnx = tmp.resolve("all-minilm-l6-v2.onnx");
         try (InputStream in = OnnxRuntimeParityTest.class.getClassLoader().getResourceAsStream("all-minilm-l6-v2.onnx")) {
             assertThat(in).as("the model artifact on the test classpath").isNotNull();
