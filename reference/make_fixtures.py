@@ -617,14 +617,15 @@ def write_lora_bias_fixture():
                         "rank_pattern": {}, "alpha_pattern": {}}, lora_bias=True)
 
 
-def bert_forward(cfg, W, ids, types, lora=None):
-    """BertModel's last hidden state for one sequence (no padding), from the model definition: post-norm blocks, exact GELU."""
+def bert_forward(cfg, W, ids, types, lora=None, pos_offset=0):
+    """BertModel's last hidden state for one sequence (no padding), from the model definition: post-norm blocks, exact GELU.
+    RoBERTa's positions start at pos_offset (pad_token_id + 1)."""
     C, H, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
     D, T = C // H, len(ids)
     lin = lambda name, h: h @ W[name + ".weight"].T + W[name + ".bias"] + lora_term(lora, name, h)
     ln = lambda x, name: layer_norm(x, W[name + ".weight"], W[name + ".bias"], eps)
     x = ln(W["embeddings.word_embeddings.weight"][ids] + W["embeddings.token_type_embeddings.weight"][types]
-           + W["embeddings.position_embeddings.weight"][:T], "embeddings.LayerNorm")
+           + W["embeddings.position_embeddings.weight"][pos_offset:pos_offset + T], "embeddings.LayerNorm")
     for i in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
         q, k, v = (lin(p + "attention.self." + n, x).view(T, H, D).transpose(0, 1) for n in ("query", "key", "value"))
@@ -708,8 +709,8 @@ def write_bert_seq_cls_fixture():
             mod = f"encoder.layer.{i}.attention.self.{n}"
             A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
             B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
-            lora[mod] = (A, B, 2.0)
-            tensors[f"base_model.model.{mod}.lora_A.weight"], tensors[f"base_model.model.{mod}.lora_B.weight"] = A, B
+            lora[mod] = (A, B, 2.0)  # PEFT wraps BertForSequenceClassification: its modules are bert.*
+            tensors[f"base_model.model.bert.{mod}.lora_A.weight"], tensors[f"base_model.model.bert.{mod}.lora_B.weight"] = A, B
     Wc = (torch.randn(K, C, dtype=torch.float64) * 0.5).requires_grad_()
     bc = (torch.randn(K, dtype=torch.float64) * 0.1).requires_grad_()
     tensors["base_model.model.classifier.weight"], tensors["base_model.model.classifier.bias"] = Wc, bc
@@ -743,6 +744,77 @@ def write_bert_seq_cls_fixture():
         json.dump({"sequences": seqs, "labels": labels, "classes": classes, "loss_pooler_lora": loss.item(),
                    "logits_pooler_lora": logits.detach().tolist(), "loss_mean_full": loss2.item()}, f, indent=1)
     print(f"bert-tiny-cls: loss {loss.item():.6f} (pooler, LoRA), {loss2.item():.6f} (mean, full)")
+
+
+def write_roberta_seq_cls_fixture():
+    """A tiny RobertaForSequenceClassification checkpoint (roberta.* weights, positions after pad_token_id 1, one token
+    type, RobertaClassificationHead: dense + tanh over <s>, then out_proj) with labels in id2label: its logits and the
+    hidden states (float64 reference, no dropout); and a SEQ_CLS LoRA adapter over it (query and value, the head in
+    modules_to_save) with the loss and autograd's gradients of A, B and the head's four tensors."""
+    torch.manual_seed(23)
+    C, F, V, K, P = 24, 40, 61, 3, 34
+    cfg = {"model_type": "roberta", "architectures": ["RobertaForSequenceClassification"], "vocab_size": V, "hidden_size": C,
+           "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": F, "max_position_embeddings": P,
+           "type_vocab_size": 1, "layer_norm_eps": 1e-5, "hidden_act": "gelu", "position_embedding_type": "absolute",
+           "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "id2label": {"0": "neg", "1": "neu", "2": "pos"},
+           "label2id": {"neg": 0, "neu": 1, "pos": 2}}
+    W = {"embeddings.word_embeddings.weight": rnd(V, C, std=0.5), "embeddings.position_embeddings.weight": rnd(P, C, std=0.3),
+         "embeddings.token_type_embeddings.weight": rnd(1, C, std=0.3),
+         "embeddings.LayerNorm.weight": 1 + rnd(C, std=0.1), "embeddings.LayerNorm.bias": rnd(C, std=0.1)}
+    for i in range(2):
+        p = f"encoder.layer.{i}."
+        for n, (o, ii) in (("attention.self.query", (C, C)), ("attention.self.key", (C, C)), ("attention.self.value", (C, C)),
+                           ("attention.output.dense", (C, C)), ("intermediate.dense", (F, C)), ("output.dense", (C, F))):
+            W[p + n + ".weight"], W[p + n + ".bias"] = rnd(o, ii), rnd(o, std=0.1)
+        for n in ("attention.output.LayerNorm", "output.LayerNorm"):
+            W[p + n + ".weight"], W[p + n + ".bias"] = 1 + rnd(C, std=0.1), rnd(C, std=0.1)
+    head = {"classifier.dense.weight": rnd(C, C, std=0.5), "classifier.dense.bias": rnd(C, std=0.1),
+            "classifier.out_proj.weight": rnd(K, C, std=0.5), "classifier.out_proj.bias": rnd(K, std=0.1)}
+    d = os.path.join(OUT, "roberta-tiny-cls")
+    os.makedirs(os.path.join(d, "adapter"), exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    saved = {"roberta." + k: v for k, v in W.items()}
+    saved.update(head)
+    save_safetensors(os.path.join(d, "model.safetensors"), saved, {"format": "pt"})
+    Wd = {k: v.double() for k, v in W.items()}
+    seqs, labels = [[0, 7, 9, 30, 2], [0, 5, 11, 60, 33, 12, 8, 2]], [2, 0]
+    zeros = lambda s: torch.zeros(len(s), dtype=torch.long)
+
+    def classify(Hd, lora=None):
+        hidden = [bert_forward(cfg, Wd, torch.tensor(s), zeros(s), lora, pos_offset=2) for s in seqs]
+        f = torch.stack([torch.tanh(h[0] @ Hd["classifier.dense.weight"].T + Hd["classifier.dense.bias"]) for h in hidden])
+        return hidden, f @ Hd["classifier.out_proj.weight"].T + Hd["classifier.out_proj.bias"]
+
+    with torch.no_grad():
+        hidden, logits = classify({k: v.double() for k, v in head.items()})
+    lora, tensors = {}, {}
+    for i in range(2):
+        for n in ("query", "value"):
+            mod = f"encoder.layer.{i}.attention.self.{n}"
+            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
+            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
+            lora[mod] = (A, B, 2.0)
+            tensors[f"base_model.model.roberta.{mod}.lora_A.weight"], tensors[f"base_model.model.roberta.{mod}.lora_B.weight"] = A, B
+    Hl = {k: (torch.randn(v.shape, dtype=torch.float64) * 0.4).requires_grad_() for k, v in head.items()}
+    for k, v in Hl.items():
+        tensors["base_model.model." + k] = v
+    _, logits2 = classify(Hl, lora)
+    loss = torch.nn.functional.cross_entropy(logits2, torch.tensor(labels))
+    loss.backward()
+    a = os.path.join(d, "adapter")
+    save_safetensors(os.path.join(a, "adapter_model.safetensors"), {k: v.detach().float() for k, v in tensors.items()}, {"format": "pt"})
+    with open(os.path.join(a, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
+                   "target_modules": ["query", "value"], "bias": "none", "fan_in_fan_out": False, "use_rslora": False,
+                   "use_dora": False, "init_lora_weights": True, "modules_to_save": ["classifier", "score"]}, f, indent=1)
+    with open(os.path.join(a, "classifier_config.json"), "w") as f:
+        json.dump({"method": "lora", "pooling": "dense", "labels": ["neg", "neu", "pos"]}, f, indent=1)
+    save_safetensors(os.path.join(d, "grads.safetensors"), {k: v.grad.float().contiguous() for k, v in tensors.items()})
+    save_safetensors(os.path.join(d, "reference.safetensors"), {"hidden": torch.cat(hidden).float().contiguous()})
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"sequences": seqs, "labels": labels, "logits": logits.tolist(), "loss_lora": loss.item()}, f, indent=1)
+    print(f"roberta-tiny-cls: loss {loss.item():.6f} (LoRA + head)")
 
 
 def write_residual_init_fixture():
@@ -801,6 +873,7 @@ def main():
         return
     if sys.argv[1:] == ["bert-seq-cls"]:
         write_bert_seq_cls_fixture()
+        write_roberta_seq_cls_fixture()
         return
     if sys.argv[1:] == ["lora-bias"]:
         write_lora_bias_fixture()
@@ -899,6 +972,7 @@ def main():
     write_lora_bias_fixture()
     write_bert_fixture()
     write_bert_seq_cls_fixture()
+    write_roberta_seq_cls_fixture()
 
 
 if __name__ == "__main__":

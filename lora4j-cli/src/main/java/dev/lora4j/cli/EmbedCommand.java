@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
         description = {"Sentence embeddings from a BERT-family encoder (e.g. all-MiniLM-L6-v2 from import-onnx).",
                 "One JSON line per text: {\"text\", \"embedding\"}; with two or more texts, their cosine similarities to the first on stderr."})
 final class EmbedCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Encoder directory (config.json with model_type bert, safetensors, tokenizer.json).")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Encoder directory (config.json with model_type bert or roberta, safetensors, tokenizer.json).")
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter from tune-embeddings (PEFT's files).")
@@ -53,7 +53,7 @@ final class EmbedCommand implements Callable<Integer> {
         if (batchSize < 1) throw new Lora4jException("--batch-size must be at least 1, got " + batchSize);
         try (Bert base = Bert.load(model)) {
             Bert bert = adapter == null ? base : dev.lora4j.encoder.EmbeddingTuner.load(base, adapter);
-            if (maxTokens > bert.config().maxPositions()) throw new Lora4jException("--max-tokens " + maxTokens + " exceeds the model's " + bert.config().maxPositions() + " positions");
+            if (maxTokens > bert.config().maxLength()) throw new Lora4jException("--max-tokens " + maxTokens + " exceeds the model's " + bert.config().maxLength() + " positions");
             int c = bert.config().dim();
             float[] first = null;
             ObjectMapper json = new ObjectMapper();

@@ -71,7 +71,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (java.nio.file.Files.isDirectory(model) && java.nio.file.Files.exists(model.resolve("config.json"))
-                && dev.lora4j.io.ModelFiles.readJson(model.resolve("config.json")).path("model_type").asText("").equals("bert"))
+                && dev.lora4j.io.ModelFiles.readJson(model.resolve("config.json")).path("model_type").asText("").matches("bert|roberta"))
             return inspectEncoder();
         try (Transformer m = Transformer.load(model)) {
             ModelConfig c = m.config();
@@ -112,16 +112,16 @@ final class InspectCommand implements Callable<Integer> {
             for (String n : mf.names()) params += mf.entry(n).numel();
             if (json) {
                 com.fasterxml.jackson.databind.node.ObjectNode o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
-                o.put("model", model.toString()).put("model_type", "bert").put("layers", c.layers()).put("hidden_size", c.dim())
+                o.put("model", model.toString()).put("model_type", c.modelType()).put("layers", c.layers()).put("hidden_size", c.dim())
                         .put("heads", c.heads()).put("intermediate_size", c.hidden()).put("vocab_size", c.vocabSize())
-                        .put("max_positions", c.maxPositions()).put("pooling", c.pooling().name().toLowerCase(Locale.ROOT))
+                        .put("max_positions", c.maxLength()).put("pooling", c.pooling().name().toLowerCase(Locale.ROOT))
                         .put("normalize", c.normalize()).put("parameters", params);
                 System.out.println(o);
                 return 0;
             }
             System.out.printf(Locale.ROOT, "model        %s%n", model);
-            System.out.printf(Locale.ROOT, "architecture bert (encoder): %d layers, width %d, %d heads (head size %d), MLP %d, vocabulary %d, %d positions, %d token types%n",
-                    c.layers(), c.dim(), c.heads(), c.headDim(), c.hidden(), c.vocabSize(), c.maxPositions(), c.typeVocabSize());
+            System.out.printf(Locale.ROOT, "architecture %s (encoder): %d layers, width %d, %d heads (head size %d), MLP %d, vocabulary %d, %d positions, %d token types%n",
+                    c.modelType(), c.layers(), c.dim(), c.heads(), c.headDim(), c.hidden(), c.vocabSize(), c.maxLength(), c.typeVocabSize());
             System.out.printf(Locale.ROOT, "parts        LayerNorm (eps %s) after each half, exact GELU, bidirectional attention; sentence vectors: %s pooling%s%n",
                     c.layerNormEps(), c.pooling().name().toLowerCase(Locale.ROOT), c.normalize() ? ", normalised" : "");
             System.out.printf(Locale.ROOT, "parameters   %,d%n", params);

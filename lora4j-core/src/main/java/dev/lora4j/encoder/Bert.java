@@ -78,7 +78,8 @@ public final class Bert implements AutoCloseable {
         try {
             BertConfig c = BertConfig.parse(dir.resolve("config.json"), ck.config());
             c = withSentenceTransformersPooling(dir, c);
-            String p = ck.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+            // the base model's weights, under its own names or a task model's prefix (BertForSequenceClassification saves bert.*)
+            String p = ck.has("bert.embeddings.word_embeddings.weight") ? "bert." : ck.has("roberta.embeddings.word_embeddings.weight") ? "roberta." : "";
             int C = c.dim(), F = c.hidden();
             ModelConfig.LayerNormKind ln = new ModelConfig.LayerNormKind(c.layerNormEps());
             List<Layer> layers = new ArrayList<>();
@@ -158,7 +159,7 @@ public final class Bert implements AutoCloseable {
         int rows = b * t, C = config.dim();
         if (ids.length != rows || types.length != rows || mask.length != rows)
             throw new IllegalArgumentException("ids, types and mask must each hold " + b + " × " + t + " entries");
-        if (t > config.maxPositions()) throw new Lora4jException("sequence length " + t + " exceeds the model's " + config.maxPositions() + " positions");
+        if (t > config.maxLength()) throw new Lora4jException("sequence length " + t + " exceeds the model's " + config.maxLength() + " positions");
         int[] start = new int[b + 1];
         for (int s = 0; s < b; s++) {
             int n = 0;
@@ -344,7 +345,7 @@ public final class Bert implements AutoCloseable {
             for (int j = 0; j < C; j++) {
                 float g = dh[r * C + j];
                 embeddingGrads.word()[p.ids[r] * C + j] += g;
-                embeddingGrads.position()[p.positions[r] * C + j] += g;
+                embeddingGrads.position()[(p.positions[r] + config.positionOffset()) * C + j] += g;
                 embeddingGrads.type()[p.types[r] * C + j] += g;
             }
     }
@@ -449,7 +450,7 @@ public final class Bert implements AutoCloseable {
         return pooler;
     }
 
-    /** h(N, C) = (word[id] + type[type]) + pos[position], in the order transformers adds them. */
+    /** h(N, C) = (word[id] + type[type]) + pos[offset + position], in the order transformers adds them. */
     private void embed(int[] ids, int[] types, int[] positions, float[] h) {
         int C = config.dim();
         Mat wm = word.mat(), pm = position.mat(), tm = type.mat();
@@ -459,10 +460,10 @@ public final class Bert implements AutoCloseable {
                 int id = ids[r], ty = types[r], p = positions[r];
                 if (id < 0 || id >= config.vocabSize()) throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
                 if (ty < 0 || ty >= config.typeVocabSize()) throw new Lora4jException("token type " + ty + " is outside [0, " + config.typeVocabSize() + ")");
-                if (p < 0 || p >= config.maxPositions()) throw new Lora4jException("position " + p + " is outside the model's " + config.maxPositions() + " positions");
+                if (p < 0 || p >= config.maxLength()) throw new Lora4jException("position " + p + " is outside the model's " + config.maxLength() + " positions");
                 wm.copyRow(id, 0, h, r * C, C);
                 tm.copyRow(ty, 0, tmp, 0, C);
-                pm.copyRow(p, 0, pos, 0, C);
+                pm.copyRow(p + config.positionOffset(), 0, pos, 0, C);
                 for (int j = 0; j < C; j++) h[r * C + j] = (h[r * C + j] + tmp[j]) + pos[j];
             }
         });

@@ -55,9 +55,9 @@ public final class BertOnnx {
         int h = heads != null ? heads : headCount(f, dim);
         if (h <= 0 || dim % h != 0) throw new Lora4jException(f.path() + ": " + h + " heads do not divide hidden size " + dim);
         float eps = epsilon(f);
-        BertConfig c = new BertConfig(word.dim(0), dim, layers, h, require(f, t, "encoder.layer.0.intermediate.dense.weight").dim(0),
+        BertConfig c = new BertConfig("bert", word.dim(0), dim, layers, h, require(f, t, "encoder.layer.0.intermediate.dense.weight").dim(0),
                 require(f, t, "embeddings.position_embeddings.weight").dim(0), require(f, t, "embeddings.token_type_embeddings.weight").dim(0),
-                eps, BertConfig.Pooling.MEAN, true);
+                eps, 0, BertConfig.Pooling.MEAN, true);
         return new Checkpoint(c, t);
     }
 

@@ -199,11 +199,11 @@ public final class EmbeddingTuner {
 
     /** The adapter as PEFT writes one for a BertModel (task_type FEATURE_EXTRACTION). */
     public void save(Path dir, String baseModel) throws IOException {
-        EncoderAdapter.save(dir, config, "FEATURE_EXTRACTION", List.of(), baseModel, EncoderAdapter.tensors(modules, Map.of()));
+        EncoderAdapter.save(dir, config, "FEATURE_EXTRACTION", List.of(), baseModel, EncoderAdapter.tensors(modules, "", Map.of()));
     }
 
     /** The encoder with a saved adapter (PEFT's files, as {@link #save} writes them) on it. */
     public static Bert load(Bert base, Path dir) {
-        return EncoderAdapter.load(base, dir, java.util.Set.of(), new LinkedHashMap<>(), java.util.Set.of());
+        return EncoderAdapter.load(base, dir, java.util.Set.of(), new LinkedHashMap<>(), "", java.util.Set.of());
     }
 }

@@ -25,19 +25,28 @@ import java.util.Set;
  * An encoder's LoRA adapter in PEFT's files: adapter_config.json (the task type PEFT would write for the model:
  * FEATURE_EXTRACTION for a BertModel, SEQ_CLS with its classifier in modules_to_save) and adapter_model.safetensors,
  * the LoRA pairs under {@code base_model.model.<module>.lora_A/B.weight} and whole saved modules under
- * {@code base_model.model.<module>.weight/bias}, as PEFT's get_peft_model_state_dict names them.
+ * {@code base_model.model.<module>.weight/bias}, as PEFT's get_peft_model_state_dict names them. Module names are
+ * those of the model PEFT wraps: a BertModel's own ({@code encoder.layer.0...}) for embeddings, a task model's
+ * ({@code bert.encoder.layer.0...}, {@code roberta.…}) for classification, whatever prefix the checkpoint's names carry.
  */
 final class EncoderAdapter {
     static final String PREFIX = "base_model.model.";
 
     private EncoderAdapter() {}
 
-    /** The adapters' tensors under PEFT's names, with extra (whole modules) after them. */
-    static Map<String, Tensor> tensors(Map<String, LoraLinear> modules, Map<String, Tensor> extra) {
+    /** A module's name in the model PEFT wraps: its base-model name (the checkpoint's prefix dropped) after wrapped's prefix ("" or "bert."). */
+    static String moduleKey(String module, String wrapped) {
+        for (String p : List.of("bert.", "roberta.")) if (module.startsWith(p)) return wrapped + module.substring(p.length());
+        return wrapped + module;
+    }
+
+    /** The adapters' tensors under PEFT's names for a model whose base-model prefix is wrapped, with extra (whole modules) after them. */
+    static Map<String, Tensor> tensors(Map<String, LoraLinear> modules, String wrapped, Map<String, Tensor> extra) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (LoraLinear l : modules.values()) {
-            tensors.put(PREFIX + l.name() + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
-            tensors.put(PREFIX + l.name() + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
+            String key = PREFIX + moduleKey(l.name(), wrapped);
+            tensors.put(key + ".lora_A.weight", Tensor.of(l.name() + ".lora_A", l.a(), l.rank(), l.in()));
+            tensors.put(key + ".lora_B.weight", Tensor.of(l.name() + ".lora_B", l.b(), l.out(), l.rank()));
         }
         tensors.putAll(extra);
         return tensors;
@@ -56,9 +65,10 @@ final class EncoderAdapter {
 
     /**
      * base with the adapter in dir on it (modules receives its LoRA layers; none when the adapter targets nothing), its
-     * A and B read and checked; the file must hold exactly those and the keys in extraKeys.
+     * A and B read (under the wrapped model's names, or the base model's) and checked; the file must hold exactly those
+     * and the keys in extraKeys.
      */
-    static Bert load(Bert base, Path dir, Set<String> savable, Map<String, LoraLinear> modules, Set<String> extraKeys) {
+    static Bert load(Bert base, Path dir, Set<String> savable, Map<String, LoraLinear> modules, String wrapped, Set<String> extraKeys) {
         LoraConfig c = PeftAdapter.readConfig(dir, savable);
         boolean none = c.targets() instanceof LoraConfig.TargetList list && list.names().isEmpty();
         Bert adapted = none ? base : base.withLora(c, 0, modules);
@@ -66,8 +76,9 @@ final class EncoderAdapter {
         try (SafeTensors st = SafeTensors.open(file)) {
             for (LoraLinear l : modules.values())
                 for (String part : List.of("lora_A", "lora_B")) {
-                    String key = PREFIX + l.name() + "." + part + ".weight";
-                    if (!st.has(key)) throw new Lora4jException(file + ": missing " + key + " (adapter_config.json targets this module)");
+                    String key = PREFIX + moduleKey(l.name(), wrapped) + "." + part + ".weight";
+                    if (!st.has(key)) key = PREFIX + moduleKey(l.name(), "") + "." + part + ".weight";
+                    if (!st.has(key)) throw new Lora4jException(file + ": missing " + PREFIX + moduleKey(l.name(), wrapped) + "." + part + ".weight (adapter_config.json targets this module)");
                     float[] dst = part.equals("lora_A") ? l.a() : l.b();
                     float[] src = st.tensor(key).toArray();
                     if (src.length != dst.length)

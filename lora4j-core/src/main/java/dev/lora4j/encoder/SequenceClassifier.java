@@ -10,7 +10,9 @@ import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.lora.LoraLinear;
+import dev.lora4j.model.Linear;
 import dev.lora4j.model.Projection;
+import dev.lora4j.model.TrainableLinear;
 import dev.lora4j.tensor.DType;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Tensor;
@@ -57,14 +59,17 @@ public final class SequenceClassifier {
         }
     }
 
-    /** Where the head's sentence vector comes from. */
-    public enum HeadPooling { POOLER, MEAN, CLS }
+    /**
+     * Where the head's sentence vector comes from: BertPooler (frozen with the base), the encoder's sentence pooling, or
+     * (RoBERTa) the head's own dense layer over the first token, RobertaClassificationHead's, trained with the head.
+     */
+    public enum HeadPooling { POOLER, MEAN, CLS, DENSE }
 
     /** The head modules PEFT puts in modules_to_save for SEQ_CLS (its classifier is "classifier" in BERT, "score" elsewhere). */
     public static final List<String> MODULES_TO_SAVE = List.of("classifier", "score");
     /** The labels and the head's pooling, beside the adapter or checkpoint (transformers keeps labels in config.json's id2label). */
     public static final String HEAD_CONFIG = "classifier_config.json";
-    private static final String HEAD = "classifier";
+    private static final String HEAD = "classifier", DENSE = "classifier.dense", OUT_PROJ = "classifier.out_proj";
     private static final int INFERENCE_BATCH = 32;
 
     private final Bert encoder;
@@ -72,23 +77,29 @@ public final class SequenceClassifier {
     private final HeadPooling pooling;
     private final List<String> classes;
     private final LoraConfig lora; // null unless LORA
+    private final String out;                                 // the output layer's name: classifier (BERT) or classifier.out_proj (RoBERTa)
     private final float[] weight, bias, weightGrad, biasGrad; // (K, C), (K)
+    private final TrainableLinear dense;                      // RoBERTa's head dense layer (C, C), else null
     private final Map<String, LoraLinear> modules;
     private final Map<String, Parameter> encoderParams; // FULL: every weight of the encoder, by checkpoint name
     private final List<Parameter> params = new ArrayList<>();
 
-    private SequenceClassifier(Bert encoder, Method method, List<String> classes, LoraConfig lora, float[] weight, float[] bias,
+    /** head: the head's tensors by checkpoint name, as {@link #headShapes} lists them. */
+    private SequenceClassifier(Bert encoder, Method method, List<String> classes, LoraConfig lora, Map<String, float[]> head,
                                Map<String, LoraLinear> modules, Map<String, Parameter> encoderParams) {
         this.encoder = encoder;
         this.method = method;
-        this.pooling = encoder.pooler() != null ? HeadPooling.POOLER
-                : encoder.config().pooling() == BertConfig.Pooling.CLS ? HeadPooling.CLS : HeadPooling.MEAN;
+        this.pooling = poolingOf(encoder);
         this.classes = List.copyOf(classes);
         this.lora = lora;
-        this.weight = weight;
-        this.bias = bias;
+        int c = encoder.config().dim();
+        this.out = pooling == HeadPooling.DENSE ? OUT_PROJ : HEAD;
+        this.weight = head.get(out + ".weight");
+        this.bias = head.get(out + ".bias");
         this.weightGrad = new float[weight.length];
         this.biasGrad = new float[bias.length];
+        this.dense = pooling != HeadPooling.DENSE ? null
+                : TrainableLinear.of(new Linear(DENSE, Tensor.of(DENSE + ".weight", head.get(DENSE + ".weight"), c, c), head.get(DENSE + ".bias"), c, c, false));
         this.modules = modules;
         this.encoderParams = encoderParams;
         params.addAll(encoderParams.values());
@@ -96,8 +107,39 @@ public final class SequenceClassifier {
             params.add(new Parameter(l.name() + ".lora_A", l.a(), l.gradA()));
             params.add(new Parameter(l.name() + ".lora_B", l.b(), l.gradB()));
         }
-        params.add(new Parameter(HEAD + ".weight", weight, weightGrad));
-        params.add(new Parameter(HEAD + ".bias", bias, biasGrad));
+        if (dense != null) {
+            params.add(new Parameter(DENSE + ".weight", dense.base().weight().heapArray(), dense.weightGrad()));
+            params.add(new Parameter(DENSE + ".bias", dense.base().bias(), dense.biasGrad()));
+        }
+        params.add(new Parameter(out + ".weight", weight, weightGrad));
+        params.add(new Parameter(out + ".bias", bias, biasGrad));
+    }
+
+    /** Where the base model sits in the task model PEFT wraps (BertForSequenceClassification.bert, RobertaForSequenceClassification.roberta). */
+    static String wrappedPrefix(Bert encoder) {
+        return encoder.config().roberta() ? "roberta." : "bert.";
+    }
+
+    private static HeadPooling poolingOf(Bert encoder) {
+        if (encoder.config().roberta()) return HeadPooling.DENSE;
+        if (encoder.pooler() != null) return HeadPooling.POOLER;
+        return encoder.config().pooling() == BertConfig.Pooling.CLS ? HeadPooling.CLS : HeadPooling.MEAN;
+    }
+
+    /** The head's tensors and their shapes, by the names transformers gives them, for k classes over encoder. */
+    static Map<String, int[]> headShapes(Bert encoder, int k) {
+        int c = encoder.config().dim();
+        Map<String, int[]> m = new LinkedHashMap<>();
+        if (poolingOf(encoder) == HeadPooling.DENSE) {
+            m.put(DENSE + ".weight", new int[] {c, c});
+            m.put(DENSE + ".bias", new int[] {c});
+            m.put(OUT_PROJ + ".weight", new int[] {k, c});
+            m.put(OUT_PROJ + ".bias", new int[] {k});
+        } else {
+            m.put(HEAD + ".weight", new int[] {k, c});
+            m.put(HEAD + ".bias", new int[] {k});
+        }
+        return m;
     }
 
     /**
@@ -106,10 +148,13 @@ public final class SequenceClassifier {
      */
     public static SequenceClassifier create(Bert base, Method method, List<String> classes, LoraConfig lora, long seed) {
         if (classes.size() < 2) throw new Lora4jException("a classifier needs at least 2 classes, got " + classes.size() + " " + classes);
-        int k = classes.size(), c = base.config().dim();
         SplittableRandom rng = new SplittableRandom(seed);
-        float[] w = new float[k * c];
-        for (int i = 0; i < w.length; i++) w[i] = (float) (rng.nextGaussian() * 0.02);
+        Map<String, float[]> head = new LinkedHashMap<>();
+        headShapes(base, classes.size()).forEach((name, shape) -> {
+            float[] v = new float[Arrays.stream(shape).reduce(1, (x, y) -> x * y)];
+            if (shape.length == 2) for (int i = 0; i < v.length; i++) v[i] = (float) (rng.nextGaussian() * 0.02);
+            head.put(name, v);
+        });
         Map<String, LoraLinear> modules = new LinkedHashMap<>();
         Map<String, Parameter> encoderParams = new LinkedHashMap<>();
         Bert encoder = switch (method) {
@@ -119,7 +164,7 @@ public final class SequenceClassifier {
         };
         LoraConfig used = method != Method.LORA ? null : lora.targets() != null ? lora
                 : lora.toBuilder().targets(new LoraConfig.TargetList(List.of("query", "value"))).build();
-        return new SequenceClassifier(encoder, method, classes, used, w, new float[k], modules, encoderParams);
+        return new SequenceClassifier(encoder, method, classes, used, head, modules, encoderParams);
     }
 
     public Method method() {
@@ -169,7 +214,7 @@ public final class SequenceClassifier {
         float[] cls = new float[b * c];
         for (int s = 0; s < b; s++) System.arraycopy(hidden, start[s] * c, cls, s * c, c);
         if (pooling == HeadPooling.CLS) return new Pooled(cls, cls);
-        encoder.pooler().forward(Mat.of(cls, 0, b, c), f, 0, c, false);
+        poolerLayer().forward(Mat.of(cls, 0, b, c), f, 0, c, false);
         for (int i = 0; i < f.length; i++) f[i] = (float) Math.tanh(f[i]);
         return new Pooled(f, cls);
     }
@@ -187,14 +232,19 @@ public final class SequenceClassifier {
             return dHidden;
         }
         float[] dCls = df;
-        if (pooling == HeadPooling.POOLER) {
+        if (pooling == HeadPooling.POOLER || pooling == HeadPooling.DENSE) {
             float[] dPre = new float[b * c];
             for (int i = 0; i < dPre.length; i++) dPre[i] = df[i] * (1 - p.f()[i] * p.f()[i]);
             dCls = new float[b * c];
-            encoder.pooler().backward(Mat.of(p.cls(), 0, b, c), Mat.of(dPre, 0, b, c), dCls, 0, c, false);
+            poolerLayer().backward(Mat.of(p.cls(), 0, b, c), Mat.of(dPre, 0, b, c), dCls, 0, c, false);
         }
         for (int s = 0; s < b; s++) System.arraycopy(dCls, s * c, dHidden, start[s] * c, c);
         return dHidden;
+    }
+
+    /** The dense + tanh layer over the first token: BertPooler's, or RoBERTa's head's own. */
+    private Projection poolerLayer() {
+        return pooling == HeadPooling.DENSE ? dense : encoder.pooler();
     }
 
     /** z (B, K) = f·Wᵀ + b, in double. */
@@ -407,15 +457,17 @@ public final class SequenceClassifier {
      * {@code classifier.*}, the base's tokenizer and sentence-transformers files). Both get {@value #HEAD_CONFIG}.
      */
     public void save(Path dir, Path baseDir) throws IOException {
-        Tensor w = Tensor.of(HEAD + ".weight", weight, classes.size(), encoder.config().dim()), b = Tensor.of(HEAD + ".bias", bias, classes.size());
+        Map<String, Tensor> head = new LinkedHashMap<>();
+        Map<String, Parameter> values = new LinkedHashMap<>();
+        params.forEach(p -> values.put(p.name(), p));
+        headShapes(encoder, classes.size()).forEach((name, shape) -> head.put(name, Tensor.of(name, values.get(name).value(), shape)));
         if (method != Method.FULL) {
             LoraConfig config = lora != null ? lora : LoraConfig.builder().targets(new LoraConfig.TargetList(List.of())).build();
             Files.createDirectories(dir);
             writeHeadConfig(dir);
-            Map<String, Tensor> head = new LinkedHashMap<>();
-            head.put(EncoderAdapter.PREFIX + HEAD + ".weight", w);
-            head.put(EncoderAdapter.PREFIX + HEAD + ".bias", b);
-            EncoderAdapter.save(dir, config, "SEQ_CLS", MODULES_TO_SAVE, baseDir.toString(), EncoderAdapter.tensors(modules, head));
+            Map<String, Tensor> saved = new LinkedHashMap<>();
+            head.forEach((name, t) -> saved.put(EncoderAdapter.PREFIX + name, t));
+            EncoderAdapter.save(dir, config, "SEQ_CLS", MODULES_TO_SAVE, baseDir.toString(), EncoderAdapter.tensors(modules, wrappedPrefix(encoder), saved));
             return;
         }
         AtomicFiles.writeDirectory(dir, tmp -> {
@@ -432,7 +484,7 @@ public final class SequenceClassifier {
                 }
             }
             ObjectNode config = (ObjectNode) ModelFiles.readJson(baseDir.resolve("config.json"));
-            config.putArray("architectures").add("BertForSequenceClassification");
+            config.putArray("architectures").add(encoder.config().roberta() ? "RobertaForSequenceClassification" : "BertForSequenceClassification");
             ObjectNode id2label = config.putObject("id2label"), label2id = config.putObject("label2id");
             for (int i = 0; i < classes.size(); i++) {
                 id2label.put(Integer.toString(i), classes.get(i));
@@ -442,14 +494,12 @@ public final class SequenceClassifier {
             writeHeadConfig(tmp);
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (Parameter p : encoderParams.values()) tensors.put(p.name(), Tensor.of(p.name(), p.value(), p.value().length));
-            tensors.put(HEAD + ".weight", w);
-            tensors.put(HEAD + ".bias", b);
-            SafeTensorsWriter.write(tmp.resolve("model.safetensors"), reshaped(tensors), DType.F32, Map.of("format", "pt"));
+            SafeTensorsWriter.write(tmp.resolve("model.safetensors"), reshaped(tensors, head), DType.F32, Map.of("format", "pt"));
         });
     }
 
-    /** The encoder's weights in their checkpoint shapes (the parameters hold them flat). */
-    private Map<String, Tensor> reshaped(Map<String, Tensor> flat) {
+    /** The encoder's weights in their checkpoint shapes (the parameters hold them flat), then the head's. */
+    private Map<String, Tensor> reshaped(Map<String, Tensor> flat, Map<String, Tensor> head) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         ModelFiles source = encoder.source();
         for (var e : flat.entrySet()) {
@@ -457,6 +507,7 @@ public final class SequenceClassifier {
             int[] shape = source.has(name) ? source.tensor(name).shape() : e.getValue().shape();
             out.put(name, Tensor.of(name, e.getValue().toArray(), shape));
         }
+        out.putAll(head);
         return out;
     }
 
@@ -476,29 +527,33 @@ public final class SequenceClassifier {
      */
     public static SequenceClassifier load(Bert base, Path baseDir, Path adapter) {
         Path dir = adapter != null ? adapter : baseDir;
-        if (adapter == null && !base.source().has(HEAD + ".weight"))
-            throw new Lora4jException(baseDir + ": no classifier.weight (a sequence classifier checkpoint, or give --adapter with a SEQ_CLS adapter)");
+        String first = headShapes(base, 2).keySet().iterator().next();
+        if (adapter == null && !base.source().has(first))
+            throw new Lora4jException(baseDir + ": no " + first + " (a sequence classifier checkpoint, or give --adapter with a SEQ_CLS adapter)");
         List<String> classes = readClasses(dir, adapter == null ? baseDir.resolve("config.json") : null);
-        int k = classes.size(), c = base.config().dim();
         checkPooling(dir, base);
+        Map<String, int[]> shapes = headShapes(base, classes.size());
+        Map<String, float[]> head = new LinkedHashMap<>();
         if (adapter == null) {
-            ModelFiles ck = base.source();
-            float[] w = ck.tensor(HEAD + ".weight", k, c).toArray().clone(), b = ck.tensor(HEAD + ".bias", k).toArray().clone();
-            return new SequenceClassifier(base, Method.FULL, classes, null, w, b, new LinkedHashMap<>(), new LinkedHashMap<>());
+            shapes.forEach((name, shape) -> head.put(name, base.source().tensor(name, shape).toArray().clone()));
+            return new SequenceClassifier(base, Method.FULL, classes, null, head, new LinkedHashMap<>(), new LinkedHashMap<>());
         }
         Map<String, LoraLinear> modules = new LinkedHashMap<>();
-        String wKey = EncoderAdapter.PREFIX + HEAD + ".weight", bKey = EncoderAdapter.PREFIX + HEAD + ".bias";
-        Bert adapted = EncoderAdapter.load(base, adapter, Set.copyOf(MODULES_TO_SAVE), modules, Set.of(wKey, bKey));
+        Set<String> keys = new java.util.LinkedHashSet<>();
+        shapes.keySet().forEach(n -> keys.add(EncoderAdapter.PREFIX + n));
+        Bert adapted = EncoderAdapter.load(base, adapter, Set.copyOf(MODULES_TO_SAVE), modules, wrappedPrefix(base), keys);
         Path file = adapter.resolve(dev.lora4j.lora.PeftAdapter.WEIGHTS);
-        float[] w, b;
         try (var st = dev.lora4j.io.SafeTensors.open(file)) {
-            w = st.tensor(wKey).toArray().clone();
-            b = st.tensor(bKey).toArray().clone();
+            shapes.forEach((name, shape) -> {
+                float[] v = st.tensor(EncoderAdapter.PREFIX + name).toArray().clone();
+                if (v.length != Arrays.stream(shape).reduce(1, (x, y) -> x * y))
+                    throw new Lora4jException(file + ": " + EncoderAdapter.PREFIX + name + " must be " + Arrays.toString(shape) + " for " + classes.size()
+                            + " labels over width " + base.config().dim() + ", holds " + v.length + " values");
+                head.put(name, v);
+            });
         }
-        if (w.length != k * c || b.length != k)
-            throw new Lora4jException(file + ": " + wKey + " must be (" + k + ", " + c + ") and " + bKey + " (" + k + ") for " + k + " labels over width " + c);
         LoraConfig lora = modules.isEmpty() ? null : dev.lora4j.lora.PeftAdapter.readConfig(adapter, Set.copyOf(MODULES_TO_SAVE));
-        return new SequenceClassifier(adapted, modules.isEmpty() ? Method.PROBE : Method.LORA, classes, lora, w, b, modules, new LinkedHashMap<>());
+        return new SequenceClassifier(adapted, modules.isEmpty() ? Method.PROBE : Method.LORA, classes, lora, head, modules, new LinkedHashMap<>());
     }
 
     private static List<String> readClasses(Path dir, Path hfConfig) {
@@ -526,13 +581,14 @@ public final class SequenceClassifier {
     /** The head's pooling as saved must be the one this base gives (a pooler in the checkpoint, or its sentence pooling). */
     private static void checkPooling(Path dir, Bert base) {
         Path head = dir.resolve(HEAD_CONFIG);
+        HeadPooling pooling = poolingOf(base);
         if (!Files.exists(head)) {
-            if (base.pooler() == null)
+            if (pooling != HeadPooling.POOLER && pooling != HeadPooling.DENSE)
                 throw new Lora4jException(dir + ": a classifier without " + HEAD_CONFIG + " reads BertPooler's output, but the checkpoint has no pooler.dense");
             return;
         }
         String saved = ModelFiles.readJson(head).path("pooling").asText("");
-        String here = base.pooler() != null ? "pooler" : base.config().pooling() == BertConfig.Pooling.CLS ? "cls" : "mean";
+        String here = pooling.name().toLowerCase(Locale.ROOT);
         if (!saved.equals(here))
             throw new Lora4jException(head + ": the classifier was trained on '" + saved + "' sentence vectors, but this base gives '" + here + "'");
     }

@@ -67,11 +67,42 @@ class SequenceClassifierTest {
             assertThat(loss).isCloseTo(ref.get("loss_pooler_lora").asDouble(), offset(2e-5));
             int checked = 0;
             for (Parameter p : c.parameters()) {
-                String key = "base_model.model." + (p.name().startsWith("classifier") ? p.name() : p.name() + ".weight");
+                String key = "base_model.model." + (p.name().startsWith("classifier") ? p.name() : "bert." + p.name() + ".weight");
                 assertThat(LoraReferenceTestAccess.relativeError(p.grad(), grads.tensor(key).toArray())).as(p.name()).isLessThan(1e-4);
                 checked++;
             }
             assertThat(checked).isEqualTo(grads.entries().size()).isEqualTo(10);
+        }
+    }
+
+    /**
+     * RoBERTa: a RobertaForSequenceClassification checkpoint (roberta.* names, positions after the padding id, the head's own
+     * dense + tanh over &lt;s&gt;, labels from id2label) scores as PyTorch does; a SEQ_CLS LoRA adapter over it trains the
+     * head's four tensors and A, B with PyTorch's gradients.
+     */
+    @Test
+    void robertaCheckpointAndLoraAdapterMatchPyTorch() throws IOException {
+        Path dir = TestPaths.fixture("roberta-tiny-cls");
+        JsonNode ref = new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+        try (Bert base = Bert.load(dir); SafeTensors grads = SafeTensors.open(dir.resolve("grads.safetensors"));
+             SafeTensors expected = SafeTensors.open(dir.resolve("reference.safetensors"))) {
+            assertThat(base.config().positionOffset()).isEqualTo(2);
+            List<int[]> seqs = sequences(ref);
+            float[] hidden = base.hiddenPacked(Bert.Packed.of(seqs)), want = expected.tensor("hidden").toArray();
+            for (int i = 0; i < want.length; i++) assertThat(hidden[i]).as("hidden %d", i).isCloseTo(want[i], offset(2e-5f));
+            SequenceClassifier checkpoint = SequenceClassifier.load(base, dir, null);
+            assertThat(checkpoint.pooling()).isEqualTo(SequenceClassifier.HeadPooling.DENSE);
+            assertThat(checkpoint.classes()).containsExactly("neg", "neu", "pos");
+            double[] logits = checkpoint.logits(seqs);
+            for (int i = 0; i < logits.length; i++) assertThat(logits[i]).isCloseTo(ref.get("logits").get(i / 3).get(i % 3).asDouble(), offset(2e-5));
+            SequenceClassifier c = SequenceClassifier.load(base, dir, dir.resolve("adapter"));
+            assertThat(c.method()).isEqualTo(SequenceClassifier.Method.LORA);
+            assertThat(c.lossAndGradients(seqs, labels(ref))).isCloseTo(ref.get("loss_lora").asDouble(), offset(2e-5));
+            for (Parameter p : c.parameters()) {
+                String key = "base_model.model." + (p.name().startsWith("classifier") ? p.name() : p.name() + ".weight"); // roberta.* already
+                assertThat(LoraReferenceTestAccess.relativeError(p.grad(), grads.tensor(key).toArray())).as(p.name()).isLessThan(1e-4);
+            }
+            assertThat(c.parameters()).hasSize(grads.entries().size()).hasSize(12);
         }
     }
 
@@ -192,6 +223,9 @@ class SequenceClassifierTest {
                     assertThat(cfg.get("modules_to_save").toString()).isEqualTo("[\"classifier\",\"score\"]");
                     try (SafeTensors st = SafeTensors.open(out.resolve("adapter_model.safetensors"))) {
                         assertThat(st.has("base_model.model.classifier.weight")).isTrue();
+                        // PEFT wraps BertForSequenceClassification, whose encoder modules are bert.*
+                        if (m == SequenceClassifier.Method.LORA)
+                            assertThat(st.has("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight")).isTrue();
                         assertThat(st.entries().size()).isEqualTo(m == SequenceClassifier.Method.LORA ? 2 + 2 * 4 : 2);
                     }
                 } else {
