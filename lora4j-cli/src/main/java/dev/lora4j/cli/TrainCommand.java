@@ -45,7 +45,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--task", defaultValue = "causal-lm", paramLabel = "causal-lm|seq-cls", description = {
             "causal-lm (default): next-token training of a decoder. seq-cls: a BERT-family encoder with a classification head on",
             "{\"text\", \"label\"} lines; LoRA on query and value plus the head (PEFT task_type SEQ_CLS), or --probe, or --full. Its defaults:",
-            "--lr 1e-3 (--probe 1e-2, --full 5e-5), --epochs 3, --batch-size 16, --seq-len 128; --eval-data reports accuracy and macro-F1."})
+            "--lr 1e-3 (--probe 1e-2, --full 5e-5), --alpha 2·r, --epochs 3, --batch-size 16, --seq-len 128; --eval-data reports accuracy and macro-F1."})
     String task;
     @Option(names = "--probe", description = "With --task seq-cls: train only the head over the frozen encoder (a linear probe).")
     boolean probe;
