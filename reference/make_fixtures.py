@@ -681,6 +681,34 @@ def write_bert_fixture():
     print(f"bert-tiny: loss {loss.item():.6f}")
 
 
+def random_qv_lora(C, wrapped):
+    """Random LoRA pairs (r 4, scale 2) on a 2-layer encoder's query and value, float64 leaves for autograd, keyed as PEFT
+    saves them over a task model whose encoder is wrapped.* (bert, roberta)."""
+    lora, tensors = {}, {}
+    for i in range(2):
+        for n in ("query", "value"):
+            mod = f"encoder.layer.{i}.attention.self.{n}"
+            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
+            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
+            lora[mod] = (A, B, 2.0)
+            tensors[f"base_model.model.{wrapped}.{mod}.lora_A.weight"], tensors[f"base_model.model.{wrapped}.{mod}.lora_B.weight"] = A, B
+    return lora, tensors
+
+
+def write_seq_cls_adapter(d, tensors, pooling, classes):
+    """A SEQ_CLS adapter as PEFT writes it (the head in modules_to_save) with lora4j's classifier_config.json, and the
+    gradients of its tensors beside it (d/grads.safetensors)."""
+    a = os.path.join(d, "adapter")
+    save_safetensors(os.path.join(a, "adapter_model.safetensors"), {k: v.detach().float() for k, v in tensors.items()}, {"format": "pt"})
+    with open(os.path.join(a, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
+                   "target_modules": ["query", "value"], "bias": "none", "fan_in_fan_out": False, "use_rslora": False,
+                   "use_dora": False, "init_lora_weights": True, "modules_to_save": ["classifier", "score"]}, f, indent=1)
+    with open(os.path.join(a, "classifier_config.json"), "w") as f:
+        json.dump({"method": "lora", "pooling": pooling, "labels": classes}, f, indent=1)
+    save_safetensors(os.path.join(d, "grads.safetensors"), {k: v.grad.float().contiguous() for k, v in tensors.items()})
+
+
 def write_bert_seq_cls_fixture():
     """Sequence classification over bert-tiny (float64 reference of BertForSequenceClassification without dropout):
     (a) with a pooler (tanh(Wp·h[CLS] + bp)), LoRA on query and value and a classifier saved as PEFT's SEQ_CLS adapter;
@@ -703,14 +731,7 @@ def write_bert_seq_cls_fixture():
         json.dump(dict(cfg, architectures=["BertModel"]), f, indent=1)
     save_safetensors(os.path.join(d, "model.safetensors"), Wa, {"format": "pt"})
     Wd = {k: v.double() for k, v in Wa.items()}
-    lora, tensors = {}, {}
-    for i in range(2):
-        for n in ("query", "value"):
-            mod = f"encoder.layer.{i}.attention.self.{n}"
-            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
-            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
-            lora[mod] = (A, B, 2.0)  # PEFT wraps BertForSequenceClassification: its modules are bert.*
-            tensors[f"base_model.model.bert.{mod}.lora_A.weight"], tensors[f"base_model.model.bert.{mod}.lora_B.weight"] = A, B
+    lora, tensors = random_qv_lora(C, "bert")  # PEFT wraps BertForSequenceClassification: its modules are bert.*
     Wc = (torch.randn(K, C, dtype=torch.float64) * 0.5).requires_grad_()
     bc = (torch.randn(K, dtype=torch.float64) * 0.1).requires_grad_()
     tensors["base_model.model.classifier.weight"], tensors["base_model.model.classifier.bias"] = Wc, bc
@@ -719,15 +740,7 @@ def write_bert_seq_cls_fixture():
     logits = f_ @ Wc.T + bc
     loss = torch.nn.functional.cross_entropy(logits, torch.tensor(labels))
     loss.backward()
-    a = os.path.join(d, "adapter")
-    save_safetensors(os.path.join(a, "adapter_model.safetensors"), {k: v.detach().float() for k, v in tensors.items()}, {"format": "pt"})
-    with open(os.path.join(a, "adapter_config.json"), "w") as f:
-        json.dump({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
-                   "target_modules": ["query", "value"], "bias": "none", "fan_in_fan_out": False, "use_rslora": False,
-                   "use_dora": False, "init_lora_weights": True, "modules_to_save": ["classifier", "score"]}, f, indent=1)
-    with open(os.path.join(a, "classifier_config.json"), "w") as f:
-        json.dump({"method": "lora", "pooling": "pooler", "labels": classes}, f, indent=1)
-    save_safetensors(os.path.join(d, "grads.safetensors"), {k: v.grad.float().contiguous() for k, v in tensors.items()})
+    write_seq_cls_adapter(d, tensors, "pooler", classes)
     # (b) mean pooling, every weight trained
     Wf = {k: v.double().requires_grad_() for k, v in W.items()}
     Wc2 = (torch.randn(K, C, dtype=torch.float64) * 0.5).requires_grad_()
@@ -788,29 +801,14 @@ def write_roberta_seq_cls_fixture():
 
     with torch.no_grad():
         hidden, logits = classify({k: v.double() for k, v in head.items()})
-    lora, tensors = {}, {}
-    for i in range(2):
-        for n in ("query", "value"):
-            mod = f"encoder.layer.{i}.attention.self.{n}"
-            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
-            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
-            lora[mod] = (A, B, 2.0)
-            tensors[f"base_model.model.roberta.{mod}.lora_A.weight"], tensors[f"base_model.model.roberta.{mod}.lora_B.weight"] = A, B
+    lora, tensors = random_qv_lora(C, "roberta")
     Hl = {k: (torch.randn(v.shape, dtype=torch.float64) * 0.4).requires_grad_() for k, v in head.items()}
     for k, v in Hl.items():
         tensors["base_model.model." + k] = v
     _, logits2 = classify(Hl, lora)
     loss = torch.nn.functional.cross_entropy(logits2, torch.tensor(labels))
     loss.backward()
-    a = os.path.join(d, "adapter")
-    save_safetensors(os.path.join(a, "adapter_model.safetensors"), {k: v.detach().float() for k, v in tensors.items()}, {"format": "pt"})
-    with open(os.path.join(a, "adapter_config.json"), "w") as f:
-        json.dump({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4, "lora_alpha": 8, "lora_dropout": 0.0,
-                   "target_modules": ["query", "value"], "bias": "none", "fan_in_fan_out": False, "use_rslora": False,
-                   "use_dora": False, "init_lora_weights": True, "modules_to_save": ["classifier", "score"]}, f, indent=1)
-    with open(os.path.join(a, "classifier_config.json"), "w") as f:
-        json.dump({"method": "lora", "pooling": "dense", "labels": ["neg", "neu", "pos"]}, f, indent=1)
-    save_safetensors(os.path.join(d, "grads.safetensors"), {k: v.grad.float().contiguous() for k, v in tensors.items()})
+    write_seq_cls_adapter(d, tensors, "dense", ["neg", "neu", "pos"])
     save_safetensors(os.path.join(d, "reference.safetensors"), {"hidden": torch.cat(hidden).float().contiguous()})
     with open(os.path.join(d, "reference.json"), "w") as f:
         json.dump({"sequences": seqs, "labels": labels, "logits": logits.tolist(), "loss_lora": loss.item()}, f, indent=1)
