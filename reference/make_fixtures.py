@@ -635,16 +635,10 @@ def bert_forward(cfg, W, ids, types, lora=None, pos_offset=0):
     return x
 
 
-def write_bert_fixture():
-    """A tiny random BERT (float64 reference), LoRA on query and value with random A and B, two sequences of different
-    lengths; the hidden states and autograd's gradients of L = sum(w * hidden) for A and B."""
-    torch.manual_seed(17)
-    cfg = {"model_type": "bert", "architectures": ["BertModel"], "vocab_size": 61, "hidden_size": 24, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "intermediate_size": 40, "max_position_embeddings": 32, "type_vocab_size": 2,
-           "layer_norm_eps": 1e-12, "hidden_act": "gelu", "position_embedding_type": "absolute"}
-    C, F, V = 24, 40, 61
-    W = {"embeddings.word_embeddings.weight": rnd(V, C, std=0.5), "embeddings.position_embeddings.weight": rnd(32, C, std=0.3),
-         "embeddings.token_type_embeddings.weight": rnd(2, C, std=0.3),
+def random_bert(C, F, V, positions, types):
+    """A random 2-layer BERT-shaped encoder's weights under BertModel's names (drawn in a fixed order from torch's stream)."""
+    W = {"embeddings.word_embeddings.weight": rnd(V, C, std=0.5), "embeddings.position_embeddings.weight": rnd(positions, C, std=0.3),
+         "embeddings.token_type_embeddings.weight": rnd(types, C, std=0.3),
          "embeddings.LayerNorm.weight": 1 + rnd(C, std=0.1), "embeddings.LayerNorm.bias": rnd(C, std=0.1)}
     for i in range(2):
         p = f"encoder.layer.{i}."
@@ -653,6 +647,18 @@ def write_bert_fixture():
             W[p + n + ".weight"], W[p + n + ".bias"] = rnd(o, ii), rnd(o, std=0.1)
         for n in ("attention.output.LayerNorm", "output.LayerNorm"):
             W[p + n + ".weight"], W[p + n + ".bias"] = 1 + rnd(C, std=0.1), rnd(C, std=0.1)
+    return W
+
+
+def write_bert_fixture():
+    """A tiny random BERT (float64 reference), LoRA on query and value with random A and B, two sequences of different
+    lengths; the hidden states and autograd's gradients of L = sum(w * hidden) for A and B."""
+    torch.manual_seed(17)
+    cfg = {"model_type": "bert", "architectures": ["BertModel"], "vocab_size": 61, "hidden_size": 24, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "intermediate_size": 40, "max_position_embeddings": 32, "type_vocab_size": 2,
+           "layer_norm_eps": 1e-12, "hidden_act": "gelu", "position_embedding_type": "absolute"}
+    C, F, V = 24, 40, 61
+    W = random_bert(C, F, V, 32, 2)
     d = os.path.join(OUT, "bert-tiny")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:
@@ -771,16 +777,7 @@ def write_roberta_seq_cls_fixture():
            "type_vocab_size": 1, "layer_norm_eps": 1e-5, "hidden_act": "gelu", "position_embedding_type": "absolute",
            "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "id2label": {"0": "neg", "1": "neu", "2": "pos"},
            "label2id": {"neg": 0, "neu": 1, "pos": 2}}
-    W = {"embeddings.word_embeddings.weight": rnd(V, C, std=0.5), "embeddings.position_embeddings.weight": rnd(P, C, std=0.3),
-         "embeddings.token_type_embeddings.weight": rnd(1, C, std=0.3),
-         "embeddings.LayerNorm.weight": 1 + rnd(C, std=0.1), "embeddings.LayerNorm.bias": rnd(C, std=0.1)}
-    for i in range(2):
-        p = f"encoder.layer.{i}."
-        for n, (o, ii) in (("attention.self.query", (C, C)), ("attention.self.key", (C, C)), ("attention.self.value", (C, C)),
-                           ("attention.output.dense", (C, C)), ("intermediate.dense", (F, C)), ("output.dense", (C, F))):
-            W[p + n + ".weight"], W[p + n + ".bias"] = rnd(o, ii), rnd(o, std=0.1)
-        for n in ("attention.output.LayerNorm", "output.LayerNorm"):
-            W[p + n + ".weight"], W[p + n + ".bias"] = 1 + rnd(C, std=0.1), rnd(C, std=0.1)
+    W = random_bert(C, F, V, P, 1)
     head = {"classifier.dense.weight": rnd(C, C, std=0.5), "classifier.dense.bias": rnd(C, std=0.1),
             "classifier.out_proj.weight": rnd(K, C, std=0.5), "classifier.out_proj.bias": rnd(K, std=0.1)}
     d = os.path.join(OUT, "roberta-tiny-cls")
