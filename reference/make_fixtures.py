@@ -812,6 +812,64 @@ def write_roberta_seq_cls_fixture():
     print(f"roberta-tiny-cls: loss {loss.item():.6f} (LoRA + head)")
 
 
+def write_ia3_fixture(base_name, name, forward, modules, feedforward):
+    """A PEFT IA³ adapter with random vectors l (near 1) on a fixture model, and autograd's gradients of the batch-mean
+    causal-LM loss with respect to each. From the definition as PEFT computes it, (W·x + b) ⊙ l for a module, W·(x ⊙ l) + b
+    for a feed-forward one, written as the same model with each weight (and an output-scaled module's bias) multiplied
+    by l. modules: PEFT module name → the checkpoint's weight name; GPT-2's Conv1D weights are stored (in, out)."""
+    torch.manual_seed(29)
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    base = os.path.join(OUT, base_name)
+    with open(os.path.join(base, "config.json")) as f:
+        cfg = json.load(f)
+    W = {}
+    for shard in sorted(f for f in os.listdir(base) if f.startswith("model") and f.endswith(".safetensors")):  # sharded or not
+        W.update(load_safetensors(os.path.join(base, shard)))
+    with open(os.path.join(base, "reference.json")) as f:
+        ids = torch.tensor(json.load(f)["input_ids"])
+    conv1d = cfg["model_type"] == "gpt2"
+    scaled, tensors = dict(W), {}
+    for mod, key in modules.items():
+        w = W[key].T if conv1d else W[key]  # (out, in)
+        ff = mod.split(".")[-1] in feedforward or ".".join(mod.split(".")[-2:]) in feedforward
+        l = (1 + 0.3 * torch.randn(w.shape[1] if ff else w.shape[0])).requires_grad_()
+        tensors[f"base_model.model.{mod}.ia3_l"] = l
+        w2 = w * l[None, :] if ff else w * l[:, None]
+        scaled[key] = w2.T if conv1d else w2
+        bias = key[: -len(".weight")] + ".bias"
+        if not ff and bias in W:
+            scaled[bias] = W[bias] * l
+    logits = forward(cfg, scaled, ids)
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    shapes = {k: (1, -1) if any(k[: -len(".ia3_l")].endswith(f) for f in feedforward) else (-1, 1) for k in tensors}
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach().reshape(shapes[k]) for k, v in tensors.items()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "ia3_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
+    conf = {"peft_type": "IA3", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name,
+            "target_modules": sorted({m.split(".")[-1] if m.split(".")[-1] not in ("c_proj",) else "mlp.c_proj" for m in modules}),
+            "feedforward_modules": feedforward, "fan_in_fan_out": conv1d, "init_ia3_weights": True, "modules_to_save": None}
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    print(f"{name}: loss with adapter {loss.item():.6f}")
+
+
+def write_ia3_fixtures():
+    mods = {}
+    for i in range(2):
+        p = f"model.layers.{i}."
+        mods.update({p + "self_attn.k_proj": p + "self_attn.k_proj.weight", p + "self_attn.v_proj": p + "self_attn.v_proj.weight",
+                     p + "mlp.down_proj": p + "mlp.down_proj.weight"})
+    write_ia3_fixture("qwen2-tied-bias", "ia3-qwen2", llama_forward, mods, ["down_proj"])
+    mods = {}
+    for i in range(2):
+        mods.update({f"transformer.h.{i}.attn.c_attn": f"h.{i}.attn.c_attn.weight", f"transformer.h.{i}.mlp.c_proj": f"h.{i}.mlp.c_proj.weight"})
+    write_ia3_fixture("gpt2-plain", "ia3-gpt2", lambda c, w, i: gpt2_forward(c, w, i, ""), mods, ["mlp.c_proj"])
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -865,6 +923,9 @@ def main():
     if sys.argv[1:] == ["bert"]:
         write_bert_fixture()
         write_bert_seq_cls_fixture()
+        return
+    if sys.argv[1:] == ["ia3"]:
+        write_ia3_fixtures()
         return
     if sys.argv[1:] == ["bert-seq-cls"]:
         write_bert_seq_cls_fixture()
@@ -968,6 +1029,7 @@ def main():
     write_bert_fixture()
     write_bert_seq_cls_fixture()
     write_roberta_seq_cls_fixture()
+    write_ia3_fixtures()
 
 
 if __name__ == "__main__":

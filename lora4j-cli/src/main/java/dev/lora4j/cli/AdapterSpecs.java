@@ -23,6 +23,11 @@ final class AdapterSpecs {
 
     /** The base with every adapter applied unmerged at once: their weighted sum of updates (one adapter: itself). */
     static Transformer weightedSum(Transformer base, List<String> specs) {
+        if (specs.size() == 1 && !specs.getFirst().contains("=") && dev.lora4j.ia3.Ia3Model.isIa3(Path.of(specs.getFirst())))
+            return dev.lora4j.ia3.Ia3Model.load(Path.of(specs.getFirst()), base).model();
+        for (String s : specs)
+            if (dev.lora4j.ia3.Ia3Model.isIa3(Merger.Weighted.parse(withoutName(s)).dir()))
+                throw new Lora4jException("--adapter " + s + " is an IA³ adapter: give it alone, without a name or weight");
         return specs.isEmpty() ? base : weightedSumModel(base, specs).model();
     }
 

@@ -86,6 +86,13 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lora-bias", description = "Train a bias on each lora_B too (PEFT's lora_bias), merged into the base's bias.")
     boolean loraBias;
 
+    @Option(names = "--ia3", description = "IA³ instead of LoRA (PEFT's IA3): a vector rescales each target's output, or its input for --feedforward"
+            + " modules; starts at 1. Default targets: k_proj, v_proj, down_proj (c_attn, mlp.c_proj for GPT-2).")
+    boolean ia3;
+    @Option(names = "--feedforward", paramLabel = "LIST", description = "With --ia3: the targets whose input is rescaled (PEFT's feedforward_modules;"
+            + " default: down_proj, or mlp.c_proj for GPT-2).")
+    String feedforward;
+
     @Option(names = "--dora", description = "DoRA (PEFT's use_dora): also train a magnitude per output over the normalised W0 + s·B·A.")
     boolean dora;
 
@@ -281,7 +288,20 @@ public final class TrainCommand implements Callable<Integer> {
                 .chatTemplate(given("--chat-template") ? chatTemplate : d.chatTemplate()).appendEos(given("--no-eos") ? !noEos : d.appendEos())
                 .truncation(given("--truncation") ? TokenDataset.Truncation.parse(truncation) : d.truncation()).build();
         return base.toBuilder().data(d).lora(lora.build()).train(train.build())
+                .ia3(given("--ia3") ? ia3Config() : given("--feedforward") ? failFeedforward() : base.ia3())
                 .full(given("--full") ? full : base.full()).quantize(given("--quantize") ? quantize.type() : base.quantize()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
+    }
+
+    private dev.lora4j.ia3.Ia3Config ia3Config() {
+        if (given("--target-regex")) throw new Lora4jException("--ia3 takes --target (a list), not --target-regex");
+        List<String> ff = feedforward == null ? List.of() : Arrays.stream(feedforward.split(",")).map(String::strip).filter(x -> !x.isEmpty()).toList();
+        if (feedforward != null && ff.isEmpty()) throw new Lora4jException("--feedforward names no module: '" + feedforward + "'");
+        if (!given("--target") && !ff.isEmpty()) throw new Lora4jException("--feedforward needs --target naming the modules it is among");
+        return new dev.lora4j.ia3.Ia3Config(given("--target") ? LoraConfig.parseTargets(target) : null, ff);
+    }
+
+    private static dev.lora4j.ia3.Ia3Config failFeedforward() {
+        throw new Lora4jException("--feedforward is an IA³ option: give --ia3 too");
     }
 
     /** A --config file: the options object of a trainer_state.json, or that whole file. */

@@ -113,6 +113,7 @@ public final class TextGenerator implements AutoCloseable {
         private dev.lora4j.quant.QuantType quantize;
         private java.util.function.Consumer<dev.lora4j.model.Quantization.Report> onQuantized = r -> {};
         private final Map<String, Path> adapters = new LinkedHashMap<>();
+        private Path ia3;
 
         private Builder(Path modelDir) {
             this.modelDir = modelDir;
@@ -142,9 +143,16 @@ public final class TextGenerator implements AutoCloseable {
             return this;
         }
 
+        /** An IA³ adapter (PEFT's files) that every request runs with: its vectors scale the base's modules, unmerged. */
+        public Builder ia3(Path dir) {
+            ia3 = dir;
+            return this;
+        }
+
         public TextGenerator build() {
             Transformer base = dev.lora4j.model.Quantization.load(modelDir, quantize, onQuantized);
             try {
+                if (ia3 != null) base = dev.lora4j.ia3.Ia3Model.load(ia3, base).model(); // shares (and closes) the loaded weights
                 TextGenerator g = new TextGenerator(modelDir, base, chatTemplate);
                 adapters.forEach(g::loadAdapter);
                 return g;

@@ -142,13 +142,20 @@ public final class Merger {
             }
         }
         try (Transformer base = Transformer.load(modelDir)) {
-            List<LoraModel> adapters = new ArrayList<>();
-            List<Double> weights = new ArrayList<>();
-            for (Weighted w : specs) {
-                adapters.add(PeftAdapter.load(w.dir(), base));
-                weights.add(w.weight());
+            Map<String, float[]> merged;
+            if (specs.stream().anyMatch(w -> dev.lora4j.ia3.Ia3Model.isIa3(w.dir()))) {
+                if (specs.size() != 1 || specs.getFirst().weight() != 1.0)
+                    throw new Lora4jException("an IA³ adapter merges alone and whole (its vectors multiply the weights): give it as the only --adapter, without a weight");
+                merged = dev.lora4j.ia3.Ia3Model.load(specs.getFirst().dir(), base).mergedWeights();
+            } else {
+                List<LoraModel> adapters = new ArrayList<>();
+                List<Double> weights = new ArrayList<>();
+                for (Weighted w : specs) {
+                    adapters.add(PeftAdapter.load(w.dir(), base));
+                    weights.add(w.weight());
+                }
+                merged = mergedWeights(base, adapters, weights);
             }
-            Map<String, float[]> merged = mergedWeights(base, adapters, weights);
             if (!(base.source() instanceof ModelFiles ck))
                 throw new Lora4jException(modelDir + ": merge writes a Hugging Face checkpoint from one; for a GGUF model use export-gguf --adapter");
             AtomicFiles.writeDirectory(out, dir -> {

@@ -46,6 +46,17 @@ public final class OptionsJson {
         data.put("append_eos", d.appendEos());
         data.put("truncation", d.truncation().name().toLowerCase(java.util.Locale.ROOT));
         j.set("lora", writeLora(o.lora()));
+        if (o.ia3() == null) j.putNull("ia3");
+        else {
+            ObjectNode ia3 = j.putObject("ia3");
+            switch (o.ia3().targets()) {
+                case null -> ia3.putNull("target_modules");
+                case LoraConfig.TargetList t -> t.names().forEach(ia3.putArray("target_modules")::add);
+                case LoraConfig.TargetRegex r -> ia3.put("target_modules", r.regex());
+                case LoraConfig.AllLinear a -> ia3.put("target_modules", "all-linear");
+            }
+            o.ia3().feedforward().forEach(ia3.putArray("feedforward_modules")::add);
+        }
         j.set("train", writeTrain(o.train()));
         return j;
     }
@@ -114,13 +125,34 @@ public final class OptionsJson {
     }
 
     private static TrainOptions readOptions(JsonNode j, String where) {
-        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "train"));
+        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "ia3", "train"));
         Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template", "append_eos", "truncation"));
         DataConfig data = DataConfig.builder(d.path("train", null)).eval(d.path("eval", null)).evalSplit(d.number("eval_split", 0))
                 .pack(d.bool("pack", false)).skipBadLines(d.bool("skip_bad_lines", false)).chatTemplate(d.path("chat_template", null))
                 .appendEos(d.bool("append_eos", true)).truncation(dev.lora4j.data.TokenDataset.Truncation.parse(d.text("truncation", "right"))).build();
         return new TrainOptions(f.path("model", null), f.path("out", null), data, readLora(f.object("lora", LORA_FIELDS)),
-                f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)), quantize(f.text("quantize", null), where));
+                f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)), quantize(f.text("quantize", null), where),
+                readIa3(j.get("ia3"), where));
+    }
+
+    /** "ia3": null (LoRA), or {"target_modules": LIST or STRING or null (the model type's defaults), "feedforward_modules": LIST}. */
+    private static dev.lora4j.ia3.Ia3Config readIa3(JsonNode n, String where) {
+        if (n == null || n.isNull()) return null;
+        if (!n.isObject()) throw new Lora4jException(where + ": \"ia3\" must be an object or null");
+        for (var it = n.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            if (!k.equals("target_modules") && !k.equals("feedforward_modules")) throw new Lora4jException(where + ": unknown field \"ia3." + k + "\"");
+        }
+        JsonNode t = n.get("target_modules");
+        LoraConfig.Targets targets = t == null || t.isNull() ? null : t.isTextual() ? LoraConfig.parseTargets(t.asText()) : null;
+        if (t != null && t.isArray()) {
+            java.util.List<String> names = new java.util.ArrayList<>();
+            t.forEach(x -> names.add(x.asText()));
+            targets = new LoraConfig.TargetList(names);
+        }
+        java.util.List<String> ff = new java.util.ArrayList<>();
+        n.path("feedforward_modules").forEach(x -> ff.add(x.asText()));
+        return new dev.lora4j.ia3.Ia3Config(targets, ff);
     }
 
     private static QuantType quantize(String name, String where) {

@@ -20,9 +20,10 @@ import java.nio.file.Path;
  * @param initAdapter start from this PEFT adapter (its r, alpha and targets) instead of fresh adapters, or null
  * @param train       optimizer, schedule, batches and cadences
  * @param quantize    the frozen base quantized at load (QLoRA: int8 or nf4), or null for the weights as stored
+ * @param ia3         train IA³ vectors instead of LoRA (targets null: the model type's defaults), or null
  */
 public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lora, boolean full, Path initAdapter, TrainConfig train,
-                           QuantType quantize) {
+                           QuantType quantize, dev.lora4j.ia3.Ia3Config ia3) {
 
     public TrainOptions {
         if (model == null) throw new Lora4jException("--model must be given");
@@ -37,6 +38,11 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (quantize != null && lora.init().residual())
             throw new Lora4jException("--init " + lora.initName() + " takes its start from the base weights and freezes the rest; with --quantize the rest would be quantized again (not supported)");
         if (full && quantize != null) throw new Lora4jException("--quantize freezes the base in " + quantize.label + "; --full trains every weight");
+        if (ia3 != null && full) throw new Lora4jException("--ia3 trains scaling vectors over a frozen base; --full trains every weight instead");
+        if (ia3 != null && initAdapter != null) throw new Lora4jException("--init-adapter starts from a LoRA adapter; --ia3 starts its vectors at 1");
+        if (ia3 != null && train.optimizer().loraplusLrRatio() != 1) throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --ia3 has none");
+        if (ia3 != null && (lora.dora() || lora.loraBias() || lora.init() != LoraConfig.Init.KAIMING))
+            throw new Lora4jException("--dora, --lora-bias and --init shape LoRA adapters; --ia3 trains none");
         if (quantize != null && quantize != QuantType.INT8 && quantize != QuantType.NF4)
             throw new Lora4jException("--quantize takes int8 or nf4, not " + quantize.label);
     }
@@ -55,7 +61,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
     }
 
     public Builder toBuilder() {
-        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize);
+        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize).ia3(ia3);
     }
 
     public static final class Builder {
@@ -65,8 +71,15 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         private boolean full;
         private TrainConfig train = TrainConfig.builder().build();
         private QuantType quantize;
+        private dev.lora4j.ia3.Ia3Config ia3;
 
         private Builder() {}
+
+        /** Train IA³ vectors instead of LoRA adapters (null, the default: LoRA). */
+        public Builder ia3(dev.lora4j.ia3.Ia3Config v) {
+            ia3 = v;
+            return this;
+        }
 
         public Builder model(Path v) {
             model = v;
@@ -110,7 +123,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         }
 
         public TrainOptions build() {
-            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize);
+            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3);
         }
     }
 }

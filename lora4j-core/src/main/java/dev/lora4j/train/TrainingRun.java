@@ -178,6 +178,10 @@ public final class TrainingRun {
         if (o.full()) {
             FullModel full = FullModel.of(base);
             trainee = new Trainee(full, dir -> full.save(dir, o.model()));
+        } else if (o.ia3() != null) {
+            dev.lora4j.ia3.Ia3Model ia3 = resumeFrom != null ? dev.lora4j.ia3.Ia3Model.load(resumeFrom, base)
+                    : dev.lora4j.ia3.Ia3Model.inject(base, o.ia3().resolvedFor(base.config().modelType()));
+            trainee = new Trainee(Trainable.ia3(ia3), dir -> ia3.save(dir, o.model().toString()));
         } else {
             // a PiSSA / OLoRA run's checkpoints hold PEFT's converted adapter: split back into A, B over the residual to resume
             LoraModel lm = resumeFrom != null && o.initAdapter() == null && o.lora().init().residual()
