@@ -48,6 +48,40 @@ class ArchitecturesCliTest {
         assertThat(generate(merged, null)).isEqualTo(generate(model, adapter));
     }
 
+    /** IA³ through the same commands: train (and resume), eval and generate with the vectors unmerged, merge. */
+    @ParameterizedTest
+    @CsvSource({"qwen3-qknorm, 6", "gemma3-local-global, 9"})
+    void ia3TrainResumeEvalMergeGenerate(String fixture, int modules) throws IOException {
+        Path model = TestPaths.fixture(fixture), data = model.resolve("eval.jsonl");
+        double before = JSON.readTree(model.resolve("reference.json").toFile()).get("eval_loss").asDouble();
+        Path adapter = tmp.resolve("ia3"), merged = tmp.resolve("ia3-merged");
+        CliRunner.Run train = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", adapter.toString(),
+                "--ia3", "--steps", "4", "--lr", "5e-2", "--save-every", "2");
+        assertThat(train.code()).as(train.err()).isZero();
+        assertThat(train.err()).contains("IA³ on " + modules + " modules"); // k_proj, v_proj and down_proj of every layer
+        JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
+        assertThat(config.get("peft_type").asText()).isEqualTo("IA3");
+        assertThat(config.get("feedforward_modules").toString()).isEqualTo("[\"down_proj\"]");
+        CliRunner.Run resume = CliRunner.run("train", "--resume", adapter.toString(), "--steps", "6");
+        assertThat(resume.code()).as(resume.err()).isZero();
+        double adapted = evalLoss(model, adapter, data);
+        assertThat(adapted).isLessThan(before);
+        CliRunner.Run merge = CliRunner.run("merge", "--model", model.toString(), "--adapter", adapter.toString(), "--out", merged.toString());
+        assertThat(merge.code()).as(merge.err()).isZero();
+        assertThat(evalLoss(merged, null, data)).isCloseTo(adapted, offset(1e-4));
+        assertThat(generate(merged, null)).isEqualTo(generate(model, adapter));
+        for (String[] bad : new String[][] {{"--ia3", "--full"}, {"--feedforward", "down_proj"}, {"--ia3", "--dora"}, {"--ia3", "--target", "q_proj", "--feedforward", "down_proj"}}) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--model", model.toString(), "--data", data.toString(),
+                    "--out", tmp.resolve("bad").toString(), "--steps", "1"));
+            args.addAll(java.util.List.of(bad));
+            CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+            assertThat(r.code()).as(String.join(" ", bad)).isNotZero();
+            assertThat(r.err()).as(String.join(" ", bad)).contains("lora4j: error:").doesNotContain("Exception");
+        }
+        CliRunner.Run two = CliRunner.run("merge", "--model", model.toString(), "--adapter", adapter.toString() + ":0.5", "--out", tmp.resolve("bad").toString());
+        assertThat(two.err()).contains("IA³");
+    }
+
     static double evalLoss(Path model, Path adapter, Path data) throws IOException {
         CliRunner.Run r = adapter == null ? CliRunner.run("eval", "--model", model.toString(), "--data", data.toString(), "--json")
                 : CliRunner.run("eval", "--model", model.toString(), "--adapter", adapter.toString(), "--data", data.toString(), "--json");

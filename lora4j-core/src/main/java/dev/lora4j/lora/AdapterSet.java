@@ -99,7 +99,9 @@ public final class AdapterSet {
                 per.add(a);
                 any |= a != null;
             }
-            return any ? new MixedLoraLinear(l, per) : l;
+            if (!any) return p; // as the base has it (an IA³-scaled module stays scaled)
+            if (p != l) throw new Lora4jException(p.name() + ": LoRA adapters over a base whose module is already adapted (IA³) are not supported");
+            return new MixedLoraLinear(l, per);
         }), order);
     }
 }
