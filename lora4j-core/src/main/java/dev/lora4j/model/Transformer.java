@@ -361,8 +361,7 @@ public final class Transformer implements AutoCloseable {
         return true;
     }
 
-    /** A copy of this model whose blocks are replaced (e.g. with LoRA-wrapped projections); shares the weights. */
-    /** This model with every block projection replaced by f(projection), in module order; the rest shared. */
+    /** This model with every block projection replaced by f(projection) (e.g. LoRA-wrapped), in module order; the weights shared. */
     public Transformer mapProjections(java.util.function.UnaryOperator<Projection> f) {
         List<Block> mapped = new ArrayList<>();
         for (Block b : blocks) mapped.add(b.map(n -> n, f));
