@@ -213,7 +213,12 @@ def lora_term(lora, name, h, W=None):
     return (g - 1) * (h @ W.T) + g * low
 
 
-def llama_forward(cfg, W, ids, lora=None):
+def after(post, name, z):
+    """z, or post[name](z) when a module's output is transformed (a bottleneck adapter after it)."""
+    return post[name](z) if post and name in post else z
+
+
+def llama_forward(cfg, W, ids, lora=None, post=None):
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", H)
     D = cfg.get("head_dim", C // H)
@@ -221,7 +226,7 @@ def llama_forward(cfg, W, ids, lora=None):
     window = cfg.get("sliding_window") or 0 if (cfg["model_type"] in ("mistral", "phi3") or cfg.get("use_sliding_window")) else 0
     B, T = ids.shape
     x = W["model.embed_tokens.weight"][ids]
-    lin = lambda name, h: h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h, W[name + ".weight"])
+    lin = lambda name, h: after(post, name, h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h, W[name + ".weight"]))
     fused = cfg["model_type"] == "phi3"  # qkv_proj = [q | k | v], gate_up_proj = [gate | up]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
@@ -246,12 +251,12 @@ def llama_forward(cfg, W, ids, lora=None):
     return x @ head.T
 
 
-def gpt2_forward(cfg, W, ids, prefix, lora=None):
+def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None):
     C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     B, T = ids.shape
     g = lambda n: W[prefix + n]
     x = g("wte.weight")[ids] + g("wpe.weight")[:T][None]
-    conv = lambda n, h: h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h, g(n + ".weight").T)
+    conv = lambda n, h: after(post, "transformer." + n, h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h, g(n + ".weight").T))
     for i in range(cfg["n_layer"]):
         p = f"h.{i}."
         h = layer_norm(x, g(p + "ln_1.weight"), g(p + "ln_1.bias"), eps)
@@ -870,6 +875,52 @@ def write_ia3_fixtures():
     write_ia3_fixture("gpt2-plain", "ia3-gpt2", lambda c, w, i: gpt2_forward(c, w, i, ""), mods, ["mlp.c_proj"])
 
 
+def write_bottleneck_fixture(base_name, name, forward, modules, size):
+    """Houlsby bottleneck adapters (random non-zero D, b_D, U, b_U) after the given output projections of a fixture
+    model, y = z + U·gelu(D·z + b_D) + b_U, in lora4j's files; autograd's gradients of the batch-mean causal-LM loss
+    for every adapter tensor. modules: PEFT module name → its output width."""
+    torch.manual_seed(31)
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    base = os.path.join(OUT, base_name)
+    with open(os.path.join(base, "config.json")) as f:
+        cfg = json.load(f)
+    W = load_safetensors(os.path.join(base, "model.safetensors"))
+    with open(os.path.join(base, "reference.json")) as f:
+        ids = torch.tensor(json.load(f)["input_ids"])
+    tensors, post = {}, {}
+    for mod, width in modules.items():
+        t = [(torch.randn(size, width) * 0.3).requires_grad_(), (torch.randn(size) * 0.1).requires_grad_(),
+             (torch.randn(width, size) * 0.3).requires_grad_(), (torch.randn(width) * 0.1).requires_grad_()]
+        for part, v in zip(("adapter_down.weight", "adapter_down.bias", "adapter_up.weight", "adapter_up.bias"), t):
+            tensors[f"base_model.model.{mod}.{part}"] = v
+        post[mod] = lambda z, t=t: z + torch.nn.functional.gelu(z @ t[0].T + t[1]) @ t[2].T + t[3]
+    logits = forward(cfg, W, ids, post)
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach() for k, v in tensors.items()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "bottleneck_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
+    targets = sorted({".".join(m.split(".")[-2:]) if cfg["model_type"] == "gpt2" else m.split(".")[-1] for m in modules})
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "BOTTLENECK", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "bottleneck_size": size,
+                   "non_linearity": "gelu", "target_modules": targets}, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    print(f"{name}: loss with adapters {loss.item():.6f}")
+
+
+def write_bottleneck_fixtures():
+    mods = {}
+    for i in range(2):
+        mods.update({f"model.layers.{i}.self_attn.o_proj": 64, f"model.layers.{i}.mlp.down_proj": 64})
+    write_bottleneck_fixture("llama-gqa", "bottleneck-llama", lambda c, w, i, post: llama_forward(c, w, i, post=post), mods, 5)
+    mods = {}
+    for i in range(2):
+        mods.update({f"transformer.h.{i}.attn.c_proj": 48, f"transformer.h.{i}.mlp.c_proj": 48})
+    write_bottleneck_fixture("gpt2-plain", "bottleneck-gpt2", lambda c, w, i, post: gpt2_forward(c, w, i, "", post=post), mods, 3)
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -926,6 +977,9 @@ def main():
         return
     if sys.argv[1:] == ["ia3"]:
         write_ia3_fixtures()
+        return
+    if sys.argv[1:] == ["bottleneck"]:
+        write_bottleneck_fixtures()
         return
     if sys.argv[1:] == ["bert-seq-cls"]:
         write_bert_seq_cls_fixture()
@@ -1030,6 +1084,7 @@ def main():
     write_bert_seq_cls_fixture()
     write_roberta_seq_cls_fixture()
     write_ia3_fixtures()
+    write_bottleneck_fixtures()
 
 
 if __name__ == "__main__":

@@ -23,12 +23,26 @@ final class AdapterSpecs {
 
     /** The base with every adapter applied unmerged at once: their weighted sum of updates (one adapter: itself). */
     static Transformer weightedSum(Transformer base, List<String> specs) {
-        if (specs.size() == 1 && !specs.getFirst().contains("=") && dev.lora4j.ia3.Ia3Model.isIa3(Path.of(specs.getFirst())))
-            return dev.lora4j.ia3.Ia3Model.load(Path.of(specs.getFirst()), base).model();
-        for (String s : specs)
-            if (dev.lora4j.ia3.Ia3Model.isIa3(Merger.Weighted.parse(withoutName(s)).dir()))
-                throw new Lora4jException("--adapter " + s + " is an IA³ adapter: give it alone, without a name or weight");
+        Path whole = wholeModel(specs, false);
+        if (whole != null) return dev.lora4j.lora.AdapterKind.apply(whole, base);
         return specs.isEmpty() ? base : weightedSumModel(base, specs).model();
+    }
+
+    /**
+     * The one IA³ or bottleneck adapter among specs (they change the model every request runs, so one, without a name,
+     * weight or routing), or null when all are LoRA adapters.
+     */
+    static Path wholeModel(List<String> specs, boolean routed) {
+        for (String s : specs) {
+            Path dir = Merger.Weighted.parse(withoutName(s)).dir();
+            dev.lora4j.lora.AdapterKind kind = dev.lora4j.lora.AdapterKind.of(dir);
+            if (!kind.whole()) continue;
+            if (specs.size() != 1 || routed || s.contains("=") || !dir.equals(Path.of(s)))
+                throw new Lora4jException("--adapter " + s + " holds " + (kind == dev.lora4j.lora.AdapterKind.IA3 ? "IA³ vectors" : "bottleneck adapters")
+                        + ": give it alone, without a name, weight or --route; it applies to every prompt");
+            return dir;
+        }
+        return null;
     }
 
     /** The adapters' weighted sum of updates as one adapter over base (one adapter of weight 1: itself). */

@@ -108,13 +108,9 @@ final class GenerateCommand implements Callable<Integer> {
         for (String text : prompt) requests.add(TextGenerator.Request.text(text));
         if (route != null && route.size() != requests.size())
             throw new Lora4jException("--route names " + route.size() + " adapters for " + requests.size() + " prompts");
-        // an IA³ adapter scales the base itself: every request runs with it, so it is not one of the per-request adapters
-        Path ia3 = adapters.size() == 1 && route == null && !adapters.getFirst().contains("=") && dev.lora4j.ia3.Ia3Model.isIa3(Path.of(adapters.getFirst()))
-                ? Path.of(adapters.getFirst()) : null;
-        for (String a : adapters)
-            if (ia3 == null && dev.lora4j.ia3.Ia3Model.isIa3(Path.of(a.substring(a.indexOf('=') + 1))))
-                throw new Lora4jException("--adapter " + a + " is an IA³ adapter: give it alone (no weight, name or --route); it applies to every prompt");
-        try (TextGenerator g = TextGenerator.builder(model).chatTemplate(chatTemplate).quantize(quantize.type()).ia3(ia3)
+        // an IA³ or bottleneck adapter changes the model itself: every request runs with it, so it is not one of the per-request adapters
+        Path whole = AdapterSpecs.wholeModel(adapters, route != null);
+        try (TextGenerator g = TextGenerator.builder(model).chatTemplate(chatTemplate).quantize(quantize.type()).wholeModelAdapter(whole)
                 .onQuantized(r -> System.err.println(r.describe())).build()) {
             if ((!prompt.isEmpty() || chat) && g.tokenizer() == null)
                 throw new Lora4jException(model + ": no tokenizer.json, so text cannot be encoded; give --prompt-ids");
@@ -126,7 +122,7 @@ final class GenerateCommand implements Callable<Integer> {
             String adapter = null;
             if (route != null) {
                 for (var e : AdapterSpecs.named(g.base(), adapters).adapters().entrySet()) g.addAdapter(e.getKey(), e.getValue());
-            } else if (!adapters.isEmpty() && ia3 == null) {
+            } else if (!adapters.isEmpty() && whole == null) {
                 adapter = "adapter";
                 g.addAdapter(adapter, AdapterSpecs.weightedSumModel(g.base(), adapters));
             }

@@ -93,6 +93,10 @@ public final class TrainCommand implements Callable<Integer> {
             + " default: down_proj, or mlp.c_proj for GPT-2).")
     String feedforward;
 
+    @Option(names = "--bottleneck-size", paramLabel = "M", description = "Houlsby bottleneck adapters of width M instead of LoRA, after the attention's"
+            + " and the MLP's output projections (o_proj, down_proj; attn.c_proj, mlp.c_proj for GPT-2; or --target): y = z + U·gelu(D·z); not mergeable.")
+    int bottleneckSize;
+
     @Option(names = "--dora", description = "DoRA (PEFT's use_dora): also train a magnitude per output over the normalised W0 + s·B·A.")
     boolean dora;
 
@@ -288,6 +292,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .chatTemplate(given("--chat-template") ? chatTemplate : d.chatTemplate()).appendEos(given("--no-eos") ? !noEos : d.appendEos())
                 .truncation(given("--truncation") ? TokenDataset.Truncation.parse(truncation) : d.truncation()).build();
         return base.toBuilder().data(d).lora(lora.build()).train(train.build())
+                .bottleneck(given("--bottleneck-size") ? bottleneckConfig() : base.bottleneck())
                 .ia3(given("--ia3") ? ia3Config() : given("--feedforward") ? failFeedforward() : base.ia3())
                 .full(given("--full") ? full : base.full()).quantize(given("--quantize") ? quantize.type() : base.quantize()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
     }
@@ -298,6 +303,12 @@ public final class TrainCommand implements Callable<Integer> {
         if (feedforward != null && ff.isEmpty()) throw new Lora4jException("--feedforward names no module: '" + feedforward + "'");
         if (!given("--target") && !ff.isEmpty()) throw new Lora4jException("--feedforward needs --target naming the modules it is among");
         return new dev.lora4j.ia3.Ia3Config(given("--target") ? LoraConfig.parseTargets(target) : null, ff);
+    }
+
+    private dev.lora4j.bottleneck.BottleneckConfig bottleneckConfig() {
+        if (given("--target-regex")) throw new Lora4jException("--bottleneck-size takes --target (a list), not --target-regex");
+        if (given("--ia3")) throw new Lora4jException("give --ia3 or --bottleneck-size, not both");
+        return new dev.lora4j.bottleneck.BottleneckConfig(bottleneckSize, given("--target") ? LoraConfig.parseTargets(target) : null);
     }
 
     private static dev.lora4j.ia3.Ia3Config failFeedforward() {

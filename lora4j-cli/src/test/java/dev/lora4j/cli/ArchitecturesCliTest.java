@@ -82,6 +82,29 @@ class ArchitecturesCliTest {
         assertThat(two.err()).contains("IA³");
     }
 
+    /** Bottleneck adapters through the commands: train (and resume), eval and generate unmerged; merge refuses them by name. */
+    @ParameterizedTest
+    @CsvSource({"qwen3-qknorm, 4", "gemma2-softcap, 6"}) // o_proj and down_proj of each of 2 or 3 layers
+    void bottleneckTrainResumeEvalGenerate(String fixture, int modules) throws IOException {
+        Path model = TestPaths.fixture(fixture), data = model.resolve("eval.jsonl");
+        double before = JSON.readTree(model.resolve("reference.json").toFile()).get("eval_loss").asDouble();
+        Path adapter = tmp.resolve("bottleneck");
+        CliRunner.Run train = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", adapter.toString(),
+                "--bottleneck-size", "4", "--steps", "4", "--lr", "1e-2", "--save-every", "2");
+        assertThat(train.code()).as(train.err()).isZero();
+        assertThat(train.err()).contains("bottleneck adapters (size 4) after " + modules + " modules");
+        CliRunner.Run resume = CliRunner.run("train", "--resume", adapter.toString(), "--steps", "6");
+        assertThat(resume.code()).as(resume.err()).isZero();
+        assertThat(evalLoss(model, adapter, data)).isLessThan(before);
+        assertThat(generate(model, adapter)).isNotEmpty();
+        CliRunner.Run merge = CliRunner.run("merge", "--model", model.toString(), "--adapter", adapter.toString(), "--out", tmp.resolve("m").toString());
+        assertThat(merge.code()).isNotZero();
+        assertThat(merge.err()).contains("cannot be merged").doesNotContain("Exception");
+        CliRunner.Run both = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("x").toString(),
+                "--bottleneck-size", "4", "--ia3");
+        assertThat(both.err()).contains("lora4j: error:").contains("not both");
+    }
+
     static double evalLoss(Path model, Path adapter, Path data) throws IOException {
         CliRunner.Run r = adapter == null ? CliRunner.run("eval", "--model", model.toString(), "--data", data.toString(), "--json")
                 : CliRunner.run("eval", "--model", model.toString(), "--adapter", adapter.toString(), "--data", data.toString(), "--json");

@@ -113,7 +113,7 @@ public final class TextGenerator implements AutoCloseable {
         private dev.lora4j.quant.QuantType quantize;
         private java.util.function.Consumer<dev.lora4j.model.Quantization.Report> onQuantized = r -> {};
         private final Map<String, Path> adapters = new LinkedHashMap<>();
-        private Path ia3;
+        private Path wholeAdapter;
 
         private Builder(Path modelDir) {
             this.modelDir = modelDir;
@@ -143,16 +143,16 @@ public final class TextGenerator implements AutoCloseable {
             return this;
         }
 
-        /** An IA³ adapter (PEFT's files) that every request runs with: its vectors scale the base's modules, unmerged. */
-        public Builder ia3(Path dir) {
-            ia3 = dir;
+        /** An IA³ or bottleneck adapter that every request runs with, unmerged ({@link dev.lora4j.lora.AdapterKind#apply}). */
+        public Builder wholeModelAdapter(Path dir) {
+            wholeAdapter = dir;
             return this;
         }
 
         public TextGenerator build() {
             Transformer base = dev.lora4j.model.Quantization.load(modelDir, quantize, onQuantized);
             try {
-                if (ia3 != null) base = dev.lora4j.ia3.Ia3Model.load(ia3, base).model(); // shares (and closes) the loaded weights
+                if (wholeAdapter != null) base = dev.lora4j.lora.AdapterKind.apply(wholeAdapter, base); // shares (and closes) the loaded weights
                 TextGenerator g = new TextGenerator(modelDir, base, chatTemplate);
                 adapters.forEach(g::loadAdapter);
                 return g;

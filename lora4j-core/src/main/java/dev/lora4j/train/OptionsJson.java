@@ -57,6 +57,12 @@ public final class OptionsJson {
             }
             o.ia3().feedforward().forEach(ia3.putArray("feedforward_modules")::add);
         }
+        if (o.bottleneck() == null) j.putNull("bottleneck");
+        else {
+            ObjectNode b = j.putObject("bottleneck").put("bottleneck_size", o.bottleneck().size());
+            if (o.bottleneck().targets() instanceof LoraConfig.TargetList t) t.names().forEach(b.putArray("target_modules")::add);
+            else b.putNull("target_modules");
+        }
         j.set("train", writeTrain(o.train()));
         return j;
     }
@@ -125,14 +131,28 @@ public final class OptionsJson {
     }
 
     private static TrainOptions readOptions(JsonNode j, String where) {
-        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "ia3", "train"));
+        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "ia3", "bottleneck", "train"));
         Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template", "append_eos", "truncation"));
         DataConfig data = DataConfig.builder(d.path("train", null)).eval(d.path("eval", null)).evalSplit(d.number("eval_split", 0))
                 .pack(d.bool("pack", false)).skipBadLines(d.bool("skip_bad_lines", false)).chatTemplate(d.path("chat_template", null))
                 .appendEos(d.bool("append_eos", true)).truncation(dev.lora4j.data.TokenDataset.Truncation.parse(d.text("truncation", "right"))).build();
         return new TrainOptions(f.path("model", null), f.path("out", null), data, readLora(f.object("lora", LORA_FIELDS)),
                 f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)), quantize(f.text("quantize", null), where),
-                readIa3(j.get("ia3"), where));
+                readIa3(j.get("ia3"), where), readBottleneck(j.get("bottleneck"), where));
+    }
+
+    /** "bottleneck": null, or {"bottleneck_size": M, "target_modules": LIST or null (the model type's defaults)}. */
+    private static dev.lora4j.bottleneck.BottleneckConfig readBottleneck(JsonNode n, String where) {
+        if (n == null || n.isNull()) return null;
+        Fields f = new Fields(n, where, "bottleneck.", Set.of("bottleneck_size", "target_modules"));
+        JsonNode t = n.get("target_modules");
+        LoraConfig.Targets targets = null;
+        if (t != null && t.isArray()) {
+            java.util.List<String> names = new java.util.ArrayList<>();
+            t.forEach(x -> names.add(x.asText()));
+            targets = new LoraConfig.TargetList(names);
+        } else if (t != null && !t.isNull()) throw new Lora4jException(where + ": \"bottleneck.target_modules\" must be a list or null");
+        return new dev.lora4j.bottleneck.BottleneckConfig((int) f.number("bottleneck_size", 0), targets);
     }
 
     /** "ia3": null (LoRA), or {"target_modules": LIST or STRING or null (the model type's defaults), "feedforward_modules": LIST}. */

@@ -21,9 +21,10 @@ import java.nio.file.Path;
  * @param train       optimizer, schedule, batches and cadences
  * @param quantize    the frozen base quantized at load (QLoRA: int8 or nf4), or null for the weights as stored
  * @param ia3         train IA³ vectors instead of LoRA (targets null: the model type's defaults), or null
+ * @param bottleneck  train Houlsby bottleneck adapters instead of LoRA, or null
  */
 public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lora, boolean full, Path initAdapter, TrainConfig train,
-                           QuantType quantize, dev.lora4j.ia3.Ia3Config ia3) {
+                           QuantType quantize, dev.lora4j.ia3.Ia3Config ia3, dev.lora4j.bottleneck.BottleneckConfig bottleneck) {
 
     public TrainOptions {
         if (model == null) throw new Lora4jException("--model must be given");
@@ -38,6 +39,9 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (quantize != null && lora.init().residual())
             throw new Lora4jException("--init " + lora.initName() + " takes its start from the base weights and freezes the rest; with --quantize the rest would be quantized again (not supported)");
         if (full && quantize != null) throw new Lora4jException("--quantize freezes the base in " + quantize.label + "; --full trains every weight");
+        if (bottleneck != null && (full || ia3 != null || initAdapter != null || train.optimizer().loraplusLrRatio() != 1 || lora.dora() || lora.loraBias()
+                || lora.init() != LoraConfig.Init.KAIMING))
+            throw new Lora4jException("--bottleneck-size trains bottleneck adapters alone: not with --full, --ia3, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
         if (ia3 != null && full) throw new Lora4jException("--ia3 trains scaling vectors over a frozen base; --full trains every weight instead");
         if (ia3 != null && initAdapter != null) throw new Lora4jException("--init-adapter starts from a LoRA adapter; --ia3 starts its vectors at 1");
         if (ia3 != null && train.optimizer().loraplusLrRatio() != 1) throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --ia3 has none");
@@ -61,7 +65,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
     }
 
     public Builder toBuilder() {
-        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize).ia3(ia3);
+        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize).ia3(ia3).bottleneck(bottleneck);
     }
 
     public static final class Builder {
@@ -72,6 +76,13 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         private TrainConfig train = TrainConfig.builder().build();
         private QuantType quantize;
         private dev.lora4j.ia3.Ia3Config ia3;
+        private dev.lora4j.bottleneck.BottleneckConfig bottleneck;
+
+        /** Train Houlsby bottleneck adapters instead of LoRA adapters (null, the default: LoRA). */
+        public Builder bottleneck(dev.lora4j.bottleneck.BottleneckConfig v) {
+            bottleneck = v;
+            return this;
+        }
 
         private Builder() {}
 
@@ -123,7 +134,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         }
 
         public TrainOptions build() {
-            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3);
+            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3, bottleneck);
         }
     }
 }

@@ -64,6 +64,18 @@ public interface Trainable {
         };
     }
 
+    /** Bottleneck adapters' D, b_D, U, b_U. */
+    static Trainable bottleneck(dev.lora4j.bottleneck.BottleneckModel m) {
+        List<Parameter> fixed = m.parameters();
+        return new Trainable() {
+            public Transformer model() { return m.model(); }
+            public List<Parameter> parameters() { return fixed; }
+            public void zeroGrad() { for (Parameter p : fixed) java.util.Arrays.fill(p.grad(), 0f); }
+            public void setTraining(boolean training, long seed) { } // no dropout
+            public String summary() { return m.trainableLine(); }
+        };
+    }
+
     static String fullSummary(long parameters) {
         return String.format(Locale.ROOT, "full fine-tuning: trainable params: %,d || all params: %,d || trainable%%: 100.0000", parameters, parameters);
     }

@@ -178,6 +178,10 @@ public final class TrainingRun {
         if (o.full()) {
             FullModel full = FullModel.of(base);
             trainee = new Trainee(full, dir -> full.save(dir, o.model()));
+        } else if (o.bottleneck() != null) {
+            dev.lora4j.bottleneck.BottleneckModel bm = resumeFrom != null ? dev.lora4j.bottleneck.BottleneckModel.load(resumeFrom, base)
+                    : dev.lora4j.bottleneck.BottleneckModel.inject(base, o.bottleneck().resolvedFor(base.config().modelType()), o.train().seed());
+            trainee = new Trainee(Trainable.bottleneck(bm), dir -> bm.save(dir, o.model().toString()));
         } else if (o.ia3() != null) {
             dev.lora4j.ia3.Ia3Model ia3 = resumeFrom != null ? dev.lora4j.ia3.Ia3Model.load(resumeFrom, base)
                     : dev.lora4j.ia3.Ia3Model.inject(base, o.ia3().resolvedFor(base.config().modelType()));

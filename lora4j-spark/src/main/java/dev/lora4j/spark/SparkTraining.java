@@ -121,6 +121,7 @@ public final class SparkTraining implements StepEngine {
     @Override
     public void check(dev.lora4j.train.TrainOptions options) {
         if (options.full()) throw fullRefused();
+        if (options.bottleneck() != null) throw new Lora4jException("--bottleneck-size is not supported on Spark yet: it distributes LoRA adapters' steps; train bottleneck adapters locally");
         if (options.ia3() != null) throw new Lora4jException("--ia3 is not supported on Spark yet: it distributes LoRA adapters' steps; train IA³ locally");
     }
 

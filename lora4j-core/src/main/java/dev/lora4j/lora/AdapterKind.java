@@ -1,0 +1,42 @@
+package dev.lora4j.lora;
+
+import dev.lora4j.Lora4jException;
+import dev.lora4j.bottleneck.BottleneckModel;
+import dev.lora4j.ia3.Ia3Model;
+import dev.lora4j.io.ModelFiles;
+import dev.lora4j.model.Transformer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * What an adapter directory holds, by adapter_config.json's peft_type: LoRA (many may serve side by side, mixed per
+ * request), or IA³ or bottleneck adapters, which change the model every request runs ({@link #apply}).
+ */
+public enum AdapterKind {
+    LORA, IA3, BOTTLENECK;
+
+    public static AdapterKind of(Path dir) {
+        Path file = dir.resolve(PeftAdapter.CONFIG);
+        if (!Files.isRegularFile(file)) return LORA; // PeftAdapter.load names what is missing
+        return switch (ModelFiles.readJson(file).path("peft_type").asText("LORA")) {
+            case "IA3" -> IA3;
+            case "BOTTLENECK" -> BOTTLENECK;
+            default -> LORA;
+        };
+    }
+
+    /** Whether the adapter applies to the whole model (IA³, bottleneck), not per request. */
+    public boolean whole() {
+        return this != LORA;
+    }
+
+    /** base with the whole-model adapter in dir on it, unmerged (the loaded weights shared). */
+    public static Transformer apply(Path dir, Transformer base) {
+        return switch (of(dir)) {
+            case IA3 -> Ia3Model.load(dir, base).model();
+            case BOTTLENECK -> BottleneckModel.load(dir, base).model();
+            case LORA -> throw new Lora4jException(dir + ": a LoRA adapter; load it with PeftAdapter.load");
+        };
+    }
+}
