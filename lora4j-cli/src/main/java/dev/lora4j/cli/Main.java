@@ -11,7 +11,7 @@ import java.io.UncheckedIOException;
 /** The lora4j command line: a thin layer over the Java API; each subcommand is one class. */
 @Command(name = "lora4j", mixinStandardHelpOptions = true, version = "lora4j 0.1.0",
         description = "LoRA fine-tuning and inference of Hugging Face transformer checkpoints (GPT-2, Llama, Qwen2, Qwen3, Mistral, Phi-3) in pure Java.",
-        subcommands = {DemoCommand.class, TrainCommand.class, PretrainCommand.class, EvalCommand.class, GenerateCommand.class, ServeCommand.class, MergeCommand.class, ExportGgufCommand.class, CombineCommand.class, AnalyzeCommand.class, FactorizeCommand.class, SweepCommand.class, InspectCommand.class, ImportOnnxCommand.class, EmbedCommand.class, TuneEmbeddingsCommand.class, ExportOnnxCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, TrainCommand.class, PretrainCommand.class, EvalCommand.class, GenerateCommand.class, ServeCommand.class, MergeCommand.class, ExportGgufCommand.class, CombineCommand.class, AnalyzeCommand.class, FactorizeCommand.class, SweepCommand.class, CompareMethodsCommand.class, InspectCommand.class, ImportOnnxCommand.class, EmbedCommand.class, TuneEmbeddingsCommand.class, ExportOnnxCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args));

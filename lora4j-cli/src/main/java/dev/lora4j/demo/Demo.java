@@ -239,13 +239,13 @@ public final class Demo {
         return bytes >= 1 << 20 ? String.format(Locale.ROOT, "%.1f MB", bytes / 1048576.0) : String.format(Locale.ROOT, "%.1f KB", bytes / 1024.0);
     }
 
-    private static Set<String> presentSentences(List<Stories.Example> examples) {
+    static Set<String> presentSentences(List<Stories.Example> examples) {
         Set<String> s = new HashSet<>();
         for (Stories.Example e : examples) s.add(Stories.sentenceOf(e.prompt()));
         return s;
     }
 
-    private static void writeJsonl(Path file, List<Stories.Example> examples) throws IOException {
+    static void writeJsonl(Path file, List<Stories.Example> examples) throws IOException {
         var om = new com.fasterxml.jackson.databind.ObjectMapper();
         StringBuilder s = new StringBuilder();
         for (Stories.Example e : examples)
@@ -254,7 +254,7 @@ public final class Demo {
     }
 
     /** Copies the bundled model out of the jar. */
-    private static Path extractBundled(Path dir) throws IOException {
+    static Path extractBundled(Path dir) throws IOException {
         Files.createDirectories(dir);
         for (String f : MODEL_FILES) {
             try (InputStream in = Demo.class.getResourceAsStream(BUNDLED + f)) {
