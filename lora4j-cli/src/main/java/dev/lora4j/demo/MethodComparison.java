@@ -70,7 +70,7 @@ public final class MethodComparison {
     public record Options(Path out, Path model, Path data, Path evalData, List<Method> methods, long steps, int rank, int bottleneckSize,
                           long seed, int latencyTokens) {}
 
-    /** One method's measurements. */
+    /** One method's measurements (NaN where there is none). */
     record Row(String method, long trainable, long savedBytes, long stateBytes, double tokensPerSecond, double trainSeconds, double evalLoss,
                String score, double msPerToken, double msPerTokenMerged) {}
 
@@ -91,7 +91,11 @@ public final class MethodComparison {
     }
 
     private void run() throws IOException {
-        Path base = o.model() != null ? o.model() : Demo.extractBundled(o.out().resolve("base"));
+        // every method starts from, and every timed model is, fp32: merged and fully trained weights are fp32, and a
+        // lower-precision base would decode faster for its narrower weights alone
+        Path given = o.model() != null ? o.model() : Demo.extractBundled(o.out().resolve("base-as-shipped"));
+        Path base = o.out().resolve("base");
+        Merger.convert(given, base, dev.lora4j.tensor.DType.F32);
         Path train = o.data(), eval = o.evalData();
         List<Stories.Example> test = null;
         if (train == null) { // the demo's task: present tense in, past tense out

@@ -129,6 +129,16 @@ public final class Merger {
         });
     }
 
+    /** The checkpoint in modelDir written to out (new) with every tensor in dtype, unchanged otherwise (config.json's torch_dtype too). */
+    public static void convert(Path modelDir, Path out, DType dtype) throws IOException {
+        try (ModelFiles ck = ModelFiles.open(modelDir)) {
+            AtomicFiles.writeDirectory(out, dir -> {
+                writeWeights(ck, Map.of(), dtype, dir);
+                copyOtherFiles(ck.dir(), dir, dtype);
+            });
+        }
+    }
+
     /** Writes the merged checkpoint to out (which must not exist, or be an empty directory). */
     public static void merge(Path modelDir, List<Weighted> specs, Path out, String dtype) throws IOException {
         if (specs.isEmpty()) throw new Lora4jException("merge needs at least one --adapter");
