@@ -408,18 +408,26 @@ def write_fixture(name, cfg, W, forward, dtype=torch.float32, shards=1, extra=No
     print(f"{name}: loss {loss:.6f}, eval loss {total / count:.6f}")
 
 
+def fixture_base(base_name):
+    """A fixture model's config, weights (every shard) and the token ids its reference was computed on."""
+    base = os.path.join(OUT, base_name)
+    with open(os.path.join(base, "config.json")) as f:
+        cfg = json.load(f)
+    W = {}
+    for shard in sorted(f for f in os.listdir(base) if f.startswith("model") and f.endswith(".safetensors")):
+        W.update(load_safetensors(os.path.join(base, shard)))
+    with open(os.path.join(base, "reference.json")) as f:
+        ids = torch.tensor(json.load(f)["input_ids"])
+    return cfg, W, ids
+
+
 def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False, lora_bias=False):
     """A PEFT adapter with random non-zero A and B on a fixture model, and autograd's gradients of the
     batch-mean causal-LM loss with respect to every A and B (lora_grads.safetensors, PEFT key names). With dora,
     a magnitude too (PEFT's lora_magnitude_vector), away from its starting value ||W0 + s·B·A|| so that g != 1."""
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
-    base = os.path.join(OUT, base_name)
-    with open(os.path.join(base, "config.json")) as f:
-        cfg = json.load(f)
-    W = load_safetensors(os.path.join(base, "model.safetensors"))
-    with open(os.path.join(base, "reference.json")) as f:
-        ids = torch.tensor(json.load(f)["input_ids"])
+    cfg, W, ids = fixture_base(base_name)
     lora, tensors = {}, {}
     for mod, (fan_in, fan_out) in modules.items():
         key = mod.split(".")[-1]
@@ -825,14 +833,7 @@ def write_ia3_fixture(base_name, name, forward, modules, feedforward):
     torch.manual_seed(29)
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
-    base = os.path.join(OUT, base_name)
-    with open(os.path.join(base, "config.json")) as f:
-        cfg = json.load(f)
-    W = {}
-    for shard in sorted(f for f in os.listdir(base) if f.startswith("model") and f.endswith(".safetensors")):  # sharded or not
-        W.update(load_safetensors(os.path.join(base, shard)))
-    with open(os.path.join(base, "reference.json")) as f:
-        ids = torch.tensor(json.load(f)["input_ids"])
+    cfg, W, ids = fixture_base(base_name)
     conv1d = cfg["model_type"] == "gpt2"
     scaled, tensors = dict(W), {}
     for mod, key in modules.items():
@@ -882,12 +883,7 @@ def write_bottleneck_fixture(base_name, name, forward, modules, size):
     torch.manual_seed(31)
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
-    base = os.path.join(OUT, base_name)
-    with open(os.path.join(base, "config.json")) as f:
-        cfg = json.load(f)
-    W = load_safetensors(os.path.join(base, "model.safetensors"))
-    with open(os.path.join(base, "reference.json")) as f:
-        ids = torch.tensor(json.load(f)["input_ids"])
+    cfg, W, ids = fixture_base(base_name)
     tensors, post = {}, {}
     for mod, width in modules.items():
         t = [(torch.randn(size, width) * 0.3).requires_grad_(), (torch.randn(size) * 0.1).requires_grad_(),

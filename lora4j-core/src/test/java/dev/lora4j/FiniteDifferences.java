@@ -30,6 +30,36 @@ public final class FiniteDifferences {
         return g;
     }
 
+    /**
+     * Central differences of loss at the given entries of values, for code that computes in float: each entry is moved
+     * by ±h in place and restored. Returns one difference per index.
+     */
+    public static double[] numericInPlace(float[] values, int[] indices, java.util.function.DoubleSupplier loss, float h) {
+        double[] g = new double[indices.length];
+        for (int k = 0; k < indices.length; k++) {
+            int i = indices[k];
+            float keep = values[i];
+            values[i] = keep + h;
+            double up = loss.getAsDouble();
+            values[i] = keep - h;
+            double down = loss.getAsDouble();
+            values[i] = keep;
+            g[k] = (up - down) / (2.0 * h);
+        }
+        return g;
+    }
+
+    /** Every index of values, for {@link #numericInPlace}. */
+    public static int[] all(float[] values) {
+        return java.util.stream.IntStream.range(0, values.length).toArray();
+    }
+
+    /** analytic[indices[k]] within abs + rel·|numeric[k]| of numeric[k], each named. */
+    public static void assertNear(String what, float[] analytic, int[] indices, double[] numeric, double abs, double rel) {
+        for (int k = 0; k < indices.length; k++)
+            assertThat((double) analytic[indices[k]]).as("%s[%d]", what, indices[k]).isCloseTo(numeric[k], org.assertj.core.data.Offset.offset(abs + rel * Math.abs(numeric[k])));
+    }
+
     public static void assertClose(String what, float[] analytic, double[] numeric) {
         double num = 0, den = 0;
         for (int i = 0; i < numeric.length; i++) {

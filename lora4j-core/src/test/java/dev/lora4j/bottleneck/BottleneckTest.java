@@ -2,6 +2,7 @@ package dev.lora4j.bottleneck;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.FiniteDifferences;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.TestPaths;
 import dev.lora4j.data.Batch;
@@ -84,17 +85,12 @@ class BottleneckTest {
             float[] dx = new float[rows * in];
             layer.backward(Mat.of(x, 0, rows, in), Mat.of(wy, 0, rows, d), dx, 0, in, false);
             float[][] values = {down, downBias, up, upBias, x}, grads = {layer.gDown, layer.gDownBias, layer.gUp, layer.gUpBias, dx};
-            for (int k = 0; k < values.length; k++)
-                for (int i = 0; i < values[k].length; i++) {
-                    float keep = values[k][i];
-                    values[k][i] = keep + 1e-2f;
-                    double upL = weighted(layer, x, wy, rows);
-                    values[k][i] = keep - 1e-2f;
-                    double downL = weighted(layer, x, wy, rows);
-                    values[k][i] = keep;
-                    double numeric = (upL - downL) / 2e-2;
-                    assertThat((double) grads[k][i]).as("conv1d %s tensor %d [%d]", conv1d, k, i).isCloseTo(numeric, offset(5e-3 + 1e-2 * Math.abs(numeric)));
-                }
+            String[] names = {"D", "b_D", "U", "b_U", "x"};
+            for (int k = 0; k < values.length; k++) {
+                int[] all = FiniteDifferences.all(values[k]);
+                FiniteDifferences.assertNear("conv1d " + conv1d + " " + names[k], grads[k], all,
+                        FiniteDifferences.numericInPlace(values[k], all, () -> weighted(layer, x, wy, rows), 1e-2f), 5e-3, 1e-2);
+            }
         }
     }
 

@@ -2,6 +2,7 @@ package dev.lora4j.ia3;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.FiniteDifferences;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.TestPaths;
 import dev.lora4j.data.Batch;
@@ -111,24 +112,12 @@ class Ia3Test {
                 float[] dx = new float[rows * in];
                 java.util.Arrays.fill(dx, 0.5f);
                 layer.backward(Mat.of(x, 0, rows, in), Mat.of(wy, 0, rows, out), dx, 0, in, true);
-                for (int i = 0; i < l.length; i++) {
-                    float keep = l[i];
-                    l[i] = keep + 1e-2f;
-                    double up = weighted(layer, x, wy, rows);
-                    l[i] = keep - 1e-2f;
-                    double down = weighted(layer, x, wy, rows);
-                    l[i] = keep;
-                    assertThat((double) layer.grad()[i]).as("conv1d %s ff %s dl[%d]", conv1d, ff, i).isCloseTo((up - down) / 2e-2, offset(2e-3));
-                }
-                for (int i = 0; i < x.length; i++) {
-                    float keep = x[i];
-                    x[i] = keep + 1e-2f;
-                    double up = weighted(layer, x, wy, rows);
-                    x[i] = keep - 1e-2f;
-                    double down = weighted(layer, x, wy, rows);
-                    x[i] = keep;
-                    assertThat((double) dx[i] - 0.5).as("conv1d %s ff %s dx[%d] (accumulated onto 0.5)", conv1d, ff, i).isCloseTo((up - down) / 2e-2, offset(3e-3));
-                }
+                java.util.function.DoubleSupplier loss = () -> weighted(layer, x, wy, rows);
+                String what = "conv1d " + conv1d + " ff " + ff;
+                FiniteDifferences.assertNear(what + " dl", layer.grad(), FiniteDifferences.all(l), FiniteDifferences.numericInPlace(l, FiniteDifferences.all(l), loss, 1e-2f), 2e-3, 0);
+                float[] dxOwn = new float[dx.length];
+                for (int i = 0; i < dx.length; i++) dxOwn[i] = dx[i] - 0.5f; // accumulated onto 0.5
+                FiniteDifferences.assertNear(what + " dx", dxOwn, FiniteDifferences.all(x), FiniteDifferences.numericInPlace(x, FiniteDifferences.all(x), loss, 1e-2f), 3e-3, 0);
                 // accumulate adds onto y; the merged weights compute the same map
                 float[] y = new float[rows * out], y2 = new float[rows * out];
                 java.util.Arrays.fill(y2, 1f);
