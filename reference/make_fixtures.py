@@ -678,14 +678,7 @@ def write_bert_fixture():
         json.dump(cfg, f, indent=1)
     save_safetensors(os.path.join(d, "model.safetensors"), W, {"format": "pt"})
     Wd = {k: v.double() for k, v in W.items()}
-    lora, tensors = {}, {}
-    for i in range(2):
-        for n in ("query", "value"):
-            mod = f"encoder.layer.{i}.attention.self.{n}"
-            A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
-            B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
-            lora[mod] = (A, B, 2.0)
-            tensors[f"base_model.model.{mod}.lora_A.weight"], tensors[f"base_model.model.{mod}.lora_B.weight"] = A, B
+    lora, tensors = random_qv_lora(C, "")
     seqs, types = [[2, 7, 9, 30, 4], [5, 1, 60, 33, 12, 8, 3, 44]], [[0, 0, 0, 1, 1], [0] * 8]
     hidden = [bert_forward(cfg, Wd, torch.tensor(s), torch.tensor(t), lora) for s, t in zip(seqs, types)]
     weights = [torch.randn(h.shape, dtype=torch.float64) for h in hidden]
@@ -702,7 +695,7 @@ def write_bert_fixture():
 
 def random_qv_lora(C, wrapped):
     """Random LoRA pairs (r 4, scale 2) on a 2-layer encoder's query and value, float64 leaves for autograd, keyed as PEFT
-    saves them over a task model whose encoder is wrapped.* (bert, roberta)."""
+    saves them over the encoder itself (wrapped "") or a task model whose encoder is wrapped.* ("bert", "roberta")."""
     lora, tensors = {}, {}
     for i in range(2):
         for n in ("query", "value"):
@@ -710,7 +703,8 @@ def random_qv_lora(C, wrapped):
             A = (torch.randn(4, C, dtype=torch.float64) * 0.3).requires_grad_()
             B = (torch.randn(C, 4, dtype=torch.float64) * 0.3).requires_grad_()
             lora[mod] = (A, B, 2.0)
-            tensors[f"base_model.model.{wrapped}.{mod}.lora_A.weight"], tensors[f"base_model.model.{wrapped}.{mod}.lora_B.weight"] = A, B
+            key = f"base_model.model.{wrapped + '.' if wrapped else ''}{mod}"
+            tensors[key + ".lora_A.weight"], tensors[key + ".lora_B.weight"] = A, B
     return lora, tensors
 
 

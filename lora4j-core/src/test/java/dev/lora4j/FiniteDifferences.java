@@ -49,6 +49,15 @@ public final class FiniteDifferences {
         return g;
     }
 
+    /** L = Σ w ⊙ layer(x) over rows of x: a loss whose gradient with respect to the layer's output is w. */
+    public static double weightedOutput(dev.lora4j.model.Projection layer, float[] x, float[] w, int rows) {
+        float[] y = new float[rows * layer.out()];
+        layer.forward(dev.lora4j.tensor.Mat.of(x, 0, rows, layer.in()), y, 0, layer.out(), false);
+        double s = 0;
+        for (int i = 0; i < y.length; i++) s += (double) w[i] * y[i];
+        return s;
+    }
+
     /** Every index of values, for {@link #numericInPlace}. */
     public static int[] all(float[] values) {
         return java.util.stream.IntStream.range(0, values.length).toArray();

@@ -89,17 +89,9 @@ class BottleneckTest {
             for (int k = 0; k < values.length; k++) {
                 int[] all = FiniteDifferences.all(values[k]);
                 FiniteDifferences.assertNear("conv1d " + conv1d + " " + names[k], grads[k], all,
-                        FiniteDifferences.numericInPlace(values[k], all, () -> weighted(layer, x, wy, rows), 1e-2f), 5e-3, 1e-2);
+                        FiniteDifferences.numericInPlace(values[k], all, () -> FiniteDifferences.weightedOutput(layer, x, wy, rows), 1e-2f), 5e-3, 1e-2);
             }
         }
-    }
-
-    private static double weighted(BottleneckLinear layer, float[] x, float[] wy, int rows) {
-        float[] y = new float[rows * layer.out()];
-        layer.forward(Mat.of(x, 0, rows, layer.in()), y, 0, layer.out(), false);
-        double s = 0;
-        for (int i = 0; i < y.length; i++) s += (double) wy[i] * y[i];
-        return s;
     }
 
     @Test

@@ -112,7 +112,7 @@ class Ia3Test {
                 float[] dx = new float[rows * in];
                 java.util.Arrays.fill(dx, 0.5f);
                 layer.backward(Mat.of(x, 0, rows, in), Mat.of(wy, 0, rows, out), dx, 0, in, true);
-                java.util.function.DoubleSupplier loss = () -> weighted(layer, x, wy, rows);
+                java.util.function.DoubleSupplier loss = () -> FiniteDifferences.weightedOutput(layer, x, wy, rows);
                 String what = "conv1d " + conv1d + " ff " + ff;
                 FiniteDifferences.assertNear(what + " dl", layer.grad(), FiniteDifferences.all(l), FiniteDifferences.numericInPlace(l, FiniteDifferences.all(l), loss, 1e-2f), 2e-3, 0);
                 float[] dxOwn = new float[dx.length];
@@ -131,14 +131,6 @@ class Ia3Test {
                     assertThat(ym[i]).isCloseTo(y[i], offset(1e-4f));
                 }
             }
-    }
-
-    private static double weighted(Ia3Linear layer, float[] x, float[] wy, int rows) {
-        float[] y = new float[rows * layer.out()];
-        layer.forward(Mat.of(x, 0, rows, layer.in()), y, 0, layer.out(), false);
-        double s = 0;
-        for (int i = 0; i < y.length; i++) s += (double) wy[i] * y[i];
-        return s;
     }
 
     @Test
