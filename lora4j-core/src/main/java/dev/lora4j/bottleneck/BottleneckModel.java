@@ -140,12 +140,6 @@ public final class BottleneckModel {
         AtomicFiles.writeString(dir.resolve(PeftAdapter.CONFIG), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(o) + "\n");
     }
 
-    /** Whether dir holds bottleneck adapters (adapter_config.json's peft_type). */
-    public static boolean isBottleneck(Path dir) {
-        Path file = dir.resolve(PeftAdapter.CONFIG);
-        return Files.isRegularFile(file) && ModelFiles.readJson(file).path("peft_type").asText("").equals("BOTTLENECK");
-    }
-
     public static BottleneckModel load(Path dir, Transformer base) {
         Path cfgFile = dir.resolve(PeftAdapter.CONFIG), file = dir.resolve(PeftAdapter.WEIGHTS);
         JsonNode c = ModelFiles.readJson(cfgFile);

@@ -1,22 +1,12 @@
 package dev.lora4j.encoder;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.AtomicFiles;
-import dev.lora4j.io.SafeTensors;
-import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.lora.LoraConfig;
 import dev.lora4j.lora.LoraLinear;
-import dev.lora4j.lora.PeftAdapter;
-import dev.lora4j.tensor.DType;
-import dev.lora4j.tensor.Tensor;
 import dev.lora4j.train.Optimizer;
 import dev.lora4j.train.Parameter;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

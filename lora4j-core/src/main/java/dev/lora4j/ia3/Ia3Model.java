@@ -63,8 +63,9 @@ public final class Ia3Model {
     }
 
     private static Ia3Model wrap(Transformer base, Ia3Config config, Vectors vectors) {
+        List<String> names = LoraModel.moduleNames(base);
         for (String f : config.feedforward())
-            if (!config.adapts(f) && LoraModel.moduleNames(base).stream().noneMatch(m -> (m.equals(f) || m.endsWith("." + f)) && config.adapts(m)))
+            if (names.stream().noneMatch(m -> (m.equals(f) || m.endsWith("." + f)) && config.adapts(m)))
                 throw new Lora4jException("IA³ feed-forward module '" + f + "' is not among the target modules");
         Map<String, Ia3Linear> modules = new LinkedHashMap<>();
         Transformer adapted = base.mapProjections(p -> {
@@ -160,12 +161,6 @@ public final class Ia3Model {
         o.putNull("modules_to_save");
         o.put("inference_mode", true);
         AtomicFiles.writeString(dir.resolve(PeftAdapter.CONFIG), json.writeValueAsString(o) + "\n");
-    }
-
-    /** Whether dir holds an IA³ adapter (adapter_config.json's peft_type). */
-    public static boolean isIa3(Path dir) {
-        Path file = dir.resolve(PeftAdapter.CONFIG);
-        return Files.isRegularFile(file) && ModelFiles.readJson(file).path("peft_type").asText("").equals("IA3");
     }
 
     public static Ia3Config readConfig(Path dir) {

@@ -153,10 +153,11 @@ public final class Merger {
         }
         try (Transformer base = Transformer.load(modelDir)) {
             Map<String, float[]> merged;
-            if (specs.stream().anyMatch(w -> dev.lora4j.lora.AdapterKind.of(w.dir()) == dev.lora4j.lora.AdapterKind.BOTTLENECK))
+            List<dev.lora4j.lora.AdapterKind> kinds = specs.stream().map(w -> dev.lora4j.lora.AdapterKind.of(w.dir())).toList();
+            if (kinds.contains(dev.lora4j.lora.AdapterKind.BOTTLENECK))
                 throw new Lora4jException("bottleneck adapters are layers of their own (a nonlinearity between two matrices): they cannot be merged into the"
                         + " base's weights; run them unmerged (eval, generate --adapter)");
-            if (specs.stream().anyMatch(w -> dev.lora4j.ia3.Ia3Model.isIa3(w.dir()))) {
+            if (kinds.contains(dev.lora4j.lora.AdapterKind.IA3)) {
                 if (specs.size() != 1 || specs.getFirst().weight() != 1.0)
                     throw new Lora4jException("an IA³ adapter merges alone and whole (its vectors multiply the weights): give it as the only --adapter, without a weight");
                 merged = dev.lora4j.ia3.Ia3Model.load(specs.getFirst().dir(), base).mergedWeights();

@@ -158,18 +158,15 @@ public final class OptionsJson {
     /** "ia3": null (LoRA), or {"target_modules": LIST or STRING or null (the model type's defaults), "feedforward_modules": LIST}. */
     private static dev.lora4j.ia3.Ia3Config readIa3(JsonNode n, String where) {
         if (n == null || n.isNull()) return null;
-        if (!n.isObject()) throw new Lora4jException(where + ": \"ia3\" must be an object or null");
-        for (var it = n.fieldNames(); it.hasNext(); ) {
-            String k = it.next();
-            if (!k.equals("target_modules") && !k.equals("feedforward_modules")) throw new Lora4jException(where + ": unknown field \"ia3." + k + "\"");
-        }
-        JsonNode t = n.get("target_modules");
-        LoraConfig.Targets targets = t == null || t.isNull() ? null : t.isTextual() ? LoraConfig.parseTargets(t.asText()) : null;
-        if (t != null && t.isArray()) {
+        Fields f = new Fields(n, where, "ia3.", Set.of("target_modules", "feedforward_modules"));
+        JsonNode t = f.get("target_modules");
+        LoraConfig.Targets targets = null;
+        if (t != null && t.isTextual()) targets = LoraConfig.parseTargets(t.asText());
+        else if (t != null && t.isArray()) {
             java.util.List<String> names = new java.util.ArrayList<>();
             t.forEach(x -> names.add(x.asText()));
             targets = new LoraConfig.TargetList(names);
-        }
+        } else if (t != null) throw f.error("target_modules", "a list, a string or null");
         java.util.List<String> ff = new java.util.ArrayList<>();
         n.path("feedforward_modules").forEach(x -> ff.add(x.asText()));
         return new dev.lora4j.ia3.Ia3Config(targets, ff);

@@ -54,25 +54,23 @@ public interface Trainable {
 
     /** IA³'s vectors, named module.ia3_l. */
     static Trainable ia3(dev.lora4j.ia3.Ia3Model m) {
-        List<Parameter> fixed = m.parameters();
-        return new Trainable() {
-            public Transformer model() { return m.model(); }
-            public List<Parameter> parameters() { return fixed; }
-            public void zeroGrad() { for (Parameter p : fixed) java.util.Arrays.fill(p.grad(), 0f); }
-            public void setTraining(boolean training, long seed) { } // IA³ has no dropout
-            public String summary() { return m.trainableLine(); }
-        };
+        return withoutDropout(m.model(), m.parameters(), m.trainableLine());
     }
 
     /** Bottleneck adapters' D, b_D, U, b_U. */
     static Trainable bottleneck(dev.lora4j.bottleneck.BottleneckModel m) {
-        List<Parameter> fixed = m.parameters();
+        return withoutDropout(m.model(), m.parameters(), m.trainableLine());
+    }
+
+    /** A model whose trainable tensors are params, with no dropout to switch. */
+    private static Trainable withoutDropout(Transformer model, List<Parameter> params, String summary) {
+        List<Parameter> fixed = List.copyOf(params);
         return new Trainable() {
-            public Transformer model() { return m.model(); }
+            public Transformer model() { return model; }
             public List<Parameter> parameters() { return fixed; }
             public void zeroGrad() { for (Parameter p : fixed) java.util.Arrays.fill(p.grad(), 0f); }
-            public void setTraining(boolean training, long seed) { } // no dropout
-            public String summary() { return m.trainableLine(); }
+            public void setTraining(boolean training, long seed) { }
+            public String summary() { return summary; }
         };
     }
 
