@@ -157,7 +157,8 @@ class ContinuousBatcherTest {
     @Test
     void aCancelledRequestFreesItsSlotAndTheOthersGoOn() throws Exception {
         try (ContinuousBatcher b = new ContinuousBatcher(g, new ContinuousBatcher.Options(1, 8, 256), null)) {
-            GenerationConfig longer = GenerationConfig.builder().maxNewTokens(200).temperature(0).build();
+            // no end-of-sequence id: the first request cannot finish on its own before it is cancelled
+            GenerationConfig longer = GenerationConfig.builder().maxNewTokens(200).temperature(0).eosIds(java.util.List.of()).build();
             ContinuousBatcher.Ticket first = b.submit(TextGenerator.Request.text("Once upon a time").config(longer));
             ContinuousBatcher.Ticket second = b.submit(TextGenerator.Request.text("The dog").adapter("a1")
                     .config(GenerationConfig.builder().maxNewTokens(8).temperature(0).build()));
