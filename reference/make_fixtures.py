@@ -122,13 +122,18 @@ def gemma_sliding(cfg, i):
     return (i + 1) % pattern != 0
 
 
-def gemma_forward(cfg, W, ids, lora=None):
+def with_virtual(virtual, x):
+    """x (B, T, C) after the soft prompt's n embeddings (n, C), as PEFT's prompt tuning builds inputs_embeds: (B, n+T, C)."""
+    return x if virtual is None else torch.cat([virtual[None].expand(x.shape[0], -1, -1), x], dim=1)
+
+
+def gemma_forward(cfg, W, ids, lora=None, virtual=None):
     """Gemma, Gemma 2 and Gemma 3 (text) from their model definitions: GeGLU, embeddings times sqrt(C), norms before and
     after each half (2, 3), soft caps (2), q/k norms and the sliding layers' own rotary base (3), tied head."""
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV, D, eps, kind = cfg.get("num_key_value_heads", H), cfg.get("head_dim", C // H), cfg["rms_norm_eps"], cfg["model_type"]
-    B, T = ids.shape
-    x = W["model.embed_tokens.weight"][ids] * torch.tensor(C ** 0.5, dtype=torch.float32)
+    x = with_virtual(virtual, W["model.embed_tokens.weight"][ids]) * torch.tensor(C ** 0.5, dtype=torch.float32)
+    B, T = x.shape[:2]
     lin = lambda name, h: h @ W[name + ".weight"].T + lora_term(lora, name, h, W[name + ".weight"])
     sandwich = kind != "gemma"
     scale = cfg["query_pre_attn_scalar"] ** -0.5 if cfg.get("query_pre_attn_scalar") else D ** -0.5
@@ -218,14 +223,14 @@ def after(post, name, z):
     return post[name](z) if post and name in post else z
 
 
-def llama_forward(cfg, W, ids, lora=None, post=None):
+def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None):
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", H)
     D = cfg.get("head_dim", C // H)
     eps = cfg["rms_norm_eps"]
     window = cfg.get("sliding_window") or 0 if (cfg["model_type"] in ("mistral", "phi3") or cfg.get("use_sliding_window")) else 0
-    B, T = ids.shape
-    x = W["model.embed_tokens.weight"][ids]
+    x = with_virtual(virtual, W["model.embed_tokens.weight"][ids])
+    B, T = x.shape[:2]
     lin = lambda name, h: after(post, name, h @ W[name + ".weight"].T + (W[name + ".bias"] if name + ".bias" in W else 0) + lora_term(lora, name, h, W[name + ".weight"]))
     fused = cfg["model_type"] == "phi3"  # qkv_proj = [q | k | v], gate_up_proj = [gate | up]
     for i in range(cfg["num_hidden_layers"]):
@@ -251,11 +256,12 @@ def llama_forward(cfg, W, ids, lora=None, post=None):
     return x @ head.T
 
 
-def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None):
+def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None, virtual=None):
     C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
-    B, T = ids.shape
     g = lambda n: W[prefix + n]
-    x = g("wte.weight")[ids] + g("wpe.weight")[:T][None]
+    x = with_virtual(virtual, g("wte.weight")[ids])
+    B, T = x.shape[:2]
+    x = x + g("wpe.weight")[:T][None]
     conv = lambda n, h: after(post, "transformer." + n, h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h, g(n + ".weight").T))
     for i in range(cfg["n_layer"]):
         p = f"h.{i}."
@@ -911,6 +917,38 @@ def write_bottleneck_fixtures():
     write_bottleneck_fixture("gpt2-plain", "bottleneck-gpt2", lambda c, w, i, post: gpt2_forward(c, w, i, "", post=post), mods, 3)
 
 
+def write_prompt_tuning_fixture(base_name, name, forward, n):
+    """A PEFT prompt-tuning adapter (random embeddings, n virtual tokens) on a fixture model: the logits of the caller's
+    positions and autograd's gradient of the batch-mean causal-LM loss over them with respect to the embeddings. The
+    virtual positions predict nothing (PEFT's also has the last one predict the first token: one target more)."""
+    torch.manual_seed(37)
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    cfg, W, ids = fixture_base(base_name)
+    C = cfg.get("hidden_size", cfg.get("n_embd"))
+    P = (torch.randn(n, C) * 0.5).requires_grad_()
+    logits = forward(cfg, W, ids, P)[:, n:]
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {"prompt_embeddings": P.detach()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "prompt_grads.safetensors"), {"prompt_embeddings": P.grad.float(), "logits": logits.detach().float()})
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "num_virtual_tokens": n,
+                   "token_dim": C, "num_transformer_submodules": 1, "num_attention_heads": cfg.get("num_attention_heads", cfg.get("n_head")),
+                   "num_layers": cfg.get("num_hidden_layers", cfg.get("n_layer")), "prompt_tuning_init": "RANDOM",
+                   "prompt_tuning_init_text": None, "tokenizer_name_or_path": None, "inference_mode": True}, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    print(f"{name}: loss with the soft prompt {loss.item():.6f}")
+
+
+def write_prompt_tuning_fixtures():
+    write_prompt_tuning_fixture("llama-gqa", "prompt-llama", lambda c, w, i, p: llama_forward(c, w, i, virtual=p), 5)
+    write_prompt_tuning_fixture("gpt2-plain", "prompt-gpt2", lambda c, w, i, p: gpt2_forward(c, w, i, "", virtual=p), 4)
+    write_prompt_tuning_fixture("gemma2-softcap", "prompt-gemma2", lambda c, w, i, p: gemma_forward(c, w, i, virtual=p), 3)
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -967,6 +1005,9 @@ def main():
         return
     if sys.argv[1:] == ["ia3"]:
         write_ia3_fixtures()
+        return
+    if sys.argv[1:] == ["prompt-tuning"]:
+        write_prompt_tuning_fixtures()
         return
     if sys.argv[1:] == ["bottleneck"]:
         write_bottleneck_fixtures()

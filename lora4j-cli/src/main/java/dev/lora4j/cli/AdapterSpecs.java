@@ -29,7 +29,7 @@ final class AdapterSpecs {
     }
 
     /**
-     * The one IA³ or bottleneck adapter among specs (they change the model every request runs, so one, without a name,
+     * The one IA³, bottleneck or prompt-tuning adapter among specs (they change the model every request runs, so one, without a name,
      * weight or routing), or null when all are LoRA adapters.
      */
     static Path wholeModel(List<String> specs, boolean routed) {
@@ -38,7 +38,7 @@ final class AdapterSpecs {
             dev.lora4j.lora.AdapterKind kind = dev.lora4j.lora.AdapterKind.of(dir);
             if (!kind.whole()) continue;
             if (specs.size() != 1 || routed || s.contains("=") || !dir.equals(Path.of(s)))
-                throw new Lora4jException("--adapter " + s + " holds " + (kind == dev.lora4j.lora.AdapterKind.IA3 ? "IA³ vectors" : "bottleneck adapters")
+                throw new Lora4jException("--adapter " + s + " holds " + kind.description()
                         + ": give it alone, without a name, weight or --route; it applies to every prompt");
             return dir;
         }

@@ -97,6 +97,15 @@ public final class TrainCommand implements Callable<Integer> {
             + " and the MLP's output projections (o_proj, down_proj; attn.c_proj, mlp.c_proj for GPT-2; or --target): y = z + U·gelu(D·z); not mergeable.")
     int bottleneckSize;
 
+    @Option(names = "--prompt-tuning", paramLabel = "N", description = "Prompt tuning instead of LoRA (PEFT's PROMPT_TUNING): N learned embeddings"
+            + " before every sequence, the base untouched; they take N positions of the context. --lr defaults to 3e-2 with it.")
+    int promptTuning;
+    @Option(names = "--prompt-init", paramLabel = "KIND", description = "With --prompt-tuning: how the embeddings start: random (normal draws, PEFT's"
+            + " default), sample-vocab (rows of random tokens) or text (--prompt-init-text's tokens).")
+    String promptInit;
+    @Option(names = "--prompt-init-text", paramLabel = "TEXT", description = "With --prompt-tuning: start from this text's token embeddings (repeated or cut to N).")
+    String promptInitText;
+
     @Option(names = "--dora", description = "DoRA (PEFT's use_dora): also train a magnitude per output over the normalised W0 + s·B·A.")
     boolean dora;
 
@@ -261,6 +270,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--optimizer")) opt.kind(enumOf(OptimizerConfig.Kind.class, "--optimizer", optimizer));
         if (given("--momentum")) opt.momentum(momentum);
         if (given("--lr")) opt.lr(lr);
+        else if (given("--prompt-tuning") && config == null) opt.lr(PROMPT_TUNING_LR);
         if (given("--weight-decay")) opt.weightDecay(weightDecay);
         if (given("--betas")) {
             double[] b = parseBetas(betas);
@@ -294,6 +304,7 @@ public final class TrainCommand implements Callable<Integer> {
         return base.toBuilder().data(d).lora(lora.build()).train(train.build())
                 .bottleneck(given("--bottleneck-size") ? bottleneckConfig() : base.bottleneck())
                 .ia3(given("--ia3") ? ia3Config() : given("--feedforward") ? failFeedforward() : base.ia3())
+                .promptTuning(given("--prompt-tuning") ? promptTuningConfig() : promptOptionsAlone(base.promptTuning()))
                 .full(given("--full") ? full : base.full()).quantize(given("--quantize") ? quantize.type() : base.quantize()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
     }
 
@@ -309,6 +320,21 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--target-regex")) throw new Lora4jException("--bottleneck-size takes --target (a list), not --target-regex");
         if (given("--ia3")) throw new Lora4jException("give --ia3 or --bottleneck-size, not both");
         return new dev.lora4j.bottleneck.BottleneckConfig(bottleneckSize, given("--target") ? LoraConfig.parseTargets(target) : null);
+    }
+
+    /** Soft prompts learn far slower than LoRA at LoRA's rate; PEFT's prompt-tuning examples train at 3e-2. */
+    static final double PROMPT_TUNING_LR = 3e-2;
+
+    private dev.lora4j.prompt.PromptTuningConfig promptTuningConfig() {
+        if (given("--ia3") || given("--bottleneck-size")) throw new Lora4jException("give one of --prompt-tuning, --ia3 and --bottleneck-size");
+        if (given("--target") || given("--target-regex")) throw new Lora4jException("--prompt-tuning adapts no module: drop --target / --target-regex");
+        var init = promptInit == null ? null : dev.lora4j.prompt.PromptTuningConfig.Init.parse(promptInit);
+        return new dev.lora4j.prompt.PromptTuningConfig(promptTuning, init, promptInitText);
+    }
+
+    private dev.lora4j.prompt.PromptTuningConfig promptOptionsAlone(dev.lora4j.prompt.PromptTuningConfig fromConfig) {
+        if (given("--prompt-init") || given("--prompt-init-text")) throw new Lora4jException("--prompt-init and --prompt-init-text go with --prompt-tuning N");
+        return fromConfig;
     }
 
     private static dev.lora4j.ia3.Ia3Config failFeedforward() {

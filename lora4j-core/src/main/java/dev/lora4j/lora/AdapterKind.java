@@ -5,16 +5,17 @@ import dev.lora4j.bottleneck.BottleneckModel;
 import dev.lora4j.ia3.Ia3Model;
 import dev.lora4j.io.ModelFiles;
 import dev.lora4j.model.Transformer;
+import dev.lora4j.prompt.PromptTuningModel;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
  * What an adapter directory holds, by adapter_config.json's peft_type: LoRA (many may serve side by side, mixed per
- * request), or IA³ or bottleneck adapters, which change the model every request runs ({@link #apply}).
+ * request), or IA³ or bottleneck adapters or a soft prompt, which change the model every request runs ({@link #apply}).
  */
 public enum AdapterKind {
-    LORA, IA3, BOTTLENECK;
+    LORA, IA3, BOTTLENECK, PROMPT_TUNING;
 
     public static AdapterKind of(Path dir) {
         Path file = dir.resolve(PeftAdapter.CONFIG);
@@ -22,13 +23,24 @@ public enum AdapterKind {
         return switch (ModelFiles.readJson(file).path("peft_type").asText("LORA")) {
             case "IA3" -> IA3;
             case "BOTTLENECK" -> BOTTLENECK;
+            case "PROMPT_TUNING" -> PROMPT_TUNING;
             default -> LORA;
         };
     }
 
-    /** Whether the adapter applies to the whole model (IA³, bottleneck), not per request. */
+    /** Whether the adapter applies to the whole model (IA³, bottleneck, soft prompt), not per request. */
     public boolean whole() {
         return this != LORA;
+    }
+
+    /** What the adapter is, in words, for messages. */
+    public String description() {
+        return switch (this) {
+            case LORA -> "a LoRA adapter";
+            case IA3 -> "IA³ vectors";
+            case BOTTLENECK -> "bottleneck adapters";
+            case PROMPT_TUNING -> "a soft prompt (prompt tuning)";
+        };
     }
 
     /** base with the whole-model adapter in dir on it, unmerged (the loaded weights shared). */
@@ -36,6 +48,7 @@ public enum AdapterKind {
         return switch (of(dir)) {
             case IA3 -> Ia3Model.load(dir, base).model();
             case BOTTLENECK -> BottleneckModel.load(dir, base).model();
+            case PROMPT_TUNING -> PromptTuningModel.load(dir, base).model();
             case LORA -> throw new Lora4jException(dir + ": a LoRA adapter; load it with PeftAdapter.load");
         };
     }

@@ -44,11 +44,12 @@ public final class Activations {
     final float[] dx, dh, datt, dqkv, dact, dpre; // backward scratch (training only)
     final float[] dOut;                           // backward scratch with sandwich norms: dL/d(a half's output before its norm)
 
+    /** Buffers for b sequences of t tokens, and the model's virtual tokens before each ({@link ModelConfig#virtualTokens()}). */
     public Activations(ModelConfig c, int b, int t, boolean training) {
         this.b = b;
-        this.t = t;
+        this.t = t + c.virtualTokens();
         this.training = training;
-        int bt = b * t, dim = c.dim(), pre = (c.gatedMlp() ? 2 : 1) * c.hidden();
+        int bt = b * this.t, dim = c.dim(), pre = (c.gatedMlp() ? 2 : 1) * c.hidden();
         int n = training ? c.layers() : 1;
         layers = new Layer[n];
         for (int l = 0; l < n; l++) {
@@ -75,6 +76,7 @@ public final class Activations {
         return layers[training ? l : 0];
     }
 
+    /** Whether these buffers take b sequences of t positions (virtual tokens included). */
     public boolean fits(int b, int t) {
         return this.b == b && this.t == t;
     }
@@ -83,6 +85,7 @@ public final class Activations {
         return b;
     }
 
+    /** Positions per sequence, virtual tokens included. */
     public int seqLen() {
         return t;
     }

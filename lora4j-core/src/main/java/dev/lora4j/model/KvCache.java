@@ -43,8 +43,10 @@ public final class KvCache {
     private final int maxT;
     private final int[] lengths; // positions filled, per sequence: sequences of one cache may differ (a ragged batch)
 
+    /** A cache for b sequences of up to maxT tokens each, and the model's virtual tokens before them ({@link ModelConfig#virtualTokens()}). */
     public KvCache(ModelConfig c, int b, int maxT) {
         if (b < 1 || maxT < 1) throw new IllegalArgumentException("a KV cache needs at least one sequence and one position, got " + b + "x" + maxT);
+        maxT = Math.addExact(maxT, c.virtualTokens());
         this.maxT = maxT;
         this.lengths = new int[b];
         int width = c.kvHeads() * c.headDim();
@@ -61,11 +63,12 @@ public final class KvCache {
         return lengths.length;
     }
 
+    /** Positions per sequence, virtual tokens included. */
     public int capacity() {
         return maxT;
     }
 
-    /** Positions filled so far in sequence b. */
+    /** Positions filled so far in sequence b, virtual tokens included. */
     public int length(int b) {
         return lengths[b];
     }

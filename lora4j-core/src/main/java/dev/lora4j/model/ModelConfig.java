@@ -21,14 +21,22 @@ public record ModelConfig(
         int kvHeads,          // KV; H % KV == 0, each k/v head serves H/KV consecutive query heads
         int headDim,          // D
         int hidden,           // F
-        int maxPositions,
+        int maxPositions,     // positions a caller's tokens may take: the checkpoint's, less virtualTokens
         NormKind norm,
         PositionKind positions,
         MlpKind mlp,
         boolean tiedHead,     // LM head shares the token embedding
         int slidingWindow,    // 0 = full causal attention
         boolean qkNorm,       // RMSNorm on each head of q and k before the rotation (Qwen3, Gemma 3)
-        Gemma gemma) {        // what the Gemma families add; Gemma.NONE for the others
+        Gemma gemma,          // what the Gemma families add; Gemma.NONE for the others
+        int virtualTokens) {  // learned embeddings before every sequence (prompt tuning); 0 for a checkpoint as loaded
+
+    public ModelConfig(String modelType, int vocabSize, int dim, int layers, int heads, int kvHeads, int headDim, int hidden,
+                       int maxPositions, NormKind norm, PositionKind positions, MlpKind mlp, boolean tiedHead, int slidingWindow, boolean qkNorm,
+                       Gemma gemma) {
+        this(modelType, vocabSize, dim, layers, heads, kvHeads, headDim, hidden, maxPositions, norm, positions, mlp, tiedHead,
+                slidingWindow, qkNorm, gemma, 0);
+    }
 
     public ModelConfig(String modelType, int vocabSize, int dim, int layers, int heads, int kvHeads, int headDim, int hidden,
                        int maxPositions, NormKind norm, PositionKind positions, MlpKind mlp, boolean tiedHead, int slidingWindow, boolean qkNorm) {
@@ -50,6 +58,17 @@ public record ModelConfig(
     public record Gemma(float embeddingScale, float queryScale, float attentionSoftcap, float logitSoftcap,
                         boolean sandwichNorms, boolean[] slidingLayers, Rotary localRope) {
         public static final Gemma NONE = new Gemma(1f, 0f, 0f, 0f, false, null, null);
+    }
+
+    /**
+     * This model with n virtual tokens (learned embeddings) before every sequence: they take the first n positions,
+     * so n fewer remain for the caller's tokens.
+     */
+    public ModelConfig withVirtualTokens(int n) {
+        if (n < 0 || n >= maxPositions + virtualTokens)
+            throw new Lora4jException(n + " virtual tokens do not fit a context of " + (maxPositions + virtualTokens) + " positions");
+        return new ModelConfig(modelType, vocabSize, dim, layers, heads, kvHeads, headDim, hidden, maxPositions + virtualTokens - n, norm, positions,
+                mlp, tiedHead, slidingWindow, qkNorm, gemma, n);
     }
 
     /** The sliding window of layer l: 0 (full causal attention) unless the layer is one of the sliding ones. */

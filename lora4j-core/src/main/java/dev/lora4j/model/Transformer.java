@@ -31,6 +31,7 @@ public final class Transformer implements AutoCloseable {
     private final Tensor head;              // (V, C); the token embedding itself when tied
     private final WeightSource source;      // keeps the mapping alive; null for in-memory models
     private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
+    private final SoftPrompt prompt;        // virtual tokens before every sequence (prompt tuning), or null
 
     /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */
     public record EmbeddingGrads(float[] token, float[] position, float[] head) {}
@@ -42,6 +43,11 @@ public final class Transformer implements AutoCloseable {
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads) {
+        this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, null);
+    }
+
+    private Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
+                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads, SoftPrompt prompt) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -50,6 +56,7 @@ public final class Transformer implements AutoCloseable {
         this.head = head;
         this.source = source;
         this.grads = grads;
+        this.prompt = prompt;
     }
 
     /** Loads a Hugging Face checkpoint directory (config.json + safetensors), or a GGUF file of the llama or qwen2 architecture. */
@@ -85,11 +92,47 @@ public final class Transformer implements AutoCloseable {
         return source;
     }
 
+    /** The virtual tokens before every sequence, or null. */
+    public SoftPrompt softPrompt() {
+        return prompt;
+    }
+
+    /**
+     * This model (weights shared) with prompt's virtual tokens before every sequence, which take the first positions
+     * of the context: its config says how many ({@link ModelConfig#virtualTokens()}) and how many remain.
+     */
+    public Transformer withSoftPrompt(SoftPrompt prompt) {
+        if (this.prompt != null) throw new Lora4jException("this model already has a soft prompt");
+        if (prompt.embeddings().length != prompt.tokens() * config.dim())
+            throw new Lora4jException("soft prompt of " + prompt.embeddings().length + " floats; " + prompt.tokens() + " embeddings of " + config.dim() + " expected");
+        Transformer t = new Transformer(config.withVirtualTokens(prompt.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, prompt);
+        t.headRows = headRows;
+        return t;
+    }
+
     /**
      * Runs the blocks over tokens (B·T, row-major) and leaves the final normalised hidden states in
-     * a.h (B·T, C). Rows shorter than T are padded by the caller; causality keeps padding out of real rows.
+     * a.h (B·T, C), or with virtual tokens (B·(n+T), C), each sequence's n virtual rows first. Rows shorter
+     * than T are padded by the caller; causality keeps padding out of real rows.
      */
     public void forwardHidden(int[] tokens, int b, int t, Activations a) {
+        if (prompt == null) {
+            runBlocks(tokens, b, t, a);
+            return;
+        }
+        requireRoomAfterPrompt(t);
+        runBlocks(prompt.extend(tokens, b, t, config.vocabSize()), b, prompt.tokens() + t, a);
+    }
+
+    /** A learned position table ends where it ends: the virtual tokens take its first positions. */
+    private void requireRoomAfterPrompt(int t) {
+        if (positionEmbedding != null && t > config.maxPositions())
+            throw new Lora4jException("sequence length " + t + " exceeds the " + config.maxPositions() + " positions the model's "
+                    + prompt.tokens() + " virtual tokens leave of its " + positionEmbedding.dim(0));
+    }
+
+    /** forwardHidden over tokens that hold any virtual ids already (t positions each). */
+    private void runBlocks(int[] tokens, int b, int t, Activations a) {
         ModelConfig c = config;
         if (!a.fits(b, t)) throw new IllegalArgumentException("activations sized for " + a.b + "x" + a.t + ", not " + b + "x" + t);
         if (positionEmbedding != null && t > positionEmbedding.dim(0))
@@ -183,6 +226,11 @@ public final class Transformer implements AutoCloseable {
 
     /** Sequence i's new tokens are rows [start[i], start[i + 1]); ragged: each sequence on the kernels it would get alone. */
     private float[] forwardCached(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged) {
+        if (prompt != null) startWithPrompt(tokens, seqs, cache);
+        return cachedPass(tokens, seqs, start, cache, ragged);
+    }
+
+    private float[] cachedPass(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged) {
         ModelConfig c = config;
         int b = seqs.length, dim = c.dim(), rows = start[b], decodeRows = 0;
         int[] pos = new int[b], rowPos = new int[rows];
@@ -234,6 +282,16 @@ public final class Transformer implements AutoCloseable {
         return logits;
     }
 
+    /** Runs the virtual tokens into the cache of each sequence of seqs that is still empty, after checking the caller's tokens. */
+    private void startWithPrompt(int[] tokens, int[] seqs, KvCache cache) {
+        int v = config.vocabSize();
+        for (int tok : tokens)
+            if (tok < 0 || tok >= v) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + v + ")");
+        int[] ids = prompt.ids(v);
+        for (int seq : seqs)
+            if (cache.length(seq) == 0) cachedPass(ids, new int[] {seq}, new int[] {0, ids.length}, cache, false);
+    }
+
     /** Gemma 2's final soft cap, z = cap·tanh(z/cap), in place (nothing for other models). */
     private void softcapLogits(float[] logits) {
         float cap = config.gemma().logitSoftcap();
@@ -246,11 +304,11 @@ public final class Transformer implements AutoCloseable {
     /** Logits (B·T, V) for tokens (B·T, row-major): for tests and generation; training never holds them whole. */
     public float[] forward(int[] tokens, int b, int t, Activations a) {
         forwardHidden(tokens, b, t, a);
-        int v = config.vocabSize(), bt = b * t;
+        int v = config.vocabSize(), bt = b * a.t;
         float[] logits = new float[Math.multiplyExact(bt, v)];
         Kernels.matmul(Mat.of(a.h, 0, bt, config.dim()), head.mat().t(), logits, 0, v, false);
         softcapLogits(logits);
-        return logits;
+        return prompt == null ? logits : prompt.strip(logits, b, t, v);
     }
 
     /** Sum of cross-entropies and the number of targets counted. */
@@ -265,7 +323,13 @@ public final class Transformer implements AutoCloseable {
     public LossSum loss(int[] tokens, int[] targets, int b, int t, Activations a, float gradScale) {
         boolean backward = gradScale != 0f;
         if (backward && !a.training) throw new IllegalArgumentException("backward needs training activations");
-        forwardHidden(tokens, b, t, a);
+        if (prompt != null) {
+            requireRoomAfterPrompt(t);
+            tokens = prompt.extend(tokens, b, t, config.vocabSize());
+            targets = prompt.extendTargets(targets, b, t);
+            t += prompt.tokens();
+        }
+        runBlocks(tokens, b, t, a);
         int bt = b * t;
         requireTargetsInVocabulary(targets, bt);
         float cap = config.gemma().logitSoftcap();
@@ -273,7 +337,7 @@ public final class Transformer implements AutoCloseable {
                 : HeadLoss.byRowChunks(head.mat(), cap, grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
         if (backward) {
             backward(b, t, a);
-            if (grads != null) embedBackward(tokens, b, t, a.dx);
+            if (grads != null || prompt != null) embedBackward(tokens, b, t, a.dx);
         }
         return loss;
     }
@@ -285,11 +349,12 @@ public final class Transformer implements AutoCloseable {
     public double[] positionLosses(int[] tokens, int[] targets, int b, int t, Activations a) {
         if (grads != null) throw new IllegalStateException("positionLosses is for inference over a frozen head");
         forwardHidden(tokens, b, t, a);
-        int bt = b * t;
+        int bt = b * a.t;
+        if (prompt != null) targets = prompt.extendTargets(targets, b, t);
         requireTargetsInVocabulary(targets, bt);
         double[] out = new double[bt];
         HeadLoss.byVocabularyBlocks(head.mat(), config.gemma().logitSoftcap(), targets, bt, a, 0f, out);
-        return out;
+        return prompt == null ? out : prompt.strip(out, b, t);
     }
 
     private void requireTargetsInVocabulary(int[] targets, int bt) {
@@ -327,13 +392,18 @@ public final class Transformer implements AutoCloseable {
         return a.dOut;
     }
 
-    /** Embedding gradients: wte[token] += scale·dx[row], wpe[position] += dx[row], rows in order. */
+    /**
+     * Embedding gradients, rows in order: wte[token] += scale·dx[row] and wpe[position] += dx[row] when the embeddings
+     * are trained; prompt[token − V] += scale·dx[row] for the virtual tokens when the soft prompt is.
+     */
     private void embedBackward(int[] tokens, int b, int t, float[] dx) {
-        int dim = config.dim();
+        int dim = config.dim(), vocab = config.vocabSize();
         float scale = config.gemma().embeddingScale();
         for (int r = 0; r < b * t; r++) {
-            Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
-            if (grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
+            if (tokens[r] >= vocab) {
+                if (prompt.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, prompt.grad(), (tokens[r] - vocab) * dim, dim);
+            } else if (grads != null) Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
+            if (grads != null && grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
         }
     }
 
@@ -369,7 +439,7 @@ public final class Transformer implements AutoCloseable {
     }
 
     public Transformer withBlocks(List<Block> newBlocks) {
-        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads);
+        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads, prompt);
         t.headRows = headRows;
         return t;
     }
@@ -381,17 +451,21 @@ public final class Transformer implements AutoCloseable {
         embed(tokens, rowPos, x);
     }
 
-    /** x(rows, C) = the embeddings of tokens[r] at position rowPos[r] (Gemma's times √C, rounded to fp32 first). */
+    /**
+     * x(rows, C) = the embeddings of tokens[r] at position rowPos[r] (Gemma's times √C, rounded to fp32 first);
+     * ids from V on are the virtual tokens.
+     */
     private void embed(int[] tokens, int[] rowPos, float[] x) {
-        int dim = config.dim(), vocab = config.vocabSize();
+        int dim = config.dim(), vocab = config.vocabSize(), virtual = config.virtualTokens();
         float scale = config.gemma().embeddingScale();
         Mat wte = tokenEmbedding.mat(), wpe = positionEmbedding == null ? null : positionEmbedding.mat();
         Parallel.forRange(rowPos.length, 64, (r0, r1) -> {
             float[] row = new float[dim];
             for (int r = r0; r < r1; r++) {
                 int tok = tokens[r];
-                if (tok < 0 || tok >= vocab) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
-                wte.copyRow(tok, 0, x, r * dim, dim);
+                if (tok < 0 || tok >= vocab + virtual) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
+                if (tok < vocab) wte.copyRow(tok, 0, x, r * dim, dim);
+                else System.arraycopy(prompt.embeddings(), (tok - vocab) * dim, x, r * dim, dim);
                 if (scale != 1f) for (int j = r * dim; j < (r + 1) * dim; j++) x[j] *= scale;
                 if (wpe != null) {
                     int p = rowPos[r];

@@ -22,9 +22,11 @@ import java.nio.file.Path;
  * @param quantize    the frozen base quantized at load (QLoRA: int8 or nf4), or null for the weights as stored
  * @param ia3         train IA³ vectors instead of LoRA (targets null: the model type's defaults), or null
  * @param bottleneck  train Houlsby bottleneck adapters instead of LoRA, or null
+ * @param promptTuning train a soft prompt instead of LoRA, or null
  */
 public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lora, boolean full, Path initAdapter, TrainConfig train,
-                           QuantType quantize, dev.lora4j.ia3.Ia3Config ia3, dev.lora4j.bottleneck.BottleneckConfig bottleneck) {
+                           QuantType quantize, dev.lora4j.ia3.Ia3Config ia3, dev.lora4j.bottleneck.BottleneckConfig bottleneck,
+                           dev.lora4j.prompt.PromptTuningConfig promptTuning) {
 
     public TrainOptions {
         if (model == null) throw new Lora4jException("--model must be given");
@@ -42,6 +44,9 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (bottleneck != null && (full || ia3 != null || initAdapter != null || train.optimizer().loraplusLrRatio() != 1 || lora.dora() || lora.loraBias()
                 || lora.init() != LoraConfig.Init.KAIMING))
             throw new Lora4jException("--bottleneck-size trains bottleneck adapters alone: not with --full, --ia3, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
+        if (promptTuning != null && (full || ia3 != null || bottleneck != null || initAdapter != null || train.optimizer().loraplusLrRatio() != 1
+                || lora.dora() || lora.loraBias() || lora.init() != LoraConfig.Init.KAIMING))
+            throw new Lora4jException("--prompt-tuning trains a soft prompt alone: not with --full, --ia3, --bottleneck-size, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
         if (ia3 != null && full) throw new Lora4jException("--ia3 trains scaling vectors over a frozen base; --full trains every weight instead");
         if (ia3 != null && initAdapter != null) throw new Lora4jException("--init-adapter starts from a LoRA adapter; --ia3 starts its vectors at 1");
         if (ia3 != null && train.optimizer().loraplusLrRatio() != 1) throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --ia3 has none");
@@ -65,7 +70,8 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
     }
 
     public Builder toBuilder() {
-        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize).ia3(ia3).bottleneck(bottleneck);
+        return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize).ia3(ia3).bottleneck(bottleneck)
+                .promptTuning(promptTuning);
     }
 
     public static final class Builder {
@@ -77,6 +83,13 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         private QuantType quantize;
         private dev.lora4j.ia3.Ia3Config ia3;
         private dev.lora4j.bottleneck.BottleneckConfig bottleneck;
+        private dev.lora4j.prompt.PromptTuningConfig promptTuning;
+
+        /** Train a soft prompt instead of LoRA adapters (null, the default: LoRA). */
+        public Builder promptTuning(dev.lora4j.prompt.PromptTuningConfig v) {
+            promptTuning = v;
+            return this;
+        }
 
         /** Train Houlsby bottleneck adapters instead of LoRA adapters (null, the default: LoRA). */
         public Builder bottleneck(dev.lora4j.bottleneck.BottleneckConfig v) {
@@ -134,7 +147,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         }
 
         public TrainOptions build() {
-            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3, bottleneck);
+            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3, bottleneck, promptTuning);
         }
     }
 }

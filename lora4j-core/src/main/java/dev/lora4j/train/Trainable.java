@@ -62,6 +62,11 @@ public interface Trainable {
         return withoutDropout(m.model(), m.parameters(), m.trainableLine());
     }
 
+    /** The soft prompt's embeddings, named prompt_embeddings. */
+    static Trainable promptTuning(dev.lora4j.prompt.PromptTuningModel m) {
+        return withoutDropout(m.model(), m.parameters(), m.trainableLine());
+    }
+
     /** A model whose trainable tensors are params, with no dropout to switch. */
     private static Trainable withoutDropout(Transformer model, List<Parameter> params, String summary) {
         List<Parameter> fixed = List.copyOf(params);

@@ -173,7 +173,6 @@ public final class TrainingRun {
     private record Prepared(TokenDataset train, TokenDataset eval, Trainee trainee, TrainState from) {}
 
     private Prepared prepare(Transformer base, Path resumeFrom) {
-        TokenDataset[] data = readData(base);
         Trainee trainee;
         if (o.full()) {
             FullModel full = FullModel.of(base);
@@ -182,6 +181,10 @@ public final class TrainingRun {
             dev.lora4j.bottleneck.BottleneckModel bm = resumeFrom != null ? dev.lora4j.bottleneck.BottleneckModel.load(resumeFrom, base)
                     : dev.lora4j.bottleneck.BottleneckModel.inject(base, o.bottleneck().resolvedFor(base.config().modelType()), o.train().seed());
             trainee = new Trainee(Trainable.bottleneck(bm), dir -> bm.save(dir, o.model().toString()));
+        } else if (o.promptTuning() != null) {
+            dev.lora4j.prompt.PromptTuningModel pt = resumeFrom != null ? dev.lora4j.prompt.PromptTuningModel.load(resumeFrom, base)
+                    : dev.lora4j.prompt.PromptTuningModel.inject(base, o.promptTuning(), dev.lora4j.tokenizer.Tokenizer.ofModel(o.model()), o.train().seed());
+            trainee = new Trainee(Trainable.promptTuning(pt), dir -> pt.save(dir, o.model().toString()));
         } else if (o.ia3() != null) {
             dev.lora4j.ia3.Ia3Model ia3 = resumeFrom != null ? dev.lora4j.ia3.Ia3Model.load(resumeFrom, base)
                     : dev.lora4j.ia3.Ia3Model.inject(base, o.ia3().resolvedFor(base.config().modelType()));
@@ -195,7 +198,9 @@ public final class TrainingRun {
                     : LoraModel.inject(base, o.lora(), o.train().seed());
             trainee = new Trainee(Trainable.lora(lm), dir -> PeftAdapter.save(dir, lm, o.model().toString()));
         }
-        Trainer.requireTargets(data[0], Trainer.seqLen(o.train(), base)); // before the output directory is claimed
+        Transformer model = trainee.trainable().model(); // a soft prompt leaves fewer positions than the base has
+        TokenDataset[] data = readData(model);
+        Trainer.requireTargets(data[0], Trainer.seqLen(o.train(), model)); // before the output directory is claimed
         return new Prepared(data[0], data[1], trainee, resumeFrom == null ? TrainState.START : readState(resumeFrom));
     }
 
