@@ -105,6 +105,41 @@ class ArchitecturesCliTest {
         assertThat(both.err()).contains("lora4j: error:").contains("not both");
     }
 
+    /** Prompt tuning through the commands: train (and resume), eval and generate with the soft prompt; merge refuses it by name. */
+    @ParameterizedTest
+    @CsvSource({"gpt2-plain, 28", "gemma2-softcap, 60"}) // the context the 4 virtual tokens leave
+    void promptTuningTrainResumeEvalGenerate(String fixture, int contextLeft) throws IOException {
+        Path model = TestPaths.fixture(fixture), data = model.resolve("eval.jsonl");
+        double before = JSON.readTree(model.resolve("reference.json").toFile()).get("eval_loss").asDouble();
+        Path adapter = tmp.resolve("prompt");
+        CliRunner.Run train = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", adapter.toString(),
+                "--prompt-tuning", "4", "--prompt-init", "sample-vocab", "--steps", "4", "--save-every", "2");
+        assertThat(train.code()).as(train.err()).isZero();
+        assertThat(train.err()).contains("prompt tuning, 4 virtual tokens (context left: " + contextLeft + " of " + (contextLeft + 4) + " positions)");
+        JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
+        assertThat(config.get("peft_type").asText()).isEqualTo("PROMPT_TUNING");
+        assertThat(config.get("prompt_tuning_init").asText()).isEqualTo("SAMPLE_VOCAB");
+        JsonNode state = JSON.readTree(adapter.resolve("checkpoint-2/trainer_state.json").toFile());
+        assertThat(state.at("/options/train/optimizer/lr").asDouble()).isEqualTo(3e-2); // prompt tuning's default rate
+        CliRunner.Run resume = CliRunner.run("train", "--resume", adapter.toString(), "--steps", "6");
+        assertThat(resume.code()).as(resume.err()).isZero();
+        assertThat(evalLoss(model, adapter, data)).isLessThan(before);
+        assertThat(generate(model, adapter)).isNotEmpty().isNotEqualTo(generate(model, null));
+        CliRunner.Run merge = CliRunner.run("merge", "--model", model.toString(), "--adapter", adapter.toString(), "--out", tmp.resolve("m").toString());
+        assertThat(merge.code()).isNotZero();
+        assertThat(merge.err()).contains("nothing to merge").doesNotContain("Exception");
+        for (String[] bad : new String[][] {{"--prompt-tuning", "4", "--ia3"}, {"--prompt-init-text", "hello"}, {"--prompt-tuning", "0"},
+                {"--prompt-tuning", "4", "--target", "q_proj"}, {"--prompt-tuning", "4", "--prompt-init", "text"}, {"--prompt-tuning", "4", "--prompt-init-text", "hi"},
+                {"--prompt-tuning", "4", "--prompt-init", "words"}, {"--prompt-tuning", String.valueOf(contextLeft + 4)}}) {
+            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--model", model.toString(), "--data", data.toString(),
+                    "--out", tmp.resolve("bad").toString(), "--steps", "1"));
+            args.addAll(java.util.List.of(bad));
+            CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+            assertThat(r.code()).as(String.join(" ", bad)).isNotZero();
+            assertThat(r.err()).as(String.join(" ", bad)).contains("lora4j: error:").doesNotContain("Exception");
+        }
+    }
+
     static double evalLoss(Path model, Path adapter, Path data) throws IOException {
         CliRunner.Run r = adapter == null ? CliRunner.run("eval", "--model", model.toString(), "--data", data.toString(), "--json")
                 : CliRunner.run("eval", "--model", model.toString(), "--adapter", adapter.toString(), "--data", data.toString(), "--json");
