@@ -20,6 +20,8 @@ import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.merge.Merger;
 import dev.lora4j.model.Transformer;
+import dev.lora4j.prompt.PromptTuningConfig;
+import dev.lora4j.prompt.PromptTuningModel;
 import dev.lora4j.tokenizer.Tokenizer;
 import dev.lora4j.train.Schedule;
 import dev.lora4j.train.ScheduleConfig;
@@ -41,13 +43,14 @@ import java.util.SplittableRandom;
 
 /**
  * The seed's comparison, measured: the same base, data, steps, batches and schedule for each method (LoRA, IA³, Houlsby
- * bottleneck adapters, full fine-tuning), and for each the trainable parameters, what is saved, the training state,
- * training speed, eval loss, the task's score, and the latency of a generated token at batch 1, unmerged and merged
- * where the method merges, beside the base model's own. Prompt and prefix tuning are not built yet.
+ * bottleneck adapters, prompt tuning, full fine-tuning), and for each the trainable parameters, what is saved, the
+ * training state, training speed, eval loss, the task's score, the context left to the caller, and the latency of a
+ * generated token at batch 1, unmerged and merged where the method merges, beside the base model's own. Prefix tuning
+ * is not built yet.
  */
 public final class MethodComparison {
     public enum Method {
-        LORA("LoRA", 1e-2), IA3("IA³", 3e-2), BOTTLENECK("bottleneck adapters", 1e-2), FULL("full fine-tuning", 1e-3);
+        LORA("LoRA", 1e-2), IA3("IA³", 3e-2), BOTTLENECK("bottleneck adapters", 1e-2), PROMPT("prompt tuning", 3e-1), FULL("full fine-tuning", 1e-3);
 
         final String label;
         final double lr;
@@ -59,7 +62,7 @@ public final class MethodComparison {
 
         public static Method parse(String s) {
             for (Method m : values()) if (m.name().equalsIgnoreCase(s.strip())) return m;
-            throw new Lora4jException("--methods: unknown method '" + s + "' (expected lora, ia3, bottleneck or full)");
+            throw new Lora4jException("--methods: unknown method '" + s + "' (expected lora, ia3, bottleneck, prompt or full)");
         }
     }
 
@@ -68,11 +71,11 @@ public final class MethodComparison {
      * @param evalData evaluation data for user data (required with data)
      */
     public record Options(Path out, Path model, Path data, Path evalData, List<Method> methods, long steps, int rank, int bottleneckSize,
-                          long seed, int latencyTokens) {}
+                          int virtualTokens, long seed, int latencyTokens) {}
 
-    /** One method's measurements (NaN where there is none). */
+    /** One method's measurements (NaN where there is none); context: the positions left to the caller's tokens. */
     record Row(String method, long trainable, long savedBytes, long stateBytes, double tokensPerSecond, double trainSeconds, double evalLoss,
-               String score, double msPerToken, double msPerTokenMerged) {}
+               String score, int context, double msPerToken, double msPerTokenMerged) {}
 
     private final Options o;
     private final PrintStream out, progress;
@@ -113,7 +116,8 @@ public final class MethodComparison {
         try (Transformer m = Transformer.load(base)) {
             m.copyWeightsForDecoding();
             timed.put("base model", m);
-            rows.add(new Row("base model", 0, 0, 0, Double.NaN, Double.NaN, evalLoss(m, base, eval), test == null ? "—" : score(m, tok, test), Double.NaN, Double.NaN));
+            rows.add(new Row("base model", 0, 0, 0, Double.NaN, Double.NaN, evalLoss(m, base, eval), test == null ? "—" : score(m, tok, test),
+                    m.config().maxPositions(), Double.NaN, Double.NaN));
             for (Method method : o.methods()) {
                 out.printf("%s: training %d steps%n", method.label, o.steps());
                 Path dir = o.out().resolve(method.name().toLowerCase(Locale.ROOT));
@@ -127,7 +131,7 @@ public final class MethodComparison {
             List<Row> timedRows = new ArrayList<>();
             for (Row r : rows)
                 timedRows.add(new Row(r.method(), r.trainable(), r.savedBytes(), r.stateBytes(), r.tokensPerSecond(), r.trainSeconds(), r.evalLoss(), r.score(),
-                        ms.get(r.method()), ms.getOrDefault(r.method() + " (merged)", Double.NaN)));
+                        r.context(), ms.get(r.method()), ms.getOrDefault(r.method() + " (merged)", Double.NaN)));
             write(timedRows, test != null);
         } finally {
             for (Transformer t : opened) t.close();
@@ -142,6 +146,7 @@ public final class MethodComparison {
             case LORA -> b.lora(LoraConfig.builder().r(o.rank()).alpha(2.0 * o.rank()).targets(new LoraConfig.TargetList(List.of("q_proj", "v_proj"))).build()).build();
             case IA3 -> b.ia3(new Ia3Config(null, List.of())).build();
             case BOTTLENECK -> b.bottleneck(new BottleneckConfig(o.bottleneckSize(), null)).build();
+            case PROMPT -> b.promptTuning(new PromptTuningConfig(o.virtualTokens(), PromptTuningConfig.Init.SAMPLE_VOCAB, null)).build();
             case FULL -> b.full(true).build();
         };
     }
@@ -157,7 +162,7 @@ public final class MethodComparison {
             timed.put(method.label, f);
             long n = f.parameterCount();
             return new Row(method.label, n, Files.size(dir.resolve("model.safetensors")), 16L * n, tps, seconds, evalLoss(f, dir, eval),
-                    test == null ? "—" : score(f, tok, test), Double.NaN, Double.NaN);
+                    test == null ? "—" : score(f, tok, test), f.config().maxPositions(), Double.NaN, Double.NaN);
         }
         Transformer adapted, merged;
         long trainable;
@@ -180,6 +185,12 @@ public final class MethodComparison {
                 merged = null; // a layer of its own: nothing to merge into
                 trainable = bm.trainableParameters();
             }
+            case PROMPT -> {
+                PromptTuningModel pm = PromptTuningModel.load(dir, m);
+                adapted = pm.model();
+                merged = null; // no weight changes: nothing to merge
+                trainable = pm.trainableParameters();
+            }
             default -> throw new IllegalStateException(method.name());
         }
         timed.put(method.label, adapted);
@@ -188,7 +199,7 @@ public final class MethodComparison {
             timed.put(method.label + " (merged)", merged);
         }
         return new Row(method.label, trainable, Files.size(dir.resolve(PeftAdapter.WEIGHTS)), 16L * trainable, tps, seconds, evalLoss(adapted, base, eval),
-                test == null ? "—" : score(adapted, tok, test), Double.NaN, Double.NaN);
+                test == null ? "—" : score(adapted, tok, test), adapted.config().maxPositions(), Double.NaN, Double.NaN);
     }
 
     private static String score(Transformer m, Tokenizer tok, List<Stories.Example> test) {
@@ -239,19 +250,19 @@ public final class MethodComparison {
 
     private void write(List<Row> rows, boolean demoTask) throws IOException {
         List<String> header = List.of("method", "trainable parameters", "saved", "trainable state", "train tokens/s", "train s", "eval loss",
-                demoTask ? "held-out exact match" : "task score", "ms/token (batch 1)", "ms/token merged");
+                demoTask ? "held-out exact match" : "task score", "context left", "ms/token (batch 1)", "ms/token merged");
         List<List<String>> table = new ArrayList<>();
         for (Row r : rows)
             table.add(List.of(r.method(), r.trainable() == 0 ? "—" : String.format(Locale.ROOT, "%,d", r.trainable()), r.savedBytes() == 0 ? "—" : kb(r.savedBytes()),
                     r.stateBytes() == 0 ? "—" : kb(r.stateBytes()), fmt("%,.0f", r.tokensPerSecond()), fmt("%.0f", r.trainSeconds()), fmt("%.4f", r.evalLoss()),
-                    r.score(), fmt("%.3f", r.msPerToken()), Double.isNaN(r.msPerTokenMerged()) ? "—" : fmt("%.3f", r.msPerTokenMerged())));
+                    r.score(), String.valueOf(r.context()), fmt("%.3f", r.msPerToken()), Double.isNaN(r.msPerTokenMerged()) ? "—" : fmt("%.3f", r.msPerTokenMerged())));
         StringBuilder md = new StringBuilder("| " + String.join(" | ", header) + " |\n|" + "---|".repeat(header.size()) + "\n");
         for (List<String> t : table) md.append("| ").append(String.join(" | ", t)).append(" |\n");
         AtomicFiles.writeString(o.out().resolve("compare.md"), md.toString());
         AtomicFiles.writeString(o.out().resolve("compare.json"), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rows) + "\n");
         out.println();
         out.print(md);
-        Report report = new Report("lora4j compare-methods: the same task, budget and base, trained five ways");
+        Report report = new Report("lora4j compare-methods: the same task, budget and base, trained six ways");
         report.paragraph(String.format(Locale.ROOT, "%d steps of 16 examples (64 tokens) for every method, linear schedule; trainable state is 16 bytes per "
                 + "trainable parameter (fp32 weight, gradient and AdamW's two moments); latency: greedy decoding at batch 1, up to %d tokens after a 16-token prompt, timed from the first generated token to the last, the models taking turns, best of 12.",
                 o.steps(), o.latencyTokens()));
