@@ -70,23 +70,33 @@ def gelu_new(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
 
-def causal_mask(T, window=0):
-    i = torch.arange(T)[:, None]
-    j = torch.arange(T)[None, :]
+def causal_mask(T, window=0, past=0):
+    """(T, past + T): query i stands at position past + i; key j at position j."""
+    i = torch.arange(T)[:, None] + past
+    j = torch.arange(past + T)[None, :]
     ok = j <= i
     if window:
         ok = ok & (i - j < window)
     return ok
 
 
-def attention(q, k, v, H, KV, window=0):
+def with_past(past, k, v):
+    """k, v (B, T, KV, D) after a layer's past keys and values (n, KV, D) (prefix tuning's past_key_values), and n."""
+    if past is None:
+        return k, v, 0
+    pk, pv = (t[None].expand(k.shape[0], -1, -1, -1) for t in past)
+    return torch.cat([pk, k], dim=1), torch.cat([pv, v], dim=1), past[0].shape[0]
+
+
+def attention(q, k, v, H, KV, window=0, past=None):
     # q: (B, T, H, D), k/v: (B, T, KV, D)
     B, T, _, D = q.shape
+    k, v, n = with_past(past, k, v)
     k = k.repeat_interleave(H // KV, dim=2)
     v = v.repeat_interleave(H // KV, dim=2)
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
     s = q @ k.transpose(-1, -2) / math.sqrt(D)
-    s = s.masked_fill(~causal_mask(T, window), float("-inf"))
+    s = s.masked_fill(~causal_mask(T, window, n), float("-inf"))
     p = torch.softmax(s, dim=-1)
     return (p @ v).transpose(1, 2).reshape(B, T, H * D)
 
@@ -97,16 +107,17 @@ def gemma_rms_norm(x, w, eps):
     return (x * torch.rsqrt(var + eps)) * (1.0 + w)
 
 
-def gemma_attention(q, k, v, H, KV, window, scale, softcap):
+def gemma_attention(q, k, v, H, KV, window, scale, softcap, past=None):
     """Attention as Gemma 2/3 define it: scores scaled by query_pre_attn_scalar^-1/2, soft-capped (Gemma 2)."""
     B, T, _, D = q.shape
+    k, v, n = with_past(past, k, v)
     k = k.repeat_interleave(H // KV, dim=2)
     v = v.repeat_interleave(H // KV, dim=2)
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))
     s = (q @ k.transpose(-1, -2)) * scale
     if softcap:
         s = torch.tanh(s / softcap) * softcap
-    s = s.masked_fill(~causal_mask(T, window), float("-inf"))
+    s = s.masked_fill(~causal_mask(T, window, n), float("-inf"))
     p = torch.softmax(s, dim=-1)
     return (p @ v).transpose(1, 2).reshape(B, T, H * D)
 
@@ -127,7 +138,7 @@ def with_virtual(virtual, x):
     return x if virtual is None else torch.cat([virtual[None].expand(x.shape[0], -1, -1), x], dim=1)
 
 
-def gemma_forward(cfg, W, ids, lora=None, virtual=None):
+def gemma_forward(cfg, W, ids, lora=None, virtual=None, past=None):
     """Gemma, Gemma 2 and Gemma 3 (text) from their model definitions: GeGLU, embeddings times sqrt(C), norms before and
     after each half (2, 3), soft caps (2), q/k norms and the sliding layers' own rotary base (3), tied head."""
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
@@ -145,8 +156,10 @@ def gemma_forward(cfg, W, ids, lora=None, virtual=None):
         q, k, v = lin(p + "self_attn.q_proj", h).view(B, T, H, D), lin(p + "self_attn.k_proj", h).view(B, T, KV, D), lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
         if p + "self_attn.q_norm.weight" in W:
             q, k = gemma_rms_norm(q, W[p + "self_attn.q_norm.weight"], eps), gemma_rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-        q, k = rope(q, rcfg), rope(k, rcfg)
-        o = lin(p + "self_attn.o_proj", gemma_attention(q, k, v, H, KV, cfg["sliding_window"] if sliding else 0, scale, cfg.get("attn_logit_softcapping")))
+        n = past[i][0].shape[0] if past else 0
+        q, k = rope(q, rcfg, n), rope(k, rcfg, n)
+        o = lin(p + "self_attn.o_proj", gemma_attention(q, k, v, H, KV, cfg["sliding_window"] if sliding else 0, scale, cfg.get("attn_logit_softcapping"),
+                                                        past[i] if past else None))
         if sandwich:
             o = gemma_rms_norm(o, W[p + "post_attention_layernorm.weight"], eps)
         x = x + o
@@ -189,12 +202,12 @@ def inv_freq(cfg, D):
     return f
 
 
-def rope(x, cfg):
-    # x: (B, T, heads, D), HF rotate-half
+def rope(x, cfg, pos0=0):
+    # x: (B, T, heads, D), HF rotate-half; row i at position pos0 + i
     B, T, _, D = x.shape
     rs = cfg.get("rope_scaling")
-    inv, att = longrope(cfg, D, T) if rs and rs.get("type", rs.get("rope_type")) == "longrope" else (inv_freq(cfg, D), 1.0)
-    freqs = torch.arange(T, dtype=torch.float32)[:, None] * inv[None, :]
+    inv, att = longrope(cfg, D, pos0 + T) if rs and rs.get("type", rs.get("rope_type")) == "longrope" else (inv_freq(cfg, D), 1.0)
+    freqs = torch.arange(pos0, pos0 + T, dtype=torch.float32)[:, None] * inv[None, :]
     emb = torch.cat([freqs, freqs], dim=-1)
     cos, sin = (emb.cos() * att)[None, :, None, :], (emb.sin() * att)[None, :, None, :]
     x1, x2 = x[..., : D // 2], x[..., D // 2:]
@@ -223,7 +236,7 @@ def after(post, name, z):
     return post[name](z) if post and name in post else z
 
 
-def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None):
+def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None, past=None):
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", H)
     D = cfg.get("head_dim", C // H)
@@ -243,8 +256,9 @@ def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None):
             q, k, v = lin(p + "self_attn.q_proj", h).view(B, T, H, D), lin(p + "self_attn.k_proj", h).view(B, T, KV, D), lin(p + "self_attn.v_proj", h).view(B, T, KV, D)
         if p + "self_attn.q_norm.weight" in W:  # Qwen3: RMSNorm over each head of q and k, before the rotation
             q, k = rms_norm(q, W[p + "self_attn.q_norm.weight"], eps), rms_norm(k, W[p + "self_attn.k_norm.weight"], eps)
-        q, k = rope(q, cfg), rope(k, cfg)
-        x = x + lin(p + "self_attn.o_proj", attention(q, k, v, H, KV, window))
+        n = past[i][0].shape[0] if past else 0
+        q, k = rope(q, cfg, n), rope(k, cfg, n)
+        x = x + lin(p + "self_attn.o_proj", attention(q, k, v, H, KV, window, past[i] if past else None))
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
         if fused:
             gate, up = lin(p + "mlp.gate_up_proj", h).chunk(2, dim=-1)
@@ -256,18 +270,19 @@ def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None):
     return x @ head.T
 
 
-def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None, virtual=None):
+def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None, virtual=None, past=None):
     C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     g = lambda n: W[prefix + n]
     x = with_virtual(virtual, g("wte.weight")[ids])
     B, T = x.shape[:2]
-    x = x + g("wpe.weight")[:T][None]
+    n = past[0][0].shape[0] if past else 0
+    x = x + g("wpe.weight")[n:n + T][None]
     conv = lambda n, h: after(post, "transformer." + n, h @ g(n + ".weight") + g(n + ".bias") + lora_term(lora, "transformer." + n, h, g(n + ".weight").T))
     for i in range(cfg["n_layer"]):
         p = f"h.{i}."
         h = layer_norm(x, g(p + "ln_1.weight"), g(p + "ln_1.bias"), eps)
         q, k, v = conv(p + "attn.c_attn", h).split(C, dim=-1)
-        a = attention(q.view(B, T, H, C // H), k.view(B, T, H, C // H), v.view(B, T, H, C // H), H, H)
+        a = attention(q.view(B, T, H, C // H), k.view(B, T, H, C // H), v.view(B, T, H, C // H), H, H, past=past[i] if past else None)
         x = x + conv(p + "attn.c_proj", a)
         h = layer_norm(x, g(p + "ln_2.weight"), g(p + "ln_2.bias"), eps)
         x = x + conv(p + "mlp.c_proj", gelu_new(conv(p + "mlp.c_fc", h)))
@@ -949,6 +964,43 @@ def write_prompt_tuning_fixtures():
     write_prompt_tuning_fixture("gemma2-softcap", "prompt-gemma2", lambda c, w, i, p: gemma_forward(c, w, i, virtual=p), 3)
 
 
+def write_prefix_tuning_fixture(base_name, name, forward, n):
+    """A PEFT prefix-tuning adapter (random table, n virtual tokens) on a fixture model, from the definition: each layer's
+    keys and values start with the prefix's (past_key_values, unrotated), the caller's tokens at positions n on. The
+    logits of the caller's positions and autograd's gradient of the batch-mean causal-LM loss over them."""
+    torch.manual_seed(41)
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    cfg, W, ids = fixture_base(base_name)
+    L = cfg.get("num_hidden_layers", cfg.get("n_layer"))
+    H = cfg.get("num_attention_heads", cfg.get("n_head"))
+    C = cfg.get("hidden_size", cfg.get("n_embd"))
+    KV, D = cfg.get("num_key_value_heads", H), cfg.get("head_dim", C // H)
+    table = (torch.randn(n, L * 2 * KV * D) * 0.7).requires_grad_()
+    kv = table.view(n, L * 2, KV, D)  # PEFT's view of a row: layer l's keys at 2l, values at 2l + 1
+    past = [(kv[:, 2 * l], kv[:, 2 * l + 1]) for l in range(L)]
+    logits = forward(cfg, W, ids, past)
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {"prompt_embeddings": table.detach()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "prompt_grads.safetensors"), {"prompt_embeddings": table.grad.float(), "logits": logits.detach().float()})
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "num_virtual_tokens": n,
+                   "token_dim": KV * D, "num_transformer_submodules": 1, "num_attention_heads": KV, "num_layers": L,
+                   "encoder_hidden_size": C, "prefix_projection": False, "inference_mode": True}, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    print(f"{name}: loss with the prefix {loss.item():.6f}")
+
+
+def write_prefix_tuning_fixtures():
+    write_prefix_tuning_fixture("llama-gqa", "prefix-llama", lambda c, w, i, p: llama_forward(c, w, i, past=p), 5)
+    write_prefix_tuning_fixture("gpt2-plain", "prefix-gpt2", lambda c, w, i, p: gpt2_forward(c, w, i, "", past=p), 4)
+    write_prefix_tuning_fixture("gemma2-softcap", "prefix-gemma2", lambda c, w, i, p: gemma_forward(c, w, i, past=p), 3)
+    write_prefix_tuning_fixture("qwen3-qknorm", "prefix-qwen3", lambda c, w, i, p: llama_forward(c, w, i, past=p), 3)
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -1008,6 +1060,7 @@ def main():
         return
     if sys.argv[1:] == ["prompt-tuning"]:
         write_prompt_tuning_fixtures()
+        write_prefix_tuning_fixtures()
         return
     if sys.argv[1:] == ["bottleneck"]:
         write_bottleneck_fixtures()

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "compare-methods", mixinStandardHelpOptions = true,
-        description = {"Train LoRA, IA³, Houlsby bottleneck adapters, prompt tuning and full fine-tuning on the same data, steps and batches,",
+        description = {"Train LoRA, IA³, Houlsby bottleneck adapters, prompt and prefix tuning and full fine-tuning on the same data, steps and batches,",
                 "and measure each: trainable parameters, file size, training state and speed, eval loss, the task's score, the context",
                 "left, and milliseconds per generated token at batch 1, unmerged and merged, beside the base model. Default: the demo's task on the bundled model",
                 "(about 4 minutes on 2 cores). Writes compare.md, compare.json, report/index.html and each method's output."})
@@ -23,7 +23,7 @@ final class CompareMethodsCommand implements Callable<Integer> {
     Path data;
     @Option(names = "--eval-data", paramLabel = "FILE", description = "Evaluation data (needed with --data).")
     Path evalData;
-    @Option(names = "--methods", defaultValue = "lora,ia3,bottleneck,prompt,full", split = ",", paramLabel = "LIST", description = "Which to train (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--methods", defaultValue = "lora,ia3,bottleneck,prompt,prefix,full", split = ",", paramLabel = "LIST", description = "Which to train (default: ${DEFAULT-VALUE}).")
     List<String> methods;
     @Option(names = "--steps", defaultValue = "600", description = "Training steps for every method (default: ${DEFAULT-VALUE}).")
     long steps;
@@ -31,8 +31,8 @@ final class CompareMethodsCommand implements Callable<Integer> {
     int rank;
     @Option(names = "--bottleneck-size", defaultValue = "16", paramLabel = "M", description = "Bottleneck adapters' width (default: ${DEFAULT-VALUE}).")
     int bottleneckSize;
-    @Option(names = "--virtual-tokens", defaultValue = "16", paramLabel = "N", description = "Prompt tuning's virtual tokens, started from sampled"
-            + " vocabulary rows (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--virtual-tokens", defaultValue = "16", paramLabel = "N", description = "Prompt and prefix tuning's virtual tokens (the soft"
+            + " prompt started from sampled vocabulary rows) (default: ${DEFAULT-VALUE}).")
     int virtualTokens;
     @Option(names = "--latency-tokens", defaultValue = "128", paramLabel = "N", description = "Tokens generated per latency measurement (default: ${DEFAULT-VALUE}).")
     int latencyTokens;

@@ -100,6 +100,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--prompt-tuning", paramLabel = "N", description = "Prompt tuning instead of LoRA (PEFT's PROMPT_TUNING): N learned embeddings"
             + " before every sequence, the base untouched; they take N positions of the context. --lr defaults to 3e-2 with it.")
     int promptTuning;
+    @Option(names = "--prefix-tuning", paramLabel = "N", description = "Prefix tuning instead of LoRA (PEFT's PREFIX_TUNING): N learned keys and"
+            + " values at every layer that each token attends to before its own; they take N positions of the context. --lr defaults to 3e-2 with it.")
+    int prefixTuning;
     @Option(names = "--prompt-init", paramLabel = "KIND", description = "With --prompt-tuning: how the embeddings start: random (normal draws, PEFT's"
             + " default), sample-vocab (rows of random tokens) or text (--prompt-init-text's tokens).")
     String promptInit;
@@ -270,7 +273,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--optimizer")) opt.kind(enumOf(OptimizerConfig.Kind.class, "--optimizer", optimizer));
         if (given("--momentum")) opt.momentum(momentum);
         if (given("--lr")) opt.lr(lr);
-        else if (given("--prompt-tuning") && config == null) opt.lr(PROMPT_TUNING_LR);
+        else if ((given("--prompt-tuning") || given("--prefix-tuning")) && config == null) opt.lr(PROMPT_TUNING_LR);
         if (given("--weight-decay")) opt.weightDecay(weightDecay);
         if (given("--betas")) {
             double[] b = parseBetas(betas);
@@ -305,6 +308,7 @@ public final class TrainCommand implements Callable<Integer> {
                 .bottleneck(given("--bottleneck-size") ? bottleneckConfig() : base.bottleneck())
                 .ia3(given("--ia3") ? ia3Config() : given("--feedforward") ? failFeedforward() : base.ia3())
                 .promptTuning(given("--prompt-tuning") ? promptTuningConfig() : promptOptionsAlone(base.promptTuning()))
+                .prefixTuning(given("--prefix-tuning") ? prefixTuningConfig() : base.prefixTuning())
                 .full(given("--full") ? full : base.full()).quantize(given("--quantize") ? quantize.type() : base.quantize()).initAdapter(given("--init-adapter") ? initAdapter : base.initAdapter()).build();
     }
 
@@ -322,7 +326,7 @@ public final class TrainCommand implements Callable<Integer> {
         return new dev.lora4j.bottleneck.BottleneckConfig(bottleneckSize, given("--target") ? LoraConfig.parseTargets(target) : null);
     }
 
-    /** Soft prompts learn far slower than LoRA at LoRA's rate; PEFT's prompt-tuning examples train at 3e-2. */
+    /** Soft prompts and prefixes learn far slower than LoRA at LoRA's rate; PEFT's examples train them at 3e-2. */
     static final double PROMPT_TUNING_LR = 3e-2;
 
     private dev.lora4j.prompt.PromptTuningConfig promptTuningConfig() {
@@ -330,6 +334,13 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--target") || given("--target-regex")) throw new Lora4jException("--prompt-tuning adapts no module: drop --target / --target-regex");
         var init = promptInit == null ? null : dev.lora4j.prompt.PromptTuningConfig.Init.parse(promptInit);
         return new dev.lora4j.prompt.PromptTuningConfig(promptTuning, init, promptInitText);
+    }
+
+    private dev.lora4j.prompt.PrefixTuningConfig prefixTuningConfig() {
+        if (given("--ia3") || given("--bottleneck-size") || given("--prompt-tuning"))
+            throw new Lora4jException("give one of --prefix-tuning, --prompt-tuning, --ia3 and --bottleneck-size");
+        if (given("--target") || given("--target-regex")) throw new Lora4jException("--prefix-tuning adapts no module: drop --target / --target-regex");
+        return new dev.lora4j.prompt.PrefixTuningConfig(prefixTuning);
     }
 
     private dev.lora4j.prompt.PromptTuningConfig promptOptionsAlone(dev.lora4j.prompt.PromptTuningConfig fromConfig) {

@@ -20,6 +20,8 @@ import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.merge.Merger;
 import dev.lora4j.model.Transformer;
+import dev.lora4j.prompt.PrefixTuningConfig;
+import dev.lora4j.prompt.PrefixTuningModel;
 import dev.lora4j.prompt.PromptTuningConfig;
 import dev.lora4j.prompt.PromptTuningModel;
 import dev.lora4j.tokenizer.Tokenizer;
@@ -43,14 +45,13 @@ import java.util.SplittableRandom;
 
 /**
  * The seed's comparison, measured: the same base, data, steps, batches and schedule for each method (LoRA, IA³, Houlsby
- * bottleneck adapters, prompt tuning, full fine-tuning), and for each the trainable parameters, what is saved, the
- * training state, training speed, eval loss, the task's score, the context left to the caller, and the latency of a
- * generated token at batch 1, unmerged and merged where the method merges, beside the base model's own. Prefix tuning
- * is not built yet.
+ * bottleneck adapters, prompt tuning, prefix tuning, full fine-tuning), and for each the trainable parameters, what is
+ * saved, the training state, training speed, eval loss, the task's score, the context left to the caller, and the
+ * latency of a generated token at batch 1, unmerged and merged where the method merges, beside the base model's own.
  */
 public final class MethodComparison {
     public enum Method {
-        LORA("LoRA", 1e-2), IA3("IA³", 3e-2), BOTTLENECK("bottleneck adapters", 1e-2), PROMPT("prompt tuning", 3e-1), FULL("full fine-tuning", 1e-3);
+        LORA("LoRA", 1e-2), IA3("IA³", 3e-2), BOTTLENECK("bottleneck adapters", 1e-2), PROMPT("prompt tuning", 3e-1), PREFIX("prefix tuning", 1e-1), FULL("full fine-tuning", 1e-3);
 
         final String label;
         final double lr;
@@ -62,7 +63,7 @@ public final class MethodComparison {
 
         public static Method parse(String s) {
             for (Method m : values()) if (m.name().equalsIgnoreCase(s.strip())) return m;
-            throw new Lora4jException("--methods: unknown method '" + s + "' (expected lora, ia3, bottleneck, prompt or full)");
+            throw new Lora4jException("--methods: unknown method '" + s + "' (expected lora, ia3, bottleneck, prompt, prefix or full)");
         }
     }
 
@@ -147,6 +148,7 @@ public final class MethodComparison {
             case IA3 -> b.ia3(new Ia3Config(null, List.of())).build();
             case BOTTLENECK -> b.bottleneck(new BottleneckConfig(o.bottleneckSize(), null)).build();
             case PROMPT -> b.promptTuning(new PromptTuningConfig(o.virtualTokens(), PromptTuningConfig.Init.SAMPLE_VOCAB, null)).build();
+            case PREFIX -> b.prefixTuning(new PrefixTuningConfig(o.virtualTokens())).build();
             case FULL -> b.full(true).build();
         };
     }
@@ -189,6 +191,12 @@ public final class MethodComparison {
                 PromptTuningModel pm = PromptTuningModel.load(dir, m);
                 adapted = pm.model();
                 merged = null; // no weight changes: nothing to merge
+                trainable = pm.trainableParameters();
+            }
+            case PREFIX -> {
+                PrefixTuningModel pm = PrefixTuningModel.load(dir, m);
+                adapted = pm.model();
+                merged = null;
                 trainable = pm.trainableParameters();
             }
             default -> throw new IllegalStateException(method.name());
@@ -262,7 +270,7 @@ public final class MethodComparison {
         AtomicFiles.writeString(o.out().resolve("compare.json"), new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rows) + "\n");
         out.println();
         out.print(md);
-        Report report = new Report("lora4j compare-methods: the same task, budget and base, trained six ways");
+        Report report = new Report("lora4j compare-methods: the same task, budget and base, trained seven ways");
         report.paragraph(String.format(Locale.ROOT, "%d steps of 16 examples (64 tokens) for every method, linear schedule; trainable state is 16 bytes per "
                 + "trainable parameter (fp32 weight, gradient and AdamW's two moments); latency: greedy decoding at batch 1, up to %d tokens after a 16-token prompt, timed from the first generated token to the last, the models taking turns, best of 12.",
                 o.steps(), o.latencyTokens()));

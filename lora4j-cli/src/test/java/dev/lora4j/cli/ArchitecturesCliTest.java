@@ -105,22 +105,24 @@ class ArchitecturesCliTest {
         assertThat(both.err()).contains("lora4j: error:").contains("not both");
     }
 
-    /** Prompt tuning through the commands: train (and resume), eval and generate with the soft prompt; merge refuses it by name. */
+    /** Prompt and prefix tuning through the commands: train (and resume), eval and generate with them; merge refuses them by name. */
     @ParameterizedTest
-    @CsvSource({"gpt2-plain, 28", "gemma2-softcap, 60"}) // the context the 4 virtual tokens leave
-    void promptTuningTrainResumeEvalGenerate(String fixture, int contextLeft) throws IOException {
+    @CsvSource({"gpt2-plain, 28, prompt", "gemma2-softcap, 60, prompt", "gpt2-plain, 28, prefix", "qwen3-qknorm, 60, prefix"}) // the context 4 virtual tokens leave
+    void promptAndPrefixTuningTrainResumeEvalGenerate(String fixture, int contextLeft, String method) throws IOException {
         Path model = TestPaths.fixture(fixture), data = model.resolve("eval.jsonl");
         double before = JSON.readTree(model.resolve("reference.json").toFile()).get("eval_loss").asDouble();
-        Path adapter = tmp.resolve("prompt");
-        CliRunner.Run train = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", adapter.toString(),
-                "--prompt-tuning", "4", "--prompt-init", "sample-vocab", "--steps", "4", "--save-every", "2");
+        Path adapter = tmp.resolve(method);
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--model", model.toString(), "--data", data.toString(),
+                "--out", adapter.toString(), "--" + method + "-tuning", "4", "--steps", "4", "--save-every", "2"));
+        if (method.equals("prompt")) args.addAll(java.util.List.of("--prompt-init", "sample-vocab"));
+        CliRunner.Run train = CliRunner.run(args.toArray(String[]::new));
         assertThat(train.code()).as(train.err()).isZero();
-        assertThat(train.err()).contains("prompt tuning, 4 virtual tokens (context left: " + contextLeft + " of " + (contextLeft + 4) + " positions)");
+        assertThat(train.err()).contains(method + " tuning, 4 virtual tokens").contains("(context left: " + contextLeft + " of " + (contextLeft + 4) + " positions)");
         JsonNode config = JSON.readTree(adapter.resolve("adapter_config.json").toFile());
-        assertThat(config.get("peft_type").asText()).isEqualTo("PROMPT_TUNING");
-        assertThat(config.get("prompt_tuning_init").asText()).isEqualTo("SAMPLE_VOCAB");
+        assertThat(config.get("peft_type").asText()).isEqualTo(method.equals("prompt") ? "PROMPT_TUNING" : "PREFIX_TUNING");
+        if (method.equals("prompt")) assertThat(config.get("prompt_tuning_init").asText()).isEqualTo("SAMPLE_VOCAB");
         JsonNode state = JSON.readTree(adapter.resolve("checkpoint-2/trainer_state.json").toFile());
-        assertThat(state.at("/options/train/optimizer/lr").asDouble()).isEqualTo(3e-2); // prompt tuning's default rate
+        assertThat(state.at("/options/train/optimizer/lr").asDouble()).isEqualTo(3e-2); // their default rate
         CliRunner.Run resume = CliRunner.run("train", "--resume", adapter.toString(), "--steps", "6");
         assertThat(resume.code()).as(resume.err()).isZero();
         assertThat(evalLoss(model, adapter, data)).isLessThan(before);
@@ -128,13 +130,14 @@ class ArchitecturesCliTest {
         CliRunner.Run merge = CliRunner.run("merge", "--model", model.toString(), "--adapter", adapter.toString(), "--out", tmp.resolve("m").toString());
         assertThat(merge.code()).isNotZero();
         assertThat(merge.err()).contains("nothing to merge").doesNotContain("Exception");
-        for (String[] bad : new String[][] {{"--prompt-tuning", "4", "--ia3"}, {"--prompt-init-text", "hello"}, {"--prompt-tuning", "0"},
-                {"--prompt-tuning", "4", "--target", "q_proj"}, {"--prompt-tuning", "4", "--prompt-init", "text"}, {"--prompt-tuning", "4", "--prompt-init-text", "hi"},
-                {"--prompt-tuning", "4", "--prompt-init", "words"}, {"--prompt-tuning", String.valueOf(contextLeft + 4)}}) {
-            java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("train", "--model", model.toString(), "--data", data.toString(),
+        String tuning = "--" + method + "-tuning";
+        for (String[] bad : new String[][] {{tuning, "4", "--ia3"}, {"--prompt-init-text", "hello"}, {tuning, "0"}, {tuning, "4", "--target", "q_proj"},
+                {"--prompt-tuning", "4", "--prompt-init", "text"}, {"--prompt-tuning", "4", "--prompt-init-text", "hi"}, {"--prompt-tuning", "4", "--prompt-init", "words"},
+                {tuning, String.valueOf(contextLeft + 4)}, {"--prompt-tuning", "4", "--prefix-tuning", "4"}, {tuning, "4", "--dora"}}) {
+            java.util.List<String> a = new java.util.ArrayList<>(java.util.List.of("train", "--model", model.toString(), "--data", data.toString(),
                     "--out", tmp.resolve("bad").toString(), "--steps", "1"));
-            args.addAll(java.util.List.of(bad));
-            CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+            a.addAll(java.util.List.of(bad));
+            CliRunner.Run r = CliRunner.run(a.toArray(String[]::new));
             assertThat(r.code()).as(String.join(" ", bad)).isNotZero();
             assertThat(r.err()).as(String.join(" ", bad)).contains("lora4j: error:").doesNotContain("Exception");
         }

@@ -23,15 +23,15 @@ class CompareMethodsCommandTest {
         CliRunner.Run r = CliRunner.run("compare-methods", "--out", out.toString(), "--steps", "3", "--latency-tokens", "8");
         assertThat(r.code()).as(r.err()).isZero();
         JsonNode rows = new ObjectMapper().readTree(out.resolve("compare.json").toFile());
-        assertThat(rows).hasSize(6);
+        assertThat(rows).hasSize(7);
         List<String> methods = new java.util.ArrayList<>();
         rows.forEach(row -> methods.add(row.get("method").asText()));
-        assertThat(methods).containsExactly("base model", "LoRA", "IA³", "bottleneck adapters", "prompt tuning", "full fine-tuning");
+        assertThat(methods).containsExactly("base model", "LoRA", "IA³", "bottleneck adapters", "prompt tuning", "prefix tuning", "full fine-tuning");
         for (JsonNode row : rows) {
             assertThat(row.get("msPerToken").asDouble()).as(row.get("method").asText()).isPositive();
             assertThat(row.get("evalLoss").asDouble()).isPositive();
         }
-        long baseParams = rows.get(5).get("trainable").asLong();
+        long baseParams = rows.get(6).get("trainable").asLong();
         assertThat(rows.get(1).get("trainable").asLong()).isEqualTo(6 * 4 * ((192 + 192) + (192 + 64))); // r = 4 on q_proj (192 → 192) and v_proj (192 → 64), 6 layers
         assertThat(rows.get(1).get("trainable").asLong()).isLessThan(baseParams / 100);
         assertThat(rows.get(1).get("msPerTokenMerged").asDouble()).isPositive();   // LoRA merges
@@ -39,8 +39,9 @@ class CompareMethodsCommandTest {
         assertThat(rows.get(3).get("msPerTokenMerged").isNull() || rows.get(3).get("msPerTokenMerged").asText().equals("NaN")).isTrue(); // bottleneck adapters do not
         assertThat(rows.get(4).get("trainable").asLong()).isEqualTo(16 * 192); // 16 virtual tokens of the model's width
         assertThat(rows.get(4).get("msPerTokenMerged").asText()).isEqualTo("NaN"); // nothing to merge
-        for (int i : new int[] {0, 1, 2, 3, 5}) assertThat(rows.get(i).get("context").asInt()).isEqualTo(128);
-        assertThat(rows.get(4).get("context").asInt()).isEqualTo(128 - 16); // the seed's claim: prompt tuning spends the context
+        assertThat(rows.get(5).get("trainable").asLong()).isEqualTo(16 * 6 * 2 * 64); // keys and values (2 heads of 32) of 16 tokens at 6 layers
+        for (int i : new int[] {0, 1, 2, 3, 6}) assertThat(rows.get(i).get("context").asInt()).isEqualTo(128);
+        for (int i : new int[] {4, 5}) assertThat(rows.get(i).get("context").asInt()).isEqualTo(128 - 16); // the seed's claim: they spend the context
         assertThat(Files.readString(out.resolve("compare.md"))).contains("| bottleneck adapters |").contains("| prompt tuning |").contains("context left");
         assertThat(out.resolve("report/index.html")).exists();
         assertThat(out.resolve("lora/adapter_model.safetensors")).exists();
@@ -49,7 +50,7 @@ class CompareMethodsCommandTest {
 
     @Test
     void badOptionsAreCleanErrors() {
-        for (String[] args : List.of(new String[] {"compare-methods", "--out", tmp.resolve("a").toString(), "--methods", "lora,prefix"},
+        for (String[] args : List.of(new String[] {"compare-methods", "--out", tmp.resolve("a").toString(), "--methods", "lora,p-tuning"},
                 new String[] {"compare-methods", "--out", tmp.resolve("e").toString(), "--virtual-tokens", "-1"},
                 new String[] {"compare-methods", "--out", tmp.resolve("b").toString(), "--data", "x.jsonl"},
                 new String[] {"compare-methods", "--out", tmp.resolve("c").toString(), "--steps", "0"},

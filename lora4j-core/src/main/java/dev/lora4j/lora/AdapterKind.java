@@ -12,10 +12,10 @@ import java.nio.file.Path;
 
 /**
  * What an adapter directory holds, by adapter_config.json's peft_type: LoRA (many may serve side by side, mixed per
- * request), or IA³ or bottleneck adapters or a soft prompt, which change the model every request runs ({@link #apply}).
+ * request), or IA³ or bottleneck adapters, a soft prompt or a prefix, which change the model every request runs ({@link #apply}).
  */
 public enum AdapterKind {
-    LORA, IA3, BOTTLENECK, PROMPT_TUNING;
+    LORA, IA3, BOTTLENECK, PROMPT_TUNING, PREFIX_TUNING;
 
     public static AdapterKind of(Path dir) {
         Path file = dir.resolve(PeftAdapter.CONFIG);
@@ -24,11 +24,12 @@ public enum AdapterKind {
             case "IA3" -> IA3;
             case "BOTTLENECK" -> BOTTLENECK;
             case "PROMPT_TUNING" -> PROMPT_TUNING;
+            case "PREFIX_TUNING" -> PREFIX_TUNING;
             default -> LORA;
         };
     }
 
-    /** Whether the adapter applies to the whole model (IA³, bottleneck, soft prompt), not per request. */
+    /** Whether the adapter applies to the whole model (IA³, bottleneck, soft prompt, prefix), not per request. */
     public boolean whole() {
         return this != LORA;
     }
@@ -40,6 +41,7 @@ public enum AdapterKind {
             case IA3 -> "IA³ vectors";
             case BOTTLENECK -> "bottleneck adapters";
             case PROMPT_TUNING -> "a soft prompt (prompt tuning)";
+            case PREFIX_TUNING -> "learned keys and values (prefix tuning)";
         };
     }
 
@@ -49,6 +51,7 @@ public enum AdapterKind {
             case IA3 -> Ia3Model.load(dir, base).model();
             case BOTTLENECK -> BottleneckModel.load(dir, base).model();
             case PROMPT_TUNING -> PromptTuningModel.load(dir, base).model();
+            case PREFIX_TUNING -> dev.lora4j.prompt.PrefixTuningModel.load(dir, base).model();
             case LORA -> throw new Lora4jException(dir + ": a LoRA adapter; load it with PeftAdapter.load");
         };
     }

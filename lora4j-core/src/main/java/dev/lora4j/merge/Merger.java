@@ -157,9 +157,9 @@ public final class Merger {
             if (kinds.contains(dev.lora4j.lora.AdapterKind.BOTTLENECK))
                 throw new Lora4jException("bottleneck adapters are layers of their own (a nonlinearity between two matrices): they cannot be merged into the"
                         + " base's weights; run them unmerged (eval, generate --adapter)");
-            if (kinds.contains(dev.lora4j.lora.AdapterKind.PROMPT_TUNING))
-                throw new Lora4jException("a prompt-tuning adapter changes no weight (it puts learned embeddings before every sequence): there is nothing"
-                        + " to merge; run it unmerged (eval, generate --adapter)");
+            if (kinds.contains(dev.lora4j.lora.AdapterKind.PROMPT_TUNING) || kinds.contains(dev.lora4j.lora.AdapterKind.PREFIX_TUNING))
+                throw new Lora4jException("a prompt- or prefix-tuning adapter changes no weight (it puts learned embeddings, or keys and values, before every"
+                        + " sequence): there is nothing to merge; run it unmerged (eval, generate --adapter)");
             if (kinds.contains(dev.lora4j.lora.AdapterKind.IA3)) {
                 if (specs.size() != 1 || specs.getFirst().weight() != 1.0)
                     throw new Lora4jException("an IA³ adapter merges alone and whole (its vectors multiply the weights): give it as the only --adapter, without a weight");

@@ -93,6 +93,11 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      * with head norms q and k before their norm in qkPre (B·T, (H + KV)·D; null when not training).
      */
     public void forward(float[] h, int b, int t, int c, float[] qkv, float[] qkPre, float[] att, float[] x) {
+        forward(h, b, t, c, qkv, qkPre, att, x, null);
+    }
+
+    /** As {@link #forward(float[], int, int, int, float[], float[], float[], float[])}, each sequence's first rows taking prefix's keys and values (prefix tuning), or not (null). */
+    public void forward(float[] h, int b, int t, int c, float[] qkv, float[] qkPre, float[] att, float[] x, KvPrefix.Layer prefix) {
         int w = qkvWidth(), bt = b * t;
         Mat hm = Mat.of(h, 0, bt, c);
         int col = 0;
@@ -102,6 +107,7 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
         }
         if (qNorm != null) normaliseHeads(qkv, bt, qkPre);
         if (rope != null) rotate(qkv, b, t, 0, false);
+        if (prefix != null) prefix.overwrite(qkv, b, t, w, heads * headDim);
         attend(qkv, b, t, att);
         output.forward(Mat.of(att, 0, bt, heads * headDim), x, 0, c, true);
     }
@@ -112,9 +118,16 @@ public record Attention(List<Projection> inputs /* write [q | k | v] in order */
      */
     public void backward(float[] h, int b, int t, int c, float[] qkv, float[] qkPre, float[] att,
                          float[] dy, float[] datt, float[] dqkv, float[] dh) {
+        backward(h, b, t, c, qkv, qkPre, att, dy, datt, dqkv, dh, null);
+    }
+
+    /** Backward of {@link #forward(float[], int, int, int, float[], float[], float[], float[], KvPrefix.Layer)}: the prefix's keys and values get their gradient. */
+    public void backward(float[] h, int b, int t, int c, float[] qkv, float[] qkPre, float[] att,
+                         float[] dy, float[] datt, float[] dqkv, float[] dh, KvPrefix.Layer prefix) {
         int w = qkvWidth(), bt = b * t;
         output.backward(Mat.of(att, 0, bt, heads * headDim), Mat.of(dy, 0, bt, c), datt, 0, heads * headDim, false);
         attendBackward(qkv, datt, dqkv, b, t);
+        if (prefix != null) prefix.takeGradient(dqkv, b, t, w, heads * headDim);
         if (rope != null) rotate(dqkv, b, t, 0, true);
         if (qNorm != null) normaliseHeadsBackward(dqkv, bt, qkPre);
         Mat hm = Mat.of(h, 0, bt, c);

@@ -31,7 +31,8 @@ public final class Transformer implements AutoCloseable {
     private final Tensor head;              // (V, C); the token embedding itself when tied
     private final WeightSource source;      // keeps the mapping alive; null for in-memory models
     private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
-    private final SoftPrompt prompt;        // virtual tokens before every sequence (prompt tuning), or null
+    private final SoftPrompt prompt;        // virtual tokens before every sequence (prompt or prefix tuning), or null
+    private final KvPrefix kvPrefix;        // their keys and values at every layer (prefix tuning), or null
 
     /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */
     public record EmbeddingGrads(float[] token, float[] position, float[] head) {}
@@ -43,11 +44,11 @@ public final class Transformer implements AutoCloseable {
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads) {
-        this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, null);
+        this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, null, null);
     }
 
     private Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
-                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads, SoftPrompt prompt) {
+                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads, SoftPrompt prompt, KvPrefix kvPrefix) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -57,6 +58,7 @@ public final class Transformer implements AutoCloseable {
         this.source = source;
         this.grads = grads;
         this.prompt = prompt;
+        this.kvPrefix = kvPrefix;
     }
 
     /** Loads a Hugging Face checkpoint directory (config.json + safetensors), or a GGUF file of the llama or qwen2 architecture. */
@@ -105,7 +107,27 @@ public final class Transformer implements AutoCloseable {
         if (this.prompt != null) throw new Lora4jException("this model already has a soft prompt");
         if (prompt.embeddings().length != prompt.tokens() * config.dim())
             throw new Lora4jException("soft prompt of " + prompt.embeddings().length + " floats; " + prompt.tokens() + " embeddings of " + config.dim() + " expected");
-        Transformer t = new Transformer(config.withVirtualTokens(prompt.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, prompt);
+        Transformer t = new Transformer(config.withVirtualTokens(prompt.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, prompt, null);
+        t.headRows = headRows;
+        return t;
+    }
+
+    /** The learned keys and values of prefix tuning, or null. */
+    public KvPrefix kvPrefix() {
+        return kvPrefix;
+    }
+
+    /**
+     * This model (weights shared) with prefix's keys and values before every sequence at every layer: n virtual tokens
+     * whose own inputs do not matter (zeros), taking the first positions of the context as a soft prompt's do.
+     */
+    public Transformer withKvPrefix(KvPrefix prefix) {
+        if (this.prompt != null) throw new Lora4jException("this model already has a soft prompt or a prefix");
+        if (prefix.layers() != blocks.size() || prefix.kvWidth() != config.kvHeads() * config.headDim())
+            throw new Lora4jException("a prefix of " + prefix.layers() + " layers' keys and values of " + prefix.kvWidth() + " for a model of " + blocks.size()
+                    + " layers of " + config.kvHeads() * config.headDim());
+        SoftPrompt rows = new SoftPrompt(new float[prefix.tokens() * config.dim()], null, prefix.tokens());
+        Transformer t = new Transformer(config.withVirtualTokens(prefix.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, rows, prefix);
         t.headRows = headRows;
         return t;
     }
@@ -147,10 +169,11 @@ public final class Transformer implements AutoCloseable {
             if (s.xIn() != x) System.arraycopy(x, 0, s.xIn(), 0, bt * dim);
             blk.norm1().forward(a.h, s.xIn(), bt, dim, s.stats1());
             if (s.xMid() != s.xIn()) System.arraycopy(s.xIn(), 0, s.xMid(), 0, bt * dim);
-            if (sw == null) blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid());
+            KvPrefix.Layer pre = kvPrefix == null ? null : kvPrefix.layer(l);
+            if (sw == null) blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid(), pre);
             else {
                 java.util.Arrays.fill(sw.attOut(), 0, bt * dim, 0f);
-                blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), sw.attOut());
+                blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), sw.attOut(), pre);
                 addNormed(blk.postAttentionNorm(), sw.attOut(), sw.attStats(), a.h, s.xMid(), bt);
             }
             blk.norm2().forward(a.h, s.xMid(), bt, dim, s.stats2());
@@ -282,14 +305,17 @@ public final class Transformer implements AutoCloseable {
         return logits;
     }
 
-    /** Runs the virtual tokens into the cache of each sequence of seqs that is still empty, after checking the caller's tokens. */
+    /** Puts the virtual tokens into the cache of each sequence of seqs that is still empty, after checking the caller's tokens. */
     private void startWithPrompt(int[] tokens, int[] seqs, KvCache cache) {
         int v = config.vocabSize();
         for (int tok : tokens)
             if (tok < 0 || tok >= v) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + v + ")");
         int[] ids = prompt.ids(v);
-        for (int seq : seqs)
-            if (cache.length(seq) == 0) cachedPass(ids, new int[] {seq}, new int[] {0, ids.length}, cache, false);
+        for (int seq : seqs) {
+            if (cache.length(seq) > 0) continue;
+            if (kvPrefix != null) kvPrefix.fill(cache, seq); // the keys and values are given: nothing to compute
+            else cachedPass(ids, new int[] {seq}, new int[] {0, ids.length}, cache, false);
+        }
     }
 
     /** Gemma 2's final soft cap, z = cap·tanh(z/cap), in place (nothing for other models). */
@@ -337,7 +363,7 @@ public final class Transformer implements AutoCloseable {
                 : HeadLoss.byRowChunks(head.mat(), cap, grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
         if (backward) {
             backward(b, t, a);
-            if (grads != null || prompt != null) embedBackward(tokens, b, t, a.dx);
+            if (grads != null || (prompt != null && prompt.grad() != null)) embedBackward(tokens, b, t, a.dx);
         }
         return loss;
     }
@@ -380,7 +406,7 @@ public final class Transformer implements AutoCloseable {
             // xMid = xIn + [postAttention](attention(norm1(xIn)))
             dy = sw == null ? a.dx : normedBackward(blk.postAttentionNorm(), sw.attOut(), sw.attStats(), a, bt);
             blk.norm1().forward(a.h, s.xIn(), bt, dim, null);
-            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), dy, a.datt, a.dqkv, a.dh);
+            blk.attention().backward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), dy, a.datt, a.dqkv, a.dh, kvPrefix == null ? null : kvPrefix.layer(l));
             blk.norm1().backward(a.dx, a.dh, s.xIn(), bt, dim, s.stats1());
         }
     }
@@ -401,7 +427,7 @@ public final class Transformer implements AutoCloseable {
         float scale = config.gemma().embeddingScale();
         for (int r = 0; r < b * t; r++) {
             if (tokens[r] >= vocab) {
-                if (prompt.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, prompt.grad(), (tokens[r] - vocab) * dim, dim);
+                if (prompt != null && prompt.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, prompt.grad(), (tokens[r] - vocab) * dim, dim);
             } else if (grads != null) Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
             if (grads != null && grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
         }
@@ -439,7 +465,7 @@ public final class Transformer implements AutoCloseable {
     }
 
     public Transformer withBlocks(List<Block> newBlocks) {
-        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads, prompt);
+        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads, prompt, kvPrefix);
         t.headRows = headRows;
         return t;
     }

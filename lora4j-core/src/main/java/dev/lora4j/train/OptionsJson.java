@@ -66,6 +66,8 @@ public final class OptionsJson {
         if (o.promptTuning() == null) j.putNull("prompt_tuning");
         else j.putObject("prompt_tuning").put("num_virtual_tokens", o.promptTuning().virtualTokens())
                 .put("prompt_tuning_init", o.promptTuning().init().name()).put("prompt_tuning_init_text", o.promptTuning().initText());
+        if (o.prefixTuning() == null) j.putNull("prefix_tuning");
+        else j.putObject("prefix_tuning").put("num_virtual_tokens", o.prefixTuning().virtualTokens());
         j.set("train", writeTrain(o.train()));
         return j;
     }
@@ -134,14 +136,21 @@ public final class OptionsJson {
     }
 
     private static TrainOptions readOptions(JsonNode j, String where) {
-        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "ia3", "bottleneck", "prompt_tuning", "train"));
+        Fields f = new Fields(j, where, "", Set.of("model", "out", "full", "init_adapter", "quantize", "data", "lora", "ia3", "bottleneck", "prompt_tuning", "prefix_tuning", "train"));
         Fields d = f.object("data", Set.of("train", "eval", "eval_split", "pack", "skip_bad_lines", "chat_template", "append_eos", "truncation"));
         DataConfig data = DataConfig.builder(d.path("train", null)).eval(d.path("eval", null)).evalSplit(d.number("eval_split", 0))
                 .pack(d.bool("pack", false)).skipBadLines(d.bool("skip_bad_lines", false)).chatTemplate(d.path("chat_template", null))
                 .appendEos(d.bool("append_eos", true)).truncation(dev.lora4j.data.TokenDataset.Truncation.parse(d.text("truncation", "right"))).build();
         return new TrainOptions(f.path("model", null), f.path("out", null), data, readLora(f.object("lora", LORA_FIELDS)),
                 f.bool("full", false), f.path("init_adapter", null), readTrain(f.object("train", TRAIN_FIELDS)), quantize(f.text("quantize", null), where),
-                readIa3(j.get("ia3"), where), readBottleneck(j.get("bottleneck"), where), readPromptTuning(j.get("prompt_tuning"), where));
+                readIa3(j.get("ia3"), where), readBottleneck(j.get("bottleneck"), where), readPromptTuning(j.get("prompt_tuning"), where),
+                readPrefixTuning(j.get("prefix_tuning"), where));
+    }
+
+    /** "prefix_tuning": null, or {"num_virtual_tokens": N}. */
+    private static dev.lora4j.prompt.PrefixTuningConfig readPrefixTuning(JsonNode n, String where) {
+        if (n == null || n.isNull()) return null;
+        return new dev.lora4j.prompt.PrefixTuningConfig(new Fields(n, where, "prefix_tuning.", Set.of("num_virtual_tokens")).integer("num_virtual_tokens", 0));
     }
 
     /** "prompt_tuning": null, or {"num_virtual_tokens": N, "prompt_tuning_init": "RANDOM" | "SAMPLE_VOCAB" | "TEXT", "prompt_tuning_init_text": TEXT or null}. */

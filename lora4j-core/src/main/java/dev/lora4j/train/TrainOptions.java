@@ -23,10 +23,11 @@ import java.nio.file.Path;
  * @param ia3         train IA³ vectors instead of LoRA (targets null: the model type's defaults), or null
  * @param bottleneck  train Houlsby bottleneck adapters instead of LoRA, or null
  * @param promptTuning train a soft prompt instead of LoRA, or null
+ * @param prefixTuning train a prefix of keys and values instead of LoRA, or null
  */
 public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lora, boolean full, Path initAdapter, TrainConfig train,
                            QuantType quantize, dev.lora4j.ia3.Ia3Config ia3, dev.lora4j.bottleneck.BottleneckConfig bottleneck,
-                           dev.lora4j.prompt.PromptTuningConfig promptTuning) {
+                           dev.lora4j.prompt.PromptTuningConfig promptTuning, dev.lora4j.prompt.PrefixTuningConfig prefixTuning) {
 
     public TrainOptions {
         if (model == null) throw new Lora4jException("--model must be given");
@@ -44,9 +45,11 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         if (bottleneck != null && (full || ia3 != null || initAdapter != null || train.optimizer().loraplusLrRatio() != 1 || lora.dora() || lora.loraBias()
                 || lora.init() != LoraConfig.Init.KAIMING))
             throw new Lora4jException("--bottleneck-size trains bottleneck adapters alone: not with --full, --ia3, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
-        if (promptTuning != null && (full || ia3 != null || bottleneck != null || initAdapter != null || train.optimizer().loraplusLrRatio() != 1
-                || lora.dora() || lora.loraBias() || lora.init() != LoraConfig.Init.KAIMING))
-            throw new Lora4jException("--prompt-tuning trains a soft prompt alone: not with --full, --ia3, --bottleneck-size, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
+        if ((promptTuning != null || prefixTuning != null) && (full || ia3 != null || bottleneck != null || initAdapter != null
+                || train.optimizer().loraplusLrRatio() != 1 || lora.dora() || lora.loraBias() || lora.init() != LoraConfig.Init.KAIMING
+                || (promptTuning != null && prefixTuning != null)))
+            throw new Lora4jException((promptTuning != null ? "--prompt-tuning trains a soft prompt" : "--prefix-tuning trains a prefix") + " alone: not with --full, --ia3,"
+                    + " --bottleneck-size, --" + (promptTuning != null ? "prefix" : "prompt") + "-tuning, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
         if (ia3 != null && full) throw new Lora4jException("--ia3 trains scaling vectors over a frozen base; --full trains every weight instead");
         if (ia3 != null && initAdapter != null) throw new Lora4jException("--init-adapter starts from a LoRA adapter; --ia3 starts its vectors at 1");
         if (ia3 != null && train.optimizer().loraplusLrRatio() != 1) throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --ia3 has none");
@@ -71,7 +74,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
 
     public Builder toBuilder() {
         return new Builder().model(model).out(out).data(data).lora(lora).full(full).initAdapter(initAdapter).train(train).quantize(quantize).ia3(ia3).bottleneck(bottleneck)
-                .promptTuning(promptTuning);
+                .promptTuning(promptTuning).prefixTuning(prefixTuning);
     }
 
     public static final class Builder {
@@ -84,6 +87,13 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         private dev.lora4j.ia3.Ia3Config ia3;
         private dev.lora4j.bottleneck.BottleneckConfig bottleneck;
         private dev.lora4j.prompt.PromptTuningConfig promptTuning;
+        private dev.lora4j.prompt.PrefixTuningConfig prefixTuning;
+
+        /** Train a prefix of keys and values instead of LoRA adapters (null, the default: LoRA). */
+        public Builder prefixTuning(dev.lora4j.prompt.PrefixTuningConfig v) {
+            prefixTuning = v;
+            return this;
+        }
 
         /** Train a soft prompt instead of LoRA adapters (null, the default: LoRA). */
         public Builder promptTuning(dev.lora4j.prompt.PromptTuningConfig v) {
@@ -147,7 +157,7 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
         }
 
         public TrainOptions build() {
-            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3, bottleneck, promptTuning);
+            return new TrainOptions(model, out, data, lora, full, initAdapter, train, quantize, ia3, bottleneck, promptTuning, prefixTuning);
         }
     }
 }

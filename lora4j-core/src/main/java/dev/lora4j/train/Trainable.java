@@ -67,6 +67,11 @@ public interface Trainable {
         return withoutDropout(m.model(), m.parameters(), m.trainableLine());
     }
 
+    /** The prefix's keys and values, named prompt_embeddings. */
+    static Trainable prefixTuning(dev.lora4j.prompt.PrefixTuningModel m) {
+        return withoutDropout(m.model(), m.parameters(), m.trainableLine());
+    }
+
     /** A model whose trainable tensors are params, with no dropout to switch. */
     private static Trainable withoutDropout(Transformer model, List<Parameter> params, String summary) {
         List<Parameter> fixed = List.copyOf(params);

@@ -185,6 +185,10 @@ public final class TrainingRun {
             dev.lora4j.prompt.PromptTuningModel pt = resumeFrom != null ? dev.lora4j.prompt.PromptTuningModel.load(resumeFrom, base)
                     : dev.lora4j.prompt.PromptTuningModel.inject(base, o.promptTuning(), dev.lora4j.tokenizer.Tokenizer.ofModel(o.model()), o.train().seed());
             trainee = new Trainee(Trainable.promptTuning(pt), dir -> pt.save(dir, o.model().toString()));
+        } else if (o.prefixTuning() != null) {
+            dev.lora4j.prompt.PrefixTuningModel pt = resumeFrom != null ? dev.lora4j.prompt.PrefixTuningModel.load(resumeFrom, base)
+                    : dev.lora4j.prompt.PrefixTuningModel.inject(base, o.prefixTuning(), o.train().seed());
+            trainee = new Trainee(Trainable.prefixTuning(pt), dir -> pt.save(dir, o.model().toString()));
         } else if (o.ia3() != null) {
             dev.lora4j.ia3.Ia3Model ia3 = resumeFrom != null ? dev.lora4j.ia3.Ia3Model.load(resumeFrom, base)
                     : dev.lora4j.ia3.Ia3Model.inject(base, o.ia3().resolvedFor(base.config().modelType()));

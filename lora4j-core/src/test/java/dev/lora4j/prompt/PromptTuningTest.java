@@ -139,7 +139,7 @@ class PromptTuningTest {
         }
     }
 
-    private static void assertRow(float[] logits, int row, float[] full, int position, int v) {
+    static void assertRow(float[] logits, int row, float[] full, int position, int v) {
         for (int i = 0; i < v; i++)
             assertThat(logits[row * v + i]).as("position %d, logit %d", position, i).isCloseTo(full[position * v + i], offset(2e-4f));
     }
