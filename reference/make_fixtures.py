@@ -6,7 +6,7 @@ logits and losses computed by a from-the-definitions PyTorch forward pass, into
 lora4j-core/src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
 
 Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
-(only the Qwen3 or Phi-3 fixtures: /usr/bin/python3 reference/make_fixtures.py qwen3|phi3)
+(only some: /usr/bin/python3 reference/make_fixtures.py qwen3|phi3|gemma|ia3|bottleneck|dora|lora-bias|residual-init|prompt-tuning|bert|bert-seq-cls)
 Fixture version: 1. Changing this script changes the fixtures: commit both together.
 """
 import json, math, os, re, struct, sys
