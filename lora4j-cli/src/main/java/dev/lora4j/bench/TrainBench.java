@@ -11,8 +11,6 @@ import dev.lora4j.train.Optimizer;
 import dev.lora4j.train.Parameter;
 import dev.lora4j.train.Trainable;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,17 +66,6 @@ public final class TrainBench {
             if (s >= 2) total += (System.nanoTime() - t0) / 1e9;
         }
         double perStep = total / steps;
-        return new Result(batch * seqLen / perStep, perStep, peakRss(), params.stream().mapToLong(p -> p.value().length).sum());
-    }
-
-    /** VmHWM of this process in bytes (Linux), or -1. */
-    public static long peakRss() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
-        } catch (IOException | NumberFormatException ignored) {
-            // not Linux
-        }
-        return -1;
+        return new Result(batch * seqLen / perStep, perStep, dev.lora4j.train.ProcessMemory.peakRssBytes(), params.stream().mapToLong(p -> p.value().length).sum());
     }
 }

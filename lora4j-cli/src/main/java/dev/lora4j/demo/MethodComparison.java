@@ -20,6 +20,8 @@ import dev.lora4j.lora.LoraModel;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.merge.Merger;
 import dev.lora4j.model.Transformer;
+import dev.lora4j.cli.Main;
+import dev.lora4j.tensor.Parallel;
 import dev.lora4j.prompt.PrefixTuningConfig;
 import dev.lora4j.prompt.PrefixTuningModel;
 import dev.lora4j.prompt.PromptTuningConfig;
@@ -28,11 +30,13 @@ import dev.lora4j.tokenizer.Tokenizer;
 import dev.lora4j.train.Schedule;
 import dev.lora4j.train.ScheduleConfig;
 import dev.lora4j.train.TrainConfig;
+import dev.lora4j.train.OptionsJson;
 import dev.lora4j.train.TrainOptions;
 import dev.lora4j.train.TrainingRun;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -74,9 +78,12 @@ public final class MethodComparison {
     public record Options(Path out, Path model, Path data, Path evalData, List<Method> methods, long steps, int rank, int bottleneckSize,
                           int virtualTokens, long seed, int latencyTokens) {}
 
-    /** One method's measurements (NaN where there is none); context: the positions left to the caller's tokens. */
-    record Row(String method, long trainable, long savedBytes, long stateBytes, double tokensPerSecond, double trainSeconds, double evalLoss,
-               String score, int context, double msPerToken, double msPerTokenMerged) {}
+    /**
+     * One method's measurements (NaN where there is none); peakRssBytes: the training process's peak resident memory
+     * (0: not trained); context: the positions left to the caller's tokens.
+     */
+    record Row(String method, long trainable, long savedBytes, long stateBytes, long peakRssBytes, double tokensPerSecond, double trainSeconds,
+               double evalLoss, String score, int context, double msPerToken, double msPerTokenMerged) {}
 
     private final Options o;
     private final PrintStream out, progress;
@@ -117,13 +124,13 @@ public final class MethodComparison {
         try (Transformer m = Transformer.load(base)) {
             m.copyWeightsForDecoding();
             timed.put("base model", m);
-            rows.add(new Row("base model", 0, 0, 0, Double.NaN, Double.NaN, evalLoss(m, base, eval), test == null ? "—" : score(m, tok, test),
+            rows.add(new Row("base model", 0, 0, 0, 0, Double.NaN, Double.NaN, evalLoss(m, base, eval), test == null ? "—" : score(m, tok, test),
                     m.config().maxPositions(), Double.NaN, Double.NaN));
             for (Method method : o.methods()) {
                 out.printf("%s: training %d steps%n", method.label, o.steps());
                 Path dir = o.out().resolve(method.name().toLowerCase(Locale.ROOT));
                 long t0 = System.nanoTime();
-                TrainingRun.start(options(method, base, train, eval, dir), progress, false, dev.lora4j.lab.CommandLineTraining.install());
+                trainApart(options(method, base, train, eval, dir), o.out().resolve(method.name().toLowerCase(Locale.ROOT) + "-train.log"));
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 rows.add(measure(method, m, base, dir, eval, tok, test, seconds, timed, opened));
             }
@@ -131,7 +138,7 @@ public final class MethodComparison {
             Map<String, Double> ms = msPerToken(timed);
             List<Row> timedRows = new ArrayList<>();
             for (Row r : rows)
-                timedRows.add(new Row(r.method(), r.trainable(), r.savedBytes(), r.stateBytes(), r.tokensPerSecond(), r.trainSeconds(), r.evalLoss(), r.score(),
+                timedRows.add(new Row(r.method(), r.trainable(), r.savedBytes(), r.stateBytes(), r.peakRssBytes(), r.tokensPerSecond(), r.trainSeconds(), r.evalLoss(), r.score(),
                         r.context(), ms.get(r.method()), ms.getOrDefault(r.method() + " (merged)", Double.NaN)));
             write(timedRows, test != null);
         } finally {
@@ -153,17 +160,43 @@ public final class MethodComparison {
         };
     }
 
+    /**
+     * Trains in a JVM of its own, so that the peak resident memory its metrics record is the method's alone: this JVM's
+     * Java, options, class path and thread count, running {@code train --config} on the options; its output goes to log.
+     */
+    private static void trainApart(TrainOptions options, Path log) throws IOException {
+        Path config = log.resolveSibling(log.getFileName().toString().replace(".log", "-options.json"));
+        AtomicFiles.writeString(config, new ObjectMapper().writeValueAsString(OptionsJson.write(options)) + "\n");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments())
+            if (!a.startsWith("-agentlib:jdwp") && !a.startsWith("-javaagent")) cmd.add(a); // a debugger's port is taken
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "train", "--config", config.toString(),
+                "--threads", Integer.toString(Parallel.threads())));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            if (p.waitFor() != 0) {
+                List<String> lines = Files.readAllLines(log);
+                throw new Lora4jException("training failed (" + log + "): " + String.join("\n", lines.subList(Math.max(0, lines.size() - 5), lines.size())));
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new Lora4jException("interrupted while training (" + log + ")");
+        }
+    }
+
     /** A trained method's row (latency filled in later); the models to time go into timed, any it loads into opened. */
     private Row measure(Method method, Transformer m, Path base, Path dir, Path eval, Tokenizer tok, List<Stories.Example> test, double seconds,
                         Map<String, Transformer> timed, List<Transformer> opened) throws IOException {
         double tps = medianTokensPerSecond(dir.resolve(TrainingRun.METRICS));
+        long rss = peakRss(dir.resolve(TrainingRun.METRICS));
         if (method == Method.FULL) {
             Transformer f = Transformer.load(dir);
             opened.add(f);
             f.copyWeightsForDecoding();
             timed.put(method.label, f);
             long n = f.parameterCount();
-            return new Row(method.label, n, Files.size(dir.resolve("model.safetensors")), 16L * n, tps, seconds, evalLoss(f, dir, eval),
+            return new Row(method.label, n, Files.size(dir.resolve("model.safetensors")), 16L * n, rss, tps, seconds, evalLoss(f, dir, eval),
                     test == null ? "—" : score(f, tok, test), f.config().maxPositions(), Double.NaN, Double.NaN);
         }
         Transformer adapted, merged;
@@ -206,7 +239,7 @@ public final class MethodComparison {
             merged.copyWeightsForDecoding();
             timed.put(method.label + " (merged)", merged);
         }
-        return new Row(method.label, trainable, Files.size(dir.resolve(PeftAdapter.WEIGHTS)), 16L * trainable, tps, seconds, evalLoss(adapted, base, eval),
+        return new Row(method.label, trainable, Files.size(dir.resolve(PeftAdapter.WEIGHTS)), 16L * trainable, rss, tps, seconds, evalLoss(adapted, base, eval),
                 test == null ? "—" : score(adapted, tok, test), adapted.config().maxPositions(), Double.NaN, Double.NaN);
     }
 
@@ -244,6 +277,14 @@ public final class MethodComparison {
         return best;
     }
 
+    /** The largest peak resident memory a training run's metrics record (0 when they record none). */
+    private static long peakRss(Path metrics) throws IOException {
+        long max = 0;
+        ObjectMapper json = new ObjectMapper();
+        for (String line : Files.readAllLines(metrics)) max = Math.max(max, json.readTree(line).path("peak_rss_bytes").asLong(0));
+        return max;
+    }
+
     private static double medianTokensPerSecond(Path metrics) throws IOException {
         List<Double> v = new ArrayList<>();
         ObjectMapper json = new ObjectMapper();
@@ -257,12 +298,12 @@ public final class MethodComparison {
     }
 
     private void write(List<Row> rows, boolean demoTask) throws IOException {
-        List<String> header = List.of("method", "trainable parameters", "saved", "trainable state", "train tokens/s", "train s", "eval loss",
+        List<String> header = List.of("method", "trainable parameters", "saved", "trainable state", "training peak RSS", "train tokens/s", "train s", "eval loss",
                 demoTask ? "held-out exact match" : "task score", "context left", "ms/token (batch 1)", "ms/token merged");
         List<List<String>> table = new ArrayList<>();
         for (Row r : rows)
             table.add(List.of(r.method(), r.trainable() == 0 ? "—" : String.format(Locale.ROOT, "%,d", r.trainable()), r.savedBytes() == 0 ? "—" : kb(r.savedBytes()),
-                    r.stateBytes() == 0 ? "—" : kb(r.stateBytes()), fmt("%,.0f", r.tokensPerSecond()), fmt("%.0f", r.trainSeconds()), fmt("%.4f", r.evalLoss()),
+                    r.stateBytes() == 0 ? "—" : kb(r.stateBytes()), r.peakRssBytes() <= 0 ? "—" : kb(r.peakRssBytes()), fmt("%,.0f", r.tokensPerSecond()), fmt("%.0f", r.trainSeconds()), fmt("%.4f", r.evalLoss()),
                     r.score(), String.valueOf(r.context()), fmt("%.3f", r.msPerToken()), Double.isNaN(r.msPerTokenMerged()) ? "—" : fmt("%.3f", r.msPerTokenMerged())));
         StringBuilder md = new StringBuilder("| " + String.join(" | ", header) + " |\n|" + "---|".repeat(header.size()) + "\n");
         for (List<String> t : table) md.append("| ").append(String.join(" | ", t)).append(" |\n");
@@ -272,7 +313,8 @@ public final class MethodComparison {
         out.print(md);
         Report report = new Report("lora4j compare-methods: the same task, budget and base, trained seven ways");
         report.paragraph(String.format(Locale.ROOT, "%d steps of 16 examples (64 tokens) for every method, linear schedule; trainable state is 16 bytes per "
-                + "trainable parameter (fp32 weight, gradient and AdamW's two moments); latency: greedy decoding at batch 1, up to %d tokens after a 16-token prompt, timed from the first generated token to the last, the models taking turns, best of 12.",
+                + "trainable parameter (fp32 weight, gradient and AdamW's two moments); training peak RSS: the peak resident memory of the training process (each method "
+                + "trains in a JVM of its own; the base is mapped, so its pages count as they are read); latency: greedy decoding at batch 1, up to %d tokens after a 16-token prompt, timed from the first generated token to the last, the models taking turns, best of 12.",
                 o.steps(), o.latencyTokens()));
         report.table(header, table);
         Map<String, Double> latency = new LinkedHashMap<>(), loss = new LinkedHashMap<>();

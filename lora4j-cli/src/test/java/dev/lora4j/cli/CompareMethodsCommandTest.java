@@ -30,7 +30,10 @@ class CompareMethodsCommandTest {
         for (JsonNode row : rows) {
             assertThat(row.get("msPerToken").asDouble()).as(row.get("method").asText()).isPositive();
             assertThat(row.get("evalLoss").asDouble()).isPositive();
+            if (!row.get("method").asText().equals("base model"))
+                assertThat(row.get("peakRssBytes").asLong()).as(row.get("method").asText()).isGreaterThan(20L << 20); // a JVM of its own, measured
         }
+        assertThat(out.resolve("lora-train.log")).content().contains("done: 3 steps");
         long baseParams = rows.get(6).get("trainable").asLong();
         assertThat(rows.get(1).get("trainable").asLong()).isEqualTo(6 * 4 * ((192 + 192) + (192 + 64))); // r = 4 on q_proj (192 → 192) and v_proj (192 → 64), 6 layers
         assertThat(rows.get(1).get("trainable").asLong()).isLessThan(baseParams / 100);

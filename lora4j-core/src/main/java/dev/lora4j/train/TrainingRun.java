@@ -289,7 +289,7 @@ public final class TrainingRun {
         public void onStep(Step s) throws IOException {
             curve.add(new Point(s.step(), s.loss()));
             metric(Map.of("step", s.step(), "loss", s.loss(), "lr", (float) s.lr(), "grad_norm", s.gradNorm(), "tokens_per_s", s.tokensPerSecond(),
-                    "elapsed_s", s.elapsedSeconds()));
+                    "elapsed_s", s.elapsedSeconds(), "peak_rss_bytes", ProcessMemory.peakRssBytes()));
             progressLine(s);
         }
 
