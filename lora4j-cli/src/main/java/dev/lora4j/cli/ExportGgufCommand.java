@@ -65,6 +65,9 @@ final class ExportGgufCommand implements Callable<Integer> {
                 GgufExport.writeModel(Merger.mergeInMemory(lm, 1.0), model, out, t, name);
                 System.out.println("wrote " + out + " (" + type + ", " + adapter + " merged)");
             } else {
+                if (lm.embeddings() != null)
+                    throw new Lora4jException(adapter + ": trains the embedding or the LM head too (modules_to_save, trainable tokens), which a llama.cpp LoRA"
+                            + " adapter cannot hold; export the merged model instead (--merge)");
                 GgufExport.writeAdapter(lm, out);
                 System.out.println("wrote " + out + " (LoRA adapter, " + lm.modules().size() + " modules)");
             }

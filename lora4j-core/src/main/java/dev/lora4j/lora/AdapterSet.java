@@ -31,7 +31,7 @@ public final class AdapterSet {
     public LoraModel load(String name, Path dir) {
         if (adapters.containsKey(name)) throw new Lora4jException("an adapter named '" + name + "' is already loaded");
         LoraModel m = PeftAdapter.load(dir, base);
-        adapters.put(name, m);
+        add(name, m);
         return m;
     }
 
@@ -39,6 +39,9 @@ public final class AdapterSet {
     public void add(String name, LoraModel adapter) {
         if (adapters.containsKey(name)) throw new Lora4jException("an adapter named '" + name + "' is already loaded");
         if (adapter.base() != base) throw new Lora4jException("adapter '" + name + "' was made over another base model");
+        if (adapter.embeddings() != null)
+            throw new Lora4jException("adapter '" + name + "' trains the input embedding or the LM head too (modules_to_save, trainable tokens), which every"
+                    + " row of a mixed batch shares: run it on its own (generate, eval --adapter) or merged");
         adapters.put(name, adapter);
     }
 

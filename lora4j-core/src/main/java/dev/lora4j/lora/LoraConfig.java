@@ -21,11 +21,44 @@ import java.util.regex.Pattern;
  * @param rslora           rank-stabilised scaling
  * @param dora             DoRA (PEFT's use_dora): a trained magnitude per output over the normalised W0 + s·B·A
  * @param loraBias         a trained bias on B (PEFT's lora_bias): the adapter adds s·(B·A·x + b_B)
+ * @param embeddings       what trains beside the adapters in the input embedding and LM head ({@link Embeddings#NONE}: nothing)
  */
 public record LoraConfig(int r, double alpha, double dropout, Targets targets, List<Integer> layersToTransform,
                          Map<String, Integer> rankPattern, Map<String, Double> alphaPattern, Init init, int pissaNiter, boolean rslora, boolean dora,
-                         boolean loraBias)
+                         boolean loraBias, Embeddings embeddings)
         implements java.io.Serializable /* shipped to the workers of a distributed run */ {
+
+    /**
+     * What LoRA trains beside its adapters outside the linear layers, as PEFT's LoraConfig names it: whole copies of the
+     * input embedding or the LM head (modules_to_save), and rows of them (trainable_token_indices: the rows of those
+     * token ids alone, e.g. new tokens; in a tied model the head's rows follow the embedding's).
+     *
+     * @param modulesToSave module names: the input embedding ("embed_tokens", GPT-2's "wte") and/or "lm_head"
+     * @param tokenIndices  module name → token ids: the input embedding, or an untied "lm_head"
+     */
+    public record Embeddings(List<String> modulesToSave, Map<String, List<Integer>> tokenIndices) implements java.io.Serializable {
+        public static final Embeddings NONE = new Embeddings(List.of(), Map.of());
+
+        public Embeddings {
+            modulesToSave = List.copyOf(modulesToSave);
+            Map<String, List<Integer>> ids = new java.util.LinkedHashMap<>();
+            List<String> whole = modulesToSave;
+            tokenIndices.forEach((k, v) -> {
+                if (v == null || v.isEmpty()) throw new Lora4jException("trainable_token_indices '" + k + "' lists no token id");
+                java.util.Set<Integer> seen = new java.util.HashSet<>();
+                for (Integer id : v)
+                    if (id == null || id < 0 || !seen.add(id))
+                        throw new Lora4jException("trainable_token_indices '" + k + "': " + id + (id != null && id >= 0 ? " is listed twice" : " is not a token id (0 or more)"));
+                if (whole.contains(k)) throw new Lora4jException("'" + k + "' is both in modules_to_save (trained whole) and in trainable_token_indices (some rows)");
+                ids.put(k, List.copyOf(v));
+            });
+            tokenIndices = java.util.Collections.unmodifiableMap(ids);
+        }
+
+        public boolean none() {
+            return modulesToSave.isEmpty() && tokenIndices.isEmpty();
+        }
+    }
 
     public enum Init {
         KAIMING, GAUSSIAN, PISSA, OLORA;
@@ -89,6 +122,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
     }
 
     public LoraConfig {
+        if (embeddings == null) embeddings = Embeddings.NONE;
         if (r < 1 || r > MAX_RANK) throw new Lora4jException("r (--r) must be in [1, " + MAX_RANK + "], got " + r);
         if (init == null) throw new Lora4jException("init must be given (kaiming, gaussian, pissa, pissa_niter_N or olora)");
         if (pissaNiter < 0 || pissaNiter > 1000 || pissaNiter > 0 && init != Init.PISSA)
@@ -134,7 +168,8 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
 
     public Builder toBuilder() {
         return new Builder().r(r).alpha(alpha).dropout(dropout).targets(targets).layers(layersToTransform)
-                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).pissaNiter(pissaNiter).rslora(rslora).dora(dora).loraBias(loraBias);
+                .rankPattern(rankPattern).alphaPattern(alphaPattern).init(init).pissaNiter(pissaNiter).rslora(rslora).dora(dora).loraBias(loraBias)
+                .embeddings(embeddings);
     }
 
     /** LoraConfig by name; see {@link #builder()} for the defaults. */
@@ -149,6 +184,13 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         private Init init = Init.KAIMING;
         private int pissaNiter;
         private boolean rslora, dora, loraBias;
+        private Embeddings embeddings = Embeddings.NONE;
+
+        /** Copies or rows of the input embedding and LM head that train too (default: none). */
+        public Builder embeddings(Embeddings v) {
+            embeddings = v == null ? Embeddings.NONE : v;
+            return this;
+        }
 
         private Builder() {}
 
@@ -242,7 +284,7 @@ public record LoraConfig(int r, double alpha, double dropout, Targets targets, L
         }
 
         public LoraConfig build() {
-            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, pissaNiter, rslora, dora, loraBias);
+            return new LoraConfig(r, alpha, dropout, targets, layers, rankPattern, alphaPattern, init, pissaNiter, rslora, dora, loraBias, embeddings);
         }
     }
 

@@ -24,14 +24,32 @@ public final class LoraModel {
     private final LoraConfig config;
     private final Map<String, LoraLinear> modules;
     private final Map<String, ResidualInit.Factors> initial; // PiSSA/OLoRA: each module's A0, B0 (its base is W0 − s·B0·A0); else empty
+    private final TrainedEmbeddings embeddings;             // copies or rows of the embedding and head trained too, or null
 
     private LoraModel(Transformer base, Transformer model, LoraConfig config, Map<String, LoraLinear> modules,
                       Map<String, ResidualInit.Factors> initial) {
+        this(base, model, config, modules, initial, null);
+    }
+
+    private LoraModel(Transformer base, Transformer model, LoraConfig config, Map<String, LoraLinear> modules,
+                      Map<String, ResidualInit.Factors> initial, TrainedEmbeddings embeddings) {
         this.base = base;
         this.model = model;
         this.config = config;
         this.modules = modules;
         this.initial = initial;
+        this.embeddings = embeddings;
+    }
+
+    /** These adapters with e's embedding and head trained too (the configuration's {@link LoraConfig#embeddings()}). */
+    LoraModel withEmbeddings(TrainedEmbeddings e) {
+        if (embeddings != null) throw new IllegalStateException("embeddings already set");
+        return e == null ? this : new LoraModel(base, e.applyTo(model), config, modules, initial, e);
+    }
+
+    /** What trains in the embedding and head beside the adapters, or null. */
+    public TrainedEmbeddings embeddings() {
+        return embeddings;
     }
 
     /** Every projection name of a model, in order (what targets can match). */
@@ -46,6 +64,11 @@ public final class LoraModel {
      * adapted base then being the residual W0 − s·B0·A0.
      */
     public static LoraModel inject(Transformer base, LoraConfig config, long seed) {
+        LoraModel m = injectAdapters(base, config, seed);
+        return config.embeddings().none() ? m : m.withEmbeddings(TrainedEmbeddings.fresh(base, config.embeddings()));
+    }
+
+    private static LoraModel injectAdapters(Transformer base, LoraConfig config, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
         if (config.init().residual()) {
             LoraConfig c = config.withTargetsFor(base.config().modelType());
@@ -125,7 +148,8 @@ public final class LoraModel {
             init.put(l.name(), new ResidualInit.Factors(a0, b0));
             current.put(l.name(), new float[][] {a, b});
         }
-        return overResiduals(base, c, init, lin -> current.get(lin.name()));
+        LoraModel m = overResiduals(base, c, init, lin -> current.get(lin.name()));
+        return converted.embeddings == null ? m : m.withEmbeddings(converted.embeddings);
     }
 
     /** PiSSA / OLoRA: each adapted module's starting A0 (r, in) and B0 (out, r); empty for other initialisations. */
@@ -191,7 +215,12 @@ public final class LoraModel {
     }
 
     public long trainableParameters() {
-        return modules.values().stream().mapToLong(LoraLinear::parameterCount).sum();
+        return modules.values().stream().mapToLong(LoraLinear::parameterCount).sum() + (embeddings == null ? 0 : embeddings.trainableParameters(base));
+    }
+
+    /** The embedding and head tensors trained beside the adapters, under PEFT's names (empty when none). */
+    public List<dev.lora4j.train.Parameter> embeddingParameters() {
+        return embeddings == null ? List.of() : embeddings.parameters(base);
     }
 
     /** PEFT's line: "trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364". */
@@ -207,5 +236,6 @@ public final class LoraModel {
 
     public void zeroGrad() {
         modules.values().forEach(LoraLinear::zeroGrad);
+        if (embeddings != null) embeddings.zeroGrad(base);
     }
 }

@@ -58,6 +58,7 @@ public final class PeftAdapter {
             if (l.dora()) tensors.put(PREFIX + l.name() + ".lora_magnitude_vector.weight", Tensor.of(l.name() + ".lora_magnitude_vector", l.magnitude(), l.out()));
             if (l.biasB() != null) tensors.put(PREFIX + l.name() + ".lora_B.bias", Tensor.of(l.name() + ".lora_B.bias", l.biasB(), l.out()));
         }
+        if (m.embeddings() != null) tensors.putAll(m.embeddings().tensors(m.base(), PREFIX));
         LoraConfig c = init.isEmpty() ? m.config() : convertedConfig(m.config());
         SafeTensorsWriter.write(dir.resolve(WEIGHTS), tensors, DType.F32, Map.of("format", "pt"));
         AtomicFiles.writeString(dir.resolve(CONFIG), JSON.writeValueAsString(configJson(c, m.base(), baseModel)) + "\n");
@@ -154,7 +155,14 @@ public final class PeftAdapter {
             c.layersToTransform().forEach(a::add);
         }
         o.putNull("layers_pattern");
-        o.putNull("modules_to_save");
+        LoraConfig.Embeddings e = c.embeddings();
+        if (e.modulesToSave().isEmpty()) o.putNull("modules_to_save");
+        else e.modulesToSave().forEach(o.putArray("modules_to_save")::add);
+        if (e.tokenIndices().isEmpty()) o.putNull("trainable_token_indices");
+        else {
+            ObjectNode t = o.putObject("trainable_token_indices");
+            e.tokenIndices().forEach((k, ids) -> ids.forEach(t.putArray(k)::add));
+        }
         o.put("inference_mode", true);
         o.putNull("revision");
         return o;
@@ -176,9 +184,13 @@ public final class PeftAdapter {
         if (!type.equals("LORA")) throw new Lora4jException(file + ": peft_type '" + type + "' is not supported (expected LORA)");
         String bias = c.path("bias").asText("none");
         if (!bias.equals("none")) throw new Lora4jException(file + ": bias '" + bias + "' is not supported (expected none)");
+        List<String> saved = new ArrayList<>();
         for (JsonNode m : c.path("modules_to_save"))
-            if (!savable.contains(m.asText()))
-                throw new Lora4jException(file + ": modules_to_save '" + m.asText() + "' is not supported" + (savable.isEmpty() ? "" : " (expected " + new TreeSet<>(savable) + ")"));
+            if (DECODER_MODULES.contains(m.asText()) && !savable.contains(m.asText())) saved.add(m.asText());
+            else if (!savable.contains(m.asText()))
+                throw new Lora4jException(file + ": modules_to_save '" + m.asText() + "' is not supported (expected " + new TreeSet<>(savable.isEmpty() ? DECODER_MODULES
+                        : savable) + ")");
+        Map<String, List<Integer>> tokenIndices = tokenIndices(file, c.get("trainable_token_indices"));
         JsonNode rNode = c.get("r"), alphaNode = c.get("lora_alpha");
         if (rNode == null || !rNode.isIntegralNumber() || !rNode.canConvertToInt() || rNode.asInt() < 1) throw new Lora4jException(file + ": field 'r' must be a positive integer, got " + rNode);
         if (alphaNode == null || !alphaNode.isNumber()) throw new Lora4jException(file + ": field 'lora_alpha' must be a number, got " + alphaNode);
@@ -213,7 +225,8 @@ public final class PeftAdapter {
         try {
             LoraConfig.Builder b = LoraConfig.builder().r(rNode.asInt()).alpha(alphaNode.asDouble()).dropout(dropout).targets(targets).layers(layers)
                     .rankPattern(rankPattern).alphaPattern(alphaPattern).rslora(c.path("use_rslora").asBoolean(false))
-                    .dora(c.path("use_dora").asBoolean(false)).loraBias(c.path("lora_bias").asBoolean(false));
+                    .dora(c.path("use_dora").asBoolean(false)).loraBias(c.path("lora_bias").asBoolean(false))
+                    .embeddings(new LoraConfig.Embeddings(saved, tokenIndices));
             // true, false (B and A as saved anyway) and the kinds of the first steps: whatever started the run, the file holds where it ended
             if (init.isTextual() && !init.asText().equals("eva") && !init.asText().startsWith("loftq") && !init.asText().startsWith("corda")) b.init(init.asText());
             else if (init.isTextual()) throw new Lora4jException("init_lora_weights '" + init.asText() + "' is not supported (expected true, gaussian, pissa, pissa_niter_N or olora)");
@@ -221,6 +234,29 @@ public final class PeftAdapter {
         } catch (Lora4jException | IllegalArgumentException e) {
             throw new Lora4jException(file + ": " + e.getMessage());
         }
+    }
+
+    /** The decoder modules modules_to_save may name: the input embedding (either family's name) and the LM head. */
+    private static final java.util.Set<String> DECODER_MODULES = java.util.Set.of("embed_tokens", "model.embed_tokens", "wte", "transformer.wte", "lm_head");
+
+    /** trainable_token_indices: null, a list (the input embedding's ids), or {module: [ids]}. */
+    private static Map<String, List<Integer>> tokenIndices(Path file, JsonNode t) {
+        Map<String, List<Integer>> out = new LinkedHashMap<>();
+        if (t == null || t.isNull()) return out;
+        if (t.isArray()) out.put("embed_tokens", ids(file, "trainable_token_indices", t));
+        else if (t.isObject()) t.properties().forEach(e -> out.put(e.getKey(), ids(file, "trainable_token_indices." + e.getKey(), e.getValue())));
+        else throw new Lora4jException(file + ": trainable_token_indices must be a list of token ids or an object {module: [ids]}, got " + t);
+        return out;
+    }
+
+    private static List<Integer> ids(Path file, String field, JsonNode a) {
+        if (!a.isArray()) throw new Lora4jException(file + ": " + field + " must be a list of token ids, got " + a);
+        List<Integer> ids = new ArrayList<>();
+        for (JsonNode n : a) {
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) throw new Lora4jException(file + ": " + field + " holds " + n + ", not a token id");
+            ids.add(n.asInt());
+        }
+        return ids;
     }
 
     /** Loads a PEFT adapter onto a base model, checking every tensor's name and shape against it. */
@@ -244,7 +280,8 @@ public final class PeftAdapter {
             Map<String, float[][]> saved = new LinkedHashMap<>();
             plain.modules().forEach((k, l) -> saved.put(k, new float[][] {l.a(), l.b()}));
             LoraModel fresh = LoraModel.inject(base, config, 0);
-            return LoraModel.overResiduals(base, fresh.config(), toFactors(fresh.initialFactors()), lin -> saved.get(lin.name()));
+            LoraModel m = LoraModel.overResiduals(base, fresh.config(), toFactors(fresh.initialFactors()), lin -> saved.get(lin.name()));
+            return plain.embeddings() == null ? m : m.withEmbeddings(plain.embeddings());
         }
         return loadWith(dir, base, config);
     }
@@ -260,7 +297,12 @@ public final class PeftAdapter {
         if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
         try (SafeTensors st = SafeTensors.open(file)) {
             Map<String, float[][]> byModule = new LinkedHashMap<>();
+            java.util.Set<String> embeddingKeys = new java.util.LinkedHashSet<>();
             for (String key : st.entries().keySet()) {
+                if (key.startsWith(PREFIX) && TrainedEmbeddings.isKey(base, key.substring(PREFIX.length()))) {
+                    embeddingKeys.add(key);
+                    continue;
+                }
                 String module = moduleOf(key);
                 if (module == null)
                     throw new Lora4jException(file + ": tensor '" + key + "' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight or .lora_B.weight)");
@@ -309,7 +351,20 @@ public final class PeftAdapter {
             for (String module : byModule.keySet())
                 if (!m.modules().containsKey(module))
                     throw new Lora4jException(file + ": holds weights for '" + module + "', which adapter_config.json does not target");
-            return m;
+            if (config.embeddings().none() && embeddingKeys.isEmpty()) return m;
+            TrainedEmbeddings e = TrainedEmbeddings.of(base, config.embeddings(), (key, shape) -> {
+                String full = PREFIX + key;
+                if (!embeddingKeys.remove(full))
+                    throw new Lora4jException(file + ": missing " + full + " (adapter_config.json's modules_to_save or trainable_token_indices names it)");
+                if (!Arrays.equals(st.entry(full).shape(), shape))
+                    throw new Lora4jException(file + ": tensor '" + full + "' has shape " + Arrays.toString(st.entry(full).shape()) + ", expected " + Arrays.toString(shape));
+                float[] v = st.tensor(full).toArray().clone();
+                for (float x : v) if (!Float.isFinite(x)) throw new Lora4jException(file + ": tensor '" + full + "' holds " + x);
+                return v;
+            });
+            if (!embeddingKeys.isEmpty())
+                throw new Lora4jException(file + ": holds " + embeddingKeys.iterator().next() + ", which adapter_config.json's modules_to_save and trainable_token_indices do not name");
+            return m.withEmbeddings(e);
         }
     }
 

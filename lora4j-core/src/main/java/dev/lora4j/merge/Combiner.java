@@ -43,6 +43,8 @@ public final class Combiner {
         for (LoraModel a : adapters)
             if (a.config().dora() || a.config().loraBias())
                 throw new Lora4jException("DoRA and lora_bias adapters do not combine here (magnitudes and biases are not factors); combine plain LoRA adapters");
+            else if (a.embeddings() != null)
+                throw new Lora4jException("adapters that train the embedding or the LM head (modules_to_save, trainable tokens) do not combine: their tensors replace the base's");
         Set<String> modules = new LinkedHashSet<>();
         for (LoraModel a : adapters) modules.addAll(a.modules().keySet());
         Map<String, float[][]> factors = new LinkedHashMap<>();

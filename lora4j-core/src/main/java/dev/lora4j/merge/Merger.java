@@ -98,6 +98,13 @@ public final class Merger {
                 }
             }
         }
+        for (LoraModel a : adapters)
+            if (a.embeddings() != null) {
+                if (adapters.size() != 1 || weights.getFirst() != 1.0)
+                    throw new Lora4jException("an adapter that trains the embedding or the LM head (modules_to_save, trainable tokens) merges alone and at"
+                            + " weight 1: its tensors replace the base's");
+                merged.putAll(a.embeddings().mergedWeights(base));
+            }
         for (var e : merged.entrySet())
             for (float v : e.getValue())
                 if (!Float.isFinite(v)) throw new Lora4jException("merging gives non-finite values in '" + e.getKey() + "'; nothing was written");
@@ -120,13 +127,19 @@ public final class Merger {
      * The base is never modified, so "unmerging" is going back to {@code lora.base()}, exactly W0.
      */
     public static Transformer mergeInMemory(LoraModel lora, double weight) {
-        Map<String, float[]> merged = mergedWeights(lora.base(), List.of(lora), List.of(weight));
-        return lora.base().mapProjections(p -> {
+        Transformer base = lora.base();
+        Map<String, float[]> merged = mergedWeights(base, List.of(lora), List.of(weight));
+        Transformer out = base.mapProjections(p -> {
             Linear l = p.base();
             float[] m = merged.get(l.weight().name());
             float[] b = merged.getOrDefault(l.biasName(), l.bias());
             return m == null ? l : new Linear(l.name(), Tensor.of(l.weight().name(), m, l.weight().shape()), b, l.in(), l.out(), l.fanInFanOut());
         });
+        Tensor wte = base.tokenEmbedding(), head = base.head();
+        if (!merged.containsKey(wte.name()) && !merged.containsKey(head.name())) return out;
+        Tensor newWte = merged.containsKey(wte.name()) ? Tensor.of(wte.name(), merged.get(wte.name()), wte.shape()) : wte;
+        Tensor newHead = head == wte ? newWte : merged.containsKey(head.name()) ? Tensor.of(head.name(), merged.get(head.name()), head.shape()) : head;
+        return out.withEmbeddings(newWte, newHead, null, null, null);
     }
 
     /** The checkpoint in modelDir written to out (new) with every tensor in dtype, unchanged otherwise (config.json's torch_dtype too). */

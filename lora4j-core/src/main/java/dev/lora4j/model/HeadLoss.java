@@ -28,12 +28,26 @@ final class HeadLoss {
      * <p>With a soft cap (Gemma 2) the logits are z = cap·tanh(l/cap) of the head's l, and each term of acc and
      * the target's carry dz/dl = 1 − (z/cap)². perPosition (B·T, may be null) receives each counted position's
      * loss, 0 where the target is ignored.
+     *
+     * <p>rows (may be null) replace some of the head's rows (trainable tokens): their logits come from their own values,
+     * acc gets each one's difference from the head's row, and their gradient, Σ scale·dz/dl·(softmax − onehot)·h, is
+     * taken from their logits kept aside (B·T, k) once the final log-sum-exp is known.
      */
     static Transformer.LossSum byVocabularyBlocks(Mat head /* (V, C) */, float cap /* 0 = none */, int[] targets, int bt, Activations a,
-                                                  float gradScale, double[] perPosition) {
+                                                  float gradScale, double[] perPosition, TokenRows rows) {
         int v = head.rows(), dim = head.cols(), block = Math.max(1, Math.min(v, a.logits.length / bt));
         boolean backward = gradScale != 0f;
         Mat hidden = Mat.of(a.h, 0, bt, dim);
+        int k = rows == null ? 0 : rows.ids().length;
+        float[] zRows = k == 0 ? null : new float[bt * k], delta = backward && k > 0 ? rows.values().clone() : null;
+        if (k > 0) Kernels.matmul(hidden, Mat.of(rows.values(), 0, k, dim).t(), zRows, 0, k, false); // (BT, k)
+        if (delta != null) {
+            float[] row = new float[dim];
+            for (int s = 0; s < k; s++) {
+                head.copyRow(rows.ids()[s], 0, row, 0, dim);
+                for (int j = 0; j < dim; j++) delta[s * dim + j] -= row[j];
+            }
+        }
         float[] lse = new float[bt], targetLogit = new float[bt], rescale = new float[bt], targetSlope = new float[bt];
         Arrays.fill(targetSlope, 1f);
         Arrays.fill(lse, Float.NEGATIVE_INFINITY);
@@ -42,6 +56,10 @@ final class HeadLoss {
             int vb = Math.min(block, v - v0), first = v0;
             Mat wb = head.rows(v0, vb);
             Kernels.matmul(hidden, wb.t(), a.logits, 0, vb, false); // z (BT, vb)
+            for (int s = 0; s < k; s++) {
+                int id = rows.ids()[s];
+                if (id >= first && id < first + vb) for (int r = 0; r < bt; r++) a.logits[r * vb + id - first] = zRows[r * k + s];
+            }
             Parallel.forRange(bt, 8, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
                     int target = targets[r], off = r * vb;
@@ -74,6 +92,11 @@ final class HeadLoss {
                             for (int j = r * dim; j < (r + 1) * dim; j++) a.dh[j] *= rescale[r];
                 });
                 Kernels.matmul(Mat.of(a.logits, 0, bt, vb), wb, a.dh, 0, dim, true); // acc += e^(z − L)·head_block
+                for (int s = 0; s < k; s++) { // the replaced rows' part: e^(z − L)·(values − head row)
+                    int id = rows.ids()[s], at = s * dim;
+                    if (id >= first && id < first + vb)
+                        for (int r = 0; r < bt; r++) Kernels.ops().axpy(a.logits[r * vb + id - first], delta, at, a.dh, r * dim, dim);
+                }
             }
         }
         double sum = 0;
@@ -90,12 +113,35 @@ final class HeadLoss {
                 float[] row = new float[dim];
                 for (int r = r0; r < r1; r++) {
                     if (targets[r] < 0) continue; // its acc stayed 0
-                    head.copyRow(targets[r], 0, row, 0, dim);
+                    int slot = k == 0 ? -1 : rows.slot(targets[r]);
+                    if (slot >= 0) System.arraycopy(rows.values(), slot * dim, row, 0, dim);
+                    else head.copyRow(targets[r], 0, row, 0, dim);
                     for (int j = 0; j < dim; j++) a.dh[r * dim + j] = gradScale * (a.dh[r * dim + j] - targetSlope[r] * row[j]);
                 }
             });
         }
+        if (backward && k > 0 && rows.grad() != null) replacedRowsGradient(rows, zRows, lse, cap, targets, bt, hidden, gradScale);
         return new Transformer.LossSum(sum, count);
+    }
+
+    /** grad[s] += Σ_r scale·dz/dl·(e^(z − L_r) − [target_r = id_s])·h_r, each row of the gradient on one thread, rows r in order. */
+    private static void replacedRowsGradient(TokenRows rows, float[] zRows, float[] lse, float cap, int[] targets, int bt, Mat hidden, float gradScale) {
+        int k = rows.ids().length, dim = hidden.cols();
+        Parallel.forRange(k, 1, (s0, s1) -> {
+            float[] h = new float[dim];
+            for (int s = s0; s < s1; s++)
+                for (int r = 0; r < bt; r++) {
+                    if (targets[r] < 0) continue;
+                    float z = zRows[r * k + s], slope = 1f;
+                    if (cap != 0f) {
+                        z = cap * (float) Math.tanh(z / cap);
+                        slope = 1f - (z / cap) * (z / cap);
+                    }
+                    float d = gradScale * slope * ((float) Math.exp(z - lse[r]) - (targets[r] == rows.ids()[s] ? 1f : 0f));
+                    hidden.copyRow(r, 0, h, 0, dim);
+                    Kernels.ops().axpy(d, h, 0, rows.grad(), s * dim, dim);
+                }
+        });
     }
 
     /** z = cap·tanh(z/cap) over z[off, off + n). */

@@ -33,6 +33,17 @@ public final class Transformer implements AutoCloseable {
     private final EmbeddingGrads grads;     // null unless the embeddings and head are trained (full fine-tuning)
     private final SoftPrompt prompt;        // virtual tokens before every sequence (prompt or prefix tuning), or null
     private final KvPrefix kvPrefix;        // their keys and values at every layer (prefix tuning), or null
+    private final TokenRows embedRows;      // trained rows of the token embedding (trainable tokens), or null
+    private final TokenRows headRows;       // trained rows of the LM head (the same as embedRows when tied), or null
+
+    /** What an adapter adds around the blocks: virtual tokens, their keys and values, trained rows; each may be null. */
+    private record Additions(SoftPrompt prompt, KvPrefix kvPrefix, TokenRows embedRows, TokenRows headRows) {
+        static final Additions NONE = new Additions(null, null, null, null);
+    }
+
+    private Additions additions() {
+        return new Additions(prompt, kvPrefix, embedRows, headRows);
+    }
 
     /** Gradients of the token embedding (V, C), position embedding (P, C) or null, and untied head (V, C) or null. */
     public record EmbeddingGrads(float[] token, float[] position, float[] head) {}
@@ -44,11 +55,11 @@ public final class Transformer implements AutoCloseable {
 
     public Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads) {
-        this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, null, null);
+        this(config, tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, Additions.NONE);
     }
 
     private Transformer(ModelConfig config, Tensor tokenEmbedding, Tensor positionEmbedding, List<Block> blocks,
-                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads, SoftPrompt prompt, KvPrefix kvPrefix) {
+                        Norm finalNorm, Tensor head, WeightSource source, EmbeddingGrads grads, Additions add) {
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -57,8 +68,10 @@ public final class Transformer implements AutoCloseable {
         this.head = head;
         this.source = source;
         this.grads = grads;
-        this.prompt = prompt;
-        this.kvPrefix = kvPrefix;
+        this.prompt = add.prompt();
+        this.kvPrefix = add.kvPrefix();
+        this.embedRows = add.embedRows();
+        this.headRows = add.headRows();
     }
 
     /** Loads a Hugging Face checkpoint directory (config.json + safetensors), or a GGUF file of the llama or qwen2 architecture. */
@@ -107,9 +120,37 @@ public final class Transformer implements AutoCloseable {
         if (this.prompt != null) throw new Lora4jException("this model already has a soft prompt");
         if (prompt.embeddings().length != prompt.tokens() * config.dim())
             throw new Lora4jException("soft prompt of " + prompt.embeddings().length + " floats; " + prompt.tokens() + " embeddings of " + config.dim() + " expected");
-        Transformer t = new Transformer(config.withVirtualTokens(prompt.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, prompt, null);
-        t.headRows = headRows;
+        Transformer t = new Transformer(config.withVirtualTokens(prompt.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads,
+                new Additions(prompt, null, embedRows, headRows));
+        t.headDecodeRows = headDecodeRows;
         return t;
+    }
+
+    /**
+     * This model (blocks shared) with other input embeddings and LM head: trained copies (PEFT's modules_to_save; their
+     * gradients in grads, whose token or head array is null for the one not trained), and rows of them replaced by
+     * trained values (trainable tokens; embedRows and headRows the same for a tied model, or null). A copy of a tied
+     * model's head that is not its embedding makes the head its own, as PEFT's copy does.
+     */
+    public Transformer withEmbeddings(Tensor newTokenEmbedding, Tensor newHead, EmbeddingGrads newGrads, TokenRows newEmbedRows, TokenRows newHeadRows) {
+        if (this.grads != null || embedRows != null || headRows != null || prompt != null)
+            throw new Lora4jException("this model's embeddings are already trained or replaced");
+        return new Transformer(config, newTokenEmbedding, positionEmbedding, blocks, finalNorm, newHead, source, newGrads,
+                new Additions(null, null, newEmbedRows, newHeadRows));
+    }
+
+    /** The trained rows of the token embedding, and of the LM head (the same object when tied), or null. */
+    public TokenRows embedRows() {
+        return embedRows;
+    }
+
+    public TokenRows headRows() {
+        return headRows;
+    }
+
+    /** The gradients of trained embeddings and head, or null. */
+    public EmbeddingGrads embeddingGrads() {
+        return grads;
     }
 
     /** The learned keys and values of prefix tuning, or null. */
@@ -127,8 +168,9 @@ public final class Transformer implements AutoCloseable {
             throw new Lora4jException("a prefix of " + prefix.layers() + " layers' keys and values of " + prefix.kvWidth() + " for a model of " + blocks.size()
                     + " layers of " + config.kvHeads() * config.headDim());
         SoftPrompt rows = new SoftPrompt(new float[prefix.tokens() * config.dim()], null, prefix.tokens());
-        Transformer t = new Transformer(config.withVirtualTokens(prefix.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads, rows, prefix);
-        t.headRows = headRows;
+        Transformer t = new Transformer(config.withVirtualTokens(prefix.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads,
+                new Additions(rows, prefix, embedRows, headRows));
+        t.headDecodeRows = headDecodeRows;
         return t;
     }
 
@@ -296,11 +338,12 @@ public final class Transformer implements AutoCloseable {
         for (int bi = 0; bi < b; bi++) System.arraycopy(x, (start[bi + 1] - 1) * dim, last, bi * dim, dim);
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
-        WeightRows headCopy = headRows;
+        WeightRows headCopy = headDecodeRows;
         boolean decodeHead = ragged || b <= Linear.DECODE_ROWS; // ragged: every sequence's head row as it would be alone
         if (head.quant() != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
         else if (headCopy != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
         else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
+        if (headRows != null) headRows.fixLogits(h, b, logits, c.vocabSize());
         softcapLogits(logits);
         return logits;
     }
@@ -333,6 +376,7 @@ public final class Transformer implements AutoCloseable {
         int v = config.vocabSize(), bt = b * a.t;
         float[] logits = new float[Math.multiplyExact(bt, v)];
         Kernels.matmul(Mat.of(a.h, 0, bt, config.dim()), head.mat().t(), logits, 0, v, false);
+        if (headRows != null) headRows.fixLogits(a.h, bt, logits, v);
         softcapLogits(logits);
         return prompt == null ? logits : prompt.strip(logits, b, t, v);
     }
@@ -359,11 +403,12 @@ public final class Transformer implements AutoCloseable {
         int bt = b * t;
         requireTargetsInVocabulary(targets, bt);
         float cap = config.gemma().logitSoftcap();
-        LossSum loss = grads == null ? HeadLoss.byVocabularyBlocks(head.mat(), cap, targets, bt, a, gradScale, null)
-                : HeadLoss.byRowChunks(head.mat(), cap, grads.head() != null ? grads.head() : grads.token(), targets, bt, a, gradScale);
+        float[] headGrad = grads == null ? null : grads.head() != null ? grads.head() : head == tokenEmbedding ? grads.token() : null;
+        LossSum loss = headGrad == null ? HeadLoss.byVocabularyBlocks(head.mat(), cap, targets, bt, a, gradScale, null, headRows)
+                : HeadLoss.byRowChunks(head.mat(), cap, headGrad, targets, bt, a, gradScale);
         if (backward) {
             backward(b, t, a);
-            if (grads != null || (prompt != null && prompt.grad() != null)) embedBackward(tokens, b, t, a.dx);
+            if (grads != null || (prompt != null && prompt.grad() != null) || (embedRows != null && embedRows.grad() != null)) embedBackward(tokens, b, t, a.dx);
         }
         return loss;
     }
@@ -373,13 +418,13 @@ public final class Transformer implements AutoCloseable {
      * each row of a batch on its own. The rows do not affect each other.
      */
     public double[] positionLosses(int[] tokens, int[] targets, int b, int t, Activations a) {
-        if (grads != null) throw new IllegalStateException("positionLosses is for inference over a frozen head");
+        if (grads != null && (grads.head() != null || head == tokenEmbedding)) throw new IllegalStateException("positionLosses is for inference over a frozen head");
         forwardHidden(tokens, b, t, a);
         int bt = b * a.t;
         if (prompt != null) targets = prompt.extendTargets(targets, b, t);
         requireTargetsInVocabulary(targets, bt);
         double[] out = new double[bt];
-        HeadLoss.byVocabularyBlocks(head.mat(), config.gemma().logitSoftcap(), targets, bt, a, 0f, out);
+        HeadLoss.byVocabularyBlocks(head.mat(), config.gemma().logitSoftcap(), targets, bt, a, 0f, out, headRows);
         return prompt == null ? out : prompt.strip(out, b, t);
     }
 
@@ -420,20 +465,24 @@ public final class Transformer implements AutoCloseable {
 
     /**
      * Embedding gradients, rows in order: wte[token] += scale·dx[row] and wpe[position] += dx[row] when the embeddings
-     * are trained; prompt[token − V] += scale·dx[row] for the virtual tokens when the soft prompt is.
+     * are trained; prompt[token − V] += scale·dx[row] for the virtual tokens when the soft prompt is; a trained row's
+     * gradient to that row alone.
      */
     private void embedBackward(int[] tokens, int b, int t, float[] dx) {
         int dim = config.dim(), vocab = config.vocabSize();
         float scale = config.gemma().embeddingScale();
         for (int r = 0; r < b * t; r++) {
+            int slot = tokens[r] < vocab && embedRows != null ? embedRows.slot(tokens[r]) : -1;
             if (tokens[r] >= vocab) {
                 if (prompt != null && prompt.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, prompt.grad(), (tokens[r] - vocab) * dim, dim);
-            } else if (grads != null) Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
+            } else if (slot >= 0) {
+                if (embedRows.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, embedRows.grad(), slot * dim, dim);
+            } else if (grads != null && grads.token() != null) Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
             if (grads != null && grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
         }
     }
 
-    private volatile WeightRows headRows; // the LM head's heap copy for decoding, or null
+    private volatile WeightRows headDecodeRows; // the LM head's heap copy for decoding, or null
 
     /**
      * Copies every frozen projection's weight, and the LM head, onto the heap as rows of outputs, so that
@@ -447,13 +496,13 @@ public final class Transformer implements AutoCloseable {
         for (Block blk : blocks)
             for (Projection p : blk.projections())
                 if (!(p instanceof TrainableLinear) && p.base().weight().quant() == null && p.base().decodeCopy().rows() == null) frozen.add(p.base());
-        boolean copyHead = grads == null && headRows == null && head.quant() == null; // quantized weights decode as they are
+        boolean copyHead = grads == null && headDecodeRows == null && head.quant() == null; // quantized weights decode as they are
         long need = copyHead ? WeightRows.bytes(head.mat().t()) : 0;
         for (Linear l : frozen) need += WeightRows.bytes(l.wT());
         Runtime rt = Runtime.getRuntime();
         if (need > (rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) / 2) return false;
         Parallel.forChunks(frozen.size(), i -> frozen.get(i).decodeCopy().set(WeightRows.copyOf(frozen.get(i).wT())));
-        if (copyHead) headRows = WeightRows.copyOf(head.mat().t());
+        if (copyHead) headDecodeRows = WeightRows.copyOf(head.mat().t());
         return true;
     }
 
@@ -465,8 +514,8 @@ public final class Transformer implements AutoCloseable {
     }
 
     public Transformer withBlocks(List<Block> newBlocks) {
-        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads, prompt, kvPrefix);
-        t.headRows = headRows;
+        Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads, additions());
+        t.headDecodeRows = headDecodeRows;
         return t;
     }
 
@@ -490,7 +539,9 @@ public final class Transformer implements AutoCloseable {
             for (int r = r0; r < r1; r++) {
                 int tok = tokens[r];
                 if (tok < 0 || tok >= vocab + virtual) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
-                if (tok < vocab) wte.copyRow(tok, 0, x, r * dim, dim);
+                int slot = tok < vocab && embedRows != null ? embedRows.slot(tok) : -1;
+                if (slot >= 0) System.arraycopy(embedRows.values(), slot * dim, x, r * dim, dim);
+                else if (tok < vocab) wte.copyRow(tok, 0, x, r * dim, dim);
                 else System.arraycopy(prompt.embeddings(), (tok - vocab) * dim, x, r * dim, dim);
                 if (scale != 1f) for (int j = r * dim; j < (r + 1) * dim; j++) x[j] *= scale;
                 if (wpe != null) {

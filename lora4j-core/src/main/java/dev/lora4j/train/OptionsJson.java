@@ -93,6 +93,9 @@ public final class OptionsJson {
         l.put("use_rslora", c.rslora());
         l.put("use_dora", c.dora());
         l.put("lora_bias", c.loraBias());
+        c.embeddings().modulesToSave().forEach(l.putArray("modules_to_save")::add);
+        ObjectNode ids = l.putObject("trainable_token_indices");
+        c.embeddings().tokenIndices().forEach((k, v) -> v.forEach(ids.putArray(k)::add));
         return l;
     }
 
@@ -201,7 +204,7 @@ public final class OptionsJson {
     }
 
     private static final Set<String> LORA_FIELDS = Set.of("r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_is_regex",
-            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora", "use_dora", "lora_bias");
+            "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora", "use_dora", "lora_bias", "modules_to_save", "trainable_token_indices");
     private static final Set<String> TRAIN_FIELDS = Set.of("steps", "epochs", "batch_size", "grad_accum", "seq_len", "max_grad_norm", "seed",
             "shuffle", "eval_every", "save_every", "log_every", "optimizer", "schedule");
 
@@ -224,8 +227,23 @@ public final class OptionsJson {
         } catch (Lora4jException e) {
             throw new Lora4jException(l.where + ": field '" + l.prefix + "init': " + e.getMessage());
         }
+        List<String> save = l.strings("modules_to_save");
+        Map<String, List<Integer>> ids = new LinkedHashMap<>();
+        JsonNode tokens = l.get("trainable_token_indices");
+        if (tokens != null && !tokens.isObject()) throw l.error("trainable_token_indices", "an object of module: [token ids]");
+        if (tokens != null)
+            for (var e : tokens.properties()) {
+                List<Integer> list = new ArrayList<>();
+                if (!e.getValue().isArray()) throw l.error("trainable_token_indices", "an object of module: [token ids]");
+                for (JsonNode n : e.getValue()) {
+                    if (!n.isIntegralNumber() || !n.canConvertToInt()) throw l.error("trainable_token_indices", "an object of module: [token ids]");
+                    list.add(n.asInt());
+                }
+                ids.put(e.getKey(), list);
+            }
         return b.rankPattern(rp).alphaPattern(ap)
-                .rslora(l.bool("use_rslora", false)).dora(l.bool("use_dora", false)).loraBias(l.bool("lora_bias", false)).build();
+                .rslora(l.bool("use_rslora", false)).dora(l.bool("use_dora", false)).loraBias(l.bool("lora_bias", false))
+                .embeddings(new LoraConfig.Embeddings(save == null ? List.of() : save, ids)).build();
     }
 
     private static TrainConfig readTrain(Fields t) {

@@ -41,6 +41,7 @@ public interface Trainable {
             if (l.dora()) params.add(new Parameter(l.name() + ".lora_magnitude_vector", l.magnitude(), l.gradMagnitude()));
             if (l.biasB() != null) params.add(new Parameter(l.name() + ".lora_B.bias", l.biasB(), l.gradBiasB()));
         }
+        params.addAll(lm.embeddingParameters()); // modules_to_save, trainable tokens
         List<Parameter> fixed = List.copyOf(params);
         return new Trainable() {
             public Transformer model() { return lm.model(); }

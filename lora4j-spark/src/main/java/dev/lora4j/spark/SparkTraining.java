@@ -123,6 +123,11 @@ public final class SparkTraining implements StepEngine {
         if (options.full()) throw fullRefused();
         if (options.bottleneck() != null) throw new Lora4jException("--bottleneck-size is not supported on Spark yet: it distributes LoRA adapters' steps; train bottleneck adapters locally");
         if (options.ia3() != null) throw new Lora4jException("--ia3 is not supported on Spark yet: it distributes LoRA adapters' steps; train IA³ locally");
+        if (options.promptTuning() != null || options.prefixTuning() != null)
+            throw new Lora4jException("--prompt-tuning and --prefix-tuning are not supported on Spark yet: it distributes LoRA adapters' steps; train them locally");
+        if (!options.lora().embeddings().none())
+            throw new Lora4jException("--modules-to-save and --trainable-token-indices are not supported on Spark yet: each step would exchange whole embedding"
+                    + " rows; train them locally");
     }
 
     private static Lora4jException fullRefused() {
