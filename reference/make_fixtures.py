@@ -6,7 +6,7 @@ logits and losses computed by a from-the-definitions PyTorch forward pass, into
 lora4j-core/src/test/resources/fixtures/. CI only reads the committed files; it never needs PyTorch.
 
 Regenerate (Debian: apt-get install python3-torch):  /usr/bin/python3 reference/make_fixtures.py
-(only some: /usr/bin/python3 reference/make_fixtures.py qwen3|phi3|gemma|ia3|bottleneck|dora|lora-bias|residual-init|prompt-tuning|bert|bert-seq-cls)
+(only some: /usr/bin/python3 reference/make_fixtures.py qwen3|phi3|gemma|ia3|bottleneck|dora|lora-bias|residual-init|prompt-tuning|embeddings|bert|bert-seq-cls)
 Fixture version: 1. Changing this script changes the fixtures: commit both together.
 """
 import json, math, os, re, struct, sys
@@ -138,7 +138,7 @@ def with_virtual(virtual, x):
     return x if virtual is None else torch.cat([virtual[None].expand(x.shape[0], -1, -1), x], dim=1)
 
 
-def gemma_forward(cfg, W, ids, lora=None, virtual=None, past=None):
+def gemma_forward(cfg, W, ids, lora=None, virtual=None, past=None, head=None):
     """Gemma, Gemma 2 and Gemma 3 (text) from their model definitions: GeGLU, embeddings times sqrt(C), norms before and
     after each half (2, 3), soft caps (2), q/k norms and the sliding layers' own rotary base (3), tied head."""
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
@@ -169,7 +169,7 @@ def gemma_forward(cfg, W, ids, lora=None, virtual=None, past=None):
             m = gemma_rms_norm(m, W[p + "post_feedforward_layernorm.weight"], eps)
         x = x + m
     x = gemma_rms_norm(x, W["model.norm.weight"], eps)
-    logits = x @ W["model.embed_tokens.weight"].T
+    logits = x @ (W["model.embed_tokens.weight"] if head is None else head).T
     cap = cfg.get("final_logit_softcapping")
     return torch.tanh(logits / cap) * cap if cap else logits
 
@@ -236,7 +236,7 @@ def after(post, name, z):
     return post[name](z) if post and name in post else z
 
 
-def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None, past=None):
+def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None, past=None, head=None):
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     KV = cfg.get("num_key_value_heads", H)
     D = cfg.get("head_dim", C // H)
@@ -266,11 +266,12 @@ def llama_forward(cfg, W, ids, lora=None, post=None, virtual=None, past=None):
             gate, up = lin(p + "mlp.gate_proj", h), lin(p + "mlp.up_proj", h)
         x = x + lin(p + "mlp.down_proj", torch.nn.functional.silu(gate) * up)
     x = rms_norm(x, W["model.norm.weight"], eps)
-    head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else W["lm_head.weight"]
+    if head is None:
+        head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else W["lm_head.weight"]
     return x @ head.T
 
 
-def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None, virtual=None, past=None):
+def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None, virtual=None, past=None, head=None):
     C, H, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     g = lambda n: W[prefix + n]
     x = with_virtual(virtual, g("wte.weight")[ids])
@@ -287,7 +288,7 @@ def gpt2_forward(cfg, W, ids, prefix, lora=None, post=None, virtual=None, past=N
         h = layer_norm(x, g(p + "ln_2.weight"), g(p + "ln_2.bias"), eps)
         x = x + conv(p + "mlp.c_proj", gelu_new(conv(p + "mlp.c_fc", h)))
     x = layer_norm(x, g("ln_f.weight"), g("ln_f.bias"), eps)
-    return x @ g("wte.weight").T
+    return x @ (g("wte.weight") if head is None else head).T
 
 
 def causal_lm_loss(logits, ids, lengths):
@@ -1001,6 +1002,79 @@ def write_prefix_tuning_fixtures():
     write_prefix_tuning_fixture("qwen3-qknorm", "prefix-qwen3", lambda c, w, i, p: llama_forward(c, w, i, past=p), 3)
 
 
+def write_embeddings_fixture(base_name, name, forward, embed_key, modules, save=(), rows=None):
+    """A PEFT LoRA adapter (random A and B on modules) that also trains the input embedding or the LM head: whole copies
+    (modules_to_save, each moved away from the base) or rows (trainable_token_indices {module: ids}, rows moved away from
+    the base's), as PEFT applies them: a copied head is the model's own even when the base ties it; replaced embedding rows
+    are the tied head's rows too. Autograd's gradients of the batch-mean causal-LM loss for every trained tensor, PEFT keys."""
+    torch.manual_seed(43)
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    cfg, W, ids = fixture_base(base_name)
+    tied = cfg["model_type"] == "gpt2" or cfg.get("tie_word_embeddings", False)
+    module = {"embed": "transformer.wte" if cfg["model_type"] == "gpt2" else "model.embed_tokens", "head": "lm_head"}
+    lora, tensors = {}, {}
+    for mod, (fan_in, fan_out) in modules.items():
+        A, B = (torch.randn(4, fan_in) * 0.3).requires_grad_(), (torch.randn(fan_out, 4) * 0.3).requires_grad_()
+        lora[mod] = (A, B, 2.0)
+        tensors[f"base_model.model.{mod}.lora_A.weight"], tensors[f"base_model.model.{mod}.lora_B.weight"] = A, B
+    E = W[embed_key]
+    head_w = None if tied else W["lm_head.weight"]
+    W2 = dict(W)
+    head = None
+    for which in save:
+        base_t = E if which == "embed" or tied else head_w
+        copy = (base_t + 0.1 * torch.randn_like(base_t)).requires_grad_()
+        tensors[f"base_model.model.{module[which]}.weight"] = copy
+        if which == "embed":
+            W2[embed_key] = copy
+            if tied and "head" not in save:
+                head = E  # PEFT's copy of the embedding leaves the tied head on the original
+        else:
+            head = copy
+    for which, idx in (rows or {}).items():
+        base_t = E if which == "embed" else head_w
+        r = (base_t[idx] + 0.3 * torch.randn(len(idx), base_t.shape[1])).requires_grad_()
+        tensors[f"base_model.model.{module[which]}.token_adapter.trainable_tokens_delta"] = r
+        new = base_t.index_copy(0, torch.tensor(idx), r)
+        if which == "embed":
+            W2[embed_key] = new  # a tied head reads it too
+        else:
+            head = new
+    logits = forward(cfg, W2, ids, lora, head)
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach() for k, v in tensors.items()}, {"format": "pt"})
+    save_safetensors(os.path.join(d, "lora_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
+    targets = sorted({m.split(".")[-1] for m in modules})
+    conf = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "bias": "none", "r": 4, "lora_alpha": 8,
+            "lora_dropout": 0.0, "target_modules": targets, "init_lora_weights": True, "use_rslora": False, "rank_pattern": {}, "alpha_pattern": {},
+            "fan_in_fan_out": cfg["model_type"] == "gpt2", "modules_to_save": [module[w].split(".")[-1] for w in save] or None,
+            "trainable_token_indices": {module[w].split(".")[-1]: idx for w, idx in rows.items()} if rows else None}
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    print(f"{name}: loss {loss.item():.6f}")
+
+
+def write_embeddings_fixtures():
+    qv = lambda C, Q, V: {f"model.layers.{i}.self_attn.{p}": (C, w) for i in range(2) for p, w in (("q_proj", Q), ("v_proj", V))}
+    llama = lambda c, w, i, lora, head: llama_forward(c, w, i, lora, head=head)
+    write_embeddings_fixture("llama-gqa", "emb-llama-save", llama, "model.embed_tokens.weight", qv(64, 64, 32), save=("embed", "head"))
+    write_embeddings_fixture("llama-gqa", "emb-llama-rows", llama, "model.embed_tokens.weight", qv(64, 64, 32),
+                             rows={"embed": [3, 7, 11, 40], "head": [5, 9, 3]})
+    write_embeddings_fixture("qwen2-tied-bias", "emb-qwen2-rows", llama, "model.embed_tokens.weight", qv(48, 48, 16), rows={"embed": [4, 10, 20, 2]})
+    write_embeddings_fixture("qwen2-tied-bias", "emb-qwen2-head", llama, "model.embed_tokens.weight", qv(48, 48, 16), save=("head",))
+    gemma = lambda c, w, i, lora, head: gemma_forward(c, w, i, lora, head=head)
+    write_embeddings_fixture("gemma2-softcap", "emb-gemma2-rows", gemma, "model.embed_tokens.weight",
+                             {f"model.layers.{i}.self_attn.q_proj": (32, 64) for i in range(3)}, rows={"embed": [1, 6, 50]})
+    gpt2 = lambda c, w, i, lora, head: gpt2_forward(c, w, i, "", lora, head=head)
+    write_embeddings_fixture("gpt2-plain", "emb-gpt2-save", gpt2, "wte.weight", {f"transformer.h.{i}.attn.c_attn": (48, 144) for i in range(2)},
+                             save=("embed",))
+
+
 def write_residual_init_fixture():
     """PiSSA and OLoRA starts as PEFT's pissa_init and olora_init compute them (the weight taken as (out, in)): for a
     Llama and a GPT-2 (Conv1D) module at r = 4, s = 2, the product s·B0·A0 that is taken out of W0 (signs of
@@ -1057,6 +1131,9 @@ def main():
         return
     if sys.argv[1:] == ["ia3"]:
         write_ia3_fixtures()
+        return
+    if sys.argv[1:] == ["embeddings"]:
+        write_embeddings_fixtures()
         return
     if sys.argv[1:] == ["prompt-tuning"]:
         write_prompt_tuning_fixtures()

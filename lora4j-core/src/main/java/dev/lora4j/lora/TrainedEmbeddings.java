@@ -137,14 +137,14 @@ public final class TrainedEmbeddings {
 
     /**
      * The merged checkpoint's embedding and head (tensor name → values): the copies, or the base's tensor with its rows
-     * replaced. A trained head copy of a tied model has no tensor of its own to go to, and is refused.
+     * replaced. A copy in a tied model unties the embedding from the head, which a tied checkpoint cannot hold: refused.
      */
     public Map<String, float[]> mergedWeights(Transformer base) {
         Map<String, float[]> out = new LinkedHashMap<>();
         boolean tied = base.head() == base.tokenEmbedding();
-        if (headCopy != null && tied)
-            throw new Lora4jException("this adapter trains a copy of lm_head, which the base model ties to its input embedding: the merged checkpoint"
-                    + " would need a head of its own; use the adapter unmerged (eval, generate --adapter)");
+        if ((headCopy != null || embedCopy != null) && tied)
+            throw new Lora4jException("this adapter trains a copy of " + (headCopy != null ? "lm_head" : "the input embedding") + " of a base model that ties"
+                    + " its head to its input embedding: the merged checkpoint would need the two apart; use the adapter unmerged (eval, generate --adapter)");
         if (embedCopy != null) out.put(base.tokenEmbedding().name(), embedCopy.heapArray().clone());
         if (headCopy != null) out.put(base.head().name(), headCopy.heapArray().clone());
         if (embedRows != null) out.put(base.tokenEmbedding().name(), withRows(base.tokenEmbedding(), embedRows));
