@@ -29,16 +29,17 @@ final class AdapterSpecs {
     }
 
     /**
-     * The one IA³, bottleneck or prompt-tuning adapter among specs (they change the model every request runs, so one, without a name,
-     * weight or routing), or null when all are LoRA adapters.
+     * The one adapter among specs that applies to the whole model (IA³, bottleneck, prompt or prefix tuning, LoRA that trains
+     * the embedding or head: {@link dev.lora4j.lora.AdapterKind#appliesWhole}), which every request runs, so given alone,
+     * without a name, weight or routing; or null when all are plain LoRA adapters.
      */
     static Path wholeModel(List<String> specs, boolean routed) {
         for (String s : specs) {
             Path dir = Merger.Weighted.parse(withoutName(s)).dir();
+            if (!dev.lora4j.lora.AdapterKind.appliesWhole(dir)) continue;
             dev.lora4j.lora.AdapterKind kind = dev.lora4j.lora.AdapterKind.of(dir);
-            if (!kind.whole()) continue;
             if (specs.size() != 1 || routed || s.contains("=") || !dir.equals(Path.of(s)))
-                throw new Lora4jException("--adapter " + s + " holds " + kind.description()
+                throw new Lora4jException("--adapter " + s + " holds " + (kind.whole() ? kind.description() : "a LoRA adapter that trains the embedding or the LM head too")
                         + ": give it alone, without a name, weight or --route; it applies to every prompt");
             return dir;
         }

@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
@@ -82,6 +83,13 @@ public final class TrainCommand implements Callable<Integer> {
     String init;
     @Option(names = "--rslora", description = "Rank-stabilised scaling alpha/sqrt(r).")
     boolean rslora;
+
+    @Option(names = "--modules-to-save", paramLabel = "LIST", split = ",", description = "Also train whole copies of these (PEFT's modules_to_save):"
+            + " the input embedding (embed_tokens, or wte for GPT-2) and/or lm_head, saved in the adapter file.")
+    List<String> modulesToSave;
+    @Option(names = "--trainable-token-indices", paramLabel = "IDS", split = ",", description = "Also train the input embedding's rows of these token"
+            + " ids (PEFT's trainable_token_indices, e.g. new tokens); in a tied model the head's rows follow.")
+    List<Integer> trainableTokenIndices;
 
     @Option(names = "--lora-bias", description = "Train a bias on each lora_B too (PEFT's lora_bias), merged into the base's bias.")
     boolean loraBias;
@@ -268,6 +276,9 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--rslora")) lora.rslora(rslora);
         if (given("--dora")) lora.dora(dora);
         if (given("--lora-bias")) lora.loraBias(loraBias);
+        if (given("--modules-to-save") || given("--trainable-token-indices"))
+            lora.embeddings(new LoraConfig.Embeddings(given("--modules-to-save") ? modulesToSave : base.lora().embeddings().modulesToSave(),
+                    given("--trainable-token-indices") ? Map.of("embed_tokens", trainableTokenIndices) : base.lora().embeddings().tokenIndices()));
 
         OptimizerConfig.Builder opt = base.train().optimizer().toBuilder();
         if (given("--optimizer")) opt.kind(enumOf(OptimizerConfig.Kind.class, "--optimizer", optimizer));

@@ -143,7 +143,10 @@ public final class TextGenerator implements AutoCloseable {
             return this;
         }
 
-        /** An IA³ or bottleneck adapter that every request runs with, unmerged ({@link dev.lora4j.lora.AdapterKind#apply}). */
+        /**
+         * An adapter that changes the whole model (IA³, bottleneck, prompt or prefix tuning, or LoRA that trains the embedding or the
+         * LM head), which every request runs with, unmerged ({@link dev.lora4j.lora.AdapterKind#apply}).
+         */
         public Builder wholeModelAdapter(Path dir) {
             wholeAdapter = dir;
             return this;

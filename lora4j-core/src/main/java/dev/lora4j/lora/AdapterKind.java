@@ -34,6 +34,15 @@ public enum AdapterKind {
         return this != LORA;
     }
 
+    /**
+     * Whether the adapter in dir applies to the whole model: IA³, bottleneck, prompt or prefix tuning, or LoRA that also
+     * trains the input embedding or the LM head (modules_to_save, trainable tokens), which every row of a batch shares.
+     */
+    public static boolean appliesWhole(Path dir) {
+        AdapterKind k = of(dir);
+        return k.whole() || k == LORA && !PeftAdapter.readConfig(dir).embeddings().none();
+    }
+
     /** What the adapter is, in words, for messages. */
     public String description() {
         return switch (this) {
@@ -45,14 +54,14 @@ public enum AdapterKind {
         };
     }
 
-    /** base with the whole-model adapter in dir on it, unmerged (the loaded weights shared). */
+    /** base with the adapter in dir on it, unmerged (the loaded weights shared). */
     public static Transformer apply(Path dir, Transformer base) {
         return switch (of(dir)) {
             case IA3 -> Ia3Model.load(dir, base).model();
             case BOTTLENECK -> BottleneckModel.load(dir, base).model();
             case PROMPT_TUNING -> PromptTuningModel.load(dir, base).model();
             case PREFIX_TUNING -> dev.lora4j.prompt.PrefixTuningModel.load(dir, base).model();
-            case LORA -> throw new Lora4jException(dir + ": a LoRA adapter; load it with PeftAdapter.load");
+            case LORA -> PeftAdapter.load(dir, base).model();
         };
     }
 }

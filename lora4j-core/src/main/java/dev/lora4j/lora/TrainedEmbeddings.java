@@ -144,7 +144,7 @@ public final class TrainedEmbeddings {
         boolean tied = base.head() == base.tokenEmbedding();
         if ((headCopy != null || embedCopy != null) && tied)
             throw new Lora4jException("this adapter trains a copy of " + (headCopy != null ? "lm_head" : "the input embedding") + " of a base model that ties"
-                    + " its head to its input embedding: the merged checkpoint would need the two apart; use the adapter unmerged (eval, generate --adapter)");
+                    + " its head to its input embedding, which unties them: a merged checkpoint would need the two apart; use the adapter unmerged (eval, generate --adapter)");
         if (embedCopy != null) out.put(base.tokenEmbedding().name(), embedCopy.heapArray().clone());
         if (headCopy != null) out.put(base.head().name(), headCopy.heapArray().clone());
         if (embedRows != null) out.put(base.tokenEmbedding().name(), withRows(base.tokenEmbedding(), embedRows));

@@ -50,6 +50,9 @@ public record TrainOptions(Path model, Path out, DataConfig data, LoraConfig lor
                 || (promptTuning != null && prefixTuning != null)))
             throw new Lora4jException((promptTuning != null ? "--prompt-tuning trains a soft prompt" : "--prefix-tuning trains a prefix") + " alone: not with --full, --ia3,"
                     + " --bottleneck-size, --" + (promptTuning != null ? "prefix" : "prompt") + "-tuning, --init-adapter, --loraplus-lr-ratio, --dora, --lora-bias or --init");
+        if (!lora.embeddings().none() && (full || ia3 != null || bottleneck != null || promptTuning != null || prefixTuning != null || initAdapter != null))
+            throw new Lora4jException("--modules-to-save and --trainable-token-indices train beside fresh LoRA adapters: not with --full, --ia3, --bottleneck-size,"
+                    + " --prompt-tuning, --prefix-tuning or --init-adapter (which brings its own)");
         if (ia3 != null && full) throw new Lora4jException("--ia3 trains scaling vectors over a frozen base; --full trains every weight instead");
         if (ia3 != null && initAdapter != null) throw new Lora4jException("--init-adapter starts from a LoRA adapter; --ia3 starts its vectors at 1");
         if (ia3 != null && train.optimizer().loraplusLrRatio() != 1) throw new Lora4jException("--loraplus-lr-ratio speeds up LoRA's B matrices; --ia3 has none");
