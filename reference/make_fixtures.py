@@ -26,6 +26,8 @@ def save_safetensors(path, tensors, meta=None):
         header["__metadata__"] = meta
     for name, t in tensors.items():
         t = t.contiguous()
+        if t.dtype == torch.float64:  # references computed in float64 are stored as float32
+            t = t.float()
         raw = t.view(torch.int16).numpy().tobytes() if t.dtype in (torch.bfloat16, torch.float16) else t.numpy().tobytes()
         header[name] = {"dtype": DT[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
@@ -305,6 +307,11 @@ def causal_lm_loss(logits, ids, lengths):
 
 # ---------------------------------------------------------------- random checkpoints
 
+def leaf64(t):
+    """A float32 draw widened to a float64 leaf: the same values as saved, computed on in float64."""
+    return t.double().requires_grad_()
+
+
 def rnd(*shape, std=0.2):
     return torch.randn(*shape) * std
 
@@ -431,13 +438,14 @@ def write_fixture(name, cfg, W, forward, dtype=torch.float32, shards=1, extra=No
 
 
 def fixture_base(base_name):
-    """A fixture model's config, weights (every shard) and the token ids its reference was computed on."""
+    """A fixture model's config, weights (every shard) in float64, and the token ids its reference was computed on: the
+    adapter methods' references compute in float64 (their parameters drawn in float32, as saved, then widened)."""
     base = os.path.join(OUT, base_name)
     with open(os.path.join(base, "config.json")) as f:
         cfg = json.load(f)
     W = {}
     for shard in sorted(f for f in os.listdir(base) if f.startswith("model") and f.endswith(".safetensors")):
-        W.update(load_safetensors(os.path.join(base, shard)))
+        W.update({k: v.double() for k, v in load_safetensors(os.path.join(base, shard)).items()})
     with open(os.path.join(base, "reference.json")) as f:
         ids = torch.tensor(json.load(f)["input_ids"])
     return cfg, W, ids
@@ -456,21 +464,21 @@ def write_lora_fixture(base_name, name, forward, modules, cfg_lora, dora=False, 
         r = cfg_lora["rank_pattern"].get(key, cfg_lora["r"])
         alpha = cfg_lora["alpha_pattern"].get(key, cfg_lora["lora_alpha"])
         s = alpha / math.sqrt(r) if cfg_lora["use_rslora"] else alpha / r
-        A = (torch.randn(r, fan_in) * 0.3).requires_grad_()
-        B = (torch.randn(fan_out, r) * 0.3).requires_grad_()
+        A = leaf64(torch.randn(r, fan_in) * 0.3)
+        B = leaf64(torch.randn(fan_out, r) * 0.3)
         lora[mod] = (A, B, s)
         tensors[f"base_model.model.{mod}.lora_A.weight"] = A
         tensors[f"base_model.model.{mod}.lora_B.weight"] = B
         if lora_bias:
-            bB = (torch.randn(fan_out) * 0.3).requires_grad_()
+            bB = leaf64(torch.randn(fan_out) * 0.3)
             lora[mod] = (A, B, s, None, bB)
             tensors[f"base_model.model.{mod}.lora_B.bias"] = bB
         if dora:
             w = W[mod + ".weight"] if mod + ".weight" in W else W[mod.removeprefix("transformer.") + ".weight"]
             w = w.T if cfg["model_type"] == "gpt2" else w  # PEFT's transpose(weight, fan_in_fan_out): (out, in)
             with torch.no_grad():
-                m0 = torch.linalg.norm(w + s * (B @ A), dim=1) * (1 + 0.3 * torch.rand(fan_out))
-            m = m0.clone().requires_grad_()
+                m0 = (torch.linalg.norm(w + s * (B @ A), dim=1).float() * (1 + 0.3 * torch.rand(fan_out)))
+            m = leaf64(m0)
             lora[mod] = (A, B, s, m)
             tensors[f"base_model.model.{mod}.lora_magnitude_vector.weight"] = m
     logits = forward(cfg, W, ids, lora)
@@ -494,7 +502,7 @@ def write_full_grads(base_name, forward):
     d = os.path.join(OUT, base_name)
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
-    W = load_safetensors(os.path.join(d, "model.safetensors"))
+    W = {k: v.double() for k, v in load_safetensors(os.path.join(d, "model.safetensors")).items()}
     with open(os.path.join(d, "reference.json")) as f:
         ids = torch.tensor(json.load(f)["input_ids"])
     params = {k: v.clone().requires_grad_() for k, v in W.items() if not re.search(r"\.attn\.(bias|masked_bias)$", k)}
@@ -855,7 +863,7 @@ def write_ia3_fixture(base_name, name, forward, modules, feedforward):
     for mod, key in modules.items():
         w = W[key].T if conv1d else W[key]  # (out, in)
         ff = mod.split(".")[-1] in feedforward or ".".join(mod.split(".")[-2:]) in feedforward
-        l = (1 + 0.3 * torch.randn(w.shape[1] if ff else w.shape[0])).requires_grad_()
+        l = leaf64(1 + 0.3 * torch.randn(w.shape[1] if ff else w.shape[0]))
         tensors[f"base_model.model.{mod}.ia3_l"] = l
         w2 = w * l[None, :] if ff else w * l[:, None]
         scaled[key] = w2.T if conv1d else w2
@@ -902,8 +910,7 @@ def write_bottleneck_fixture(base_name, name, forward, modules, size):
     cfg, W, ids = fixture_base(base_name)
     tensors, post = {}, {}
     for mod, width in modules.items():
-        t = [(torch.randn(size, width) * 0.3).requires_grad_(), (torch.randn(size) * 0.1).requires_grad_(),
-             (torch.randn(width, size) * 0.3).requires_grad_(), (torch.randn(width) * 0.1).requires_grad_()]
+        t = [leaf64(torch.randn(size, width) * 0.3), leaf64(torch.randn(size) * 0.1), leaf64(torch.randn(width, size) * 0.3), leaf64(torch.randn(width) * 0.1)]
         for part, v in zip(("adapter_down.weight", "adapter_down.bias", "adapter_up.weight", "adapter_up.bias"), t):
             tensors[f"base_model.model.{mod}.{part}"] = v
         post[mod] = lambda z, t=t: z + torch.nn.functional.gelu(z @ t[0].T + t[1]) @ t[2].T + t[3]
@@ -942,7 +949,7 @@ def write_prompt_tuning_fixture(base_name, name, forward, n):
     os.makedirs(d, exist_ok=True)
     cfg, W, ids = fixture_base(base_name)
     C = cfg.get("hidden_size", cfg.get("n_embd"))
-    P = (torch.randn(n, C) * 0.5).requires_grad_()
+    P = leaf64(torch.randn(n, C) * 0.5)
     logits = forward(cfg, W, ids, P)[:, n:]
     lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
     loss = -lp.gather(-1, ids[:, 1:, None]).mean()
@@ -977,7 +984,7 @@ def write_prefix_tuning_fixture(base_name, name, forward, n):
     H = cfg.get("num_attention_heads", cfg.get("n_head"))
     C = cfg.get("hidden_size", cfg.get("n_embd"))
     KV, D = cfg.get("num_key_value_heads", H), cfg.get("head_dim", C // H)
-    table = (torch.randn(n, L * 2 * KV * D) * 0.7).requires_grad_()
+    table = leaf64(torch.randn(n, L * 2 * KV * D) * 0.7)
     kv = table.view(n, L * 2, KV, D)  # PEFT's view of a row: layer l's keys at 2l, values at 2l + 1
     past = [(kv[:, 2 * l], kv[:, 2 * l + 1]) for l in range(L)]
     logits = forward(cfg, W, ids, past)
@@ -1015,7 +1022,7 @@ def write_embeddings_fixture(base_name, name, forward, embed_key, modules, save=
     module = {"embed": "transformer.wte" if cfg["model_type"] == "gpt2" else "model.embed_tokens", "head": "lm_head"}
     lora, tensors = {}, {}
     for mod, (fan_in, fan_out) in modules.items():
-        A, B = (torch.randn(4, fan_in) * 0.3).requires_grad_(), (torch.randn(fan_out, 4) * 0.3).requires_grad_()
+        A, B = leaf64(torch.randn(4, fan_in) * 0.3), leaf64(torch.randn(fan_out, 4) * 0.3)
         lora[mod] = (A, B, 2.0)
         tensors[f"base_model.model.{mod}.lora_A.weight"], tensors[f"base_model.model.{mod}.lora_B.weight"] = A, B
     E = W[embed_key]
@@ -1024,7 +1031,7 @@ def write_embeddings_fixture(base_name, name, forward, embed_key, modules, save=
     head = None
     for which in save:
         base_t = E if which == "embed" or tied else head_w
-        copy = (base_t + 0.1 * torch.randn_like(base_t)).requires_grad_()
+        copy = leaf64((base_t + 0.1 * torch.randn_like(base_t)).float())
         tensors[f"base_model.model.{module[which]}.weight"] = copy
         if which == "embed":
             W2[embed_key] = copy
@@ -1034,7 +1041,7 @@ def write_embeddings_fixture(base_name, name, forward, embed_key, modules, save=
             head = copy
     for which, idx in (rows or {}).items():
         base_t = E if which == "embed" else head_w
-        r = (base_t[idx] + 0.3 * torch.randn(len(idx), base_t.shape[1])).requires_grad_()
+        r = leaf64((base_t[idx] + 0.3 * torch.randn(len(idx), base_t.shape[1])).float())
         tensors[f"base_model.model.{module[which]}.token_adapter.trainable_tokens_delta"] = r
         new = base_t.index_copy(0, torch.tensor(idx), r)
         if which == "embed":
