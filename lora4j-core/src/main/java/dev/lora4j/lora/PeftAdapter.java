@@ -362,6 +362,12 @@ public final class PeftAdapter {
                 for (float x : v) if (!Float.isFinite(x)) throw new Lora4jException(file + ": tensor '" + full + "' holds " + x);
                 return v;
             });
+            String tiedHead = PREFIX + TrainedEmbeddings.HEAD + TrainedEmbeddings.ROWS; // PEFT writes a tied head's rows again: they must be the embedding's
+            if (e.tiedRows() && embeddingKeys.remove(tiedHead)) {
+                float[] rows = e.parameters(base).stream().filter(p -> p.name().endsWith(TrainedEmbeddings.ROWS)).findFirst().orElseThrow().value();
+                if (!Arrays.equals(st.tensor(tiedHead).toArray(), rows))
+                    throw new Lora4jException(file + ": " + tiedHead + " differs from the input embedding's rows, which this model's head shares");
+            }
             if (!embeddingKeys.isEmpty())
                 throw new Lora4jException(file + ": holds " + embeddingKeys.iterator().next() + ", which adapter_config.json's modules_to_save and trainable_token_indices do not name");
             return m.withEmbeddings(e);

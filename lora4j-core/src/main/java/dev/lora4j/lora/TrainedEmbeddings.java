@@ -127,12 +127,22 @@ public final class TrainedEmbeddings {
         for (Parameter p : parameters(base)) Arrays.fill(p.grad(), 0f);
     }
 
-    /** The tensors to save, by PEFT key, with their shapes: the rows (k, C), the copies (V, C). */
+    /**
+     * The tensors to save, by PEFT key, with their shapes: the rows (k, C), the copies (V, C). A tied head's rows are written
+     * under lm_head's key too, as PEFT writes the head's tied adapter (the same values).
+     */
     Map<String, Tensor> tensors(Transformer base, String prefix) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         int dim = base.config().dim();
         for (Parameter p : parameters(base)) out.put(prefix + p.name(), Tensor.of(p.name(), p.value(), p.value().length / dim, dim));
+        if (embedRows != null && headRows == embedRows)
+            out.put(prefix + HEAD + ROWS, Tensor.of(HEAD + ROWS, embedRows.values(), embedRows.ids().length, dim));
         return out;
+    }
+
+    /** Whether the head's rows are the embedding's (a tied model): a saved lm_head rows tensor then repeats the embedding's. */
+    boolean tiedRows() {
+        return embedRows != null && headRows == embedRows;
     }
 
     /**
