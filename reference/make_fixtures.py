@@ -940,6 +940,25 @@ def write_bottleneck_fixtures():
     write_bottleneck_fixture("gpt2-plain", "bottleneck-gpt2", lambda c, w, i, post: gpt2_forward(c, w, i, "", post=post), mods, 3)
 
 
+def save_adapter_fixture(d, base_name, ids, logits, tensors, conf, with_logits=False):
+    """The batch-mean causal-LM loss of logits (B, T, V) against ids, run backward; then the adapter (tensors by key), autograd's
+    gradient of each (lora_grads.safetensors, or prompt_grads.safetensors with the logits too), adapter_config.json and
+    reference.json written into d. Returns the loss."""
+    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
+    loss.backward()
+    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach() for k, v in tensors.items()}, {"format": "pt"})
+    grads = {k: v.grad for k, v in tensors.items()}
+    if with_logits:
+        grads["logits"] = logits.detach()
+    save_safetensors(os.path.join(d, "prompt_grads.safetensors" if with_logits else "lora_grads.safetensors"), grads)
+    with open(os.path.join(d, "adapter_config.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    with open(os.path.join(d, "reference.json"), "w") as f:
+        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
+    return loss.item()
+
+
 def write_prompt_tuning_fixture(base_name, name, forward, n):
     """A PEFT prompt-tuning adapter (random embeddings, n virtual tokens) on a fixture model: the logits of the caller's
     positions and autograd's gradient of the batch-mean causal-LM loss over them with respect to the embeddings. The
@@ -950,20 +969,12 @@ def write_prompt_tuning_fixture(base_name, name, forward, n):
     cfg, W, ids = fixture_base(base_name)
     C = cfg.get("hidden_size", cfg.get("n_embd"))
     P = leaf64(torch.randn(n, C) * 0.5)
-    logits = forward(cfg, W, ids, P)[:, n:]
-    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
-    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
-    loss.backward()
-    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {"prompt_embeddings": P.detach()}, {"format": "pt"})
-    save_safetensors(os.path.join(d, "prompt_grads.safetensors"), {"prompt_embeddings": P.grad.float(), "logits": logits.detach().float()})
-    with open(os.path.join(d, "adapter_config.json"), "w") as f:
-        json.dump({"peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "num_virtual_tokens": n,
-                   "token_dim": C, "num_transformer_submodules": 1, "num_attention_heads": cfg.get("num_attention_heads", cfg.get("n_head")),
-                   "num_layers": cfg.get("num_hidden_layers", cfg.get("n_layer")), "prompt_tuning_init": "RANDOM",
-                   "prompt_tuning_init_text": None, "tokenizer_name_or_path": None, "inference_mode": True}, f, indent=1)
-    with open(os.path.join(d, "reference.json"), "w") as f:
-        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
-    print(f"{name}: loss with the soft prompt {loss.item():.6f}")
+    conf = {"peft_type": "PROMPT_TUNING", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "num_virtual_tokens": n,
+            "token_dim": C, "num_transformer_submodules": 1, "num_attention_heads": cfg.get("num_attention_heads", cfg.get("n_head")),
+            "num_layers": cfg.get("num_hidden_layers", cfg.get("n_layer")), "prompt_tuning_init": "RANDOM",
+            "prompt_tuning_init_text": None, "tokenizer_name_or_path": None, "inference_mode": True}
+    loss = save_adapter_fixture(d, base_name, ids, forward(cfg, W, ids, P)[:, n:], {"prompt_embeddings": P}, conf, with_logits=True)
+    print(f"{name}: loss with the soft prompt {loss:.6f}")
 
 
 def write_prompt_tuning_fixtures():
@@ -987,19 +998,11 @@ def write_prefix_tuning_fixture(base_name, name, forward, n):
     table = leaf64(torch.randn(n, L * 2 * KV * D) * 0.7)
     kv = table.view(n, L * 2, KV, D)  # PEFT's view of a row: layer l's keys at 2l, values at 2l + 1
     past = [(kv[:, 2 * l], kv[:, 2 * l + 1]) for l in range(L)]
-    logits = forward(cfg, W, ids, past)
-    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
-    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
-    loss.backward()
-    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {"prompt_embeddings": table.detach()}, {"format": "pt"})
-    save_safetensors(os.path.join(d, "prompt_grads.safetensors"), {"prompt_embeddings": table.grad.float(), "logits": logits.detach().float()})
-    with open(os.path.join(d, "adapter_config.json"), "w") as f:
-        json.dump({"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "num_virtual_tokens": n,
-                   "token_dim": KV * D, "num_transformer_submodules": 1, "num_attention_heads": KV, "num_layers": L,
-                   "encoder_hidden_size": C, "prefix_projection": False, "inference_mode": True}, f, indent=1)
-    with open(os.path.join(d, "reference.json"), "w") as f:
-        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
-    print(f"{name}: loss with the prefix {loss.item():.6f}")
+    conf = {"peft_type": "PREFIX_TUNING", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "num_virtual_tokens": n,
+            "token_dim": KV * D, "num_transformer_submodules": 1, "num_attention_heads": KV, "num_layers": L,
+            "encoder_hidden_size": C, "prefix_projection": False, "inference_mode": True}
+    loss = save_adapter_fixture(d, base_name, ids, forward(cfg, W, ids, past), {"prompt_embeddings": table}, conf, with_logits=True)
+    print(f"{name}: loss with the prefix {loss:.6f}")
 
 
 def write_prefix_tuning_fixtures():
@@ -1048,22 +1051,13 @@ def write_embeddings_fixture(base_name, name, forward, embed_key, modules, save=
             W2[embed_key] = new  # a tied head reads it too
         else:
             head = new
-    logits = forward(cfg, W2, ids, lora, head)
-    lp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
-    loss = -lp.gather(-1, ids[:, 1:, None]).mean()
-    loss.backward()
-    save_safetensors(os.path.join(d, "adapter_model.safetensors"), {k: v.detach() for k, v in tensors.items()}, {"format": "pt"})
-    save_safetensors(os.path.join(d, "lora_grads.safetensors"), {k: v.grad.float() for k, v in tensors.items()})
     targets = sorted({m.split(".")[-1] for m in modules})
     conf = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_name, "bias": "none", "r": 4, "lora_alpha": 8,
             "lora_dropout": 0.0, "target_modules": targets, "init_lora_weights": True, "use_rslora": False, "rank_pattern": {}, "alpha_pattern": {},
             "fan_in_fan_out": cfg["model_type"] == "gpt2", "modules_to_save": [module[w].split(".")[-1] for w in save] or None,
             "trainable_token_indices": {module[w].split(".")[-1]: idx for w, idx in rows.items()} if rows else None}
-    with open(os.path.join(d, "adapter_config.json"), "w") as f:
-        json.dump(conf, f, indent=1)
-    with open(os.path.join(d, "reference.json"), "w") as f:
-        json.dump({"base": base_name, "input_ids": ids.tolist(), "loss": loss.item()}, f)
-    print(f"{name}: loss {loss.item():.6f}")
+    loss = save_adapter_fixture(d, base_name, ids, forward(cfg, W2, ids, lora, head), tensors, conf)
+    print(f"{name}: loss {loss:.6f}")
 
 
 def write_embeddings_fixtures():

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.FiniteDifferences;
 import dev.lora4j.Lora4jException;
+import dev.lora4j.ReferenceBatch;
 import dev.lora4j.TestPaths;
-import dev.lora4j.data.Batch;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.merge.Merger;
 import dev.lora4j.model.Activations;
@@ -20,7 +20,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -40,29 +39,6 @@ class TrainedEmbeddingsTest {
     @TempDir
     Path tmp;
 
-    record Data(Batch batch, int b, int t) {
-        static Data of(JsonNode ref) {
-            List<int[]> rows = new ArrayList<>();
-            for (JsonNode row : ref.get("input_ids")) rows.add(new ObjectMapper().convertValue(row, int[].class));
-            return new Data(Batch.of(rows, 0, rows.size(), rows.getFirst().length), rows.size(), rows.getFirst().length);
-        }
-
-        double lossAndGradients(Trainable m) {
-            m.zeroGrad();
-            m.setTraining(true, 0);
-            Transformer.LossSum ls = m.model().loss(batch.tokens(), batch.targets(), b, t, new Activations(m.model().config(), b, t, true), 1f / batch.targetCount());
-            return ls.sum() / ls.count();
-        }
-
-        double loss(Transformer model) {
-            return model.loss(batch.tokens(), batch.targets(), b, t, new Activations(model.config(), b, t, false), 0f).sum() / batch.targetCount();
-        }
-    }
-
-    static JsonNode reference(Path dir) throws IOException {
-        return new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
-    }
-
     /** The PEFT key of a parameter: LoRA's are module.lora_A (file: .lora_A.weight); the embeddings' are their keys already. */
     static String key(Parameter p) {
         return "base_model.model." + (p.name().endsWith(".lora_A") || p.name().endsWith(".lora_B") ? p.name() + ".weight" : p.name());
@@ -72,12 +48,12 @@ class TrainedEmbeddingsTest {
     @ValueSource(strings = {"emb-llama-save", "emb-llama-rows", "emb-qwen2-rows", "emb-qwen2-head", "emb-gemma2-rows", "emb-gpt2-save"})
     void lossAndEveryGradientMatchAutogradAndSurviveASaveAndLoad(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText())); SafeTensors want = SafeTensors.open(dir.resolve("lora_grads.safetensors"))) {
             LoraModel lm = PeftAdapter.load(dir, base);
             assertThat(lm.embeddings()).isNotNull();
             Trainable t = Trainable.lora(lm);
-            Data d = Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             assertThat(d.lossAndGradients(t)).isCloseTo(ref.get("loss").asDouble(), offset(1e-4));
             assertThat(t.parameters()).extracting(TrainedEmbeddingsTest::key).containsExactlyInAnyOrderElementsOf(want.entries().keySet());
             for (Parameter p : t.parameters())
@@ -107,10 +83,10 @@ class TrainedEmbeddingsTest {
     @ValueSource(strings = {"emb-llama-rows", "emb-qwen2-head", "emb-gemma2-rows"})
     void cachedStepsGiveTheFullPassLogits(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText()))) {
             Transformer model = PeftAdapter.load(dir, base).model();
-            Data d = Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             int t = d.t(), v = model.config().vocabSize();
             int[] row = Arrays.copyOf(d.batch().tokens(), t);
             float[] full = model.forward(row, 1, t, new Activations(model.config(), 1, t, false));
@@ -128,11 +104,11 @@ class TrainedEmbeddingsTest {
     @ValueSource(strings = {"emb-gemma2-rows", "emb-llama-rows"})
     void rowGradientsMatchFiniteDifferences(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText()))) {
             LoraModel lm = PeftAdapter.load(dir, base);
             Trainable t = Trainable.lora(lm);
-            Data d = Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             d.lossAndGradients(t);
             for (Parameter p : lm.embeddingParameters()) {
                 float[] g = p.grad().clone();
@@ -147,8 +123,8 @@ class TrainedEmbeddingsTest {
     @Test
     void freshCopiesAndRowsStartAtTheBaseAndBadChoicesAreRefusedByName() throws IOException {
         try (Transformer llama = Transformer.load(TestPaths.fixture("llama-gqa")); Transformer qwen = Transformer.load(TestPaths.fixture("qwen2-tied-bias"))) {
-            JsonNode ref = reference(TestPaths.fixture("emb-llama-rows"));
-            Data d = Data.of(ref);
+            JsonNode ref = ReferenceBatch.reference(TestPaths.fixture("emb-llama-rows"));
+            ReferenceBatch d = ReferenceBatch.of(ref);
             LoraConfig c = LoraConfig.builder().r(2).alpha(4).embeddings(new LoraConfig.Embeddings(List.of("lm_head"), Map.of("embed_tokens", List.of(1, 2, 3)))).build();
             LoraModel fresh = LoraModel.inject(llama, c, 5);
             assertThat(d.loss(fresh.model())).isCloseTo(d.loss(llama), offset(1e-6)); // the copied head's loss sums in another order

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.FiniteDifferences;
 import dev.lora4j.Lora4jException;
+import dev.lora4j.ReferenceBatch;
 import dev.lora4j.TestPaths;
 import dev.lora4j.io.SafeTensors;
 import dev.lora4j.lora.AdapterKind;
@@ -36,22 +37,19 @@ class PrefixTuningTest {
     @TempDir
     Path tmp;
 
-    static double lossAndGradient(PrefixTuningModel m, PromptTuningTest.Data d) {
-        Arrays.fill(m.parameters().getFirst().grad(), 0f);
-        Transformer.LossSum ls = m.model().loss(d.batch().tokens(), d.batch().targets(), d.b(), d.t(), new Activations(m.model().config(), d.b(), d.t(), true),
-                1f / d.batch().targetCount());
-        return ls.sum() / ls.count();
+    static double lossAndGradient(PrefixTuningModel m, ReferenceBatch d) {
+        return d.lossAndGradients(dev.lora4j.train.Trainable.prefixTuning(m));
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"prefix-llama", "prefix-gpt2", "prefix-gemma2", "prefix-qwen3"})
     void logitsLossAndGradientMatchAutogradAndSurviveASaveAndLoad(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = PromptTuningTest.reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText())); SafeTensors want = SafeTensors.open(dir.resolve("prompt_grads.safetensors"))) {
             assertThat(AdapterKind.of(dir)).isEqualTo(AdapterKind.PREFIX_TUNING);
             PrefixTuningModel m = PrefixTuningModel.load(dir, base);
-            PromptTuningTest.Data d = PromptTuningTest.Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             float[] logits = m.model().forward(d.batch().tokens(), d.b(), d.t(), new Activations(m.model().config(), d.b(), d.t(), false));
             float[] wantLogits = want.tensor("logits").toArray();
             assertThat(logits).hasSameSizeAs(wantLogits);
@@ -72,10 +70,10 @@ class PrefixTuningTest {
     @Test
     void gradientMatchesFiniteDifferences() throws IOException {
         Path dir = TestPaths.fixture("prefix-llama");
-        JsonNode ref = PromptTuningTest.reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture("llama-gqa"))) {
             PrefixTuningModel m = PrefixTuningModel.load(dir, base);
-            PromptTuningTest.Data d = PromptTuningTest.Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             lossAndGradient(m, d);
             float[] table = m.parameters().getFirst().value(), g = m.parameters().getFirst().grad().clone();
             int[] at = new int[24];
@@ -89,12 +87,12 @@ class PrefixTuningTest {
     @ValueSource(strings = {"prefix-llama", "prefix-gpt2", "prefix-gemma2", "prefix-qwen3"})
     void cachedStepsGiveTheFullPassLogits(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = PromptTuningTest.reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText()))) {
             Transformer model = PrefixTuningModel.load(dir, base).model();
             int n = model.config().virtualTokens(), v = model.config().vocabSize();
             assertThat(model.config().maxPositions()).isEqualTo(base.config().maxPositions() - n);
-            PromptTuningTest.Data d = PromptTuningTest.Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             int t = d.t();
             int[] row0 = Arrays.copyOf(d.batch().tokens(), t), row1 = Arrays.copyOfRange(d.batch().tokens(), t, 2 * t);
             float[] full0 = model.forward(row0, 1, t, new Activations(model.config(), 1, t, false));

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.FiniteDifferences;
 import dev.lora4j.Lora4jException;
+import dev.lora4j.ReferenceBatch;
 import dev.lora4j.TestPaths;
 import dev.lora4j.data.Batch;
 import dev.lora4j.io.SafeTensors;
@@ -39,44 +40,25 @@ class PromptTuningTest {
     @TempDir
     Path tmp;
 
-    record Data(Batch batch, int b, int t) {
-        static Data of(JsonNode ref) {
-            List<int[]> rows = new ArrayList<>();
-            for (JsonNode row : ref.get("input_ids")) rows.add(new ObjectMapper().convertValue(row, int[].class));
-            int b = rows.size(), t = rows.getFirst().length;
-            return new Data(Batch.of(rows, 0, b, t), b, t);
-        }
-
-        /** The mean loss, and the backward pass into the prompt's gradient (zeroed first). */
-        double lossAndGradient(PromptTuningModel m) {
-            Arrays.fill(m.parameters().getFirst().grad(), 0f);
-            Transformer.LossSum ls = m.model().loss(batch.tokens(), batch.targets(), b, t, new Activations(m.model().config(), b, t, true), 1f / batch.targetCount());
-            return ls.sum() / ls.count();
-        }
-
-        double loss(Transformer model) {
-            return model.loss(batch.tokens(), batch.targets(), b, t, new Activations(model.config(), b, t, false), 0f).sum() / batch.targetCount();
-        }
-    }
-
-    static JsonNode reference(Path dir) throws IOException {
-        return new ObjectMapper().readTree(dir.resolve("reference.json").toFile());
+    /** The loss and the backward pass into the soft prompt's gradient. */
+    static double lossAndGradient(PromptTuningModel m, ReferenceBatch d) {
+        return d.lossAndGradients(dev.lora4j.train.Trainable.promptTuning(m));
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"prompt-llama", "prompt-gpt2", "prompt-gemma2"})
     void logitsLossAndGradientMatchAutogradAndSurviveASaveAndLoad(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText())); SafeTensors want = SafeTensors.open(dir.resolve("prompt_grads.safetensors"))) {
             assertThat(AdapterKind.of(dir)).isEqualTo(AdapterKind.PROMPT_TUNING);
             PromptTuningModel m = PromptTuningModel.load(dir, base);
-            Data d = Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             float[] logits = m.model().forward(d.batch().tokens(), d.b(), d.t(), new Activations(m.model().config(), d.b(), d.t(), false));
             float[] wantLogits = want.tensor("logits").toArray();
             assertThat(logits).hasSameSizeAs(wantLogits);
             for (int i = 0; i < logits.length; i++) assertThat(logits[i]).as("logit %d", i).isCloseTo(wantLogits[i], offset(2e-4f));
-            double loss = d.lossAndGradient(m);
+            double loss = lossAndGradient(m, d);
             assertThat(loss).isCloseTo(ref.get("loss").asDouble(), offset(1e-4));
             assertThat(LoraReferenceTestAccess.relativeError(m.parameters().getFirst().grad(), want.tensor("prompt_embeddings").toArray())).isLessThan(1e-4);
             assertThat(d.loss(m.model())).isNotCloseTo(d.loss(base), offset(1e-3)); // the prompt changes the model
@@ -95,11 +77,11 @@ class PromptTuningTest {
     @Test
     void gradientMatchesFiniteDifferences() throws IOException {
         Path dir = TestPaths.fixture("prompt-llama");
-        JsonNode ref = reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture("llama-gqa"))) {
             PromptTuningModel m = PromptTuningModel.load(dir, base);
-            Data d = Data.of(ref);
-            d.lossAndGradient(m);
+            ReferenceBatch d = ReferenceBatch.of(ref);
+            lossAndGradient(m, d);
             float[] e = m.parameters().getFirst().value(), g = m.parameters().getFirst().grad().clone();
             int[] at = new int[24];
             for (int k = 0; k < at.length; k++) at[k] = (k * 53) % e.length;
@@ -113,12 +95,12 @@ class PromptTuningTest {
     @ValueSource(strings = {"prompt-llama", "prompt-gpt2", "prompt-gemma2"})
     void cachedStepsGiveTheFullPassLogits(String name) throws IOException {
         Path dir = TestPaths.fixture(name);
-        JsonNode ref = reference(dir);
+        JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText()))) {
             Transformer model = PromptTuningModel.load(dir, base).model();
             int n = model.config().virtualTokens(), v = model.config().vocabSize();
             assertThat(model.config().maxPositions()).isEqualTo(base.config().maxPositions() - n);
-            Data d = Data.of(ref);
+            ReferenceBatch d = ReferenceBatch.of(ref);
             int t = d.t();
             int[] row0 = Arrays.copyOf(d.batch().tokens(), t), row1 = Arrays.copyOfRange(d.batch().tokens(), t, 2 * t);
             float[] full0 = model.forward(row0, 1, t, new Activations(model.config(), 1, t, false));
