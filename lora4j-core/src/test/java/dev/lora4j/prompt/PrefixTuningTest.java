@@ -90,24 +90,8 @@ class PrefixTuningTest {
         JsonNode ref = ReferenceBatch.reference(dir);
         try (Transformer base = Transformer.load(TestPaths.fixture(ref.get("base").asText()))) {
             Transformer model = PrefixTuningModel.load(dir, base).model();
-            int n = model.config().virtualTokens(), v = model.config().vocabSize();
-            assertThat(model.config().maxPositions()).isEqualTo(base.config().maxPositions() - n);
-            ReferenceBatch d = ReferenceBatch.of(ref);
-            int t = d.t();
-            int[] row0 = Arrays.copyOf(d.batch().tokens(), t), row1 = Arrays.copyOfRange(d.batch().tokens(), t, 2 * t);
-            float[] full0 = model.forward(row0, 1, t, new Activations(model.config(), 1, t, false));
-            float[] full1 = model.forward(row1, 1, t, new Activations(model.config(), 1, t, false));
-            KvCache cache = new KvCache(model.config(), 2, t);
-            float[] logits = model.forwardCached(Arrays.copyOf(row0, 5), new int[] {0}, 5, cache);
-            PromptTuningTest.assertRow(logits, 0, full0, 4, v);
-            assertThat(cache.length(0)).isEqualTo(n + 5);
-            for (int j = 5; j < 8; j++) PromptTuningTest.assertRow(model.forwardCached(new int[] {row0[j]}, new int[] {0}, 1, cache), 0, full0, j, v);
-            int[] both = new int[1 + 9];
-            both[0] = row0[8];
-            System.arraycopy(row1, 0, both, 1, 9);
-            logits = model.forwardRagged(both, new int[] {0, 1}, new int[] {1, 9}, cache);
-            PromptTuningTest.assertRow(logits, 0, full0, 8, v);
-            PromptTuningTest.assertRow(logits, 1, full1, 8, v);
+            assertThat(model.config().maxPositions()).isEqualTo(base.config().maxPositions() - model.config().virtualTokens());
+            PromptTuningTest.assertCachedStepsGiveTheFullPassLogits(model, ReferenceBatch.of(ref));
         }
     }
 
