@@ -418,7 +418,10 @@ def adapter_cases():
         "ad-targets-invalid-regex": (ac(target_modules="(("), ["adapter_config.json", "(("]),
         "ad-rank-pattern-zero": (ac(rank_pattern={"q_proj": 0}), ["adapter_config.json", "rank_pattern"]),
         "ad-layers-negative": (ac(layers_to_transform=[-1]), ["adapter_config.json", "layers_to_transform"]),
-        "ad-peft-type-prefix": (ac(peft_type="PREFIX_TUNING"), ["adapter_config.json", "PREFIX_TUNING"]),
+        "ad-peft-type-prefix": (ac(peft_type="PREFIX_TUNING"), ["adapter_config.json", "num_virtual_tokens"]),
+        "ad-peft-type-adalora": (ac(peft_type="ADALORA"), ["adapter_config.json", "ADALORA"]),
+        "ad-trainable-tokens-negative": (ac(trainable_token_indices=[-3]), ["adapter_config.json", "trainable_token_indices"]),
+        "ad-modules-to-save-unknown": (ac(modules_to_save=["score"]), ["adapter_config.json", "score"]),
     }
     for cid, (content, names) in cfgs.items():
         case(cid, F, ADAPT, names, {"adapter/adapter_config.json": content})
