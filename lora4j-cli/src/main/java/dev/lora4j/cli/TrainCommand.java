@@ -28,7 +28,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Supplier;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Fine-tune with LoRA (or --full) and write a PEFT adapter.",
+        description = {"Fine-tune with LoRA (or DoRA, IA³, prompt or prefix tuning, bottleneck adapters, --full) and write a PEFT adapter.",
                 "--out receives adapter_config.json and adapter_model.safetensors (or a full checkpoint), metrics.jsonl and",
                 "loss.png. Data: JSONL, one example a line (input_ids, text, prompt + completion, or chat messages), or .txt."})
 public final class TrainCommand implements Callable<Integer> {
