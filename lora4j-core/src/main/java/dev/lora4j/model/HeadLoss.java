@@ -92,11 +92,7 @@ final class HeadLoss {
                             for (int j = r * dim; j < (r + 1) * dim; j++) a.dh[j] *= rescale[r];
                 });
                 Kernels.matmul(Mat.of(a.logits, 0, bt, vb), wb, a.dh, 0, dim, true); // acc += e^(z − L)·head_block
-                for (int s = 0; s < k; s++) { // the replaced rows' part: e^(z − L)·(values − head row)
-                    int id = rows.ids()[s], at = s * dim;
-                    if (id >= first && id < first + vb)
-                        for (int r = 0; r < bt; r++) Kernels.ops().axpy(a.logits[r * vb + id - first], delta, at, a.dh, r * dim, dim);
-                }
+                if (k > 0) replacedRowsPart(rows, delta, first, vb, bt, dim, a);
             }
         }
         double sum = 0;
@@ -124,24 +120,37 @@ final class HeadLoss {
         return new Transformer.LossSum(sum, count);
     }
 
-    /** grad[s] += Σ_r scale·dz/dl·(e^(z − L_r) − [target_r = id_s])·h_r, each row of the gradient on one thread, rows r in order. */
+    /** acc (a.dh) += e^(z − L)·(values − head row) for the replaced ids in the block [first, first + vb): a (BT, kb)·(kb, C) product. */
+    private static void replacedRowsPart(TokenRows rows, float[] delta, int first, int vb, int bt, int dim, Activations a) {
+        int k = rows.ids().length, kb = 0;
+        int[] in = new int[k];
+        for (int s = 0; s < k; s++) if (rows.ids()[s] >= first && rows.ids()[s] < first + vb) in[kb++] = s;
+        if (kb == 0) return;
+        float[] p = new float[bt * kb], d = new float[kb * dim];
+        for (int j = 0; j < kb; j++) {
+            int col = rows.ids()[in[j]] - first;
+            for (int r = 0; r < bt; r++) p[r * kb + j] = a.logits[r * vb + col];
+            System.arraycopy(delta, in[j] * dim, d, j * dim, dim);
+        }
+        Kernels.matmul(Mat.of(p, 0, bt, kb), Mat.of(d, 0, kb, dim), a.dh, 0, dim, true);
+    }
+
+    /** grad (k, C) += Dᵀ·h with D(r, s) = scale·dz/dl·(e^(z − L_r) − [target_r = id_s]) (0 for ignored rows): one (k, BT)·(BT, C) product. */
     private static void replacedRowsGradient(TokenRows rows, float[] zRows, float[] lse, float cap, int[] targets, int bt, Mat hidden, float gradScale) {
         int k = rows.ids().length, dim = hidden.cols();
-        Parallel.forRange(k, 1, (s0, s1) -> {
-            float[] h = new float[dim];
-            for (int s = s0; s < s1; s++)
-                for (int r = 0; r < bt; r++) {
-                    if (targets[r] < 0) continue;
-                    float z = zRows[r * k + s], slope = 1f;
-                    if (cap != 0f) {
-                        z = cap * (float) Math.tanh(z / cap);
-                        slope = 1f - (z / cap) * (z / cap);
-                    }
-                    float d = gradScale * slope * ((float) Math.exp(z - lse[r]) - (targets[r] == rows.ids()[s] ? 1f : 0f));
-                    hidden.copyRow(r, 0, h, 0, dim);
-                    Kernels.ops().axpy(d, h, 0, rows.grad(), s * dim, dim);
+        float[] d = new float[bt * k];
+        for (int r = 0; r < bt; r++) {
+            if (targets[r] < 0) continue;
+            for (int s = 0; s < k; s++) {
+                float z = zRows[r * k + s], slope = 1f;
+                if (cap != 0f) {
+                    z = cap * (float) Math.tanh(z / cap);
+                    slope = 1f - (z / cap) * (z / cap);
                 }
-        });
+                d[r * k + s] = gradScale * slope * ((float) Math.exp(z - lse[r]) - (targets[r] == rows.ids()[s] ? 1f : 0f));
+            }
+        }
+        Kernels.matmul(Mat.of(d, 0, bt, k).t(), hidden, rows.grad(), 0, dim, true);
     }
 
     /** z = cap·tanh(z/cap) over z[off, off + n). */
