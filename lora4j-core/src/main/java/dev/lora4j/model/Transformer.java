@@ -408,7 +408,8 @@ public final class Transformer implements AutoCloseable {
                 : HeadLoss.byRowChunks(head.mat(), cap, headGrad, targets, bt, a, gradScale);
         if (backward) {
             backward(b, t, a);
-            if (grads != null || (prompt != null && prompt.grad() != null) || (embedRows != null && embedRows.grad() != null)) embedBackward(tokens, b, t, a.dx);
+            InputEmbedding in = input();
+            if (in.trains(grads)) in.backward(tokens, b, t, a.dx, grads);
         }
         return loss;
     }
@@ -463,25 +464,6 @@ public final class Transformer implements AutoCloseable {
         return a.dOut;
     }
 
-    /**
-     * Embedding gradients, rows in order: wte[token] += scale·dx[row] and wpe[position] += dx[row] when the embeddings
-     * are trained; prompt[token − V] += scale·dx[row] for the virtual tokens when the soft prompt is; a trained row's
-     * gradient to that row alone.
-     */
-    private void embedBackward(int[] tokens, int b, int t, float[] dx) {
-        int dim = config.dim(), vocab = config.vocabSize();
-        float scale = config.gemma().embeddingScale();
-        for (int r = 0; r < b * t; r++) {
-            int slot = tokens[r] < vocab && embedRows != null ? embedRows.slot(tokens[r]) : -1;
-            if (tokens[r] >= vocab) {
-                if (prompt != null && prompt.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, prompt.grad(), (tokens[r] - vocab) * dim, dim);
-            } else if (slot >= 0) {
-                if (embedRows.grad() != null) Kernels.ops().axpy(scale, dx, r * dim, embedRows.grad(), slot * dim, dim);
-            } else if (grads != null && grads.token() != null) Kernels.ops().axpy(scale, dx, r * dim, grads.token(), tokens[r] * dim, dim);
-            if (grads != null && grads.position() != null) Kernels.ops().axpy(1f, dx, r * dim, grads.position(), (r % t) * dim, dim);
-        }
-    }
-
     private volatile WeightRows headDecodeRows; // the LM head's heap copy for decoding, or null
 
     /**
@@ -526,33 +508,13 @@ public final class Transformer implements AutoCloseable {
         embed(tokens, rowPos, x);
     }
 
-    /**
-     * x(rows, C) = the embeddings of tokens[r] at position rowPos[r] (Gemma's times √C, rounded to fp32 first);
-     * ids from V on are the virtual tokens.
-     */
+    /** x(rows, C) = the embeddings of tokens[r] at position rowPos[r] ({@link InputEmbedding}). */
     private void embed(int[] tokens, int[] rowPos, float[] x) {
-        int dim = config.dim(), vocab = config.vocabSize(), virtual = config.virtualTokens();
-        float scale = config.gemma().embeddingScale();
-        Mat wte = tokenEmbedding.mat(), wpe = positionEmbedding == null ? null : positionEmbedding.mat();
-        Parallel.forRange(rowPos.length, 64, (r0, r1) -> {
-            float[] row = new float[dim];
-            for (int r = r0; r < r1; r++) {
-                int tok = tokens[r];
-                if (tok < 0 || tok >= vocab + virtual) throw new Lora4jException("token id " + tok + " is outside the vocabulary [0, " + vocab + ")");
-                int slot = tok < vocab && embedRows != null ? embedRows.slot(tok) : -1;
-                if (slot >= 0) System.arraycopy(embedRows.values(), slot * dim, x, r * dim, dim);
-                else if (tok < vocab) wte.copyRow(tok, 0, x, r * dim, dim);
-                else System.arraycopy(prompt.embeddings(), (tok - vocab) * dim, x, r * dim, dim);
-                if (scale != 1f) for (int j = r * dim; j < (r + 1) * dim; j++) x[j] *= scale;
-                if (wpe != null) {
-                    int p = rowPos[r];
-                    if (p >= positionEmbedding.dim(0))
-                        throw new Lora4jException("position " + p + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
-                    wpe.copyRow(p, 0, row, 0, dim);
-                    Kernels.ops().axpy(1f, row, 0, x, r * dim, dim);
-                }
-            }
-        });
+        input().forward(tokens, rowPos, x);
+    }
+
+    private InputEmbedding input() {
+        return new InputEmbedding(config, tokenEmbedding, positionEmbedding, embedRows, prompt);
     }
 
     public long parameterCount() {
