@@ -1,30 +1,19 @@
 package dev.lora4j.prompt;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lora4j.Lora4jException;
-import dev.lora4j.io.AtomicFiles;
-import dev.lora4j.io.ModelFiles;
-import dev.lora4j.io.SafeTensors;
-import dev.lora4j.io.SafeTensorsWriter;
 import dev.lora4j.lora.PeftAdapter;
 import dev.lora4j.model.SoftPrompt;
 import dev.lora4j.model.Transformer;
-import dev.lora4j.tensor.DType;
 import dev.lora4j.tensor.Mat;
-import dev.lora4j.tensor.Tensor;
 import dev.lora4j.tokenizer.Tokenizer;
 import dev.lora4j.train.Parameter;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -33,8 +22,6 @@ import java.util.SplittableRandom;
  * Nothing in the base changes, so there is nothing to merge; the price is n positions of every sequence's context.
  */
 public final class PromptTuningModel {
-    static final String KEY = "prompt_embeddings";
-
     private final Transformer base, model;
     private final PromptTuningConfig config;
     private final SoftPrompt prompt;
@@ -93,7 +80,7 @@ public final class PromptTuningModel {
 
     /** The embeddings (n, C) and their gradient, named as PEFT saves them. */
     public List<Parameter> parameters() {
-        return List.of(new Parameter(KEY, prompt.embeddings(), prompt.grad()));
+        return List.of(new Parameter(PromptLearningFiles.KEY, prompt.embeddings(), prompt.grad()));
     }
 
     public long trainableParameters() {
@@ -110,62 +97,30 @@ public final class PromptTuningModel {
     // ------------------------------------------------------------------ files
 
     public void save(Path dir, String baseModel) throws IOException {
-        Files.createDirectories(dir);
         int n = config.virtualTokens(), dim = base.config().dim();
-        SafeTensorsWriter.write(dir.resolve(PeftAdapter.WEIGHTS), Map.of(KEY, Tensor.of(KEY, prompt.embeddings(), new int[] {n, dim})), DType.F32,
-                Map.of("format", "pt"));
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode o = json.createObjectNode();
-        o.put("peft_type", "PROMPT_TUNING").put("task_type", "CAUSAL_LM").put("base_model_name_or_path", baseModel);
-        o.put("num_virtual_tokens", n).put("token_dim", dim).put("num_transformer_submodules", 1)
-                .put("num_attention_heads", base.config().heads()).put("num_layers", base.config().layers());
+        ObjectNode o = PromptLearningFiles.config("PROMPT_TUNING", baseModel, n, dim, base.config().heads(), base.config().layers());
         o.put("prompt_tuning_init", config.init().name());
         if (config.initText() == null) o.putNull("prompt_tuning_init_text");
         else o.put("prompt_tuning_init_text", config.initText());
         o.put("tokenizer_name_or_path", baseModel).putNull("tokenizer_kwargs");
-        o.put("inference_mode", true);
-        AtomicFiles.writeString(dir.resolve(PeftAdapter.CONFIG), json.writeValueAsString(o) + "\n");
+        PromptLearningFiles.write(dir, prompt.embeddings(), n, dim, o);
     }
 
     public static PromptTuningConfig readConfig(Path dir, int dim) {
-        Path file = dir.resolve(PeftAdapter.CONFIG);
-        JsonNode c = ModelFiles.readJson(file);
-        if (!c.path("peft_type").asText("").equals("PROMPT_TUNING"))
-            throw new Lora4jException(file + ": peft_type must be PROMPT_TUNING, got " + c.get("peft_type"));
-        if (!c.path("task_type").asText("CAUSAL_LM").equals("CAUSAL_LM"))
-            throw new Lora4jException(file + ": task_type " + c.get("task_type") + " is not supported (expected CAUSAL_LM)");
-        JsonNode nv = c.get("num_virtual_tokens");
-        if (nv == null || !nv.canConvertToInt() || !nv.isIntegralNumber() || nv.asInt() < 1)
-            throw new Lora4jException(file + ": num_virtual_tokens must be a positive integer, got " + nv);
-        JsonNode sub = c.get("num_transformer_submodules");
-        if (sub != null && !sub.isNull() && sub.asInt() != 1)
-            throw new Lora4jException(file + ": num_transformer_submodules " + sub + " (an encoder-decoder prompt) is not supported; a decoder has 1");
+        JsonNode c = PromptLearningFiles.readConfig(dir, "PROMPT_TUNING");
         JsonNode td = c.get("token_dim");
-        if (td != null && !td.isNull() && td.asInt() != dim) throw new Lora4jException(file + ": token_dim " + td + " does not match the model's width " + dim);
-        String init = c.path("prompt_tuning_init").asText("RANDOM");
+        if (td != null && !td.isNull() && td.asInt() != dim)
+            throw new Lora4jException(dir.resolve(PeftAdapter.CONFIG) + ": token_dim " + td + " does not match the model's width " + dim);
         JsonNode text = c.get("prompt_tuning_init_text");
-        PromptTuningConfig.Init kind = PromptTuningConfig.Init.parse(init);
-        return new PromptTuningConfig(nv.asInt(), kind, kind == PromptTuningConfig.Init.TEXT && text != null && text.isTextual() ? text.asText() : null);
+        PromptTuningConfig.Init kind = PromptTuningConfig.Init.parse(c.path("prompt_tuning_init").asText("RANDOM"));
+        return new PromptTuningConfig(c.get("num_virtual_tokens").asInt(), kind, kind == PromptTuningConfig.Init.TEXT && text != null && text.isTextual() ? text.asText() : null);
     }
 
     /** A prompt-tuning adapter in PEFT's files over base, its tensor's name, shape and values checked. */
     public static PromptTuningModel load(Path dir, Transformer base) {
         int dim = base.config().dim();
         PromptTuningConfig config = readConfig(dir, dim);
-        Path file = dir.resolve(PeftAdapter.WEIGHTS);
-        if (!Files.isRegularFile(file)) throw new Lora4jException(file + ": file not found");
-        try (SafeTensors st = SafeTensors.open(file)) {
-            if (!st.entries().containsKey(KEY) || st.entries().size() != 1)
-                throw new Lora4jException(file + ": a prompt-tuning adapter holds one tensor, '" + KEY + "'; found " + st.entries().keySet());
-            int[] shape = st.entry(KEY).shape(), want = {config.virtualTokens(), dim};
-            if (!Arrays.equals(shape, want))
-                throw new Lora4jException(file + ": tensor '" + KEY + "' has shape " + Arrays.toString(shape) + ", expected " + Arrays.toString(want)
-                        + " (num_virtual_tokens × the model's width)");
-            float[] e = st.tensor(KEY).toArray().clone();
-            for (float x : e) if (!Float.isFinite(x)) throw new Lora4jException(file + ": tensor '" + KEY + "' holds " + x);
-            if (config.virtualTokens() >= base.config().maxPositions())
-                throw new Lora4jException(file + ": " + config.virtualTokens() + " virtual tokens leave no room in the model's context of " + base.config().maxPositions());
-            return new PromptTuningModel(base, config, e);
-        }
+        float[] e = PromptLearningFiles.readTable(dir, config.virtualTokens(), dim, "the model's width", base.config().maxPositions());
+        return new PromptTuningModel(base, config, e);
     }
 }
