@@ -11,8 +11,9 @@ import java.util.concurrent.Callable;
 
 @Command(name = "compare-methods", mixinStandardHelpOptions = true,
         description = {"Train LoRA, IA³, Houlsby bottleneck adapters, prompt and prefix tuning and full fine-tuning on the same data, steps and batches,",
-                "and measure each: trainable parameters, file size, training state and speed, eval loss, the task's score, the context",
-                "left, and milliseconds per generated token at batch 1, unmerged and merged, beside the base model. Default: the demo's task on the bundled model",
+                "and measure each: trainable parameters, file size, training state, peak memory (each trains in a JVM of its own) and speed,",
+                "eval loss, the task's score, the context left, and milliseconds per generated token at batch 1, unmerged and merged, beside",
+                "the base model. Default: the demo's task on the bundled model",
                 "(about 4 minutes on 2 cores). Writes compare.md, compare.json, report/index.html and each method's output."})
 final class CompareMethodsCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "runs/compare", paramLabel = "DIR", description = "Output directory: new, empty, or an earlier comparison's (default: ${DEFAULT-VALUE}).")
