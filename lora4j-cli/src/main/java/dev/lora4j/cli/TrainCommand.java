@@ -170,6 +170,8 @@ public final class TrainCommand implements Callable<Integer> {
     boolean full;
     @Option(names = "--log-every", defaultValue = "0", description = "Progress line every N steps when not on a terminal (default: 20 lines per run).")
     long logEvery;
+    @Option(names = "--gradient-checkpointing", description = "Keep only each block's input and recompute the rest in backward: less activation memory for one more forward pass of the blocks; the same gradients.")
+    boolean gradientCheckpointing;
     @Option(names = "--pack", description = "Concatenate the examples into --seq-len blocks (HF's group_texts) instead of one per row.")
     boolean pack;
     @Option(names = "--eval-split", defaultValue = "0", paramLabel = "FRACTION", description = "Hold out this fraction of --data for evaluation (when no --eval-data).")
@@ -309,6 +311,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (given("--eval-every")) train.evalEvery(evalEvery);
         if (given("--save-every")) train.saveEvery(saveEvery);
         if (given("--log-every")) train.logEvery(logEvery);
+        if (given("--gradient-checkpointing")) train.gradientCheckpointing(gradientCheckpointing);
 
         DataConfig d = base.data();
         d = d.toBuilder().eval(given("--eval-data") ? evalData : d.eval()).evalSplit(given("--eval-split") ? evalSplit : d.evalSplit())

@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * QLoRA from the command line: LoRA trained over the bundled model quantized to NF4 at load is an
  * ordinary PEFT adapter, used over the NF4 base and over the full-precision base alike; the option is
- * recorded for --resume, checked, and refused with --full.
+ * recorded for --resume, checked, and refused with --full. Gradient checkpointing changes memory, not the adapter.
  */
 class QuantizedTrainingTest {
     @TempDir
@@ -46,6 +46,21 @@ class QuantizedTrainingTest {
                 "--max-new-tokens", "8", "--temperature", "0");
         assertThat(g.code()).as(g.err()).isZero();
         assertThat(g.err()).contains("quantized 43 weights to int8");
+    }
+
+    @Test
+    void gradientCheckpointingTrainsTheSameAdapterOverNf4() throws IOException {
+        Path plain = tmp.resolve("plain"), recomputed = tmp.resolve("recomputed");
+        for (Path out : new Path[] {plain, recomputed}) {
+            var args = new java.util.ArrayList<>(java.util.List.of("train", "--model", MODEL.toString(), "--data", DATA.toString(), "--out", out.toString(),
+                    "--quantize", "nf4", "--steps", "6", "--batch-size", "4", "--dropout", "0.1", "--save-every", "3"));
+            if (out == recomputed) args.add("--gradient-checkpointing");
+            CliRunner.Run r = CliRunner.run(args.toArray(String[]::new));
+            assertThat(r.code()).as(r.err()).isZero();
+        }
+        assertThat(Files.readAllBytes(recomputed.resolve("adapter_model.safetensors"))).isEqualTo(Files.readAllBytes(plain.resolve("adapter_model.safetensors")));
+        assertThat(Files.readString(recomputed.resolve("checkpoint-3/trainer_state.json"))).contains("\"gradient_checkpointing\" : true");
+        assertThat(Files.readString(plain.resolve("checkpoint-3/trainer_state.json"))).contains("\"gradient_checkpointing\" : false");
     }
 
     @Test

@@ -39,6 +39,7 @@ public final class LoraLinear implements Projection {
     private SplittableRandom rng = new SplittableRandom(0);
     private float[] dropped = new float[0]; // x̃ = dropout(x), (rows, in); only with dropout
     private float[] mask = new float[0];    // 0 or 1/(1−p) per element of x, (rows, in)
+    private boolean repeatMask;             // the next forward pass reuses mask (gradient checkpointing)
     private float[] u = new float[0];       // s·A·x̃, (rows, r)
     private float[] du = new float[0];      // (rows, r)
     private float[] dxd = new float[0];     // du·A before the dropout mask, (rows, in); only with dropout
@@ -262,10 +263,23 @@ public final class LoraLinear implements Projection {
         }
     }
 
-    /** x̃ = dropout(x) in training (the mask kept for backward); x itself without dropout. */
+    @Override
+    public void repeatNextForward() {
+        repeatMask = training && dropout != 0f;
+    }
+
+    /** x̃ = dropout(x) in training (the mask kept for backward, or the last pass's mask again when repeating it); x itself without dropout. */
     private Mat dropout(Mat x) {
         if (!training || dropout == 0f) return x;
         int rows = x.rows(), in = in();
+        boolean repeat = repeatMask;
+        repeatMask = false;
+        if (repeat && mask.length >= rows * in) {
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < in; j++) dropped[i * in + j] = mask[i * in + j] * x.get(i, j);
+            return Mat.of(dropped, 0, rows, in);
+        }
+        if (repeat) throw new IllegalStateException(name() + ": no earlier forward pass of " + rows + " rows to repeat");
         if (dropped.length < rows * in) {
             dropped = new float[rows * in];
             mask = new float[rows * in];

@@ -9,6 +9,11 @@ package dev.lora4j.model;
  * mid-block residual, the MLP pre-activation). Normalised inputs, MLP activations and attention
  * probabilities are recomputed in backward instead of kept: cheap next to the matmuls, and for
  * GPT-2 small a few hundred MB less to hold (docs/performance-notes.md).
+ *
+ * <p>With gradient checkpointing ({@link #recomputing}) a layer keeps only its input; the rest is one set
+ * of buffers that every layer's forward pass overwrites, and the backward pass runs each block's forward
+ * again from its kept input just before its backward. The same operations on the same inputs give the
+ * same bits, so the gradients are those of the ordinary pass, for one more forward pass of the blocks.
  */
 public final class Activations {
     /** What one layer keeps. In inference mode all layers share one instance and xIn == xMid. */
@@ -37,6 +42,7 @@ public final class Activations {
 
     final int b, t;
     final boolean training;
+    final boolean recompute; // gradient checkpointing: the layers share every buffer but their input
     final Layer[] layers;
     final float[] xFinal, statsFinal;             // final residual stream (BT, C) and its norm stats
     final float[] h, act;                         // scratch: a normalised input (BT, C); MLP activation (BT, F)
@@ -46,17 +52,33 @@ public final class Activations {
 
     /** Buffers for b sequences of t tokens, and the model's virtual tokens before each ({@link ModelConfig#virtualTokens()}). */
     public Activations(ModelConfig c, int b, int t, boolean training) {
+        this(c, b, t, training, false);
+    }
+
+    /** Training buffers with gradient checkpointing: each layer keeps its input only, and backward recomputes the rest. */
+    public static Activations recomputing(ModelConfig c, int b, int t) {
+        return new Activations(c, b, t, true, true);
+    }
+
+    private Activations(ModelConfig c, int b, int t, boolean training, boolean recompute) {
         this.b = b;
         this.t = t + c.virtualTokens();
         this.training = training;
+        this.recompute = recompute;
         int bt = b * this.t, dim = c.dim(), pre = (c.gatedMlp() ? 2 : 1) * c.hidden();
         int n = training ? c.layers() : 1;
         layers = new Layer[n];
+        Layer shared = null;
         for (int l = 0; l < n; l++) {
             float[] xIn = new float[bt * dim];
+            if (shared != null) {
+                layers[l] = new Layer(xIn, shared.stats1(), shared.qkv(), shared.att(), shared.xMid(), shared.stats2(), shared.pre(), shared.qkPre(), shared.sandwich());
+                continue;
+            }
             float[] qkPre = training && c.qkNorm() ? new float[bt * (c.heads() + c.kvHeads()) * c.headDim()] : null;
             layers[l] = new Layer(xIn, new float[bt * 2], new float[bt * c.qkvWidth()], new float[bt * c.heads() * c.headDim()], training ? new float[bt * dim] : xIn, new float[bt * 2], new float[bt * pre], qkPre,
                     c.gemma().sandwichNorms() ? Sandwich.of(bt, dim) : null);
+            if (recompute) shared = layers[l];
         }
         xFinal = training ? new float[bt * dim] : layers[0].xIn();
         statsFinal = new float[bt * 2];
@@ -94,11 +116,19 @@ public final class Activations {
         return training;
     }
 
+    /** Whether backward recomputes each block's activations from its input (gradient checkpointing). */
+    public boolean recomputing() {
+        return recompute;
+    }
+
     /** Bytes held, for memory reports. */
     public long bytes() {
         long n = (long) xFinal.length + statsFinal.length + h.length + act.length + logits.length;
-        for (Layer l : layers) {
-            n += l.xIn().length + l.stats1().length + l.qkv().length + l.att().length + l.stats2().length + l.pre().length;
+        for (int i = 0; i < layers.length; i++) {
+            Layer l = layers[i];
+            n += l.xIn().length;
+            if (recompute && i > 0) continue;
+            n += l.stats1().length + l.qkv().length + l.att().length + l.stats2().length + l.pre().length;
             if (l.xMid() != l.xIn()) n += l.xMid().length;
             if (l.qkPre() != null) n += l.qkPre().length;
             if (l.sandwich() != null) n += l.sandwich().floats();

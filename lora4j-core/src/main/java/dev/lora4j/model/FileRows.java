@@ -5,7 +5,9 @@ import dev.lora4j.io.SafeTensors;
 import dev.lora4j.quant.QuantizedMatrix;
 import dev.lora4j.tensor.DType;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The rows of a checkpoint matrix read from its file a chunk at a time, for quantizing at load: the
@@ -51,12 +53,13 @@ final class FileRows implements QuantizedMatrix.RowSource {
         dtype.toFloats(MemorySegment.ofArray(buffer), (long) (r - first) * cols * dtype.bytes, dst, cols);
     }
 
-    /** The whole (rows, cols) tensor as floats, read chunk by chunk (for GPT-2's Conv1D weights, quantized by columns). */
-    float[] all(int rows) {
-        float[] out = new float[Math.multiplyExact(rows, cols)], row = new float[cols];
+    /** The whole (rows, cols) tensor as floats in arena, read chunk by chunk (for GPT-2's Conv1D weights, quantized by columns). */
+    MemorySegment all(int rows, Arena arena) {
+        MemorySegment out = arena.allocate(ValueLayout.JAVA_FLOAT, Math.multiplyExact((long) rows, cols));
+        float[] row = new float[cols];
         for (int r = 0; r < rows; r++) {
             row(r, row);
-            System.arraycopy(row, 0, out, r * cols, cols);
+            MemorySegment.copy(row, 0, out, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, cols);
         }
         return out;
     }

@@ -33,4 +33,10 @@ public interface Projection {
      * parameter gradients. Must follow the forward pass of the same rows.
      */
     void backward(Mat x /* (rows, in) */, Mat dy /* (rows, out) */, float[] dx, int dxOff, int lddx, boolean accumulate);
+
+    /**
+     * The next forward pass repeats the last one on the same input (gradient checkpointing recomputes a
+     * block before its backward): whatever the last one drew at random (dropout masks) is used again.
+     */
+    default void repeatNextForward() {}
 }

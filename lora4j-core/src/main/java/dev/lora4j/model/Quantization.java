@@ -8,6 +8,9 @@ import dev.lora4j.quant.QuantizedMatrix;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -93,10 +96,15 @@ public final class Quantization {
         if (FileRows.readable(source, name) && !l.fanInFanOut()) {
             rows = new FileRows((ModelFiles) source, name, l.out(), l.in());
         } else if (FileRows.readable(source, name)) { // GPT-2's Conv1D (in, out): a row of outputs is a column
-            float[] w = new FileRows((ModelFiles) source, name, l.in(), l.out()).all(l.in());
-            rows = (r, dst) -> {
-                for (int p = 0; p < l.in(); p++) dst[p] = w[p * l.out() + r];
-            };
+            // The whole tensor as floats, off the heap and freed as soon as it is quantized: on the heap these
+            // copies were promoted by the collections during loading and stayed, dead, in the resident set.
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment w = new FileRows((ModelFiles) source, name, l.in(), l.out()).all(l.in(), arena);
+                QuantizedMatrix q = QuantizedMatrix.quantize(type, l.out(), l.in(), (r, dst) -> {
+                    for (int p = 0; p < l.in(); p++) dst[p] = w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) p * l.out() + r);
+                });
+                return new Linear(l.name(), Tensor.quantized(name, q), l.bias(), l.in(), l.out(), false);
+            }
         } else {
             WeightRows copy = WeightRows.copyOf(l.wT()); // (out, in), one tensor at a time
             rows = (r, dst) -> {

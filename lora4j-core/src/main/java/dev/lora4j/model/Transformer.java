@@ -201,34 +201,39 @@ public final class Transformer implements AutoCloseable {
         if (!a.fits(b, t)) throw new IllegalArgumentException("activations sized for " + a.b + "x" + a.t + ", not " + b + "x" + t);
         if (positionEmbedding != null && t > positionEmbedding.dim(0))
             throw new Lora4jException("sequence length " + t + " exceeds the model's " + positionEmbedding.dim(0) + " positions");
-        int bt = b * t, dim = c.dim();
-        float[] x = a.layer(0).xIn();
-        embed(tokens, b, t, new int[b], x);
-        for (int l = 0; l < blocks.size(); l++) {
-            Block blk = blocks.get(l);
-            Activations.Layer s = a.layer(l);
-            Activations.Sandwich sw = s.sandwich();
-            if (s.xIn() != x) System.arraycopy(x, 0, s.xIn(), 0, bt * dim);
-            blk.norm1().forward(a.h, s.xIn(), bt, dim, s.stats1());
-            if (s.xMid() != s.xIn()) System.arraycopy(s.xIn(), 0, s.xMid(), 0, bt * dim);
-            KvPrefix.Layer pre = kvPrefix == null ? null : kvPrefix.layer(l);
-            if (sw == null) blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid(), pre);
-            else {
-                java.util.Arrays.fill(sw.attOut(), 0, bt * dim, 0f);
-                blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), sw.attOut(), pre);
-                addNormed(blk.postAttentionNorm(), sw.attOut(), sw.attStats(), a.h, s.xMid(), bt);
-            }
-            blk.norm2().forward(a.h, s.xMid(), bt, dim, s.stats2());
-            x = l + 1 < blocks.size() ? a.layer(l + 1).xIn() : a.xFinal;
-            if (x != s.xMid()) System.arraycopy(s.xMid(), 0, x, 0, bt * dim);
-            if (sw == null) blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, x);
-            else {
-                java.util.Arrays.fill(sw.mlpOut(), 0, bt * dim, 0f);
-                blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, sw.mlpOut());
-                addNormed(blk.postMlpNorm(), sw.mlpOut(), sw.mlpStats(), a.h, x, bt);
-            }
+        embed(tokens, b, t, new int[b], a.layer(0).xIn());
+        for (int l = 0; l < blocks.size(); l++) forwardBlock(l, b, t, a);
+        finalNorm.forward(a.h, a.xFinal, b * t, c.dim(), a.statsFinal);
+    }
+
+    /**
+     * Block l over its input a.layer(l).xIn() (B·T, C): what its backward needs goes to a.layer(l), its
+     * output to the next layer's input (a.xFinal after the last). Deterministic, so gradient
+     * checkpointing can run it again and get the same bits.
+     */
+    private void forwardBlock(int l, int b, int t, Activations a) {
+        int bt = b * t, dim = config.dim();
+        Block blk = blocks.get(l);
+        Activations.Layer s = a.layer(l);
+        Activations.Sandwich sw = s.sandwich();
+        blk.norm1().forward(a.h, s.xIn(), bt, dim, s.stats1());
+        if (s.xMid() != s.xIn()) System.arraycopy(s.xIn(), 0, s.xMid(), 0, bt * dim);
+        KvPrefix.Layer pre = kvPrefix == null ? null : kvPrefix.layer(l);
+        if (sw == null) blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), s.xMid(), pre);
+        else {
+            java.util.Arrays.fill(sw.attOut(), 0, bt * dim, 0f);
+            blk.attention().forward(a.h, b, t, dim, s.qkv(), s.qkPre(), s.att(), sw.attOut(), pre);
+            addNormed(blk.postAttentionNorm(), sw.attOut(), sw.attStats(), a.h, s.xMid(), bt);
         }
-        finalNorm.forward(a.h, a.xFinal, bt, dim, a.statsFinal);
+        blk.norm2().forward(a.h, s.xMid(), bt, dim, s.stats2());
+        float[] x = l + 1 < blocks.size() ? a.layer(l + 1).xIn() : a.xFinal;
+        if (x != s.xMid()) System.arraycopy(s.xMid(), 0, x, 0, bt * dim);
+        if (sw == null) blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, x);
+        else {
+            java.util.Arrays.fill(sw.mlpOut(), 0, bt * dim, 0f);
+            blk.mlp().forward(a.h, bt, dim, s.pre(), a.act, sw.mlpOut());
+            addNormed(blk.postMlpNorm(), sw.mlpOut(), sw.mlpStats(), a.h, x, bt);
+        }
     }
 
     /** x(rows, C) += norm(out) (a sandwich norm), through scratch; stats (rows, 2) or null. */
@@ -442,6 +447,10 @@ public final class Transformer implements AutoCloseable {
         finalNorm.backward(a.dx, a.dh, a.xFinal, bt, dim, a.statsFinal);
         for (int l = blocks.size() - 1; l >= 0; l--) {
             Block blk = blocks.get(l);
+            if (a.recompute && l < blocks.size() - 1) { // the last block's buffers still hold its forward pass
+                for (Projection p : blk.projections()) p.repeatNextForward();
+                forwardBlock(l, b, t, a);
+            }
             Activations.Layer s = a.layer(l);
             Activations.Sandwich sw = s.sandwich();
             // x_next = xMid + [postMlp](mlp(norm2(xMid)))

@@ -112,6 +112,7 @@ public final class OptionsJson {
         j.put("eval_every", t.evalEvery());
         j.put("save_every", t.saveEvery());
         j.put("log_every", t.logEvery());
+        j.put("gradient_checkpointing", t.gradientCheckpointing());
         OptimizerConfig o = t.optimizer();
         ObjectNode opt = j.putObject("optimizer");
         opt.put("kind", o.kind().name().toLowerCase(Locale.ROOT));
@@ -206,7 +207,7 @@ public final class OptionsJson {
     private static final Set<String> LORA_FIELDS = Set.of("r", "lora_alpha", "lora_dropout", "target_modules", "target_modules_is_regex",
             "layers_to_transform", "rank_pattern", "alpha_pattern", "init", "use_rslora", "use_dora", "lora_bias", "modules_to_save", "trainable_token_indices");
     private static final Set<String> TRAIN_FIELDS = Set.of("steps", "epochs", "batch_size", "grad_accum", "seq_len", "max_grad_norm", "seed",
-            "shuffle", "eval_every", "save_every", "log_every", "optimizer", "schedule");
+            "shuffle", "eval_every", "save_every", "log_every", "gradient_checkpointing", "optimizer", "schedule");
 
     private static LoraConfig readLora(Fields l) {
         LoraConfig.Builder b = LoraConfig.builder();
@@ -262,7 +263,8 @@ public final class OptionsJson {
                 .steps(t.longValue("steps", 0)).epochs(t.integer("epochs", 1)).batchSize(t.integer("batch_size", 8))
                 .gradAccum(t.integer("grad_accum", 1)).seqLen(t.integer("seq_len", 512)).maxGradNorm(t.number("max_grad_norm", 1.0))
                 .seed(t.longValue("seed", 42)).shuffle(t.bool("shuffle", true)).evalEvery(t.longValue("eval_every", 0))
-                .saveEvery(t.longValue("save_every", 0)).logEvery(t.longValue("log_every", 0)).build();
+                .saveEvery(t.longValue("save_every", 0)).logEvery(t.longValue("log_every", 0))
+                .gradientCheckpointing(t.bool("gradient_checkpointing", false)).build();
     }
 
     /** One JSON object read strictly: each accessor checks the type, unknown fields are refused up front. */

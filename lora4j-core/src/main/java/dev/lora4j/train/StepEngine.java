@@ -58,7 +58,7 @@ public interface StepEngine {
 
     /** Everything in this process, on {@link dev.lora4j.tensor.Parallel}'s threads. */
     StepEngine LOCAL = run -> new Steps() {
-        private final Activations act = new Activations(run.model().model().config(), run.config().batchSize(), run.seqLen(), true);
+        private final Activations act = activations(run.model().model().config(), run.config(), run.config().batchSize(), run.seqLen());
 
         @Override
         public double step(long step, List<int[]> micro, long targets) {
@@ -82,6 +82,11 @@ public interface StepEngine {
             return Evaluator.evaluate(run.model().model(), e.examples(), e.labels(), run.config().seqLen(), run.config().batchSize());
         }
     };
+
+    /** Training buffers for (rows, t) batches, recomputing the blocks' activations when the config asks for gradient checkpointing. */
+    static Activations activations(dev.lora4j.model.ModelConfig model, TrainConfig c, int rows, int t) {
+        return c.gradientCheckpointing() ? Activations.recomputing(model, rows, t) : new Activations(model, rows, t, true);
+    }
 
     /** The examples at indices laid out as one (rows, t) batch, padded to rows. */
     static Batch batch(TokenDataset data, int[] indices, int rows, int t) {

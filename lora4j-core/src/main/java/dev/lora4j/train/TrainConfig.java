@@ -17,9 +17,12 @@ package dev.lora4j.train;
  * @param evalEvery    evaluate every N steps, and at the end; 0 (default): at the end only, when there is eval data
  * @param saveEvery    a resumable checkpoint every N steps; 0 (default): none
  * @param logEvery     a progress line every N steps when not on a terminal; 0 (default): about 20 a run
+ * @param gradientCheckpointing  keep only each block's input and recompute the rest in backward: less activation memory for
+ *                     one more forward pass of the blocks, the same gradients to the bit (default false)
  */
 public record TrainConfig(OptimizerConfig optimizer, ScheduleConfig schedule, long steps, int epochs, int batchSize, int gradAccum,
-                          int seqLen, double maxGradNorm, long seed, boolean shuffle, long evalEvery, long saveEvery, long logEvery) {
+                          int seqLen, double maxGradNorm, long seed, boolean shuffle, long evalEvery, long saveEvery, long logEvery,
+                          boolean gradientCheckpointing) {
 
     static final long MAX_STEPS = 1L << 40;
 
@@ -46,7 +49,8 @@ public record TrainConfig(OptimizerConfig optimizer, ScheduleConfig schedule, lo
 
     public Builder toBuilder() {
         return new Builder().optimizer(optimizer).schedule(schedule).steps(steps).epochs(epochs).batchSize(batchSize).gradAccum(gradAccum)
-                .seqLen(seqLen).maxGradNorm(maxGradNorm).seed(seed).shuffle(shuffle).evalEvery(evalEvery).saveEvery(saveEvery).logEvery(logEvery);
+                .seqLen(seqLen).maxGradNorm(maxGradNorm).seed(seed).shuffle(shuffle).evalEvery(evalEvery).saveEvery(saveEvery).logEvery(logEvery)
+                .gradientCheckpointing(gradientCheckpointing);
     }
 
     /** Optimizer steps in one pass over n examples. */
@@ -68,7 +72,7 @@ public record TrainConfig(OptimizerConfig optimizer, ScheduleConfig schedule, lo
         private int epochs = 1, batchSize = 8, gradAccum = 1, seqLen = 512;
         private double maxGradNorm = 1.0;
         private long seed = 42;
-        private boolean shuffle = true;
+        private boolean shuffle = true, gradientCheckpointing;
         private long evalEvery, saveEvery, logEvery;
 
         private Builder() {}
@@ -144,9 +148,14 @@ public record TrainConfig(OptimizerConfig optimizer, ScheduleConfig schedule, lo
             return this;
         }
 
+        public Builder gradientCheckpointing(boolean v) {
+            gradientCheckpointing = v;
+            return this;
+        }
+
         public TrainConfig build() {
             return new TrainConfig(optimizer, schedule, steps, epochs, batchSize, gradAccum, seqLen, maxGradNorm, seed, shuffle,
-                    evalEvery, saveEvery, logEvery);
+                    evalEvery, saveEvery, logEvery, gradientCheckpointing);
         }
     }
 }

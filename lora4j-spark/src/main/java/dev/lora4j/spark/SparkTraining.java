@@ -144,7 +144,7 @@ public final class SparkTraining implements StepEngine {
         String shipped = null, path = options.modelPath() != null ? options.modelPath() : local.toAbsolutePath().toString();
         if (options.shipModel()) shipped = ShippedModel.ship(sc, local);
         StepTasks.Job job = new StepTasks.Job(path, shipped, lm.config(), run.config().batchSize(), run.seqLen(), run.config().seed(), options.executorThreads(),
-                options.failTask());
+                run.config().gradientCheckpointing(), options.failTask());
         int n = run.train().examples().size();
         int parts = Math.max(1, Math.min(n, options.partitions() > 0 ? options.partitions() : sc.defaultParallelism()));
         return new SparkSteps(run, job, parts);

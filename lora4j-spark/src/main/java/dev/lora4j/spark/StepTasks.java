@@ -22,7 +22,7 @@ final class StepTasks {
 
     /** Everything a task needs, shipped with it (small: names and numbers). */
     record Job(String modelPath, String shipped, dev.lora4j.lora.LoraConfig lora, int rows, int t, long seed, int threads,
-               SparkTraining.FailTask failTask) implements Serializable {
+               boolean recompute /* gradient checkpointing */, SparkTraining.FailTask failTask) implements Serializable {
         String modelDir() {
             return shipped != null ? ShippedModel.find(shipped) : modelPath;
         }
@@ -58,7 +58,7 @@ final class StepTasks {
                 Batch b = Batch.of(ids, labels, 0, ids.size(), j.t());
                 if (b.targetCount() == 0) continue;
                 lm.setTraining(true, j.seed() * 1_000_003L + step * 31 + a + partition * 0x632BE59BD9B4E019L);
-                loss += lm.model().loss(b.tokens(), b.targets(), b.b(), b.t(), wk.activations(b.b()), scale).sum();
+                loss += lm.model().loss(b.tokens(), b.targets(), b.b(), b.t(), wk.activations(b.b(), j.recompute()), scale).sum();
                 targets += b.targetCount();
                 tokens += b.tokenCount();
             }

@@ -40,11 +40,12 @@ final class Workers {
         }
 
         /**
-         * Training activations for a batch of rows: a task's share of a micro-batch is run at its own size, not padded
+         * Training activations for a batch of rows (recomputed in backward with gradient checkpointing): a task's share of a micro-batch is run at its own size, not padded
          * to the full micro-batch (padding rows would cost as much as real ones).
          */
-        Activations activations(int rows) {
-            return acts.computeIfAbsent(rows, r -> new Activations(lora.model().config(), r, t, true));
+        Activations activations(int rows, boolean recompute) {
+            return acts.computeIfAbsent(2 * rows + (recompute ? 1 : 0), k -> recompute ? Activations.recomputing(lora.model().config(), rows, t)
+                    : new Activations(lora.model().config(), rows, t, true));
         }
 
         /** Loads the flat A, B, A, B, ... weights of version (module order) unless they are loaded already. */
