@@ -19,7 +19,7 @@ import java.util.concurrent.Callable;
         description = {"Sentence embeddings from a BERT-family encoder (e.g. all-MiniLM-L6-v2 from import-onnx).",
                 "One JSON line per text: {\"text\", \"embedding\"}; with two or more texts, their cosine similarities to the first on stderr."})
 final class EmbedCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Encoder directory (config.json with model_type bert or roberta, safetensors, tokenizer.json).")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Encoder directory (config.json with model_type bert, roberta or xlm-roberta, safetensors, tokenizer.json).")
     Path model;
 
     @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter from tune-embeddings (PEFT's files).")

@@ -71,7 +71,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (java.nio.file.Files.isDirectory(model) && java.nio.file.Files.exists(model.resolve("config.json"))
-                && dev.lora4j.io.ModelFiles.readJson(model.resolve("config.json")).path("model_type").asText("").matches("bert|roberta"))
+                && dev.lora4j.io.ModelFiles.readJson(model.resolve("config.json")).path("model_type").asText("").matches("bert|roberta|xlm-roberta"))
             return inspectEncoder();
         try (Transformer m = Transformer.load(model)) {
             ModelConfig c = m.config();

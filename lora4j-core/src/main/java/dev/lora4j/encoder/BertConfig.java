@@ -28,8 +28,8 @@ public record BertConfig(String modelType, int vocabSize, int dim, int layers, i
 
     public static BertConfig parse(Path file, JsonNode c) {
         String type = c.path("model_type").asText("");
-        if (!type.equals("bert") && !type.equals("roberta"))
-            throw new Lora4jException(file + ": model_type '" + type + "' is not a BERT-family encoder (expected bert or roberta)");
+        if (!type.equals("bert") && !type.equals("roberta") && !type.equals("xlm-roberta"))
+            throw new Lora4jException(file + ": model_type '" + type + "' is not a BERT-family encoder (expected bert, roberta or xlm-roberta)");
         String act = c.path("hidden_act").asText("gelu");
         if (!act.equals("gelu")) throw new Lora4jException(file + ": hidden_act '" + act + "' is not supported (expected gelu)");
         String pos = c.path("position_embedding_type").asText("absolute");
@@ -39,7 +39,7 @@ public record BertConfig(String modelType, int vocabSize, int dim, int layers, i
         double eps = c.path("layer_norm_eps").asDouble(1e-12);
         if (!(eps > 0) || !Double.isFinite(eps)) throw new Lora4jException(file + ": layer_norm_eps must be a positive number, got " + c.get("layer_norm_eps"));
         int offset = 0;
-        if (type.equals("roberta")) {
+        if (!type.equals("bert")) {
             JsonNode pad = c.get("pad_token_id");
             if (pad == null || !pad.canConvertToInt() || pad.asInt() < 0) throw new Lora4jException(file + ": RoBERTa needs pad_token_id (a non-negative integer), got " + pad);
             offset = pad.asInt() + 1;
@@ -56,8 +56,18 @@ public record BertConfig(String modelType, int vocabSize, int dim, int layers, i
         return maxPositions - positionOffset;
     }
 
+    /** RoBERTa's layout (positions after pad_token_id, the dense classification head); XLM-R is the same network. */
     public boolean roberta() {
-        return modelType.equals("roberta");
+        return !modelType.equals("bert");
+    }
+
+    /** transformers' class-name prefix for this model type: Bert, Roberta or XLMRoberta. */
+    public String classPrefix() {
+        return switch (modelType) {
+            case "roberta" -> "Roberta";
+            case "xlm-roberta" -> "XLMRoberta";
+            default -> "Bert";
+        };
     }
 
     public BertConfig withPooling(Pooling p, boolean norm) {
@@ -67,7 +77,7 @@ public record BertConfig(String modelType, int vocabSize, int dim, int layers, i
     /** config.json as transformers writes a BertModel's. */
     public ObjectNode toJson() {
         ObjectNode o = new ObjectMapper().createObjectNode();
-        o.putArray("architectures").add(roberta() ? "RobertaModel" : "BertModel");
+        o.putArray("architectures").add(classPrefix() + "Model");
         o.put("model_type", modelType);
         o.put("vocab_size", vocabSize).put("hidden_size", dim).put("num_hidden_layers", layers).put("num_attention_heads", heads);
         o.put("intermediate_size", hidden).put("max_position_embeddings", maxPositions).put("type_vocab_size", typeVocabSize);

@@ -484,7 +484,7 @@ public final class SequenceClassifier {
                 }
             }
             ObjectNode config = (ObjectNode) ModelFiles.readJson(baseDir.resolve("config.json"));
-            config.putArray("architectures").add(encoder.config().roberta() ? "RobertaForSequenceClassification" : "BertForSequenceClassification");
+            config.putArray("architectures").add(encoder.config().classPrefix() + "ForSequenceClassification");
             ObjectNode id2label = config.putObject("id2label"), label2id = config.putObject("label2id");
             for (int i = 0; i < classes.size(); i++) {
                 id2label.put(Integer.toString(i), classes.get(i));

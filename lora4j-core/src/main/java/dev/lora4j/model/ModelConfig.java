@@ -152,7 +152,7 @@ public record ModelConfig(
             case "gpt2" -> gpt2(file, c);
             case "llama", "mistral", "qwen2", "qwen3", "phi3" -> llama(file, c, type);
             case "gemma", "gemma2", "gemma3_text" -> gemma(file, c, type);
-            case "bert", "roberta" -> throw new Lora4jException(file + ": model_type '" + type + "' is an encoder; `lora4j embed`, `inspect`,"
+            case "bert", "roberta", "xlm-roberta" -> throw new Lora4jException(file + ": model_type '" + type + "' is an encoder; `lora4j embed`, `inspect`,"
                     + " `tune-embeddings` and `train --task seq-cls` run it (this command needs a decoder: gpt2, llama, mistral, qwen2, qwen3, phi3 or gemma)");
             default -> throw new Lora4jException(file + ": model_type '" + type
                     + "' is not supported (expected gpt2, llama, mistral, qwen2, qwen3, phi3, gemma, gemma2 or gemma3_text)");

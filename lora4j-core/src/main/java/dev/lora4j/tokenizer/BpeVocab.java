@@ -11,6 +11,8 @@ import java.util.Map;
 /**
  * What both BPE tokenizer kinds read from tokenizer.json and do alike: the vocabulary and merge ranks,
  * the added (special) tokens that are split out of text before anything else, and the merge loop.
+ * {@link Unigram} uses it for its pieces (model.vocab as [piece, score] pairs, an id each by position) and
+ * its added tokens, without merges.
  */
 final class BpeVocab {
     final Map<String, Integer> vocab = new HashMap<>();
@@ -31,8 +33,18 @@ final class BpeVocab {
     BpeVocab(JsonNode j) {
         JsonNode model = j.get("model"), vocabNode = model.get("vocab"), merges = model.get("merges");
         ignoreMerges = model.path("ignore_merges").asBoolean(false);
-        if (vocabNode == null || !vocabNode.isObject()) throw new Lora4jException("model.vocab must be an object of token: id, got " + kind(vocabNode));
-        vocabNode.properties().forEach(e -> vocab.put(e.getKey(), id("model.vocab '" + e.getKey() + "'", e.getValue())));
+        if (model.path("type").asText().equals("Unigram")) {
+            if (vocabNode == null || !vocabNode.isArray()) throw new Lora4jException("model.vocab must be an array of [piece, score], got " + kind(vocabNode));
+            for (int i = 0; i < vocabNode.size(); i++) {
+                JsonNode e = vocabNode.get(i);
+                if (!e.isArray() || e.size() != 2 || !e.get(0).isTextual() || !e.get(1).isNumber())
+                    throw new Lora4jException("model.vocab[" + i + "] must be [piece, score], got " + e);
+                vocab.put(e.get(0).asText(), i); // a repeated piece takes its last id, as Rust's Unigram does
+            }
+        } else {
+            if (vocabNode == null || !vocabNode.isObject()) throw new Lora4jException("model.vocab must be an object of token: id, got " + kind(vocabNode));
+            vocabNode.properties().forEach(e -> vocab.put(e.getKey(), id("model.vocab '" + e.getKey() + "'", e.getValue())));
+        }
         if (merges != null && !merges.isNull() && !merges.isArray()) throw new Lora4jException("model.merges must be an array, got " + kind(merges));
         int r = 0;
         for (JsonNode m : merges == null ? List.<JsonNode>of() : merges) {

@@ -28,10 +28,9 @@ public final class SentencePieceBpe implements Tokenizer {
     private final PostProcessor post;         // special tokens the template puts around a sequence
     private final boolean byteFallback, fuseUnk;
     private final Integer unk;
-    private final int stripStart;
     private final Metaspace metaspace; // null when the normalizer does the job
     private final Split split;         // a Split pre-tokenizer (Gemma), applied after the normalizer; or null
-    private final boolean decodeBytes; // the decoder turns <0xXX> tokens back into bytes (ByteFallback)
+    private final PieceDecoder decoder;
 
     /** The Metaspace pre-tokenizer: prependScheme is always, first or never. */
     record Metaspace(String replacement, String prependScheme, boolean split) {
@@ -58,18 +57,59 @@ public final class SentencePieceBpe implements Tokenizer {
         }
     }
 
+    /**
+     * The decoders of SentencePiece-style files: "▁" back to spaces, byte tokens back to bytes (ByteFallback), and the
+     * first token's space stripped (a Metaspace decoder that prepends, or Strip with start 1).
+     */
+    record PieceDecoder(boolean bytes, int stripStart) {
+        static PieceDecoder of(Path file, JsonNode j) {
+            int strip = 0;
+            boolean bytes = false;
+            for (JsonNode d : j.path("decoder").path("decoders")) {
+                if (d.path("type").asText().equals("Strip")) strip = d.path("start").asInt(0);
+                if (d.path("type").asText().equals("ByteFallback")) bytes = true;
+            }
+            JsonNode dec = j.path("decoder");
+            if (dec.path("type").asText().equals("Metaspace") && !Metaspace.of(file, dec).prependScheme().equals("never")) strip = 1; // the first token's space
+            return new PieceDecoder(bytes, strip);
+        }
+
+        /**
+         * Decodes as decode(ids, skip_special_tokens) does: special added tokens left out when asked, other
+         * added tokens (Gemma's "\n", runs of "▁", tags) decoded like any token.
+         */
+        String decode(BpeVocab v, int[] ids, boolean skipSpecialTokens) {
+            StringBuilder text = new StringBuilder();
+            ByteArrayOutputStream pending = new ByteArrayOutputStream();
+            for (int id : ids) {
+                v.checkId(id);
+                String tok = v.byId[id];
+                if (skipSpecialTokens && v.special.contains(tok)) continue; // other added tokens go through the decoder like any token
+                if (bytes && tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
+                    pending.write(Integer.parseInt(tok.substring(3, 5), 16));
+                    continue;
+                }
+                flushBytes(pending, text);
+                text.append(tok.replace("▁", " "));
+            }
+            flushBytes(pending, text);
+            int strip = 0;
+            while (strip < stripStart && strip < text.length() && text.charAt(strip) == ' ') strip++;
+            return text.substring(strip);
+        }
+    }
+
     private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, PostProcessor post, boolean byteFallback, boolean fuseUnk,
-                             Integer unk, int stripStart, Metaspace metaspace, Split split, boolean decodeBytes) {
+                             Integer unk, Metaspace metaspace, Split split, PieceDecoder decoder) {
         this.metaspace = metaspace;
         this.split = split;
-        this.decodeBytes = decodeBytes;
+        this.decoder = decoder;
         this.v = v;
         this.normalizers = normalizers;
         this.post = post;
         this.byteFallback = byteFallback;
         this.fuseUnk = fuseUnk;
         this.unk = unk;
-        this.stripStart = stripStart;
     }
 
     static SentencePieceBpe of(Path file, JsonNode j) {
@@ -91,17 +131,9 @@ public final class SentencePieceBpe implements Tokenizer {
         JsonNode pt = j.path("pre_tokenizer");
         Metaspace meta = pt.path("type").asText().equals("Metaspace") ? Metaspace.of(file, pt) : null;
         Split split = pt.path("type").asText().equals("Split") ? Split.of(file.toString(), pt) : null;
-        int strip = 0;
-        boolean bytes = false;
-        for (JsonNode d : j.path("decoder").path("decoders")) {
-            if (d.path("type").asText().equals("Strip")) strip = d.path("start").asInt(0);
-            if (d.path("type").asText().equals("ByteFallback")) bytes = true;
-        }
-        JsonNode dec = j.path("decoder");
-        if (dec.path("type").asText().equals("Metaspace") && !Metaspace.of(file, dec).prependScheme().equals("never")) strip = 1; // the first token's space
         String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
         return new SentencePieceBpe(v, norms, post, model.path("byte_fallback").asBoolean(false),
-                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), strip, meta, split, bytes);
+                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), meta, split, PieceDecoder.of(file, j));
     }
 
     @Override
@@ -150,10 +182,7 @@ public final class SentencePieceBpe implements Tokenizer {
         }
     }
 
-    /**
-     * Decodes as decode(ids, skip_special_tokens=True) does: special added tokens are left out, other
-     * added tokens (Gemma's "\n", runs of "▁", tags) are decoded like any token.
-     */
+    /** Decodes as decode(ids, skip_special_tokens=True) does. */
     @Override
     public String decode(int[] ids) {
         return decode(ids, true);
@@ -161,23 +190,7 @@ public final class SentencePieceBpe implements Tokenizer {
 
     @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
-        StringBuilder text = new StringBuilder();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        for (int id : ids) {
-            v.checkId(id);
-            String tok = v.byId[id];
-            if (skipSpecialTokens && v.special.contains(tok)) continue; // other added tokens go through the decoder like any token
-            if (decodeBytes && tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
-                bytes.write(Integer.parseInt(tok.substring(3, 5), 16));
-                continue;
-            }
-            flushBytes(bytes, text);
-            text.append(tok.replace("▁", " "));
-        }
-        flushBytes(bytes, text);
-        int strip = 0;
-        while (strip < stripStart && strip < text.length() && text.charAt(strip) == ' ') strip++;
-        return text.substring(strip);
+        return decoder.decode(v, ids, skipSpecialTokens);
     }
 
     /** Byte tokens in a row become their UTF-8 text, or one U+FFFD per byte when they are not valid UTF-8. */

@@ -107,6 +107,24 @@ class SequenceClassifierTest {
         }
     }
 
+    /** XLM-R (model_type xlm-roberta) is RoBERTa's network under other class names: the same checkpoint gives the same bits. */
+    @Test
+    void xlmRobertaRunsAsRoberta(@TempDir Path tmp) throws IOException {
+        Path dir = TestPaths.fixture("roberta-tiny-cls"), xlmr = tmp.resolve("xlmr");
+        Files.createDirectories(xlmr);
+        for (String f : new String[] {"model.safetensors", "reference.json"}) Files.copy(dir.resolve(f), xlmr.resolve(f));
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree(dir.resolve("config.json").toFile());
+        config.put("model_type", "xlm-roberta").putArray("architectures").add("XLMRobertaForSequenceClassification");
+        Files.writeString(xlmr.resolve("config.json"), config.toString());
+        List<int[]> seqs = sequences(new ObjectMapper().readTree(dir.resolve("reference.json").toFile()));
+        try (Bert roberta = Bert.load(dir); Bert x = Bert.load(xlmr)) {
+            assertThat(x.config().roberta()).isTrue();
+            assertThat(x.config().toJson().get("architectures").get(0).asText()).isEqualTo("XLMRobertaModel");
+            assertThat(x.hiddenPacked(Bert.Packed.of(seqs))).isEqualTo(roberta.hiddenPacked(Bert.Packed.of(seqs)));
+            assertThat(SequenceClassifier.load(x, xlmr, null).logits(seqs)).isEqualTo(SequenceClassifier.load(roberta, dir, null).logits(seqs));
+        }
+    }
+
     @Test
     void meanHeadWithEveryWeightTrainedMatchesPyTorch() throws IOException {
         JsonNode ref = ref();

@@ -54,11 +54,38 @@ class TokenizerTest {
         }
     }
 
+    /**
+     * Unigram models in T5's and XLM-R's layouts (reference/tokenizers/make_unigram_fixtures.js): a Precompiled
+     * normalizer (NFKC and nmt rules, multi-code-point keys, a key that is a prefix of another), a regex Replace,
+     * Metaspace alone or after WhitespaceSplit, unknowns fused or falling back to bytes, lstrip on &lt;mask&gt;.
+     * Ids with and without the template's special tokens and decodes from Rust tokenizers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"unigram-xlmr", "unigram-t5"})
+    void unigramEncodesAndDecodesLikeHuggingFace(String kind) throws IOException {
+        sentencePieceBpeEncodesAndDecodesLikeHuggingFace(kind);
+    }
+
+    @Test
+    void badPrecompiledRulesAreNamed() throws IOException {
+        JsonNode j = new ObjectMapper().readTree(TestPaths.fixture("tokenizers").resolve("unigram-xlmr").resolve("tokenizer.json").toFile());
+        var precompiled = (com.fasterxml.jackson.databind.node.ObjectNode) j.get("normalizer").get("normalizers").get(0);
+        Path f = tmp.resolve("bad.json");
+        precompiled.put("precompiled_charsmap", "not base64!");
+        Files.writeString(f, j.toString());
+        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class).hasMessageContainingAll("bad.json", "Precompiled", "not base64");
+        precompiled.put("precompiled_charsmap", java.util.Base64.getEncoder().encodeToString(new byte[] {(byte) 0xff, 0, 0, 0, 1, 2}));
+        Files.writeString(f, j.toString());
+        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class).hasMessageContainingAll("trie of 255 bytes does not fit");
+    }
+
     @Test
     void unsupportedKindsNameTheMissingFeature() throws IOException {
         Path f = tmp.resolve("tokenizer.json");
-        Files.writeString(f, "{\"model\": {\"type\": \"Unigram\"}, \"pre_tokenizer\": {\"type\": \"Metaspace\"}}");
-        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class).hasMessageContainingAll("Unigram", "Metaspace", "not supported");
+        Files.writeString(f, "{\"model\": {\"type\": \"WordLevel\"}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}");
+        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class).hasMessageContainingAll("WordLevel", "Whitespace", "not supported");
+        Files.writeString(f, "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0]]}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}");
+        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class).hasMessageContainingAll("pre-tokenizer 'Whitespace'", "Unigram");
         Tokenizer tok = Tokenizer.load(TestPaths.fixture("tokenizers").resolve("gpt2"));
         assertThatThrownBy(() -> tok.decode(new int[] {60000})).hasMessageContaining("token id 60000 is outside the vocabulary");
     }

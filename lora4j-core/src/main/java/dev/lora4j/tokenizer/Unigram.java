@@ -1,0 +1,222 @@
+package dev.lora4j.tokenizer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lora4j.Lora4jException;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The Unigram model of SentencePiece as Hugging Face's tokenizers runs it (T5, mT5, XLM-R, ALBERT files):
+ * added tokens split out first; each remaining segment normalised (typically Precompiled rules, then runs
+ * of spaces collapsed), pre-tokenized (Metaspace, optionally after WhitespaceSplit), and each word cut into
+ * the pieces whose scores (log probabilities) sum highest (Viterbi over code points). A code point that
+ * starts no piece of one code point is unknown, scored as the lowest piece score minus 10, and consecutive
+ * unknowns fuse into one; an unknown becomes its UTF-8 bytes as {@code <0xXX>} pieces with byte_fallback,
+ * else the unk id. Ties keep the earlier candidate (a shorter piece, or one starting earlier), as Rust does.
+ * Decoding: "▁" back to spaces, byte pieces to bytes, the first space stripped.
+ */
+final class Unigram implements Tokenizer {
+    private static final double UNKNOWN_PENALTY = 10.0;
+
+    private final BpeVocab v;            // pieces by id, and the added tokens
+    private final double[] scores;       // by id
+    private final int unkId;             // -1: none
+    private final double unknownScore;
+    private final boolean byteFallback;
+    private final int longestPiece;      // in code points
+    private final UnicodeNormalizer normalizer;
+    private final List<PreStep> preTokenizer;
+    private final PostProcessor post;
+    private final SentencePieceBpe.PieceDecoder decoder;
+
+    /** One pre-tokenizer step: WhitespaceSplit (metaspace null) or Metaspace. */
+    private record PreStep(SentencePieceBpe.Metaspace metaspace) {}
+
+    private Unigram(BpeVocab v, double[] scores, int unkId, boolean byteFallback, UnicodeNormalizer normalizer, List<PreStep> preTokenizer,
+                    PostProcessor post, SentencePieceBpe.PieceDecoder decoder) {
+        this.v = v;
+        this.scores = scores;
+        this.unkId = unkId;
+        this.byteFallback = byteFallback;
+        this.normalizer = normalizer;
+        this.preTokenizer = preTokenizer;
+        this.post = post;
+        this.decoder = decoder;
+        double min = Double.POSITIVE_INFINITY;
+        for (double s : scores) min = Math.min(min, s);
+        this.unknownScore = min - UNKNOWN_PENALTY;
+        int longest = 1;
+        for (String piece : v.vocab.keySet()) longest = Math.max(longest, piece.codePointCount(0, piece.length()));
+        this.longestPiece = longest;
+    }
+
+    static Unigram of(Path file, JsonNode j) {
+        JsonNode model = j.get("model");
+        BpeVocab v;
+        try {
+            v = new BpeVocab(j);
+        } catch (Lora4jException e) {
+            throw new Lora4jException(file + ": " + e.getMessage());
+        }
+        JsonNode vocab = model.get("vocab");
+        double[] scores = new double[vocab.size()];
+        for (int i = 0; i < scores.length; i++) {
+            scores[i] = vocab.get(i).get(1).asDouble();
+            if (!Double.isFinite(scores[i])) throw new Lora4jException(file + ": model.vocab[" + i + "] has score " + vocab.get(i).get(1) + ", expected a finite number");
+        }
+        if (scores.length == 0) throw new Lora4jException(file + ": a Unigram model needs at least one piece in model.vocab");
+        JsonNode unk = model.path("unk_id");
+        int unkId = -1;
+        if (!unk.isMissingNode() && !unk.isNull()) {
+            if (!unk.canConvertToInt() || unk.asInt() < 0 || unk.asInt() >= scores.length)
+                throw new Lora4jException(file + ": model.unk_id must be the id of a piece in [0, " + scores.length + "), got " + unk);
+            unkId = unk.asInt();
+        }
+        List<PreStep> pre = new ArrayList<>();
+        preSteps(file, j.path("pre_tokenizer"), pre);
+        return new Unigram(v, scores, unkId, model.path("byte_fallback").asBoolean(false), UnicodeNormalizer.of(file.toString(), j.path("normalizer")),
+                pre, PostProcessor.of(file.toString(), j.path("post_processor")), SentencePieceBpe.PieceDecoder.of(file, j));
+    }
+
+    private static void preSteps(Path file, JsonNode n, List<PreStep> out) {
+        if (n.isMissingNode() || n.isNull()) return;
+        switch (n.path("type").asText("")) {
+            case "Metaspace" -> out.add(new PreStep(SentencePieceBpe.Metaspace.of(file, n)));
+            case "WhitespaceSplit" -> out.add(new PreStep(null));
+            case "Sequence" -> {
+                for (JsonNode step : n.path("pretokenizers")) preSteps(file, step, out);
+            }
+            default -> throw new Lora4jException(file + ": pre-tokenizer '" + n.path("type").asText("") + "' is not supported yet with a Unigram model"
+                    + " (supported: Metaspace, WhitespaceSplit, and a Sequence of them)");
+        }
+    }
+
+    @Override
+    public int vocabSize() {
+        return v.byId.length;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        return v.encode(text, (segment, first, out) -> {
+            List<String> words = List.of(normalizer.apply(segment));
+            for (PreStep step : preTokenizer) {
+                List<String> next = new ArrayList<>();
+                for (int i = 0; i < words.size(); i++) {
+                    if (step.metaspace() == null) whitespaceSplit(words.get(i), next);
+                    else next.addAll(step.metaspace().words(words.get(i), first && i == 0));
+                }
+                words = next;
+            }
+            for (String w : words) encodeWord(w, out);
+        });
+    }
+
+    @Override
+    public int[] encodeWithSpecialTokens(String text) {
+        return post.apply(encode(text));
+    }
+
+    /** Rust's WhitespaceSplit: the runs of non-whitespace. */
+    private static void whitespaceSplit(String s, List<String> out) {
+        int start = -1;
+        for (int i = 0; i < s.length(); ) {
+            int cp = s.codePointAt(i);
+            boolean space = BpeVocab.isWhitespace(cp);
+            if (!space && start < 0) start = i;
+            if (space && start >= 0) {
+                out.add(s.substring(start, i));
+                start = -1;
+            }
+            i += Character.charCount(cp);
+        }
+        if (start >= 0) out.add(s.substring(start));
+    }
+
+    /** The best-scoring pieces of one word, as ids. */
+    private void encodeWord(String w, List<Integer> out) {
+        int n = w.codePointCount(0, w.length());
+        if (n == 0) return;
+        int[] at = new int[n + 1]; // char offset of each code point
+        for (int i = 0, c = 0; i < n; i++) {
+            c += Character.charCount(w.codePointAt(c));
+            at[i + 1] = c;
+        }
+        double[] best = new double[n + 1];
+        int[] from = new int[n + 1], id = new int[n + 1];
+        Arrays.fill(from, -1);
+        for (int s = 0; s < n; s++) {
+            double here = best[s];
+            boolean single = false;
+            for (int e = s + 1; e <= Math.min(n, s + longestPiece); e++) {
+                Integer piece = v.vocab.get(w.substring(at[s], at[e]));
+                if (piece == null) continue;
+                double candidate = scores[piece] + here;
+                if (from[e] < 0 || candidate > best[e]) {
+                    best[e] = candidate;
+                    from[e] = s;
+                    id[e] = piece;
+                }
+                if (e == s + 1) single = true;
+            }
+            if (!single) {
+                double candidate = unknownScore + here;
+                if (from[s + 1] < 0 || candidate > best[s + 1]) {
+                    if (unkId < 0) throw new Lora4jException("'" + w.substring(at[s], at[s + 1]) + "' is in no piece and the Unigram model has no unk_id");
+                    best[s + 1] = candidate;
+                    from[s + 1] = s;
+                    id[s + 1] = unkId;
+                }
+            }
+        }
+        List<String> pieces = new ArrayList<>();
+        int end = n, unknownEnd = -1;
+        while (end > 0) { // back from the end; consecutive unknowns fuse into one piece
+            int start = from[end];
+            boolean unknown = id[end] == unkId;
+            if (!unknown && unknownEnd >= 0) {
+                pieces.add(w.substring(at[end], at[unknownEnd]));
+                unknownEnd = -1;
+            }
+            if (unknown && unknownEnd < 0) unknownEnd = end;
+            if (!unknown) pieces.add(w.substring(at[start], at[end]));
+            end = start;
+        }
+        if (unknownEnd >= 0) pieces.add(w.substring(0, at[unknownEnd]));
+        for (int i = pieces.size() - 1; i >= 0; i--) appendIds(pieces.get(i), out);
+    }
+
+    private void appendIds(String piece, List<Integer> out) {
+        Integer id = v.vocab.get(piece);
+        if (id != null) {
+            out.add(id);
+            return;
+        }
+        if (byteFallback) {
+            byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
+            List<Integer> ids = new ArrayList<>(bytes.length);
+            for (byte b : bytes) ids.add(v.vocab.get(String.format("<0x%02X>", b & 0xff)));
+            if (!ids.contains(null)) {
+                out.addAll(ids);
+                return;
+            }
+        }
+        if (unkId < 0) throw new Lora4jException("'" + piece + "' is in no piece and the Unigram model has no unk_id");
+        out.add(unkId);
+    }
+
+    /** Decodes as decode(ids, skip_special_tokens=True) does. */
+    @Override
+    public String decode(int[] ids) {
+        return decode(ids, true);
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecialTokens) {
+        return decoder.decode(v, ids, skipSpecialTokens);
+    }
+}
