@@ -14,7 +14,7 @@ import java.util.List;
 
 /**
  * SentencePiece-style BPE as Hugging Face writes it for Llama 2, TinyLlama and Mistral: added tokens
- * split out first; each remaining segment normalised (Prepend "▁", Replace " " → "▁"), or, in newer
+ * split out first; each remaining segment normalised ({@link UnicodeNormalizer}: Prepend "▁", Replace " " → "▁"), or, in newer
  * conversions, pre-tokenized by Metaspace (spaces to "▁", "▁" prepended to every segment or only to the
  * text's first, optionally split into words before each "▁"); each word a list of code points, merged
  * lowest rank first; symbols outside the vocabulary fall back to their
@@ -24,7 +24,7 @@ import java.util.List;
  */
 public final class SentencePieceBpe implements Tokenizer {
     private final BpeVocab v;
-    private final List<String[]> normalizers; // {"prepend", s} or {"replace", from, to}
+    private final UnicodeNormalizer normalizer; // Prepend "▁" and Replace " " → "▁" in Llama 2's layout
     private final PostProcessor post;         // special tokens the template puts around a sequence
     private final boolean byteFallback, fuseUnk;
     private final Integer unk;
@@ -99,13 +99,13 @@ public final class SentencePieceBpe implements Tokenizer {
         }
     }
 
-    private SentencePieceBpe(BpeVocab v, List<String[]> normalizers, PostProcessor post, boolean byteFallback, boolean fuseUnk,
+    private SentencePieceBpe(BpeVocab v, UnicodeNormalizer normalizer, PostProcessor post, boolean byteFallback, boolean fuseUnk,
                              Integer unk, Metaspace metaspace, Split split, PieceDecoder decoder) {
         this.metaspace = metaspace;
         this.split = split;
         this.decoder = decoder;
         this.v = v;
-        this.normalizers = normalizers;
+        this.normalizer = normalizer;
         this.post = post;
         this.byteFallback = byteFallback;
         this.fuseUnk = fuseUnk;
@@ -115,18 +115,7 @@ public final class SentencePieceBpe implements Tokenizer {
     static SentencePieceBpe of(Path file, JsonNode j) {
         JsonNode model = j.get("model");
         BpeVocab v = ByteLevelBpe.vocab(file, j);
-        List<String[]> norms = new ArrayList<>();
-        JsonNode n = j.path("normalizer");
-        for (JsonNode step : n.path("type").asText().equals("Sequence") ? n.get("normalizers") : n.isObject() ? List.of(n) : List.<JsonNode>of()) {
-            switch (step.path("type").asText()) {
-                case "Prepend" -> norms.add(new String[] {"prepend", step.get("prepend").asText()});
-                case "Replace" -> {
-                    if (!step.path("pattern").has("String")) throw new Lora4jException(file + ": Replace normalizer with a regex pattern is not supported yet");
-                    norms.add(new String[] {"replace", step.get("pattern").get("String").asText(), step.get("content").asText()});
-                }
-                default -> throw new Lora4jException(file + ": normalizer '" + step.path("type").asText() + "' is not supported yet");
-            }
-        }
+        UnicodeNormalizer norms = UnicodeNormalizer.of(file.toString(), j.path("normalizer"));
         PostProcessor post = PostProcessor.of(file.toString(), j.path("post_processor"));
         JsonNode pt = j.path("pre_tokenizer");
         Metaspace meta = pt.path("type").asText().equals("Metaspace") ? Metaspace.of(file, pt) : null;
@@ -156,7 +145,7 @@ public final class SentencePieceBpe implements Tokenizer {
 
     private void encodeSegment(String s, List<Integer> out) {
         if (s.isEmpty()) return;
-        for (String[] n : normalizers) s = n[0].equals("prepend") ? n[1] + s : s.replace(n[1], n[2]);
+        s = normalizer.apply(s);
         if (split == null) encodeWord(s, out);
         else for (String piece : split.apply(s)) encodeWord(piece, out);
     }
