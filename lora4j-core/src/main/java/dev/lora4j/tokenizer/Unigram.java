@@ -21,13 +21,16 @@ import java.util.List;
  */
 final class Unigram implements Tokenizer {
     private static final double UNKNOWN_PENALTY = 10.0;
+    /** Longer pieces are refused at load: the lattice's work per code point grows with the longest piece. */
+    static final int MAX_PIECE_CODE_POINTS = 1024;
+    private static final long SEED = 0x2545F4914F6CDD1DL;
 
     private final BpeVocab v;            // pieces by id, and the added tokens
     private final double[] scores;       // by id
     private final int unkId;             // -1: none
     private final double unknownScore;
     private final boolean byteFallback;
-    private final int longestPiece;      // in code points
+    private final LongLongMap prefixes;  // hash of every prefix of every piece: its id + 1 when it is a piece, else 0
     private final UnicodeNormalizer normalizer;
     private final List<PreStep> preTokenizer;
     private final PostProcessor post;
@@ -49,9 +52,33 @@ final class Unigram implements Tokenizer {
         double min = Double.POSITIVE_INFINITY;
         for (double s : scores) min = Math.min(min, s);
         this.unknownScore = min - UNKNOWN_PENALTY;
-        int longest = 1;
-        for (String piece : v.vocab.keySet()) longest = Math.max(longest, piece.codePointCount(0, piece.length()));
-        this.longestPiece = longest;
+        this.prefixes = prefixHashes(v);
+    }
+
+    /**
+     * The pieces as a trie of hashes: walking a word from a position, the hash of each longer prefix says whether
+     * some piece goes on (else the walk stops, as a trie's would) and which piece it is. A hash shared by two
+     * strings is caught by comparing the piece with the text (then the exact map decides).
+     */
+    private static LongLongMap prefixHashes(BpeVocab v) {
+        LongLongMap m = new LongLongMap();
+        v.vocab.forEach((piece, id) -> {
+            long h = SEED;
+            for (int i = 0; i < piece.length(); ) {
+                int cp = piece.codePointAt(i);
+                i += Character.charCount(cp);
+                h = extend(h, cp);
+                if (i == piece.length()) m.put(h, id + 1L);
+                else if (m.get(h) < 0) m.put(h, 0);
+            }
+        });
+        return m;
+    }
+
+    private static long extend(long h, int cp) {
+        h = (h ^ cp) * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L;
+        h ^= h >>> 29;
+        return h == Long.MIN_VALUE ? 0 : h;
     }
 
     static Unigram of(Path file, JsonNode j) {
@@ -69,6 +96,12 @@ final class Unigram implements Tokenizer {
             if (!Double.isFinite(scores[i])) throw new Lora4jException(file + ": model.vocab[" + i + "] has score " + vocab.get(i).get(1) + ", expected a finite number");
         }
         if (scores.length == 0) throw new Lora4jException(file + ": a Unigram model needs at least one piece in model.vocab");
+        for (int i = 0; i < scores.length; i++) {
+            String piece = vocab.get(i).get(0).asText();
+            if (piece.isEmpty() || piece.codePointCount(0, piece.length()) > MAX_PIECE_CODE_POINTS)
+                throw new Lora4jException(file + ": model.vocab[" + i + "] is a piece of " + piece.codePointCount(0, piece.length())
+                        + " code points; lora4j reads pieces of 1 to " + MAX_PIECE_CODE_POINTS);
+        }
         JsonNode unk = model.path("unk_id");
         int unkId = -1;
         if (!unk.isMissingNode() && !unk.isNull()) {
@@ -152,9 +185,19 @@ final class Unigram implements Tokenizer {
         for (int s = 0; s < n; s++) {
             double here = best[s];
             boolean single = false;
-            for (int e = s + 1; e <= Math.min(n, s + longestPiece); e++) {
-                Integer piece = v.vocab.get(w.substring(at[s], at[e]));
-                if (piece == null) continue;
+            long h = SEED;
+            for (int e = s + 1; e <= n; e++) {
+                h = extend(h, w.codePointAt(at[e - 1]));
+                long found = prefixes.get(h);
+                if (found < 0) break;  // no piece goes on with this prefix
+                if (found == 0) continue;
+                int piece = (int) (found - 1);
+                String p = v.byId[piece];
+                if (p.length() != at[e] - at[s] || !w.regionMatches(at[s], p, 0, p.length())) { // two strings, one hash
+                    Integer exact = v.vocab.get(w.substring(at[s], at[e]));
+                    if (exact == null) continue;
+                    piece = exact;
+                }
                 double candidate = scores[piece] + here;
                 if (from[e] < 0 || candidate > best[e]) {
                     best[e] = candidate;

@@ -57,6 +57,21 @@ class HostileTokenizerTest {
         assertThat(t.encode("a<tok12>b<tok1>")).containsSubsequence(first + 12, first + 1);
     }
 
+    /** A Unigram lattice walks as far as the pieces go: long pieces and long words stay bounded, longer pieces are refused. */
+    @Test
+    void unigramWorkStaysBoundedOnLongPiecesAndWords() throws IOException {
+        ObjectNode j = (ObjectNode) JSON.readTree(TestPaths.fixture("tokenizers/unigram-xlmr").resolve("tokenizer.json").toFile());
+        ArrayNode vocab = (ArrayNode) j.get("model").get("vocab");
+        vocab.addArray().add("a".repeat(Unigram.MAX_PIECE_CODE_POINTS)).add(-5.0);
+        Tokenizer t = Tokenizer.load(write(j));
+        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> t.encode("a".repeat(200_000) + " " + "\u4e00".repeat(200_000)));
+        assertThat(ids).contains(vocab.size() - 1); // the long piece
+        vocab.addArray().add("b".repeat(Unigram.MAX_PIECE_CODE_POINTS + 1)).add(-5.0);
+        Path f = write(j);
+        assertThatThrownBy(() -> Tokenizer.load(f)).isInstanceOf(Lora4jException.class)
+                .hasMessageContainingAll(f.toString(), "model.vocab[" + (vocab.size() - 1) + "]", "1025 code points");
+    }
+
     @Test
     void hugeTokenIdsAreRefusedWithoutAllocating() throws IOException {
         ObjectNode j = base();
