@@ -43,15 +43,14 @@ final class VectorMath {
         p = p.fma(r, FloatVector.broadcast(S, 1f));
         // 2^k in two halves: k reaches 128 just below 88.7, where 2^k alone is not a float. Each
         // factor is exact, so the result is p·2^k rounded once, as with one factor.
+        // 2^k per lane is (k + 127) << 23 read as a float, for k in [−126, 127]; written out here rather than in a
+        // helper, which C2 stopped inlining once exp had been inlined into a large kernel (boxing every vector).
         IntVector k = ((IntVector) t.reinterpretAsInts()).sub(ROUND_BITS);
         IntVector kHi = k.lanewise(VectorOperators.ASHR, 1), kLo = k.sub(kHi);
-        FloatVector result = p.mul(pow2(kLo)).mul(pow2(kHi));
+        FloatVector twoLo = kLo.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector twoHi = kHi.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector result = p.mul(twoLo).mul(twoHi);
         return result.blend(0f, under).blend(Float.POSITIVE_INFINITY, over);
-    }
-
-    /** 2^k per lane, for k in [−126, 127]. */
-    private static FloatVector pow2(IntVector k) {
-        return k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
     /** tanh per lane, as sign(u)·(1 − 2/(e^{2|u|} + 1)). */
