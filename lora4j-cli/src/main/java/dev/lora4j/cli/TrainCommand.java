@@ -210,13 +210,18 @@ public final class TrainCommand implements Callable<Integer> {
             java.util.List<String> ignored = new ArrayList<>();
             for (var opt : spec.commandLine().getParseResult().matchedOptions()) {
                 String name = opt.longestName();
-                if (!java.util.Set.of("--resume", "--steps", "--threads").contains(name)) ignored.add(name);
+                if (!java.util.Set.of("--resume", "--steps", "--threads", "--gradient-checkpointing").contains(name)) ignored.add(name);
             }
             if (!ignored.isEmpty())
                 System.err.println("lora4j: note: --resume continues with the checkpoint's settings; ignored: " + String.join(", ", ignored)
-                        + " (only --steps, to train further, and --threads apply)");
-            boolean stepsGiven = spec.commandLine().getParseResult().hasMatchedOption("--steps");
-            TrainingRun.resume(resume, stepsGiven ? steps : null, System.err, dev.lora4j.lab.CommandLineTraining.install(), engine.get());
+                        + " (only --steps, to train further, --threads and --gradient-checkpointing apply)");
+            boolean stepsGiven = given("--steps"), recompute = given("--gradient-checkpointing");
+            TrainingRun.resumeChanged(resume, c -> {
+                TrainConfig.Builder b = c.toBuilder();
+                if (stepsGiven) b.steps(steps);
+                if (recompute) b.gradientCheckpointing(gradientCheckpointing);
+                return b.build();
+            }, System.err, dev.lora4j.lab.CommandLineTraining.install(), engine.get());
             return 0;
         }
         TrainOptions o = options();

@@ -61,6 +61,13 @@ class QuantizedTrainingTest {
         assertThat(Files.readAllBytes(recomputed.resolve("adapter_model.safetensors"))).isEqualTo(Files.readAllBytes(plain.resolve("adapter_model.safetensors")));
         assertThat(Files.readString(recomputed.resolve("checkpoint-3/trainer_state.json"))).contains("\"gradient_checkpointing\" : true");
         assertThat(Files.readString(plain.resolve("checkpoint-3/trainer_state.json"))).contains("\"gradient_checkpointing\" : false");
+        // the plain run resumed from its checkpoint-3 with the option: it applies on --resume, and the adapter is the same
+        byte[] plainAdapter = Files.readAllBytes(plain.resolve("adapter_model.safetensors"));
+        CliRunner.Run r = CliRunner.run("train", "--resume", plain.resolve("checkpoint-3").toString(), "--gradient-checkpointing");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.err()).doesNotContain("ignored");
+        assertThat(Files.readAllBytes(plain.resolve("adapter_model.safetensors"))).isEqualTo(plainAdapter);
+        assertThat(Files.readString(plain.resolve("checkpoint-6/trainer_state.json"))).contains("\"gradient_checkpointing\" : true");
     }
 
     @Test

@@ -92,13 +92,22 @@ public final class TrainingRun {
 
     /** As {@link #resume(Path, Long, PrintStream, TrainListener)}, the passes run by engine. */
     public static Result resume(Path dir, Long steps, PrintStream progress, TrainListener listener, StepEngine engine) {
+        return resumeChanged(dir, c -> steps == null ? c : c.toBuilder().steps(steps).build(), progress, listener, engine);
+    }
+
+    /**
+     * As {@link #resume(Path, Long, PrintStream, TrainListener, StepEngine)}, with what may change on resuming applied to the
+     * checkpoint's settings: the number of steps, and gradient checkpointing (memory only: the same bits either way).
+     */
+    public static Result resumeChanged(Path dir, java.util.function.UnaryOperator<TrainConfig> change, PrintStream progress, TrainListener listener,
+                                       StepEngine engine) {
         Path ckpt;
         TrainOptions o;
         try {
             ckpt = findCheckpoint(dir);
             JsonNode state = ModelFiles.readJson(ckpt.resolve(STATE));
             o = OptionsJson.read(state.get("options"), ckpt.resolve(STATE).toString());
-            if (steps != null) o = o.toBuilder().train(o.train().toBuilder().steps(steps).build()).build();
+            o = o.toBuilder().train(change.apply(o.train())).build();
         } catch (RuntimeException e) {
             listener.onClose(); // the run never started
             throw e;
