@@ -28,7 +28,7 @@ public final class ByteLevelBpe implements Tokenizer {
 
     private final List<UnaryOperator<List<String>>> preTokenizer; // pieces to pieces, step by step
     private final BpeVocab v;
-    private final char[] byteToChar = new char[256];
+    private static final char[] BYTE_TO_CHAR = byteToUnicode();
     private final Map<Character, Integer> charToByte = new HashMap<>();
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
@@ -42,11 +42,7 @@ public final class ByteLevelBpe implements Tokenizer {
         this.normalizer = normalizer;
         this.post = post;
         this.v = v;
-        char[] table = byteToUnicode();
-        for (int b = 0; b < 256; b++) {
-            byteToChar[b] = table[b];
-            charToByte.put(table[b], b);
-        }
+        for (int b = 0; b < 256; b++) charToByte.put(BYTE_TO_CHAR[b], b);
     }
 
     /** GPT-2's byte-to-unicode table: printable bytes map to themselves, the others to 256, 257, ... */
@@ -74,7 +70,8 @@ public final class ByteLevelBpe implements Tokenizer {
     }
 
     /**
-     * The pre-tokenizer as steps over the list of pieces, in order: Split (any behavior), Digits, and
+     * The pre-tokenizer as steps over the list of pieces, in order: Split (any behavior), Digits, Punctuation,
+     * Whitespace, WhitespaceSplit, and
      * ByteLevel (a space before each piece that lacks one, when add_prefix_space; then GPT-2's pattern,
      * when use_regex), nested in Sequences.
      */
@@ -83,17 +80,24 @@ public final class ByteLevelBpe implements Tokenizer {
             case "Sequence" -> { for (JsonNode step : pre.path("pretokenizers")) preTokenizer(origin, step, steps, byteLevel); }
             case "Split" -> steps.add(each(Split.of(origin, pre)::apply));
             case "Digits" -> steps.add(each(Split.digits(pre.path("individual_digits").asBoolean(false), origin)::apply));
+            case "Punctuation" -> steps.add(each(Split.punctuation(Split.behavior(origin, pre.path("behavior").asText("Isolated")), origin)::apply));
+            case "Whitespace" -> steps.add(each(Split.whitespace(origin)::apply));
+            case "WhitespaceSplit" -> steps.add(each(Split.whitespaceSplit(origin)::apply));
             case "ByteLevel" -> {
                 byteLevel[0] = true;
                 boolean prefix = pre.path("add_prefix_space").asBoolean(false), regex = pre.path("use_regex").asBoolean(true);
                 Split gpt2 = new Split(GPT2, Split.Behavior.ISOLATED, false, origin);
+                // the pieces leave this step as byte-level text (a character a byte), as in Rust: steps after it
+                // (Falcon's Digits and Split) see the mapped characters
                 steps.add(each(piece -> {
                     String p = prefix && !piece.startsWith(" ") ? " " + piece : piece;
-                    return regex ? gpt2.apply(p) : List.of(p);
+                    List<String> out = new ArrayList<>();
+                    for (String q : regex ? gpt2.apply(p) : List.of(p)) out.add(toByteLevel(q));
+                    return out;
                 }));
             }
             default -> throw new Lora4jException(origin + ": pre-tokenizer '" + pre.path("type").asText("") + "' is not supported yet for byte-level BPE"
-                    + " (supported: ByteLevel, Split, Digits, Sequence)");
+                    + " (supported: ByteLevel, Split, Digits, Punctuation, Whitespace, WhitespaceSplit, Sequence)");
         }
     }
 
@@ -135,13 +139,20 @@ public final class ByteLevelBpe implements Tokenizer {
         for (String piece : pieces) for (int id : bpe(piece)) out.add(id);
     }
 
-    /** One pre-tokenized piece through the byte map and the merges. */
+    /** A piece's UTF-8 bytes as GPT-2's byte-level characters, one a byte. */
+    private static String toByteLevel(String piece) {
+        byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
+        char[] out = new char[bytes.length];
+        for (int i = 0; i < bytes.length; i++) out[i] = BYTE_TO_CHAR[bytes[i] & 0xff];
+        return new String(out);
+    }
+
+    /** One pre-tokenized piece, already byte-level text, through the merges. */
     private int[] bpe(String piece) {
         int[] cached = cache.get(piece);
         if (cached != null) return cached;
-        byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
-        List<String> word = new ArrayList<>(bytes.length);
-        for (byte b : bytes) word.add(String.valueOf(byteToChar[b & 0xff]));
+        List<String> word = new ArrayList<>(piece.length());
+        for (int i = 0; i < piece.length(); i++) word.add(String.valueOf(piece.charAt(i)));
         word = v.merge(word);
         int[] ids = new int[word.size()];
         for (int i = 0; i < ids.length; i++) {

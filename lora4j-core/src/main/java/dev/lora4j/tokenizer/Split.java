@@ -29,16 +29,35 @@ record Split(Pattern pattern, Behavior behavior, boolean invert, String origin) 
         } catch (PatternSyntaxException e) {
             throw new Lora4jException(origin + ": the Split pattern is not a regex Java reads: " + e.getDescription());
         }
-        Behavior b = switch (n.path("behavior").asText("")) {
+        return new Split(pattern, behavior(origin, n.path("behavior").asText("")), n.path("invert").asBoolean(false), origin);
+    }
+
+    /** The behavior a pre-tokenizer names, by Rust's spelling. */
+    static Behavior behavior(String origin, String name) {
+        return switch (name) {
             case "Isolated" -> Behavior.ISOLATED;
             case "Removed" -> Behavior.REMOVED;
             case "MergedWithPrevious" -> Behavior.MERGED_WITH_PREVIOUS;
             case "MergedWithNext" -> Behavior.MERGED_WITH_NEXT;
             case "Contiguous" -> Behavior.CONTIGUOUS;
-            default -> throw new Lora4jException(origin + ": Split behavior '" + n.path("behavior").asText("") + "' is not one of Isolated, Removed, "
+            default -> throw new Lora4jException(origin + ": Split behavior '" + name + "' is not one of Isolated, Removed, "
                     + "MergedWithPrevious, MergedWithNext, Contiguous");
         };
-        return new Split(pattern, b, n.path("invert").asBoolean(false), origin);
+    }
+
+    /** Punctuation: each punctuation character (Unicode's P categories, and ASCII's symbols as Rust counts them) a match. */
+    static Split punctuation(Behavior b, String origin) {
+        return new Split(Pattern.compile("[\\p{IsPunctuation}\\x21-\\x2F\\x3A-\\x40\\x5B-\\x60\\x7B-\\x7E]"), b, false, origin);
+    }
+
+    /** Whitespace: the runs of word characters and the runs of other non-space characters, spaces dropped (Rust's \w+|[^\w\s]+). */
+    static Split whitespace(String origin) {
+        return new Split(Pattern.compile("(?U)\\w+|[^\\w\\s]+"), Behavior.REMOVED, true, origin);
+    }
+
+    /** WhitespaceSplit: the runs of non-whitespace. */
+    static Split whitespaceSplit(String origin) {
+        return new Split(Pattern.compile("(?U)\\s"), Behavior.REMOVED, false, origin);
     }
 
     /** Digits: each digit a piece, or runs of digits (Contiguous). */

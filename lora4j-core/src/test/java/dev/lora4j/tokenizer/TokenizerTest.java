@@ -37,6 +37,30 @@ class TokenizerTest {
         }
     }
 
+    /**
+     * Pre-tokenizers before ByteLevel (reference/tokenizers/make_pretokenizer_fixtures.js): Falcon's sequence (Punctuation
+     * contiguous, ByteLevel, Digits, a Split), Whitespace, WhitespaceSplit then Punctuation, Punctuation merged with the
+     * previous piece; GPT-2's vocabulary; ids and decodes from Rust tokenizers.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"falcon", "whitespace", "whitespace-split-punctuation", "punctuation-merged"})
+    void preTokenizersBeforeByteLevelSplitLikeHuggingFace(String name) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        JsonNode variant = json.readTree(TestPaths.fixture("tokenizers").resolve("pretokenizers.json").toFile()).get(name);
+        var j = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(TestPaths.fixture("tokenizers").resolve("gpt2").resolve("tokenizer.json").toFile());
+        j.set("pre_tokenizer", variant.get("pre_tokenizer"));
+        Path f = tmp.resolve(name + ".json");
+        Files.writeString(f, j.toString());
+        Tokenizer tok = Tokenizer.load(f);
+        assertThat(variant.get("cases").size()).isGreaterThan(15);
+        for (JsonNode c : variant.get("cases")) {
+            String text = c.get("text").asText();
+            int[] expected = json.convertValue(c.get("ids"), int[].class);
+            assertThat(tok.encode(text)).as("ids of %s", text).containsExactly(expected);
+            assertThat(tok.decode(expected)).as("decoding of %s", text).isEqualTo(c.get("decoded").asText());
+        }
+    }
+
     /** Llama 2's normalizer layout, and Metaspace pre-tokenizers (prepend first / always, whole / split at "▁"). */
     @ParameterizedTest
     @ValueSource(strings = {"sp-bpe", "metaspace-first", "metaspace-always-split"})
