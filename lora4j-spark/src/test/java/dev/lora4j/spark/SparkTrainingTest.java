@@ -39,27 +39,35 @@ class SparkTrainingTest {
     Path tmp;
 
     private TrainOptions options(Path out) {
+        return options(out, false);
+    }
+
+    private TrainOptions options(Path out, boolean recompute) {
         Path model = TestPaths.bundledModel(), data = TestPaths.repo("examples/past-tense.jsonl");
         return TrainOptions.builder(model, data, out)
                 .data(DataConfig.builder(data).evalSplit(0.1).build())
                 .lora(LoraConfig.builder().r(4).alpha(8).targets("q_proj,v_proj,o_proj").build())
                 // 180 training examples, 45 micro-batches an epoch: step 23 takes the last of epoch 1 and the first of epoch 2
-                .train(TrainConfig.builder().steps(24).batchSize(4).gradAccum(2).seqLen(64).evalEvery(12).build())
+                .train(TrainConfig.builder().steps(24).batchSize(4).gradAccum(2).seqLen(64).evalEvery(12).gradientCheckpointing(recompute).build())
                 .build();
     }
 
     /** Trains with engine (made from a Spark context when master is given) and returns the run directory. */
     private Path train(String name, String master, Function<JavaSparkContext, StepEngine> engine) {
+        return train(name, master, engine, false);
+    }
+
+    private Path train(String name, String master, Function<JavaSparkContext, StepEngine> engine, boolean recompute) {
         Path out = tmp.resolve(name);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         if (master == null) {
-            TrainingRun.start(options(out), quiet, false, TrainListener.NONE, StepEngine.LOCAL);
+            TrainingRun.start(options(out, recompute), quiet, false, TrainListener.NONE, StepEngine.LOCAL);
             return out;
         }
         SparkSession s = SparkSession.builder().master(master).appName("lora4j-test").config("spark.ui.enabled", "false").getOrCreate();
         try {
             s.sparkContext().setLogLevel("ERROR");
-            TrainingRun.start(options(out), quiet, false, TrainListener.NONE, engine.apply(JavaSparkContext.fromSparkContext(s.sparkContext())));
+            TrainingRun.start(options(out, recompute), quiet, false, TrainListener.NONE, engine.apply(JavaSparkContext.fromSparkContext(s.sparkContext())));
         } finally {
             s.stop();
         }
@@ -88,6 +96,17 @@ class SparkTrainingTest {
         assertThat(worst).isLessThan(1e-4);
         // the adapter did train: B moved away from zero
         assertThat(norm(wa.get("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"))).isGreaterThan(1e-3);
+    }
+
+    /** Executors recompute the blocks' activations when the run asks for gradient checkpointing: the same adapter to the bit. */
+    @Test
+    void gradientCheckpointingOnExecutorsLeavesTheAdapterUnchanged() throws IOException {
+        SparkTraining.Options two = SparkTraining.Options.defaults().withPartitions(2);
+        Path plain = train("plain", "local[2]", sc -> new SparkTraining(sc, two, null));
+        Path recomputed = train("recomputed", "local[2]", sc -> new SparkTraining(sc, two, null), true);
+        Map<String, float[]> a = adapter(plain), b = adapter(recomputed);
+        for (String k : a.keySet()) assertThat(b.get(k)).as(k).containsExactly(a.get(k));
+        assertThat(metrics(recomputed, "loss")).usingRecursiveComparison().isEqualTo(metrics(plain, "loss"));
     }
 
     @Test
