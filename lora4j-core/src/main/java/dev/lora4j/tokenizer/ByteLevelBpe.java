@@ -33,11 +33,14 @@ public final class ByteLevelBpe implements Tokenizer {
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
     private final String origin;                 // the file, for errors
+    private final boolean piecesMapped;          // the pre-tokenizer hands over byte-level text (steps follow ByteLevel)
     private final UnicodeNormalizer normalizer;  // NFC (Qwen3) and the like, applied to each segment between added tokens
     private final PostProcessor post;            // the special tokens of encode(add_special_tokens=True)
 
-    private ByteLevelBpe(String origin, List<UnaryOperator<List<String>>> preTokenizer, BpeVocab v, UnicodeNormalizer normalizer, PostProcessor post) {
+    private ByteLevelBpe(String origin, List<UnaryOperator<List<String>>> preTokenizer, BpeVocab v, UnicodeNormalizer normalizer, PostProcessor post,
+                         boolean piecesMapped) {
         this.origin = origin;
+        this.piecesMapped = piecesMapped;
         this.preTokenizer = preTokenizer;
         this.normalizer = normalizer;
         this.post = post;
@@ -63,10 +66,15 @@ public final class ByteLevelBpe implements Tokenizer {
             throw new Lora4jException(file + ": BPE with byte_fallback, continuing_subword_prefix or end_of_word_suffix is not supported yet");
         UnicodeNormalizer normalizer = UnicodeNormalizer.of(file.toString(), j.path("normalizer"));
         List<UnaryOperator<List<String>>> steps = new ArrayList<>();
-        boolean[] byteLevel = new boolean[1];
-        preTokenizer(file.toString(), j.get("pre_tokenizer"), steps, byteLevel);
-        if (!byteLevel[0]) throw new Lora4jException(file + ": a byte-level BPE needs a ByteLevel pre-tokenizer; this one has none");
-        return new ByteLevelBpe(file.toString(), steps, vocab(file, j), normalizer, PostProcessor.of(file.toString(), j.path("post_processor")));
+        int[] byteLevelAt = {-1};
+        boolean[] mapInStep = new boolean[1];
+        preTokenizer(file.toString(), j.get("pre_tokenizer"), steps, byteLevelAt, mapInStep);
+        if (byteLevelAt[0] < 0) throw new Lora4jException(file + ": a byte-level BPE needs a ByteLevel pre-tokenizer; this one has none");
+        // Steps after ByteLevel see its byte characters, as in Rust (Falcon's Digits and Split): the step then maps
+        // its pieces. When it is the last step the mapping waits for the merges, and only a piece not in the cache pays it.
+        mapInStep[0] = byteLevelAt[0] < steps.size() - 1;
+        return new ByteLevelBpe(file.toString(), steps, vocab(file, j), normalizer, PostProcessor.of(file.toString(), j.path("post_processor")),
+                mapInStep[0]);
     }
 
     /**
@@ -75,24 +83,24 @@ public final class ByteLevelBpe implements Tokenizer {
      * ByteLevel (a space before each piece that lacks one, when add_prefix_space; then GPT-2's pattern,
      * when use_regex), nested in Sequences.
      */
-    private static void preTokenizer(String origin, JsonNode pre, List<UnaryOperator<List<String>>> steps, boolean[] byteLevel) {
+    private static void preTokenizer(String origin, JsonNode pre, List<UnaryOperator<List<String>>> steps, int[] byteLevelAt, boolean[] mapInStep) {
         switch (pre.path("type").asText("")) {
-            case "Sequence" -> { for (JsonNode step : pre.path("pretokenizers")) preTokenizer(origin, step, steps, byteLevel); }
+            case "Sequence" -> { for (JsonNode step : pre.path("pretokenizers")) preTokenizer(origin, step, steps, byteLevelAt, mapInStep); }
             case "Split" -> steps.add(each(Split.of(origin, pre)::apply));
             case "Digits" -> steps.add(each(Split.digits(pre.path("individual_digits").asBoolean(false), origin)::apply));
             case "Punctuation" -> steps.add(each(Split.punctuation(Split.behavior(origin, pre.path("behavior").asText("Isolated")), origin)::apply));
             case "Whitespace" -> steps.add(each(Split.whitespace(origin)::apply));
             case "WhitespaceSplit" -> steps.add(each(Split.whitespaceSplit(origin)::apply));
             case "ByteLevel" -> {
-                byteLevel[0] = true;
+                byteLevelAt[0] = steps.size();
                 boolean prefix = pre.path("add_prefix_space").asBoolean(false), regex = pre.path("use_regex").asBoolean(true);
                 Split gpt2 = new Split(GPT2, Split.Behavior.ISOLATED, false, origin);
-                // the pieces leave this step as byte-level text (a character a byte), as in Rust: steps after it
-                // (Falcon's Digits and Split) see the mapped characters
                 steps.add(each(piece -> {
                     String p = prefix && !piece.startsWith(" ") ? " " + piece : piece;
-                    List<String> out = new ArrayList<>();
-                    for (String q : regex ? gpt2.apply(p) : List.of(p)) out.add(toByteLevel(q));
+                    List<String> split = regex ? gpt2.apply(p) : List.of(p);
+                    if (!mapInStep[0]) return split;
+                    List<String> out = new ArrayList<>(split.size());
+                    for (String q : split) out.add(toByteLevel(q));
                     return out;
                 }));
             }
@@ -147,12 +155,13 @@ public final class ByteLevelBpe implements Tokenizer {
         return new String(out);
     }
 
-    /** One pre-tokenized piece, already byte-level text, through the merges. */
+    /** One pre-tokenized piece through the byte map (unless the pre-tokenizer applied it) and the merges. */
     private int[] bpe(String piece) {
         int[] cached = cache.get(piece);
         if (cached != null) return cached;
-        List<String> word = new ArrayList<>(piece.length());
-        for (int i = 0; i < piece.length(); i++) word.add(String.valueOf(piece.charAt(i)));
+        String chars = piecesMapped ? piece : toByteLevel(piece);
+        List<String> word = new ArrayList<>(chars.length());
+        for (int i = 0; i < chars.length(); i++) word.add(String.valueOf(chars.charAt(i)));
         word = v.merge(word);
         int[] ids = new int[word.size()];
         for (int i = 0; i < ids.length; i++) {
