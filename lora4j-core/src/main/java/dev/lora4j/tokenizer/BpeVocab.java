@@ -15,24 +15,47 @@ import java.util.Map;
  * its added tokens, without merges.
  */
 final class BpeVocab {
-    final Map<String, Integer> vocab = new HashMap<>();
-    private final LongLongMap mergeTable = new LongLongMap();  // (id a, id b) → (rank, id of a + b)
+    final TokenTable tokens;                             // model.vocab
+    final LongLongMap mergeTable;                        // (id a, id b) → (rank, id of a + b)
     final Map<String, Integer> addedIds = new HashMap<>();
     final java.util.Set<String> special = new java.util.HashSet<>(); // added tokens marked "special"
     private final Map<String, Integer> addedFlags = new HashMap<>();  // LSTRIP | RSTRIP | SINGLE_WORD of an added token
     private static final int LSTRIP = 1, RSTRIP = 2, SINGLE_WORD = 4;
     private final AddedTokens addedTokens;               // finds them in text in one pass
-    final String[] byId;
+    private final String[] addedById;                    // an added token's text at its id, else null
     /** model.ignore_merges (Llama 3): a pre-token that is itself in the vocabulary is that one token. */
     final boolean ignoreMerges;
 
     /** Ids beyond this many entries past the vocabulary would only ever allocate memory for nothing. */
     private static final int MAX_ID_GAP = 1 << 20;
 
-    /** Reads model.vocab, model.merges and added_tokens as strictly as Rust tokenizers' BPE builder does. */
-    BpeVocab(JsonNode j) {
-        JsonNode model = j.get("model"), vocabNode = model.get("vocab"), merges = model.get("merges");
+    /**
+     * Reads model.vocab, model.merges and added_tokens as strictly as Rust tokenizers' BPE builder does; with
+     * {@code cached}, the vocabulary and merges are those tables (model.vocab and model.merges are not read).
+     */
+    BpeVocab(JsonNode j, TokenizerCache.Tables cached) {
+        JsonNode model = j.get("model");
         ignoreMerges = model.path("ignore_merges").asBoolean(false);
+        readAdded(j.path("added_tokens"));
+        if (cached != null) {
+            tokens = cached.tokens();
+            mergeTable = cached.merges();
+        } else {
+            Map<String, Integer> vocab = readVocab(model);
+            checkIdGap(vocab);
+            tokens = TokenTable.of(vocab);
+            mergeTable = readMerges(model.get("merges"), vocab);
+        }
+        addedTokens = new AddedTokens(addedIds.keySet());
+        int limit = tokens.idLimit();
+        for (int id : addedIds.values()) limit = Math.max(limit, id + 1);
+        addedById = new String[limit];
+        addedIds.forEach((k, v) -> addedById[v] = k);
+    }
+
+    private static Map<String, Integer> readVocab(JsonNode model) {
+        JsonNode vocabNode = model.get("vocab");
+        Map<String, Integer> vocab = new HashMap<>();
         if (model.path("type").asText().equals("Unigram")) {
             if (vocabNode == null || !vocabNode.isArray()) throw new Lora4jException("model.vocab must be an array of [piece, score], got " + kind(vocabNode));
             for (int i = 0; i < vocabNode.size(); i++) {
@@ -45,7 +68,12 @@ final class BpeVocab {
             if (vocabNode == null || !vocabNode.isObject()) throw new Lora4jException("model.vocab must be an object of token: id, got " + kind(vocabNode));
             vocabNode.properties().forEach(e -> vocab.put(e.getKey(), id("model.vocab '" + e.getKey() + "'", e.getValue())));
         }
+        return vocab;
+    }
+
+    private static LongLongMap readMerges(JsonNode merges, Map<String, Integer> vocab) {
         if (merges != null && !merges.isNull() && !merges.isArray()) throw new Lora4jException("model.merges must be an array, got " + kind(merges));
+        LongLongMap table = new LongLongMap();
         int r = 0;
         for (JsonNode m : merges == null ? List.<JsonNode>of() : merges) {
             String a, b;
@@ -63,10 +91,13 @@ final class BpeVocab {
             if (ia == null || ib == null || iab == null)
                 throw new Lora4jException("model.merges[" + r + "] " + m + ": '" + (ia == null ? a : ib == null ? b : a + b) + "' is not in the vocabulary");
             long key = pair(ia, ib);
-            if (mergeTable.get(key) < 0) mergeTable.put(key, (long) r << 32 | iab); // a repeated pair keeps its first rank
+            if (table.get(key) < 0) table.put(key, (long) r << 32 | iab); // a repeated pair keeps its first rank
             r++;
         }
-        JsonNode added = j.path("added_tokens");
+        return table;
+    }
+
+    private void readAdded(JsonNode added) {
         if (!added.isMissingNode() && !added.isNull() && !added.isArray()) throw new Lora4jException("added_tokens must be an array, got " + kind(added));
         for (JsonNode t : added) {
             JsonNode content = t.get("content");
@@ -78,7 +109,10 @@ final class BpeVocab {
                     | (t.path("single_word").asBoolean(false) ? SINGLE_WORD : 0);
             if (flags != 0) addedFlags.put(content.asText(), flags);
         }
-        addedTokens = new AddedTokens(addedIds.keySet());
+    }
+
+    /** Refuses an id so far past the vocabulary's size that its tables would only be memory for nothing. */
+    private void checkIdGap(Map<String, Integer> vocab) {
         int max = 0;
         String maxToken = null;
         for (var e : vocab.entrySet()) if (e.getValue() >= max) { max = e.getValue(); maxToken = e.getKey(); }
@@ -86,9 +120,22 @@ final class BpeVocab {
         long entries = (long) vocab.size() + addedIds.size();
         if (max > entries + MAX_ID_GAP)
             throw new Lora4jException("token '" + maxToken + "' has id " + max + ", far beyond a vocabulary of " + entries + " entries");
-        byId = new String[max + 1];
-        vocab.forEach((k, v) -> byId[v] = k);
-        addedIds.forEach((k, v) -> byId[v] = k);
+    }
+
+    /** The id of a model.vocab token's text, or -1 (added tokens are found in the text before). */
+    int id(String token) {
+        return tokens.id(token);
+    }
+
+    /** The text of an id (an added token's, else the vocabulary's), or null. */
+    String token(int id) {
+        if (id >= 0 && id < addedById.length && addedById[id] != null) return addedById[id];
+        return tokens.token(id);
+    }
+
+    /** One past the largest id. */
+    int size() {
+        return addedById.length;
     }
 
     /** Encodes one segment of text between added tokens, appending its ids. */
@@ -169,13 +216,12 @@ final class BpeVocab {
         if (n == 0) return word;
         if (ignoreMerges && n > 1) {
             String whole = String.join("", word);
-            if (vocab.containsKey(whole)) return List.of(whole);
+            if (id(whole) >= 0) return List.of(whole);
         }
         if (n == 1) return word;
         int[] sym = new int[n], prev = new int[n], next = new int[n];
         for (int i = 0; i < n; i++) {
-            Integer id = vocab.get(word.get(i));
-            sym[i] = id == null ? -1 : id;
+            sym[i] = id(word.get(i));
             prev[i] = i - 1;
             next[i] = i + 1 < n ? i + 1 : -1;
         }
@@ -197,7 +243,7 @@ final class BpeVocab {
             if (next[pos] >= 0) push(heap, sym[pos], sym[next[pos]], pos);
         }
         List<String> out = new ArrayList<>();
-        for (int i = 0; i >= 0; i = next[i]) out.add(sym[i] >= 0 && byId[sym[i]] != null ? byId[sym[i]] : word.get(i));
+        for (int i = 0; i >= 0; i = next[i]) out.add(sym[i] >= 0 && token(sym[i]) != null ? token(sym[i]) : word.get(i));
         return out;
     }
 
@@ -259,8 +305,8 @@ final class BpeVocab {
     }
 
     void checkId(int id) {
-        if (id < 0 || id >= byId.length || byId[id] == null)
-            throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + byId.length + ")");
+        if (token(id) == null)
+            throw new Lora4jException("token id " + id + " is outside the vocabulary [0, " + size() + ")");
     }
 
     /** The decoders lora4j's tokenizers implement; any other would decode text wrongly, so it is refused up front. */

@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  * rank first. Decoding maps the characters back to bytes and reads them as UTF-8 (invalid sequences
  * become U+FFFD, as Rust's from_utf8_lossy does).
  */
-public final class ByteLevelBpe implements Tokenizer {
+public final class ByteLevelBpe implements Tokenizer, TokenizerCache.Cacheable {
     /** GPT-2's split pattern; (?U) gives \s and friends their Unicode meaning, as in Rust's regex. */
     static final Pattern GPT2 = Pattern.compile("(?U)'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
 
@@ -59,7 +59,7 @@ public final class ByteLevelBpe implements Tokenizer {
         return t;
     }
 
-    static ByteLevelBpe of(Path file, JsonNode j) {
+    static ByteLevelBpe of(Path file, JsonNode j, TokenizerCache.Tables cached) {
         JsonNode model = j.get("model");
         if (model.path("byte_fallback").asBoolean(false) || !model.path("continuing_subword_prefix").asText("").isEmpty()
                 || !model.path("end_of_word_suffix").asText("").isEmpty())
@@ -73,7 +73,7 @@ public final class ByteLevelBpe implements Tokenizer {
         // Steps after ByteLevel see its byte characters, as in Rust (Falcon's Digits and Split): the step then maps
         // its pieces. When it is the last step the mapping waits for the merges, and only a piece not in the cache pays it.
         mapInStep[0] = byteLevelAt[0] < steps.size() - 1;
-        return new ByteLevelBpe(file.toString(), steps, vocab(file, j), normalizer, PostProcessor.of(file.toString(), j.path("post_processor")),
+        return new ByteLevelBpe(file.toString(), steps, vocab(file, j, cached), normalizer, PostProcessor.of(file.toString(), j.path("post_processor")),
                 mapInStep[0]);
     }
 
@@ -118,17 +118,22 @@ public final class ByteLevelBpe implements Tokenizer {
     }
 
     /** The vocabulary, its errors naming the file. */
-    static BpeVocab vocab(Path file, JsonNode j) {
+    static BpeVocab vocab(Path file, JsonNode j, TokenizerCache.Tables cached) {
         try {
-            return new BpeVocab(j);
+            return new BpeVocab(j, cached);
         } catch (Lora4jException e) {
             throw new Lora4jException(file + ": " + e.getMessage());
         }
     }
 
     @Override
+    public TokenizerCache.Tables tables() {
+        return new TokenizerCache.Tables(v.tokens, v.mergeTable, null, null);
+    }
+
+    @Override
     public int vocabSize() {
-        return v.byId.length;
+        return v.size();
     }
 
     @Override
@@ -165,8 +170,8 @@ public final class ByteLevelBpe implements Tokenizer {
         word = v.merge(word);
         int[] ids = new int[word.size()];
         for (int i = 0; i < ids.length; i++) {
-            Integer id = v.vocab.get(word.get(i));
-            if (id == null) throw new Lora4jException("text piece '" + piece + "' has a symbol '" + word.get(i) + "' outside the vocabulary");
+            int id = v.id(word.get(i));
+            if (id < 0) throw new Lora4jException("text piece '" + piece + "' has a symbol '" + word.get(i) + "' outside the vocabulary");
             ids[i] = id;
         }
         if (cache.size() < 100_000) cache.put(piece, ids);
@@ -184,7 +189,7 @@ public final class ByteLevelBpe implements Tokenizer {
         StringBuilder text = new StringBuilder();
         for (int id : ids) {
             v.checkId(id);
-            String tok = v.byId[id];
+            String tok = v.token(id);
             if (v.addedIds.containsKey(tok)) { // added tokens are text as they are
                 if (skipSpecialTokens && v.special.contains(tok)) continue;
                 text.append(new String(bytes.toByteArray(), StandardCharsets.UTF_8));

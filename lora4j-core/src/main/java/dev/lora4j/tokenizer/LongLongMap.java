@@ -13,14 +13,42 @@ final class LongLongMap {
         java.util.Arrays.fill(keys, EMPTY);
     }
 
+    /**
+     * A map over the arrays of {@link #keys()} and {@link #values()} (and {@link #size()}) read back from a
+     * file whose checksum held: the sizes are checked here, and a lookup probes at most the whole table.
+     */
+    static LongLongMap of(long[] keys, long[] values, int size) {
+        if (keys.length != values.length || keys.length < 16 || Integer.bitCount(keys.length) != 1 || size < 0 || 2L * size > keys.length)
+            throw new dev.lora4j.Lora4jException("map: a table of " + keys.length + " keys, " + values.length + " values and " + size + " entries");
+        LongLongMap m = new LongLongMap();
+        m.keys = keys;
+        m.values = values;
+        m.size = size;
+        return m;
+    }
+
+    int size() {
+        return size;
+    }
+
+    /** The table's slots, for saving (empty slots hold Long.MIN_VALUE); not to be changed. */
+    long[] keys() {
+        return keys;
+    }
+
+    long[] values() {
+        return values;
+    }
+
     /** The value of key, or -1. */
     long get(long key) {
         if (key == EMPTY) return -1;
         int mask = keys.length - 1;
-        for (int i = slot(key, mask); ; i = (i + 1) & mask) {
+        for (int i = slot(key, mask), probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
             if (keys[i] == key) return values[i];
             if (keys[i] == EMPTY) return -1;
         }
+        return -1;
     }
 
     void put(long key, long value) {

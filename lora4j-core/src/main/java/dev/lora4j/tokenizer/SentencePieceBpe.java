@@ -22,7 +22,7 @@ import java.util.List;
  * the special tokens (BOS) when asked. Decoding: Replace "▁" → " ", byte fallback (invalid UTF-8 becomes
  * U+FFFD per byte), fuse, strip one leading space.
  */
-public final class SentencePieceBpe implements Tokenizer {
+public final class SentencePieceBpe implements Tokenizer, TokenizerCache.Cacheable {
     private final BpeVocab v;
     private final UnicodeNormalizer normalizer; // Prepend "▁" and Replace " " → "▁" in Llama 2's layout
     private final PostProcessor post;         // special tokens the template puts around a sequence
@@ -83,7 +83,7 @@ public final class SentencePieceBpe implements Tokenizer {
             ByteArrayOutputStream pending = new ByteArrayOutputStream();
             for (int id : ids) {
                 v.checkId(id);
-                String tok = v.byId[id];
+                String tok = v.token(id);
                 if (skipSpecialTokens && v.special.contains(tok)) continue; // other added tokens go through the decoder like any token
                 if (bytes && tok.length() == 6 && tok.startsWith("<0x") && tok.endsWith(">")) {
                     pending.write(Integer.parseInt(tok.substring(3, 5), 16));
@@ -112,9 +112,9 @@ public final class SentencePieceBpe implements Tokenizer {
         this.unk = unk;
     }
 
-    static SentencePieceBpe of(Path file, JsonNode j) {
+    static SentencePieceBpe of(Path file, JsonNode j, TokenizerCache.Tables cached) {
         JsonNode model = j.get("model");
-        BpeVocab v = ByteLevelBpe.vocab(file, j);
+        BpeVocab v = ByteLevelBpe.vocab(file, j, cached);
         UnicodeNormalizer norms = UnicodeNormalizer.of(file.toString(), j.path("normalizer"));
         PostProcessor post = PostProcessor.of(file.toString(), j.path("post_processor"));
         JsonNode pt = j.path("pre_tokenizer");
@@ -122,12 +122,33 @@ public final class SentencePieceBpe implements Tokenizer {
         Split split = pt.path("type").asText().equals("Split") ? Split.of(file.toString(), pt) : null;
         String unkToken = model.path("unk_token").isTextual() ? model.get("unk_token").asText() : null;
         return new SentencePieceBpe(v, norms, post, model.path("byte_fallback").asBoolean(false),
-                model.path("fuse_unk").asBoolean(false), unkToken == null ? null : v.vocab.get(unkToken), meta, split, PieceDecoder.of(file, j));
+                model.path("fuse_unk").asBoolean(false), unkToken == null || v.id(unkToken) < 0 ? null : v.id(unkToken), meta, split, PieceDecoder.of(file, j));
+    }
+
+    /** The names of byte_fallback's byte tokens, <0x00> to <0xFF>. */
+    private static final String[] BYTE_TOKENS = byteTokens();
+
+    private static String[] byteTokens() {
+        String[] names = new String[256];
+        String hex = "0123456789ABCDEF";
+        for (int b = 0; b < 256; b++) names[b] = new String(new char[] {'<', '0', 'x', hex.charAt(b >> 4), hex.charAt(b & 15), '>'});
+        return names;
+    }
+
+    /** The id of a byte's <0xNN> token, or null when the vocabulary has none. */
+    static Integer byteId(BpeVocab v, byte b) {
+        int id = v.id(BYTE_TOKENS[b & 0xff]);
+        return id < 0 ? null : id;
+    }
+
+    @Override
+    public TokenizerCache.Tables tables() {
+        return new TokenizerCache.Tables(v.tokens, v.mergeTable, null, null);
     }
 
     @Override
     public int vocabSize() {
-        return v.byId.length;
+        return v.size();
     }
 
     @Override
@@ -156,12 +177,12 @@ public final class SentencePieceBpe implements Tokenizer {
         List<String> merged = v.merge(word);
         boolean lastUnk = false;
         for (String sym : merged) {
-            Integer id = v.vocab.get(sym);
-            if (id != null) {
+            int id = v.id(sym);
+            if (id >= 0) {
                 out.add(id);
                 lastUnk = false;
             } else if (byteFallback) {
-                for (byte b : sym.getBytes(StandardCharsets.UTF_8)) out.add(v.vocab.get(String.format("<0x%02X>", b & 0xff)));
+                for (byte b : sym.getBytes(StandardCharsets.UTF_8)) out.add(byteId(v, b));
                 lastUnk = false;
             } else {
                 if (unk == null) throw new Lora4jException("symbol '" + sym + "' is outside the vocabulary and the tokenizer has no unk_token");

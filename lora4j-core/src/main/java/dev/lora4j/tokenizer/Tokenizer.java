@@ -1,8 +1,6 @@
 package dev.lora4j.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.lora4j.Lora4jException;
-import dev.lora4j.io.ModelFiles;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,24 +51,18 @@ public interface Tokenizer {
         return Files.isRegularFile(model) && model.getFileName().toString().endsWith(".gguf");
     }
 
-    /** Reads a tokenizer.json (or the one in a model directory); unsupported kinds name the missing feature. */
+    /**
+     * Reads a tokenizer.json (or the one in a model directory); unsupported kinds name the missing feature.
+     * Its vocabulary and merges are kept as tables in the user's cache (see README, "Tokenizer cache"), so
+     * later loads of the same file map them back instead of parsing them.
+     */
     static Tokenizer load(Path path) {
         Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
-        return of(file, ModelFiles.readJson(file));
+        return TokenizerCache.load(file, TokenizerCache.directory()).tokenizer();
     }
 
     /** The tokenizer a tokenizer.json's content describes; {@code file} names it in messages. */
     static Tokenizer of(Path file, JsonNode j) {
-        if (!j.isObject() || !j.path("model").isObject()) throw new Lora4jException(file + ": not a tokenizer.json (no \"model\" object)");
-        BpeVocab.checkDecoder(file, j.get("decoder"));
-        String model = j.path("model").path("type").asText("");
-        String pre = j.path("pre_tokenizer").path("type").asText("");
-        if (model.equals("BPE") && (pre.equals("ByteLevel") || pre.equals("Sequence"))) return ByteLevelBpe.of(file, j);
-        if (model.equals("WordPiece")) return WordPiece.of(file, j);
-        if (model.equals("Unigram")) return Unigram.of(file, j);
-        if (model.equals("BPE") && (pre.isEmpty() && j.path("normalizer").isObject() || pre.equals("Metaspace")
-                || pre.equals("Split") && j.path("normalizer").isObject())) return SentencePieceBpe.of(file, j);
-        throw new Lora4jException(file + ": tokenizer model '" + model + "' with pre-tokenizer '" + (pre.isEmpty() ? "none" : pre)
-                + "' is not supported yet (supported: byte-level BPE, a ByteLevel pre-tokenizer alone or in a Sequence with Split and Digits steps, as GPT-2, Llama 3, Qwen2/3 and DeepSeek V3; SentencePiece-style BPE with a Prepend/Replace normalizer and a Metaspace or Split pre-tokenizer or none, as Llama 2, Mistral and Gemma; WordPiece with BertNormalizer and BertPreTokenizer, as BERT and all-MiniLM; Unigram with a Metaspace pre-tokenizer, as T5, XLM-R and ALBERT)");
+        return TokenizerBuilder.build(file, j, null);
     }
 }

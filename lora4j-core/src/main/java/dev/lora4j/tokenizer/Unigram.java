@@ -19,7 +19,7 @@ import java.util.List;
  * else the unk id. Ties keep the earlier candidate (a shorter piece, or one starting earlier), as Rust does.
  * Decoding: "▁" back to spaces, byte pieces to bytes, the first space stripped.
  */
-final class Unigram implements Tokenizer {
+final class Unigram implements Tokenizer, TokenizerCache.Cacheable {
     private static final double UNKNOWN_PENALTY = 10.0;
     /** Longer pieces are refused at load: the lattice's work per code point grows with the longest piece. */
     static final int MAX_PIECE_CODE_POINTS = 1024;
@@ -39,8 +39,8 @@ final class Unigram implements Tokenizer {
     /** One pre-tokenizer step: WhitespaceSplit (metaspace null) or Metaspace. */
     private record PreStep(SentencePieceBpe.Metaspace metaspace) {}
 
-    private Unigram(BpeVocab v, double[] scores, int unkId, boolean byteFallback, UnicodeNormalizer normalizer, List<PreStep> preTokenizer,
-                    PostProcessor post, SentencePieceBpe.PieceDecoder decoder) {
+    private Unigram(BpeVocab v, double[] scores, LongLongMap prefixes, int unkId, boolean byteFallback, UnicodeNormalizer normalizer,
+                    List<PreStep> preTokenizer, PostProcessor post, SentencePieceBpe.PieceDecoder decoder) {
         this.v = v;
         this.scores = scores;
         this.unkId = unkId;
@@ -52,7 +52,7 @@ final class Unigram implements Tokenizer {
         double min = Double.POSITIVE_INFINITY;
         for (double s : scores) min = Math.min(min, s);
         this.unknownScore = min - UNKNOWN_PENALTY;
-        this.prefixes = prefixHashes(v);
+        this.prefixes = prefixes;
     }
 
     /**
@@ -62,7 +62,9 @@ final class Unigram implements Tokenizer {
      */
     private static LongLongMap prefixHashes(BpeVocab v) {
         LongLongMap m = new LongLongMap();
-        v.vocab.forEach((piece, id) -> {
+        for (int entry = 0; entry < v.tokens.size(); entry++) {
+            String piece = v.tokens.text(entry);
+            int id = v.tokens.entryId(entry);
             long h = SEED;
             for (int i = 0; i < piece.length(); ) {
                 int cp = piece.codePointAt(i);
@@ -71,7 +73,7 @@ final class Unigram implements Tokenizer {
                 if (i == piece.length()) m.put(h, id + 1L);
                 else if (m.get(h) < 0) m.put(h, 0);
             }
-        });
+        }
         return m;
     }
 
@@ -81,15 +83,26 @@ final class Unigram implements Tokenizer {
         return h == Long.MIN_VALUE ? 0 : h;
     }
 
-    static Unigram of(Path file, JsonNode j) {
+    static Unigram of(Path file, JsonNode j, TokenizerCache.Tables cached) {
         JsonNode model = j.get("model");
-        BpeVocab v;
-        try {
-            v = new BpeVocab(j);
-        } catch (Lora4jException e) {
-            throw new Lora4jException(file + ": " + e.getMessage());
+        BpeVocab v = ByteLevelBpe.vocab(file, j, cached);
+        double[] scores = cached != null ? cached.scores() : scores(file, model.get("vocab"));
+        LongLongMap prefixes = cached != null ? cached.prefixes() : prefixHashes(v);
+        JsonNode unk = model.path("unk_id");
+        int unkId = -1;
+        if (!unk.isMissingNode() && !unk.isNull()) {
+            if (!unk.canConvertToInt() || unk.asInt() < 0 || unk.asInt() >= scores.length)
+                throw new Lora4jException(file + ": model.unk_id must be the id of a piece in [0, " + scores.length + "), got " + unk);
+            unkId = unk.asInt();
         }
-        JsonNode vocab = model.get("vocab");
+        List<PreStep> pre = new ArrayList<>();
+        preSteps(file, j.path("pre_tokenizer"), pre);
+        return new Unigram(v, scores, prefixes, unkId, model.path("byte_fallback").asBoolean(false), UnicodeNormalizer.of(file.toString(), j.path("normalizer")),
+                pre, PostProcessor.of(file.toString(), j.path("post_processor")), SentencePieceBpe.PieceDecoder.of(file, j));
+    }
+
+    /** The pieces' scores, by id, each checked, as are the pieces' lengths. */
+    private static double[] scores(Path file, JsonNode vocab) {
         double[] scores = new double[vocab.size()];
         for (int i = 0; i < scores.length; i++) {
             scores[i] = vocab.get(i).get(1).asDouble();
@@ -102,17 +115,12 @@ final class Unigram implements Tokenizer {
                 throw new Lora4jException(file + ": model.vocab[" + i + "] is a piece of " + piece.codePointCount(0, piece.length())
                         + " code points; lora4j reads pieces of 1 to " + MAX_PIECE_CODE_POINTS);
         }
-        JsonNode unk = model.path("unk_id");
-        int unkId = -1;
-        if (!unk.isMissingNode() && !unk.isNull()) {
-            if (!unk.canConvertToInt() || unk.asInt() < 0 || unk.asInt() >= scores.length)
-                throw new Lora4jException(file + ": model.unk_id must be the id of a piece in [0, " + scores.length + "), got " + unk);
-            unkId = unk.asInt();
-        }
-        List<PreStep> pre = new ArrayList<>();
-        preSteps(file, j.path("pre_tokenizer"), pre);
-        return new Unigram(v, scores, unkId, model.path("byte_fallback").asBoolean(false), UnicodeNormalizer.of(file.toString(), j.path("normalizer")),
-                pre, PostProcessor.of(file.toString(), j.path("post_processor")), SentencePieceBpe.PieceDecoder.of(file, j));
+        return scores;
+    }
+
+    @Override
+    public TokenizerCache.Tables tables() {
+        return new TokenizerCache.Tables(v.tokens, v.mergeTable, scores, prefixes);
     }
 
     private static void preSteps(Path file, JsonNode n, List<PreStep> out) {
@@ -130,7 +138,7 @@ final class Unigram implements Tokenizer {
 
     @Override
     public int vocabSize() {
-        return v.byId.length;
+        return v.size();
     }
 
     @Override
@@ -192,10 +200,10 @@ final class Unigram implements Tokenizer {
                 if (found < 0) break;  // no piece goes on with this prefix
                 if (found == 0) continue;
                 int piece = (int) (found - 1);
-                String p = v.byId[piece];
+                String p = v.token(piece);
                 if (p.length() != at[e] - at[s] || !w.regionMatches(at[s], p, 0, p.length())) { // two strings, one hash
-                    Integer exact = v.vocab.get(w.substring(at[s], at[e]));
-                    if (exact == null) continue;
+                    int exact = v.id(w.substring(at[s], at[e]));
+                    if (exact < 0) continue;
                     piece = exact;
                 }
                 double candidate = scores[piece] + here;
@@ -234,15 +242,15 @@ final class Unigram implements Tokenizer {
     }
 
     private void appendIds(String piece, List<Integer> out) {
-        Integer id = v.vocab.get(piece);
-        if (id != null) {
+        int id = v.id(piece);
+        if (id >= 0) {
             out.add(id);
             return;
         }
         if (byteFallback) {
             byte[] bytes = piece.getBytes(StandardCharsets.UTF_8);
             List<Integer> ids = new ArrayList<>(bytes.length);
-            for (byte b : bytes) ids.add(v.vocab.get(String.format("<0x%02X>", b & 0xff)));
+            for (byte b : bytes) ids.add(SentencePieceBpe.byteId(v, b));
             if (!ids.contains(null)) {
                 out.addAll(ids);
                 return;

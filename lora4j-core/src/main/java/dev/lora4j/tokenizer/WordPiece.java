@@ -19,7 +19,7 @@ import java.util.Locale;
  * WordPiece decoder) joins with spaces, glues "##" continuations, and tidies spaces before punctuation;
  * special tokens are left out.
  */
-public final class WordPiece implements Tokenizer {
+public final class WordPiece implements Tokenizer, TokenizerCache.Cacheable {
     private final BpeVocab v;           // vocabulary and added tokens (no merges)
     private final PostProcessor post;
     private final boolean cleanText, chineseChars, stripAccents, lowercase;
@@ -36,14 +36,14 @@ public final class WordPiece implements Tokenizer {
         stripAccents = norm.path("strip_accents").isBoolean() ? norm.get("strip_accents").asBoolean() : lowercase;
         prefix = model.path("continuing_subword_prefix").asText("##");
         maxChars = model.path("max_input_chars_per_word").asInt(100);
-        Integer u = v.vocab.get(model.path("unk_token").asText("[UNK]"));
-        if (u == null) throw new Lora4jException(origin + ": WordPiece unk_token '" + model.path("unk_token").asText("[UNK]") + "' is not in the vocabulary");
+        int u = v.id(model.path("unk_token").asText("[UNK]"));
+        if (u < 0) throw new Lora4jException(origin + ": WordPiece unk_token '" + model.path("unk_token").asText("[UNK]") + "' is not in the vocabulary");
         unk = u;
         decodePrefix = decoder.path("prefix").asText(prefix);
         cleanup = decoder.path("cleanup").asBoolean(true);
     }
 
-    static WordPiece of(Path file, JsonNode j) {
+    static WordPiece of(Path file, JsonNode j, TokenizerCache.Tables cached) {
         String origin = file.toString();
         JsonNode norm = j.path("normalizer"), pre = j.path("pre_tokenizer"), dec = j.path("decoder");
         if (!norm.isMissingNode() && !norm.isNull() && !norm.path("type").asText().equals("BertNormalizer"))
@@ -52,12 +52,17 @@ public final class WordPiece implements Tokenizer {
             throw new Lora4jException(origin + ": pre-tokenizer '" + pre.path("type").asText("none") + "' is not supported yet for WordPiece (supported: BertPreTokenizer)");
         if (!dec.isMissingNode() && !dec.isNull() && !dec.path("type").asText().equals("WordPiece"))
             throw new Lora4jException(origin + ": decoder '" + dec.path("type").asText() + "' is not supported yet for WordPiece (supported: WordPiece)");
-        return new WordPiece(ByteLevelBpe.vocab(file, j), PostProcessor.of(origin, j.path("post_processor")), norm, j.get("model"), dec, origin);
+        return new WordPiece(ByteLevelBpe.vocab(file, j, cached), PostProcessor.of(origin, j.path("post_processor")), norm, j.get("model"), dec, origin);
+    }
+
+    @Override
+    public TokenizerCache.Tables tables() {
+        return new TokenizerCache.Tables(v.tokens, v.mergeTable, null, null);
     }
 
     @Override
     public int vocabSize() {
-        return v.byId.length;
+        return v.size();
     }
 
     @Override
@@ -129,7 +134,8 @@ public final class WordPiece implements Tokenizer {
             Integer found = null;
             while (start < end) {
                 String piece = word.substring(start, end);
-                found = v.vocab.get(start > 0 ? prefix + piece : piece);
+                int id = v.id(start > 0 ? prefix + piece : piece);
+                found = id < 0 ? null : id;
                 if (found != null) break;
                 end = word.offsetByCodePoints(end, -1);
             }
@@ -154,7 +160,7 @@ public final class WordPiece implements Tokenizer {
         int n = 0;
         for (int id : ids) {
             v.checkId(id);
-            String tok = v.byId[id];
+            String tok = v.token(id);
             if (skipSpecialTokens && v.special.contains(tok)) continue;
             if (n > 0) tok = tok.startsWith(decodePrefix) ? tok.substring(decodePrefix.length()) : " " + tok;
             text.append(cleanup ? cleanup(tok) : tok);

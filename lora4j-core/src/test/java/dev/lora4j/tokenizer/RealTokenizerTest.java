@@ -37,9 +37,14 @@ class RealTokenizerTest {
         try (InputStream in = new GZIPInputStream(Files.newInputStream(dir.resolve("tokenizer.json.gz")))) {
             Files.copy(in, file);
         }
-        Tokenizer t = Tokenizer.load(file);
+        // parsed from the JSON, then its tables read back from the cache: both give Rust's ids and texts
+        var parsed = TokenizerCache.load(file, tmp.resolve("cache"));
+        var cached = TokenizerCache.load(file, tmp.resolve("cache"));
+        assertThat(parsed.fromCache()).isFalse();
+        assertThat(cached.fromCache()).as("second load reads the cache").isTrue();
+        assertThat(cached.tokenizer().vocabSize()).isEqualTo(parsed.tokenizer().vocabSize());
         List<String> wrong = new ArrayList<>();
-        for (String line : Files.readAllLines(dir.resolve("cases.jsonl"))) {
+        for (Tokenizer t : List.of(parsed.tokenizer(), cached.tokenizer())) for (String line : Files.readAllLines(dir.resolve("cases.jsonl"))) {
             JsonNode c = JSON.readTree(line);
             String text = c.get("text").asText();
             int[] ids = ints(c.get("ids")), special = ints(c.get("ids_special"));
