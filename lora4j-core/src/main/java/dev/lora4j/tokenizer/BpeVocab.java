@@ -27,7 +27,7 @@ final class BpeVocab {
     final boolean ignoreMerges;
 
     /** Ids beyond this many entries past the vocabulary would only ever allocate memory for nothing. */
-    private static final int MAX_ID_GAP = 1 << 20;
+    static final int MAX_ID_GAP = 1 << 20;
 
     /**
      * Reads model.vocab, model.merges and added_tokens as strictly as Rust tokenizers' BPE builder does; with
@@ -40,9 +40,11 @@ final class BpeVocab {
         if (cached != null) {
             tokens = cached.tokens();
             mergeTable = cached.merges();
+            int last = tokens.idLimit() - 1;
+            checkIdGap(last < 0 ? Map.of() : Map.of(tokens.token(last), last), tokens.size()); // the added tokens' ids
         } else {
             Map<String, Integer> vocab = readVocab(model);
-            checkIdGap(vocab);
+            checkIdGap(vocab, vocab.size());
             tokens = TokenTable.of(vocab);
             mergeTable = readMerges(model.get("merges"), vocab);
         }
@@ -80,21 +82,34 @@ final class BpeVocab {
             if (m.isArray() && m.size() == 2 && m.get(0).isTextual() && m.get(1).isTextual()) {
                 a = m.get(0).asText();
                 b = m.get(1).asText();
-            } else if (m.isTextual() && m.asText().indexOf(' ') > 0 && m.asText().indexOf(' ') == m.asText().lastIndexOf(' ')
-                    && !m.asText().endsWith(" ")) {
+            } else if (m.isTextual() && isMergeString(m.asText())) {
                 a = m.asText().substring(0, m.asText().indexOf(' '));
                 b = m.asText().substring(m.asText().indexOf(' ') + 1);
             } else {
                 throw new Lora4jException("model.merges[" + r + "] must be \"a b\" or [\"a\", \"b\"], got " + m);
             }
-            Integer ia = vocab.get(a), ib = vocab.get(b), iab = vocab.get(a + b);
-            if (ia == null || ib == null || iab == null)
-                throw new Lora4jException("model.merges[" + r + "] " + m + ": '" + (ia == null ? a : ib == null ? b : a + b) + "' is not in the vocabulary");
-            long key = pair(ia, ib);
-            if (table.get(key) < 0) table.put(key, (long) r << 32 | iab); // a repeated pair keeps its first rank
+            if (!addMerge(table, vocab, a, b, r)) {
+                String missing = !vocab.containsKey(a) ? a : !vocab.containsKey(b) ? b : a + b;
+                throw new Lora4jException("model.merges[" + r + "] " + m + ": '" + missing + "' is not in the vocabulary");
+            }
             r++;
         }
         return table;
+    }
+
+    /** Adds the merge of a and b at rank r; false when a, b or a + b is not in the vocabulary. A repeated pair keeps its first rank. */
+    static boolean addMerge(LongLongMap table, Map<String, Integer> vocab, String a, String b, int r) {
+        Integer ia = vocab.get(a), ib = vocab.get(b), iab = vocab.get(a.concat(b));
+        if (ia == null || ib == null || iab == null) return false;
+        long key = pair(ia, ib);
+        if (table.get(key) < 0) table.put(key, (long) r << 32 | iab);
+        return true;
+    }
+
+    /** Whether a merge written "a b" splits into two tokens as Rust reads it: one space, neither side empty. */
+    static boolean isMergeString(String m) {
+        int space = m.indexOf(' ');
+        return space > 0 && space == m.lastIndexOf(' ') && space < m.length() - 1;
     }
 
     private void readAdded(JsonNode added) {
@@ -111,13 +126,16 @@ final class BpeVocab {
         }
     }
 
-    /** Refuses an id so far past the vocabulary's size that its tables would only be memory for nothing. */
-    private void checkIdGap(Map<String, Integer> vocab) {
+    /**
+     * Refuses an id so far past the vocabulary's size that its tables would only be memory for nothing;
+     * {@code vocab} holds at least the vocabulary's largest id.
+     */
+    private void checkIdGap(Map<String, Integer> vocab, int vocabSize) {
         int max = 0;
         String maxToken = null;
         for (var e : vocab.entrySet()) if (e.getValue() >= max) { max = e.getValue(); maxToken = e.getKey(); }
         for (var e : addedIds.entrySet()) if (e.getValue() >= max) { max = e.getValue(); maxToken = e.getKey(); }
-        long entries = (long) vocab.size() + addedIds.size();
+        long entries = (long) vocabSize + addedIds.size();
         if (max > entries + MAX_ID_GAP)
             throw new Lora4jException("token '" + maxToken + "' has id " + max + ", far beyond a vocabulary of " + entries + " entries");
     }

@@ -30,7 +30,10 @@ import java.util.zip.CheckedOutputStream;
 final class TokenizerCache {
     private TokenizerCache() {}
 
-    /** What model.vocab and model.merges become; scores and prefixes are a Unigram model's, else null. */
+    /**
+     * What model.vocab and model.merges become; scores and prefixes are a Unigram model's, else null (prefixes
+     * also when the tables come from {@link TokenizerJson}: the model then builds them).
+     */
     record Tables(TokenTable tokens, LongLongMap merges, double[] scores, LongLongMap prefixes) {}
 
     /** A tokenizer whose tables can be saved. */
@@ -68,8 +71,9 @@ final class TokenizerCache {
                 // written again below
             }
         }
-        JsonNode j = ModelFiles.readJson(file);
-        Tokenizer t = TokenizerBuilder.build(file, j, null);
+        var streamed = TokenizerJson.read(file);
+        JsonNode j = streamed != null ? streamed.rest() : ModelFiles.readJson(file);
+        Tokenizer t = TokenizerBuilder.build(file, j, streamed != null ? streamed.tables() : null);
         if (entry != null && t instanceof Cacheable c) {
             try {
                 write(entry, key, withoutTables(j), c.tables());

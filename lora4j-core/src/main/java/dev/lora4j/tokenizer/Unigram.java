@@ -87,7 +87,7 @@ final class Unigram implements Tokenizer, TokenizerCache.Cacheable {
         JsonNode model = j.get("model");
         BpeVocab v = ByteLevelBpe.vocab(file, j, cached);
         double[] scores = cached != null ? cached.scores() : scores(file, model.get("vocab"));
-        LongLongMap prefixes = cached != null ? cached.prefixes() : prefixHashes(v);
+        LongLongMap prefixes = cached != null && cached.prefixes() != null ? cached.prefixes() : prefixHashes(v);
         JsonNode unk = model.path("unk_id");
         int unkId = -1;
         if (!unk.isMissingNode() && !unk.isNull()) {

@@ -37,14 +37,15 @@ class RealTokenizerTest {
         try (InputStream in = new GZIPInputStream(Files.newInputStream(dir.resolve("tokenizer.json.gz")))) {
             Files.copy(in, file);
         }
-        // parsed from the JSON, then its tables read back from the cache: both give Rust's ids and texts
+        // streamed from the JSON, its tables read back from the cache, and parsed as a tree: all give Rust's ids and texts
         var parsed = TokenizerCache.load(file, tmp.resolve("cache"));
         var cached = TokenizerCache.load(file, tmp.resolve("cache"));
         assertThat(parsed.fromCache()).isFalse();
         assertThat(cached.fromCache()).as("second load reads the cache").isTrue();
         assertThat(cached.tokenizer().vocabSize()).isEqualTo(parsed.tokenizer().vocabSize());
+        Tokenizer tree = Tokenizer.of(file, JSON.readTree(file.toFile())); // the tables built from a tree of the whole file
         List<String> wrong = new ArrayList<>();
-        for (Tokenizer t : List.of(parsed.tokenizer(), cached.tokenizer())) for (String line : Files.readAllLines(dir.resolve("cases.jsonl"))) {
+        for (Tokenizer t : List.of(parsed.tokenizer(), cached.tokenizer(), tree)) for (String line : Files.readAllLines(dir.resolve("cases.jsonl"))) {
             JsonNode c = JSON.readTree(line);
             String text = c.get("text").asText();
             int[] ids = ints(c.get("ids")), special = ints(c.get("ids_special"));

@@ -99,6 +99,33 @@ class TokenizerCacheTest {
         assertThat(TokenizerCache.load(file, cache).fromCache()).as("and it was written again").isTrue();
     }
 
+    /**
+     * A first load streams model.vocab and model.merges into the tables; anything malformed there sends it to
+     * the tree parse, whose message names the file and the entry. Each case: what is wrong, the message.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+            "\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a c\"]                 | model.merges[0] \"a c\": 'c' is not in the vocabulary",
+            "\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"ab\"]                  | model.merges[0] must be \"a b\" or [\"a\", \"b\"]",
+            "\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [[\"a\", 3]]              | model.merges[0] must be",
+            "\"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": {\"a\": \"b\"}              | model.merges must be an array, got object",
+            "\"vocab\": {\"a\": 0, \"b\": -1, \"ab\": 2}, \"merges\": []                     | model.vocab 'b': the id must be a whole number >= 0, got -1",
+            "\"vocab\": {\"a\": 0, \"b\": 1.5, \"ab\": 2}, \"merges\": []                    | model.vocab 'b': the id must be a whole number >= 0, got 1.5",
+            "\"vocab\": {\"a\": 0, \"b\": 9999999999}, \"merges\": []                        | model.vocab 'b': the id must be a whole number >= 0",
+            "\"vocab\": [[\"a\", 0]], \"merges\": []                                            | model.vocab must be an object of token: id, got array",
+            "\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0], [\"b\"]]                           | model.vocab[1] must be [piece, score]",
+            "\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0], [\"\", -2.0]]                      | model.vocab[1] is a piece of 0 code points",
+    })
+    void malformedTablesAreNamedAsTheTreeParseNamesThem(String model, String message) throws IOException {
+        Path file = tmp.resolve("tokenizer.json");
+        String type = model.contains("\"type\"") ? "" : "\"type\": \"BPE\", ";
+        Files.writeString(file, "{\"model\": {" + type + model + "}, \"pre_tokenizer\": {\"type\": \"Metaspace\"}, \"normalizer\": null}");
+        assertThat(TokenizerJson.read(file)).as("the streamed parse declines").isNull();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> TokenizerCache.load(file, tmp.resolve("cache")))
+                .isInstanceOf(dev.lora4j.Lora4jException.class).hasMessageContainingAll(file.toString(), message.strip());
+        assertThat(tmp.resolve("cache")).as("nothing cached for a refused file").doesNotExist();
+    }
+
     @Test
     void anEditedFileIsANewEntry() throws IOException {
         Path file = tmp.resolve("tokenizer.json"), cache = tmp.resolve("cache");
