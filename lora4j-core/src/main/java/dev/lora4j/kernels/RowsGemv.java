@@ -34,6 +34,11 @@ final class RowsGemv {
      * accumulators, fewer loads a multiply-add), then four, then one.
      */
     private static final int TW = 4, TA = 4;
+    /**
+     * Bytes of A (six rows) that leave room in a core's L1 data cache (32–48 KiB) for the tile's weight
+     * rows: up to k = 1024 in fp32.
+     */
+    private static final int A_TILE_IN_L1 = 24 * 1024;
     /** Outputs of each stream finished together. */
     private static final int GROUP = LaneSums.GROUP;
     /**
@@ -108,28 +113,48 @@ final class RowsGemv {
      * Outputs [j0, j1): stream s is [j0 + s·q, j0 + (s+1)·q) clipped to j1, walked in groups of
      * {@link #GROUP} outputs. A tile whose stream has run out reads stream 0's row again and
      * drops the result (at most three such tiles per range).
+     *
+     * <p>Inside a group the order of the tiles changes no sum (each tile writes its own folded slots). Where
+     * a tile's rows of A fit in L1 beside its weight rows, each tile of A runs against all the group's
+     * outputs before the next (A stays in L1, the group's weight rows in L2); otherwise each output runs
+     * against all the tiles of A before the next (its weight rows stay in L1).
      */
     private static void range(X x, WeightRows w, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = x.rows(), k = w.cols(), q = (j1 - j0 + TW - 1) / TW;
+        boolean aInL1 = 6L * k * Float.BYTES <= A_TILE_IN_L1;
         Folded sums = folded(m);
         int[] count = new int[TW], row = new int[TW];
         for (int g = 0; g < q; g += GROUP) {
             for (int s = 0; s < TW; s++) count[s] = Math.clamp(Math.min(j1, j0 + (s + 1) * q) - (j0 + s * q + g), 0, GROUP);
-            for (int t = 0; t < count[0]; t++) {
-                for (int s = 0; s < TW; s++) row[s] = t < count[s] ? j0 + s * q + g + t : j0 + g + t;
-                int i = 0;
-                if (w.f32() != null) {
-                    for (; i + 6 <= m && m - i != 8; i += 6) tile6F32(x, i, w.f32(), k, row, sums, t);
-                    for (; i + TA <= m; i += TA) tileF32(x, i, w.f32(), k, row, sums, t);
-                    for (; i < m; i++) columnF32(x, i, w.f32(), k, row, sums, t);
-                } else {
-                    for (; i + 6 <= m && m - i != 8; i += 6) tile6Bf16(x, i, w.bf16(), k, row, sums, t);
-                    for (; i + TA <= m; i += TA) tileBf16(x, i, w.bf16(), k, row, sums, t);
-                    for (; i < m; i++) columnBf16(x, i, w.bf16(), k, row, sums, t);
-                }
+            int outputs = aInL1 ? count[0] : 1;
+            for (int t0 = 0; t0 < count[0]; t0 += outputs) {
+                int t1 = Math.min(count[0], t0 + outputs), i = 0;
+                for (; i + 6 <= m && m - i != 8; i += 6)
+                    for (int t = t0; t < t1; t++) {
+                        rows(row, count, j0, q, g, t);
+                        if (w.f32() != null) tile6F32(x, i, w.f32(), k, row, sums, t);
+                        else tile6Bf16(x, i, w.bf16(), k, row, sums, t);
+                    }
+                for (; i + TA <= m; i += TA)
+                    for (int t = t0; t < t1; t++) {
+                        rows(row, count, j0, q, g, t);
+                        if (w.f32() != null) tileF32(x, i, w.f32(), k, row, sums, t);
+                        else tileBf16(x, i, w.bf16(), k, row, sums, t);
+                    }
+                for (; i < m; i++)
+                    for (int t = t0; t < t1; t++) {
+                        rows(row, count, j0, q, g, t);
+                        if (w.f32() != null) columnF32(x, i, w.f32(), k, row, sums, t);
+                        else columnBf16(x, i, w.bf16(), k, row, sums, t);
+                    }
             }
             for (int i = 0; i < m; i++) finish(sums, i, x, w, j0, q, g, count, c, cOff, ldc, accumulate);
         }
+    }
+
+    /** The weight rows of output t of group g, one a stream (stream 0's row where a stream has run out). */
+    private static void rows(int[] row, int[] count, int j0, int q, int g, int t) {
+        for (int s = 0; s < TW; s++) row[s] = t < count[s] ? j0 + s * q + g + t : j0 + g + t;
     }
 
     /**

@@ -189,7 +189,7 @@ class GemmTest {
     static Stream<Arguments> decodeShapes() {
         List<Arguments> out = new ArrayList<>();
         for (int m : new int[] {1, 3, 4, 5, 16, 17, 32})
-            for (int[] kn : new int[][] {{7, 3}, {95, 65}, {773, 130}, {16, 1}})
+            for (int[] kn : new int[][] {{7, 3}, {95, 65}, {773, 130}, {16, 1}, {1037, 70}})
                 for (String dtype : List.of("F32", "BF16")) out.add(Arguments.of(m, kn[0], kn[1], dtype));
         return out.stream();
     }
@@ -209,11 +209,14 @@ class GemmTest {
         heapRowsMatchScalar(Mat.of(random(m * k, 23), 0, m, k), bm);
     }
 
-    /** A sequence's outputs must not depend on what else is in its decode batch: row i alone = row i among 17. */
-    @ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"F32", "BF16"})
-    void heapRowsGiveEachOutputTheSameSumWhateverTheRowCount(String dtype) {
-        int k = 207, n = 67, m = 17;
+    /**
+     * A sequence's outputs must not depend on what else is in its decode batch: row i alone = row i among 17,
+     * with k small enough that tiles of A run against a group of outputs at a time (207) and too large for that (1037).
+     */
+    @ParameterizedTest(name = "{0} k={1}")
+    @org.junit.jupiter.params.provider.CsvSource({"F32, 207", "BF16, 207", "F32, 1037", "BF16, 1037"})
+    void heapRowsGiveEachOutputTheSameSumWhateverTheRowCount(String dtype, int k) {
+        int n = 67, m = 17;
         float[] b = random(k * n, 15);
         Mat bm = Mat.of(b, 0, k, n);
         if (dtype.equals("BF16")) {
