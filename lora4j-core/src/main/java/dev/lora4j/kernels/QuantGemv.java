@@ -21,17 +21,23 @@ final class QuantGemv {
     /** Up to this many rows of A, each weight row is decoded once per row of A (fused); more, once into a buffer. */
     private static final int FUSED_ROWS = 2;
     /**
-     * A thread's rows are taken in turn from this many parts of its range: the hardware prefetcher then
-     * follows that many streams, where one row after another left int8 decoding waiting on memory
+     * A thread's rows are taken in turn from this many parts of its range. On Intel's cores the hardware
+     * prefetcher then follows that many streams, where one row after another left int8 decoding waiting on
+     * memory; on AMD's Zen 4 the interleaved rows decoded at half the speed of one row after another
      * (docs/performance-notes.md).
      */
-    private static final int STREAMS = 8;
+    static final int STREAMS = HostCpu.VENDOR == HostCpu.Vendor.AMD ? 1 : 8;
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[FloatVector.SPECIES_PREFERRED.length()]);
 
     private QuantGemv() {}
 
     static void multiply(Mat a, QuantizedMatrix w, float[] c, int cOff, int ldc, boolean accumulate) {
+        multiply(a, w, c, cOff, ldc, accumulate, STREAMS);
+    }
+
+    /** With the rows of a thread's range taken from {@code streams} parts of it (tests run both hosts' settings). */
+    static void multiply(Mat a, QuantizedMatrix w, float[] c, int cOff, int ldc, boolean accumulate, int streams) {
         int m = a.rows(), k = a.cols();
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[] x = new float[m * k];
@@ -39,9 +45,9 @@ final class QuantGemv {
         Parallel.forRange(w.rows(), 16, (j0, j1) -> {
             float[] row = ROW.get(), lanes = LANES.get();
             if (row.length < k) ROW.set(row = new float[k]);
-            int q = (j1 - j0 + STREAMS - 1) / STREAMS;
-            for (int step = 0; step < STREAMS * q; step++) { // rows taken in turn from STREAMS parts of the range
-                int j = j0 + (step % STREAMS) * q + step / STREAMS;
+            int q = (j1 - j0 + streams - 1) / streams;
+            for (int step = 0; step < streams * q; step++) { // rows taken in turn from `streams` parts of the range
+                int j = j0 + (step % streams) * q + step / streams;
                 if (j >= j1) continue;
                 if (m > FUSED_ROWS) w.dequantize(j, 0, row, 0, k, true);
                 for (int i = 0; i < m; i++) {
