@@ -21,28 +21,36 @@ final class QuantGemv {
     /** Up to this many rows of A, each weight row is decoded once per row of A (fused); more, once into a buffer. */
     private static final int FUSED_ROWS = 2;
     /**
-     * A thread's rows are taken in turn from this many parts of its range. On Intel's cores the hardware
-     * prefetcher then follows that many streams, where one row after another left int8 decoding waiting on
-     * memory; on AMD's Zen 4 the interleaved rows decoded at half the speed of one row after another
-     * (docs/performance-notes.md).
+     * How a decode step of one or two rows reads the weight: in {@code rangesPerThread} ranges a thread, the
+     * rows of each taken in turn from {@code streams} parts of it. On Intel's cores the hardware prefetcher
+     * then follows that many streams, where one row after another left int8 decoding waiting on memory, and
+     * several ranges a thread keep a slowed core from holding up the others; on AMD's Zen 4 the interleaved
+     * rows decoded at half the speed of one row after another, and one long range a thread was faster than
+     * four short ones (docs/performance-notes.md).
      */
-    static final int STREAMS = HostCpu.VENDOR == HostCpu.Vendor.AMD ? 1 : 8;
+    record Reads(int rangesPerThread, int streams) {}
+
+    static final Reads READS = HostCpu.VENDOR == HostCpu.Vendor.AMD ? new Reads(1, 1) : new Reads(Parallel.RANGES_PER_THREAD, 8);
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[FloatVector.SPECIES_PREFERRED.length()]);
 
     private QuantGemv() {}
 
     static void multiply(Mat a, QuantizedMatrix w, float[] c, int cOff, int ldc, boolean accumulate) {
-        multiply(a, w, c, cOff, ldc, accumulate, STREAMS);
+        multiply(a, w, c, cOff, ldc, accumulate, READS);
     }
 
-    /** With the rows of a thread's range taken from {@code streams} parts of it (tests run both hosts' settings). */
-    static void multiply(Mat a, QuantizedMatrix w, float[] c, int cOff, int ldc, boolean accumulate, int streams) {
+    /** With the weight read as {@code reads} says (tests run every host's setting). */
+    static void multiply(Mat a, QuantizedMatrix w, float[] c, int cOff, int ldc, boolean accumulate, Reads reads) {
         int m = a.rows(), k = a.cols();
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[] x = new float[m * k];
         for (int i = 0; i < m; i++) a.copyRow(i, 0, x, i * k, k);
-        Parallel.forRange(w.rows(), 16, (j0, j1) -> {
+        // more rows of A are bound by arithmetic more than by reads: then the usual number of ranges
+        int streams = reads.streams(), perThread = m > FUSED_ROWS ? Parallel.RANGES_PER_THREAD : reads.rangesPerThread();
+        int ranges = Math.max(1, Math.min(w.rows() / 16, perThread * Parallel.threads()));
+        Parallel.forChunks(ranges, r -> {
+            int j0 = (int) ((long) w.rows() * r / ranges), j1 = (int) ((long) w.rows() * (r + 1) / ranges);
             float[] row = ROW.get(), lanes = LANES.get();
             if (row.length < k) ROW.set(row = new float[k]);
             int q = (j1 - j0 + streams - 1) / streams;

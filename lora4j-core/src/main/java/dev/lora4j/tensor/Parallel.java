@@ -25,7 +25,7 @@ public final class Parallel {
      * More ranges than threads: a core of a shared machine runs 10-15% slower for seconds at a time,
      * and with one range per thread the others would wait for it at the end of every call.
      */
-    static final int RANGES_PER_THREAD = 4;
+    public static final int RANGES_PER_THREAD = 4;
 
     private static volatile Pool pool = new Pool(Runtime.getRuntime().availableProcessors());
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);

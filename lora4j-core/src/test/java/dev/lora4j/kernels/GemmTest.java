@@ -56,12 +56,12 @@ class GemmTest {
         int rows = Math.min(m, 5);
         Mat a = Mat.of(random(rows * in, 6), 0, rows, in);
         float[] c1 = random(rows * out, 7), c2 = c1.clone(), c3 = c1.clone();
-        QuantGemv.multiply(a, q, c1, 0, out, true, 1);
+        QuantGemv.multiply(a, q, c1, 0, out, true, new QuantGemv.Reads(1, 1));
         ScalarGemm.matmul(a, wq.t(), c2, 0, out, true);
-        QuantGemv.multiply(a, q, c3, 0, out, true, 8);
+        QuantGemv.multiply(a, q, c3, 0, out, true, new QuantGemv.Reads(4, 8));
         for (int i = 0; i < c1.length; i++) {
             assertThat(c1[i]).as("decode element %d", i).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(1e-6f * in));
-            assertThat(Float.floatToRawIntBits(c3[i])).as("decode element %d, eight streams against one", i).isEqualTo(Float.floatToRawIntBits(c1[i]));
+            assertThat(Float.floatToRawIntBits(c3[i])).as("decode element %d, four ranges a thread and eight streams against one of each", i).isEqualTo(Float.floatToRawIntBits(c1[i]));
         }
     }
 
