@@ -224,14 +224,15 @@ public final class SimdOps implements Ops {
         }
     }
 
-    /**
-     * Each row's products go into one vector, and sixteen rows' vectors are summed across their lanes
-     * at once ({@link LaneSums}), so the rows stream front to back without a reduction per row. Each
-     * output equals {@link #dot} of its row, bit for bit.
-     */
     /** dotRows' partial sums, one per thread: a decode step calls it per sequence, head and layer. */
     private static final ThreadLocal<LaneSums> ONE_ROW = ThreadLocal.withInitial(() -> new LaneSums(1));
 
+    /**
+     * Each row's products go into one vector, and sixteen rows' vectors are summed across their lanes
+     * at once ({@link LaneSums}), so the rows stream front to back without a reduction per row. Rows go
+     * four at a time: one row's multiply-adds form a chain (each waits for the last), four rows' chains
+     * run side by side. Each output equals {@link #dot} of its row, bit for bit.
+     */
     @Override
     public void dotRows(float[] q, int qOff, float[] x, int xOff, int ld, int rows, int n, float[] out, int outOff) {
         int nv = n - n % L;
@@ -241,8 +242,24 @@ public final class SimdOps implements Ops {
         }
         LaneSums sums = ONE_ROW.get();
         for (int g = 0; g < rows; g += LaneSums.GROUP) {
-            int count = Math.min(LaneSums.GROUP, rows - g);
-            for (int r = g; r < g + count; r++) {
+            int count = Math.min(LaneSums.GROUP, rows - g), r = g;
+            float[] lanes = sums.lanes();
+            for (; r + 4 <= g + count; r += 4) { // four rows at once: four independent chains of multiply-adds
+                int x0 = xOff + r * ld, x1 = x0 + ld, x2 = x1 + ld, x3 = x2 + ld;
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                for (int d = 0; d < nv; d += L) {
+                    FloatVector qd = FloatVector.fromArray(S, q, qOff + d);
+                    a0 = qd.fma(FloatVector.fromArray(S, x, x0 + d), a0);
+                    a1 = qd.fma(FloatVector.fromArray(S, x, x1 + d), a1);
+                    a2 = qd.fma(FloatVector.fromArray(S, x, x2 + d), a2);
+                    a3 = qd.fma(FloatVector.fromArray(S, x, x3 + d), a3);
+                }
+                a0.intoArray(lanes, LaneSums.at(0, r - g));
+                a1.intoArray(lanes, LaneSums.at(0, r - g + 1));
+                a2.intoArray(lanes, LaneSums.at(0, r - g + 2));
+                a3.intoArray(lanes, LaneSums.at(0, r - g + 3));
+            }
+            for (; r < g + count; r++) {
                 int xr = xOff + r * ld;
                 FloatVector acc = FloatVector.zero(S);
                 for (int d = 0; d < nv; d += L) acc = FloatVector.fromArray(S, q, qOff + d).fma(FloatVector.fromArray(S, x, xr + d), acc);
