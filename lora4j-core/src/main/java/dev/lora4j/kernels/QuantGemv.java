@@ -10,7 +10,7 @@ import jdk.incubator.vector.FloatVector;
  * With one or two rows of A, each weight row is decoded straight into the dot products
  * ({@link QuantizedMatrix#dot}); with more, once into a row buffer that stays in L1 and is dotted with
  * every row of A. Only the quantized bytes stream from memory, so fewer bytes a weight, a faster step.
- * Each thread reads its rows from {@link #STREAMS} places at once.
+ * How a thread walks its rows (ranges, streams) depends on the host: {@link #READS}.
  *
  * <p>Each output is one dot product summed the same way (four vector accumulators in order, their
  * lanes, then the tail) whatever m and the thread count, so a sequence's logits do not depend on what
