@@ -30,7 +30,7 @@ final class QuantGemv {
      */
     record Reads(int rangesPerThread, int streams) {}
 
-    static final Reads READS = HostCpu.VENDOR == HostCpu.Vendor.AMD ? new Reads(1, 1) : new Reads(Parallel.RANGES_PER_THREAD, 8);
+    static final Reads READS = HostCpu.VENDOR == HostCpu.Vendor.AMD ? new Reads(1, 1) : new Reads(4, 8);
     private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[FloatVector.SPECIES_PREFERRED.length()]);
 
@@ -46,11 +46,8 @@ final class QuantGemv {
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[] x = new float[m * k];
         for (int i = 0; i < m; i++) a.copyRow(i, 0, x, i * k, k);
-        // more rows of A are bound by arithmetic more than by reads: then the usual number of ranges
-        int streams = reads.streams(), perThread = m > FUSED_ROWS ? Parallel.RANGES_PER_THREAD : reads.rangesPerThread();
-        int ranges = Math.max(1, Math.min(w.rows() / 16, perThread * Parallel.threads()));
-        Parallel.forChunks(ranges, r -> {
-            int j0 = (int) ((long) w.rows() * r / ranges), j1 = (int) ((long) w.rows() * (r + 1) / ranges);
+        int streams = reads.streams();
+        Parallel.RangeBody body = (j0, j1) -> {
             float[] row = ROW.get(), lanes = LANES.get();
             if (row.length < k) ROW.set(row = new float[k]);
             int q = (j1 - j0 + streams - 1) / streams;
@@ -64,6 +61,9 @@ final class QuantGemv {
                     c[at] = accumulate ? c[at] + sum : sum;
                 }
             }
-        });
+        };
+        // more rows of A are bound by arithmetic more than by reads: then the usual number of ranges
+        if (m > FUSED_ROWS) Parallel.forRange(w.rows(), 16, body);
+        else Parallel.forRange(w.rows(), 16, reads.rangesPerThread(), body);
     }
 }

@@ -25,7 +25,7 @@ public final class Parallel {
      * More ranges than threads: a core of a shared machine runs 10-15% slower for seconds at a time,
      * and with one range per thread the others would wait for it at the end of every call.
      */
-    public static final int RANGES_PER_THREAD = 4;
+    static final int RANGES_PER_THREAD = 4;
 
     private static volatile Pool pool = new Pool(Runtime.getRuntime().availableProcessors());
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
@@ -70,7 +70,12 @@ public final class Parallel {
      * {@code grain} items each) and runs body(from, to) on each, ranges claimed as threads come free.
      */
     public static void forRange(int n, int grain, RangeBody body) {
-        int chunks = Math.max(1, Math.min(INSIDE.get() ? 1 : RANGES_PER_THREAD * threads(), n / Math.max(1, grain)));
+        forRange(n, grain, RANGES_PER_THREAD, body);
+    }
+
+    /** {@link #forRange(int, int, RangeBody)} with up to {@code perThread} ranges a thread. */
+    public static void forRange(int n, int grain, int perThread, RangeBody body) {
+        int chunks = Math.max(1, Math.min(INSIDE.get() ? 1 : perThread * threads(), n / Math.max(1, grain)));
         if (chunks == 1) {
             if (n > 0) body.run(0, n);
             return;
