@@ -30,28 +30,46 @@ final class TokenTable {
 
     /** The table of a text → id map; ids above idLimit - 1 are refused by the caller before. */
     static TokenTable of(Map<String, Integer> vocab) {
-        int n = vocab.size(), length = 0, maxId = -1;
-        for (var e : vocab.entrySet()) {
-            length = Math.addExact(length, e.getKey().length());
-            maxId = Math.max(maxId, e.getValue());
-        }
+        int n = vocab.size(), length = 0;
+        for (String s : vocab.keySet()) length = Math.addExact(length, s.length());
         char[] chars = new char[length];
-        int[] ends = new int[n], ids = new int[n], entryOfId = new int[maxId + 1];
-        java.util.Arrays.fill(entryOfId, -1);
-        int[] slots = new int[capacity(n)];
+        int[] ends = new int[n], ids = new int[n];
         int e = 0, at = 0;
         for (var entry : vocab.entrySet()) {
             String s = entry.getKey();
             s.getChars(0, s.length(), chars, at);
             at += s.length();
             ends[e] = at;
-            ids[e] = entry.getValue();
-            entryOfId[ids[e]] = e;
-            int mask = slots.length - 1, i = slot(s.hashCode(), mask);
-            while (slots[i] != 0) i = (i + 1) & mask; // the map's keys are distinct
-            slots[i] = ++e;
+            ids[e++] = entry.getValue();
         }
-        return new TokenTable(chars, ends, ids, entryOfId, slots);
+        return indexed(chars, ends, ids, true);
+    }
+
+    /**
+     * The table of entries given as their text end to end and their ids (non-negative, bounded by the caller),
+     * or null where a text is given twice or two entries share an id.
+     */
+    static TokenTable distinct(char[] chars, int[] ends, int[] ids) {
+        return indexed(chars, ends, ids, false);
+    }
+
+    private static TokenTable indexed(char[] chars, int[] ends, int[] ids, boolean sharedIds) {
+        int n = ends.length, maxId = -1;
+        for (int id : ids) maxId = Math.max(maxId, id);
+        int[] entryOfId = new int[maxId + 1];
+        java.util.Arrays.fill(entryOfId, -1);
+        int[] slots = new int[capacity(n)];
+        TokenTable t = new TokenTable(chars, ends, ids, entryOfId, slots);
+        int mask = slots.length - 1;
+        for (int e = 0; e < n; e++) {
+            if (entryOfId[ids[e]] >= 0 && !sharedIds) return null;
+            entryOfId[ids[e]] = e;
+            int from = t.start(e), i = slot(hash(chars, from, ends[e]), mask);
+            for (; slots[i] != 0; i = (i + 1) & mask)
+                if (t.textEquals(slots[i] - 1, chars, from, ends[e])) return null; // a map's keys are distinct
+            slots[i] = e + 1;
+        }
+        return t;
     }
 
     /**
@@ -72,6 +90,17 @@ final class TokenTable {
             int e = slots[i] - 1;
             if (e < 0) return -1;
             if (textEquals(e, s)) return ids[e];
+        }
+        return -1;
+    }
+
+    /** The id of the text {@code s[from, to)}, or -1. */
+    int id(char[] s, int from, int to) {
+        int mask = slots.length - 1;
+        for (int i = slot(hash(s, from, to), mask), probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
+            int e = slots[i] - 1;
+            if (e < 0) return -1;
+            if (textEquals(e, s, from, to)) return ids[e];
         }
         return -1;
     }
@@ -110,6 +139,18 @@ final class TokenTable {
         if (ends[entry] - from != s.length()) return false;
         for (int i = 0; i < s.length(); i++) if (chars[from + i] != s.charAt(i)) return false;
         return true;
+    }
+
+    private boolean textEquals(int entry, char[] s, int from, int to) {
+        int at = start(entry);
+        return java.util.Arrays.equals(chars, at, ends[entry], s, from, to);
+    }
+
+    /** {@link String#hashCode} of {@code s[from, to)}, as Java defines it. */
+    private static int hash(char[] s, int from, int to) {
+        int h = 0;
+        for (int i = from; i < to; i++) h = 31 * h + s[i];
+        return h;
     }
 
     private static int capacity(int n) {

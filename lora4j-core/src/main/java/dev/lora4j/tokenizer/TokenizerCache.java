@@ -178,7 +178,7 @@ final class TokenizerCache {
      * The file's bytes, read 64 KiB at a time: one large read has the JDK allocate a native buffer of the
      * whole size, and touching it the first time costs more than the read (docs/performance-notes.md).
      */
-    private static byte[] readAll(Path file) throws IOException {
+    static byte[] readAll(Path file) throws IOException {
         try (var in = new java.io.FileInputStream(file.toFile())) {
             long size = in.getChannel().size();
             if (size > Integer.MAX_VALUE - 8) throw new IOException("size " + size);
@@ -280,17 +280,11 @@ final class TokenizerCache {
         }
 
         void ints(int... v) throws IOException {
-            for (int x : v) {
-                room(4);
-                buf.putInt(x);
-            }
+            array(v, false);
         }
 
         void longs(long... v) throws IOException {
-            for (long x : v) {
-                room(8);
-                buf.putLong(x);
-            }
+            array(v, false);
         }
 
         void array(byte[] a) throws IOException {
@@ -299,29 +293,54 @@ final class TokenizerCache {
             out.write(a);
         }
 
+        // Each array goes through the buffer's typed views in bulk: a loop of single puts runs interpreted on a
+        // first load, where this is written.
+
         void array(char[] a) throws IOException {
             ints(a.length);
-            for (char c : a) {
+            for (int at = 0, n; at < a.length; at += n) {
                 room(2);
-                buf.putChar(c);
+                n = Math.min(a.length - at, buf.remaining() / 2);
+                buf.asCharBuffer().put(a, at, n);
+                buf.position(buf.position() + 2 * n);
             }
         }
 
         void array(int[] a) throws IOException {
-            ints(a.length);
-            ints(a);
+            array(a, true);
+        }
+
+        private void array(int[] a, boolean withLength) throws IOException {
+            if (withLength) ints(a.length);
+            for (int at = 0, n; at < a.length; at += n) {
+                room(4);
+                n = Math.min(a.length - at, buf.remaining() / 4);
+                buf.asIntBuffer().put(a, at, n);
+                buf.position(buf.position() + 4 * n);
+            }
         }
 
         void array(long[] a) throws IOException {
-            ints(a.length);
-            longs(a);
+            array(a, true);
+        }
+
+        private void array(long[] a, boolean withLength) throws IOException {
+            if (withLength) ints(a.length);
+            for (int at = 0, n; at < a.length; at += n) {
+                room(8);
+                n = Math.min(a.length - at, buf.remaining() / 8);
+                buf.asLongBuffer().put(a, at, n);
+                buf.position(buf.position() + 8 * n);
+            }
         }
 
         void array(double[] a) throws IOException {
             ints(a.length);
-            for (double d : a) {
+            for (int at = 0, n; at < a.length; at += n) {
                 room(8);
-                buf.putDouble(d);
+                n = Math.min(a.length - at, buf.remaining() / 8);
+                buf.asDoubleBuffer().put(a, at, n);
+                buf.position(buf.position() + 8 * n);
             }
         }
     }

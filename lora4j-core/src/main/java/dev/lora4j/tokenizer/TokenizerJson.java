@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -29,9 +30,22 @@ final class TokenizerJson {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** Files above this size are streamed from disk, not read whole first. */
+    private static final long READ_WHOLE = 256L << 20;
+
     /** The file's parts, or null when it is not a JSON object with well-formed tables (or cannot be read). */
     static Streamed read(Path file) {
-        try (JsonParser p = JSON.createParser(file.toFile())) {
+        byte[] json = null;
+        try {
+            if (Files.size(file) <= READ_WHOLE) json = TokenizerCache.readAll(file);
+        } catch (IOException | RuntimeException unreadable) {
+            return null;
+        }
+        if (json != null) {
+            Streamed scanned = scanned(json);
+            if (scanned != null) return scanned;
+        }
+        try (JsonParser p = json != null ? JSON.createParser(json) : JSON.createParser(file.toFile())) {
             if (p.nextToken() != JsonToken.START_OBJECT) return null;
             ObjectNode rest = JSON.createObjectNode();
             Tables tables = null;
@@ -63,6 +77,24 @@ final class TokenizerJson {
             if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null || tables == null) return null;
             TokenizerCache.Tables built = tables.build(rest);
             return built == null ? null : new Streamed(rest, built);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** The tables by {@link TableScanner}, the rest by the JSON library; null where that path does not apply. */
+    private static Streamed scanned(byte[] json) {
+        TableScanner.Found found = TableScanner.find(json);
+        if (found == null) return null;
+        try {
+            if (!(JSON.readTree(found.rest()) instanceof ObjectNode rest) || !(rest.get("model") instanceof ObjectNode model)) return null;
+            model.remove("vocab");
+            model.remove("merges");
+            if (model.path("type").asText().equals("Unigram")) return null;
+            long entriesAtMost = (found.vocabTo() - found.vocabFrom()) / 4, added = rest.path("added_tokens").size();
+            TokenizerCache.Tables tables = found.tables(entriesAtMost + added + BpeVocab.MAX_ID_GAP);
+            if (tables == null || tables.tokens().idLimit() - 1 > (long) tables.tokens().size() + added + BpeVocab.MAX_ID_GAP) return null;
+            return new Streamed(rest, tables);
         } catch (IOException | RuntimeException e) {
             return null;
         }
