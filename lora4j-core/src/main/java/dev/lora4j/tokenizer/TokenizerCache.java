@@ -13,6 +13,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32;
 import java.util.zip.CRC32C;
 import java.util.zip.CheckedOutputStream;
@@ -64,6 +66,7 @@ final class TokenizerCache {
     static Loaded load(Path file, Path dir) {
         byte[] key = dir == null ? null : identity(file);
         Path entry = key == null ? null : dir.resolve(name(key));
+        if (entry != null) awaitWrite(entry);
         if (entry != null && Files.isRegularFile(entry)) {
             try {
                 return new Loaded(read(file, entry, key), true);
@@ -74,14 +77,61 @@ final class TokenizerCache {
         var streamed = TokenizerJson.read(file);
         JsonNode j = streamed != null ? streamed.rest() : ModelFiles.readJson(file);
         Tokenizer t = TokenizerBuilder.build(file, j, streamed != null ? streamed.tables() : null);
-        if (entry != null && t instanceof Cacheable c) {
-            try {
-                write(entry, key, withoutTables(j), c.tables());
-            } catch (IOException | RuntimeException unwritable) {
-                // a read-only or full disk: the next load parses again
-            }
-        }
+        if (entry != null && t instanceof Cacheable c) writeLater(entry, key, withoutTables(j), c.tables());
         return new Loaded(t, false);
+    }
+
+    /** Entries being written, by path: a load of the same entry waits for its write first. */
+    private static final Map<Path, Thread> WRITING = new ConcurrentHashMap<>();
+    /** How long the JVM's exit waits for writes still running (System.exit does not wait for threads). */
+    private static final long EXIT_WAIT_MILLIS = 10_000;
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            long deadline = System.currentTimeMillis() + EXIT_WAIT_MILLIS;
+            for (Thread w : WRITING.values()) {
+                try {
+                    w.join(Math.max(1, deadline - System.currentTimeMillis()));
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "lora4j-tokenizer-cache-exit"));
+    }
+
+    /**
+     * Writes an entry on a thread of its own: the caller has its tokenizer meanwhile (a first load is where a
+     * short command spends its time, and the write would add a third to it). The thread is not a daemon and the
+     * JVM's exit waits for it, so an entry is whole or absent; one that cannot be written is skipped (a
+     * read-only or full disk: the next load parses again).
+     */
+    private static void writeLater(Path entry, byte[] key, JsonNode rest, Tables t) {
+        Thread w = Thread.ofPlatform().name("lora4j-tokenizer-cache").unstarted(() -> {
+            try {
+                write(entry, key, rest, t);
+            } catch (IOException | RuntimeException unwritable) {
+                // the cache only ever saves time
+            } finally {
+                WRITING.remove(entry, Thread.currentThread());
+            }
+        });
+        if (WRITING.putIfAbsent(entry, w) == null) w.start();
+    }
+
+    /** Waits for the write of an entry, if one runs. */
+    private static void awaitWrite(Path entry) {
+        Thread w = WRITING.get(entry);
+        if (w == null) return;
+        try {
+            w.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits for every write that runs (tests). */
+    static void awaitWrites() {
+        WRITING.keySet().forEach(TokenizerCache::awaitWrite);
     }
 
     /**

@@ -23,6 +23,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TokenizerCacheTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    @org.junit.jupiter.api.AfterEach
+    void writesEndBeforeTheTemporaryDirectoryGoes() {
+        TokenizerCache.awaitWrites();
+    }
+
     @TempDir
     Path tmp;
 
@@ -69,6 +74,7 @@ class TokenizerCacheTest {
     void aDamagedEntryIsIgnoredAndWrittenAgain(String damage) throws IOException {
         Path file = TestPaths.fixture("tokenizers").resolve("gpt2").resolve("tokenizer.json"), cache = tmp.resolve("cache");
         int[] expected = TokenizerCache.load(file, cache).tokenizer().encode("Hello world, it's lora4j!");
+        TokenizerCache.awaitWrites();
         Path entry;
         try (var entries = Files.list(cache)) {
             entry = entries.findFirst().orElseThrow();
@@ -138,6 +144,7 @@ class TokenizerCacheTest {
         assertThat(edited.fromCache()).isFalse();
         assertThat(edited.tokenizer().vocabSize()).isEqualTo(1_000_000);
         assertThat(before).isPositive();
+        TokenizerCache.awaitWrites();
         try (var entries = Files.list(cache)) {
             assertThat(entries.count()).isEqualTo(2);
         }
@@ -164,6 +171,7 @@ class TokenizerCacheTest {
             System.setProperty("lora4j.cache", tmp.toString());
             assertThat(TokenizerCache.directory()).isEqualTo(tmp.resolve("tokenizers"));
             Tokenizer.load(TestPaths.fixture("tokenizers").resolve("gpt2"));
+            TokenizerCache.awaitWrites();
             assertThat(tmp.resolve("tokenizers")).isDirectoryContaining(p -> p.getFileName().toString().endsWith(".tables"));
         } finally {
             if (before == null) System.clearProperty("lora4j.cache");
