@@ -16,11 +16,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A first load's parse of a tokenizer.json: model.vocab and model.merges (nearly all of the file) go from a
- * streaming parser straight into the tables, the rest becomes a tree. A tree of the whole file costs a node
- * per token and per merge, and in a fresh JVM that tree is most of a first load. Only well-formed tables
- * take this path: anything unexpected in them (a wrong type, an unknown token in a merge, a score that is
- * not finite) answers null, and the caller parses the file as a tree, whose checks name the problem.
+ * A first load's parse of a tokenizer.json: model.vocab and model.merges (nearly all of the file) go straight
+ * into the tables, the rest becomes a tree. A tree of the whole file costs a node per token and per merge, and
+ * in a fresh JVM that tree is most of a first load. An object vocabulary (BPE, WordPiece) is read by
+ * {@link TableScanner}; a Unigram one, or a file the scanner leaves, from the JSON library's streaming parser.
+ * Only well-formed tables take either path: anything unexpected in them (a wrong type, an unknown token in a
+ * merge, a score that is not finite) answers null, and the caller parses the file as a tree, whose checks name
+ * the problem.
  */
 final class TokenizerJson {
     private TokenizerJson() {}
