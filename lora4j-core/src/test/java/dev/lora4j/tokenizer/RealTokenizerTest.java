@@ -30,7 +30,7 @@ class RealTokenizerTest {
     Path tmp;
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"llama3_1", "llama3_2", "qwen3", "qwen2_5", "llama2", "gpt2", "deepseek_v3", "gemma3", "gemma2", "mistral_nemo", "minilm", "gpt2_added"})
+    @ValueSource(strings = {"llama3_1", "llama3_2", "qwen3", "qwen2_5", "llama2", "gpt2", "deepseek_v3", "gemma3", "gemma2", "mistral_nemo", "gpt4", "minilm", "gpt2_added"})
     void idsAndDecodesEqualRustTokenizers(String family) throws IOException {
         Path dir = TestPaths.repo("lora4j-core/src/test/resources/tokenizers/" + family);
         Path file = tmp.resolve("tokenizer.json");

@@ -29,7 +29,7 @@ class TableScannerTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"llama3_1", "qwen3", "llama2", "gpt2", "deepseek_v3", "gemma3", "mistral_nemo", "minilm", "gpt2_added"})
+    @ValueSource(strings = {"llama3_1", "qwen3", "llama2", "gpt2", "deepseek_v3", "gemma3", "mistral_nemo", "gpt4", "minilm", "gpt2_added"})
     void realFilesGiveTheTreesTables(String family) throws IOException {
         byte[] json;
         try (InputStream in = new GZIPInputStream(Files.newInputStream(TestPaths.repo("lora4j-core/src/test/resources/tokenizers/" + family + "/tokenizer.json.gz")))) {
