@@ -78,12 +78,8 @@ final class TableScanner {
         ws();
         if (peek() == '}') return false; // no model
         do {
-            ws();
-            int key = pos;
-            if (!skipString()) return false;
-            ws();
-            if (!take(':')) return false;
-            ws();
+            int key = key();
+            if (key < 0) return false;
             if (isKey(key, "model")) {
                 if (modelSeen || peek() != '{') return false;
                 modelSeen = true;
@@ -93,12 +89,8 @@ final class TableScanner {
                     pos++;
                 } else {
                     do {
-                        ws();
-                        int field = pos;
-                        if (!skipString()) return false;
-                        ws();
-                        if (!take(':')) return false;
-                        ws();
+                        int field = key();
+                        if (field < 0) return false;
                         int from = pos;
                         if (!skipValue()) return false;
                         if (isKey(field, "vocab")) {
@@ -125,6 +117,17 @@ final class TableScanner {
         if (!take('}')) return false;
         ws();
         return pos == b.length && modelSeen;
+    }
+
+    /** Past a member's key and its colon to the value: where the key's string starts, or -1. */
+    private int key() {
+        ws();
+        int at = pos;
+        if (!skipString()) return -1;
+        ws();
+        if (!take(':')) return -1;
+        ws();
+        return at;
     }
 
     /** Whether the string at {@code at} (its opening quote) is {@code name} exactly, unescaped. */

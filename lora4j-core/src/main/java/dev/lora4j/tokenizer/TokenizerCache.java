@@ -343,17 +343,9 @@ final class TokenizerCache {
             out.write(a);
         }
 
-        // Each array goes through the buffer's typed views in bulk: a loop of single puts runs interpreted on a
-        // first load, where this is written.
-
         void array(char[] a) throws IOException {
             ints(a.length);
-            for (int at = 0, n; at < a.length; at += n) {
-                room(2);
-                n = Math.min(a.length - at, buf.remaining() / 2);
-                buf.asCharBuffer().put(a, at, n);
-                buf.position(buf.position() + 2 * n);
-            }
+            bulk(a.length, 2, (at, n) -> buf.asCharBuffer().put(a, at, n));
         }
 
         void array(int[] a) throws IOException {
@@ -362,12 +354,7 @@ final class TokenizerCache {
 
         private void array(int[] a, boolean withLength) throws IOException {
             if (withLength) ints(a.length);
-            for (int at = 0, n; at < a.length; at += n) {
-                room(4);
-                n = Math.min(a.length - at, buf.remaining() / 4);
-                buf.asIntBuffer().put(a, at, n);
-                buf.position(buf.position() + 4 * n);
-            }
+            bulk(a.length, 4, (at, n) -> buf.asIntBuffer().put(a, at, n));
         }
 
         void array(long[] a) throws IOException {
@@ -376,21 +363,29 @@ final class TokenizerCache {
 
         private void array(long[] a, boolean withLength) throws IOException {
             if (withLength) ints(a.length);
-            for (int at = 0, n; at < a.length; at += n) {
-                room(8);
-                n = Math.min(a.length - at, buf.remaining() / 8);
-                buf.asLongBuffer().put(a, at, n);
-                buf.position(buf.position() + 8 * n);
-            }
+            bulk(a.length, 8, (at, n) -> buf.asLongBuffer().put(a, at, n));
         }
 
         void array(double[] a) throws IOException {
             ints(a.length);
-            for (int at = 0, n; at < a.length; at += n) {
-                room(8);
-                n = Math.min(a.length - at, buf.remaining() / 8);
-                buf.asDoubleBuffer().put(a, at, n);
-                buf.position(buf.position() + 8 * n);
+            bulk(a.length, 8, (at, n) -> buf.asDoubleBuffer().put(a, at, n));
+        }
+
+        /** Elements [at, at + n) of an array into the buffer through one of its typed views, at its position. */
+        private interface Part {
+            void put(int at, int n);
+        }
+
+        /**
+         * An array of {@code length} elements {@code width} bytes wide, as many at a time as the buffer has room
+         * for: bulk copies, where a loop of single puts would run interpreted in a fresh JVM.
+         */
+        private void bulk(int length, int width, Part part) throws IOException {
+            for (int at = 0, n; at < length; at += n) {
+                room(width);
+                n = Math.min(length - at, buf.remaining() / width);
+                part.put(at, n);
+                buf.position(buf.position() + width * n);
             }
         }
     }
