@@ -101,9 +101,14 @@ final class BpeVocab {
     static boolean addMerge(LongLongMap table, Map<String, Integer> vocab, String a, String b, int r) {
         Integer ia = vocab.get(a), ib = vocab.get(b), iab = vocab.get(a.concat(b));
         if (ia == null || ib == null || iab == null) return false;
+        addMerge(table, ia, ib, iab, r);
+        return true;
+    }
+
+    /** Adds the merge of ids ia and ib into iab at rank r, unless the pair has a rank already (ids non-negative). */
+    static void addMerge(LongLongMap table, int ia, int ib, int iab, int r) {
         long key = pair(ia, ib);
         if (table.get(key) < 0) table.put(key, (long) r << 32 | iab);
-        return true;
     }
 
     /** Whether a merge written "a b" splits into two tokens as Rust reads it: one space, neither side empty. */

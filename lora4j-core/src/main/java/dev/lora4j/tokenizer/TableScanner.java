@@ -277,9 +277,7 @@ final class TableScanner {
                 return false;
             }
             if (ia < 0 || ib < 0 || iab < 0) return false;
-            long key = (long) ia << 32 | ib;
-            if (table.get(key) < 0) table.put(key, (long) r << 32 | iab);
-            r++;
+            BpeVocab.addMerge(table, ia, ib, iab, r++);
             ws();
         } while (take(','));
         return take(']') && pos == to;

@@ -330,11 +330,11 @@ final class TokenizerCache {
         }
 
         void ints(int... v) throws IOException {
-            array(v, false);
+            bulk(v.length, 4, (at, n) -> buf.asIntBuffer().put(v, at, n));
         }
 
         void longs(long... v) throws IOException {
-            array(v, false);
+            bulk(v.length, 8, (at, n) -> buf.asLongBuffer().put(v, at, n));
         }
 
         void array(byte[] a) throws IOException {
@@ -349,21 +349,13 @@ final class TokenizerCache {
         }
 
         void array(int[] a) throws IOException {
-            array(a, true);
-        }
-
-        private void array(int[] a, boolean withLength) throws IOException {
-            if (withLength) ints(a.length);
-            bulk(a.length, 4, (at, n) -> buf.asIntBuffer().put(a, at, n));
+            ints(a.length);
+            ints(a);
         }
 
         void array(long[] a) throws IOException {
-            array(a, true);
-        }
-
-        private void array(long[] a, boolean withLength) throws IOException {
-            if (withLength) ints(a.length);
-            bulk(a.length, 8, (at, n) -> buf.asLongBuffer().put(a, at, n));
+            ints(a.length);
+            longs(a);
         }
 
         void array(double[] a) throws IOException {
