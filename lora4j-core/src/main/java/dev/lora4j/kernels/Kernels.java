@@ -40,12 +40,12 @@ public final class Kernels {
     }
 
     /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a weight held as heap rows (decoding). */
-    public static void matmulTransposed(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
+    public static void matmulTransposed(Mat a, WeightPanels w, float[] c, int cOff, int ldc, boolean accumulate) {
         if (!SIMD) {
             ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);
             return;
         }
-        RowsGemv.multiply(a, w, c, cOff, ldc, accumulate);
+        PanelGemv.multiply(a, w, c, cOff, ldc, accumulate);
     }
 
     /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a quantized weight (decoding). */

@@ -24,15 +24,15 @@ public final class ScalarGemm {
         });
     }
 
-    /** C(m, out) (+)= A(m, in)·Wᵀ for a weight held as heap rows: the plain double loop per output. */
-    public static void matmul(Mat a, WeightRows w, float[] c, int cOff, int ldc, boolean accumulate) {
+    /** C(m, out) (+)= A(m, in)·Wᵀ for a weight held as heap panels: each output one fused multiply-add chain over the inputs in order, as {@link PanelGemv}. */
+    public static void matmul(Mat a, WeightPanels w, float[] c, int cOff, int ldc, boolean accumulate) {
         int m = a.rows(), k = a.cols();
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         Parallel.forRange(w.rows(), 1, (j0, j1) -> {
             for (int j = j0; j < j1; j++)
                 for (int i = 0; i < m; i++) {
                     float sum = 0f;
-                    for (int p = 0; p < k; p++) sum += a.get(i, p) * w.get(j, p);
+                    for (int p = 0; p < k; p++) sum = Math.fma(w.get(j, p), a.get(i, p), sum);
                     c[cOff + i * ldc + j] = accumulate ? c[cOff + i * ldc + j] + sum : sum;
                 }
         });

@@ -1,7 +1,7 @@
 package dev.lora4j.model;
 
 import dev.lora4j.kernels.Kernels;
-import dev.lora4j.kernels.WeightRows;
+import dev.lora4j.kernels.WeightPanels;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
@@ -13,7 +13,7 @@ import dev.lora4j.tensor.Tensor;
  * <p>The one place where GPT-2's Conv1D orientation is handled: nn.Linear stores W as (out, in),
  * Conv1D as (in, out) ({@code fanInFanOut}, PEFT's name for it). {@link #wT()} hides the difference.
  *
- * <p>For decoding, the weight may also be held as a heap copy in rows of outputs ({@link #decodeCopy},
+ * <p>For decoding, the weight may also be held as a heap copy in panels of outputs ({@link #decodeCopy},
  * filled by {@link Transformer#copyWeightsForDecoding}); a multiply of a few rows then reads that copy.
  */
 public record Linear(String name, Tensor weight, float[] bias /* (out) or null */, int in, int out, boolean fanInFanOut,
@@ -26,14 +26,14 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
 
     /** The weight's heap copy for decoding, once made; the weight is frozen, so the copy never goes stale. */
     public static final class DecodeCopy {
-        private volatile WeightRows rows;
+        private volatile WeightPanels panels;
 
-        public WeightRows rows() {
-            return rows;
+        public WeightPanels panels() {
+            return panels;
         }
 
-        void set(WeightRows rows) {
-            this.rows = rows;
+        void set(WeightPanels panels) {
+            this.panels = panels;
         }
     }
 
@@ -68,13 +68,13 @@ public record Linear(String name, Tensor weight, float[] bias /* (out) or null *
     /** y(rows, out) at y[yOff] with row stride ldy: y = x·Wᵀ + b (or y += ..., when accumulate). */
     @Override
     public void forward(Mat x /* (rows, in) */, float[] y, int yOff, int ldy, boolean accumulate) {
-        WeightRows rows = decodeCopy.rows();
+        WeightPanels panels = decodeCopy.panels();
         int n = x.rows(), decode = DECODE_KERNEL_ROWS.isBound() ? Math.min(n, DECODE_KERNEL_ROWS.get()) : n <= DECODE_ROWS ? n : 0;
-        if (weight.quant() == null && rows == null) decode = 0;
-        // a decode step of a batch reads the heap rows (the packed path would re-pack the mapped weights every call)
+        if (weight.quant() == null && panels == null) decode = 0;
+        // a decode step of a batch reads the heap panels (the packed path would re-pack the mapped weights every call)
         Mat head = decode == n ? x : x.rows(0, decode);
         if (decode > 0 && weight.quant() != null) Kernels.matmulTransposed(head, weight.quant(), y, yOff, ldy, accumulate);
-        else if (decode > 0) Kernels.matmulTransposed(head, rows, y, yOff, ldy, accumulate);
+        else if (decode > 0) Kernels.matmulTransposed(head, panels, y, yOff, ldy, accumulate);
         if (decode < n) Kernels.matmul(decode == 0 ? x : x.rows(decode, n - decode), wT(), y, yOff + decode * ldy, ldy, accumulate);
         if (bias != null) {
             Parallel.forRange(x.rows(), 64, (r0, r1) -> {

@@ -2,7 +2,7 @@ package dev.lora4j.model;
 
 import dev.lora4j.io.ModelFiles;
 import dev.lora4j.io.WeightSource;
-import dev.lora4j.kernels.WeightRows;
+import dev.lora4j.kernels.WeightPanels;
 import dev.lora4j.quant.QuantType;
 import dev.lora4j.quant.QuantizedMatrix;
 import dev.lora4j.tensor.Parallel;
@@ -106,7 +106,7 @@ public final class Quantization {
                 return new Linear(l.name(), Tensor.quantized(name, q), l.bias(), l.in(), l.out(), false);
             }
         } else {
-            WeightRows copy = WeightRows.copyOf(l.wT()); // (out, in), one tensor at a time
+            WeightPanels copy = WeightPanels.copyOf(l.wT()); // (out, in), one tensor at a time
             rows = (r, dst) -> {
                 for (int p = 0; p < l.in(); p++) dst[p] = copy.get(r, p);
             };

@@ -3,7 +3,7 @@ package dev.lora4j.model;
 import dev.lora4j.Lora4jException;
 import dev.lora4j.io.WeightSource;
 import dev.lora4j.kernels.Kernels;
-import dev.lora4j.kernels.WeightRows;
+import dev.lora4j.kernels.WeightPanels;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import dev.lora4j.tensor.Tensor;
@@ -122,7 +122,7 @@ public final class Transformer implements AutoCloseable {
             throw new Lora4jException("soft prompt of " + prompt.embeddings().length + " floats; " + prompt.tokens() + " embeddings of " + config.dim() + " expected");
         Transformer t = new Transformer(config.withVirtualTokens(prompt.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads,
                 new Additions(prompt, null, embedRows, headRows));
-        t.headDecodeRows = headDecodeRows;
+        t.headDecodeCopy = headDecodeCopy;
         return t;
     }
 
@@ -170,7 +170,7 @@ public final class Transformer implements AutoCloseable {
         SoftPrompt rows = new SoftPrompt(new float[prefix.tokens() * config.dim()], null, prefix.tokens());
         Transformer t = new Transformer(config.withVirtualTokens(prefix.tokens()), tokenEmbedding, positionEmbedding, blocks, finalNorm, head, source, grads,
                 new Additions(rows, prefix, embedRows, headRows));
-        t.headDecodeRows = headDecodeRows;
+        t.headDecodeCopy = headDecodeCopy;
         return t;
     }
 
@@ -343,7 +343,7 @@ public final class Transformer implements AutoCloseable {
         for (int bi = 0; bi < b; bi++) System.arraycopy(x, (start[bi + 1] - 1) * dim, last, bi * dim, dim);
         finalNorm.forward(h, last, b, dim, null);
         float[] logits = new float[b * c.vocabSize()];
-        WeightRows headCopy = headDecodeRows;
+        WeightPanels headCopy = headDecodeCopy;
         boolean decodeHead = ragged || b <= Linear.DECODE_ROWS; // ragged: every sequence's head row as it would be alone
         if (head.quant() != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
         else if (headCopy != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
@@ -473,11 +473,11 @@ public final class Transformer implements AutoCloseable {
         return a.dOut;
     }
 
-    private volatile WeightRows headDecodeRows; // the LM head's heap copy for decoding, or null
+    private volatile WeightPanels headDecodeCopy; // the LM head's heap copy for decoding, or null
 
     /**
-     * Copies every frozen projection's weight, and the LM head, onto the heap as rows of outputs, so that
-     * decoding (a few rows at a time) streams them at the heap's full read speed ({@link WeightRows}); the
+     * Copies every frozen projection's weight, and the LM head, onto the heap in panels of outputs, so that
+     * decoding (a few rows at a time) streams them at the heap's full read speed ({@link WeightPanels}); the
      * prompt's pass still reads the weights where they live. Trained weights (full fine-tuning) are left
      * alone: they change. Returns false, copying nothing, when the copies would take more than half of
      * the free heap (decoding then reads the weights where they live, only slower). Idempotent.
@@ -486,14 +486,14 @@ public final class Transformer implements AutoCloseable {
         List<Linear> frozen = new ArrayList<>();
         for (Block blk : blocks)
             for (Projection p : blk.projections())
-                if (!(p instanceof TrainableLinear) && p.base().weight().quant() == null && p.base().decodeCopy().rows() == null) frozen.add(p.base());
-        boolean copyHead = grads == null && headDecodeRows == null && head.quant() == null; // quantized weights decode as they are
-        long need = copyHead ? WeightRows.bytes(head.mat().t()) : 0;
-        for (Linear l : frozen) need += WeightRows.bytes(l.wT());
+                if (!(p instanceof TrainableLinear) && p.base().weight().quant() == null && p.base().decodeCopy().panels() == null) frozen.add(p.base());
+        boolean copyHead = grads == null && headDecodeCopy == null && head.quant() == null; // quantized weights decode as they are
+        long need = copyHead ? WeightPanels.bytes(head.mat().t()) : 0;
+        for (Linear l : frozen) need += WeightPanels.bytes(l.wT());
         Runtime rt = Runtime.getRuntime();
         if (need > (rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) / 2) return false;
-        Parallel.forChunks(frozen.size(), i -> frozen.get(i).decodeCopy().set(WeightRows.copyOf(frozen.get(i).wT())));
-        if (copyHead) headDecodeRows = WeightRows.copyOf(head.mat().t());
+        Parallel.forChunks(frozen.size(), i -> frozen.get(i).decodeCopy().set(WeightPanels.copyOf(frozen.get(i).wT())));
+        if (copyHead) headDecodeCopy = WeightPanels.copyOf(head.mat().t());
         return true;
     }
 
@@ -506,7 +506,7 @@ public final class Transformer implements AutoCloseable {
 
     public Transformer withBlocks(List<Block> newBlocks) {
         Transformer t = new Transformer(config, tokenEmbedding, positionEmbedding, newBlocks, finalNorm, head, source, grads, additions());
-        t.headDecodeRows = headDecodeRows;
+        t.headDecodeCopy = headDecodeCopy;
         return t;
     }
 

@@ -86,8 +86,9 @@ class ContinuousBatcherTest {
     /**
      * The premise of how the batcher groups prompts: a pass's logits for a sequence are the very bits of
      * that sequence alone while every sequence stays in the kernels it gets alone (short prompts up to
-     * Linear.DECODE_ROWS rows in all, long ones together), and differ when a pass of short prompts
-     * crosses into the GEMM.
+     * Linear.DECODE_ROWS rows in all, long ones together). (Whether a pass of short prompts that crosses
+     * into the GEMM differs depends on the shapes: the decode kernel sums each output in one chain over
+     * the inputs, as the GEMM does up to its KC, so on this model they agree.)
      */
     @Test
     void groupedPassesGiveEachSequenceItsBitsAloneWithinTheKernelBounds() {
@@ -95,14 +96,11 @@ class ContinuousBatcherTest {
         base.copyWeightsForDecoding();
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(9);
         int vocab = g.config().vocabSize();
-        int[][] shortOnes = new int[7][], longOnes = new int[2][];
+        int[][] shortOnes = new int[6][], longOnes = new int[2][];
         for (int i = 0; i < shortOnes.length; i++) shortOnes[i] = rnd.ints(5, 0, vocab).toArray();
         for (int i = 0; i < longOnes.length; i++) longOnes[i] = rnd.ints(40, 0, vocab).toArray();
-        assertThat(together(base, java.util.Arrays.copyOf(shortOnes, 6))).isEqualTo(alone(base, java.util.Arrays.copyOf(shortOnes, 6)));
+        assertThat(together(base, shortOnes)).isEqualTo(alone(base, shortOnes));
         assertThat(together(base, longOnes)).isEqualTo(alone(base, longOnes));
-        // the scalar twins sum every output in one order, so there the bound changes nothing
-        if (dev.lora4j.kernels.Kernels.SIMD)
-            assertThat(together(base, shortOnes)).as("35 rows go through the GEMM").isNotEqualTo(alone(base, shortOnes));
     }
 
     /**

@@ -163,28 +163,28 @@ class GemmTest {
                 for (int i = 0; i < c1.length; i++)
                     assertThat(c1[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(tol));
             }
-            if (m <= Gemm.SMALL_M) heapRowsMatchScalar(Mat.of(a, 0, m, k), bm);
+            if (m <= Gemm.SMALL_M) heapPanelsMatchScalar(Mat.of(a, 0, m, k), bm);
         }
     }
 
     /**
-     * The decoding copy ({@link WeightRows}) of B holds exactly B's values, in B's dtype, and the
+     * The decoding copy ({@link WeightPanels}) of B holds exactly B's values, in B's dtype, and the
      * kernel over it equals the scalar twin and the plain product.
      */
-    private static void heapRowsMatchScalar(Mat a, Mat b) {
-        WeightRows rows = WeightRows.copyOf(b);
-        assertThat(rows.bf16() != null).isEqualTo(b.bf16());
+    private static void heapPanelsMatchScalar(Mat a, Mat b) {
+        WeightPanels panels = WeightPanels.copyOf(b);
+        assertThat(panels.bf16() != null).isEqualTo(b.bf16());
         for (int p = 0; p < b.rows(); p++)
-            for (int j = 0; j < b.cols(); j++) assertThat(rows.get(j, p)).isEqualTo(b.get(p, j));
+            for (int j = 0; j < b.cols(); j++) assertThat(panels.get(j, p)).isEqualTo(b.get(p, j));
         int m = a.rows(), n = b.cols(), ldc = n + 2;
         for (boolean acc : new boolean[] {false, true}) {
             float[] c1 = random(m * ldc, 14), c2 = c1.clone(), c3 = c1.clone();
-            RowsGemv.multiply(a, rows, c1, 1, ldc, acc);
-            ScalarGemm.matmul(a, rows, c2, 1, ldc, acc);
+            PanelGemv.multiply(a, panels, c1, 1, ldc, acc);
+            ScalarGemm.matmul(a, panels, c2, 1, ldc, acc);
             ScalarGemm.matmul(a, b, c3, 1, ldc, acc);
             float tol = 1e-6f * a.cols() + 1e-6f;
+            assertThat(c1).as("acc=%s", acc).containsExactly(c2); // the twin sums in the kernel's order
             for (int i = 0; i < c1.length; i++) {
-                assertThat(c1[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c2[i], org.assertj.core.data.Offset.offset(tol));
                 assertThat(c2[i]).as("element %d (acc=%s)", i, acc).isCloseTo(c3[i], org.assertj.core.data.Offset.offset(tol));
             }
         }
@@ -198,10 +198,10 @@ class GemmTest {
         return out.stream();
     }
 
-    /** The decode kernel over heap rows, for as many rows as a continuous batch holds, fp32 and bf16. */
+    /** The decode kernel over heap panels, for as many rows as a continuous batch holds, fp32 and bf16. */
     @ParameterizedTest(name = "{0}x{1}x{2} {3}")
     @MethodSource("decodeShapes")
-    void heapRowsMatchScalarForDecodeBatches(int m, int k, int n, String dtype) {
+    void heapPanelsMatchScalarForDecodeBatches(int m, int k, int n, String dtype) {
         float[] b = random(k * n, 22);
         Mat bm = Mat.of(b, 0, k, n);
         if (dtype.equals("BF16")) {
@@ -210,16 +210,16 @@ class GemmTest {
             MemorySegment seg = MemorySegment.ofArray(bits);
             bm = Mat.of(seg, 0, k, n, dev.lora4j.tensor.DType.BF16);
         }
-        heapRowsMatchScalar(Mat.of(random(m * k, 23), 0, m, k), bm);
+        heapPanelsMatchScalar(Mat.of(random(m * k, 23), 0, m, k), bm);
     }
 
     /**
-     * A sequence's outputs must not depend on what else is in its decode batch: row i alone = row i among 17,
-     * with k small enough that tiles of A run against a group of outputs at a time (207) and too large for that (1037).
+     * A sequence's outputs must not depend on what else is in its decode batch: row i alone (the one-row tile) =
+     * row i among 17 (eight-, four- and one-row tiles), at a short and a long k.
      */
     @ParameterizedTest(name = "{0} k={1}")
     @org.junit.jupiter.params.provider.CsvSource({"F32, 207", "BF16, 207", "F32, 1037", "BF16, 1037"})
-    void heapRowsGiveEachOutputTheSameSumWhateverTheRowCount(String dtype, int k) {
+    void heapPanelsGiveEachOutputTheSameSumWhateverTheRowCount(String dtype, int k) {
         int n = 67, m = 17;
         float[] b = random(k * n, 15);
         Mat bm = Mat.of(b, 0, k, n);
@@ -228,51 +228,45 @@ class GemmTest {
             for (int i = 0; i < b.length; i++) bits[i] = (short) dev.lora4j.tensor.DType.BF16.fromFloat(b[i]);
             bm = Mat.of(MemorySegment.ofArray(bits), 0, k, n, dev.lora4j.tensor.DType.BF16);
         }
-        WeightRows rows = WeightRows.copyOf(bm);
+        WeightPanels panels = WeightPanels.copyOf(bm);
         float[] a = random(m * k, 16), all = new float[m * n], one = new float[n];
-        RowsGemv.multiply(Mat.of(a, 0, m, k), rows, all, 0, n, false);
+        PanelGemv.multiply(Mat.of(a, 0, m, k), panels, all, 0, n, false);
         for (int i = 0; i < m; i++) {
-            RowsGemv.multiply(Mat.of(a, i * k, 1, k), rows, one, 0, n, false);
+            PanelGemv.multiply(Mat.of(a, i * k, 1, k), panels, one, 0, n, false);
             assertThat(java.util.Arrays.copyOfRange(all, i * n, i * n + n)).as("row %d", i).containsExactly(one);
         }
     }
 
     /**
-     * Each output is the order RowsGemv documents, written out in scalars: lane l accumulates the
-     * products p ≡ l (mod L) by fused multiply-adds, the lanes are added as LaneSums' tree, then 0 + that,
-     * then the last k % L products, in order.
+     * Each output is the order PanelGemv documents, written out in scalars: one fused multiply-add chain
+     * over the inputs in order, from 0, bit for bit, whatever the output's place in its panel.
      */
     @Test
-    void heapRowsSumInTheDocumentedOrder() {
-        int k = 3 * 64 + 5, n = 83, m = 7, l = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    void heapPanelsSumInTheDocumentedOrder() {
+        int k = 3 * 64 + 5, n = 83, m = 7;
         float[] b = random(k * n, 21), a = random(m * k, 22), c = new float[m * n];
-        WeightRows rows = WeightRows.copyOf(Mat.of(b, 0, k, n));
-        RowsGemv.multiply(Mat.of(a, 0, m, k), rows, c, 0, n, false);
-        int kv = k - k % l;
+        WeightPanels panels = WeightPanels.copyOf(Mat.of(b, 0, k, n));
+        PanelGemv.multiply(Mat.of(a, 0, m, k), panels, c, 0, n, false);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
-                float[] lanes = new float[l];
-                for (int p = 0; p < kv; p++) lanes[p % l] = Math.fma(rows.get(j, p), a[i * k + p], lanes[p % l]);
-                for (int h = l / 2; h > 0; h /= 2)
-                    for (int q = 0; q < h; q++) lanes[q] = lanes[q] + lanes[q + h];
-                float sum = 0f + lanes[0];
-                for (int p = kv; p < k; p++) sum += a[i * k + p] * rows.get(j, p);
+                float sum = 0f;
+                for (int p = 0; p < k; p++) sum = Math.fma(b[p * n + j], a[i * k + p], sum);
                 assertThat(Float.floatToRawIntBits(c[i * n + j])).as("row %d, output %d", i, j).isEqualTo(Float.floatToRawIntBits(sum));
             }
     }
 
-    /** Rows are grouped into four streams per thread's range; how they group must not change any output. */
+    /** Panels are shared out among the threads in ranges; how they are shared must not change any output. */
     @Test
-    void heapRowsGiveTheSameBitsWhateverTheThreadCount() {
-        int k = 95, n = 601; // a scalar tail, and ranges whose rows do not split evenly into four streams
-        WeightRows rows = WeightRows.copyOf(Mat.of(random(k * n, 17), 0, k, n));
+    void heapPanelsGiveTheSameBitsWhateverTheThreadCount() {
+        int k = 95, n = 601; // a last panel part padding, and ranges of unequal sizes
+        WeightPanels panels = WeightPanels.copyOf(Mat.of(random(k * n, 17), 0, k, n));
         float[] a = random(9 * k, 18), two = new float[9 * n], one = new float[9 * n];
         int threads = dev.lora4j.tensor.Parallel.threads();
         try {
             dev.lora4j.tensor.Parallel.setThreads(2);
-            RowsGemv.multiply(Mat.of(a, 0, 9, k), rows, two, 0, n, false);
+            PanelGemv.multiply(Mat.of(a, 0, 9, k), panels, two, 0, n, false);
             dev.lora4j.tensor.Parallel.setThreads(1);
-            RowsGemv.multiply(Mat.of(a, 0, 9, k), rows, one, 0, n, false);
+            PanelGemv.multiply(Mat.of(a, 0, 9, k), panels, one, 0, n, false);
         } finally {
             dev.lora4j.tensor.Parallel.setThreads(threads);
         }
