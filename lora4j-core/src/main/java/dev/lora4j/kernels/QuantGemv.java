@@ -4,12 +4,13 @@ import dev.lora4j.quant.QuantizedMatrix;
 import dev.lora4j.tensor.Mat;
 import dev.lora4j.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * C(m, out) (+)= A(m, in)·Wᵀ for a quantized weight: a decode step of one to a few dozen sequences.
  * With one or two rows of A, each weight row is decoded straight into the dot products
- * ({@link QuantizedMatrix#dot}); with more, once into a row buffer that stays in L1 and is dotted with
- * every row of A. Only the quantized bytes stream from memory, so fewer bytes a weight, a faster step.
+ * ({@link QuantizedMatrix#dot}); with more, two rows at a time into a buffer that stays in L1, then
+ * multiplied with three rows of A at a time in registers ({@link #rowsOfA}). Only the quantized bytes stream from memory, so fewer bytes a weight, a faster step.
  * How a thread walks its rows (ranges, streams) depends on the host: {@link #READS}.
  *
  * <p>Each output is one dot product summed the same way (four vector accumulators in order, their
@@ -46,6 +47,10 @@ final class QuantGemv {
         if (k != w.cols()) throw new IllegalArgumentException("inner dims differ: A " + m + "x" + k + ", W " + w.rows() + "x" + w.cols());
         float[] x = new float[m * k];
         for (int i = 0; i < m; i++) a.copyRow(i, 0, x, i * k, k);
+        if (m > FUSED_ROWS) {
+            Parallel.forRange(w.rows(), 16, (j0, j1) -> rowsOfA(w, x, m, k, j0, j1, c, cOff, ldc, accumulate));
+            return;
+        }
         int streams = reads.streams();
         Parallel.RangeBody body = (j0, j1) -> {
             float[] row = ROW.get(), lanes = LANES.get();
@@ -54,16 +59,106 @@ final class QuantGemv {
             for (int step = 0; step < streams * q; step++) { // rows taken in turn from `streams` parts of the range
                 int j = j0 + (step % streams) * q + step / streams;
                 if (j >= j1) continue;
-                if (m > FUSED_ROWS) w.dequantize(j, 0, row, 0, k, true);
                 for (int i = 0; i < m; i++) {
-                    float sum = m > FUSED_ROWS ? QuantizedMatrix.dotRow(row, x, i * k, k, lanes) : w.dot(j, x, i * k, row, lanes);
+                    float sum = w.dot(j, x, i * k, row, lanes);
                     int at = cOff + i * ldc + j;
                     c[at] = accumulate ? c[at] + sum : sum;
                 }
             }
         };
-        // more rows of A are bound by arithmetic more than by reads: then the usual number of ranges
-        if (m > FUSED_ROWS) Parallel.forRange(w.rows(), 16, body);
-        else Parallel.forRange(w.rows(), 16, reads.rangesPerThread(), body);
+        Parallel.forRange(w.rows(), 16, reads.rangesPerThread(), body);
+    }
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** A thread's two dequantized weight rows, end to end, and the six combined accumulators of a tile. */
+    private static final ThreadLocal<float[]> PAIR = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * Outputs [j0, j1) for more than {@link #FUSED_ROWS} rows of A, bound by arithmetic: the weight rows are
+     * dequantized two at a time into L1, then multiplied with three rows of A at a time (two by three
+     * outputs, four accumulators each: {@link QuantizedMatrix#dotRow}'s order, so every output has the bits
+     * it has alone). Each vector of a weight row loaded serves three rows of A, each of A two weight rows.
+     */
+    private static void rowsOfA(QuantizedMatrix w, float[] x, int m, int k, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
+        float[] pair = PAIR.get(), lanes = LANES.get();
+        if (pair.length < 2 * k + 6 * L) PAIR.set(pair = new float[2 * k + 6 * L]);
+        int j = j0;
+        for (; j + 2 <= j1; j += 2) {
+            w.dequantize(j, 0, pair, 0, k, true);
+            w.dequantize(j + 1, 0, pair, k, k, true);
+            int i = 0;
+            for (; i + 3 <= m; i += 3) {
+                tile(pair, k, x, i, pair, 2 * k);
+                for (int t = 0; t < 6; t++) { // t = 3·(weight row) + row of A
+                    int r = t / 3, a = i + t % 3;
+                    float sum = 0;
+                    for (int l = 0; l < L; l++) sum += pair[2 * k + t * L + l];
+                    for (int p = k - k % L; p < k; p++) sum += pair[r * k + p] * x[a * k + p];
+                    store(c, cOff + a * ldc + j + r, sum, accumulate);
+                }
+            }
+            for (; i < m; i++)
+                for (int r = 0; r < 2; r++)
+                    store(c, cOff + i * ldc + j + r, QuantizedMatrix.dotRow(pair, r * k, x, i * k, k, lanes), accumulate);
+        }
+        if (j < j1) {
+            w.dequantize(j, 0, pair, 0, k, true);
+            for (int i = 0; i < m; i++) store(c, cOff + i * ldc + j, QuantizedMatrix.dotRow(pair, 0, x, i * k, k, lanes), accumulate);
+        }
+    }
+
+
+    /**
+     * Weight rows 0 and 1 of {@code wr} (at 0 and k) against rows i..i+2 of A, each of the six dot products
+     * in {@link QuantizedMatrix#dotRow}'s order (four accumulators over runs of 4L, the rest into the first), its
+     * accumulators combined as its finish does and stored at out[outOff + (3·row + a)·L]
+     * for the caller to add up lane by lane. s{r}{a}{v}: weight row r, row of A a, accumulator v.
+     */
+    private static void tile(float[] wr, int k, float[] x, int i, float[] out, int outOff) {
+        int x0 = i * k, x1 = x0 + k, x2 = x1 + k;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector s000 = z, s001 = z, s002 = z, s003 = z;
+        FloatVector s010 = z, s011 = z, s012 = z, s013 = z;
+        FloatVector s020 = z, s021 = z, s022 = z, s023 = z;
+        FloatVector s100 = z, s101 = z, s102 = z, s103 = z;
+        FloatVector s110 = z, s111 = z, s112 = z, s113 = z;
+        FloatVector s120 = z, s121 = z, s122 = z, s123 = z;
+        int p = 0;
+        for (; p + 4 * L <= k; p += 4 * L) {
+            FloatVector u0, u1, a;
+            u0 = FloatVector.fromArray(S, wr, p); u1 = FloatVector.fromArray(S, wr, k + p);
+            a = FloatVector.fromArray(S, x, x0 + p); s000 = u0.fma(a, s000); s100 = u1.fma(a, s100);
+            a = FloatVector.fromArray(S, x, x1 + p); s010 = u0.fma(a, s010); s110 = u1.fma(a, s110);
+            a = FloatVector.fromArray(S, x, x2 + p); s020 = u0.fma(a, s020); s120 = u1.fma(a, s120);
+            u0 = FloatVector.fromArray(S, wr, p + L); u1 = FloatVector.fromArray(S, wr, k + p + L);
+            a = FloatVector.fromArray(S, x, x0 + p + L); s001 = u0.fma(a, s001); s101 = u1.fma(a, s101);
+            a = FloatVector.fromArray(S, x, x1 + p + L); s011 = u0.fma(a, s011); s111 = u1.fma(a, s111);
+            a = FloatVector.fromArray(S, x, x2 + p + L); s021 = u0.fma(a, s021); s121 = u1.fma(a, s121);
+            u0 = FloatVector.fromArray(S, wr, p + 2 * L); u1 = FloatVector.fromArray(S, wr, k + p + 2 * L);
+            a = FloatVector.fromArray(S, x, x0 + p + 2 * L); s002 = u0.fma(a, s002); s102 = u1.fma(a, s102);
+            a = FloatVector.fromArray(S, x, x1 + p + 2 * L); s012 = u0.fma(a, s012); s112 = u1.fma(a, s112);
+            a = FloatVector.fromArray(S, x, x2 + p + 2 * L); s022 = u0.fma(a, s022); s122 = u1.fma(a, s122);
+            u0 = FloatVector.fromArray(S, wr, p + 3 * L); u1 = FloatVector.fromArray(S, wr, k + p + 3 * L);
+            a = FloatVector.fromArray(S, x, x0 + p + 3 * L); s003 = u0.fma(a, s003); s103 = u1.fma(a, s103);
+            a = FloatVector.fromArray(S, x, x1 + p + 3 * L); s013 = u0.fma(a, s013); s113 = u1.fma(a, s113);
+            a = FloatVector.fromArray(S, x, x2 + p + 3 * L); s023 = u0.fma(a, s023); s123 = u1.fma(a, s123);
+        }
+        for (; p + L <= k; p += L) {
+            FloatVector u0 = FloatVector.fromArray(S, wr, p), u1 = FloatVector.fromArray(S, wr, k + p), a;
+            a = FloatVector.fromArray(S, x, x0 + p); s000 = u0.fma(a, s000); s100 = u1.fma(a, s100);
+            a = FloatVector.fromArray(S, x, x1 + p); s010 = u0.fma(a, s010); s110 = u1.fma(a, s110);
+            a = FloatVector.fromArray(S, x, x2 + p); s020 = u0.fma(a, s020); s120 = u1.fma(a, s120);
+        }
+        s000.add(s001).add(s002.add(s003)).intoArray(out, outOff + 0 * L);
+        s010.add(s011).add(s012.add(s013)).intoArray(out, outOff + 1 * L);
+        s020.add(s021).add(s022.add(s023)).intoArray(out, outOff + 2 * L);
+        s100.add(s101).add(s102.add(s103)).intoArray(out, outOff + 3 * L);
+        s110.add(s111).add(s112.add(s113)).intoArray(out, outOff + 4 * L);
+        s120.add(s121).add(s122.add(s123)).intoArray(out, outOff + 5 * L);
+    }
+
+    private static void store(float[] c, int at, float sum, boolean accumulate) {
+        c[at] = accumulate ? c[at] + sum : sum;
     }
 }

@@ -22,22 +22,22 @@ final class QuantVectors {
     private QuantVectors() {}
 
     /**
-     * Σ w[p]·x[xOff + p] for p < k: four accumulators over runs of 4L, the rest into the first, lanes added
+     * Σ w[wOff + p]·x[xOff + p] for p < k: four accumulators over runs of 4L, the rest into the first, lanes added
      * in lane order, then the last k % L products. Every quantized decode kernel sums in exactly this order (the
      * fused ones included), so a row's result does not depend on how it was computed or what else ran.
      */
-    static float dot(float[] w, float[] x, int xOff, int k, float[] lanes) {
+    static float dot(float[] w, int wOff, float[] x, int xOff, int k, float[] lanes) {
         FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
         int p = 0;
         for (; p + 4 * L <= k; p += 4 * L) {
-            s0 = FloatVector.fromArray(S, w, p).fma(FloatVector.fromArray(S, x, xOff + p), s0);
-            s1 = FloatVector.fromArray(S, w, p + L).fma(FloatVector.fromArray(S, x, xOff + p + L), s1);
-            s2 = FloatVector.fromArray(S, w, p + 2 * L).fma(FloatVector.fromArray(S, x, xOff + p + 2 * L), s2);
-            s3 = FloatVector.fromArray(S, w, p + 3 * L).fma(FloatVector.fromArray(S, x, xOff + p + 3 * L), s3);
+            s0 = FloatVector.fromArray(S, w, wOff + p).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+            s1 = FloatVector.fromArray(S, w, wOff + p + L).fma(FloatVector.fromArray(S, x, xOff + p + L), s1);
+            s2 = FloatVector.fromArray(S, w, wOff + p + 2 * L).fma(FloatVector.fromArray(S, x, xOff + p + 2 * L), s2);
+            s3 = FloatVector.fromArray(S, w, wOff + p + 3 * L).fma(FloatVector.fromArray(S, x, xOff + p + 3 * L), s3);
         }
-        for (; p + L <= k; p += L) s0 = FloatVector.fromArray(S, w, p).fma(FloatVector.fromArray(S, x, xOff + p), s0);
+        for (; p + L <= k; p += L) s0 = FloatVector.fromArray(S, w, wOff + p).fma(FloatVector.fromArray(S, x, xOff + p), s0);
         float sum = finish(s0, s1, s2, s3, lanes);
-        for (; p < k; p++) sum += w[p] * x[xOff + p];
+        for (; p < k; p++) sum += w[wOff + p] * x[xOff + p];
         return sum;
     }
 

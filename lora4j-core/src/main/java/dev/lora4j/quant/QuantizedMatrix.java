@@ -82,12 +82,17 @@ public abstract sealed class QuantizedMatrix permits Int8Matrix, Nf4Matrix, Ggml
      */
     public float dot(int r, float[] x, int xOff, float[] row, float[] lanes) {
         dequantize(r, 0, row, 0, cols, true);
-        return QuantVectors.dot(row, x, xOff, cols, lanes);
+        return QuantVectors.dot(row, 0, x, xOff, cols, lanes);
     }
 
     /** {@link QuantVectors#dot} of a dequantized row: what {@link #dot} computes, from a row decoded once for many x. */
     public static float dotRow(float[] row, float[] x, int xOff, int k, float[] lanes) {
-        return QuantVectors.dot(row, x, xOff, k, lanes);
+        return QuantVectors.dot(row, 0, x, xOff, k, lanes);
+    }
+
+    /** {@link #dotRow(float[], float[], int, int, float[])} of a row at row[rowOff:]. */
+    public static float dotRow(float[] row, int rowOff, float[] x, int xOff, int k, float[] lanes) {
+        return QuantVectors.dot(row, rowOff, x, xOff, k, lanes);
     }
 
     /** Blocks [block0, block0 + blocks) of row r into dst[off:]. */

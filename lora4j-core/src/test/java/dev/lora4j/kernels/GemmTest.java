@@ -65,6 +65,29 @@ class GemmTest {
         }
     }
 
+    /**
+     * A quantized decode step gives each row of A the bits it gets alone (the fused one-row path) whatever
+     * the number of rows: 17 rows go through the two-by-three register tiles and their leftovers, over an
+     * odd number of weight rows (the last one alone) and a k with a leftover vector and scalar tail.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(value = dev.lora4j.quant.QuantType.class, names = {"INT8", "NF4", "Q8_0", "Q4_0"})
+    void quantizedDecodeGivesEachRowItsBitsAloneWhateverTheRowCount(dev.lora4j.quant.QuantType type) {
+        int in = switch (type) {
+            case INT8 -> 3 * 64 + 16 + 5; // runs of four vectors, one more vector, a scalar tail
+            case NF4 -> 5 * 64;
+            default -> 4 * 64 + 32;       // a vector more than the runs of four
+        }, out = 37, m = 17;
+        float[] w = random(out * in, 24);
+        var q = dev.lora4j.quant.QuantizedMatrix.quantize(type, out, in, (r, dst) -> System.arraycopy(w, r * in, dst, 0, in));
+        float[] a = random(m * in, 25), all = new float[m * out], one = new float[out];
+        QuantGemv.multiply(Mat.of(a, 0, m, in), q, all, 0, out, false);
+        for (int i = 0; i < m; i++) {
+            QuantGemv.multiply(Mat.of(a, i * in, 1, in), q, one, 0, out, false);
+            assertThat(java.util.Arrays.copyOfRange(all, i * out, i * out + out)).as("row %d", i).containsExactly(one);
+        }
+    }
+
     static Stream<Arguments> quantizedShapes() {
         List<Arguments> out = new ArrayList<>();
         for (var t : List.of(dev.lora4j.quant.QuantType.INT8, dev.lora4j.quant.QuantType.NF4, dev.lora4j.quant.QuantType.Q8_0, dev.lora4j.quant.QuantType.Q4_0)) {
