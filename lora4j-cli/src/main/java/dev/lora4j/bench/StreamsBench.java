@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Serving throughput as a server sees it: C concurrent streams through the continuous batcher (the engine
  * behind {@code lora4j serve}), each decoding N tokens (no end-of-sequence stop) from a 16-token prompt,
- * over one adapter or 16 different ones (random, r = 8 on the default targets). Reports aggregate tokens/s
+ * over one adapter or 16 different ones (random, r = 8 on the default targets), over the base as stored or
+ * quantized at load. Reports aggregate tokens/s
  * end to end (all new tokens over the wall time, prefill included) and while decoding (the sum of each
  * stream's rate after its first token), time to first token and per-token latency (p50, p99 over the
  * streams).
@@ -25,9 +26,10 @@ public final class StreamsBench {
 
     private StreamsBench() {}
 
-    public static List<Row> run(Path modelDir, int[] streams, int newTokens) throws Exception {
+    /** Every case over the model in modelDir, its base quantized at load when {@code quantize} is not null (as serve --quantize). */
+    public static List<Row> run(Path modelDir, dev.lora4j.quant.QuantType quantize, int[] streams, int newTokens) throws Exception {
         List<Row> rows = new ArrayList<>();
-        try (TextGenerator g = TextGenerator.load(modelDir)) {
+        try (TextGenerator g = TextGenerator.builder(modelDir).quantize(quantize).build()) {
             for (int k = 0; k < 16; k++) g.addAdapter("a" + k, ServeBench.randomAdapter(g.base(), 300 + k));
             int vocab = g.config().vocabSize();
             SplittableRandom rnd = new SplittableRandom(1);

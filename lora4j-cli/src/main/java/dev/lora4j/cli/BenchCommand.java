@@ -57,8 +57,8 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         threads.apply();
-        if (quantize.quantize != null && !what.equals("decode"))
-            throw new dev.lora4j.Lora4jException("bench: --quantize applies to decode (time training over a quantized base with lora4j train --quantize)");
+        if (quantize.quantize != null && !what.equals("decode") && !what.equals("streams"))
+            throw new dev.lora4j.Lora4jException("bench: --quantize applies to decode and streams (time training over a quantized base with lora4j train --quantize)");
         if (what.equals("train")) return train();
         if (what.equals("serve")) return serve();
         if (what.equals("decode")) return decode();
@@ -150,7 +150,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int c : streams) if (c < 1 || c > 1024) throw new dev.lora4j.Lora4jException("--streams must be in [1, 1024], got " + c);
         if (steps < 2 || steps > 4096) throw new dev.lora4j.Lora4jException("--steps (new tokens a stream) must be in [2, 4096], got " + steps);
         if (!json) System.out.printf("%8s %9s %12s %12s %10s %10s %12s %12s%n", "streams", "adapters", "tokens/s", "decode tok/s", "ttft p50", "ttft p99", "ms/tok p50", "ms/tok p99");
-        for (var r : dev.lora4j.bench.StreamsBench.run(model, streams, steps)) {
+        for (var r : dev.lora4j.bench.StreamsBench.run(model, quantize.type(), streams, steps)) {
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("impl", "lora4j");
