@@ -77,45 +77,62 @@ final class QuantGemv {
     /**
      * Outputs [j0, j1) for more than {@link #FUSED_ROWS} rows of A, bound by arithmetic: the weight rows are
      * dequantized two at a time into L1, then multiplied with three rows of A at a time (two by three
-     * outputs, four accumulators each: {@link QuantizedMatrix#dotRow}'s order, so every output has the bits
+     * outputs, four accumulators each; the last rows one at a time: {@link QuantizedMatrix#dotRow}'s order, so every output has the bits
      * it has alone). Each vector of a weight row loaded serves three rows of A, each of A two weight rows.
+     * The lanes of each output's combined accumulator are then added in lane order, sixteen outputs at a
+     * time where the vectors have 16 lanes (transposed, then added as vectors: the same sums, in a quarter
+     * of the time adding lanes one by one took).
      */
     private static void rowsOfA(QuantizedMatrix w, float[] x, int m, int k, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
-        float[] pair = PAIR.get(), lanes = LANES.get();
-        if (pair.length < 2 * k + 6 * L) PAIR.set(pair = new float[2 * k + 6 * L]);
+        int sumsAt = 2 * k, columnsAt = sumsAt + 2 * m * L; // buffer: two weight rows, (2, m) combined vectors, a 16×16 block
+        float[] buf = PAIR.get(), lanes = LANES.get();
+        if (buf.length < columnsAt + 16 * 16) PAIR.set(buf = new float[columnsAt + 16 * 16]);
         int j = j0;
         for (; j + 2 <= j1; j += 2) {
-            w.dequantize(j, 0, pair, 0, k, true);
-            w.dequantize(j + 1, 0, pair, k, k, true);
+            w.dequantize(j, 0, buf, 0, k, true);
+            w.dequantize(j + 1, 0, buf, k, k, true);
             int i = 0;
-            for (; i + 3 <= m; i += 3) {
-                tile(pair, k, x, i, pair, 2 * k);
-                for (int t = 0; t < 6; t++) { // t = 3·(weight row) + row of A
-                    int r = t / 3, a = i + t % 3;
+            for (; i + 3 <= m; i += 3) tile(buf, k, x, i, m, buf, sumsAt);
+            for (; i < m; i++) tile1(buf, k, x, i, m, buf, sumsAt);
+            for (int r = 0; r < 2; r++) {
+                int a = 0;
+                if (Transpose16.AVAILABLE)
+                    for (; a + 16 <= m; a += 16) {
+                        Transpose16.block(buf, sumsAt + (r * m + a) * L, L, buf, columnsAt, 16);
+                        FloatVector sum = FloatVector.zero(S);
+                        for (int l = 0; l < 16; l++) sum = sum.add(FloatVector.fromArray(S, buf, columnsAt + l * 16));
+                        sum.intoArray(buf, columnsAt);
+                        for (int t = 0; t < 16; t++) store(c, cOff + (a + t) * ldc + j + r, tail(buf, columnsAt + t, buf, r * k, x, (a + t) * k, k), accumulate);
+                    }
+                for (; a < m; a++) {
+                    int at = sumsAt + (r * m + a) * L;
                     float sum = 0;
-                    for (int l = 0; l < L; l++) sum += pair[2 * k + t * L + l];
-                    for (int p = k - k % L; p < k; p++) sum += pair[r * k + p] * x[a * k + p];
-                    store(c, cOff + a * ldc + j + r, sum, accumulate);
+                    for (int l = 0; l < L; l++) sum += buf[at + l];
+                    buf[at] = sum;
+                    store(c, cOff + a * ldc + j + r, tail(buf, at, buf, r * k, x, a * k, k), accumulate);
                 }
             }
-            for (; i < m; i++)
-                for (int r = 0; r < 2; r++)
-                    store(c, cOff + i * ldc + j + r, QuantizedMatrix.dotRow(pair, r * k, x, i * k, k, lanes), accumulate);
         }
         if (j < j1) {
-            w.dequantize(j, 0, pair, 0, k, true);
-            for (int i = 0; i < m; i++) store(c, cOff + i * ldc + j, QuantizedMatrix.dotRow(pair, 0, x, i * k, k, lanes), accumulate);
+            w.dequantize(j, 0, buf, 0, k, true);
+            for (int i = 0; i < m; i++) store(c, cOff + i * ldc + j, QuantizedMatrix.dotRow(buf, 0, x, i * k, k, lanes), accumulate);
         }
     }
 
+    /** The lane sum at sums[at], then the last k % L products of the weight row and the row of A, in order. */
+    private static float tail(float[] sums, int at, float[] w, int wOff, float[] x, int xOff, int k) {
+        float sum = sums[at];
+        for (int p = k - k % L; p < k; p++) sum += w[wOff + p] * x[xOff + p];
+        return sum;
+    }
 
     /**
      * Weight rows 0 and 1 of {@code wr} (at 0 and k) against rows i..i+2 of A, each of the six dot products
      * in {@link QuantizedMatrix#dotRow}'s order (four accumulators over runs of 4L, the rest into the first), its
-     * accumulators combined as its finish does and stored at out[outOff + (3·row + a)·L]
-     * for the caller to add up lane by lane. s{r}{a}{v}: weight row r, row of A a, accumulator v.
+     * accumulators combined as its finish does and stored at out[outOff + (row·m + i + a)·L] for the
+     * caller to add up lane by lane. s{r}{a}{v}: weight row r, row of A a, accumulator v.
      */
-    private static void tile(float[] wr, int k, float[] x, int i, float[] out, int outOff) {
+    private static void tile(float[] wr, int k, float[] x, int i, int m, float[] out, int outOff) {
         int x0 = i * k, x1 = x0 + k, x2 = x1 + k;
         FloatVector z = FloatVector.zero(S);
         FloatVector s000 = z, s001 = z, s002 = z, s003 = z;
@@ -150,12 +167,36 @@ final class QuantGemv {
             a = FloatVector.fromArray(S, x, x1 + p); s010 = u0.fma(a, s010); s110 = u1.fma(a, s110);
             a = FloatVector.fromArray(S, x, x2 + p); s020 = u0.fma(a, s020); s120 = u1.fma(a, s120);
         }
-        s000.add(s001).add(s002.add(s003)).intoArray(out, outOff + 0 * L);
-        s010.add(s011).add(s012.add(s013)).intoArray(out, outOff + 1 * L);
-        s020.add(s021).add(s022.add(s023)).intoArray(out, outOff + 2 * L);
-        s100.add(s101).add(s102.add(s103)).intoArray(out, outOff + 3 * L);
-        s110.add(s111).add(s112.add(s113)).intoArray(out, outOff + 4 * L);
-        s120.add(s121).add(s122.add(s123)).intoArray(out, outOff + 5 * L);
+        s000.add(s001).add(s002.add(s003)).intoArray(out, outOff + i * L);
+        s010.add(s011).add(s012.add(s013)).intoArray(out, outOff + (i + 1) * L);
+        s020.add(s021).add(s022.add(s023)).intoArray(out, outOff + (i + 2) * L);
+        s100.add(s101).add(s102.add(s103)).intoArray(out, outOff + (m + i) * L);
+        s110.add(s111).add(s112.add(s113)).intoArray(out, outOff + (m + i + 1) * L);
+        s120.add(s121).add(s122.add(s123)).intoArray(out, outOff + (m + i + 2) * L);
+    }
+
+    /** {@link #tile} for one row of A, i: the two weight rows' dot products with it. */
+    private static void tile1(float[] wr, int k, float[] x, int i, int m, float[] out, int outOff) {
+        int x0 = i * k;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector s00 = z, s01 = z, s02 = z, s03 = z, s10 = z, s11 = z, s12 = z, s13 = z;
+        int p = 0;
+        for (; p + 4 * L <= k; p += 4 * L) {
+            FloatVector a = FloatVector.fromArray(S, x, x0 + p);
+            s00 = FloatVector.fromArray(S, wr, p).fma(a, s00); s10 = FloatVector.fromArray(S, wr, k + p).fma(a, s10);
+            a = FloatVector.fromArray(S, x, x0 + p + L);
+            s01 = FloatVector.fromArray(S, wr, p + L).fma(a, s01); s11 = FloatVector.fromArray(S, wr, k + p + L).fma(a, s11);
+            a = FloatVector.fromArray(S, x, x0 + p + 2 * L);
+            s02 = FloatVector.fromArray(S, wr, p + 2 * L).fma(a, s02); s12 = FloatVector.fromArray(S, wr, k + p + 2 * L).fma(a, s12);
+            a = FloatVector.fromArray(S, x, x0 + p + 3 * L);
+            s03 = FloatVector.fromArray(S, wr, p + 3 * L).fma(a, s03); s13 = FloatVector.fromArray(S, wr, k + p + 3 * L).fma(a, s13);
+        }
+        for (; p + L <= k; p += L) {
+            FloatVector a = FloatVector.fromArray(S, x, x0 + p);
+            s00 = FloatVector.fromArray(S, wr, p).fma(a, s00); s10 = FloatVector.fromArray(S, wr, k + p).fma(a, s10);
+        }
+        s00.add(s01).add(s02.add(s03)).intoArray(out, outOff + i * L);
+        s10.add(s11).add(s12.add(s13)).intoArray(out, outOff + (m + i) * L);
     }
 
     private static void store(float[] c, int at, float sum, boolean accumulate) {
