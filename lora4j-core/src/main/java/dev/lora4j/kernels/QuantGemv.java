@@ -10,7 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * C(m, out) (+)= A(m, in)·Wᵀ for a quantized weight: a decode step of one to a few dozen sequences.
  * With one or two rows of A, each weight row is decoded straight into the dot products
  * ({@link QuantizedMatrix#dot}); with more, two rows at a time into a buffer that stays in L1, then
- * multiplied with three rows of A at a time in registers ({@link #rowsOfA}). Only the quantized bytes stream from memory, so fewer bytes a weight, a faster step.
+ * multiplied with three rows of A at a time in registers ({@link #rowsOfA}). Only the quantized bytes
+ * stream from memory, so fewer bytes a weight, a faster step.
  * How a thread walks its rows (ranges, streams) depends on the host: {@link #READS}.
  *
  * <p>Each output is one dot product summed the same way (four vector accumulators in order, their
@@ -71,20 +72,19 @@ final class QuantGemv {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** A thread's two dequantized weight rows, end to end, and the six combined accumulators of a tile. */
+    /** A thread's buffer for {@link #rowsOfA}: two dequantized weight rows, their (2, m) combined accumulators, a 16×16 block. */
     private static final ThreadLocal<float[]> PAIR = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
      * Outputs [j0, j1) for more than {@link #FUSED_ROWS} rows of A, bound by arithmetic: the weight rows are
      * dequantized two at a time into L1, then multiplied with three rows of A at a time (two by three
-     * outputs, four accumulators each; the last rows one at a time: {@link QuantizedMatrix#dotRow}'s order, so every output has the bits
-     * it has alone). Each vector of a weight row loaded serves three rows of A, each of A two weight rows.
-     * The lanes of each output's combined accumulator are then added in lane order, sixteen outputs at a
-     * time where the vectors have 16 lanes (transposed, then added as vectors: the same sums, in a quarter
-     * of the time adding lanes one by one took).
+     * outputs, four accumulators each; the last rows of A one at a time), in {@link QuantizedMatrix#dotRow}'s
+     * order, so every output has the bits it has alone. Each vector of a weight row loaded serves three rows
+     * of A, each of A two weight rows. The lanes of each output's combined accumulator are then added in
+     * lane order, sixteen outputs at once where vectors have 16 lanes (transposed, then added as vectors).
      */
     private static void rowsOfA(QuantizedMatrix w, float[] x, int m, int k, int j0, int j1, float[] c, int cOff, int ldc, boolean accumulate) {
-        int sumsAt = 2 * k, columnsAt = sumsAt + 2 * m * L; // buffer: two weight rows, (2, m) combined vectors, a 16×16 block
+        int sumsAt = 2 * k, columnsAt = sumsAt + 2 * m * L;
         float[] buf = PAIR.get(), lanes = LANES.get();
         if (buf.length < columnsAt + 16 * 16) PAIR.set(buf = new float[columnsAt + 16 * 16]);
         int j = j0;
@@ -102,7 +102,8 @@ final class QuantGemv {
                         FloatVector sum = FloatVector.zero(S);
                         for (int l = 0; l < 16; l++) sum = sum.add(FloatVector.fromArray(S, buf, columnsAt + l * 16));
                         sum.intoArray(buf, columnsAt);
-                        for (int t = 0; t < 16; t++) store(c, cOff + (a + t) * ldc + j + r, tail(buf, columnsAt + t, buf, r * k, x, (a + t) * k, k), accumulate);
+                        for (int t = 0; t < 16; t++)
+                            store(c, cOff + (a + t) * ldc + j + r, tail(buf, columnsAt + t, buf, r * k, x, (a + t) * k, k), accumulate);
                     }
                 for (; a < m; a++) {
                     int at = sumsAt + (r * m + a) * L;
@@ -128,9 +129,9 @@ final class QuantGemv {
 
     /**
      * Weight rows 0 and 1 of {@code wr} (at 0 and k) against rows i..i+2 of A, each of the six dot products
-     * in {@link QuantizedMatrix#dotRow}'s order (four accumulators over runs of 4L, the rest into the first), its
-     * accumulators combined as its finish does and stored at out[outOff + (row·m + i + a)·L] for the
-     * caller to add up lane by lane. s{r}{a}{v}: weight row r, row of A a, accumulator v.
+     * in {@link QuantizedMatrix#dotRow}'s order (four accumulators over runs of 4L, the rest into the first),
+     * its accumulators combined as that order's finish does and stored at out[outOff + (row·m + i + a)·L]
+     * for the caller to add up lane by lane. s{r}{a}{v}: weight row r, row of A a, accumulator v.
      */
     private static void tile(float[] wr, int k, float[] x, int i, int m, float[] out, int outOff) {
         int x0 = i * k, x1 = x0 + k, x2 = x1 + k;

@@ -22,7 +22,8 @@ public record WeightPanels(float[] f32, short[] bf16, int rows /* out */, int co
     public WeightPanels {
         if ((f32 == null) == (bf16 == null)) throw new IllegalArgumentException("exactly one of f32 and bf16");
         long n = (long) panels(rows) * P * cols;
-        if ((f32 != null ? f32.length : bf16.length) != n) throw new IllegalArgumentException("storage does not hold " + rows + "x" + cols + " in panels");
+        if ((f32 != null ? f32.length : bf16.length) != n)
+            throw new IllegalArgumentException("storage does not hold " + rows + "x" + cols + " in panels");
     }
 
     /** Panels for {@code rows} outputs, padded to a multiple of {@link #GROUP}. */
