@@ -39,7 +39,7 @@ public final class Kernels {
         else ScalarGemm.matmul(a, b, c, cOff, ldc, accumulate);
     }
 
-    /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a weight held as heap rows (decoding). */
+    /** C(a.rows, w.rows) at c[cOff] (row stride ldc) = A·Wᵀ, or += when accumulate: a weight held as heap panels (decoding). */
     public static void matmulTransposed(Mat a, WeightPanels w, float[] c, int cOff, int ldc, boolean accumulate) {
         if (!SIMD) {
             ScalarGemm.matmul(a, w, c, cOff, ldc, accumulate);

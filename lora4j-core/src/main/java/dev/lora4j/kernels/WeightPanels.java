@@ -14,8 +14,11 @@ import dev.lora4j.tensor.Mat;
  * weights to a multiple of {@link #GROUP} (the kernel's register tile); padded outputs are never stored.
  */
 public record WeightPanels(float[] f32, short[] bf16, int rows /* out */, int cols /* in */) {
-    /** Outputs in a panel: one vector of the machine's preferred width. */
-    static final int P = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    /**
+     * Outputs in a panel: one vector of the machine's preferred width (any width serves the scalar twin;
+     * without the Vector API module, 16).
+     */
+    static final int P = Kernels.SIMD ? jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() : 16;
     /** Panels a register tile reads side by side; the panel count is a multiple of it. */
     static final int GROUP = 3;
 
