@@ -2,9 +2,9 @@ package dev.lora4j.quant;
 
 import jdk.incubator.vector.FloatVector;
 
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 /**
  * GGML's block formats as ggml-quants.c lays them out, over a segment that is a GGUF file's mapped
@@ -13,6 +13,9 @@ import java.lang.foreign.ValueLayout;
  * write them, one float32 operation at a time.
  */
 public final class GgmlMatrix extends QuantizedMatrix {
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     private final QuantType type;
     private final MemorySegment data;
     private final int blocksPerRow;
@@ -94,8 +97,8 @@ public final class GgmlMatrix extends QuantizedMatrix {
             switch (type) {
                 case Q8_0 -> q8_0(o, dst, at, simd);
                 case Q4_0 -> q4_0(o, dst, at, simd);
-                case Q4_K -> q4_k(o, dst, at);
-                case Q6_K -> q6_k(o, dst, at);
+                case Q4_K -> q4_k(o, dst, at, simd);
+                case Q6_K -> q6_k(o, dst, at, simd);
                 default -> throw new AssertionError(type);
             }
         }
@@ -132,7 +135,32 @@ public final class GgmlMatrix extends QuantizedMatrix {
         return which == 0 ? (qj4 & 0x0f) | ((qjm4 >>> 6) << 4) : (qj4 >>> 4) | ((qj >>> 6) << 4);
     }
 
-    private void q4_k(long o, float[] dst, int at) {
+    /**
+     * Q4_K: sub-block pairs of 64, the low nibbles of 32 bytes then their high nibbles, each sub-block its scale and
+     * minimum. The vector path reads the twelve scale bytes as a long and an int ({@link #kScale}, {@link #kMin}):
+     * a memory-segment read per byte made the fused dot too large for C2 to keep its vector operations intrinsic.
+     */
+    private void q4_k(long o, float[] dst, int at, boolean simd) {
+        if (!simd) {
+            q4kScalar(o, dst, at);
+            return;
+        }
+        int dd = data.get(I32, o);
+        float d = Float.float16ToFloat((short) dd), dmin = Float.float16ToFloat((short) (dd >>> 16));
+        long lo = data.get(I64, o + 4);
+        int hi = data.get(I32, o + 12);
+        for (int j = 0; j < 4; j++) {
+            float d1 = d * kScale(lo, hi, 2 * j), m1 = dmin * kMin(lo, hi, 2 * j);
+            float d2 = d * kScale(lo, hi, 2 * j + 1), m2 = dmin * kMin(lo, hi, 2 * j + 1);
+            long qs = o + 16 + 32L * j;
+            for (int l = 0; l < 32; l += QuantVectors.L) {
+                QuantVectors.nibbles(data, qs + l, false).mul(d1).sub(m1).intoArray(dst, at + 64 * j + l);
+                QuantVectors.nibbles(data, qs + l, true).mul(d2).sub(m2).intoArray(dst, at + 64 * j + 32 + l);
+            }
+        }
+    }
+
+    private void q4kScalar(long o, float[] dst, int at) {
         float d = half(data, o), dmin = half(data, o + 2);
         long scales = o + 4, qs = o + 16;
         for (int j = 0; j < 4; j++) {
@@ -146,8 +174,34 @@ public final class GgmlMatrix extends QuantizedMatrix {
         }
     }
 
-    private void q6_k(long o, float[] dst, int at) {
-        for (int e = 0; e < 256; e++) dst[at + e] = q6kElement(o, e);
+    /** {@link #scaleMin}(j, 0) from the scale bytes 0-7 (lo) and 8-11 (hi). */
+    static int kScale(long lo, int hi, int j) {
+        return j < 4 ? (int) (lo >>> 8 * j) & 63 : (hi >>> 8 * (j - 4)) & 0x0f | ((int) (lo >>> 8 * (j - 4) + 6) & 3) << 4;
+    }
+
+    /** {@link #scaleMin}(j, 1) from the scale bytes 0-7 (lo) and 8-11 (hi). */
+    static int kMin(long lo, int hi, int j) {
+        return j < 4 ? (int) (lo >>> 8 * (j + 4)) & 63 : (hi >>> 8 * (j - 4) + 4) & 0x0f | ((int) (lo >>> 8 * j + 6) & 3) << 4;
+    }
+
+    /**
+     * Q6_K: two halves of 128, each four quarters of 32; a value's low four bits are a nibble of ql, its high two
+     * a bit pair of qh, and every 16 values share a signed 8-bit scale: d·scale·(q − 32).
+     */
+    private void q6_k(long o, float[] dst, int at, boolean simd) {
+        if (!simd) {
+            for (int e = 0; e < 256; e++) dst[at + e] = q6kElement(o, e);
+            return;
+        }
+        float d = half(data, o + 208);
+        for (int n = 0; n < 2; n++) {
+            long scales = data.get(I64, o + 192 + 8 * n); // the half's eight signed scales, two a quarter
+            for (int l = 0; l < 32; l += QuantVectors.L) {
+                int sc = l / 16;
+                QuantVectors.sixBitQuarters(data, o + 64L * n + l, o + 128 + 32L * n + l, dst, at + 128 * n + l,
+                        d * (byte) (scales >>> 8 * sc), d * (byte) (scales >>> 8 * (2 + sc)), d * (byte) (scales >>> 8 * (4 + sc)), d * (byte) (scales >>> 8 * (6 + sc)));
+            }
+        }
     }
 
     private float q6kElement(long o, int e) {
@@ -162,12 +216,21 @@ public final class GgmlMatrix extends QuantizedMatrix {
     }
 
     /**
-     * {@link QuantizedMatrix#dot} straight from Q8_0 or Q4_0 blocks, with 16-lane vectors: a run of four
-     * vectors is two blocks, each block's two vectors dequantized as {@link #decode} does.
+     * {@link QuantizedMatrix#dot} straight from the blocks, with 16-lane vectors, each vector dequantized as
+     * {@link #decode} does. Q8_0 / Q4_0: a run of four vectors is two blocks; Q4_K: a sub-block pair; Q6_K: two quarters.
      */
     @Override
     public float dot(int r, float[] x, int xOff, float[] row, float[] lanes) {
-        if (QuantVectors.L != 16 || (type != QuantType.Q8_0 && type != QuantType.Q4_0)) return super.dot(r, x, xOff, row, lanes);
+        if (QuantVectors.L != 16) return super.dot(r, x, xOff, row, lanes);
+        return switch (type) {
+            case Q8_0, Q4_0 -> dotQ8Q4(r, x, xOff, lanes);
+            case Q4_K -> dotQ4K(r, x, xOff, lanes);
+            case Q6_K -> super.dot(r, x, xOff, row, lanes);
+            default -> throw new AssertionError(type);
+        };
+    }
+
+    private float dotQ8Q4(int r, float[] x, int xOff, float[] lanes) {
         var S = QuantVectors.S;
         var s0 = FloatVector.zero(S);
         var s1 = s0;
@@ -188,6 +251,32 @@ public final class GgmlMatrix extends QuantizedMatrix {
             float d = half(data, o);
             s0 = (q8 ? QuantVectors.bytes(data, o + 2) : QuantVectors.nibbles(data, o + 2, false).sub(8f)).mul(d).fma(FloatVector.fromArray(S, x, xOff + p), s0);
             s0 = (q8 ? QuantVectors.bytes(data, o + 18) : QuantVectors.nibbles(data, o + 2, true).sub(8f)).mul(d).fma(FloatVector.fromArray(S, x, xOff + p + 16), s0);
+        }
+        return QuantVectors.finish(s0, s1, s2, s3, lanes);
+    }
+
+    /** Q4_K: a run of 64 inputs is one sub-block pair, its 32 bytes' low nibbles (s0, s1) then high nibbles (s2, s3). */
+    private float dotQ4K(int r, float[] x, int xOff, float[] lanes) {
+        var S = QuantVectors.S;
+        var s0 = FloatVector.zero(S);
+        var s1 = s0;
+        var s2 = s0;
+        var s3 = s0;
+        int p = xOff;
+        long o = block(r, 0);
+        for (int b = 0; b < blocksPerRow; b++, o += type.blockBytes) {
+            int dd = data.get(I32, o);
+            float d = Float.float16ToFloat((short) dd), dmin = Float.float16ToFloat((short) (dd >>> 16));
+            long lo = data.get(I64, o + 4), qs = o + 16;
+            int hi = data.get(I32, o + 12);
+            for (int j = 0; j < 4; j++, p += 64, qs += 32) {
+                float d1 = d * kScale(lo, hi, 2 * j), m1 = dmin * kMin(lo, hi, 2 * j);
+                float d2 = d * kScale(lo, hi, 2 * j + 1), m2 = dmin * kMin(lo, hi, 2 * j + 1);
+                s0 = QuantVectors.nibbles(data, qs, false).mul(d1).sub(m1).fma(FloatVector.fromArray(S, x, p), s0);
+                s1 = QuantVectors.nibbles(data, qs + 16, false).mul(d1).sub(m1).fma(FloatVector.fromArray(S, x, p + 16), s1);
+                s2 = QuantVectors.nibbles(data, qs, true).mul(d2).sub(m2).fma(FloatVector.fromArray(S, x, p + 32), s2);
+                s3 = QuantVectors.nibbles(data, qs + 16, true).mul(d2).sub(m2).fma(FloatVector.fromArray(S, x, p + 48), s3);
+            }
         }
         return QuantVectors.finish(s0, s1, s2, s3, lanes);
     }

@@ -65,4 +65,23 @@ final class QuantVectors {
         v = high ? v.lanewise(VectorOperators.LSHR, 4) : v.and((byte) 0x0f);
         return (FloatVector) v.convertShape(VectorOperators.B2F, S, 0);
     }
+
+    /**
+     * L positions of the four quarters of a Q6_K half: values (q − 32)·scale_quarter into dst[at + 32·quarter:]. A
+     * quarter's low four bits are the low (quarters 0, 1) or high (2, 3) nibbles of the L bytes at {@code low} (0, 2) or
+     * {@code low + 32} (1, 3); its high two, bit pair 2·quarter of the L bytes at {@code high}, read once for all four.
+     */
+    static void sixBitQuarters(MemorySegment s, long low, long high, float[] dst, int at, float c0, float c1, float c2, float c3) {
+        ByteVector a = ByteVector.fromMemorySegment(BYTES, s, low, ByteOrder.LITTLE_ENDIAN);
+        ByteVector b = ByteVector.fromMemorySegment(BYTES, s, low + 32, ByteOrder.LITTLE_ENDIAN);
+        ByteVector h = ByteVector.fromMemorySegment(BYTES, s, high, ByteOrder.LITTLE_ENDIAN);
+        sixBits(a.and((byte) 0x0f).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4))).mul(c0).intoArray(dst, at);
+        sixBits(b.and((byte) 0x0f).or(h.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30))).mul(c1).intoArray(dst, at + 32);
+        sixBits(a.lanewise(VectorOperators.LSHR, 4).or(h.and((byte) 0x30))).mul(c2).intoArray(dst, at + 64);
+        sixBits(b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30))).mul(c3).intoArray(dst, at + 96);
+    }
+
+    private static FloatVector sixBits(ByteVector q) {
+        return (FloatVector) q.sub((byte) 32).convertShape(VectorOperators.B2F, S, 0);
+    }
 }

@@ -157,6 +157,45 @@ class QuantFormatsTest {
         }
     }
 
+    /**
+     * Q4_K and Q6_K, which lora4j reads but does not write, from random blocks (every byte pattern is a valid block
+     * once its fp16 scales are finite): vector spans equal scalar spans and single elements, and the fused dot equals
+     * the dot of the dequantized row, bit for bit.
+     */
+    @ParameterizedTest
+    @EnumSource(value = QuantType.class, names = {"Q4_K", "Q6_K"})
+    void kQuantsFromRandomBlocks(QuantType type) {
+        Random rnd = new Random(9);
+        int rows = 3, cols = 768, blocks = cols / 256;
+        byte[] raw = new byte[rows * blocks * type.blockBytes];
+        rnd.nextBytes(raw);
+        MemorySegment seg = MemorySegment.ofArray(raw);
+        for (int b = 0; b < rows * blocks; b++) {
+            long o = (long) b * type.blockBytes;
+            if (type == QuantType.Q4_K) {
+                seg.set(QuantizedMatrix.U16, o, Float.floatToFloat16((float) rnd.nextGaussian() * 1e-3f));
+                seg.set(QuantizedMatrix.U16, o + 2, Float.floatToFloat16((float) rnd.nextGaussian() * 1e-3f));
+            } else seg.set(QuantizedMatrix.U16, o + 208, Float.floatToFloat16((float) rnd.nextGaussian() * 1e-3f));
+        }
+        GgmlMatrix q = new GgmlMatrix(type, rows, cols, seg);
+        float[] x = new float[cols + 5], vector = new float[cols], scalar = new float[cols], lanes = new float[64];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int r = 0; r < rows; r++) {
+            q.dequantize(r, 0, vector, 0, cols, true);
+            q.dequantize(r, 0, scalar, 0, cols, false);
+            for (int c = 0; c < cols; c++) {
+                assertThat(Float.floatToRawIntBits(vector[c])).as("%s (%d, %d) vector", type, r, c).isEqualTo(Float.floatToRawIntBits(scalar[c]));
+                assertThat(Float.floatToRawIntBits(q.get(r, c))).as("%s (%d, %d) element", type, r, c).isEqualTo(Float.floatToRawIntBits(scalar[c]));
+            }
+            float fused = q.dot(r, x, 5, new float[cols], lanes);
+            assertThat(Float.floatToRawIntBits(fused)).as("%s row %d fused dot", type, r)
+                    .isEqualTo(Float.floatToRawIntBits(QuantizedMatrix.dotRow(scalar, x, 5, cols, lanes)));
+            double exact = 0;
+            for (int p = 0; p < cols; p++) exact += (double) scalar[p] * x[5 + p];
+            assertThat((double) fused).isCloseTo(exact, org.assertj.core.data.Offset.offset(1e-3 * Math.abs(exact) + 1e-3));
+        }
+    }
+
     @Test
     void refusesRowsOfPartialBlocks() {
         assertThatThrownBy(() -> QuantizedMatrix.quantize(QuantType.NF4, 2, 96, source(new float[192], 96)))
