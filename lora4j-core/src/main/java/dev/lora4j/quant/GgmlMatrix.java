@@ -225,7 +225,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
         return switch (type) {
             case Q8_0, Q4_0 -> dotQ8Q4(r, x, xOff, lanes);
             case Q4_K -> dotQ4K(r, x, xOff, lanes);
-            case Q6_K -> super.dot(r, x, xOff, row, lanes);
+            case Q6_K -> super.dot(r, x, xOff, row, lanes); // a fused loop grew too large for C2 to keep its vectors intrinsic
             default -> throw new AssertionError(type);
         };
     }

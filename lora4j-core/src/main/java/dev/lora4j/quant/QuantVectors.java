@@ -72,16 +72,26 @@ final class QuantVectors {
      * {@code low + 32} (1, 3); its high two, bit pair 2·quarter of the L bytes at {@code high}, read once for all four.
      */
     static void sixBitQuarters(MemorySegment s, long low, long high, float[] dst, int at, float c0, float c1, float c2, float c3) {
-        ByteVector a = ByteVector.fromMemorySegment(BYTES, s, low, ByteOrder.LITTLE_ENDIAN);
-        ByteVector b = ByteVector.fromMemorySegment(BYTES, s, low + 32, ByteOrder.LITTLE_ENDIAN);
-        ByteVector h = ByteVector.fromMemorySegment(BYTES, s, high, ByteOrder.LITTLE_ENDIAN);
-        sixBits(a.and((byte) 0x0f).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4))).mul(c0).intoArray(dst, at);
-        sixBits(b.and((byte) 0x0f).or(h.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30))).mul(c1).intoArray(dst, at + 32);
-        sixBits(a.lanewise(VectorOperators.LSHR, 4).or(h.and((byte) 0x30))).mul(c2).intoArray(dst, at + 64);
-        sixBits(b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30))).mul(c3).intoArray(dst, at + 96);
+        ByteVector a = raw(s, low), b = raw(s, low + 32), h = raw(s, high);
+        sixBits(a, b, h, 0).mul(c0).intoArray(dst, at);
+        sixBits(a, b, h, 1).mul(c1).intoArray(dst, at + 32);
+        sixBits(a, b, h, 2).mul(c2).intoArray(dst, at + 64);
+        sixBits(a, b, h, 3).mul(c3).intoArray(dst, at + 96);
     }
 
-    private static FloatVector sixBits(ByteVector q) {
+    /** L bytes at a byte offset. */
+    static ByteVector raw(MemorySegment s, long at) {
+        return ByteVector.fromMemorySegment(BYTES, s, at, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Quarter 0-3 of a Q6_K half at L positions as fp32 q − 32, from its low bytes a (ql), b (ql + 32) and high bits h (qh). */
+    static FloatVector sixBits(ByteVector a, ByteVector b, ByteVector h, int quarter) {
+        ByteVector q = switch (quarter) {
+            case 0 -> a.and((byte) 0x0f).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+            case 1 -> b.and((byte) 0x0f).or(h.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30));
+            case 2 -> a.lanewise(VectorOperators.LSHR, 4).or(h.and((byte) 0x30));
+            default -> b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30));
+        };
         return (FloatVector) q.sub((byte) 32).convertShape(VectorOperators.B2F, S, 0);
     }
 }
