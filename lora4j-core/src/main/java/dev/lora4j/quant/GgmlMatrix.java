@@ -137,7 +137,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
 
     /**
      * Q4_K: sub-block pairs of 64, the low nibbles of 32 bytes then their high nibbles, each sub-block its scale and
-     * minimum. The vector path reads the twelve scale bytes as a long and an int ({@link #kScale}, {@link #kMin}):
+     * minimum. The vector path reads the twelve scale bytes as a long and an int ({@link #kScales}, {@link #kMins}):
      * a memory-segment read per byte made the fused dot too large for C2 to keep its vector operations intrinsic.
      */
     private void q4_k(long o, float[] dst, int at, boolean simd) {
@@ -149,9 +149,10 @@ public final class GgmlMatrix extends QuantizedMatrix {
         float d = Float.float16ToFloat((short) dd), dmin = Float.float16ToFloat((short) (dd >>> 16));
         long lo = data.get(I64, o + 4);
         int hi = data.get(I32, o + 12);
-        for (int j = 0; j < 4; j++) {
-            float d1 = d * kScale(lo, hi, 2 * j), m1 = dmin * kMin(lo, hi, 2 * j);
-            float d2 = d * kScale(lo, hi, 2 * j + 1), m2 = dmin * kMin(lo, hi, 2 * j + 1);
+        long scales = kScales(lo, hi), mins = kMins(lo, hi);
+        for (int j = 0; j < 4; j++, scales >>>= 16, mins >>>= 16) {
+            float d1 = d * ((int) scales & 0xff), m1 = dmin * ((int) mins & 0xff);
+            float d2 = d * ((int) (scales >>> 8) & 0xff), m2 = dmin * ((int) (mins >>> 8) & 0xff);
             long qs = o + 16 + 32L * j;
             for (int l = 0; l < 32; l += QuantVectors.L) {
                 QuantVectors.nibbles(data, qs + l, false).mul(d1).sub(m1).intoArray(dst, at + 64 * j + l);
@@ -174,14 +175,16 @@ public final class GgmlMatrix extends QuantizedMatrix {
         }
     }
 
-    /** {@link #scaleMin}(j, 0) from the scale bytes 0-7 (lo) and 8-11 (hi). */
-    static int kScale(long lo, int hi, int j) {
-        return j < 4 ? (int) (lo >>> 8 * j) & 63 : (hi >>> 8 * (j - 4)) & 0x0f | ((int) (lo >>> 8 * (j - 4) + 6) & 3) << 4;
+    /** The eight 6-bit scales of a Q4_K block ({@link #scaleMin}(j, 0)), one a byte, from its scale bytes 0-7 (lo) and 8-11 (hi). */
+    static long kScales(long lo, int hi) {
+        int upper = hi & 0x0f0f0f0f | ((int) (lo >>> 6) & 0x03030303) << 4;
+        return lo & 0x3f3f3f3fL | (upper & 0xffffffffL) << 32;
     }
 
-    /** {@link #scaleMin}(j, 1) from the scale bytes 0-7 (lo) and 8-11 (hi). */
-    static int kMin(long lo, int hi, int j) {
-        return j < 4 ? (int) (lo >>> 8 * (j + 4)) & 63 : (hi >>> 8 * (j - 4) + 4) & 0x0f | ((int) (lo >>> 8 * j + 6) & 3) << 4;
+    /** The eight 6-bit minimums of a Q4_K block ({@link #scaleMin}(j, 1)), one a byte. */
+    static long kMins(long lo, int hi) {
+        int upper = hi >>> 4 & 0x0f0f0f0f | ((int) (lo >>> 38) & 0x03030303) << 4;
+        return lo >>> 32 & 0x3f3f3f3fL | (upper & 0xffffffffL) << 32;
     }
 
     /**
@@ -269,9 +272,10 @@ public final class GgmlMatrix extends QuantizedMatrix {
             float d = Float.float16ToFloat((short) dd), dmin = Float.float16ToFloat((short) (dd >>> 16));
             long lo = data.get(I64, o + 4), qs = o + 16;
             int hi = data.get(I32, o + 12);
-            for (int j = 0; j < 4; j++, p += 64, qs += 32) {
-                float d1 = d * kScale(lo, hi, 2 * j), m1 = dmin * kMin(lo, hi, 2 * j);
-                float d2 = d * kScale(lo, hi, 2 * j + 1), m2 = dmin * kMin(lo, hi, 2 * j + 1);
+            long scales = kScales(lo, hi), mins = kMins(lo, hi);
+            for (int j = 0; j < 4; j++, p += 64, qs += 32, scales >>>= 16, mins >>>= 16) {
+                float d1 = d * ((int) scales & 0xff), m1 = dmin * ((int) mins & 0xff);
+                float d2 = d * ((int) (scales >>> 8) & 0xff), m2 = dmin * ((int) (mins >>> 8) & 0xff);
                 s0 = QuantVectors.nibbles(data, qs, false).mul(d1).sub(m1).fma(FloatVector.fromArray(S, x, p), s0);
                 s1 = QuantVectors.nibbles(data, qs + 16, false).mul(d1).sub(m1).fma(FloatVector.fromArray(S, x, p + 16), s1);
                 s2 = QuantVectors.nibbles(data, qs, true).mul(d2).sub(m2).fma(FloatVector.fromArray(S, x, p + 32), s2);
