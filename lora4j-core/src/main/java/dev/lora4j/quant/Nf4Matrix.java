@@ -157,10 +157,12 @@ public final class Nf4Matrix extends QuantizedMatrix {
             long b = first + i, o = b * 32;
             float a = absmax(b);
             int at = off + i * 64, j = 0;
-            if (simd && QuantVectors.NF4_LEVELS != null) {
-                for (; j < 32; j += QuantVectors.L) {
-                    QuantVectors.nibbles(codes, o + j, false).selectFrom(QuantVectors.NF4_LEVELS).mul(a).intoArray(dst, at + j);
-                    QuantVectors.nibbles(codes, o + j, true).selectFrom(QuantVectors.NF4_LEVELS).mul(a).intoArray(dst, at + 32 + j);
+            if (simd && QuantVectors.NF4_LEVELS != null) { // written out, as in dot: profiled training (JFR) showed the helper version running boxed
+                var S = QuantVectors.S;
+                for (; j < 32; j += 16) {
+                    var v = ByteVector.fromMemorySegment(QuantVectors.BYTES, codes, o + j, ByteOrder.LITTLE_ENDIAN);
+                    ((FloatVector) v.and((byte) 0x0f).convertShape(VectorOperators.B2F, S, 0)).selectFrom(QuantVectors.NF4_LEVELS).mul(a).intoArray(dst, at + j);
+                    ((FloatVector) v.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, S, 0)).selectFrom(QuantVectors.NF4_LEVELS).mul(a).intoArray(dst, at + 32 + j);
                 }
             }
             for (; j < 32; j++) {
