@@ -35,10 +35,10 @@ public final class Activations {
     }
 
     /**
-     * The logits buffer holds LOGIT_ROWS × V floats, so the (B·T, V) logits never exist whole: it takes
-     * LOGIT_ROWS rows at a time (full fine-tuning), or a block of the vocabulary for every row (a frozen head).
+     * The (B·T, V) logits never exist whole: the logits buffer takes LOGIT_ROWS rows at a time (full
+     * fine-tuning), or a block of at most VOCAB_BLOCK tokens of the vocabulary for every row (a frozen head).
      */
-    public static final int LOGIT_ROWS = 128;
+    public static final int LOGIT_ROWS = 128, VOCAB_BLOCK = 4096;
 
     final int b, t;
     final boolean training;
@@ -46,7 +46,7 @@ public final class Activations {
     final Layer[] layers;
     final float[] xFinal, statsFinal;             // final residual stream (BT, C) and its norm stats
     final float[] h, act;                         // scratch: a normalised input (BT, C); MLP activation (BT, F)
-    final float[] logits;                         // LOGIT_ROWS × V floats
+    private float[] logits;                       // what the head's pass asks for, at most LOGIT_ROWS × V floats
     final float[] dx, dh, datt, dqkv, dact, dpre; // backward scratch (training only)
     final float[] dOut;                           // backward scratch with sandwich norms: dL/d(a half's output before its norm)
 
@@ -84,7 +84,6 @@ public final class Activations {
         statsFinal = new float[bt * 2];
         h = new float[bt * dim];
         act = new float[bt * c.hidden()];
-        logits = new float[Math.multiplyExact(Math.min(bt, LOGIT_ROWS), c.vocabSize())];
         dx = training ? new float[bt * dim] : null;
         dh = training ? new float[bt * dim] : null;
         datt = training ? new float[bt * c.heads() * c.headDim()] : null;
@@ -92,6 +91,12 @@ public final class Activations {
         dact = training ? new float[bt * c.hidden()] : null;
         dpre = training && c.gatedMlp() ? new float[bt * pre] : null;
         dOut = training && c.gemma().sandwichNorms() ? new float[bt * dim] : null;
+    }
+
+    /** The logits buffer, at least {@code floats} long: allocated at the first pass, kept for the next. */
+    float[] logits(int floats) {
+        if (logits == null || logits.length < floats) logits = new float[floats];
+        return logits;
     }
 
     Layer layer(int l) {
@@ -123,7 +128,7 @@ public final class Activations {
 
     /** Bytes held, for memory reports. */
     public long bytes() {
-        long n = (long) xFinal.length + statsFinal.length + h.length + act.length + logits.length;
+        long n = (long) xFinal.length + statsFinal.length + h.length + act.length + (logits == null ? 0 : logits.length);
         for (int i = 0; i < layers.length; i++) {
             Layer l = layers[i];
             n += l.xIn().length;

@@ -9,7 +9,7 @@ import java.util.Arrays;
 /**
  * The LM head and the causal-LM cross-entropy, forward and backward side by side, from the final
  * normalised hidden states a.h (B·T, C) to the loss sum and dL/dh in a.dh (B·T, C). The (B·T, V) logits
- * never exist whole: Activations' logits buffer holds LOGIT_ROWS × V floats, used either way below.
+ * never exist whole: Activations' logits buffer holds a block of them, sized for the way used below.
  * Targets are checked by the caller (−100 or any negative: ignored).
  */
 final class HeadLoss {
@@ -35,7 +35,9 @@ final class HeadLoss {
      */
     static Transformer.LossSum byVocabularyBlocks(Mat head /* (V, C) */, float cap /* 0 = none */, int[] targets, int bt, Activations a,
                                                   float gradScale, double[] perPosition, TokenRows rows) {
-        int v = head.rows(), dim = head.cols(), block = Math.max(1, Math.min(v, a.logits.length / bt));
+        int v = head.rows(), dim = head.cols();
+        int block = Math.max(1, Math.min(Math.min(v, Activations.VOCAB_BLOCK), Activations.LOGIT_ROWS * v / bt));
+        float[] logits = a.logits(bt * block);
         boolean backward = gradScale != 0f;
         Mat hidden = Mat.of(a.h, 0, bt, dim);
         int k = rows == null ? 0 : rows.ids().length;
@@ -55,32 +57,32 @@ final class HeadLoss {
         for (int v0 = 0; v0 < v; v0 += block) {
             int vb = Math.min(block, v - v0), first = v0;
             Mat wb = head.rows(v0, vb);
-            Kernels.matmul(hidden, wb.t(), a.logits, 0, vb, false); // z (BT, vb)
+            Kernels.matmul(hidden, wb.t(), logits, 0, vb, false); // z (BT, vb)
             for (int s = 0; s < k; s++) {
                 int id = rows.ids()[s];
-                if (id >= first && id < first + vb) for (int r = 0; r < bt; r++) a.logits[r * vb + id - first] = zRows[r * k + s];
+                if (id >= first && id < first + vb) for (int r = 0; r < bt; r++) logits[r * vb + id - first] = zRows[r * k + s];
             }
             Parallel.forRange(bt, 8, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
                     int target = targets[r], off = r * vb;
                     if (target < 0) { // ignored: e^(z − L) = 0 keeps its acc at 0
-                        if (backward) Arrays.fill(a.logits, off, off + vb, 0f);
+                        if (backward) Arrays.fill(logits, off, off + vb, 0f);
                         continue;
                     }
-                    if (cap != 0f) softcap(a.logits, off, vb, cap);
+                    if (cap != 0f) softcap(logits, off, vb, cap);
                     if (target >= first && target < first + vb) {
-                        float z = a.logits[off + target - first] / (cap != 0f ? cap : 1f);
-                        targetLogit[r] = a.logits[off + target - first];
+                        float z = logits[off + target - first] / (cap != 0f ? cap : 1f);
+                        targetLogit[r] = logits[off + target - first];
                         if (cap != 0f) targetSlope[r] = 1f - z * z;
                     }
-                    float was = lse[r], now = logAddExp(was, Kernels.ops().logSumExp(a.logits, off, vb));
+                    float was = lse[r], now = logAddExp(was, Kernels.ops().logSumExp(logits, off, vb));
                     lse[r] = now;
                     if (backward) {
                         rescale[r] = (float) Math.exp((double) was - now); // 0 for the first block
-                        if (cap == 0f) Kernels.ops().expMinus(a.logits, off, vb, now);
+                        if (cap == 0f) Kernels.ops().expMinus(logits, off, vb, now);
                         else for (int j = off; j < off + vb; j++) {
-                            float z = a.logits[j] / cap;
-                            a.logits[j] = (float) Math.exp(a.logits[j] - now) * (1f - z * z);
+                            float z = logits[j] / cap;
+                            logits[j] = (float) Math.exp(logits[j] - now) * (1f - z * z);
                         }
                     }
                 }
@@ -91,8 +93,8 @@ final class HeadLoss {
                         if (targets[r] >= 0 && rescale[r] != 1f)
                             for (int j = r * dim; j < (r + 1) * dim; j++) a.dh[j] *= rescale[r];
                 });
-                Kernels.matmul(Mat.of(a.logits, 0, bt, vb), wb, a.dh, 0, dim, true); // acc += e^(z − L)·head_block
-                if (k > 0) replacedRowsPart(rows, delta, first, vb, bt, dim, a);
+                Kernels.matmul(Mat.of(logits, 0, bt, vb), wb, a.dh, 0, dim, true); // acc += e^(z − L)·head_block
+                if (k > 0) replacedRowsPart(rows, delta, first, vb, bt, dim, logits, a);
             }
         }
         double sum = 0;
@@ -121,7 +123,7 @@ final class HeadLoss {
     }
 
     /** acc (a.dh) += e^(z − L)·(values − head row) for the replaced ids in the block [first, first + vb): a (BT, kb)·(kb, C) product. */
-    private static void replacedRowsPart(TokenRows rows, float[] delta, int first, int vb, int bt, int dim, Activations a) {
+    private static void replacedRowsPart(TokenRows rows, float[] delta, int first, int vb, int bt, int dim, float[] logits, Activations a) {
         int k = rows.ids().length, kb = 0;
         int[] in = new int[k];
         for (int s = 0; s < k; s++) if (rows.ids()[s] >= first && rows.ids()[s] < first + vb) in[kb++] = s;
@@ -129,7 +131,7 @@ final class HeadLoss {
         float[] p = new float[bt * kb], d = new float[kb * dim];
         for (int j = 0; j < kb; j++) {
             int col = rows.ids()[in[j]] - first;
-            for (int r = 0; r < bt; r++) p[r * kb + j] = a.logits[r * vb + col];
+            for (int r = 0; r < bt; r++) p[r * kb + j] = logits[r * vb + col];
             System.arraycopy(delta, in[j] * dim, d, j * dim, dim);
         }
         Kernels.matmul(Mat.of(p, 0, bt, kb), Mat.of(d, 0, kb, dim), a.dh, 0, dim, true);
@@ -174,34 +176,35 @@ final class HeadLoss {
                                            Activations a, float gradScale) {
         int v = head.rows(), dim = head.cols();
         boolean backward = gradScale != 0f;
+        float[] logits = a.logits(Math.multiplyExact(Math.min(bt, Activations.LOGIT_ROWS), v));
         double sum = 0;
         long count = 0;
         for (int r0 = 0; r0 < bt; r0 += Activations.LOGIT_ROWS) {
             int rows = Math.min(Activations.LOGIT_ROWS, bt - r0), first = r0;
             Mat h = new Mat(a.h, null, (long) r0 * dim, rows, dim, dim, 1);
-            Kernels.matmul(h, head.t(), a.logits, 0, v, false);
+            Kernels.matmul(h, head.t(), logits, 0, v, false);
             double[] part = new double[rows];
             Parallel.forRange(rows, 8, (i0, i1) -> {
                 float[] slope = cap != 0f ? new float[v] : null;
                 for (int i = i0; i < i1; i++) {
                     int target = targets[first + i], off = i * v;
                     if (target < 0) {
-                        if (backward) Arrays.fill(a.logits, off, off + v, 0f);
+                        if (backward) Arrays.fill(logits, off, off + v, 0f);
                         continue;
                     }
                     if (cap != 0f) {
-                        softcap(a.logits, off, v, cap);
+                        softcap(logits, off, v, cap);
                         for (int j = 0; j < v; j++) {
-                            float z = a.logits[off + j] / cap;
+                            float z = logits[off + j] / cap;
                             slope[j] = 1f - z * z;
                         }
                     }
-                    part[i] = Kernels.ops().crossEntropy(a.logits, off, v, target);
+                    part[i] = Kernels.ops().crossEntropy(logits, off, v, target);
                     if (backward) { // dL/dlogits = scale·(softmax − onehot)(·dz/dl with a cap)
-                        Kernels.ops().softmax(a.logits, off, v);
-                        a.logits[off + target] -= 1f;
-                        for (int j = 0; j < v; j++) a.logits[off + j] *= gradScale;
-                        if (cap != 0f) for (int j = 0; j < v; j++) a.logits[off + j] *= slope[j];
+                        Kernels.ops().softmax(logits, off, v);
+                        logits[off + target] -= 1f;
+                        for (int j = 0; j < v; j++) logits[off + j] *= gradScale;
+                        if (cap != 0f) for (int j = 0; j < v; j++) logits[off + j] *= slope[j];
                     }
                 }
             });
@@ -210,7 +213,7 @@ final class HeadLoss {
                 sum += part[i];
             }
             if (backward) {
-                Mat dlogits = Mat.of(a.logits, 0, rows, v);
+                Mat dlogits = Mat.of(logits, 0, rows, v);
                 Kernels.matmul(dlogits, head, a.dh, r0 * dim, dim, false);
                 Kernels.matmul(dlogits.t(), h, headGrad, 0, dim, true);
             }
