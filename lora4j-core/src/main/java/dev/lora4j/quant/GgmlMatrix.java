@@ -176,13 +176,13 @@ public final class GgmlMatrix extends QuantizedMatrix {
     }
 
     /** The eight 6-bit scales of a Q4_K block ({@link #scaleMin}(j, 0)), one a byte, from its scale bytes 0-7 (lo) and 8-11 (hi). */
-    static long kScales(long lo, int hi) {
+    private static long kScales(long lo, int hi) {
         int upper = hi & 0x0f0f0f0f | ((int) (lo >>> 6) & 0x03030303) << 4;
         return lo & 0x3f3f3f3fL | (upper & 0xffffffffL) << 32;
     }
 
     /** The eight 6-bit minimums of a Q4_K block ({@link #scaleMin}(j, 1)), one a byte. */
-    static long kMins(long lo, int hi) {
+    private static long kMins(long lo, int hi) {
         int upper = hi >>> 4 & 0x0f0f0f0f | ((int) (lo >>> 38) & 0x03030303) << 4;
         return lo >>> 32 & 0x3f3f3f3fL | (upper & 0xffffffffL) << 32;
     }
@@ -220,7 +220,9 @@ public final class GgmlMatrix extends QuantizedMatrix {
 
     /**
      * {@link QuantizedMatrix#dot} straight from the blocks, with 16-lane vectors, each vector dequantized as
-     * {@link #decode} does. Q8_0 / Q4_0: a run of four vectors is two blocks; Q4_K: a sub-block pair; Q6_K: two quarters.
+     * {@link #decode} does. Q8_0 / Q4_0: a run of four vectors is two blocks; Q4_K: a sub-block pair. Q6_K goes
+     * through the dequantized row: a fused loop grew too large for C2 to keep its vector operations intrinsic, and
+     * ran slower (docs/performance-notes.md).
      */
     @Override
     public float dot(int r, float[] x, int xOff, float[] row, float[] lanes) {
@@ -228,7 +230,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
         return switch (type) {
             case Q8_0, Q4_0 -> dotQ8Q4(r, x, xOff, lanes);
             case Q4_K -> dotQ4K(r, x, xOff, lanes);
-            case Q6_K -> super.dot(r, x, xOff, row, lanes); // a fused loop grew too large for C2 to keep its vectors intrinsic
+            case Q6_K -> super.dot(r, x, xOff, row, lanes);
             default -> throw new AssertionError(type);
         };
     }
