@@ -282,7 +282,8 @@ public final class ContinuousBatcher implements AutoCloseable {
         // each sequence draws with its own sampler and generator: in parallel, with the same draws
         Parallel.forChunks(b, j -> {
             Active a = slots[seqs[j]];
-            drawn[j] = a.ticket.prepared.sequence().sampler().next(a.logits, a.logitsAt, vocab, a.seen, a.seenCount);
+            Generator.Sequence sequence = a.ticket.prepared.sequence();
+            drawn[j] = sequence.sampler().next(a.logits, a.logitsAt, sequence.drawable(vocab), a.seen, a.seenCount);
         });
         for (int j = 0; j < b; j++) {
             int s = seqs[j], id = drawn[j];

@@ -36,12 +36,25 @@ public final class Generator {
 
     /**
      * One sequence to continue: its prompt, how its tokens are picked, when it ends, and who hears each
-     * new token as it comes (eos ids are passed too; they end the sequence).
+     * new token as it comes (eos ids are passed too; they end the sequence). The sampler draws ids below
+     * vocabLimit (0: any id of the model): a model's embedding is often padded past its tokenizer's
+     * vocabulary, and an id the tokenizer has no text for must never come out.
      */
-    public record Sequence(int[] prompt, int maxNewTokens, Sampler sampler, int[] eosIds, StopCondition stop, IntConsumer onToken) {
+    public record Sequence(int[] prompt, int maxNewTokens, Sampler sampler, int[] eosIds, StopCondition stop, IntConsumer onToken, int vocabLimit) {
         public Sequence {
             if (prompt.length == 0) throw new Lora4jException("the prompt is empty");
             if (maxNewTokens < 1) throw new Lora4jException("max new tokens must be at least 1, got " + maxNewTokens);
+            if (vocabLimit < 0) throw new Lora4jException("the vocabulary limit must be 0 (none) or positive, got " + vocabLimit);
+        }
+
+        /** Any id of the model may be drawn. */
+        public Sequence(int[] prompt, int maxNewTokens, Sampler sampler, int[] eosIds, StopCondition stop, IntConsumer onToken) {
+            this(prompt, maxNewTokens, sampler, eosIds, stop, onToken, 0);
+        }
+
+        /** How many of the model's vocab ids the sampler looks at: ids [0, drawable). */
+        int drawable(int vocab) {
+            return vocabLimit == 0 ? vocab : Math.min(vocab, vocabLimit);
         }
     }
 
@@ -115,7 +128,7 @@ public final class Generator {
             for (int a = 0; a < active.length; a++) {
                 int i = active[a];
                 Sequence s = batch.get(i);
-                int id = s.sampler().next(logits[i], 0, vocab, seen[i], seenCount[i]);
+                int id = s.sampler().next(logits[i], 0, s.drawable(vocab), seen[i], seenCount[i]);
                 out[i][produced[i]++] = id;
                 seen[i][seenCount[i]++] = id;
                 s.onToken().accept(id);

@@ -20,6 +20,7 @@ public record Sampler(double temperature, int topK, double topP, double repetiti
         if (repetitionPenalty != 1.0)
             for (int i = 0; i < seenCount; i++) {
                 int tok = seen[i];
+                if (tok >= vocab) continue; // a prompt id past the ids drawn from: nothing to penalize
                 l[tok] = l[tok] > 0 ? (float) (l[tok] / repetitionPenalty) : (float) (l[tok] * repetitionPenalty);
             }
         if (temperature <= 0) {

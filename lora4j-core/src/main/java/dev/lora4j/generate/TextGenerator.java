@@ -252,7 +252,8 @@ public final class TextGenerator implements AutoCloseable {
         if (stream == null && !stops.isEmpty()) throw new Lora4jException(modelDir + ": stop strings need the model's tokenizer.json, and it has none");
         Sampler sampler = new Sampler(c.temperature(), c.topK(), c.topP(), c.repetitionPenalty(), new SplittableRandom(c.seed()));
         return new Prepared(new Generator.Sequence(prompt, c.maxNewTokens(), sampler, eos,
-                stream == null ? Generator.StopCondition.NEVER : stream, stream == null ? id -> {} : stream), stream);
+                stream == null ? Generator.StopCondition.NEVER : stream, stream == null ? id -> {} : stream,
+                tokenizer == null ? 0 : tokenizer.vocabSize()), stream);
     }
 
     /** The adapter loaded under name (null for null: the base alone); an unknown name is refused. */
