@@ -28,8 +28,12 @@ public final class Main {
      * prints its stack trace.
      */
     public static int execute(CommandLine cli, String... args) {
-        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+        cli.setExecutionExceptionHandler((thrown, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
+            Throwable ex = thrown;
+            // work handed to another thread (a batcher, an executor) fails through its future: the cause is what went wrong
+            while ((ex instanceof java.util.concurrent.ExecutionException || ex instanceof java.util.concurrent.CompletionException) && ex.getCause() != null)
+                ex = ex.getCause();
             IOException io = ex instanceof IOException e ? e : ex instanceof UncheckedIOException u ? u.getCause() : null;
             if (ex instanceof Lora4jException) {
                 err.println("lora4j: error: " + ex.getMessage());
@@ -37,8 +41,8 @@ public final class Main {
                 // a file system's refusal (full disk, permissions, a path that is a file) is the user's to fix, not a bug
                 err.println("lora4j: error: " + describe(io));
             } else {
-                err.println("lora4j: internal error: " + ex);
-                ex.printStackTrace(err);
+                err.println("lora4j: internal error: " + thrown);
+                thrown.printStackTrace(err);
             }
             err.flush();
             return 1;

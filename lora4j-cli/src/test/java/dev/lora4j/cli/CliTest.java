@@ -23,6 +23,33 @@ class CliTest {
     }
 
     /** The matmul benchmark's driver mode: one JSON answer per case line; a malformed line is a clear error. */
+    /** A bad-input error raised on another thread (a batcher's, through its future) is still one line and exit 1; a bug keeps its trace. */
+    @Test
+    void errorsFromOtherThreadsAreReportedByTheirCause() {
+        @picocli.CommandLine.Command(name = "fails")
+        class Fails implements java.util.concurrent.Callable<Integer> {
+            final Exception thrown;
+
+            Fails(Exception thrown) {
+                this.thrown = thrown;
+            }
+
+            @Override
+            public Integer call() throws Exception {
+                throw thrown;
+            }
+        }
+        java.io.StringWriter err = new java.io.StringWriter();
+        var wrapped = new java.util.concurrent.ExecutionException(new java.util.concurrent.CompletionException(new dev.lora4j.Lora4jException("token id 9 is outside the vocabulary [0, 5)")));
+        var cli = new picocli.CommandLine(new Fails(wrapped)).setErr(new java.io.PrintWriter(err));
+        assertThat(Main.execute(cli)).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("lora4j: error: token id 9 is outside the vocabulary [0, 5)" + System.lineSeparator());
+        java.io.StringWriter bug = new java.io.StringWriter();
+        var cli2 = new picocli.CommandLine(new Fails(new java.util.concurrent.ExecutionException(new IllegalStateException("boom")))).setErr(new java.io.PrintWriter(bug));
+        assertThat(Main.execute(cli2)).isEqualTo(1);
+        assertThat(bug.toString()).startsWith("lora4j: internal error: java.util.concurrent.ExecutionException").contains("\tat ", "boom");
+    }
+
     @Test
     void benchMatmulAnswersCasesFromStdin() throws IOException {
         java.io.InputStream old = System.in;
