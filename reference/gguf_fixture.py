@@ -1,13 +1,13 @@
 """GGUF files lora4j did not write: a small random Llama (widths of 256, so the K-quants apply) written
-from the GGUF format's definition with the block quantizers of quant_fixture.py, in Q4_K (matrices) with
-Q6_K (token embeddings), as llama.cpp's own Q4_K_M mixes them. Weights have
+from the GGUF format's definition with the block quantizers of quant_fixture.py, in Q4_K or Q5_K (matrices)
+with Q6_K (token embeddings), as llama.cpp's own Q4_K_M and Q5_K_M mix them. Weights have
 std 1/sqrt(fan_in) (spread like trained ones, so a wrong q/k row order shows at once). The vocabulary is
 the bundled model's tokenizer.json (byte-level BPE, 511 tokens) as llama.cpp's "gpt2" vocabulary.
 
 Also the bundled model (models/lora4j-stories, trained: its predictions are confident, so an argmax
 comparison with llama.cpp means something) in Q4_0, every matrix but the norms.
 
-Writes lora4j-core/src/test/resources/fixtures/gguf/random-llama-q4_k.gguf and stories-q4_0.gguf.
+Writes lora4j-core/src/test/resources/fixtures/gguf/random-llama-q4_k.gguf, random-llama-q5_k.gguf and stories-q4_0.gguf.
 
     /usr/bin/python3 reference/gguf_fixture.py
 """
@@ -22,7 +22,7 @@ import quant_fixture as q
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "lora4j-core", "src", "test", "resources", "fixtures", "gguf")
-F32, F16, Q4_0, Q8_0, Q4_K, Q6_K = 0, 1, 2, 8, 12, 14
+F32, F16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K = 0, 1, 2, 8, 12, 13, 14
 DIM, FFN, LAYERS, HEADS, KV, VOCAB, CTX = 256, 512, 2, 4, 2, 511, 256
 
 
@@ -35,7 +35,7 @@ def permute(w, heads):
 def encode(w, t):
     if t == F32:
         return w.astype(np.float32).tobytes()
-    fn = {Q4_0: q.q4_0, Q8_0: q.q8_0, Q4_K: q.q4_k, Q6_K: q.q6_k}[t]
+    fn = {Q4_0: q.q4_0, Q8_0: q.q8_0, Q4_K: q.q4_k, Q5_K: q.q5_k, Q6_K: q.q6_k}[t]
     return bytes(fn(w.astype(np.float32))[0])
 
 
@@ -106,7 +106,7 @@ def main():
                     (p + "ffn_up.weight", normal(FFN, DIM)),
                     (p + "ffn_down.weight", normal(DIM, FFN))]
     os.makedirs(OUT, exist_ok=True)
-    for label, matrix, embed, file_type in (("q4_k", Q4_K, Q6_K, 15),):
+    for label, matrix, embed, file_type in (("q4_k", Q4_K, Q6_K, 15), ("q5_k", Q5_K, Q6_K, 17)):
         metadata = {"general.architecture": "llama", "general.name": "random-llama-" + label, "general.file_type": file_type,
                     "llama.context_length": CTX, "llama.embedding_length": DIM, "llama.block_count": LAYERS,
                     "llama.feed_forward_length": FFN, "llama.attention.head_count": HEADS, "llama.attention.head_count_kv": KV,

@@ -1,12 +1,12 @@
 """Quantized weight formats written from their definitions, independently of lora4j: int8 with one absmax
 scale per output row; NF4 (the QLoRA paper: 4-bit NormalFloat, blocks of 64, block absmaxes double
 quantized with bitsandbytes' 8-bit dynamic map in blocks of 256 after subtracting their mean); and
-GGML's Q8_0, Q4_0, Q4_K and Q6_K blocks as llama.cpp's ggml-quants.c lays them out. Every arithmetic
+GGML's Q8_0, Q4_0, Q4_K, Q5_K and Q6_K blocks as llama.cpp's ggml-quants.c lays them out. Every arithmetic
 step is float32 in the order written, so the dequantized values are exact bit patterns.
 
 Writes fixtures/quant.json: for each format, the input rows, the quantized bytes (base64) and the
 dequantized values. lora4j must produce the same bytes (int8, NF4, Q8_0, Q4_0) and the same values
-(all six) bit for bit. The Q4_K and Q6_K quantizers here are simple ones (any valid block decodes by
+(all seven) bit for bit. The Q4_K, Q5_K and Q6_K quantizers here are simple ones (any valid block decodes by
 the same rule); lora4j only reads those formats.
 
     /usr/bin/python3 reference/quant_fixture.py
@@ -153,6 +153,39 @@ def q4_k(w):
     return out, np.concatenate(vals).reshape(w.shape)
 
 
+def q5_k(w):
+    """Q5_K as q4_k, with 5-bit values: the low four bits in qs as Q4_K's nibbles, the fifth in qh (bit 2p of byte l for
+    sub-block 2p's value l, bit 2p + 1 for sub-block 2p + 1's)."""
+    out, vals = bytearray(), []
+    for sb in w.reshape(-1, 256):
+        subs = sb.reshape(8, 32)
+        mins = np.maximum(f32(0), -np.min(subs, axis=1)).astype(f32)
+        scale = ((np.max(subs, axis=1) + mins) / f32(31)).astype(f32)
+        d = fp16(np.max(scale) / f32(63)).astype(f32)[0]
+        dmin = fp16(np.max(mins) / f32(63)).astype(f32)[0]
+        sc = np.array([0 if d == 0 else min(63, int(roundf(s / d))) for s in scale], dtype=np.int32)
+        mq = np.array([0 if dmin == 0 else min(63, int(roundf(m / dmin))) for m in mins], dtype=np.int32)
+        q = np.zeros((8, 32), dtype=np.int32)
+        y = np.zeros((8, 32), dtype=f32)
+        for j in range(8):
+            d1, m1 = f32(d * f32(sc[j])), f32(dmin * f32(mq[j]))
+            if d1 != 0:
+                q[j] = np.clip(roundf((subs[j] + m1) / d1), 0, 31)
+            y[j] = (d1 * q[j].astype(f32)).astype(f32) - m1
+        scales = np.zeros(12, dtype=np.int32)
+        for j in range(4):
+            scales[j] = sc[j] | ((sc[j + 4] >> 4) << 6)
+            scales[j + 4] = mq[j] | ((mq[j + 4] >> 4) << 6)
+            scales[j + 8] = (sc[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4)
+        qh = np.zeros(32, dtype=np.int32)
+        for j in range(8):
+            qh |= (q[j] >> 4) << j
+        qs = np.concatenate([((q[2 * p] & 0xF) | ((q[2 * p + 1] & 0xF) << 4)) for p in range(4)]).astype(np.uint8)
+        out += np.float16(d).tobytes() + np.float16(dmin).tobytes() + scales.astype(np.uint8).tobytes() + qh.astype(np.uint8).tobytes() + qs.tobytes()
+        vals.append(y.reshape(-1))
+    return out, np.concatenate(vals).reshape(w.shape)
+
+
 def q6_k(w):
     out, vals = bytearray(), []
     for sb in w.reshape(-1, 256):
@@ -192,7 +225,7 @@ def main():
     w[3, 100] = -2.5
     w[4] = (rng.standard_normal(cols) * 1e-4).astype(f32)  # tiny values
     out = {"rows": rows, "cols": cols, "input": w.reshape(-1).tolist(), "dynamic_map": DYN.tolist(), "formats": {}}
-    for name, fn in (("int8", int8_rows), ("q8_0", q8_0), ("q4_0", q4_0), ("q4_k", q4_k), ("q6_k", q6_k)):
+    for name, fn in (("int8", int8_rows), ("q8_0", q8_0), ("q4_0", q4_0), ("q4_k", q4_k), ("q6_k", q6_k), ("q5_k", q5_k)):
         data, vals = fn(w)
         out["formats"][name] = {"bytes": b64(data), "values": vals.reshape(-1).astype(f32).tolist()}
     data, vals = nf4(w)

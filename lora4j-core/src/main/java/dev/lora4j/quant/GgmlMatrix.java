@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
 
 /**
  * GGML's block formats as ggml-quants.c lays them out, over a segment that is a GGUF file's mapped
- * tensor data (read in place) or a heap array: Q8_0, Q4_0, Q4_K and Q6_K. Block b of row r starts at
+ * tensor data (read in place) or a heap array: Q8_0, Q4_0, Q4_K, Q5_K and Q6_K. Block b of row r starts at
  * byte (r · blocksPerRow + b) · blockBytes. Values are computed as llama.cpp's reference dequantizers
  * write them, one float32 operation at a time.
  */
@@ -22,7 +22,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
 
     public GgmlMatrix(QuantType type, int rows, int cols, MemorySegment data) {
         super(rows, cols, type);
-        if (type != QuantType.Q8_0 && type != QuantType.Q4_0 && type != QuantType.Q4_K && type != QuantType.Q6_K)
+        if (type != QuantType.Q8_0 && type != QuantType.Q4_0 && type != QuantType.Q4_K && type != QuantType.Q5_K && type != QuantType.Q6_K)
             throw new IllegalArgumentException(type.label + " is not a GGML block format");
         this.type = type;
         this.blocksPerRow = cols / type.blockSize;
@@ -98,6 +98,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
                 case Q8_0 -> q8_0(o, dst, at, simd);
                 case Q4_0 -> q4_0(o, dst, at, simd);
                 case Q4_K -> q4_k(o, dst, at, simd);
+                case Q5_K -> q5_k(o, dst, at, simd);
                 case Q6_K -> q6_k(o, dst, at, simd);
                 default -> throw new AssertionError(type);
             }
@@ -175,6 +176,39 @@ public final class GgmlMatrix extends QuantizedMatrix {
         }
     }
 
+    /**
+     * Q5_K: Q4_K's scales and nibbles (at byte 48), and each value's fifth bit in the 32 bytes at 16: bit s of byte
+     * l for value l of sub-block s.
+     */
+    private void q5_k(long o, float[] dst, int at, boolean simd) {
+        if (!simd) {
+            for (int e = 0; e < 256; e++) dst[at + e] = q5kElement(o, e);
+            return;
+        }
+        int dd = data.get(I32, o);
+        float d = Float.float16ToFloat((short) dd), dmin = Float.float16ToFloat((short) (dd >>> 16));
+        long lo = data.get(I64, o + 4);
+        int hi = data.get(I32, o + 12);
+        long scales = kScales(lo, hi), mins = kMins(lo, hi);
+        for (int j = 0; j < 4; j++, scales >>>= 16, mins >>>= 16) {
+            float d1 = d * ((int) scales & 0xff), m1 = dmin * ((int) mins & 0xff);
+            float d2 = d * ((int) (scales >>> 8) & 0xff), m2 = dmin * ((int) (mins >>> 8) & 0xff);
+            for (int l = 0; l < 32; l += QuantVectors.L) {
+                long qs = o + 48 + 32L * j + l, qh = o + 16 + l;
+                QuantVectors.fiveBits(data, qs, false, qh, 2 * j).mul(d1).sub(m1).intoArray(dst, at + 64 * j + l);
+                QuantVectors.fiveBits(data, qs, true, qh, 2 * j + 1).mul(d2).sub(m2).intoArray(dst, at + 64 * j + 32 + l);
+            }
+        }
+    }
+
+    private float q5kElement(long o, int e) {
+        int pair = e / 64, l = e % 32, sub = 2 * pair + (e % 64) / 32;
+        float d = half(data, o) * scaleMin(o + 4, sub, 0), m = half(data, o + 2) * scaleMin(o + 4, sub, 1);
+        int q = data.get(ValueLayout.JAVA_BYTE, o + 48 + 32L * pair + l) & 0xff;
+        int high = data.get(ValueLayout.JAVA_BYTE, o + 16 + l) >>> sub & 1;
+        return d * (((e % 64) < 32 ? q & 0x0f : q >>> 4) | high << 4) - m;
+    }
+
     /** The eight 6-bit scales of a Q4_K block ({@link #scaleMin}(j, 0)), one a byte, from its scale bytes 0-7 (lo) and 8-11 (hi). */
     private static long kScales(long lo, int hi) {
         int upper = hi & 0x0f0f0f0f | ((int) (lo >>> 6) & 0x03030303) << 4;
@@ -230,7 +264,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
         return switch (type) {
             case Q8_0, Q4_0 -> dotQ8Q4(r, x, xOff, lanes);
             case Q4_K -> dotQ4K(r, x, xOff, lanes);
-            case Q6_K -> super.dot(r, x, xOff, row, lanes);
+            case Q5_K, Q6_K -> super.dot(r, x, xOff, row, lanes);
             default -> throw new AssertionError(type);
         };
     }
@@ -303,6 +337,7 @@ public final class GgmlMatrix extends QuantizedMatrix {
                 int q = data.get(ValueLayout.JAVA_BYTE, o + 16 + 32L * pair + l) & 0xff;
                 yield d * ((j % 64) < 32 ? q & 0x0f : q >>> 4) - m;
             }
+            case Q5_K -> q5kElement(o, j);
             case Q6_K -> q6kElement(o, j);
             default -> throw new AssertionError(type);
         };

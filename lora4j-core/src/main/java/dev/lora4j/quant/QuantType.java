@@ -16,6 +16,8 @@ public enum QuantType {
     Q4_0("q4_0", 32, 18),
     /** GGML Q4_K: super-blocks of 256, eight sub-blocks with 6-bit scales and minimums (144 bytes). */
     Q4_K("q4_k", 256, 144),
+    /** GGML Q5_K: Q4_K's layout with each value's fifth bit in 32 more bytes (176 bytes). */
+    Q5_K("q5_k", 256, 176),
     /** GGML Q6_K: super-blocks of 256, sixteen sub-blocks with int8 scales, 6-bit values (210 bytes). */
     Q6_K("q6_k", 256, 210);
 

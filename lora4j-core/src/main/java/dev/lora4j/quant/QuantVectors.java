@@ -66,6 +66,14 @@ final class QuantVectors {
         return (FloatVector) v.convertShape(VectorOperators.B2F, S, 0);
     }
 
+    /** Q5_K's L values as fp32 in 0..31: low (or high) nibbles of the bytes at {@code low}, bit {@code bit} of those at {@code high} as 16. */
+    static FloatVector fiveBits(MemorySegment s, long low, boolean highNibbles, long high, int bit) {
+        ByteVector lo = raw(s, low);
+        lo = highNibbles ? lo.lanewise(VectorOperators.LSHR, 4) : lo.and((byte) 0x0f);
+        ByteVector fifth = raw(s, high).lanewise(VectorOperators.LSHR, bit).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
+        return (FloatVector) lo.or(fifth).convertShape(VectorOperators.B2F, S, 0);
+    }
+
     /**
      * L positions of the four quarters of a Q6_K half: values (q − 32)·scale_quarter into dst[at + 32·quarter:]. A
      * quarter's low four bits are the low (quarters 0, 1) or high (2, 3) nibbles of the L bytes at {@code low} (0, 2) or

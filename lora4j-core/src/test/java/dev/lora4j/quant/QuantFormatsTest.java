@@ -102,7 +102,7 @@ class QuantFormatsTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = QuantType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    @EnumSource(value = QuantType.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"})
     void ggmlReadAsDefined(QuantType type) {
         JsonNode f = fixture.get("formats").get(type.label);
         assertDecodes(new GgmlMatrix(type, rows, cols, MemorySegment.ofArray(bytes(f, "bytes"))), floats(f.get("values")));
@@ -158,12 +158,12 @@ class QuantFormatsTest {
     }
 
     /**
-     * Q4_K and Q6_K, which lora4j reads but does not write, from random blocks (every byte pattern is a valid block
+     * Q4_K, Q5_K and Q6_K, which lora4j reads but does not write, from random blocks (every byte pattern is a valid block
      * once its fp16 scales are finite): vector spans equal scalar spans and single elements, and the fused dot equals
      * the dot of the dequantized row, bit for bit.
      */
     @ParameterizedTest
-    @EnumSource(value = QuantType.class, names = {"Q4_K", "Q6_K"})
+    @EnumSource(value = QuantType.class, names = {"Q4_K", "Q5_K", "Q6_K"})
     void kQuantsFromRandomBlocks(QuantType type) {
         Random rnd = new Random(9);
         int rows = 3, cols = 768, blocks = cols / 256;
@@ -172,7 +172,7 @@ class QuantFormatsTest {
         MemorySegment seg = MemorySegment.ofArray(raw);
         for (int b = 0; b < rows * blocks; b++) {
             long o = (long) b * type.blockBytes;
-            if (type == QuantType.Q4_K) {
+            if (type != QuantType.Q6_K) { // d and dmin lead the block
                 seg.set(QuantizedMatrix.U16, o, Float.floatToFloat16((float) rnd.nextGaussian() * 1e-3f));
                 seg.set(QuantizedMatrix.U16, o + 2, Float.floatToFloat16((float) rnd.nextGaussian() * 1e-3f));
             } else seg.set(QuantizedMatrix.U16, o + 208, Float.floatToFloat16((float) rnd.nextGaussian() * 1e-3f));

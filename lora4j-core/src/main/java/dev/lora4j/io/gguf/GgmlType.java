@@ -5,7 +5,7 @@ import dev.lora4j.quant.QuantType;
 /** The ggml tensor types lora4j reads and writes, with their numbers in GGUF files. */
 public enum GgmlType {
     F32(0, 1, 4, null), F16(1, 1, 2, null), Q4_0(2, 32, 18, QuantType.Q4_0), Q8_0(8, 32, 34, QuantType.Q8_0),
-    Q4_K(12, 256, 144, QuantType.Q4_K), Q6_K(14, 256, 210, QuantType.Q6_K), BF16(30, 1, 2, null);
+    Q4_K(12, 256, 144, QuantType.Q4_K), Q5_K(13, 256, 176, QuantType.Q5_K), Q6_K(14, 256, 210, QuantType.Q6_K), BF16(30, 1, 2, null);
 
     public final int id, blockSize, blockBytes;
     /** The block format, for the quantized types; null for F32, F16 and BF16. */

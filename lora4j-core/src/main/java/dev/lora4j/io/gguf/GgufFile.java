@@ -84,7 +84,7 @@ public final class GgufFile implements AutoCloseable {
                 }
                 int typeId = r.u32(name + " type");
                 GgmlType type = GgmlType.of(typeId);
-                if (type == null) throw r.bad("tensor '" + name + "' has ggml type " + typeId + " (lora4j reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)");
+                if (type == null) throw r.bad("tensor '" + name + "' has ggml type " + typeId + " (lora4j reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
                 infos.add(new Object[] {name, dims, type, r.u64(name + " offset")});
             }
             long dataStart = (r.at + alignment - 1) / alignment * alignment;

@@ -18,7 +18,7 @@ import java.util.Arrays;
 /**
  * A GGUF model of llama.cpp's "llama" or "qwen2" architecture read as a Hugging Face checkpoint: its
  * metadata becomes config.json's fields, its tensors answer to HF names. F32 and BF16 tensors are read
- * in place from the mapping; quantized ones (Q8_0, Q4_0, Q4_K, Q6_K) are copied once to the heap in their
+ * in place from the mapping; quantized ones (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) are copied once to the heap in their
  * own format (never widened); F16 ones are widened to fp32 on the heap (lora4j computes in fp32 and keeps
  * no F16 weights). q and k come back to HF's row order: their rows are copied once, in the file's format.
  */
