@@ -126,41 +126,22 @@ def q4_0(w):
 
 
 def q4_k(w):
-    out, vals = bytearray(), []
-    for sb in w.reshape(-1, 256):
-        subs = sb.reshape(8, 32)
-        mins = np.maximum(f32(0), -np.min(subs, axis=1)).astype(f32)
-        scale = ((np.max(subs, axis=1) + mins) / f32(15)).astype(f32)
-        d = fp16(np.max(scale) / f32(63)).astype(f32)[0]
-        dmin = fp16(np.max(mins) / f32(63)).astype(f32)[0]
-        sc = np.array([0 if d == 0 else min(63, int(roundf(s / d))) for s in scale], dtype=np.int32)
-        mq = np.array([0 if dmin == 0 else min(63, int(roundf(m / dmin))) for m in mins], dtype=np.int32)
-        q = np.zeros((8, 32), dtype=np.int32)
-        y = np.zeros((8, 32), dtype=f32)
-        for j in range(8):
-            d1, m1 = f32(d * f32(sc[j])), f32(dmin * f32(mq[j]))
-            if d1 != 0:
-                q[j] = np.clip(roundf((subs[j] + m1) / d1), 0, 15)
-            y[j] = (d1 * q[j].astype(f32)).astype(f32) - m1
-        scales = np.zeros(12, dtype=np.int32)
-        for j in range(4):
-            scales[j] = sc[j] | ((sc[j + 4] >> 4) << 6)
-            scales[j + 4] = mq[j] | ((mq[j + 4] >> 4) << 6)
-            scales[j + 8] = (sc[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4)
-        qs = np.concatenate([(q[2 * p] | (q[2 * p + 1] << 4)) for p in range(4)]).astype(np.uint8)
-        out += np.float16(d).tobytes() + np.float16(dmin).tobytes() + scales.astype(np.uint8).tobytes() + qs.tobytes()
-        vals.append(y.reshape(-1))
-    return out, np.concatenate(vals).reshape(w.shape)
+    return k_quant(w, 4)
 
 
 def q5_k(w):
-    """Q5_K as q4_k, with 5-bit values: the low four bits in qs as Q4_K's nibbles, the fifth in qh (bit 2p of byte l for
-    sub-block 2p's value l, bit 2p + 1 for sub-block 2p + 1's)."""
+    """Q5_K as Q4_K, with 5-bit values: the low four bits in qs as Q4_K's nibbles, the fifth in qh (bit s of byte l
+    for value l of sub-block s), between the scales and qs."""
+    return k_quant(w, 5)
+
+
+def k_quant(w, bits):
+    top = (1 << bits) - 1
     out, vals = bytearray(), []
     for sb in w.reshape(-1, 256):
         subs = sb.reshape(8, 32)
         mins = np.maximum(f32(0), -np.min(subs, axis=1)).astype(f32)
-        scale = ((np.max(subs, axis=1) + mins) / f32(31)).astype(f32)
+        scale = ((np.max(subs, axis=1) + mins) / f32(top)).astype(f32)
         d = fp16(np.max(scale) / f32(63)).astype(f32)[0]
         dmin = fp16(np.max(mins) / f32(63)).astype(f32)[0]
         sc = np.array([0 if d == 0 else min(63, int(roundf(s / d))) for s in scale], dtype=np.int32)
@@ -170,18 +151,21 @@ def q5_k(w):
         for j in range(8):
             d1, m1 = f32(d * f32(sc[j])), f32(dmin * f32(mq[j]))
             if d1 != 0:
-                q[j] = np.clip(roundf((subs[j] + m1) / d1), 0, 31)
+                q[j] = np.clip(roundf((subs[j] + m1) / d1), 0, top)
             y[j] = (d1 * q[j].astype(f32)).astype(f32) - m1
         scales = np.zeros(12, dtype=np.int32)
         for j in range(4):
             scales[j] = sc[j] | ((sc[j + 4] >> 4) << 6)
             scales[j + 4] = mq[j] | ((mq[j + 4] >> 4) << 6)
             scales[j + 8] = (sc[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4)
-        qh = np.zeros(32, dtype=np.int32)
-        for j in range(8):
-            qh |= (q[j] >> 4) << j
         qs = np.concatenate([((q[2 * p] & 0xF) | ((q[2 * p + 1] & 0xF) << 4)) for p in range(4)]).astype(np.uint8)
-        out += np.float16(d).tobytes() + np.float16(dmin).tobytes() + scales.astype(np.uint8).tobytes() + qh.astype(np.uint8).tobytes() + qs.tobytes()
+        out += np.float16(d).tobytes() + np.float16(dmin).tobytes() + scales.astype(np.uint8).tobytes()
+        if bits == 5:
+            qh = np.zeros(32, dtype=np.int32)
+            for j in range(8):
+                qh |= (q[j] >> 4) << j
+            out += qh.astype(np.uint8).tobytes()
+        out += qs.tobytes()
         vals.append(y.reshape(-1))
     return out, np.concatenate(vals).reshape(w.shape)
 
