@@ -8,6 +8,7 @@ speed benchmark needs.
 
     /usr/bin/python3 bench/kquant_gguf.py IN_F32.gguf OUT.gguf [q4_k_m|q5_k_m]
 """
+import os
 import struct
 import sys
 
@@ -148,7 +149,6 @@ def main():
         body[at:at + len(data)] = data
     with open(dst + ".tmp", "wb") as f:
         f.write(head + bytes(body))
-    import os
     os.replace(dst + ".tmp", dst)
 
 
