@@ -25,13 +25,13 @@ import dev.lora4j.model.Transformer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,7 +48,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The server driven by clients nobody here wrote: the OpenAI Java SDK and LangChain4j's OpenAI models; plus raw HTTP for bad input. */
 class OpenAiServerTest {
     static final String KEY = "test-key";
-    static Path root, template;
+    @TempDir static Path root;
+    static Path template;
     static OpenAiServer server;
     static TextGenerator reference; // the same model and adapters, in-process, one request at a time
     static OpenAIClient openai;
@@ -57,7 +58,6 @@ class OpenAiServerTest {
 
     @BeforeAll
     static void start() throws IOException {
-        root = Files.createTempDirectory("lora4j-serve-test");
         template = TestPaths.repo("lora4j-server/src/test/resources/chatml.jinja");
         Path model = TestPaths.bundledModel();
         try (Transformer base = Transformer.load(model)) {

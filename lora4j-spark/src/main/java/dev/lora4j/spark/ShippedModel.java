@@ -36,9 +36,10 @@ final class ShippedModel {
         String marker = "lora4j-model-" + UUID.randomUUID() + ".txt";
         try {
             Path m = Files.createTempDirectory("lora4j-ship").resolve(marker);
-            Files.writeString(m, dir.toAbsolutePath() + "\n");
-            m.toFile().deleteOnExit();
+            // deleteOnExit deletes in the reverse order of registration: the directory first, so the file after.
             m.getParent().toFile().deleteOnExit();
+            m.toFile().deleteOnExit();
+            Files.writeString(m, dir.toAbsolutePath() + "\n");
             for (Path f : files) sc.sc().addFile(f.toAbsolutePath().toString());
             sc.sc().addFile(m.toString());
         } catch (IOException e) {
