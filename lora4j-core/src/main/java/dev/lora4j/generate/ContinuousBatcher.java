@@ -130,6 +130,9 @@ public final class ContinuousBatcher implements AutoCloseable {
     private List<LoraModel> routedAdapters = List.of();
     private AdapterSet.Mixed routed;
     private final Map<LoraModel, String> routeNames = new IdentityHashMap<>();
+    // the passes' logits, (slots, V), reused step after step (the loop's thread only): per step they were most of
+    // what a decode step allocated, and young collections came every few steps
+    private float[] logits = new float[0];
 
     public ContinuousBatcher(TextGenerator generator, Options options, StepListener stepListener) {
         this.generator = generator;
@@ -274,10 +277,12 @@ public final class ContinuousBatcher implements AutoCloseable {
             r += lengths[j];
             a.fed = a.seenCount;
         }
-        float[] l = mixed.call(routes, () -> mixed.model().forwardRagged(flat, seqs, lengths, cache));
+        int vocab = base.config().vocabSize();
+        if (logits.length < b * vocab) logits = new float[Math.multiplyExact(slots.length, vocab)];
+        float[] buffer = logits;
+        float[] l = mixed.call(routes, () -> mixed.model().forwardRagged(flat, seqs, lengths, cache, buffer));
         spread(l, seqs);
         // the next token of every sequence; those that end leave their slot
-        int vocab = base.config().vocabSize();
         int[] drawn = new int[b];
         // each sequence draws with its own sampler and generator: in parallel, with the same draws
         Parallel.forChunks(b, j -> {

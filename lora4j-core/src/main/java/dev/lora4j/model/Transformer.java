@@ -266,7 +266,7 @@ public final class Transformer implements AutoCloseable {
         if (tokens.length != b * n) throw new IllegalArgumentException(tokens.length + " tokens for " + b + " sequences of " + n);
         int[] start = new int[b + 1];
         for (int i = 0; i <= b; i++) start[i] = i * n;
-        return forwardCached(tokens, seqs, start, cache, false);
+        return forwardCached(tokens, seqs, start, cache, false, null);
     }
 
     /**
@@ -278,7 +278,18 @@ public final class Transformer implements AutoCloseable {
      * that, such short sequences must come first. Returns the logits (B, V) of each one's last new token.
      */
     public float[] forwardRagged(int[] tokens, int[] seqs, int[] lengths, KvCache cache) {
+        return forwardRagged(tokens, seqs, lengths, cache, null);
+    }
+
+    /**
+     * {@link #forwardRagged(int[], int[], int[], KvCache)} with the logits written to the front of {@code logits}
+     * (at least B·V floats; null: a new array), which it returns: a decode loop that keeps one buffer leaves no
+     * B·V floats of garbage a step.
+     */
+    public float[] forwardRagged(int[] tokens, int[] seqs, int[] lengths, KvCache cache, float[] logits) {
         int b = seqs.length;
+        if (logits != null && logits.length < (long) b * config.vocabSize())
+            throw new IllegalArgumentException("a logits buffer of " + logits.length + " floats for " + b + " sequences of " + config.vocabSize() + " logits");
         if (lengths.length != b) throw new IllegalArgumentException(lengths.length + " lengths for " + b + " sequences");
         int[] start = new int[b + 1];
         boolean longSeen = false;
@@ -291,16 +302,19 @@ public final class Transformer implements AutoCloseable {
             start[i + 1] = Math.addExact(start[i], lengths[i]);
         }
         if (tokens.length != start[b]) throw new IllegalArgumentException(tokens.length + " tokens for sequences of " + start[b] + " in all");
-        return forwardCached(tokens, seqs, start, cache, true);
+        return forwardCached(tokens, seqs, start, cache, true, logits);
     }
 
-    /** Sequence i's new tokens are rows [start[i], start[i + 1]); ragged: each sequence on the kernels it would get alone. */
-    private float[] forwardCached(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged) {
+    /**
+     * Sequence i's new tokens are rows [start[i], start[i + 1]); ragged: each sequence on the kernels it would get alone;
+     * logits into logitsOut (null: a new array).
+     */
+    private float[] forwardCached(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged, float[] logitsOut) {
         if (prompt != null) startWithPrompt(tokens, seqs, cache);
-        return cachedPass(tokens, seqs, start, cache, ragged);
+        return cachedPass(tokens, seqs, start, cache, ragged, logitsOut);
     }
 
-    private float[] cachedPass(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged) {
+    private float[] cachedPass(int[] tokens, int[] seqs, int[] start, KvCache cache, boolean ragged, float[] logitsOut) {
         ModelConfig c = config;
         int b = seqs.length, dim = c.dim(), rows = start[b], decodeRows = 0;
         int[] pos = new int[b], rowPos = new int[rows];
@@ -342,14 +356,14 @@ public final class Transformer implements AutoCloseable {
         float[] last = new float[b * dim];
         for (int bi = 0; bi < b; bi++) System.arraycopy(x, (start[bi + 1] - 1) * dim, last, bi * dim, dim);
         finalNorm.forward(h, last, b, dim, null);
-        float[] logits = new float[b * c.vocabSize()];
+        float[] logits = logitsOut != null ? logitsOut : new float[b * c.vocabSize()];
         WeightPanels headCopy = headDecodeCopy;
         boolean decodeHead = ragged || b <= Linear.DECODE_ROWS; // ragged: every sequence's head row as it would be alone
         if (head.quant() != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), head.quant(), logits, 0, c.vocabSize(), false);
         else if (headCopy != null && decodeHead) Kernels.matmulTransposed(Mat.of(h, 0, b, dim), headCopy, logits, 0, c.vocabSize(), false);
         else Kernels.matmul(Mat.of(h, 0, b, dim), head.mat().t(), logits, 0, c.vocabSize(), false);
         if (headRows != null) headRows.fixLogits(h, b, logits, c.vocabSize());
-        softcapLogits(logits);
+        softcapLogits(logits, b * c.vocabSize());
         return logits;
     }
 
@@ -362,15 +376,15 @@ public final class Transformer implements AutoCloseable {
         for (int seq : seqs) {
             if (cache.length(seq) > 0) continue;
             if (kvPrefix != null) kvPrefix.fill(cache, seq); // the keys and values are given: nothing to compute
-            else cachedPass(ids, new int[] {seq}, new int[] {0, ids.length}, cache, false);
+            else cachedPass(ids, new int[] {seq}, new int[] {0, ids.length}, cache, false, null);
         }
     }
 
     /** Gemma 2's final soft cap, z = cap·tanh(z/cap), in place (nothing for other models). */
-    private void softcapLogits(float[] logits) {
+    private void softcapLogits(float[] logits, int n) {
         float cap = config.gemma().logitSoftcap();
         if (cap == 0f) return;
-        Parallel.forRange(logits.length, 4096, (i0, i1) -> {
+        Parallel.forRange(n, 4096, (i0, i1) -> {
             for (int i = i0; i < i1; i++) logits[i] = cap * (float) Math.tanh(logits[i] / cap);
         });
     }
@@ -382,7 +396,7 @@ public final class Transformer implements AutoCloseable {
         float[] logits = new float[Math.multiplyExact(bt, v)];
         Kernels.matmul(Mat.of(a.h, 0, bt, config.dim()), head.mat().t(), logits, 0, v, false);
         if (headRows != null) headRows.fixLogits(a.h, bt, logits, v);
-        softcapLogits(logits);
+        softcapLogits(logits, logits.length);
         return prompt == null ? logits : prompt.strip(logits, b, t, v);
     }
 

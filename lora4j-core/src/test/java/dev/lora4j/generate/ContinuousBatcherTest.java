@@ -127,6 +127,16 @@ class ContinuousBatcherTest {
         }
         assertThat(cache.length(3)).isEqualTo(40);
         assertThat(cache.length(0)).isEqualTo(8);
+        // the same pass into a caller's buffer (the batcher's, reused step after step): its front, the rest untouched
+        dev.lora4j.model.KvCache again = new dev.lora4j.model.KvCache(g.config(), 4, 96);
+        for (int i = 0; i < before.length; i++) base.forwardCached(before[i], new int[] {i}, before[i].length, again);
+        float[] buffer = new float[5 * vocab];
+        java.util.Arrays.fill(buffer, Float.NaN);
+        assertThat(base.forwardRagged(flat, new int[] {0, 1, 2, 3}, new int[] {1, 1, 5, 40}, again, buffer)).isSameAs(buffer);
+        assertThat(java.util.Arrays.copyOf(buffer, 4 * vocab)).containsExactly(ragged);
+        assertThat(java.util.Arrays.copyOfRange(buffer, 4 * vocab, 5 * vocab)).containsOnly(Float.NaN);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> base.forwardRagged(new int[] {1}, new int[] {0}, new int[] {1}, again, new float[vocab - 1]))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("logits buffer");
         // a long one before a short one would put the short one's rows in the GEMM
         dev.lora4j.model.KvCache fresh = new dev.lora4j.model.KvCache(g.config(), 2, 96);
         int[] both = java.util.stream.IntStream.concat(java.util.Arrays.stream(now[3]), java.util.Arrays.stream(now[2])).toArray();
