@@ -153,7 +153,12 @@ public final class TrainingRun {
     }
 
     private Transformer loadBase(Path weights) {
-        return Quantization.load(weights, o.quantize(), r -> progress.println(r.describe()));
+        Transformer t = Quantization.load(weights, o.quantize(), r -> progress.println(r.describe()));
+        // Quantizing leaves its temporary rows and buffers dead in the old generation (the collections during the
+        // load promoted them); collected now, before training allocates, the old generation stays that much smaller
+        // for the whole run, and the resident set with it.
+        if (o.quantize() != null) System.gc();
+        return t;
     }
 
     private Result trainIn(OwnedDirectory owned, Prepared p) throws IOException {
